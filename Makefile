@@ -1,0 +1,43 @@
+# The commands the README names. Everything runs from a clean checkout.
+GO ?= go
+PKGS := ./...
+
+.PHONY: run test check fmt-check vet race bench fuzz build clean
+
+## run: the main job (see README).
+run:
+	$(GO) run ./apps/gateway demo
+
+## test: everything CI runs: formatting, vet, the race-enabled suite, and the bench module builds.
+test: fmt-check vet race
+	cd bench && $(GO) vet ./...
+
+fmt-check:
+	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
+	if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
+
+vet:
+	$(GO) vet $(PKGS)
+
+race:
+	$(GO) test -race -count=1 -timeout 30m $(PKGS)
+
+## bench: in-package benchmarks and the cross-system comparisons in bench/.
+bench:
+	$(GO) test -run '^$$' -bench . -benchmem $(PKGS)
+	cd bench && $(GO) test -run '^$$' -bench . -benchmem ./...
+
+## fuzz: a short run of every fuzz target (FUZZTIME=1m for longer).
+FUZZTIME ?= 20s
+fuzz:
+	@for pkg in $$($(GO) list $(PKGS)); do \
+	  for f in $$($(GO) test -list '^Fuzz' $$pkg | grep '^Fuzz'); do \
+	    echo "fuzz $$pkg $$f"; $(GO) test -run '^$$' -fuzz "^$$f$$" -fuzztime $(FUZZTIME) $$pkg || exit 1; \
+	  done; \
+	done
+
+build:
+	CGO_ENABLED=0 $(GO) build -o bin/ ./apps/...
+
+clean:
+	rm -rf bin

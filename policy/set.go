@@ -1,0 +1,286 @@
+package policy
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"time"
+
+	"cel.dev/cel-go/cel"
+	"cel.dev/cel-go/common/types"
+	"cel.dev/cel-go/interpreter"
+)
+
+// A Set is a compiled, tested policy: the rules of one or more documents.
+// It is immutable and safe for concurrent use; decide with it as often as
+// you like. Build one with Compile or LoadFiles.
+type Set struct {
+	rules   []*rule
+	index   index
+	version string
+	docs    []string
+	source  []*Document
+}
+
+// rule is a compiled Rule.
+type rule struct {
+	id          string
+	description string
+	effect      Effect
+	obligations Obligations
+	kinds       []string
+	names       []glob
+	labels      map[string]string
+	always      bool // no condition
+	bounded     bool // the program tracks cost at run time
+	prg         cel.Program
+	cost        uint64
+	file        string
+	line        int
+}
+
+// selects reports whether the rule's name and label selectors match.
+// Kinds were matched by the index.
+func (r *rule) selects(res *Resource) bool {
+	if len(r.names) > 0 {
+		ok := false
+		for _, g := range r.names {
+			if g.match(res.Name) {
+				ok = true
+				break
+			}
+		}
+		if !ok {
+			return false
+		}
+	}
+	for k, v := range r.labels {
+		if got, ok := res.Labels[k]; !ok || got != v {
+			return false
+		}
+	}
+	return true
+}
+
+// Version is a content hash of the documents the set was built from: equal
+// documents give equal versions.
+func (s *Set) Version() string { return s.version }
+
+// Len is the number of rules in the set.
+func (s *Set) Len() int { return len(s.rules) }
+
+// Documents are the names of the documents the set was built from.
+func (s *Set) Documents() []string { return append([]string(nil), s.docs...) }
+
+// A Decision is the answer to one request.
+type Decision struct {
+	// Effect is Allow or Deny.
+	Effect Effect `json:"effect"`
+	// Rule is the id of the deciding rule: the first matching deny rule, or
+	// else the first matching allow rule. Empty when nothing matched and
+	// the request was denied by default.
+	Rule string `json:"rule"`
+	// Matches are every rule that matched, in set order. A deny rule whose
+	// condition failed to evaluate is among them (it denies).
+	Matches []Match `json:"matches,omitempty"`
+	// Obligations are merged from the matching rules of the deciding
+	// effect, the strictest value of each.
+	Obligations Obligations `json:"obligations,omitzero"`
+	// Errors are the conditions that failed to evaluate.
+	Errors []*RuleError `json:"-"`
+	// Version is the version of the set that decided.
+	Version string `json:"version"`
+
+	set *Set
+}
+
+// A Match is one rule that matched a request.
+type Match struct {
+	Rule   string `json:"rule"`
+	Effect Effect `json:"effect"`
+	// Failed is true when the rule counts as matching only because its
+	// condition failed to evaluate (a deny rule fails closed).
+	Failed bool `json:"failed,omitempty"`
+}
+
+// Allowed reports whether the decision is Allow.
+func (d *Decision) Allowed() bool { return d.Effect == Allow }
+
+// activation resolves the request variables for CEL without building a map.
+type activation struct {
+	r   *Request
+	now time.Time
+}
+
+func (a *activation) ResolveName(name string) (any, bool) {
+	switch name {
+	case "subject":
+		return &a.r.Subject, true
+	case "device":
+		return &a.r.Device, true
+	case "source":
+		return &a.r.Source, true
+	case "resource":
+		return &a.r.Resource, true
+	case "time":
+		return a.now, true
+	case "risk":
+		return &a.r.Risk, true
+	}
+	return nil, false
+}
+
+func (a *activation) Parent() interpreter.Activation { return nil }
+
+// Decide evaluates the set against a request. Deny overrides allow; without
+// a matching allow rule the request is denied. A condition that fails to
+// evaluate never allows, and a deny rule whose condition fails denies. ctx
+// bounds evaluation: a cancelled context fails the conditions still running.
+//
+// Decide never modifies r. A zero r.Time is taken as the current time.
+func (s *Set) Decide(ctx context.Context, r *Request) Decision {
+	d := Decision{Version: s.version, set: s}
+	act := activation{r: r, now: r.Time}
+	if act.now.IsZero() {
+		act.now = time.Now()
+	}
+	var buf [32]int32
+	cands := s.index.candidates(buf[:0], &r.Resource)
+	var firstAllow, firstDeny *rule
+	for _, i := range cands {
+		rl := s.rules[i]
+		if !rl.selects(&r.Resource) {
+			continue
+		}
+		matched, failed := true, false
+		if !rl.always {
+			var err error
+			matched, err = rl.eval(ctx, &act)
+			if err != nil {
+				d.Errors = append(d.Errors, &RuleError{Rule: rl.id, Err: err})
+				// Fail closed: a failed deny denies, a failed allow
+				// does not allow.
+				matched, failed = rl.effect == Deny, true
+			}
+		}
+		if !matched {
+			continue
+		}
+		if d.Matches == nil {
+			d.Matches = make([]Match, 0, 4)
+		}
+		d.Matches = append(d.Matches, Match{Rule: rl.id, Effect: rl.effect, Failed: failed})
+		if rl.effect == Deny && firstDeny == nil {
+			firstDeny = rl
+		} else if rl.effect == Allow && firstAllow == nil {
+			firstAllow = rl
+		}
+	}
+	switch {
+	case firstDeny != nil:
+		d.Effect, d.Rule = Deny, firstDeny.id
+	case firstAllow != nil:
+		d.Effect, d.Rule = Allow, firstAllow.id
+	default:
+		return d
+	}
+	for _, m := range d.Matches {
+		if m.Effect == d.Effect {
+			d.Obligations = d.Obligations.merge(s.ruleByID(m.Rule, cands).obligations)
+		}
+	}
+	return d
+}
+
+func (s *Set) ruleByID(id string, cands []int32) *rule {
+	for _, i := range cands {
+		if s.rules[i].id == id {
+			return s.rules[i]
+		}
+	}
+	return nil
+}
+
+func (r *rule) eval(ctx context.Context, act *activation) (bool, error) {
+	var out any
+	var err error
+	if r.bounded && ctx.Done() != nil {
+		v, _, e := r.prg.ContextEval(ctx, act)
+		out, err = v, e
+	} else {
+		v, _, e := r.prg.Eval(act)
+		out, err = v, e
+	}
+	if err != nil {
+		return false, err
+	}
+	b, ok := out.(types.Bool)
+	if !ok {
+		return false, fmt.Errorf("condition gave %v, not a bool", out)
+	}
+	return bool(b), nil
+}
+
+// merge returns the stricter of each obligation.
+func (o Obligations) merge(p Obligations) Obligations {
+	o.RequireMFA = o.RequireMFA || p.RequireMFA
+	o.Log = o.Log || p.Log
+	if p.MaxSession > 0 && (o.MaxSession == 0 || p.MaxSession < o.MaxSession) {
+		o.MaxSession = p.MaxSession
+	}
+	return o
+}
+
+// Explain says in a sentence or two why the decision came out as it did.
+func (d *Decision) Explain() string {
+	var b strings.Builder
+	desc := func(id string) string {
+		if d.set != nil {
+			for _, r := range d.set.rules {
+				if r.id == id && r.description != "" {
+					return ": " + r.description
+				}
+			}
+		}
+		return ""
+	}
+	switch {
+	case d.Rule == "":
+		b.WriteString("denied by default: no allow rule matched")
+	case d.Effect == Deny:
+		fmt.Fprintf(&b, "denied by rule %q%s", d.Rule, desc(d.Rule))
+		for _, m := range d.Matches {
+			if m.Rule == d.Rule && m.Failed {
+				b.WriteString(" (its condition failed to evaluate, so it denies)")
+			}
+		}
+		var over []string
+		for _, m := range d.Matches {
+			if m.Effect == Allow {
+				over = append(over, fmt.Sprintf("%q", m.Rule))
+			}
+		}
+		if len(over) > 0 {
+			fmt.Fprintf(&b, "; deny overrides the matching allow rule(s) %s", strings.Join(over, ", "))
+		}
+	default:
+		fmt.Fprintf(&b, "allowed by rule %q%s", d.Rule, desc(d.Rule))
+	}
+	if o := d.Obligations; d.Effect == Allow && (o.RequireMFA || o.MaxSession > 0 || o.Log) {
+		var parts []string
+		if o.RequireMFA {
+			parts = append(parts, "MFA required")
+		}
+		if o.MaxSession > 0 {
+			parts = append(parts, "session limited to "+o.MaxSession.String())
+		}
+		if o.Log {
+			parts = append(parts, "logged")
+		}
+		fmt.Fprintf(&b, " (%s)", strings.Join(parts, ", "))
+	}
+	for _, e := range d.Errors {
+		fmt.Fprintf(&b, "; rule %q failed to evaluate: %v", e.Rule, e.Err)
+	}
+	return b.String()
+}

@@ -1,0 +1,101 @@
+package serialfwd
+
+import (
+	"bytes"
+	"context"
+	"os/exec"
+	"slices"
+	"testing"
+	"time"
+)
+
+// TestPyserialClient drives pyserial's rfc2217:// client (Debian
+// python3-serial) against the Gonaut server sharing one end of a socat pty
+// pair, and checks on the other end and with stty what reached the tty.
+func TestPyserialClient(t *testing.T) {
+	needTool(t, "/usr/lib/python3/dist-packages/serial/rfc2217.py")
+	pp := newPtyPair(t)
+	var rec *recordingDevice
+	cfg := PortConfig{Name: "pty", Open: func(ctx context.Context) (Device, error) {
+		d, err := OpenSerial(pp.A, Mode{})
+		if err != nil {
+			return nil, err
+		}
+		rec = &recordingDevice{Device: d}
+		return rec, nil
+	}}
+	_, addr := serve(t, nil, cfg, ProtocolRFC2217)
+
+	far, err := OpenSerial(pp.B, Mode{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer far.Close()
+
+	cmd := exec.Command("/usr/bin/python3", "testdata/pyserial_client.py", "rfc2217://"+addr)
+	stdin, _ := cmd.StdinPipe()
+	stdout, _ := cmd.StdoutPipe()
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() {
+		cmd.Process.Kill()
+		cmd.Wait()
+		if t.Failed() {
+			t.Logf("pyserial stderr:\n%s", stderr.String())
+		}
+	}()
+	out := newLineScanner(stdout)
+
+	out.expect(t, "open")
+	out.expect(t, "wrote")
+	want := allBytes(4)
+	got := readFull(t, far, len(want), 10*time.Second)
+	if !bytes.Equal(got, want) {
+		t.Fatalf("pty received %d bytes, not the 1024 written in order", len(got))
+	}
+	rev := slices.Clone(want)
+	slices.Reverse(rev)
+	if _, err := far.Write(rev); err != nil {
+		t.Fatal(err)
+	}
+	stdin.Write([]byte("go\n"))
+	out.expect(t, "read ok")
+
+	out.expect(t, "mode")
+	st := stty(t, pp.A)
+	for _, w := range []string{"speed 9600 baud", " cs8", " cstopb"} {
+		if !contains(st, w) {
+			t.Errorf("stty -F %s lacks %q:\n%s", pp.A, w, st)
+		}
+	}
+	stdin.Write([]byte("go\n"))
+	out.expect(t, "datasize rejected")
+	out.expect(t, "datasize 8 baud 4800")
+	st = stty(t, pp.A)
+	for _, w := range []string{"speed 4800 baud", " cs8", " cstopb"} {
+		if !contains(st, w) {
+			t.Errorf("stty -F %s lacks %q:\n%s", pp.A, w, st)
+		}
+	}
+	stdin.Write([]byte("go\n"))
+
+	out.expect(t, "break")
+	// A pty refuses DTR: the server answers with the state actually in
+	// effect (off), and pyserial reports the rejection.
+	out.expect(t, "dtr rejected")
+	out.expect(t, "cts False")
+	out.expect(t, "closed")
+	if err := cmd.Wait(); err != nil {
+		t.Fatalf("pyserial: %v", err)
+	}
+	calls := rec.Calls()
+	if !slices.Contains(calls, "break true -> true err=false") || !slices.Contains(calls, "break false -> false err=false") {
+		t.Errorf("break did not reach the pty: %q", calls)
+	}
+	if !slices.Contains(calls, "dtr true -> false err=true") {
+		t.Errorf("DTR request not tried on the pty: %q", calls)
+	}
+}

@@ -1,0 +1,308 @@
+package serialfwd
+
+import (
+	"context"
+	"errors"
+	"io"
+	"net"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// Role is what a session may do on its port.
+type Role int
+
+const (
+	// RoleWriter reads and writes the port and changes its settings.
+	RoleWriter Role = iota
+	// RoleWatcher only reads (AccessShared).
+	RoleWatcher
+)
+
+func (r Role) String() string {
+	if r == RoleWatcher {
+		return "watcher"
+	}
+	return "writer"
+}
+
+// SessionInfo describes one connection to a port.
+type SessionInfo struct {
+	ID        uint64   // unique within the Server
+	Port      string   // PortConfig.Name
+	Principal any      // from WithPrincipal; nil if none
+	Protocol  Protocol // raw or RFC 2217
+	Role      Role     // writer or watcher
+	Remote    net.Addr // the connection's remote address
+	Started   time.Time
+}
+
+// maxWriteBatch bounds how much queued device data one network write
+// gathers.
+const maxWriteBatch = 64 << 10
+
+// session is one connection to a port. Its reader loop runs in ServeConn's
+// goroutine; output to the network runs in a goroutine of its own so that
+// device data and control replies flow while the reader blocks.
+type session struct {
+	p    *port
+	conn net.Conn
+	info SessionInfo
+
+	queue    chan []byte   // device data for this session (bounded)
+	done     chan struct{} // closed by stop
+	stopOnce sync.Once
+	reason   error // set before done is closed
+
+	wmu  sync.Mutex // guards conn writes and wbuf
+	wbuf []byte
+
+	flowMu    sync.Mutex // guards suspended and resume
+	suspended bool
+	resume    chan struct{}
+
+	lastActive atomic.Int64 // unix nanoseconds of the last byte either way
+	comPort    atomic.Bool  // the client agreed to COM-PORT-OPTION
+	modemMask  atomic.Uint32
+	lineMask   atomic.Uint32
+
+	// Used by the reader loop only.
+	dec telnetDecoder
+	neg negotiator
+	out []byte
+}
+
+func newSession(p *port, c net.Conn, info SessionInfo) *session {
+	s := &session{
+		p: p, conn: c, info: info,
+		queue: make(chan []byte, p.cfg.QueueChunks),
+		done:  make(chan struct{}),
+	}
+	s.modemMask.Store(0xFF)
+	for _, o := range []byte{optBinary, optSGA, optComPort} {
+		s.neg.supported[o] = true
+	}
+	s.touch()
+	return s
+}
+
+func (s *session) touch() { s.lastActive.Store(time.Now().UnixNano()) }
+
+// stop ends the session with reason; the first reason wins.
+func (s *session) stop(reason error) {
+	s.stopOnce.Do(func() {
+		s.reason = reason
+		close(s.done)
+		s.conn.Close()
+	})
+}
+
+// run serves the connection until it ends and returns why.
+func (s *session) run(ctx context.Context) error {
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		s.output()
+	}()
+	stopCtx := context.AfterFunc(ctx, func() { s.stop(ctx.Err()) })
+	defer stopCtx()
+	if idle := s.p.cfg.IdleTimeout; idle > 0 {
+		var t *time.Timer
+		t = time.AfterFunc(idle, func() {
+			left := idle - time.Since(time.Unix(0, s.lastActive.Load()))
+			if left <= 0 {
+				s.stop(ErrIdle)
+				return
+			}
+			t.Reset(left)
+		})
+		defer t.Stop()
+	}
+	if s.info.Protocol == ProtocolRFC2217 {
+		var b []byte
+		b = s.neg.request(b, true, optBinary)
+		b = s.neg.request(b, false, optBinary)
+		b = s.neg.request(b, true, optSGA)
+		b = s.neg.request(b, false, optSGA)
+		b = s.neg.request(b, false, optComPort)
+		s.send(b)
+	}
+	buf := make([]byte, 32<<10)
+	for {
+		n, err := s.conn.Read(buf)
+		if n > 0 {
+			s.touch()
+			if perr := s.input(buf[:n]); perr != nil {
+				s.stop(perr)
+			}
+		}
+		if err != nil {
+			if errors.Is(err, io.EOF) {
+				s.stop(nil)
+			} else {
+				s.stop(err)
+			}
+			break
+		}
+	}
+	<-s.done
+	wg.Wait()
+	return s.reason
+}
+
+// input handles bytes from the network.
+func (s *session) input(p []byte) error {
+	if s.info.Protocol == ProtocolRaw {
+		return s.toDevice(p)
+	}
+	s.out = s.out[:0]
+	err := s.dec.decode(p, func(data []byte) error {
+		// Send pending replies first, so that they keep their order with
+		// the effects of data on the device.
+		if len(s.out) > 0 {
+			s.send(s.out)
+			s.out = s.out[:0]
+		}
+		return s.toDevice(data)
+	}, s.command)
+	if len(s.out) > 0 {
+		s.send(s.out)
+	}
+	return err
+}
+
+func (s *session) toDevice(data []byte) error {
+	if s.info.Role == RoleWatcher {
+		return nil
+	}
+	if l := s.p.cfg.SessionLog; l != nil {
+		l.Log(s.info, ToDevice, data)
+	}
+	return s.p.write(s, data)
+}
+
+// deliver queues device data for this session.
+func (s *session) deliver(ctx context.Context, chunk []byte) {
+	if s.info.Role == RoleWatcher {
+		select {
+		case s.queue <- chunk:
+		case <-s.done:
+		default:
+			s.stop(ErrSlowWatcher)
+		}
+		return
+	}
+	select {
+	case s.queue <- chunk:
+	case <-s.done:
+	case <-ctx.Done():
+	}
+}
+
+// output writes queued device data to the network.
+func (s *session) output() {
+	var batch []byte
+	for {
+		var chunk []byte
+		select {
+		case <-s.done:
+			return
+		case chunk = <-s.queue:
+		}
+		if !s.waitResumed() {
+			return
+		}
+		// Gather what else is queued into one write.
+		data := chunk
+	gather:
+		for len(data) < maxWriteBatch {
+			select {
+			case more := <-s.queue:
+				if len(batch) == 0 || &data[0] != &batch[0] {
+					batch = append(batch[:0], data...)
+				}
+				batch = append(batch, more...)
+				data = batch
+			default:
+				break gather
+			}
+		}
+		s.touch()
+		if l := s.p.cfg.SessionLog; l != nil {
+			l.Log(s.info, FromDevice, data)
+		}
+		var err error
+		if s.info.Protocol == ProtocolRaw {
+			s.wmu.Lock()
+			err = writeFull(s.conn, data)
+			s.wmu.Unlock()
+		} else {
+			s.wmu.Lock()
+			s.wbuf = appendEscaped(s.wbuf[:0], data)
+			err = writeFull(s.conn, s.wbuf)
+			s.wmu.Unlock()
+		}
+		if err != nil {
+			s.stop(nil)
+			return
+		}
+	}
+}
+
+// waitResumed blocks while the client has suspended the data flow
+// (FLOWCONTROL-SUSPEND); false means the session ended.
+func (s *session) waitResumed() bool {
+	s.flowMu.Lock()
+	if !s.suspended {
+		s.flowMu.Unlock()
+		return true
+	}
+	ch := s.resume
+	s.flowMu.Unlock()
+	select {
+	case <-ch:
+		return true
+	case <-s.done:
+		return false
+	}
+}
+
+func (s *session) setSuspended(on bool) {
+	s.flowMu.Lock()
+	defer s.flowMu.Unlock()
+	if on == s.suspended {
+		return
+	}
+	s.suspended = on
+	if on {
+		s.resume = make(chan struct{})
+	} else {
+		close(s.resume)
+	}
+}
+
+// send writes telnet control bytes to the network.
+func (s *session) send(b []byte) {
+	if len(b) == 0 {
+		return
+	}
+	s.wmu.Lock()
+	err := writeFull(s.conn, b)
+	s.wmu.Unlock()
+	if err != nil {
+		s.stop(nil)
+	}
+}
+
+// drainQueue discards device data queued for this session (PURGE-DATA).
+func (s *session) drainQueue() {
+	for {
+		select {
+		case <-s.queue:
+		default:
+			return
+		}
+	}
+}

@@ -6,7 +6,10 @@ PKGS := ./...
 
 ## run: the main job (see README).
 run:
-	$(GO) run ./apps/gateway demo
+	$(GO) build -o bin/gateway ./apps/gateway
+	@for f in examples/policies/*.yaml; do echo "== gateway policy check $$f"; ./bin/gateway policy check $$f || exit 1; done
+	@echo "== gateway policy eval --policy examples/policies/enterprise.yaml --requests examples/policies/requests.jsonl --explain"
+	@./bin/gateway policy eval --policy examples/policies/enterprise.yaml --requests examples/policies/requests.jsonl --explain
 
 ## test: everything CI runs: formatting, vet, the race-enabled suite, and the bench module builds.
 test: fmt-check vet race

@@ -65,9 +65,23 @@ type Obligations struct {
 	RequireMFA bool `json:"require_mfa,omitempty"`
 	// MaxSession bounds how long a flow or session may last; zero means no
 	// bound.
-	MaxSession time.Duration `json:"max_session,omitempty"`
+	MaxSession time.Duration `json:"-"`
 	// Log asks that the access be recorded in the audit log in full.
 	Log bool `json:"log,omitempty"`
+}
+
+// MarshalJSON writes max_session as a duration string such as "8h0m0s".
+func (o Obligations) MarshalJSON() ([]byte, error) {
+	type plain struct {
+		RequireMFA bool   `json:"require_mfa,omitempty"`
+		MaxSession string `json:"max_session,omitempty"`
+		Log        bool   `json:"log,omitempty"`
+	}
+	p := plain{RequireMFA: o.RequireMFA, Log: o.Log}
+	if o.MaxSession > 0 {
+		p.MaxSession = o.MaxSession.String()
+	}
+	return json.Marshal(p)
 }
 
 // A Test is a request with the decision the document's author expects.

@@ -8,6 +8,7 @@ import (
 
 	"cel.dev/cel-go/cel"
 	"cel.dev/cel-go/common/types"
+	"cel.dev/cel-go/common/types/ref"
 	"cel.dev/cel-go/interpreter"
 )
 
@@ -20,6 +21,7 @@ type Set struct {
 	version string
 	docs    []string
 	source  []*Document
+	adapter types.Adapter
 }
 
 // rule is a compiled Rule.
@@ -30,7 +32,7 @@ type rule struct {
 	obligations Obligations
 	kinds       []string
 	names       []glob
-	labels      map[string]string
+	labels      []label
 	always      bool // no condition
 	bounded     bool // the program tracks cost at run time
 	prg         cel.Program
@@ -38,6 +40,8 @@ type rule struct {
 	file        string
 	line        int
 }
+
+type label struct{ key, value string }
 
 // selects reports whether the rule's name and label selectors match.
 // Kinds were matched by the index.
@@ -54,8 +58,8 @@ func (r *rule) selects(res *Resource) bool {
 			return false
 		}
 	}
-	for k, v := range r.labels {
-		if got, ok := res.Labels[k]; !ok || got != v {
+	for _, l := range r.labels {
+		if got, ok := res.Labels[l.key]; !ok || got != l.value {
 			return false
 		}
 	}
@@ -90,6 +94,9 @@ type Decision struct {
 	Errors []*RuleError `json:"-"`
 	// Version is the version of the set that decided.
 	Version string `json:"version"`
+	// Considered is how many rules selected the resource and had their
+	// conditions evaluated.
+	Considered int `json:"considered"`
 
 	set *Set
 }
@@ -106,28 +113,64 @@ type Match struct {
 // Allowed reports whether the decision is Allow.
 func (d *Decision) Allowed() bool { return d.Effect == Allow }
 
-// activation resolves the request variables for CEL without building a map.
+// activation resolves the request variables for CEL without building a
+// map. Each variable is converted to a CEL value once per decision, on
+// first use, and shared by every rule evaluated for it.
 type activation struct {
-	r   *Request
-	now time.Time
+	r    *Request
+	now  time.Time
+	conv types.Adapter
+	vals [nvars]ref.Val
 }
 
+const (
+	varSubject = iota
+	varDevice
+	varSource
+	varResource
+	varTime
+	varRisk
+	nvars
+)
+
 func (a *activation) ResolveName(name string) (any, bool) {
+	var i int
 	switch name {
 	case "subject":
-		return &a.r.Subject, true
+		i = varSubject
 	case "device":
-		return &a.r.Device, true
+		i = varDevice
 	case "source":
-		return &a.r.Source, true
+		i = varSource
 	case "resource":
-		return &a.r.Resource, true
+		i = varResource
 	case "time":
-		return a.now, true
+		i = varTime
 	case "risk":
-		return &a.r.Risk, true
+		i = varRisk
+	default:
+		return nil, false
 	}
-	return nil, false
+	if v := a.vals[i]; v != nil {
+		return v, true
+	}
+	var v ref.Val
+	switch i {
+	case varSubject:
+		v = a.conv.NativeToValue(&a.r.Subject)
+	case varDevice:
+		v = a.conv.NativeToValue(&a.r.Device)
+	case varSource:
+		v = a.conv.NativeToValue(&a.r.Source)
+	case varResource:
+		v = a.conv.NativeToValue(&a.r.Resource)
+	case varTime:
+		v = types.Timestamp{Time: a.now}
+	case varRisk:
+		v = a.conv.NativeToValue(&a.r.Risk)
+	}
+	a.vals[i] = v
+	return v, true
 }
 
 func (a *activation) Parent() interpreter.Activation { return nil }
@@ -140,7 +183,7 @@ func (a *activation) Parent() interpreter.Activation { return nil }
 // Decide never modifies r. A zero r.Time is taken as the current time.
 func (s *Set) Decide(ctx context.Context, r *Request) Decision {
 	d := Decision{Version: s.version, set: s}
-	act := activation{r: r, now: r.Time}
+	act := activation{r: r, now: r.Time, conv: s.adapter}
 	if act.now.IsZero() {
 		act.now = time.Now()
 	}
@@ -152,6 +195,7 @@ func (s *Set) Decide(ctx context.Context, r *Request) Decision {
 		if !rl.selects(&r.Resource) {
 			continue
 		}
+		d.Considered++
 		matched, failed := true, false
 		if !rl.always {
 			var err error
@@ -246,7 +290,7 @@ func (d *Decision) Explain() string {
 	}
 	switch {
 	case d.Rule == "":
-		b.WriteString("denied by default: no allow rule matched")
+		fmt.Fprintf(&b, "denied by default: no allow rule matched (%d rule(s) selected the resource; none of their conditions held)", d.Considered)
 	case d.Effect == Deny:
 		fmt.Fprintf(&b, "denied by rule %q%s", d.Rule, desc(d.Rule))
 		for _, m := range d.Matches {

@@ -1,0 +1,129 @@
+package policy_test
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/gonaut/gonaut/policy"
+)
+
+// typicalPolicy is a 10-rule set of the kind the README's performance
+// section describes: groups, device posture, time of day and source CIDR.
+// bench/ compares the same rules written in Rego and Cedar.
+const typicalPolicy = `
+rules:
+  - id: deny-high-risk
+    effect: deny
+    when: risk.score >= 80
+  - id: deny-unencrypted
+    effect: deny
+    resources: {labels: {env: prod}}
+    when: '!device.disk_encrypted'
+  - id: eng-prod
+    effect: allow
+    resources: {kind: tcp, names: ["db-*"]}
+    when: '"eng" in subject.groups && device.managed && cidr("10.0.0.0/8").containsIP(source.ip)'
+  - id: eng-office-hours
+    effect: allow
+    resources: {kind: http, names: [wiki.corp, git.corp]}
+    when: '"eng" in subject.groups && time.getHours("Europe/Berlin") >= 7 && time.getHours("Europe/Berlin") < 20'
+  - id: sales-crm
+    effect: allow
+    resources: {kind: http, names: [crm.corp]}
+    when: '"sales" in subject.groups && device.managed'
+  - id: admins-ssh
+    effect: allow
+    resources: {kind: tcp, labels: {role: server}}
+    when: '"admins" in subject.groups && subject.mfa && resource.port == 22'
+  - id: finance-erp
+    effect: allow
+    resources: {kind: http, names: [erp.corp]}
+    when: '"finance" in subject.groups && device.disk_encrypted'
+  - id: everyone-intranet
+    effect: allow
+    resources: {kind: http, names: [intranet.corp]}
+  - id: oncall-any-prod
+    effect: allow
+    resources: {labels: {env: prod}}
+    when: '"oncall" in subject.groups && subject.mfa'
+  - id: deny-embargo
+    effect: deny
+    when: source.country in ["KP", "IR"]
+`
+
+var benchTime = time.Date(2026, 3, 2, 10, 0, 0, 0, time.UTC)
+
+// typicalRequest builds the request the benchmarks decide: an engineer on
+// a managed laptop in the office reaching a production database.
+func typicalRequest(i int) *policy.Request {
+	return &policy.Request{
+		Subject:  policy.Subject{ID: "u-42", Groups: []string{"staff", "eng"}, MFA: true},
+		Device:   policy.Device{ID: "d-7", Managed: true, DiskEncrypted: true},
+		Source:   policy.Source{IP: "10.1.2.3", Country: "DE"},
+		Resource: policy.Resource{Kind: "tcp", Name: "db-main", Port: 5432, Labels: map[string]string{"env": "prod"}},
+		Time:     benchTime,
+		Risk:     policy.Risk{Score: int64(i % 50)},
+	}
+}
+
+func mustSet(tb testing.TB, docs ...string) *policy.Set {
+	tb.Helper()
+	var ds []*policy.Document
+	for i, src := range docs {
+		d, err := policy.Parse(fmt.Sprintf("doc%d.yaml", i), []byte(src))
+		if err != nil {
+			tb.Fatal(err)
+		}
+		ds = append(ds, d)
+	}
+	s, err := policy.Compile(ds, nil)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return s
+}
+
+// manyRules returns the typical set followed by n-10 rules about other
+// resources, the way a large organisation's set grows: one rule per
+// application.
+func manyRules(n int) string {
+	var b strings.Builder
+	b.WriteString(typicalPolicy)
+	for i := 10; i < n; i++ {
+		fmt.Fprintf(&b, "  - id: app-%d\n    effect: allow\n    resources: {kind: http, names: [app-%d.corp]}\n    when: '\"team-%d\" in subject.groups && device.managed'\n", i, i, i%97)
+	}
+	return b.String()
+}
+
+func BenchmarkDecide(b *testing.B) {
+	for _, n := range []int{10, 10000} {
+		b.Run(fmt.Sprintf("rules=%d", n), func(b *testing.B) {
+			s := mustSet(b, manyRules(n))
+			ctx := context.Background()
+			b.ReportAllocs()
+			b.ResetTimer()
+			for i := 0; b.Loop(); i++ {
+				r := typicalRequest(i)
+				d := s.Decide(ctx, r)
+				if d.Effect != policy.Allow {
+					b.Fatalf("decision %s by %q, want allow", d.Effect, d.Rule)
+				}
+			}
+		})
+	}
+}
+
+func BenchmarkCompile(b *testing.B) {
+	for _, n := range []int{10, 10000} {
+		src := manyRules(n)
+		b.Run(fmt.Sprintf("rules=%d", n), func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				mustSet(b, src)
+			}
+		})
+	}
+}

@@ -1,0 +1,188 @@
+package tunnel
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"net/netip"
+	"sync"
+
+	"go.opentelemetry.io/otel/trace"
+	"gvisor.dev/gvisor/pkg/tcpip/adapters/gonet"
+	"gvisor.dev/gvisor/pkg/tcpip/transport/tcp"
+	"gvisor.dev/gvisor/pkg/tcpip/transport/udp"
+	"gvisor.dev/gvisor/pkg/waiter"
+)
+
+// maxPendingFlows bounds the TCP connection attempts waiting for a
+// FlowHandler decision; further SYNs are dropped (the peer retransmits).
+const maxPendingFlows = 1024
+
+// Protocol is the transport protocol of a Flow.
+type Protocol string
+
+// Protocols a Flow can have.
+const (
+	TCP Protocol = "tcp"
+	UDP Protocol = "udp"
+)
+
+// A FlowHandler decides what happens to a new inbound flow. It is the hook
+// a gateway uses to authorise every connection with a policy.
+//
+// The tunnel calls it in a new goroutine for every TCP connection attempt
+// (a SYN) and every new UDP flow (the first datagram of a source and
+// destination address and port pair) that arrives from a peer and is not
+// claimed by a Listen or ListenPacket of the tunnel — to any destination
+// address and port, not only the tunnel's own addresses. The handler calls
+// exactly one of f.Accept or f.Refuse; returning without either refuses.
+// ctx is cancelled when the tunnel closes.
+//
+// For TCP, nothing is answered to the peer before the decision: Refuse
+// sends a TCP reset, Accept completes the three-way handshake (answering
+// from the original destination address) and returns the connection. For
+// UDP, Refuse drops the datagram (a later datagram of the same flow asks
+// again), Accept returns a connected net.Conn whose Read returns one
+// datagram at a time, starting with the first. Datagrams of a flow that
+// arrive while the decision is pending are dropped.
+//
+// The handler owns an accepted net.Conn and must close it; a UDP flow has
+// no end of its own, so the handler should close it after an idle timeout.
+// The handler may block (e.g. while it dials an upstream and splices) for
+// the lifetime of the flow; Close waits for it to return.
+type FlowHandler func(ctx context.Context, f *Flow)
+
+// A Flow is a new inbound TCP connection or UDP flow offered to a
+// FlowHandler.
+type Flow struct {
+	// Protocol is TCP or UDP.
+	Protocol Protocol
+
+	// Peer is the public key of the WireGuard peer that sent the flow,
+	// found with WhoIs on the source address; zero if no peer's
+	// AllowedIPs contain it.
+	Peer Key
+
+	// Source is the peer-side address and port; Destination is the
+	// address and port the peer wants to reach.
+	Source, Destination netip.AddrPort
+
+	span    trace.Span
+	tel     *telemetry
+	mu      sync.Mutex
+	decided bool
+	accept  func() (net.Conn, error)
+	refuse  func()
+}
+
+// Accept admits the flow and returns its connection: a *gonet.TCPConn or a
+// *gonet.UDPConn, whose LocalAddr is Destination and RemoteAddr is Source.
+// It returns ErrFlowDecided if the flow was already accepted or refused.
+func (f *Flow) Accept() (net.Conn, error) {
+	f.mu.Lock()
+	if f.decided {
+		f.mu.Unlock()
+		return nil, ErrFlowDecided
+	}
+	f.decided = true
+	f.mu.Unlock()
+	c, err := f.accept()
+	if err != nil {
+		f.tel.decided(f, "error")
+	} else {
+		f.tel.decided(f, "accept")
+	}
+	return c, err
+}
+
+// Refuse rejects the flow: a TCP reset, or a dropped UDP datagram. It does
+// nothing if the flow was already decided.
+func (f *Flow) Refuse() {
+	f.mu.Lock()
+	if f.decided {
+		f.mu.Unlock()
+		return
+	}
+	f.decided = true
+	f.mu.Unlock()
+	f.refuse()
+	f.tel.decided(f, "refuse")
+}
+
+func (f *Flow) String() string {
+	return fmt.Sprintf("%s %v -> %v (peer %v)", f.Protocol, f.Source, f.Destination, f.Peer)
+}
+
+// startFlow runs the handler for f in a goroutine owned by the tunnel. It
+// returns false, without running anything, once the tunnel is closing.
+func (t *Tunnel) startFlow(f *Flow) bool {
+	t.mu.Lock()
+	if t.closed {
+		t.mu.Unlock()
+		return false
+	}
+	f.Peer, _ = t.table.lookup(f.Source.Addr())
+	f.tel = t.tel
+	t.wg.Add(1)
+	t.mu.Unlock()
+	go func() {
+		defer t.wg.Done()
+		ctx, span := t.tel.startFlow(t.flowCtx, f)
+		f.span = span
+		defer f.Refuse()
+		t.flowHandler(ctx, f)
+	}()
+	return true
+}
+
+// forwardTCP is the netstack's TCP forwarder callback: a SYN for which no
+// endpoint exists.
+func (t *Tunnel) forwardTCP(r *tcp.ForwarderRequest) {
+	id := r.ID()
+	f := &Flow{
+		Protocol:    TCP,
+		Source:      addrFromTCPIP(id.RemoteAddress, id.RemotePort),
+		Destination: addrFromTCPIP(id.LocalAddress, id.LocalPort),
+	}
+	f.accept = func() (net.Conn, error) {
+		var wq waiter.Queue
+		ep, err := r.CreateEndpoint(&wq)
+		if err != nil {
+			r.Complete(true)
+			return nil, fmt.Errorf("tunnel: accept %v: %v", f, err)
+		}
+		r.Complete(false)
+		return gonet.NewTCPConn(&wq, ep), nil
+	}
+	f.refuse = func() { r.Complete(true) }
+	if !t.startFlow(f) {
+		r.Complete(true)
+	}
+}
+
+// forwardUDP is the netstack's UDP forwarder callback: a datagram for which
+// no endpoint exists.
+func (t *Tunnel) forwardUDP(r *udp.ForwarderRequest) {
+	id := r.ID()
+	if _, pending := t.udpPending.LoadOrStore(id, struct{}{}); pending {
+		return
+	}
+	f := &Flow{
+		Protocol:    UDP,
+		Source:      addrFromTCPIP(id.RemoteAddress, id.RemotePort),
+		Destination: addrFromTCPIP(id.LocalAddress, id.LocalPort),
+	}
+	f.accept = func() (net.Conn, error) {
+		var wq waiter.Queue
+		ep, err := r.CreateEndpoint(&wq)
+		t.udpPending.Delete(id)
+		if err != nil {
+			return nil, fmt.Errorf("tunnel: accept %v: %v", f, err)
+		}
+		return gonet.NewUDPConn(&wq, ep), nil
+	}
+	f.refuse = func() { t.udpPending.Delete(id) }
+	if !t.startFlow(f) {
+		t.udpPending.Delete(id)
+	}
+}

@@ -1,0 +1,159 @@
+package tunnel
+
+import (
+	"bufio"
+	"context"
+	"encoding/hex"
+	"fmt"
+	"net/netip"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// PeerStatus is a peer's configuration and live statistics.
+type PeerStatus struct {
+	PublicKey Key
+
+	// Endpoint is the peer's current UDP address: the configured one, or
+	// the last address an authenticated packet came from (WireGuard
+	// follows a roaming peer). Invalid when not yet known.
+	Endpoint netip.AddrPort
+
+	// LastHandshake is the time of the last completed handshake; zero if
+	// none yet.
+	LastHandshake time.Time
+
+	// RxBytes and TxBytes count WireGuard transport bytes received from
+	// and sent to the peer.
+	RxBytes, TxBytes uint64
+
+	AllowedIPs          []netip.Prefix
+	PersistentKeepalive time.Duration
+}
+
+// SetPeer adds a peer or, if its public key is already configured, updates
+// it in place (endpoint, preshared key, keepalive, and AllowedIPs, which are
+// replaced). Traffic to other peers is not interrupted, and an established
+// session with this peer survives an update. ctx bounds the resolution of an
+// endpoint host name. As in WireGuard, an allowed IP prefix belongs to one
+// peer: giving it to this peer takes it from any other.
+func (t *Tunnel) SetPeer(ctx context.Context, p PeerConfig) error {
+	if err := p.validate(); err != nil {
+		return err
+	}
+	p = p.clone()
+	var b strings.Builder
+	if err := peerConfig(ctx, &b, &p); err != nil {
+		return err
+	}
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.closed {
+		return ErrClosed
+	}
+	if err := t.dev.IpcSet(b.String()); err != nil {
+		return fmt.Errorf("tunnel: set peer %v: %w", p.PublicKey, err)
+	}
+	i := slices.IndexFunc(t.cfg.Peers, func(q PeerConfig) bool { return q.PublicKey == p.PublicKey })
+	var old []netip.Prefix
+	if i >= 0 {
+		old = t.cfg.Peers[i].AllowedIPs
+		t.cfg.Peers[i] = p
+	} else {
+		t.cfg.Peers = append(t.cfg.Peers, p)
+	}
+	for loser, lost := range t.table.setPeer(p.PublicKey, old, p.AllowedIPs) {
+		j := slices.IndexFunc(t.cfg.Peers, func(q PeerConfig) bool { return q.PublicKey == loser })
+		if j >= 0 {
+			t.cfg.Peers[j].AllowedIPs = slices.DeleteFunc(t.cfg.Peers[j].AllowedIPs, func(a netip.Prefix) bool {
+				return slices.Contains(lost, a.Masked())
+			})
+		}
+	}
+	return nil
+}
+
+// RemovePeer removes a peer. Its session keys are destroyed at once, so
+// packets from and to it stop flowing; connections through it stall and
+// time out. It returns ErrUnknownPeer if no such peer is configured.
+func (t *Tunnel) RemovePeer(key Key) error {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.closed {
+		return ErrClosed
+	}
+	i := slices.IndexFunc(t.cfg.Peers, func(q PeerConfig) bool { return q.PublicKey == key })
+	if i < 0 {
+		return fmt.Errorf("%w: %v", ErrUnknownPeer, key)
+	}
+	if err := t.dev.IpcSet(fmt.Sprintf("public_key=%s\nremove=true\n", key.hex())); err != nil {
+		return fmt.Errorf("tunnel: remove peer %v: %w", key, err)
+	}
+	t.table.setPeer(key, t.cfg.Peers[i].AllowedIPs, nil)
+	t.cfg.Peers = slices.Delete(t.cfg.Peers, i, i+1)
+	return nil
+}
+
+// Peers returns the status of every configured peer, in no fixed order.
+func (t *Tunnel) Peers() []PeerStatus {
+	s, err := t.dev.IpcGet()
+	if err != nil {
+		return nil
+	}
+	peers, _ := parsePeerStatus(s)
+	return peers
+}
+
+// parsePeerStatus reads the peer part of a UAPI "get" answer.
+func parsePeerStatus(s string) ([]PeerStatus, error) {
+	var (
+		out []PeerStatus
+		cur *PeerStatus
+		sec int64
+	)
+	sc := bufio.NewScanner(strings.NewReader(s))
+	for sc.Scan() {
+		k, v, ok := strings.Cut(sc.Text(), "=")
+		if !ok {
+			continue
+		}
+		if k == "public_key" {
+			b, err := hex.DecodeString(v)
+			if err != nil || len(b) != KeyLen {
+				return nil, fmt.Errorf("tunnel: bad public_key in device status")
+			}
+			out = append(out, PeerStatus{})
+			cur = &out[len(out)-1]
+			copy(cur.PublicKey[:], b)
+			continue
+		}
+		if cur == nil {
+			continue
+		}
+		switch k {
+		case "endpoint":
+			cur.Endpoint, _ = netip.ParseAddrPort(v)
+		case "last_handshake_time_sec":
+			sec, _ = strconv.ParseInt(v, 10, 64)
+		case "last_handshake_time_nsec":
+			nsec, _ := strconv.ParseInt(v, 10, 64)
+			if sec != 0 || nsec != 0 {
+				cur.LastHandshake = time.Unix(sec, nsec)
+			}
+		case "rx_bytes":
+			cur.RxBytes, _ = strconv.ParseUint(v, 10, 64)
+		case "tx_bytes":
+			cur.TxBytes, _ = strconv.ParseUint(v, 10, 64)
+		case "persistent_keepalive_interval":
+			n, _ := strconv.Atoi(v)
+			cur.PersistentKeepalive = time.Duration(n) * time.Second
+		case "allowed_ip":
+			if p, err := netip.ParsePrefix(v); err == nil {
+				cur.AllowedIPs = append(cur.AllowedIPs, p)
+			}
+		}
+	}
+	return out, nil
+}

@@ -50,3 +50,8 @@ var (
 	// ErrUnsupported is returned by a Device for a control it cannot perform.
 	ErrUnsupported = errors.New("serialfwd: unsupported by device")
 )
+
+// ErrRefused is returned by the client when the server applied a different
+// value than requested (the device refused it); the applied value is
+// returned alongside.
+var ErrRefused = errors.New("serialfwd: setting refused by the remote device")

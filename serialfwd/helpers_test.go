@@ -234,3 +234,5 @@ func ctxTimeout(tb testing.TB, d time.Duration) context.Context {
 	tb.Cleanup(cancel)
 	return ctx
 }
+
+var netDialer net.Dialer

@@ -122,7 +122,7 @@ func (p *port) openLocked(ctx context.Context) error {
 		p.srv.log.Warn("device refused part of the configured mode", "port", p.cfg.Name, "want", p.cfg.Mode, "got", mode, "err", err)
 	}
 	if mode.BaudRate == 0 {
-		mode = mode.Merge(p.cfg.Mode)
+		mode = p.cfg.Mode.Merge(DefaultMode)
 	}
 	p.dev, p.mode, p.brk = dev, mode, false
 	p.modem, _ = dev.ModemState()

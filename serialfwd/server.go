@@ -84,9 +84,10 @@ type PortConfig struct {
 	// disappeared; the device is closed when the last connection ends.
 	Open Opener
 
-	// Mode is applied when the device opens (zero fields take DefaultMode's
-	// values). In raw mode it is the only line setting; RFC 2217 clients
-	// change it for the life of the open device.
+	// Mode's set fields are applied each time the device opens; zero fields
+	// keep what the Opener set up (OpenSerial: its own Mode argument). Raw
+	// clients get exactly that; RFC 2217 clients may change it for as long
+	// as the device stays open. Default: all zero.
 	Mode Mode
 
 	// Access is the sharing mode. Default AccessExclusive.
@@ -188,7 +189,6 @@ func (s *Server) AddPort(cfg PortConfig) error {
 	if err := cfg.Mode.Validate(); err != nil {
 		return err
 	}
-	cfg.Mode = cfg.Mode.Merge(DefaultMode)
 	if cfg.ModemPoll == 0 {
 		cfg.ModemPoll = 100 * time.Millisecond
 	}

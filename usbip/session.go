@@ -59,10 +59,12 @@ func newSession(srv *Server, e *export, conn net.Conn, info DeviceInfo) *session
 	return s
 }
 
-// stop disconnects the importer; run then unwinds.
+// stop disconnects the importer; run then unwinds. The connection closes
+// before the transfers are cancelled, so the cancellations never reach the
+// wire as RET_SUBMITs.
 func (s *session) stop() {
-	s.cancel()
 	s.conn.Close()
+	s.cancel()
 }
 
 // run serves URBs until the connection ends or the peer breaks the

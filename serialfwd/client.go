@@ -582,3 +582,24 @@ func (c *Client) answer(m comPortMsg) {
 		c.waiters[code] = ws[1:]
 	}
 }
+
+// RemoteMode asks the server for its current line settings (RFC 2217
+// requests with value zero) and returns them.
+func (c *Client) RemoteMode(ctx context.Context) (Mode, error) {
+	codes := []byte{cpSetBaudRate, cpSetDataSize, cpSetParity, cpSetStopSize, cpSetControl}
+	chans := make([]chan comPortMsg, len(codes))
+	var b []byte
+	for i, code := range codes {
+		chans[i] = c.expect(code)
+		b = appendComPort(b, code, ctlFlowRequest) // zero: "tell me"
+	}
+	if err := c.sendRaw(b); err != nil {
+		return c.Mode(), err
+	}
+	for i, code := range codes {
+		if _, err := c.await(ctx, code, chans[i]); err != nil {
+			return c.Mode(), err
+		}
+	}
+	return c.Mode(), nil
+}

@@ -234,6 +234,21 @@ func modeFromTermios(t *unix.Termios) Mode {
 	return m
 }
 
+// setTermiosSpeed sets a termios (for TCSETS2) to rate, with a standard
+// Bnnn code where one exists so that every tool shows it.
+func setTermiosSpeed(t *unix.Termios, rate int) {
+	t.Cflag &^= unix.CBAUD
+	code := uint32(unix.BOTHER)
+	for c, r := range baudRates {
+		if r == rate {
+			code = c
+			break
+		}
+	}
+	t.Cflag |= code
+	t.Ispeed, t.Ospeed = uint32(rate), uint32(rate)
+}
+
 var baudRates = map[uint32]int{
 	unix.B50: 50, unix.B75: 75, unix.B110: 110, unix.B134: 134, unix.B150: 150,
 	unix.B200: 200, unix.B300: 300, unix.B600: 600, unix.B1200: 1200, unix.B1800: 1800,

@@ -230,6 +230,9 @@ func decodeStringDescriptor(b []byte) string {
 		return ""
 	}
 	l := min(int(b[0]), len(b))
+	if l < 2 {
+		return ""
+	}
 	u := make([]uint16, 0, (l-2)/2)
 	for i := 2; i+1 < l; i += 2 {
 		u = append(u, binary.LittleEndian.Uint16(b[i:]))

@@ -27,7 +27,7 @@ func startSer2net(tb testing.TB, dev string, rfc2217 bool) string {
   accepter: %s
   connector: serialdev,%s,115200n81,local
   options:
-    kickolduser: false
+    kickolduser: true
     chardelay: false
 `, accepter, dev)
 	file := filepath.Join(tb.TempDir(), "ser2net.yaml")

@@ -163,16 +163,30 @@ func (p *port) readDevice(ctx context.Context, dev Device, done chan struct{}) {
 	for {
 		n, err := dev.Read(buf)
 		if n > 0 {
-			chunk := make([]byte, n)
-			copy(chunk, buf[:n])
 			p.mu.Lock()
 			targets = targets[:0]
 			for s := range p.sessions {
 				targets = append(targets, s)
 			}
 			p.mu.Unlock()
+			// Watchers get a copy through their queue; the writer gets
+			// the bytes written straight from here, saving a goroutine
+			// hand-off per read (latency) and holding the device back
+			// while its connection is slow (flow control).
+			var chunk []byte
 			for _, s := range targets {
-				s.deliver(ctx, chunk)
+				if s.info.Role == RoleWatcher {
+					if chunk == nil {
+						chunk = make([]byte, n)
+						copy(chunk, buf[:n])
+					}
+					s.deliver(ctx, chunk)
+				}
+			}
+			for _, s := range targets {
+				if s.info.Role == RoleWriter {
+					s.writeDirect(buf[:n])
+				}
 			}
 		}
 		if err != nil {

@@ -201,7 +201,32 @@ func (s *session) deliver(ctx context.Context, chunk []byte) {
 	}
 }
 
-// output writes queued device data to the network.
+// writeDirect writes device data to the network from the device reader
+// goroutine, waiting while the client has suspended the flow.
+func (s *session) writeDirect(data []byte) {
+	if !s.waitResumed() {
+		return
+	}
+	s.touch()
+	if l := s.p.cfg.SessionLog; l != nil {
+		l.Log(s.info, FromDevice, data)
+	}
+	if err := s.writeData(data); err != nil {
+		s.stop(nil)
+	}
+}
+
+func (s *session) writeData(data []byte) error {
+	s.wmu.Lock()
+	defer s.wmu.Unlock()
+	if s.info.Protocol == ProtocolRaw {
+		return writeFull(s.conn, data)
+	}
+	s.wbuf = appendEscaped(s.wbuf[:0], data)
+	return writeFull(s.conn, s.wbuf)
+}
+
+// output writes queued device data to the network (watchers).
 func (s *session) output() {
 	var batch []byte
 	for {
@@ -233,18 +258,7 @@ func (s *session) output() {
 		if l := s.p.cfg.SessionLog; l != nil {
 			l.Log(s.info, FromDevice, data)
 		}
-		var err error
-		if s.info.Protocol == ProtocolRaw {
-			s.wmu.Lock()
-			err = writeFull(s.conn, data)
-			s.wmu.Unlock()
-		} else {
-			s.wmu.Lock()
-			s.wbuf = appendEscaped(s.wbuf[:0], data)
-			err = writeFull(s.conn, s.wbuf)
-			s.wmu.Unlock()
-		}
-		if err != nil {
+		if err := s.writeData(data); err != nil {
 			s.stop(nil)
 			return
 		}

@@ -1,0 +1,188 @@
+package serialfwd
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net"
+	"slices"
+	"testing"
+	"time"
+)
+
+// The comparison benchmarks put the Gonaut server and Debian ser2net
+// (chardelay false) side by side in one run, each in front of its own socat
+// pty pair, and measure with the same clients: a plain TCP connection in raw
+// mode, the Gonaut RFC 2217 client in RFC 2217 mode.
+//
+//	go test -run '^$' -bench Forwarding -benchtime 2s -count 3 ./serialfwd/
+//
+// Sub-benchmark names are direction/mode/server:
+//   - to-device: the client streams 32 KiB blocks, the far pty end counts;
+//     reports MB/s.
+//   - from-device: the far pty end streams, the client counts; MB/s.
+//   - rtt: one byte out, echoed by the far pty end, one byte back; reports
+//     the median and 99th percentile in microseconds.
+
+type benchTarget struct {
+	name    string
+	rawAddr string
+	rfcAddr string
+	far     Device
+}
+
+func setupGonautTarget(b *testing.B) benchTarget {
+	pp := newPtyPair(b)
+	srv := NewServer(nil)
+	b.Cleanup(func() { srv.Close() })
+	// Kick mode: a benchmark's connection replaces the previous one even
+	// if that one is still being torn down.
+	if err := srv.AddPort(PortConfig{Name: "pty", Open: SerialOpener(pp.A, Mode{}), Access: AccessExclusiveKick}); err != nil {
+		b.Fatal(err)
+	}
+	lraw, lrfc := listen(b), listen(b)
+	go srv.Serve(lraw, "pty", ProtocolRaw)
+	go srv.Serve(lrfc, "pty", ProtocolRFC2217)
+	far, err := OpenSerial(pp.B, Mode{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { far.Close() })
+	return benchTarget{name: "gonaut", rawAddr: lraw.Addr().String(), rfcAddr: lrfc.Addr().String(), far: far}
+}
+
+func setupSer2netTarget(b *testing.B) benchTarget {
+	pp := newPtyPair(b)
+	raw := startSer2net(b, pp.A, false)
+	rfc := startSer2net(b, pp.A, true)
+	far, err := OpenSerial(pp.B, Mode{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { far.Close() })
+	return benchTarget{name: "ser2net", rawAddr: raw, rfcAddr: rfc, far: far}
+}
+
+// benchConn dials the target in the given mode.
+func benchConn(b *testing.B, t benchTarget, rfc bool) io.ReadWriteCloser {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	var c io.ReadWriteCloser
+	var err error
+	if rfc {
+		c, err = Dial(ctx, t.rfcAddr, nil)
+	} else {
+		var nc net.Conn
+		nc, err = netDialer.DialContext(ctx, "tcp", t.rawAddr)
+		c = nc
+	}
+	if err != nil {
+		b.Fatal(err)
+	}
+	return c
+}
+
+func BenchmarkForwarding(b *testing.B) {
+	targets := []benchTarget{setupSer2netTarget(b), setupGonautTarget(b)}
+	for _, dir := range []string{"to-device", "from-device", "rtt"} {
+		for _, mode := range []string{"raw", "rfc2217"} {
+			for _, t := range targets {
+				b.Run(fmt.Sprintf("%s/%s/%s", dir, mode, t.name), func(b *testing.B) {
+					c := benchConn(b, t, mode == "rfc2217")
+					defer c.Close()
+					// Let ser2net open the device for the new connection.
+					time.Sleep(20 * time.Millisecond)
+					switch dir {
+					case "to-device":
+						benchStream(b, c, t.far)
+					case "from-device":
+						benchStream(b, t.far, c)
+					case "rtt":
+						benchRTT(b, c, t.far)
+					}
+				})
+			}
+		}
+	}
+}
+
+// benchStream writes b.N blocks to w and waits until r has read them all.
+func benchStream(b *testing.B, w io.Writer, r io.Reader) {
+	const block = 32 << 10
+	buf := make([]byte, block)
+	for i := range buf {
+		buf[i] = byte(i) // includes 0xFF: RFC 2217 mode escapes it
+	}
+	b.SetBytes(block)
+	total := int64(b.N) * block
+	done := make(chan error, 1)
+	b.ResetTimer()
+	go func() {
+		rb := make([]byte, 64<<10)
+		var got int64
+		for got < total {
+			n, err := r.Read(rb[:min(int64(len(rb)), total-got)])
+			got += int64(n)
+			if err != nil {
+				done <- err
+				return
+			}
+		}
+		done <- nil
+	}()
+	for range b.N {
+		if err := writeFull(w, buf); err != nil {
+			b.Fatal(err)
+		}
+	}
+	select {
+	case err := <-done:
+		if err != nil {
+			b.Fatal(err)
+		}
+	case <-time.After(60 * time.Second):
+		b.Fatal("stream stalled")
+	}
+	b.StopTimer()
+	b.ReportMetric(float64(total)/b.Elapsed().Seconds()/1e6, "MB/s")
+}
+
+// benchRTT measures one-byte round trips through the far end's echo.
+func benchRTT(b *testing.B, c io.ReadWriter, far Device) {
+	n := b.N
+	echoDone := make(chan error, 1)
+	go func() {
+		one := make([]byte, 1)
+		for range n {
+			if _, err := io.ReadFull(far, one); err != nil {
+				echoDone <- err
+				return
+			}
+			if _, err := far.Write(one); err != nil {
+				echoDone <- err
+				return
+			}
+		}
+		echoDone <- nil
+	}()
+	samples := make([]time.Duration, 0, n)
+	out, in := []byte{0x55}, make([]byte, 1)
+	b.ResetTimer()
+	for range n {
+		start := time.Now()
+		if _, err := c.Write(out); err != nil {
+			b.Fatal(err)
+		}
+		if _, err := io.ReadFull(c, in); err != nil {
+			b.Fatal(err)
+		}
+		samples = append(samples, time.Since(start))
+	}
+	b.StopTimer()
+	if err := <-echoDone; err != nil {
+		b.Fatal(err)
+	}
+	slices.Sort(samples)
+	b.ReportMetric(float64(samples[len(samples)/2].Microseconds()), "p50-µs")
+	b.ReportMetric(float64(samples[len(samples)*99/100].Microseconds()), "p99-µs")
+}

@@ -1,0 +1,13 @@
+//go:build gousb
+
+package hostusb
+
+import (
+	"testing"
+
+	"go.uber.org/goleak"
+)
+
+func TestMain(m *testing.M) {
+	goleak.VerifyTestMain(m)
+}

@@ -140,6 +140,12 @@ func NewClient(ctx context.Context, conn net.Conn, opts *ClientOptions) (*Client
 		c.Close()
 		return nil, fmt.Errorf("%w: no answer to COM-PORT-OPTION: %w", ErrNotRFC2217, ctx.Err())
 	}
+	// Learn the current settings, so that Mode and SetMode's answers are
+	// complete from the start.
+	if _, err := c.RemoteMode(ctx); err != nil {
+		c.Close()
+		return nil, fmt.Errorf("serialfwd: query line settings: %w", err)
+	}
 	if c.opts.Mode != (Mode{}) {
 		if _, err := c.SetMode(ctx, c.opts.Mode); err != nil {
 			c.Close()

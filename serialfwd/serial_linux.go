@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"sync"
-	"time"
 
 	"go.bug.st/serial"
 	"golang.org/x/sys/unix"
@@ -350,14 +349,4 @@ func (d *serialDevice) Purge(input, output bool) error {
 		return fmt.Errorf("serialfwd: purge %s: %w", d.path, err)
 	}
 	return nil
-}
-
-// sendBreak holds a break for d; used by the pty bridge for tcsendbreak.
-func sendBreak(dev LineController, d time.Duration) error {
-	if _, err := dev.SetBreak(true); err != nil {
-		return err
-	}
-	time.Sleep(d)
-	_, err := dev.SetBreak(false)
-	return err
 }

@@ -133,10 +133,18 @@ func (m Mode) Validate() error {
 	return nil
 }
 
-// String formats m the way serial tools do: "115200 8N1 none".
+// String formats m the way serial tools do: "115200 8N1 flow=none"; unset
+// fields show as "-".
 func (m Mode) String() string {
-	p := "?"
+	baud, bits, p, stop, flow := "-", "-", "-", "-", "-"
+	if m.BaudRate != 0 {
+		baud = fmt.Sprint(m.BaudRate)
+	}
+	if m.DataBits != 0 {
+		bits = fmt.Sprint(m.DataBits)
+	}
 	switch m.Parity {
+	case 0:
 	case ParityNone:
 		p = "N"
 	case ParityOdd:
@@ -147,8 +155,16 @@ func (m Mode) String() string {
 		p = "M"
 	case ParitySpace:
 		p = "S"
+	default:
+		p = "?"
 	}
-	return fmt.Sprintf("%d %d%s%v flow=%v", m.BaudRate, m.DataBits, p, m.StopBits, m.Flow)
+	if m.StopBits != 0 {
+		stop = m.StopBits.String()
+	}
+	if m.Flow != 0 {
+		flow = m.Flow.String()
+	}
+	return fmt.Sprintf("%s %s%s%s flow=%s", baud, bits, p, stop, flow)
 }
 
 // ModemState is the state of a port's modem lines: the inputs (CTS, DSR,

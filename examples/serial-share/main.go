@@ -1,0 +1,81 @@
+// Command serial-share shares one serial port over TCP, in raw mode or with
+// RFC 2217, using serialfwd.Server.
+//
+//	serial-share -port /dev/ttyUSB0 -listen 127.0.0.1:2217 -mode rfc2217
+//
+// Then, for example: python3 -m serial.tools.miniterm rfc2217://127.0.0.1:2217
+// or: serial-attach -remote 127.0.0.1:2217
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"log/slog"
+	"net"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/gonaut/gonaut/serialfwd"
+)
+
+func main() {
+	port := flag.String("port", "", "serial device to share, e.g. /dev/ttyUSB0 (required)")
+	listen := flag.String("listen", "127.0.0.1:2217", "TCP address to listen on")
+	modeFlag := flag.String("mode", "rfc2217", "protocol: raw or rfc2217")
+	baud := flag.Int("baud", 115200, "baud rate the port opens with")
+	access := flag.String("access", "exclusive", "exclusive, kick (newest client wins) or shared (one writer, read-only watchers)")
+	flag.Parse()
+	if err := run(*port, *listen, *modeFlag, *baud, *access); err != nil {
+		fmt.Fprintln(os.Stderr, "serial-share:", err)
+		os.Exit(1)
+	}
+}
+
+func run(path, addr, modeName string, baud int, accessName string) error {
+	if path == "" {
+		return errors.New("-port is required")
+	}
+	proto, err := serialfwd.ParseProtocol(modeName)
+	if err != nil {
+		return err
+	}
+	access := map[string]serialfwd.Access{
+		"exclusive": serialfwd.AccessExclusive,
+		"kick":      serialfwd.AccessExclusiveKick,
+		"shared":    serialfwd.AccessShared,
+	}
+	acc, ok := access[accessName]
+	if !ok {
+		return fmt.Errorf("unknown -access %q", accessName)
+	}
+	log := slog.New(slog.NewTextHandler(os.Stderr, nil))
+	srv := serialfwd.NewServer(&serialfwd.ServerOptions{Logger: log})
+	defer srv.Close()
+	err = srv.AddPort(serialfwd.PortConfig{
+		Name:   path,
+		Open:   serialfwd.SerialOpener(path, serialfwd.Mode{BaudRate: baud}),
+		Access: acc,
+	})
+	if err != nil {
+		return err
+	}
+	l, err := net.Listen("tcp", addr)
+	if err != nil {
+		return err
+	}
+	fmt.Printf("sharing %s on %s (%v, %v)\n", path, l.Addr(), proto, acc)
+
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	go func() {
+		<-ctx.Done()
+		srv.Close()
+	}()
+	if err := srv.Serve(l, path, proto); err != nil && !errors.Is(err, serialfwd.ErrClosed) {
+		return err
+	}
+	return nil
+}

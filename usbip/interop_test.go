@@ -1,3 +1,5 @@
+//go:build linux
+
 package usbip_test
 
 import (
@@ -20,35 +22,6 @@ import (
 	"github.com/gonaut/gonaut/usbip"
 	"github.com/gonaut/gonaut/usbip/sim"
 )
-
-// logRecorder is a slog handler that keeps messages for assertions.
-type logRecorder struct {
-	mu   sync.Mutex
-	msgs []string
-}
-
-func (l *logRecorder) Enabled(context.Context, slog.Level) bool { return true }
-func (l *logRecorder) Handle(_ context.Context, r slog.Record) error {
-	var b strings.Builder
-	b.WriteString(r.Message)
-	r.Attrs(func(a slog.Attr) bool { fmt.Fprintf(&b, " %s=%v", a.Key, a.Value); return true })
-	l.mu.Lock()
-	l.msgs = append(l.msgs, b.String())
-	l.mu.Unlock()
-	return nil
-}
-func (l *logRecorder) WithAttrs([]slog.Attr) slog.Handler { return l }
-func (l *logRecorder) WithGroup(string) slog.Handler      { return l }
-func (l *logRecorder) has(substr string) bool {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	for _, m := range l.msgs {
-		if strings.Contains(m, substr) {
-			return true
-		}
-	}
-	return false
-}
 
 func runUsbip(t *testing.T, args ...string) (string, error) {
 	t.Helper()

@@ -1,3 +1,5 @@
+//go:build linux
+
 package usbip_test
 
 import (

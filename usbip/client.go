@@ -57,7 +57,11 @@ func List(ctx context.Context, conn net.Conn) ([]ExportedDevice, error) {
 		devs, err = readDevlistReply(br)
 		return err
 	})
-	if err != nil {
+	var oe *OpError
+	switch {
+	case errors.As(err, &oe):
+		return nil, oe
+	case err != nil:
 		return nil, fmt.Errorf("usbip: list: %w", err)
 	}
 	return devs, nil
@@ -101,7 +105,11 @@ func ImportHandshake(ctx context.Context, conn net.Conn, busID string) (Exported
 		}
 		return nil
 	})
-	if err != nil {
+	var oe *OpError
+	switch {
+	case errors.As(err, &oe):
+		return dev, oe
+	case err != nil:
 		return dev, fmt.Errorf("usbip: import: %w", err)
 	}
 	return dev, nil

@@ -90,8 +90,7 @@ func BenchmarkForwarding(b *testing.B) {
 				b.Run(fmt.Sprintf("%s/%s/%s", dir, mode, t.name), func(b *testing.B) {
 					c := benchConn(b, t, mode == "rfc2217")
 					defer c.Close()
-					// Let ser2net open the device for the new connection.
-					time.Sleep(20 * time.Millisecond)
+					benchSync(b, c, t.far)
 					switch dir {
 					case "to-device":
 						benchStream(b, c, t.far)
@@ -185,4 +184,22 @@ func benchRTT(b *testing.B, c io.ReadWriter, far Device) {
 	slices.Sort(samples)
 	b.ReportMetric(float64(samples[len(samples)/2].Microseconds()), "p50-µs")
 	b.ReportMetric(float64(samples[len(samples)*99/100].Microseconds()), "p99-µs")
+}
+
+// benchSync makes one round trip so that the server has opened the device
+// (ser2net flushes the tty's input when it opens it) before measuring.
+func benchSync(b *testing.B, c io.ReadWriter, far Device) {
+	one := make([]byte, 1)
+	if _, err := c.Write([]byte{1}); err != nil {
+		b.Fatal(err)
+	}
+	if _, err := io.ReadFull(far, one); err != nil {
+		b.Fatal(err)
+	}
+	if _, err := far.Write([]byte{2}); err != nil {
+		b.Fatal(err)
+	}
+	if _, err := io.ReadFull(c, one); err != nil {
+		b.Fatal(err)
+	}
 }

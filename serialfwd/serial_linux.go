@@ -6,20 +6,23 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
 	"sync"
 
 	"go.bug.st/serial"
 	"golang.org/x/sys/unix"
 )
 
-// serialDevice is a Device backed by go.bug.st/serial. go.bug.st/serial has
+// serialDevice is a Device backed by go.bug.st/serial, which opens the port,
+// takes exclusive access (TIOCEXCL) and sets the line. go.bug.st/serial has
 // no break-on/break-off, flow-control setting or settings read-back, so the
-// device also holds a second descriptor on the same tty ("ctl"), opened before
-// go.bug.st/serial takes exclusive access, for those termios and modem ioctls:
-// they act on the tty, whichever descriptor carries them.
+// device also holds a second descriptor on the same tty ("ctl"), opened
+// before go.bug.st/serial takes exclusive access, for those termios and
+// modem ioctls: they act on the tty, whichever descriptor carries them.
 type serialDevice struct {
 	path string
 	port serial.Port
+	io   *os.File // pollable duplicate of ctl for data; nil falls back to port
 
 	mu       sync.Mutex // guards the fields below and serialises control ioctls
 	ctl      int        // -1 once closed
@@ -52,6 +55,13 @@ func OpenSerial(path string, mode Mode) (Device, error) {
 		return nil, fmt.Errorf("serialfwd: open %s: %w: %w", path, ErrDeviceUnavailable, err)
 	}
 	d := &serialDevice{path: path, port: port, ctl: ctl}
+	// Data goes through the runtime's poller on a duplicate of ctl rather
+	// than go.bug.st/serial's blocking select+read: a port then costs no
+	// thread while idle (a gateway shares many), and Close still unblocks
+	// a pending Read.
+	if fd, err := unix.Dup(ctl); err == nil {
+		d.io = os.NewFile(uintptr(fd), path)
+	}
 	// The modem outputs start as the tty has them; a pty has none, and
 	// reports both as off.
 	if bits, err := unix.IoctlGetInt(ctl, unix.TIOCMGET); err == nil {
@@ -96,6 +106,13 @@ func toBugst(m Mode) *serial.Mode {
 }
 
 func (d *serialDevice) Read(p []byte) (int, error) {
+	if d.io != nil {
+		n, err := d.io.Read(p)
+		if err != nil {
+			return n, fmt.Errorf("serialfwd: read %s: %w", d.path, err)
+		}
+		return n, nil
+	}
 	n, err := d.port.Read(p)
 	if err != nil {
 		return n, fmt.Errorf("serialfwd: read %s: %w", d.path, err)
@@ -104,6 +121,13 @@ func (d *serialDevice) Read(p []byte) (int, error) {
 }
 
 func (d *serialDevice) Write(p []byte) (int, error) {
+	if d.io != nil {
+		n, err := d.io.Write(p)
+		if err != nil {
+			return n, fmt.Errorf("serialfwd: write %s: %w", d.path, err)
+		}
+		return n, nil
+	}
 	n, err := d.port.Write(p)
 	if err != nil {
 		return n, fmt.Errorf("serialfwd: write %s: %w", d.path, err)
@@ -119,6 +143,9 @@ func (d *serialDevice) Close() error {
 	d.mu.Unlock()
 	if ctl < 0 {
 		return nil
+	}
+	if d.io != nil {
+		d.io.Close()
 	}
 	err := d.port.Close()
 	unix.Close(ctl)

@@ -12,6 +12,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"go.opentelemetry.io/otel/metric"
 )
 
 // Options configures a Server. A nil *Options is the zero value; the
@@ -49,6 +51,10 @@ type Options struct {
 	// closes the connection. Default: 1024.
 	MaxInFlight int
 
+	// MeterProvider receives the server's metrics (see ScopeName).
+	// Default: the OpenTelemetry global provider.
+	MeterProvider metric.MeterProvider
+
 	// MaxInFlightBytes caps the sum of transfer_buffer_length over an
 	// importer's outstanding URBs, bounding the memory a peer can make
 	// the server hold. Default: 64 MiB.
@@ -85,6 +91,7 @@ func (o *Options) withDefaults() Options {
 type Server struct {
 	opts Options
 	log  *slog.Logger
+	tel  *telemetry
 
 	mu        sync.Mutex // guards the fields below
 	exports   map[string]*export
@@ -107,9 +114,15 @@ type export struct {
 // NewServer returns a server with no devices.
 func NewServer(opts *Options) *Server {
 	o := opts.withDefaults()
+	tel, err := newTelemetry(o.MeterProvider)
+	if err != nil {
+		o.Logger.Warn("usbip: metrics disabled", "err", err)
+		tel = noopTelemetry()
+	}
 	return &Server{
 		opts:      o,
 		log:       o.Logger,
+		tel:       tel,
 		exports:   map[string]*export{},
 		conns:     map[net.Conn]struct{}{},
 		listeners: map[net.Listener]struct{}{},
@@ -343,6 +356,7 @@ func (s *Server) devlist(ctx context.Context, conn net.Conn, principal any) erro
 		body = appendDeviceRecord(body, &it.e, true)
 		n++
 	}
+	s.tel.operation(OpList, "ok")
 	msg := make([]byte, opHeaderLen+4, opHeaderLen+4+len(body))
 	putOpHeader(msg, opRepDevlist, uint32(OpOK))
 	msg[8], msg[9], msg[10], msg[11] = byte(n>>24), byte(n>>16), byte(n>>8), byte(n)
@@ -367,6 +381,7 @@ func (s *Server) importDevice(ctx context.Context, conn net.Conn, principal any)
 		return s.violation(conn, fmt.Errorf("usbip: import request: %w", err))
 	}
 	refuse := func(st OpStatus, err error) error {
+		s.tel.operation(OpImport, map[OpStatus]string{OpNA: "denied", OpNoDevice: "not_found", OpDevBusy: "busy"}[st])
 		var r [opHeaderLen]byte
 		putOpHeader(r[:], opRepImport, uint32(st))
 		conn.Write(r[:])
@@ -410,6 +425,9 @@ func (s *Server) importDevice(ctx context.Context, conn net.Conn, principal any)
 		return fmt.Errorf("usbip: import reply: %w", err)
 	}
 	conn.SetDeadline(time.Time{})
+	s.tel.operation(OpImport, "ok")
+	s.tel.active.Add(ctx, 1)
+	defer s.tel.active.Add(context.Background(), -1)
 	s.log.Info("usbip: device imported", "busid", busID, "principal", principal, "remote", conn.RemoteAddr())
 	err = sess.run()
 	s.log.Info("usbip: device released", "busid", busID, "remote", conn.RemoteAddr(), "err", err)

@@ -3,6 +3,7 @@ package usbip
 import (
 	"bufio"
 	"context"
+	"encoding/binary"
 	"fmt"
 	"io"
 	"net"
@@ -250,6 +251,11 @@ func (s *session) complete(u *urb, n int, err error) {
 			bufs = append(bufs, c.data[:n])
 		}
 	}
+	moved := n
+	if c.typ == TransferIsochronous {
+		moved = int(binary.BigEndian.Uint32(hb[24:]))
+	}
+	s.srv.tel.urb(c.typ, in, moved, status)
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.pending--

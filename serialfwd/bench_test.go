@@ -25,10 +25,16 @@ import (
 //     the median and 99th percentile in microseconds.
 
 type benchTarget struct {
-	name    string
-	rawAddr string
-	rfcAddr string
-	far     Device
+	name             string
+	rawAddr, rfcAddr string
+	rawFar, rfcFar   Device // the far pty end behind each address
+}
+
+func (t benchTarget) far(rfc bool) Device {
+	if rfc {
+		return t.rfcFar
+	}
+	return t.rawFar
 }
 
 func setupGonautTarget(b *testing.B) benchTarget {
@@ -48,19 +54,29 @@ func setupGonautTarget(b *testing.B) benchTarget {
 		b.Fatal(err)
 	}
 	b.Cleanup(func() { far.Close() })
-	return benchTarget{name: "gonaut", rawAddr: lraw.Addr().String(), rfcAddr: lrfc.Addr().String(), far: far}
+	return benchTarget{name: "gonaut", rawAddr: lraw.Addr().String(), rfcAddr: lrfc.Addr().String(), rawFar: far, rfcFar: far}
 }
 
 func setupSer2netTarget(b *testing.B) benchTarget {
-	pp := newPtyPair(b)
-	raw := startSer2net(b, pp.A, false)
-	rfc := startSer2net(b, pp.A, true)
-	far, err := OpenSerial(pp.B, Mode{})
-	if err != nil {
-		b.Fatal(err)
+	// ser2net locks the tty (UUCP lock file) per connection: give the raw
+	// and the RFC 2217 accepter a pty pair each so that one releasing the
+	// tty never races the other taking it.
+	t := benchTarget{name: "ser2net"}
+	for _, rfc := range []bool{false, true} {
+		pp := newPtyPair(b)
+		addr := startSer2net(b, pp.A, rfc)
+		far, err := OpenSerial(pp.B, Mode{})
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.Cleanup(func() { far.Close() })
+		if rfc {
+			t.rfcAddr, t.rfcFar = addr, far
+		} else {
+			t.rawAddr, t.rawFar = addr, far
+		}
 	}
-	b.Cleanup(func() { far.Close() })
-	return benchTarget{name: "ser2net", rawAddr: raw, rfcAddr: rfc, far: far}
+	return t
 }
 
 // benchConn dials the target in the given mode.
@@ -90,14 +106,15 @@ func BenchmarkForwarding(b *testing.B) {
 				b.Run(fmt.Sprintf("%s/%s/%s", dir, mode, t.name), func(b *testing.B) {
 					c := benchConn(b, t, mode == "rfc2217")
 					defer c.Close()
-					benchSync(b, c, t.far)
+					far := t.far(mode == "rfc2217")
+					benchSync(b, c, far)
 					switch dir {
 					case "to-device":
-						benchStream(b, c, t.far)
+						benchStream(b, c, far)
 					case "from-device":
-						benchStream(b, t.far, c)
+						benchStream(b, far, c)
 					case "rtt":
-						benchRTT(b, c, t.far)
+						benchRTT(b, c, far)
 					}
 				})
 			}
@@ -201,5 +218,69 @@ func benchSync(b *testing.B, c io.ReadWriter, far Device) {
 	}
 	if _, err := io.ReadFull(c, one); err != nil {
 		b.Fatal(err)
+	}
+}
+
+// BenchmarkRTTInterleaved alternates one-byte round trips between ser2net
+// and the Gonaut server, so that both see the same machine load at the same
+// moments: on a shared, noisy machine this is the fairest latency
+// comparison. Each b.N is one round trip through each server.
+func BenchmarkRTTInterleaved(b *testing.B) {
+	targets := []benchTarget{setupSer2netTarget(b), setupGonautTarget(b)}
+	for _, mode := range []string{"raw", "rfc2217"} {
+		b.Run(mode, func(b *testing.B) {
+			conns := make([]io.ReadWriteCloser, len(targets))
+			for i, t := range targets {
+				conns[i] = benchConn(b, t, mode == "rfc2217")
+				defer conns[i].Close()
+				benchSync(b, conns[i], t.far(mode == "rfc2217"))
+			}
+			n := b.N
+			echoErr := make(chan error, len(targets))
+			for _, t := range targets {
+				far := t.far(mode == "rfc2217")
+				go func() {
+					one := make([]byte, 1)
+					for range n {
+						if _, err := io.ReadFull(far, one); err != nil {
+							echoErr <- err
+							return
+						}
+						if _, err := far.Write(one); err != nil {
+							echoErr <- err
+							return
+						}
+					}
+					echoErr <- nil
+				}()
+			}
+			samples := make([][]time.Duration, len(targets))
+			out, in := []byte{0x55}, make([]byte, 1)
+			b.ResetTimer()
+			for range n {
+				for i, c := range conns {
+					start := time.Now()
+					if _, err := c.Write(out); err != nil {
+						b.Fatal(err)
+					}
+					if _, err := io.ReadFull(c, in); err != nil {
+						b.Fatal(err)
+					}
+					samples[i] = append(samples[i], time.Since(start))
+				}
+			}
+			b.StopTimer()
+			for range targets {
+				if err := <-echoErr; err != nil {
+					b.Fatal(err)
+				}
+			}
+			for i, t := range targets {
+				s := samples[i]
+				slices.Sort(s)
+				b.ReportMetric(float64(s[len(s)/2].Nanoseconds())/1e3, t.name+"-p50-µs")
+				b.ReportMetric(float64(s[len(s)*99/100].Nanoseconds())/1e3, t.name+"-p99-µs")
+			}
+		})
 	}
 }

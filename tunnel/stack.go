@@ -23,7 +23,9 @@ func (t *Tunnel) newStack(bufSize int, intercept bool) (*stack.Stack, error) {
 	s := stack.New(stack.Options{
 		NetworkProtocols:   []stack.NetworkProtocolFactory{ipv4.NewProtocol, ipv6.NewProtocol},
 		TransportProtocols: []stack.TransportProtocolFactory{tcp.NewProtocol, udp.NewProtocol, icmp.NewProtocol4, icmp.NewProtocol6},
-		HandleLocal:        true,
+		// With a promiscuous NIC every address counts as local, and
+		// HandleLocal would then drop every packet as a martian.
+		HandleLocal: !intercept,
 	})
 	fail := func(what string, err tcpip.Error) (*stack.Stack, error) {
 		s.Close()

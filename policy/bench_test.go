@@ -71,6 +71,11 @@ func typicalRequest(i int) *policy.Request {
 
 func mustSet(tb testing.TB, docs ...string) *policy.Set {
 	tb.Helper()
+	return mustSetOpts(tb, nil, docs...)
+}
+
+func mustSetOpts(tb testing.TB, opts *policy.CompileOptions, docs ...string) *policy.Set {
+	tb.Helper()
 	var ds []*policy.Document
 	for i, src := range docs {
 		d, err := policy.Parse(fmt.Sprintf("doc%d.yaml", i), []byte(src))
@@ -79,7 +84,7 @@ func mustSet(tb testing.TB, docs ...string) *policy.Set {
 		}
 		ds = append(ds, d)
 	}
-	s, err := policy.Compile(ds, nil)
+	s, err := policy.Compile(ds, opts)
 	if err != nil {
 		tb.Fatal(err)
 	}

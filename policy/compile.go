@@ -52,6 +52,9 @@ func Compile(docs []*Document, opts *CompileOptions) (*Set, error) {
 	diags := &Diagnostics{}
 	s := &Set{}
 	ids := map[string]*Document{}
+	// Large sets are usually generated, and many rules share a condition;
+	// programs are immutable, so rules with the same text share one.
+	progs := map[string]*rule{}
 	h := sha256.New()
 	for _, d := range docs {
 		fmt.Fprintf(h, "%d:%s\n%d:", len(d.Name), d.Name, len(d.source))
@@ -64,7 +67,7 @@ func Compile(docs []*Document, opts *CompileOptions) (*Set, error) {
 				continue
 			}
 			ids[r.ID] = d
-			cr, ok := compileRule(env, d, r, opts.maxCost(), diags)
+			cr, ok := compileRule(env, d, r, opts.maxCost(), diags, progs)
 			if ok {
 				s.rules = append(s.rules, cr)
 			}
@@ -85,7 +88,7 @@ func Compile(docs []*Document, opts *CompileOptions) (*Set, error) {
 	return s, nil
 }
 
-func compileRule(env *cel.Env, d *Document, r *Rule, maxCost uint64, diags *Diagnostics) (*rule, bool) {
+func compileRule(env *cel.Env, d *Document, r *Rule, maxCost uint64, diags *Diagnostics, progs map[string]*rule) (*rule, bool) {
 	cr := &rule{
 		id:          r.ID,
 		description: r.Description,
@@ -103,6 +106,10 @@ func compileRule(env *cel.Env, d *Document, r *Rule, maxCost uint64, diags *Diag
 	}
 	if strings.TrimSpace(r.When) == "" {
 		cr.always = true
+		return cr, true
+	}
+	if same, ok := progs[r.When]; ok {
+		cr.prg, cr.cost, cr.bounded = same.prg, same.cost, same.bounded
 		return cr, true
 	}
 	ast, iss := env.Compile(r.When)
@@ -158,6 +165,7 @@ func compileRule(env *cel.Env, d *Document, r *Rule, maxCost uint64, diags *Diag
 	}
 	cr.prg = prg
 	cr.cost = est.Max
+	progs[r.When] = cr
 	return cr, true
 }
 

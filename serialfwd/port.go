@@ -86,6 +86,7 @@ func (p *port) attach(ctx context.Context, s *session) error {
 	if s.info.Role == RoleWriter {
 		p.writer = s
 	}
+	s.attrs = newSessionAttrs(s.info)
 	p.sessions[s] = struct{}{}
 	return nil
 }

@@ -9,6 +9,9 @@ import (
 	"net"
 	"sync"
 	"time"
+
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/metric"
 )
 
 // Protocol is how a connection carries the serial port.
@@ -145,14 +148,19 @@ type ServerOptions struct {
 
 	// Logger receives connection and device events. Default: discard.
 	Logger *slog.Logger
+
+	// MeterProvider provides the Server's metrics (sessions active and
+	// ended, bytes each way). Default: the global provider.
+	MeterProvider metric.MeterProvider
 }
 
 // Server shares serial ports over TCP in raw and RFC 2217 mode. Add ports
 // with AddPort, then Serve listeners or hand it accepted connections with
 // ServeConn. All methods are safe for concurrent use.
 type Server struct {
-	opts   ServerOptions
-	log    *slog.Logger
+	opts    ServerOptions
+	log     *slog.Logger
+	metrics *metrics
 	ctx    context.Context
 	cancel context.CancelFunc
 
@@ -177,6 +185,7 @@ func NewServer(opts *ServerOptions) *Server {
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
 	}
+	s.metrics = newMetrics(s.opts.MeterProvider)
 	s.ctx, s.cancel = context.WithCancel(context.Background())
 	return s
 }
@@ -291,10 +300,13 @@ func (s *Server) ServeConn(ctx context.Context, c net.Conn, portName string, pro
 		if err := s.opts.Authorize(ctx, req); err != nil {
 			c.Close()
 			s.log.Info("connection denied", "port", portName, "principal", info.Principal, "remote", info.Remote, "err", err)
-			return fmt.Errorf("%w: %w", ErrDenied, err)
+			err = fmt.Errorf("%w: %w", ErrDenied, err)
+			s.metrics.ended.Add(ctx, 1, metric.WithAttributes(attribute.String("port", portName), attribute.String("reason", reasonName(err))))
+			return err
 		}
 	}
 	err := p.serve(ctx, c, info)
+	s.metrics.ended.Add(context.Background(), 1, metric.WithAttributes(attribute.String("port", portName), attribute.String("reason", reasonName(err))))
 	if s.opts.OnSessionEnd != nil {
 		s.opts.OnSessionEnd(info, err)
 	}

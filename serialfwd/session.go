@@ -46,9 +46,10 @@ const maxWriteBatch = 64 << 10
 // goroutine; output to the network runs in a goroutine of its own so that
 // device data and control replies flow while the reader blocks.
 type session struct {
-	p    *port
-	conn net.Conn
-	info SessionInfo
+	p     *port
+	conn  net.Conn
+	info  SessionInfo
+	attrs sessionAttrs // set by attach once the role is known
 
 	queue    chan []byte   // device data for this session (bounded)
 	done     chan struct{} // closed by stop
@@ -100,6 +101,9 @@ func (s *session) stop(reason error) {
 
 // run serves the connection until it ends and returns why.
 func (s *session) run(ctx context.Context) error {
+	m := s.p.srv.metrics
+	m.active.Add(ctx, 1, s.attrs.session)
+	defer m.active.Add(context.Background(), -1, s.attrs.session)
 	var wg sync.WaitGroup
 	wg.Add(1)
 	go func() {
@@ -180,6 +184,7 @@ func (s *session) toDevice(data []byte) error {
 	if l := s.p.cfg.SessionLog; l != nil {
 		l.Log(s.info, ToDevice, data)
 	}
+	s.p.srv.metrics.bytes.Add(context.Background(), int64(len(data)), s.attrs.toDevice)
 	return s.p.write(s, data)
 }
 
@@ -217,6 +222,7 @@ func (s *session) writeDirect(data []byte) {
 }
 
 func (s *session) writeData(data []byte) error {
+	s.p.srv.metrics.bytes.Add(context.Background(), int64(len(data)), s.attrs.fromDevice)
 	s.wmu.Lock()
 	defer s.wmu.Unlock()
 	if s.info.Protocol == ProtocolRaw {

@@ -182,3 +182,14 @@ func FuzzComPort(f *testing.F) {
 		}
 	})
 }
+
+func TestReasonName(t *testing.T) {
+	for err, want := range map[error]string{
+		nil: "ok", ErrSlowWatcher: "slow_watcher", errors.New("x"): "error",
+		ErrDeviceGone: "device_gone", ErrDenied: "denied",
+	} {
+		if got := reasonName(err); got != want {
+			t.Errorf("reasonName(%v) = %q, want %q", err, got, want)
+		}
+	}
+}

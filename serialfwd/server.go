@@ -161,8 +161,8 @@ type Server struct {
 	opts    ServerOptions
 	log     *slog.Logger
 	metrics *metrics
-	ctx    context.Context
-	cancel context.CancelFunc
+	ctx     context.Context
+	cancel  context.CancelFunc
 
 	mu        sync.Mutex
 	ports     map[string]*port

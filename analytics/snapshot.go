@@ -7,8 +7,10 @@ import (
 	"fmt"
 	"hash/crc32"
 	"io"
+	"maps"
 	"math"
 	"net/netip"
+	"slices"
 )
 
 // Snapshot format, version 1. All integers are little-endian.
@@ -39,6 +41,8 @@ const (
 var castagnoli = crc32.MakeTable(crc32.Castagnoli)
 
 // Snapshot writes the engine's baselines, signals and detector state to w.
+// Entries are written in a canonical order, so that equal states give equal
+// snapshots.
 // Each shard is copied under its lock, so the snapshot is consistent per
 // subject (and per device and source) while Observe keeps running; events
 // observed during Snapshot may or may not be included.
@@ -68,8 +72,8 @@ func (e *Engine) Snapshot(w io.Writer) error {
 	for i := range e.subjects {
 		sh := &e.subjects[i]
 		sh.mu.Lock()
-		for _, s := range sh.m {
-			encodeSubject(&rec, s)
+		for _, k := range slices.Sorted(maps.Keys(sh.m)) {
+			encodeSubject(&rec, sh.m[k])
 			record(tagSubject)
 		}
 		sh.mu.Unlock()
@@ -80,8 +84,8 @@ func (e *Engine) Snapshot(w io.Writer) error {
 	for i := range e.devices {
 		sh := &e.devices[i]
 		sh.mu.Lock()
-		for _, d := range sh.m {
-			encodeDevice(&rec, d)
+		for _, k := range slices.Sorted(maps.Keys(sh.m)) {
+			encodeDevice(&rec, sh.m[k])
 			record(tagDevice)
 		}
 		sh.mu.Unlock()
@@ -92,8 +96,8 @@ func (e *Engine) Snapshot(w io.Writer) error {
 	for i := range e.sources {
 		sh := &e.sources[i]
 		sh.mu.Lock()
-		for _, s := range sh.m {
-			encodeSource(&rec, s)
+		for _, k := range slices.SortedFunc(maps.Keys(sh.m), netip.Addr.Compare) {
+			encodeSource(&rec, sh.m[k])
 			record(tagSource)
 		}
 		sh.mu.Unlock()

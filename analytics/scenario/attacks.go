@@ -102,7 +102,9 @@ func (g *gen) attack(kind analytics.Detector, u *user, day, attacker int) {
 		}
 		g.record(kind, u.name, netip.Addr{}, t0, last.Add(15*time.Minute))
 	case analytics.UnusualHour:
-		t0 = g.at(u, day, 2+2*r.Float64())
+		// In the middle of the user's night: twelve hours, give or take
+		// ninety minutes, from the middle of their working day.
+		t0 = g.at(u, day, u.start+u.len/2+12-1.5+3*r.Float64())
 		var last time.Time
 		for i := 0; i < 4+r.IntN(4); i++ {
 			last = t0.Add(time.Duration(i) * 3 * time.Minute)

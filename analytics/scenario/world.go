@@ -48,7 +48,7 @@ var (
 // Autonomous systems: per home country, three consumer ISPs and one office
 // network; attackers get their own.
 func ispASN(country, isp int) uint32 { return uint32(3000 + country*10 + isp) }
-func officeASN(country int) uint32  { return uint32(65000 + country) }
+func officeASN(country int) uint32   { return uint32(65000 + country) }
 func foreignASN(i int) uint32        { return uint32(200000 + i) }
 
 // Addresses: ISP customers in 20+c.isp.x.y, offices behind one NAT

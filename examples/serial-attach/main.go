@@ -11,6 +11,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"log/slog"
 	"os"
 	"os/signal"
@@ -25,13 +26,17 @@ func main() {
 	link := flag.String("link", "", "optional stable symlink to create for the pty")
 	verbose := flag.Bool("v", false, "log line-setting changes")
 	flag.Parse()
-	if err := run(*remote, *link, *verbose); err != nil {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, os.Stdout, *remote, *link, *verbose); err != nil {
 		fmt.Fprintln(os.Stderr, "serial-attach:", err)
 		os.Exit(1)
 	}
 }
 
-func run(remote, link string, verbose bool) error {
+// run bridges a local pty to remote until ctx ends; it prints the pty's
+// path (and the link) to out.
+func run(ctx context.Context, out io.Writer, remote, link string, verbose bool) error {
 	if remote == "" {
 		return errors.New("-remote is required")
 	}
@@ -41,8 +46,6 @@ func run(remote, link string, verbose bool) error {
 	}
 	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
 
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
 	dctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	c, err := serialfwd.Dial(dctx, remote, &serialfwd.ClientOptions{Logger: log})
 	cancel()
@@ -56,9 +59,9 @@ func run(remote, link string, verbose bool) error {
 	}
 	defer b.Close()
 	if link != "" {
-		fmt.Printf("%s -> %s\n", link, b.Path())
+		fmt.Fprintf(out, "%s -> %s\n", link, b.Path())
 	} else {
-		fmt.Println(b.Path())
+		fmt.Fprintln(out, b.Path())
 	}
 	select {
 	case <-ctx.Done():

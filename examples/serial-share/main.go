@@ -12,6 +12,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"os"
@@ -28,13 +29,16 @@ func main() {
 	baud := flag.Int("baud", 115200, "baud rate the port opens with")
 	access := flag.String("access", "exclusive", "exclusive, kick (newest client wins) or shared (one writer, read-only watchers)")
 	flag.Parse()
-	if err := run(*port, *listen, *modeFlag, *baud, *access); err != nil {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, os.Stdout, *port, *listen, *modeFlag, *baud, *access); err != nil {
 		fmt.Fprintln(os.Stderr, "serial-share:", err)
 		os.Exit(1)
 	}
 }
 
-func run(path, addr, modeName string, baud int, accessName string) error {
+// run shares path on addr until ctx ends; it prints the address to out.
+func run(ctx context.Context, out io.Writer, path, addr, modeName string, baud int, accessName string) error {
 	if path == "" {
 		return errors.New("-port is required")
 	}
@@ -66,10 +70,8 @@ func run(path, addr, modeName string, baud int, accessName string) error {
 	if err != nil {
 		return err
 	}
-	fmt.Printf("sharing %s on %s (%v, %v)\n", path, l.Addr(), proto, acc)
+	fmt.Fprintf(out, "sharing %s on %s (%v, %v)\n", path, l.Addr(), proto, acc)
 
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
 	go func() {
 		<-ctx.Done()
 		srv.Close()

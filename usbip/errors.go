@@ -128,12 +128,12 @@ type OpStatus uint32
 
 // Operation reply statuses.
 const (
-	OpOK        OpStatus = 0 // ST_OK
-	OpNA        OpStatus = 1 // ST_NA: request failed (used for a denied import)
-	OpDevBusy   OpStatus = 2 // ST_DEV_BUSY
-	OpDevError  OpStatus = 3 // ST_DEV_ERR
-	OpNoDevice  OpStatus = 4 // ST_NODEV
-	OpUnexpectd OpStatus = 5 // ST_ERROR
+	OpOK         OpStatus = 0 // ST_OK
+	OpNA         OpStatus = 1 // ST_NA: request failed (used for a denied import)
+	OpDevBusy    OpStatus = 2 // ST_DEV_BUSY
+	OpDevError   OpStatus = 3 // ST_DEV_ERR
+	OpNoDevice   OpStatus = 4 // ST_NODEV
+	OpUnexpected OpStatus = 5 // ST_ERROR
 )
 
 // String returns the phrase the Linux usbip tool prints for the status.
@@ -149,7 +149,7 @@ func (s OpStatus) String() string {
 		return "Device in error state"
 	case OpNoDevice:
 		return "Device not found"
-	case OpUnexpectd:
+	case OpUnexpected:
 		return "Unexpected response"
 	}
 	return "Unknown status " + strconv.FormatUint(uint64(s), 10)

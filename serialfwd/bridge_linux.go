@@ -215,6 +215,9 @@ func (b *Bridge) fail(err error) {
 	b.mu.Unlock()
 	b.cancel()
 	b.remote.Close()
+	// Stop the pty reader too, so that Done closes; the slave stays open
+	// until Close so programs see a quiet line rather than a hang-up.
+	b.master.Close()
 }
 
 // Close stops the bridge, closes the remote and the pty, and removes the

@@ -2,6 +2,7 @@ package serialfwd
 
 import (
 	"bytes"
+	"context"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -75,4 +76,34 @@ func TestBridgeEndToEnd(t *testing.T) {
 	if _, err := os.Lstat(link); !os.IsNotExist(err) {
 		t.Fatalf("link not removed: %v", err)
 	}
+}
+
+// TestBridgeRemoteGone checks the bridge reports the remote's end and that
+// Close, Server.Close and Client.Close are all safe to repeat.
+func TestBridgeRemoteGone(t *testing.T) {
+	dev := newMemDevice()
+	srv, addr := serve(t, nil, PortConfig{Name: "mem", Open: func(context.Context) (Device, error) { return dev, nil }}, ProtocolRFC2217)
+	ctx := ctxTimeout(t, 20*time.Second)
+	c, err := Dial(ctx, addr, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := NewBridge(ctx, c, nil)
+	if err != nil {
+		c.Close()
+		t.Fatal(err)
+	}
+	srv.Close()
+	srv.Close()
+	select {
+	case <-b.Done():
+	case <-time.After(10 * time.Second):
+		t.Fatal("bridge did not notice the remote ended")
+	}
+	if b.Err() == nil {
+		t.Fatal("no reason given")
+	}
+	b.Close()
+	b.Close()
+	c.Close()
 }

@@ -90,7 +90,7 @@ func Dial(ctx context.Context, addr string, opts *ClientOptions) (*Client, error
 // NewClient negotiates RFC 2217 on an established connection (for example
 // one dialled through a tunnel) and returns the Client, which owns conn
 // from then on. It fails with ErrNotRFC2217 if the server refuses the
-// COM-PORT-OPTION.
+// COM-PORT-OPTION. On error conn is closed.
 func NewClient(ctx context.Context, conn net.Conn, opts *ClientOptions) (*Client, error) {
 	c := &Client{
 		conn: conn, waiters: map[byte][]chan comPortMsg{},
@@ -121,6 +121,7 @@ func NewClient(ctx context.Context, conn net.Conn, opts *ClientOptions) (*Client
 	b = c.neg.request(b, false, optSGA)
 	b = c.neg.request(b, true, optComPort)
 	if err := c.sendRaw(b); err != nil {
+		conn.Close()
 		return nil, err
 	}
 	go c.reader()

@@ -18,7 +18,8 @@ import (
 // cancellation it must return promptly with an error wrapping ctx.Err() or
 // ErrUnlinked. A transfer error that is an Errno, or wraps ErrStall,
 // ErrNoDevice, ErrTimeout or ErrOverflow, is reported to the client as the
-// matching Linux status.
+// matching Linux status. A Device must not keep data (or slices of it)
+// after the call returns: the server reuses transfer buffers.
 type Device interface {
 	// Info describes the device: identifiers, class, speed and the
 	// interfaces and endpoints of its active configuration. The server

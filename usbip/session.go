@@ -136,7 +136,9 @@ func (s *session) readLoop() error {
 		case over:
 			return protoErr("more than %d URBs or %d bytes in flight", o.MaxInFlight, o.MaxInFlightBytes)
 		}
-		if err := readCommandBody(br, &c, make([]byte, c.length)); err != nil {
+		buf := getBuf(c.length)
+		if err := readCommandBody(br, &c, buf); err != nil {
+			putBuf(buf)
 			return err
 		}
 		u := &urb{cmd: c}
@@ -261,25 +263,36 @@ func (s *session) complete(u *urb, n int, err error) {
 	s.pending--
 	s.pendingBytes -= c.length
 	if u.unlinked {
+		putBuf(c.data)
 		return
 	}
 	delete(s.inflight, c.seq)
-	s.w.enqueue(bufs...)
+	s.w.enqueueRelease(c.data, bufs...)
 }
 
 // replyWriter sends queued replies from one goroutine, coalescing whatever
 // has queued up into one flush.
 type replyWriter struct {
-	mu     sync.Mutex
-	cond   *sync.Cond
-	q      [][]byte
-	closed bool
+	mu      sync.Mutex
+	cond    *sync.Cond
+	q       [][]byte
+	release [][]byte // pooled buffers to return once q is written
+	closed  bool
 }
 
 func (w *replyWriter) enqueue(bufs ...[]byte) {
+	w.enqueueRelease(nil, bufs...)
+}
+
+// enqueueRelease queues bufs and, once they are written, returns pooled
+// to the buffer pool.
+func (w *replyWriter) enqueueRelease(pooled []byte, bufs ...[]byte) {
 	w.mu.Lock()
 	if !w.closed {
 		w.q = append(w.q, bufs...)
+		if pooled != nil {
+			w.release = append(w.release, pooled)
+		}
 		w.cond.Signal()
 	}
 	w.mu.Unlock()
@@ -294,7 +307,7 @@ func (w *replyWriter) close() {
 
 func (w *replyWriter) run(conn net.Conn) error {
 	bw := bufio.NewWriterSize(conn, 64<<10)
-	var batch [][]byte
+	var batch, release [][]byte
 	for {
 		w.mu.Lock()
 		for len(w.q) == 0 && !w.closed {
@@ -305,6 +318,7 @@ func (w *replyWriter) run(conn net.Conn) error {
 			return nil
 		}
 		batch, w.q = w.q, batch[:0]
+		release, w.release = w.release, release[:0]
 		w.mu.Unlock()
 		for _, b := range batch {
 			if _, err := bw.Write(b); err != nil {
@@ -315,5 +329,9 @@ func (w *replyWriter) run(conn net.Conn) error {
 		if err := bw.Flush(); err != nil {
 			return fmt.Errorf("usbip: write reply: %w", err)
 		}
+		for _, b := range release {
+			putBuf(b)
+		}
+		clear(release)
 	}
 }

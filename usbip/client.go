@@ -358,11 +358,15 @@ func (d *RemoteDevice) submit(ctx context.Context, ep uint8, setup [8]byte, data
 	d.calls[r.seq] = r
 	d.mu.Unlock()
 
-	hb := make([]byte, headerLen, headerLen+4096)
+	// Small OUT payloads travel in the header's buffer: one write, one
+	// segment.
+	const inline = 4096
+	small := !r.in && len(data) <= inline
+	hb := make([]byte, headerLen, headerLen+len(data)*boolInt(small))
 	putCmdSubmit(hb, r.seq, d.exp.DevID(), ep, 0, len(data), len(iso), setup)
 	bufs := net.Buffers{hb}
 	if !r.in && len(data) > 0 {
-		if len(data) <= 4096 {
+		if small {
 			bufs[0] = append(hb, data...)
 		} else {
 			bufs = append(bufs, data)
@@ -515,4 +519,11 @@ func (d *RemoteDevice) Close() error {
 	})
 	<-d.done
 	return nil
+}
+
+func boolInt(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
 }

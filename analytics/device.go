@@ -22,8 +22,8 @@ type deviceShard struct {
 // observeDevice records an allowed event on its device. It returns how many
 // other subjects the device's baseline held before, and whether the device
 // was known at all.
-func (e *Engine) observeDevice(ev *Event, t uint32) (others int, existed bool) {
-	sh := &e.devices[shardOf(ev.Device)]
+func (e *Engine) observeDevice(ev *Event, ks *keys, t uint32) (others int, existed bool) {
+	sh := &e.devices[ks.device&(numShards-1)]
 	sh.mu.Lock()
 	defer sh.mu.Unlock()
 	d := sh.m[ev.Device]
@@ -36,7 +36,7 @@ func (e *Engine) observeDevice(ev *Event, t uint32) (others int, existed bool) {
 	} else {
 		existed = true
 	}
-	k := hash64(ev.Subject)
+	k := ks.subject
 	for i := range d.subjects {
 		if d.subjects[i].key != 0 && d.subjects[i].key != k && d.subjects[i].count > 0 {
 			others++
@@ -44,7 +44,7 @@ func (e *Engine) observeDevice(ev *Event, t uint32) (others int, existed bool) {
 	}
 	touch(d.subjects[:], k, t, true)
 	if ev.Country != "" {
-		touch(d.countries[:], hash64(ev.Country), t, true)
+		touch(d.countries[:], ks.country, t, true)
 	}
 	d.last = max(d.last, t)
 	return others, existed

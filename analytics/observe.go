@@ -57,8 +57,9 @@ func (e *Engine) Observe(ev Event) ([]Alert, error) {
 	}
 	e.enrich(&ev)
 	t := stamp(ev.Time)
+	k := keysOf(&ev)
 
-	alerts, err := e.observeSubject(&ev, t)
+	alerts, err := e.observeSubject(&ev, &k, t)
 	if err != nil {
 		res := resultOutOfOrder
 		if err == ErrDuplicate {
@@ -68,7 +69,7 @@ func (e *Engine) Observe(ev Event) ([]Alert, error) {
 		return nil, err
 	}
 	if ev.Device != "" && ev.allowed() {
-		others, existed := e.observeDevice(&ev, t)
+		others, existed := e.observeDevice(&ev, &k, t)
 		for i := range alerts {
 			if alerts[i].Detector == NewDevice {
 				alerts[i].Evidence["device_known_to_others"] = others
@@ -81,7 +82,7 @@ func (e *Engine) Observe(ev Event) ([]Alert, error) {
 		}
 	}
 	if ev.Kind == KindDecision && ev.Effect == EffectDeny && ev.SourceIP.IsValid() && e.cfg.enabled[PasswordSpray] {
-		alerts = e.observeSource(&ev, t, alerts)
+		alerts = e.observeSource(&ev, &k, t, alerts)
 	}
 	for i := range alerts {
 		e.metrics.alert(alerts[i].Detector)
@@ -111,13 +112,41 @@ func (e *Engine) enrich(ev *Event) {
 	}
 }
 
+// keys are the hashes of an event's strings, computed once per event.
+type keys struct {
+	subject, device, resource, country uint64
+}
+
+func keysOf(ev *Event) keys {
+	k := keys{subject: hash64(ev.Subject)}
+	if ev.Device != "" {
+		k.device = hash64(ev.Device)
+	}
+	if ev.Resource != "" {
+		k.resource = hash64(ev.Resource)
+	}
+	if ev.Country != "" {
+		k.country = hash64(ev.Country)
+	}
+	return k
+}
+
 // fingerprint identifies an event for duplicate detection.
-func fingerprint(ev *Event) uint64 {
+func fingerprint(ev *Event, k *keys) uint64 {
 	h := uint64(ev.Time.UnixNano())*0x9E3779B97F4A7C15 ^ ev.BytesIn ^ ev.BytesOut<<1 ^ uint64(ev.Duration)<<2
-	h ^= hash64(ev.Resource) * 31
-	h ^= hash64(ev.Device) * 37
-	h ^= hash64(string(ev.Kind)+string(ev.Effect)) * 41
-	h ^= hash64(ev.Rule) * 43
+	h ^= k.resource * 31
+	h ^= k.device * 37
+	var kind uint64 = 1
+	if ev.Kind == KindFlow {
+		kind = 2
+	}
+	if ev.Effect == EffectDeny {
+		kind += 4
+	}
+	h ^= kind * 41
+	if ev.Rule != "" {
+		h ^= hash64(ev.Rule) * 43
+	}
 	if ev.SourceIP.IsValid() {
 		b := ev.SourceIP.As16()
 		for i := 0; i < 16; i += 8 {
@@ -128,8 +157,8 @@ func fingerprint(ev *Event) uint64 {
 	return h
 }
 
-func (e *Engine) observeSubject(ev *Event, t uint32) ([]Alert, error) {
-	sh := &e.subjects[shardOf(ev.Subject)]
+func (e *Engine) observeSubject(ev *Event, k *keys, t uint32) ([]Alert, error) {
+	sh := &e.subjects[k.subject&(numShards-1)]
 	sh.mu.Lock()
 	defer sh.mu.Unlock()
 	s := e.getSubjectLocked(sh, ev.Subject, t, ev.allowed())
@@ -139,7 +168,7 @@ func (e *Engine) observeSubject(ev *Event, t uint32) ([]Alert, error) {
 	if t+e.cfg.disorder < s.newest {
 		return nil, ErrOutOfOrder
 	}
-	if s.seenRecently(fingerprint(ev)) {
+	if s.seenRecently(fingerprint(ev, k)) {
 		return nil, ErrDuplicate
 	}
 	s.newest = max(s.newest, t)
@@ -149,9 +178,9 @@ func (e *Engine) observeSubject(ev *Event, t uint32) ([]Alert, error) {
 	case ev.Kind == KindFlow:
 		e.flowLocked(s, ev, t, &fs)
 	case ev.Effect == EffectDeny:
-		e.deniedLocked(s, ev, t, &fs)
+		e.deniedLocked(s, ev, k, t, &fs)
 	default:
-		e.allowedLocked(s, ev, t, &fs)
+		e.allowedLocked(s, ev, k, t, &fs)
 	}
 	if fs.n == 0 {
 		return nil, nil
@@ -197,7 +226,7 @@ func since(now, window uint32) uint32 {
 
 // allowedLocked handles an allowed decision. Detectors look at the baseline
 // as it was before this event; the event is learned afterwards.
-func (e *Engine) allowedLocked(s *subject, ev *Event, t uint32, fs *findings) {
+func (e *Engine) allowedLocked(s *subject, ev *Event, ks *keys, t uint32, fs *findings) {
 	c := &e.cfg
 	learned := s.learned(c, t)
 
@@ -236,7 +265,7 @@ func (e *Engine) allowedLocked(s *subject, ev *Event, t uint32, fs *findings) {
 
 	// New device.
 	if ev.Device != "" {
-		k := hash64(ev.Device)
+		k := ks.device
 		if learned && c.enabled[NewDevice] && !known(s.devices[:], k, t, c.forgetSecs) {
 			fs.add(NewDevice, SeverityLow,
 				fmt.Sprintf("%s used device %q, not among the %d device(s) of their baseline.", s.name, ev.Device, used(s.devices[:])),
@@ -250,7 +279,7 @@ func (e *Engine) allowedLocked(s *subject, ev *Event, t uint32, fs *findings) {
 		var ck, ak uint64
 		newCountry, newASN := false, false
 		if ev.Country != "" {
-			ck = hash64(ev.Country)
+			ck = ks.country
 			newCountry = !known(s.countries[:], ck, t, c.forgetSecs)
 		}
 		if ev.ASN != 0 {
@@ -294,7 +323,7 @@ func (e *Engine) allowedLocked(s *subject, ev *Event, t uint32, fs *findings) {
 	s.countHour(how)
 
 	e.rateLocked(s, ev, t, learned, fs)
-	e.resourceLocked(s, ev, t, learned, true, fs)
+	e.resourceLocked(s, ev, ks, t, learned, true, fs)
 
 	s.events++
 	if s.first == 0 {
@@ -304,7 +333,7 @@ func (e *Engine) allowedLocked(s *subject, ev *Event, t uint32, fs *findings) {
 }
 
 // deniedLocked handles a denied decision of a known subject.
-func (e *Engine) deniedLocked(s *subject, ev *Event, t uint32, fs *findings) {
+func (e *Engine) deniedLocked(s *subject, ev *Event, ks *keys, t uint32, fs *findings) {
 	c := &e.cfg
 	learned := s.learned(c, t)
 	lvl := float64(s.denyLevel)
@@ -320,7 +349,7 @@ func (e *Engine) deniedLocked(s *subject, ev *Event, t uint32, fs *findings) {
 			map[string]any{"denials": round1(lvl), "window_s": c.denyTau, "resource": ev.Resource, "rule": ev.Rule})
 	}
 	e.rateLocked(s, ev, t, learned, fs)
-	e.resourceLocked(s, ev, t, learned, false, fs)
+	e.resourceLocked(s, ev, ks, t, learned, false, fs)
 }
 
 // rateLocked counts the decision in its minute and checks for a spike.
@@ -346,12 +375,12 @@ func (e *Engine) rateLocked(s *subject, _ *Event, t uint32, learned bool, fs *fi
 }
 
 // resourceLocked records the resource and checks for a sweep.
-func (e *Engine) resourceLocked(s *subject, ev *Event, t uint32, learned, allowed bool, fs *findings) {
+func (e *Engine) resourceLocked(s *subject, ev *Event, ks *keys, t uint32, learned, allowed bool, fs *findings) {
 	if ev.Resource == "" {
 		return
 	}
 	c := &e.cfg
-	k := hash64(ev.Resource)
+	k := ks.resource
 	isNew := !known(s.resources[:], k, t, c.forgetSecs)
 	touch(s.resources[:], k, t, allowed)
 	if !learned || !isNew || !e.ready(s, ResourceSweep, t) {

@@ -39,7 +39,7 @@ func sourceShardOf(a netip.Addr) uint64 {
 // learning period: the threshold is absolute, and a single address that is
 // denied for ten different accounts within minutes is suspicious from the
 // first day.
-func (e *Engine) observeSource(ev *Event, t uint32, alerts []Alert) []Alert {
+func (e *Engine) observeSource(ev *Event, ks *keys, t uint32, alerts []Alert) []Alert {
 	c := &e.cfg
 	addr := ev.SourceIP
 	sh := &e.sources[sourceShardOf(addr)]
@@ -53,7 +53,7 @@ func (e *Engine) observeSource(ev *Event, t uint32, alerts []Alert) []Alert {
 		src = &source{addr: addr}
 		sh.m[addr] = src
 	}
-	touch(src.subjects[:], hash64(ev.Subject), t, false)
+	touch(src.subjects[:], ks.subject, t, false)
 	src.last = max(src.last, t)
 	n := activeSince(src.subjects[:], since(t, c.sprayWindow))
 	if n < c.spraySubjects || (src.fired != 0 && t >= src.fired && t-src.fired < c.cooldown) {

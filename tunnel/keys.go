@@ -44,10 +44,14 @@ func ParseKey(s string) (Key, error) {
 	if len(s) != base64.StdEncoding.EncodedLen(KeyLen) {
 		return Key{}, fmt.Errorf("%w: want %d base64 characters, got %d", ErrInvalidKey, base64.StdEncoding.EncodedLen(KeyLen), len(s))
 	}
-	n, err := base64.StdEncoding.Decode(k[:], []byte(s))
+	// Decode into a buffer with room to spare: 44 characters without the
+	// trailing '=' would decode to 33 bytes.
+	var buf [KeyLen + 3]byte
+	n, err := base64.StdEncoding.Decode(buf[:], []byte(s))
 	if err != nil || n != KeyLen {
-		return Key{}, fmt.Errorf("%w: not base64", ErrInvalidKey)
+		return Key{}, fmt.Errorf("%w: not base64 of %d bytes", ErrInvalidKey, KeyLen)
 	}
+	copy(k[:], buf[:KeyLen])
 	return k, nil
 }
 

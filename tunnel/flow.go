@@ -67,30 +67,38 @@ type Flow struct {
 	// address and port the peer wants to reach.
 	Source, Destination netip.AddrPort
 
-	span    trace.Span
-	tel     *telemetry
+	s *flowState // shared by copies of the Flow
+}
+
+// flowState is the decision part of a Flow.
+type flowState struct {
+	span trace.Span
+	tel  *telemetry
+
 	mu      sync.Mutex
-	decided bool
-	accept  func() (net.Conn, error)
-	refuse  func()
+	decided bool // guarded by mu
+
+	accept func() (net.Conn, error)
+	refuse func()
 }
 
 // Accept admits the flow and returns its connection: a *gonet.TCPConn or a
 // *gonet.UDPConn, whose LocalAddr is Destination and RemoteAddr is Source.
 // It returns ErrFlowDecided if the flow was already accepted or refused.
 func (f *Flow) Accept() (net.Conn, error) {
-	f.mu.Lock()
-	if f.decided {
-		f.mu.Unlock()
+	s := f.s
+	s.mu.Lock()
+	if s.decided {
+		s.mu.Unlock()
 		return nil, ErrFlowDecided
 	}
-	f.decided = true
-	f.mu.Unlock()
-	c, err := f.accept()
+	s.decided = true
+	s.mu.Unlock()
+	c, err := s.accept()
 	if err != nil {
-		f.tel.decided(f, "error")
+		s.tel.decided(f, "error")
 	} else {
-		f.tel.decided(f, "accept")
+		s.tel.decided(f, "accept")
 	}
 	return c, err
 }
@@ -98,15 +106,16 @@ func (f *Flow) Accept() (net.Conn, error) {
 // Refuse rejects the flow: a TCP reset, or a dropped UDP datagram. It does
 // nothing if the flow was already decided.
 func (f *Flow) Refuse() {
-	f.mu.Lock()
-	if f.decided {
-		f.mu.Unlock()
+	s := f.s
+	s.mu.Lock()
+	if s.decided {
+		s.mu.Unlock()
 		return
 	}
-	f.decided = true
-	f.mu.Unlock()
-	f.refuse()
-	f.tel.decided(f, "refuse")
+	s.decided = true
+	s.mu.Unlock()
+	s.refuse()
+	s.tel.decided(f, "refuse")
 }
 
 func (f *Flow) String() string {
@@ -122,13 +131,13 @@ func (t *Tunnel) startFlow(f *Flow) bool {
 		return false
 	}
 	f.Peer, _ = t.table.lookup(f.Source.Addr())
-	f.tel = t.tel
+	f.s.tel = t.tel
 	t.wg.Add(1)
 	t.mu.Unlock()
 	go func() {
 		defer t.wg.Done()
 		ctx, span := t.tel.startFlow(t.flowCtx, f)
-		f.span = span
+		f.s.span = span
 		defer f.Refuse()
 		t.flowHandler(ctx, f)
 	}()
@@ -143,8 +152,9 @@ func (t *Tunnel) forwardTCP(r *tcp.ForwarderRequest) {
 		Protocol:    TCP,
 		Source:      addrFromTCPIP(id.RemoteAddress, id.RemotePort),
 		Destination: addrFromTCPIP(id.LocalAddress, id.LocalPort),
+		s:           &flowState{},
 	}
-	f.accept = func() (net.Conn, error) {
+	f.s.accept = func() (net.Conn, error) {
 		var wq waiter.Queue
 		ep, err := r.CreateEndpoint(&wq)
 		if err != nil {
@@ -154,7 +164,7 @@ func (t *Tunnel) forwardTCP(r *tcp.ForwarderRequest) {
 		r.Complete(false)
 		return gonet.NewTCPConn(&wq, ep), nil
 	}
-	f.refuse = func() { r.Complete(true) }
+	f.s.refuse = func() { r.Complete(true) }
 	if !t.startFlow(f) {
 		r.Complete(true)
 	}
@@ -171,8 +181,9 @@ func (t *Tunnel) forwardUDP(r *udp.ForwarderRequest) {
 		Protocol:    UDP,
 		Source:      addrFromTCPIP(id.RemoteAddress, id.RemotePort),
 		Destination: addrFromTCPIP(id.LocalAddress, id.LocalPort),
+		s:           &flowState{},
 	}
-	f.accept = func() (net.Conn, error) {
+	f.s.accept = func() (net.Conn, error) {
 		var wq waiter.Queue
 		ep, err := r.CreateEndpoint(&wq)
 		t.udpPending.Delete(id)
@@ -181,7 +192,7 @@ func (t *Tunnel) forwardUDP(r *udp.ForwarderRequest) {
 		}
 		return gonet.NewUDPConn(&wq, ep), nil
 	}
-	f.refuse = func() { t.udpPending.Delete(id) }
+	f.s.refuse = func() { t.udpPending.Delete(id) }
 	if !t.startFlow(f) {
 		t.udpPending.Delete(id)
 	}

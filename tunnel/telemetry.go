@@ -89,9 +89,9 @@ func (tel *telemetry) decided(f *Flow, verdict string) {
 	tel.flows.Add(context.Background(), 1, metric.WithAttributes(
 		attribute.String("protocol", string(f.Protocol)),
 		attribute.String("verdict", verdict)))
-	if f.span != nil {
-		f.span.SetAttributes(attribute.String("gonaut.verdict", verdict))
-		f.span.End()
+	if span := f.s.span; span != nil {
+		span.SetAttributes(attribute.String("gonaut.verdict", verdict))
+		span.End()
 	}
 }
 

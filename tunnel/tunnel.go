@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/http"
 	"net/netip"
+	"os"
 	"strconv"
 	"strings"
 	"sync"
@@ -40,7 +41,10 @@ type Options struct {
 
 	// UAPIName, when set, serves the standard WireGuard UAPI socket
 	// /var/run/wireguard/UAPIName.sock so that `wg show UAPIName` and
-	// `wg set UAPIName ...` work against the tunnel. Default: no socket.
+	// `wg set UAPIName ...` work against the tunnel (needs write access to
+	// /var/run/wireguard). Changes made with wg set are read back into
+	// Config, Peers and WhoIs when wg closes the connection. Default: no
+	// socket.
 	UAPIName string
 
 	// TCPBufferSize is the maximum TCP send and receive buffer of each
@@ -89,6 +93,7 @@ type Tunnel struct {
 	closed   bool
 	uapi     net.Listener
 	uapiConn net.Conn       // the UAPI client being served, if any
+	uapiPath string         // the socket file, removed at Close
 	wg       sync.WaitGroup // goroutines started by the tunnel (flows, UAPI)
 }
 
@@ -224,6 +229,7 @@ func (t *Tunnel) shutdown() {
 	t.mu.Unlock()
 	if u != nil {
 		u.Close()
+		os.Remove(t.uapiPath)
 	}
 	if uc != nil {
 		uc.Close()

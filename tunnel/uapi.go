@@ -4,9 +4,14 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"path/filepath"
 
 	"golang.zx2c4.com/wireguard/ipc"
 )
+
+// uapiDir is where wireguard-go's ipc package puts UAPI sockets and where
+// wg(8) looks for them.
+const uapiDir = "/var/run/wireguard"
 
 // serveUAPI listens on /var/run/wireguard/NAME.sock with wireguard-go's
 // UAPI implementation, so the stock wg(8) tool can inspect and reconfigure
@@ -24,6 +29,7 @@ func (t *Tunnel) serveUAPI(name string) error {
 	}
 	t.mu.Lock()
 	t.uapi = l
+	t.uapiPath = filepath.Join(uapiDir, name+".sock")
 	t.wg.Add(1)
 	t.mu.Unlock()
 	go func() {

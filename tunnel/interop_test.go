@@ -176,6 +176,12 @@ func TestInteropWireguardGo(t *testing.T) {
 	if err != nil || !strings.HasPrefix(out, "hello 10.99.0.2:") {
 		t.Fatalf("curl through wireguard-go: %q %v", out, err)
 	}
+	// The netstack answers ICMP echo on its own address.
+	if _, err := exec.LookPath("ping"); err == nil {
+		if out, err := k.exec(t, ctx, "ping -c 2 -W 5 10.99.0.1"); err != nil || !strings.Contains(out, "2 received") {
+			t.Errorf("ping through the tunnel: %v\n%s", err, out)
+		}
+	}
 	out, err = k.exec(t, ctx, "curl -sS --max-time 60 http://10.99.0.1/blob | sha256sum")
 	if err != nil || !strings.HasPrefix(out, hex.EncodeToString(sum[:])) {
 		t.Fatalf("16 MiB download: %q %v, want %x", out, err, sum)

@@ -96,12 +96,12 @@
 //
 // # Performance
 //
-// Measured over loopback on a shared 2-core machine (load average about
-// 12 while measuring), client and server in one process: a control
-// transfer round trip (client, TCP, server, simulated device and back) has
-// a median of about 26 µs (1.8× a bare 48-byte TCP ping-pong measured
-// alongside) and costs about 35 µs of CPU; 64 KiB mass-storage reads and
-// writes move 330–540 MB/s at about 2 CPU seconds per GB, with 1 or 16
-// commands in flight. See BenchmarkControlRoundTrip, BenchmarkStorageRead
-// and BenchmarkStorageWrite.
+// Measured over loopback on a shared 2-core machine (load average 12–15
+// while measuring), client and server in one process, medians of five
+// runs: a control transfer round trip (client, TCP, server, simulated
+// device and back) takes about 23 µs, 1.8× a bare 48-byte TCP ping-pong
+// measured alongside, and costs about 26 µs of CPU; 64 KiB mass-storage
+// commands move about 550 MB/s reading and 780 MB/s writing, 0.4× a bare
+// TCP stream, at 1.3–1.5 CPU seconds per GB. See BenchmarkControlRoundTrip,
+// BenchmarkStorageRead and BenchmarkStorageWrite.
 package usbip

@@ -108,11 +108,17 @@
 // DTR or RTS, so those settings cannot be seen on the pty and do not
 // propagate.
 //
-// # Concurrency
+// # Concurrency, logging, metrics, platforms
 //
 // Server, Client and Bridge are safe for concurrent use. Close on each stops
 // every goroutine it started, waits for them, and is safe to call twice.
-// Logging goes to the [log/slog.Logger] in the options (default: discard).
+// Logging goes to the [log/slog.Logger] in the options (default: discard);
+// the Server's OpenTelemetry metrics (gonaut.serialfwd.sessions.active,
+// gonaut.serialfwd.sessions.ended by reason, gonaut.serialfwd.bytes by
+// direction) go to [ServerOptions].MeterProvider (default: the global one).
+//
+// [OpenSerial] and [Bridge] are Linux-only (termios2, Unix 98 ptys); the
+// Server and Client build everywhere and take any [Device].
 //
 // # Interoperability
 //

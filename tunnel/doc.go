@@ -1,0 +1,127 @@
+// Package tunnel is a userspace WireGuard interface with its own TCP/IP
+// stack: WireGuard from [golang.zx2c4.com/wireguard] over gVisor's
+// netstack. A gateway, a client app or an IoT device embeds a [Tunnel] to
+// reach its peers privately, with no root, no TUN device and no kernel
+// module; the network inside the tunnel exists only within the process and
+// is reached through standard net types.
+//
+// # Starting a tunnel
+//
+// A [Config] holds what a wg-quick file holds: the private key, UDP listen
+// port, the tunnel's own addresses, MTU, DNS servers and the peers, each
+// with its public key, optional preshared key, endpoint, allowed IPs and
+// persistent keepalive. [New] binds the UDP port, configures the peers and
+// brings the interface up:
+//
+//	priv, _ := tunnel.GeneratePrivateKey()
+//	t, err := tunnel.New(ctx, tunnel.Config{
+//		PrivateKey: priv,
+//		ListenPort: 51820,
+//		Addresses:  []netip.Prefix{netip.MustParsePrefix("10.77.0.1/24")},
+//		Peers: []tunnel.PeerConfig{{
+//			PublicKey:  peerKey,
+//			AllowedIPs: []netip.Prefix{netip.MustParsePrefix("10.77.0.2/32")},
+//		}},
+//	}, nil)
+//	defer t.Close()
+//
+// [Options] add a *slog.Logger (default: discard), OpenTelemetry meter and
+// tracer providers (default: the global ones), the flow handler and the
+// UAPI socket described below.
+//
+// # Using the network inside
+//
+// [Tunnel.Dial], [Tunnel.Listen] and [Tunnel.ListenPacket] work like their
+// package net namesakes and return a plain [net.Conn], [net.Listener] and
+// [net.PacketConn]; [Tunnel.HTTPClient] returns an *http.Client that dials
+// through the tunnel. Host names resolve through the configured DNS
+// servers, inside the tunnel. A listener goes straight into http.Serve:
+//
+//	l, _ := t.Listen("tcp", ":80")
+//	go http.Serve(l, handler)
+//
+// The netstack answers ICMP echo (ping) on the tunnel's addresses.
+//
+// # Peers
+//
+// [Tunnel.SetPeer] adds or updates a peer and [Tunnel.RemovePeer] removes
+// one while traffic to other peers flows; removing a peer destroys its
+// session keys at once. [Tunnel.Peers] reports each peer's current
+// endpoint (WireGuard follows a roaming peer to the address its
+// authenticated packets come from), last handshake and byte counters.
+// [Tunnel.WhoIs] maps an inner source address to the peer whose allowed IPs
+// contain it; since WireGuard drops packets whose source is outside the
+// sending peer's allowed IPs, that answers "which key sent this" for any
+// connection received through the tunnel.
+//
+// # Flow interception for gateways
+//
+// With [Options].FlowHandler set, the tunnel becomes a gateway: its
+// netstack accepts packets to any address, and every new inbound TCP
+// connection or UDP flow that none of the tunnel's own listeners claims is
+// handed to the [FlowHandler] as a [Flow] — protocol, peer key, source and
+// destination — before anything is answered. The handler calls
+// [Flow.Accept] to complete the handshake and get the net.Conn (which it
+// then typically splices to an upstream), or [Flow.Refuse] to reset the
+// connection; returning without deciding refuses. This is the point where
+// a gateway authorises each flow with a policy:
+//
+//	opts := &tunnel.Options{FlowHandler: func(ctx context.Context, f *tunnel.Flow) {
+//		if !allowed(f.Peer, f.Destination) {
+//			f.Refuse() // the client sees "connection refused"
+//			return
+//		}
+//		c, err := f.Accept()
+//		if err != nil {
+//			return
+//		}
+//		defer c.Close()
+//		upstream, err := net.Dial("tcp", backendFor(f.Destination))
+//		...
+//	}}
+//
+// Peers reach addresses behind the gateway by listing them in the
+// gateway's entry of their AllowedIPs (and the gateway lists the peer's
+// inner address in the peer's entry). In this mode the stack does not
+// loop back connections from the tunnel to its own addresses.
+//
+// # Configuration files and wg(8)
+//
+// [ParseConfig] and [ReadConfig] read the wg-quick format and
+// [Config.MarshalText] writes it, so a configuration can be handed (or
+// shown as a QR code) to any stock WireGuard client; [Tunnel.Config]
+// returns the live configuration including peers changed since [New].
+// Errors carry the line number ([ConfigError]). With [Options].UAPIName set,
+// the tunnel serves the standard UAPI socket in /var/run/wireguard, and
+// `wg show NAME` and `wg set NAME ...` work against it.
+//
+// # Performance
+//
+// The tunnel does not use wireguard-go's stock netstack adapter
+// (tun/netstack, a channel endpoint moving one packet per hand-off). Its
+// link between WireGuard and the netstack drains every queued packet in one
+// Read call (128 per batch, matching the UDP batching of conn.StdNetBind),
+// lets gVisor's TCP build segments of up to 64 KiB that the link cuts into
+// MTU-sized packets (segmentation offload), hands decrypted batches to the
+// stack through gVisor's GRO so that TCP processes coalesced segments, and
+// skips checksum verification of packets WireGuard has already
+// authenticated. TCP buffers grow to [Options].TCPBufferSize (4 MiB). On
+// the development machine (2 shared cores) bulk TCP between two tunnels
+// over loopback runs about 2.5–3× faster than the stock adapter with about
+// half its CPU per byte; BenchmarkThroughput measures both side by side.
+//
+// Every configured peer costs about 28 KiB (wireguard-go's per-peer queues
+// and goroutines): 10,000 idle peers take about 280 MiB of heap.
+//
+// # Concurrency, errors and lifetime
+//
+// All methods of Tunnel are safe for concurrent use. Errors wrap the
+// sentinels in errors.go ([ErrClosed], [ErrInvalidConfig], [ErrInvalidKey],
+// [ErrUnknownPeer], [ErrUnsupportedNetwork], [ErrFlowDecided]). Bad input
+// from the network (garbage, truncated, replayed or forged datagrams) is
+// dropped by WireGuard and never reaches the stack; bad configuration
+// text returns an error. [Tunnel.Close] stops every goroutine the tunnel
+// started, waits for running flow handlers (whose context it cancels),
+// closes the netstack and releases the UDP socket; calling it again is
+// safe.
+package tunnel

@@ -1,6 +1,7 @@
 package policy_test
 
 import (
+	"os"
 	"context"
 	"fmt"
 	"strings"
@@ -12,47 +13,14 @@ import (
 
 // typicalPolicy is a 10-rule set of the kind the README's performance
 // section describes: groups, device posture, time of day and source CIDR.
-// bench/ compares the same rules written in Rego and Cedar.
-const typicalPolicy = `
-rules:
-  - id: deny-high-risk
-    effect: deny
-    when: risk.score >= 80
-  - id: deny-unencrypted
-    effect: deny
-    resources: {labels: {env: prod}}
-    when: '!device.disk_encrypted'
-  - id: eng-prod
-    effect: allow
-    resources: {kind: tcp, names: ["db-*"]}
-    when: '"eng" in subject.groups && device.managed && cidr("10.0.0.0/8").containsIP(source.ip)'
-  - id: eng-office-hours
-    effect: allow
-    resources: {kind: http, names: [wiki.corp, git.corp]}
-    when: '"eng" in subject.groups && time.getHours("Europe/Berlin") >= 7 && time.getHours("Europe/Berlin") < 20'
-  - id: sales-crm
-    effect: allow
-    resources: {kind: http, names: [crm.corp]}
-    when: '"sales" in subject.groups && device.managed'
-  - id: admins-ssh
-    effect: allow
-    resources: {kind: tcp, labels: {role: server}}
-    when: '"admins" in subject.groups && subject.mfa && resource.port == 22'
-  - id: finance-erp
-    effect: allow
-    resources: {kind: http, names: [erp.corp]}
-    when: '"finance" in subject.groups && device.disk_encrypted'
-  - id: everyone-intranet
-    effect: allow
-    resources: {kind: http, names: [intranet.corp]}
-  - id: oncall-any-prod
-    effect: allow
-    resources: {labels: {env: prod}}
-    when: '"oncall" in subject.groups && subject.mfa'
-  - id: deny-embargo
-    effect: deny
-    when: source.country in ["KP", "IR"]
-`
+// bench/ decides the same file and its Rego and Cedar translations.
+var typicalPolicy = func() string {
+	b, err := os.ReadFile("testdata/typical.yaml")
+	if err != nil {
+		panic(err)
+	}
+	return string(b)
+}()
 
 var benchTime = time.Date(2026, 3, 2, 10, 0, 0, 0, time.UTC)
 

@@ -109,7 +109,7 @@ func compileRule(env *cel.Env, d *Document, r *Rule, maxCost uint64, diags *Diag
 		return cr, true
 	}
 	if same, ok := progs[r.When]; ok {
-		cr.prg, cr.cost, cr.bounded = same.prg, same.cost, same.bounded
+		cr.prg, cr.fast, cr.cost, cr.bounded = same.prg, same.fast, same.cost, same.bounded
 		return cr, true
 	}
 	ast, iss := env.Compile(r.When)
@@ -148,15 +148,7 @@ func compileRule(env *cel.Env, d *Document, r *Rule, maxCost uint64, diags *Diag
 		popts = append(popts, cel.CostLimit(maxCost), cel.InterruptCheckFrequency(64))
 		cr.bounded = true
 	}
-	// Fold constant subexpressions such as cidr("10.0.0.0/8") once here
-	// rather than on every decision.
-	if folder, err := cel.NewConstantFoldingOptimizer(); err == nil {
-		if opt, err := cel.NewStaticOptimizer(folder); err == nil {
-			if folded, iss := opt.Optimize(env, ast); iss == nil || iss.Err() == nil {
-				ast = folded
-			}
-		}
-	}
+	ast = fold(env, ast)
 	prg, err := env.Program(ast, popts...)
 	if err != nil {
 		line, col := celPosition(d.source, r.when, common.NoLocation)
@@ -164,9 +156,29 @@ func compileRule(env *cel.Env, d *Document, r *Rule, maxCost uint64, diags *Diag
 		return nil, false
 	}
 	cr.prg = prg
+	cr.fast = fastCompile(ast)
 	cr.cost = est.Max
 	progs[r.When] = cr
 	return cr, true
+}
+
+// fold evaluates constant subexpressions once, at compile time. Folding
+// gives up on values that have no literal form (a cidr(...)); the fast path
+// handles those itself.
+func fold(env *cel.Env, a *cel.Ast) *cel.Ast {
+	folder, err := cel.NewConstantFoldingOptimizer()
+	if err != nil {
+		return a
+	}
+	opt, err := cel.NewStaticOptimizer(folder)
+	if err != nil {
+		return a
+	}
+	folded, iss := opt.Optimize(env, a)
+	if iss != nil && iss.Err() != nil {
+		return a
+	}
+	return folded
 }
 
 // celPosition maps a position inside a condition to the file. Positions in

@@ -62,7 +62,10 @@
 //
 // Besides standard CEL, conditions may use the network (ip, cidr), strings,
 // sets and lists extensions. Reading a missing map key is an evaluation
-// error; guard it with "key" in map or has().
+// error; guard it with "key" in map or has(). An unset timestamp field
+// (auth_time, posture_time) reads as 1970-01-01T00:00:00Z, so a condition
+// such as time - device.posture_time > duration("24h") holds for a device
+// that never reported its posture.
 //
 // # Semantics
 //

@@ -36,6 +36,7 @@ type rule struct {
 	always      bool // no condition
 	bounded     bool // the program tracks cost at run time
 	prg         cel.Program
+	fast        boolFn // the condition as Go closures, when it is in the fast path's subset
 	cost        uint64
 	file        string
 	line        int
@@ -183,10 +184,13 @@ func (a *activation) Parent() interpreter.Activation { return nil }
 // Decide never modifies r. A zero r.Time is taken as the current time.
 func (s *Set) Decide(ctx context.Context, r *Request) Decision {
 	d := Decision{Version: s.version, set: s}
-	act := activation{r: r, now: r.Time, conv: s.adapter}
-	if act.now.IsZero() {
-		act.now = time.Now()
+	ec := evalCtx{r: r, now: r.Time}
+	if ec.now.IsZero() {
+		ec.now = time.Now()
 	}
+	// The CEL activation is built only if a condition outside the fast
+	// path needs it.
+	var act *activation
 	var buf [32]int32
 	cands := s.index.candidates(buf[:0], &r.Resource)
 	var firstAllow, firstDeny *rule
@@ -199,7 +203,14 @@ func (s *Set) Decide(ctx context.Context, r *Request) Decision {
 		matched, failed := true, false
 		if !rl.always {
 			var err error
-			matched, err = rl.eval(ctx, &act)
+			if rl.fast != nil {
+				matched, err = rl.fast(ec)
+			} else {
+				if act == nil {
+					act = &activation{r: r, now: ec.now, conv: s.adapter}
+				}
+				matched, err = rl.eval(ctx, act)
+			}
 			if err != nil {
 				d.Errors = append(d.Errors, &RuleError{Rule: rl.id, Err: err})
 				// Fail closed: a failed deny denies, a failed allow

@@ -1,11 +1,17 @@
 package serialfwd
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"io"
 	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
 	"slices"
+	"strconv"
+	"strings"
 	"testing"
 	"time"
 )
@@ -13,7 +19,10 @@ import (
 // The comparison benchmarks put the Gonaut server and Debian ser2net
 // (chardelay false) side by side in one run, each in front of its own socat
 // pty pair, and measure with the same clients: a plain TCP connection in raw
-// mode, the Gonaut RFC 2217 client in RFC 2217 mode.
+// mode, the Gonaut RFC 2217 client in RFC 2217 mode. The Gonaut server runs
+// twice: as its own process (gonaut-proc, examples/serial-share, the fair
+// comparison with ser2net, whose CPU time is read from /proc the same way)
+// and embedded in the benchmark's process (gonaut).
 //
 //	go test -run '^$' -bench Forwarding -benchtime 2s -count 3 ./serialfwd/
 //
@@ -28,6 +37,14 @@ type benchTarget struct {
 	name             string
 	rawAddr, rfcAddr string
 	rawFar, rfcFar   Device // the far pty end behind each address
+	rawPid, rfcPid   int    // server processes whose CPU time is reported; 0 for in-process
+}
+
+func (t benchTarget) pid(rfc bool) int {
+	if rfc {
+		return t.rfcPid
+	}
+	return t.rawPid
 }
 
 func (t benchTarget) far(rfc bool) Device {
@@ -64,19 +81,78 @@ func setupSer2netTarget(b *testing.B) benchTarget {
 	t := benchTarget{name: "ser2net"}
 	for _, rfc := range []bool{false, true} {
 		pp := newPtyPair(b)
-		addr := startSer2net(b, pp.A, rfc)
+		addr, pid := startSer2netProc(b, pp.A, rfc)
 		far, err := OpenSerial(pp.B, Mode{})
 		if err != nil {
 			b.Fatal(err)
 		}
 		b.Cleanup(func() { far.Close() })
 		if rfc {
-			t.rfcAddr, t.rfcFar = addr, far
+			t.rfcAddr, t.rfcFar, t.rfcPid = addr, far, pid
 		} else {
-			t.rawAddr, t.rawFar = addr, far
+			t.rawAddr, t.rawFar, t.rawPid = addr, far, pid
 		}
 	}
 	return t
+}
+
+// setupGonautProcTarget runs the Gonaut server as its own process
+// (examples/serial-share), one per mode like ser2net, so that its CPU time
+// can be measured the same way.
+func setupGonautProcTarget(b *testing.B) benchTarget {
+	bin := filepath.Join(b.TempDir(), "serial-share")
+	if out, err := exec.Command("go", "build", "-o", bin, "../examples/serial-share").CombinedOutput(); err != nil {
+		b.Fatalf("build serial-share: %v\n%s", err, out)
+	}
+	t := benchTarget{name: "gonaut-proc"}
+	for _, rfc := range []bool{false, true} {
+		pp := newPtyPair(b)
+		mode := "raw"
+		if rfc {
+			mode = "rfc2217"
+		}
+		addr := fmt.Sprintf("127.0.0.1:%d", freePort(b))
+		cmd := exec.Command(bin, "-port", pp.A, "-listen", addr, "-mode", mode, "-access", "kick")
+		if err := cmd.Start(); err != nil {
+			b.Fatal(err)
+		}
+		b.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+		for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+			c, err := netDialer.Dial("tcp", addr)
+			if err == nil {
+				c.Close()
+				break
+			}
+			if time.Now().After(deadline) {
+				b.Fatalf("serial-share did not listen on %s", addr)
+			}
+		}
+		far, err := OpenSerial(pp.B, Mode{})
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.Cleanup(func() { far.Close() })
+		if rfc {
+			t.rfcAddr, t.rfcFar, t.rfcPid = addr, far, cmd.Process.Pid
+		} else {
+			t.rawAddr, t.rawFar, t.rawPid = addr, far, cmd.Process.Pid
+		}
+	}
+	return t
+}
+
+// procCPU returns the user+system CPU time a process has used.
+func procCPU(b *testing.B, pid int) time.Duration {
+	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		b.Fatal(err)
+	}
+	// Fields after the parenthesised command name; utime and stime are
+	// fields 14 and 15 of the whole line, in clock ticks (USER_HZ = 100).
+	f := strings.Fields(string(data[bytes.LastIndexByte(data, ')')+2:]))
+	ut, _ := strconv.ParseInt(f[11], 10, 64)
+	st, _ := strconv.ParseInt(f[12], 10, 64)
+	return time.Duration(ut+st) * 10 * time.Millisecond
 }
 
 // benchConn dials the target in the given mode.
@@ -99,7 +175,7 @@ func benchConn(b *testing.B, t benchTarget, rfc bool) io.ReadWriteCloser {
 }
 
 func BenchmarkForwarding(b *testing.B) {
-	targets := []benchTarget{setupSer2netTarget(b), setupGonautTarget(b)}
+	targets := []benchTarget{setupSer2netTarget(b), setupGonautProcTarget(b), setupGonautTarget(b)}
 	for _, dir := range []string{"to-device", "from-device", "rtt"} {
 		for _, mode := range []string{"raw", "rfc2217"} {
 			for _, t := range targets {
@@ -108,6 +184,13 @@ func BenchmarkForwarding(b *testing.B) {
 					defer c.Close()
 					far := t.far(mode == "rfc2217")
 					benchSync(b, c, far)
+					if pid := t.pid(mode == "rfc2217"); pid != 0 {
+						cpu0 := procCPU(b, pid)
+						defer func() {
+							cpu := procCPU(b, pid) - cpu0
+							b.ReportMetric(float64(cpu.Microseconds())/float64(b.N), "server-cpu-µs/op")
+						}()
+					}
 					switch dir {
 					case "to-device":
 						benchStream(b, c, far)
@@ -226,7 +309,7 @@ func benchSync(b *testing.B, c io.ReadWriter, far Device) {
 // moments: on a shared, noisy machine this is the fairest latency
 // comparison. Each b.N is one round trip through each server.
 func BenchmarkRTTInterleaved(b *testing.B) {
-	targets := []benchTarget{setupSer2netTarget(b), setupGonautTarget(b)}
+	targets := []benchTarget{setupSer2netTarget(b), setupGonautProcTarget(b), setupGonautTarget(b)}
 	for _, mode := range []string{"raw", "rfc2217"} {
 		b.Run(mode, func(b *testing.B) {
 			conns := make([]io.ReadWriteCloser, len(targets))

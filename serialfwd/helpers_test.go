@@ -3,7 +3,6 @@ package serialfwd
 import (
 	"bufio"
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -224,8 +223,6 @@ func (ls *lineScanner) expect(tb testing.TB, want string) {
 		tb.Fatalf("timed out waiting for %q", want)
 	}
 }
-
-var errTestStop = errors.New("test stop")
 
 func contains(s, sub string) bool { return strings.Contains(s, sub) }
 

@@ -17,6 +17,13 @@ import (
 // on the pty at dev and returns its address; it is killed at cleanup.
 func startSer2net(tb testing.TB, dev string, rfc2217 bool) string {
 	tb.Helper()
+	addr, _ := startSer2netProc(tb, dev, rfc2217)
+	return addr
+}
+
+// startSer2netProc is startSer2net that also returns ser2net's pid.
+func startSer2netProc(tb testing.TB, dev string, rfc2217 bool) (string, int) {
+	tb.Helper()
 	needTool(tb, "/usr/sbin/ser2net")
 	port := freePort(tb)
 	accepter := fmt.Sprintf("tcp,127.0.0.1,%d", port)
@@ -53,7 +60,7 @@ func startSer2net(tb testing.TB, dev string, rfc2217 bool) string {
 		c, err := netDialer.DialContext(context.Background(), "tcp", addr)
 		if err == nil {
 			c.Close()
-			return addr
+			return addr, cmd.Process.Pid
 		}
 		if time.Now().After(deadline) {
 			tb.Fatalf("ser2net did not listen on %s: %v\n%s", addr, err, out.String())

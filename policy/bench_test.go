@@ -1,9 +1,9 @@
 package policy_test
 
 import (
-	"os"
 	"context"
 	"fmt"
+	"os"
 	"strings"
 	"testing"
 	"time"

@@ -87,7 +87,9 @@ func Cases() []*Input {
 		base(func(in *Input) { in.IP = "192.0.2.1" }),
 		base(func(in *Input) { in.Name = "cache-1" }),
 		base(func(in *Input) { in.Kind, in.Name, in.Labels = "http", "wiki.corp", nil }),
-		base(func(in *Input) { in.Kind, in.Name, in.Labels, in.Time = "http", "wiki.corp", nil, in.Time.Add(10 * time.Hour) }),
+		base(func(in *Input) {
+			in.Kind, in.Name, in.Labels, in.Time = "http", "wiki.corp", nil, in.Time.Add(10*time.Hour)
+		}),
 		base(func(in *Input) { in.Kind, in.Name, in.Labels, in.Groups = "http", "crm.corp", nil, []string{"sales"} }),
 		base(func(in *Input) {
 			in.Name, in.Port, in.Labels, in.Groups = "bastion", 22, map[string]string{"role": "server"}, []string{"admins"}
@@ -99,7 +101,9 @@ func Cases() []*Input {
 		base(func(in *Input) { in.Kind, in.Name, in.Labels, in.Groups = "http", "intranet.corp", nil, nil }),
 		base(func(in *Input) { in.Name, in.Groups = "api", []string{"oncall"} }),
 		base(func(in *Input) { in.Country = "KP" }),
-		base(func(in *Input) { in.Kind, in.Name, in.Labels, in.Groups = "http", "app-15.corp", nil, []string{"team-15"} }),
+		base(func(in *Input) {
+			in.Kind, in.Name, in.Labels, in.Groups = "http", "app-15.corp", nil, []string{"team-15"}
+		}),
 	}
 }
 

@@ -266,3 +266,19 @@ func TestSourceRisk(t *testing.T) {
 		t.Fatalf("denials for unknown subjects created %d subjects", st.Subjects)
 	}
 }
+
+// A subject that had its 50 events on its first day and then fell silent
+// never completed learning before the silence: its return is not an alert.
+func TestDormantNeedsLearningBeforeSilence(t *testing.T) {
+	e, err := analytics.New(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer e.Close()
+	for i := 0; i < 60; i++ {
+		mustObserve(t, e, base(t0.Add(9*time.Hour+time.Duration(i)*5*time.Minute), "res-1"))
+	}
+	if a := mustObserve(t, e, base(t0.AddDate(0, 0, 40).Add(10*time.Hour), "res-1")); len(a) != 0 {
+		t.Fatalf("fired %v", fired(a))
+	}
+}

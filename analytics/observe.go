@@ -228,10 +228,15 @@ func since(now, window uint32) uint32 {
 // as it was before this event; the event is learned afterwards.
 func (e *Engine) allowedLocked(s *subject, ev *Event, ks *keys, t uint32, fs *findings) {
 	c := &e.cfg
+	if s.learnedAt == 0 && s.last != 0 {
+		s.learned(c, s.last) // settle whether learning completed before any silence
+	}
 	learned := s.learned(c, t)
 
-	// Dormant account: a long silence, then activity.
-	if learned && s.last != 0 && t > s.last && t-s.last >= c.dormantSecs && e.ready(s, DormantAccount, t) {
+	// Dormant account: a long silence, then activity, from a subject that
+	// had learned before the silence began.
+	learnedBefore := s.learnedAt != 0 && s.learnedAt <= s.last
+	if learnedBefore && s.last != 0 && t > s.last && t-s.last >= c.dormantSecs && e.ready(s, DormantAccount, t) {
 		days := float64(t-s.last) / 86400
 		fs.add(DormantAccount, SeverityMedium,
 			fmt.Sprintf("%s is active again after %.0f days without any allowed access.", s.name, days),

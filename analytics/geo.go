@@ -27,7 +27,7 @@ type Geo struct {
 
 // MaxMind is a [GeoIP] over MaxMind databases: a City (or Country)
 // database for country and location and an ASN database for the autonomous
-// system. Either may be absent. It is safe for concurrent use.
+// system. Either may be absent. Lookup is safe for concurrent use.
 type MaxMind struct {
 	city, asn *geoip2.Reader
 }
@@ -99,7 +99,8 @@ func (m *MaxMind) Lookup(addr netip.Addr) (Geo, error) {
 	return g, nil
 }
 
-// Close releases the databases. It is safe to call more than once.
+// Close releases the databases. It is safe to call more than once, but not
+// while lookups are in progress: close the engine's users first.
 func (m *MaxMind) Close() error {
 	var errs []error
 	if m.city != nil {

@@ -3,6 +3,7 @@ package analytics_test
 import (
 	"errors"
 	"io"
+	"log/slog"
 	"math"
 	"strings"
 	"testing"
@@ -212,4 +213,22 @@ func equalInts(a, b []int) bool {
 		}
 	}
 	return true
+}
+
+func TestLoggerReceivesRejections(t *testing.T) {
+	var buf strings.Builder
+	logger := slog.New(slog.NewTextHandler(&buf, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	e, err := analytics.New(&analytics.Options{Logger: logger})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer e.Close()
+	ev := base(t0, "res-1")
+	ev.Kind = "bogus"
+	if _, err := e.Observe(ev); err == nil {
+		t.Fatal("bogus kind accepted")
+	}
+	if !strings.Contains(buf.String(), "event rejected") || !strings.Contains(buf.String(), "subject=alice") {
+		t.Fatalf("log: %q", buf.String())
+	}
 }

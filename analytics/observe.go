@@ -3,6 +3,7 @@ package analytics
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"math"
 	"time"
 )
@@ -53,6 +54,8 @@ func (e *Engine) Observe(ev Event) ([]Alert, error) {
 	start := time.Now()
 	if err := ev.normalize(); err != nil {
 		e.metrics.event(resultInvalid, start)
+		e.cfg.logger.LogAttrs(context.Background(), slog.LevelDebug, "analytics: event rejected",
+			slog.String("subject", ev.Subject), slogErr(err))
 		return nil, err
 	}
 	e.enrich(&ev)
@@ -66,6 +69,8 @@ func (e *Engine) Observe(ev Event) ([]Alert, error) {
 			res = resultDuplicate
 		}
 		e.metrics.event(res, start)
+		e.cfg.logger.LogAttrs(context.Background(), slog.LevelDebug, "analytics: event rejected",
+			slog.String("subject", ev.Subject), slog.Time("time", ev.Time), slogErr(err))
 		return nil, err
 	}
 	if ev.Device != "" && ev.allowed() {
@@ -97,7 +102,7 @@ func (e *Engine) enrich(ev *Event) {
 	}
 	g, err := e.cfg.geo.Lookup(ev.SourceIP)
 	if err != nil {
-		e.cfg.logger.LogAttrs(context.Background(), -4, "analytics: geoip lookup failed", // slog.LevelDebug
+		e.cfg.logger.LogAttrs(context.Background(), slog.LevelDebug, "analytics: geoip lookup failed",
 			slogAddr("source_ip", ev.SourceIP), slogErr(err))
 		return
 	}

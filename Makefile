@@ -11,9 +11,10 @@ run:
 	@echo "== gateway policy eval --policy examples/policies/enterprise.yaml --requests examples/policies/requests.jsonl --explain"
 	@./bin/gateway policy eval --policy examples/policies/enterprise.yaml --requests examples/policies/requests.jsonl --explain
 
-## test: everything CI runs: formatting, vet, the race-enabled suite, and the bench module builds.
+## test: everything CI runs: formatting, vet, the race-enabled suite, and
+## the bench module's checks that compared engines decide alike.
 test: fmt-check vet race
-	cd bench && $(GO) vet ./...
+	cd bench && $(GO) vet ./... && $(GO) test -count=1 ./...
 
 fmt-check:
 	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \

@@ -37,6 +37,11 @@ type link struct {
 	disp    stack.NetworkDispatcher // guarded by mu
 	onClose func()                  // guarded by mu
 
+	// onSend, if set, sees the first bytes (the IP header) of every
+	// outbound packet before wireguard-go routes it. Called only from
+	// Read, which wireguard-go calls from one goroutine.
+	onSend func(hdr []byte)
+
 	events  chan tun.Event
 	groPool sync.Pool
 	scratch sync.Pool // *[]byte of gsoMax bytes for flattening GSO packets
@@ -131,6 +136,11 @@ func (l *link) Read(bufs [][]byte, sizes []int, offset int) (int, error) {
 	l.mu.Unlock()
 
 	count := 0
+	if l.onSend != nil {
+		for _, pkt := range pkts {
+			l.onSend(pkt.NetworkHeader().Slice())
+		}
+	}
 	for _, pkt := range pkts {
 		if count < len(bufs) {
 			count += l.emit(pkt, bufs[count:], sizes[count:], offset)

@@ -43,13 +43,6 @@ func heapAlloc() uint64 {
 	return ms.HeapAlloc
 }
 
-func heapInuse() uint64 {
-	runtime.GC()
-	runtime.GC()
-	var ms runtime.MemStats
-	runtime.ReadMemStats(&ms)
-	return ms.HeapInuse
-}
 
 // TestIdlePeersChild is the child process of BenchmarkIdlePeers: with
 // GONAUT_MEM_PEERS set it starts one tunnel with that many idle peers in a
@@ -71,28 +64,41 @@ func TestIdlePeersChild(t *testing.T) {
 			AllowedIPs: []netip.Prefix{netip.PrefixFrom(netip.AddrFrom4([4]byte{10, 1 + byte(i>>16), byte(i >> 8), byte(i)}), 32)},
 		})
 	}
-	tun, err := tunnel.New(context.Background(), cfg, nil)
+	tun, err := tunnel.New(context.Background(), cfg, &tunnel.Options{LazyPeers: os.Getenv("GONAUT_MEM_LAZY") == "1"})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer tun.Close()
 	cfg.Peers = nil // only the tunnel's own copy stays
 	time.Sleep(time.Second)
-	heap := heapInuse()
+	heap := heapAlloc()
 	fmt.Printf("MEM peers=%d heap=%d rss=%d\n", n, heap, rssBytes(t))
 }
 
-// BenchmarkIdlePeers reports the heap in use and the resident set size of
+// BenchmarkIdlePeers reports the live heap and the resident set size of
 // a fresh process holding one tunnel with 1, 1,000 and 10,000 configured,
-// idle peers. Each measurement runs in a child process (this test binary)
-// so that nothing else is in its memory.
+// idle peers, with every peer loaded into wireguard-go (eager) and with
+// Options.LazyPeers. Each measurement runs in a child process (this test
+// binary) so that nothing else is in its memory.
 func BenchmarkIdlePeers(b *testing.B) {
-	for _, n := range []int{1, 1000, 10000} {
-		b.Run(fmt.Sprintf("peers=%d", n), func(b *testing.B) {
+	for _, lazy := range []bool{false, true} {
+		for _, n := range []int{1, 1000, 10000} {
+			mode := "eager"
+			if lazy {
+				mode = "lazy"
+			}
+			b.Run(fmt.Sprintf("%s/peers=%d", mode, n), func(b *testing.B) { idlePeers(b, n, lazy) })
+		}
+	}
+}
+
+func idlePeers(b *testing.B, n int, lazy bool) {
+	{
+		{
 			var heap, rss float64
 			for range b.N {
 				cmd := exec.Command(os.Args[0], "-test.run=^TestIdlePeersChild$", "-test.v")
-				cmd.Env = append(os.Environ(), fmt.Sprintf("GONAUT_MEM_PEERS=%d", n))
+				cmd.Env = append(os.Environ(), fmt.Sprintf("GONAUT_MEM_PEERS=%d", n), fmt.Sprintf("GONAUT_MEM_LAZY=%d", map[bool]int{false: 0, true: 1}[lazy]))
 				out, err := cmd.CombinedOutput()
 				if err != nil {
 					b.Fatalf("child: %v\n%s", err, out)
@@ -112,7 +118,7 @@ func BenchmarkIdlePeers(b *testing.B) {
 			}
 			b.ReportMetric(heap/float64(b.N)/(1<<20), "heap-MiB")
 			b.ReportMetric(rss/float64(b.N)/(1<<20), "RSS-MiB")
-		})
+		}
 	}
 }
 

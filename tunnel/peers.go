@@ -53,8 +53,14 @@ func (t *Tunnel) SetPeer(ctx context.Context, p PeerConfig) error {
 	if t.closed {
 		return ErrClosed
 	}
-	if err := t.dev.IpcSet(b.String()); err != nil {
-		return fmt.Errorf("tunnel: set peer %v: %w", p.PublicKey, err)
+	_, loaded := t.lazy.loadedPeer(p.PublicKey)
+	if t.lazy == nil || loaded || p.PersistentKeepalive > 0 {
+		if err := t.dev.IpcSet(b.String()); err != nil {
+			return fmt.Errorf("tunnel: set peer %v: %w", p.PublicKey, err)
+		}
+		if t.lazy != nil {
+			t.lazy.loaded[p.PublicKey] = time.Now()
+		}
 	}
 	i := slices.IndexFunc(t.cfg.Peers, func(q PeerConfig) bool { return q.PublicKey == p.PublicKey })
 	var old []netip.Prefix
@@ -88,8 +94,15 @@ func (t *Tunnel) RemovePeer(key Key) error {
 	if i < 0 {
 		return fmt.Errorf("%w: %v", ErrUnknownPeer, key)
 	}
-	if err := t.dev.IpcSet(fmt.Sprintf("public_key=%s\nremove=true\n", key.hex())); err != nil {
-		return fmt.Errorf("tunnel: remove peer %v: %w", key, err)
+	if _, loaded := t.lazy.loadedPeer(key); t.lazy == nil || loaded {
+		if err := t.dev.IpcSet(fmt.Sprintf("public_key=%s\nremove=true\n", key.hex())); err != nil {
+			return fmt.Errorf("tunnel: remove peer %v: %w", key, err)
+		}
+	}
+	if t.lazy != nil {
+		delete(t.lazy.loaded, key)
+		delete(t.lazy.lastSeen, key)
+		t.lazy.gen.Add(1)
 	}
 	t.table.setPeer(key, t.cfg.Peers[i].AllowedIPs, nil)
 	t.cfg.Peers = slices.Delete(t.cfg.Peers, i, i+1)
@@ -97,7 +110,18 @@ func (t *Tunnel) RemovePeer(key Key) error {
 }
 
 // Peers returns the status of every configured peer, in no fixed order.
+// With Options.LazyPeers, peers not loaded show no handshake and zero
+// counters.
 func (t *Tunnel) Peers() []PeerStatus {
+	ps := t.devicePeers()
+	if t.lazy != nil {
+		ps = t.mergeUnloaded(ps)
+	}
+	return ps
+}
+
+// devicePeers returns the status of the peers loaded in wireguard-go.
+func (t *Tunnel) devicePeers() []PeerStatus {
 	s, err := t.dev.IpcGet()
 	if err != nil {
 		return nil

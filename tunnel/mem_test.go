@@ -43,7 +43,6 @@ func heapAlloc() uint64 {
 	return ms.HeapAlloc
 }
 
-
 // TestIdlePeersChild is the child process of BenchmarkIdlePeers: with
 // GONAUT_MEM_PEERS set it starts one tunnel with that many idle peers in a
 // fresh process and prints its heap and RSS.

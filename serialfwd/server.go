@@ -255,7 +255,15 @@ func (s *Server) Serve(l net.Listener, portName string, proto Protocol) error {
 		if s.opts.ConnContext != nil {
 			ctx = s.opts.ConnContext(ctx, c)
 		}
+		// Add under s.mu so that it never races Close's Wait.
+		s.mu.Lock()
+		if s.closed {
+			s.mu.Unlock()
+			c.Close()
+			return ErrClosed
+		}
 		s.wg.Add(1)
+		s.mu.Unlock()
 		go func() {
 			defer s.wg.Done()
 			if err := s.ServeConn(ctx, c, portName, proto); err != nil {

@@ -14,8 +14,9 @@ import (
 	"gvisor.dev/gvisor/pkg/waiter"
 )
 
-// maxPendingFlows bounds the TCP connection attempts waiting for a
-// FlowHandler decision; further SYNs are dropped (the peer retransmits).
+// maxPendingFlows bounds the TCP connection attempts, and separately the
+// UDP flows, waiting for a FlowHandler decision; further SYNs and first
+// datagrams are dropped (the peer retransmits).
 const maxPendingFlows = 1024
 
 // Protocol is the transport protocol of a Flow.
@@ -174,8 +175,16 @@ func (t *Tunnel) forwardTCP(r *tcp.ForwarderRequest) {
 // no endpoint exists.
 func (t *Tunnel) forwardUDP(r *udp.ForwarderRequest) {
 	id := r.ID()
+	if t.udpWaiting.Load() >= maxPendingFlows {
+		return // as for TCP SYNs: drop while too many decisions are pending
+	}
 	if _, pending := t.udpPending.LoadOrStore(id, struct{}{}); pending {
 		return
+	}
+	t.udpWaiting.Add(1)
+	done := func() {
+		t.udpPending.Delete(id)
+		t.udpWaiting.Add(-1)
 	}
 	f := &Flow{
 		Protocol:    UDP,
@@ -186,14 +195,14 @@ func (t *Tunnel) forwardUDP(r *udp.ForwarderRequest) {
 	f.s.accept = func() (net.Conn, error) {
 		var wq waiter.Queue
 		ep, err := r.CreateEndpoint(&wq)
-		t.udpPending.Delete(id)
+		done()
 		if err != nil {
 			return nil, fmt.Errorf("tunnel: accept %v: %v", f, err)
 		}
 		return gonet.NewUDPConn(&wq, ep), nil
 	}
-	f.s.refuse = func() { t.udpPending.Delete(id) }
+	f.s.refuse = done
 	if !t.startFlow(f) {
-		t.udpPending.Delete(id)
+		done()
 	}
 }

@@ -12,6 +12,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"go.opentelemetry.io/otel/metric"
@@ -93,19 +94,18 @@ type Tunnel struct {
 	flowHandler FlowHandler
 	flowCtx     context.Context
 	flowCancel  context.CancelFunc
-	udpPending  sync.Map // stack.TransportEndpointID -> struct{}
+	udpPending  sync.Map     // stack.TransportEndpointID -> struct{}
+	udpWaiting  atomic.Int64 // entries in udpPending
 
-	httpOnce   sync.Once
-	httpClient *http.Client
-
-	mu       sync.Mutex // guards the fields below
-	cfg      Config     // the applied configuration; Peers mirror the device
-	table    prefixTable
-	closed   bool
-	uapi     net.Listener
-	uapiConn net.Conn       // the UAPI client being served, if any
-	uapiPath string         // the socket file, removed at Close
-	wg       sync.WaitGroup // goroutines started by the tunnel (flows, UAPI)
+	mu         sync.Mutex   // guards the fields below
+	httpClient *http.Client // made by HTTPClient
+	cfg        Config       // the applied configuration; Peers mirror the device
+	table      prefixTable
+	closed     bool
+	uapi       net.Listener
+	uapiConn   net.Conn       // the UAPI client being served, if any
+	uapiPath   string         // the socket file, removed at Close
+	wg         sync.WaitGroup // goroutines started by the tunnel (flows, UAPI)
 }
 
 // New starts a tunnel: it binds the UDP port, configures the peers and
@@ -224,13 +224,15 @@ func (t *Tunnel) Config() Config {
 // HTTPClient returns an HTTP client whose connections go through the
 // tunnel. Host names resolve through the tunnel's DNS servers.
 func (t *Tunnel) HTTPClient() *http.Client {
-	t.httpOnce.Do(func() {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.httpClient == nil {
 		t.httpClient = &http.Client{Transport: &http.Transport{
 			DialContext:       t.Dial,
 			ForceAttemptHTTP2: true,
 			MaxIdleConns:      100,
 		}}
-	})
+	}
 	return t.httpClient
 }
 
@@ -245,9 +247,10 @@ func (t *Tunnel) Close() error {
 		return nil
 	}
 	t.closed = true
+	hc := t.httpClient
 	t.mu.Unlock()
-	if t.httpClient != nil {
-		t.httpClient.CloseIdleConnections()
+	if hc != nil {
+		hc.CloseIdleConnections()
 	}
 	t.shutdown()
 	return nil

@@ -2,6 +2,7 @@ package policy_test
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
@@ -97,7 +98,7 @@ func TestDecideSemantics(t *testing.T) {
 			}
 			if c.matches != nil {
 				var got []string
-				for _, m := range d.Matches {
+				for _, m := range d.Matches() {
 					got = append(got, m.Rule)
 				}
 				if strings.Join(got, ",") != strings.Join(c.matches, ",") {
@@ -307,5 +308,37 @@ rules:
 	cancel()
 	if _, err := policy.Simulate(ctx, from, to, reqs); !errors.Is(err, context.Canceled) {
 		t.Errorf("cancelled simulation: %v", err)
+	}
+}
+
+func TestManyMatchesAndJSON(t *testing.T) {
+	var b strings.Builder
+	b.WriteString("rules:\n")
+	for i := range 9 {
+		fmt.Fprintf(&b, "  - {id: r%d, effect: allow, obligations: {max_session: %dh}}\n", i, 9-i)
+	}
+	s := mustSet(t, b.String())
+	d := s.Decide(context.Background(), &policy.Request{})
+	ms := d.Matches()
+	if len(ms) != 9 || d.Rule != "r0" || d.Obligations.MaxSession != time.Hour {
+		t.Fatalf("rule %q, %d matches, obligations %+v", d.Rule, len(ms), d.Obligations)
+	}
+	for i, m := range ms {
+		if m.Rule != fmt.Sprint("r", i) || m.Effect != policy.Allow {
+			t.Errorf("match %d is %+v", i, m)
+		}
+	}
+	js, err := json.Marshal(d)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var back struct {
+		Effect      string
+		Rule        string
+		Matches     []policy.Match
+		Obligations struct{ MaxSession string `json:"max_session"` }
+	}
+	if err := json.Unmarshal(js, &back); err != nil || back.Effect != "allow" || back.Rule != "r0" || len(back.Matches) != 9 || back.Obligations.MaxSession != "1h0m0s" {
+		t.Fatalf("json %s (%v)", js, err)
 	}
 }

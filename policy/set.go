@@ -1,6 +1,7 @@
 package policy
 
 import (
+	"encoding/json"
 	"context"
 	"fmt"
 	"strings"
@@ -85,9 +86,6 @@ type Decision struct {
 	// else the first matching allow rule. Empty when nothing matched and
 	// the request was denied by default.
 	Rule string `json:"rule"`
-	// Matches are every rule that matched, in set order. A deny rule whose
-	// condition failed to evaluate is among them (it denies).
-	Matches []Match `json:"matches,omitempty"`
 	// Obligations are merged from the matching rules of the deciding
 	// effect, the strictest value of each.
 	Obligations Obligations `json:"obligations,omitzero"`
@@ -100,6 +98,62 @@ type Decision struct {
 	Considered int `json:"considered"`
 
 	set *Set
+	// The matching rules, by position in the set: inline for the usual
+	// handful, so that a decision allocates nothing; more spill over.
+	n     int
+	first [inlineMatches]matchRef
+	more  []matchRef
+}
+
+const inlineMatches = 6
+
+type matchRef struct {
+	rule   int32
+	failed bool
+}
+
+func (d *Decision) addMatch(m matchRef) {
+	if d.n < inlineMatches {
+		d.first[d.n] = m
+	} else {
+		d.more = append(d.more, m)
+	}
+	d.n++
+}
+
+func (d *Decision) match(i int) matchRef {
+	if i < inlineMatches {
+		return d.first[i]
+	}
+	return d.more[i-inlineMatches]
+}
+
+// Matches returns every rule that matched, in set order. A deny rule whose
+// condition failed to evaluate is among them (it denies).
+func (d *Decision) Matches() []Match {
+	if d.n == 0 {
+		return nil
+	}
+	out := make([]Match, d.n)
+	for i := range out {
+		m := d.match(i)
+		r := d.set.rules[m.rule]
+		out[i] = Match{Rule: r.id, Effect: r.effect, Failed: m.failed}
+	}
+	return out
+}
+
+// MarshalJSON writes the decision with its matches.
+func (d Decision) MarshalJSON() ([]byte, error) {
+	type plain struct {
+		Effect      Effect      `json:"effect"`
+		Rule        string      `json:"rule"`
+		Matches     []Match     `json:"matches,omitempty"`
+		Obligations Obligations `json:"obligations,omitzero"`
+		Version     string      `json:"version"`
+		Considered  int         `json:"considered"`
+	}
+	return json.Marshal(plain{d.Effect, d.Rule, d.Matches(), d.Obligations, d.Version, d.Considered})
 }
 
 // A Match is one rule that matched a request.
@@ -221,10 +275,7 @@ func (s *Set) Decide(ctx context.Context, r *Request) Decision {
 		if !matched {
 			continue
 		}
-		if d.Matches == nil {
-			d.Matches = make([]Match, 0, 4)
-		}
-		d.Matches = append(d.Matches, Match{Rule: rl.id, Effect: rl.effect, Failed: failed})
+		d.addMatch(matchRef{rule: i, failed: failed})
 		if rl.effect == Deny && firstDeny == nil {
 			firstDeny = rl
 		} else if rl.effect == Allow && firstAllow == nil {
@@ -239,21 +290,12 @@ func (s *Set) Decide(ctx context.Context, r *Request) Decision {
 	default:
 		return d
 	}
-	for _, m := range d.Matches {
-		if m.Effect == d.Effect {
-			d.Obligations = d.Obligations.merge(s.ruleByID(m.Rule, cands).obligations)
+	for i := range d.n {
+		if r := s.rules[d.match(i).rule]; r.effect == d.Effect {
+			d.Obligations = d.Obligations.merge(r.obligations)
 		}
 	}
 	return d
-}
-
-func (s *Set) ruleByID(id string, cands []int32) *rule {
-	for _, i := range cands {
-		if s.rules[i].id == id {
-			return s.rules[i]
-		}
-	}
-	return nil
 }
 
 func (r *rule) eval(ctx context.Context, act *activation) (bool, error) {
@@ -290,11 +332,9 @@ func (o Obligations) merge(p Obligations) Obligations {
 func (d *Decision) Explain() string {
 	var b strings.Builder
 	desc := func(id string) string {
-		if d.set != nil {
-			for _, r := range d.set.rules {
-				if r.id == id && r.description != "" {
-					return ": " + r.description
-				}
+		for i := range d.n {
+			if r := d.set.rules[d.match(i).rule]; r.id == id && r.description != "" {
+				return ": " + r.description
 			}
 		}
 		return ""
@@ -304,13 +344,13 @@ func (d *Decision) Explain() string {
 		fmt.Fprintf(&b, "denied by default: no allow rule matched (%d rule(s) selected the resource; none of their conditions held)", d.Considered)
 	case d.Effect == Deny:
 		fmt.Fprintf(&b, "denied by rule %q%s", d.Rule, desc(d.Rule))
-		for _, m := range d.Matches {
+		for _, m := range d.Matches() {
 			if m.Rule == d.Rule && m.Failed {
 				b.WriteString(" (its condition failed to evaluate, so it denies)")
 			}
 		}
 		var over []string
-		for _, m := range d.Matches {
+		for _, m := range d.Matches() {
 			if m.Effect == Allow {
 				over = append(over, fmt.Sprintf("%q", m.Rule))
 			}

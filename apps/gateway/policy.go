@@ -182,7 +182,7 @@ func policyEval(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	}
 	enc := json.NewEncoder(stdout)
 	emit := func(d policy.Decision) error {
-		out := decisionJSON{Decision: d}
+		out := decisionJSON{Effect: d.Effect, Rule: d.Rule, Matches: d.Matches(), Obligations: d.Obligations, Version: d.Version}
 		if *explain {
 			out.Explanation = d.Explain()
 		}
@@ -221,10 +221,16 @@ func policyEval(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	return nil
 }
 
+// decisionJSON is a decision as the CLI prints it: the decision's own JSON
+// fields plus an optional explanation and the evaluation errors as text.
 type decisionJSON struct {
-	policy.Decision
-	Explanation string   `json:"explanation,omitempty"`
-	Errors      []string `json:"errors,omitempty"`
+	Effect      policy.Effect      `json:"effect"`
+	Rule        string             `json:"rule"`
+	Matches     []policy.Match     `json:"matches,omitempty"`
+	Obligations policy.Obligations `json:"obligations,omitzero"`
+	Version     string             `json:"version"`
+	Explanation string             `json:"explanation,omitempty"`
+	Errors      []string           `json:"errors,omitempty"`
 }
 
 func flagErr(err error) error {

@@ -336,7 +336,9 @@ func TestManyMatchesAndJSON(t *testing.T) {
 		Effect      string
 		Rule        string
 		Matches     []policy.Match
-		Obligations struct{ MaxSession string `json:"max_session"` }
+		Obligations struct {
+			MaxSession string `json:"max_session"`
+		}
 	}
 	if err := json.Unmarshal(js, &back); err != nil || back.Effect != "allow" || back.Rule != "r0" || len(back.Matches) != 9 || back.Obligations.MaxSession != "1h0m0s" {
 		t.Fatalf("json %s (%v)", js, err)

@@ -76,8 +76,10 @@
 //   - unusual_hour (low): an allowed decision at an hour of the day (UTC)
 //     with no hour within 3 hours of it holding 2% of the subject's
 //     activity. It also waits until the histogram holds 3/MinShare events.
-//   - rate_spike (medium): at least 60 decisions in a minute and more than
-//     the mean per active minute plus 6 standard deviations.
+//   - rate_spike (medium): at least 60 decisions in a minute, more than the
+//     mean per active minute plus 6 standard deviations, and more than twice
+//     the subject's busiest recent minute (a maximum fading with a half-life
+//     of a week, so that routine batch jobs are learned).
 //   - denial_burst (medium): a decaying count of the subject's denials
 //     (time constant 5 minutes) reaches 10. No learning: the threshold is
 //     absolute.

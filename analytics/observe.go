@@ -362,6 +362,10 @@ func (e *Engine) deniedLocked(s *subject, ev *Event, ks *keys, t uint32, fs *fin
 	e.resourceLocked(s, ev, ks, t, learned, false, fs)
 }
 
+// ratePeakHalfLife is how fast the remembered busiest minute fades, in
+// seconds: a week, so that weekly batch jobs stay remembered.
+const ratePeakHalfLife = 7 * 24 * 3600
+
 // rateLocked counts the decision in its minute and checks for a spike.
 func (e *Engine) rateLocked(s *subject, _ *Event, t uint32, learned bool, fs *findings) {
 	c := &e.cfg
@@ -369,6 +373,12 @@ func (e *Engine) rateLocked(s *subject, _ *Event, t uint32, learned bool, fs *fi
 	if m > s.rateMinute {
 		if s.rateCount > 0 {
 			s.rate.add(float64(s.rateCount), 0.05)
+			end := s.rateMinute*60 + 59
+			peak := float64(s.ratePeak)
+			if end > s.ratePeakAt {
+				peak *= math.Exp2(-float64(end-s.ratePeakAt) / ratePeakHalfLife)
+			}
+			s.ratePeak, s.ratePeakAt = float32(max(peak, float64(s.rateCount))), max(end, s.ratePeakAt)
 		}
 		s.rateMinute, s.rateCount = m, 0
 	}
@@ -376,11 +386,13 @@ func (e *Engine) rateLocked(s *subject, _ *Event, t uint32, learned bool, fs *fi
 	if !learned || s.rate.n < 20 || s.rateCount < c.rateMin {
 		return
 	}
-	limit := float64(s.rate.mean) + c.rateSigmas*max(s.rate.sd(), 1)
+	limit := max(float64(s.rate.mean)+c.rateSigmas*max(s.rate.sd(), 1), c.ratePeakFactor*float64(s.ratePeak))
 	if float64(s.rateCount) > limit && e.ready(s, RateSpike, t) {
 		fs.add(RateSpike, SeverityMedium,
-			fmt.Sprintf("%s made %d requests within a minute; they usually make %.1f per active minute.", s.name, s.rateCount, s.rate.mean),
-			map[string]any{"per_minute": s.rateCount, "mean": round1(float64(s.rate.mean)), "sd": round1(s.rate.sd()), "limit": round1(limit)})
+			fmt.Sprintf("%s made %d requests within a minute; they usually make %.1f per active minute, and %.0f in their busiest recent minute.",
+				s.name, s.rateCount, s.rate.mean, s.ratePeak),
+			map[string]any{"per_minute": s.rateCount, "mean": round1(float64(s.rate.mean)), "sd": round1(s.rate.sd()),
+				"recent_peak": round1(float64(s.ratePeak)), "limit": round1(limit)})
 	}
 }
 

@@ -107,12 +107,16 @@ type HourOptions struct {
 	Margin   int
 }
 
-// RateOptions tunes rate spike: a minute with at least Min decisions and
-// more than the subject's mean per active minute plus Sigmas standard
-// deviations. Defaults: 60, 6.
+// RateOptions tunes rate spike: a minute with at least Min decisions, more
+// than the subject's mean per active minute plus Sigmas standard
+// deviations, and more than PeakFactor times the subject's busiest recent
+// minute (a maximum that decays with a half-life of a week), so that a
+// subject whose batch jobs routinely burst is not flagged for them.
+// Defaults: 60, 6, 2.
 type RateOptions struct {
-	Min    int
-	Sigmas float64
+	Min        int
+	Sigmas     float64
+	PeakFactor float64
 }
 
 // DenialOptions tunes denial burst: Threshold denials of one subject within
@@ -175,6 +179,7 @@ type config struct {
 	hourMargin                             int
 	rateMin                                uint32
 	rateSigmas                             float64
+	ratePeakFactor                         float64
 	denyThreshold                          float64
 	denyTau                                float64 // seconds
 	spraySubjects                          int
@@ -245,6 +250,7 @@ func (o *Options) config() config {
 		hourMargin:     min(orInt(o.Hour.Margin, 3), 11),
 		rateMin:        uint32(orInt(o.Rate.Min, 60)),
 		rateSigmas:     orFloat(o.Rate.Sigmas, 6),
+		ratePeakFactor: orFloat(o.Rate.PeakFactor, 2),
 		denyThreshold:  float64(orInt(o.Denial.Threshold, 10)),
 		denyTau:        orDur(o.Denial.Window, 5*time.Minute).Seconds(),
 		spraySubjects:  min(orInt(o.Spray.Subjects, 10), sourceSlots-4),

@@ -26,10 +26,11 @@ func (g *gen) attacks() {
 	if g.cfg.AttacksPerKind == 0 {
 		return
 	}
-	// Victims: distinct users that never go dormant.
+	// Victims: distinct people (not automation accounts) that never go
+	// dormant.
 	var pool []*user
 	for _, i := range g.rng.Perm(len(g.users)) {
-		if g.users[i].dormFrom < 0 {
+		if g.users[i].dormFrom < 0 && !g.users[i].service {
 			pool = append(pool, g.users[i])
 		}
 	}
@@ -137,7 +138,7 @@ func (g *gen) attack(kind analytics.Detector, u *user, day, attacker int) {
 		g.events = append(g.events, analytics.Event{
 			Time: t0.Add(dur), Subject: u.name, Device: dev, SourceIP: home.ip, Country: home.country, ASN: home.asn,
 			Resource: res, Kind: analytics.KindFlow, Effect: analytics.EffectAllow,
-			BytesIn: 40 << 10, BytesOut: uint64(2+r.IntN(18)) << 30, Duration: dur,
+			BytesIn: 40 << 10, BytesOut: exfilBytes(u, r.IntN(18)), Duration: dur,
 		})
 		g.record(kind, u.name, netip.Addr{}, t0, t0.Add(dur+15*time.Minute))
 	case analytics.ResourceSweep:
@@ -226,4 +227,14 @@ func (g *gen) dormantIncidents() {
 			}
 		}
 	}
+}
+
+// exfilBytes is the size of an exfiltration: 2 to 20 GiB, or 30 to 48 GiB
+// for users who routinely move hundreds of megabytes (50 to 120 times their
+// typical flow either way).
+func exfilBytes(u *user, k int) uint64 {
+	if u.heavy {
+		return uint64(30+k) << 30
+	}
+	return uint64(2+k) << 30
 }

@@ -63,9 +63,11 @@ type user struct {
 	start, len float64   // working hours, local
 	office     float64   // share of weekdays at the office
 	vpn        bool
-	second     int // second work place, -1 if none
-	dormFrom   int // first silent day, -1 if never dormant
-	dormUntil  int // first active day after the silence
+	second     int  // second work place, -1 if none
+	dormFrom   int  // first silent day, -1 if never dormant
+	dormUntil  int  // first active day after the silence
+	heavy      bool // moves large files every day: flows of hundreds of MB
+	service    bool // an automation account: busy around the clock, hourly batches
 }
 
 type netctx struct {
@@ -104,7 +106,9 @@ var allResources = func() []string {
 // in a neighbouring country reached overnight, days behind the corporate
 // VPN (egress in another country), low-accuracy geolocation, large but
 // ordinary downloads, an office NAT address shared by everyone in a
-// country. Each user shows all their habits within the first days
+// country, a few users who move hundreds of megabytes per flow every day,
+// and automation accounts busy around the clock with a batch of about a
+// hundred requests in a minute every six hours. Each user shows all their habits within the first days
 // (onboarding), so that the learning period covers them.
 //
 // Unless AttackFree, it then injects AttacksPerKind incidents of each
@@ -185,6 +189,11 @@ func (g *gen) makeUsers() {
 			total += 1 / float64(k+1)
 			u.weights = append(u.weights, total)
 		}
+		u.heavy = r.Float64() < 0.05
+		if i%100 == 99 {
+			u.service, u.heavy = true, false
+			u.devices = []string{"runner-" + u.name}
+		}
 		if i < nDormant {
 			// Users 0..n-1 go silent; they are not attack victims.
 			u.dormFrom = 10 + r.IntN(4)
@@ -233,6 +242,10 @@ func (g *gen) home(u *user) netctx {
 func (g *gen) day(u *user, d int) {
 	r := g.rng
 	if u.dormFrom >= 0 && d >= u.dormFrom && d < u.dormUntil {
+		return
+	}
+	if u.service {
+		g.serviceDay(u, d)
 		return
 	}
 	wd := g.dayStart(d).Weekday()
@@ -331,13 +344,36 @@ func (g *gen) access(u *user, t time.Time, dev string, c netctx, res string, all
 		f.Kind, f.Rule = analytics.KindFlow, ""
 		f.Duration = time.Duration(1+r.IntN(1800)) * time.Second
 		f.Time = t.Add(f.Duration)
-		out := math.Exp(math.Log(300e3) + 1.3*r.NormFloat64())
+		out := min(math.Exp(math.Log(300e3)+1.3*r.NormFloat64()), 2e8)
 		if r.Float64() < 0.003 {
 			out = 50e6 + 150e6*r.Float64() // a big, ordinary download
 		}
-		f.BytesOut = uint64(min(out, 2e8))
+		if u.heavy {
+			out = min(math.Exp(math.Log(400e6)+0.8*r.NormFloat64()), 4e9)
+		}
+		f.BytesOut = uint64(out)
 		f.BytesIn = uint64(math.Exp(math.Log(20e3) + r.NormFloat64()))
 		g.events = append(g.events, f)
 	}
 	return ev
+}
+
+// serviceDay is a day of an automation account: a request every ten
+// minutes around the clock from a data-centre address, and every six hours
+// a batch of 80 to 120 requests within a minute.
+func (g *gen) serviceDay(u *user, d int) {
+	r := g.rng
+	c := netctx{ip: officeAddr(u.home), asn: officeASN(u.home), country: places[u.home].country, p: places[u.home], precise: true}
+	for h := 0; h < 24; h++ {
+		hour := g.dayStart(d).Add(time.Duration(h) * time.Hour)
+		if h%6 == 0 {
+			n := 80 + r.IntN(41)
+			for i := 0; i < n; i++ {
+				g.access(u, hour.Add(time.Duration(i)*time.Minute/time.Duration(n)+time.Duration(r.IntN(1e6))), u.devices[0], c, g.resource(u), true, i%20 == 0)
+			}
+		}
+		for m := 5; m < 60; m += 10 {
+			g.access(u, hour.Add(time.Duration(m)*time.Minute+time.Duration(r.IntN(1e9))), u.devices[0], c, g.resource(u), r.Float64() >= 0.01, true)
+		}
+	}
 }

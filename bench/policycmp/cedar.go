@@ -19,17 +19,12 @@ type Cedar struct {
 
 // NewCedar loads the Cedar translation of the typical set grown to n rules.
 func NewCedar(n int) (*Cedar, error) {
-	src, err := testdata("bench/testdata/typical.cedar")
+	src, err := grown("bench/testdata/typical.cedar", n,
+		"\n@id(%q)\npermit (principal, action, resource == Resource::%q)\nwhen { context.kind == \"http\" && context.groups.contains(%q) && context.managed };\n")
 	if err != nil {
 		return nil, err
 	}
-	var b strings.Builder
-	b.Write(src)
-	for i := 10; i < n; i++ {
-		id, name, group := AppRule(i)
-		fmt.Fprintf(&b, "\n@id(%q)\npermit (principal, action, resource == Resource::%q)\nwhen { context.kind == \"http\" && context.groups.contains(%q) && context.managed };\n", id, name, group)
-	}
-	ps, err := cedar.NewPolicySetFromBytes("typical.cedar", []byte(b.String()))
+	ps, err := cedar.NewPolicySetFromBytes("typical.cedar", []byte(src))
 	if err != nil {
 		return nil, err
 	}

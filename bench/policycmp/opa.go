@@ -15,19 +15,14 @@ type OPA struct{ q rego.PreparedEvalQuery }
 
 // NewOPA loads the Rego translation of the typical set grown to n rules.
 func NewOPA(n int) (*OPA, error) {
-	src, err := testdata("bench/testdata/typical.rego")
+	src, err := grown("bench/testdata/typical.rego", n,
+		"\nallows contains %q if {\n\tinput.resource.kind == \"http\"\n\tinput.resource.name == %q\n\t%q in input.subject.groups\n\tinput.device.managed\n}\n")
 	if err != nil {
 		return nil, err
 	}
-	var b strings.Builder
-	b.Write(src)
-	for i := 10; i < n; i++ {
-		id, name, group := AppRule(i)
-		fmt.Fprintf(&b, "\nallows contains %q if {\n\tinput.resource.kind == \"http\"\n\tinput.resource.name == %q\n\t%q in input.subject.groups\n\tinput.device.managed\n}\n", id, name, group)
-	}
 	q, err := rego.New(
 		rego.Query("data.gonaut.decision"),
-		rego.Module("typical.rego", b.String()),
+		rego.Module("typical.rego", src),
 	).PrepareForEval(context.Background())
 	if err != nil {
 		return nil, err

@@ -114,6 +114,23 @@ func AppRule(i int) (id, name, group string) {
 	return fmt.Sprintf("app-%d", i), fmt.Sprintf("app-%d.corp", i), fmt.Sprintf("team-%d", i%97)
 }
 
+// grown returns the typical set in one engine's language, read from path,
+// followed by application rules up to n rules in all, each written by rule
+// from AppRule's id, name and group.
+func grown(path string, n int, rule string) (string, error) {
+	src, err := testdata(path)
+	if err != nil {
+		return "", err
+	}
+	var b strings.Builder
+	b.Write(src)
+	for i := 10; i < n; i++ {
+		id, name, group := AppRule(i)
+		fmt.Fprintf(&b, rule, id, name, group)
+	}
+	return b.String(), nil
+}
+
 // testdata finds a file under the repository from this package's source.
 func testdata(rel string) ([]byte, error) {
 	_, file, _, _ := runtime.Caller(0)
@@ -125,17 +142,12 @@ type Gonaut struct{ set *policy.Set }
 
 // NewGonaut loads the typical set grown to n rules.
 func NewGonaut(n int) (*Gonaut, error) {
-	src, err := testdata("policy/testdata/typical.yaml")
+	src, err := grown("policy/testdata/typical.yaml", n,
+		"  - id: %s\n    effect: allow\n    resources: {kind: http, names: [%s]}\n    when: '\"%s\" in subject.groups && device.managed'\n")
 	if err != nil {
 		return nil, err
 	}
-	var b strings.Builder
-	b.Write(src)
-	for i := 10; i < n; i++ {
-		id, name, group := AppRule(i)
-		fmt.Fprintf(&b, "  - id: %s\n    effect: allow\n    resources: {kind: http, names: [%s]}\n    when: '\"%s\" in subject.groups && device.managed'\n", id, name, group)
-	}
-	doc, err := policy.Parse("typical.yaml", []byte(b.String()))
+	doc, err := policy.Parse("typical.yaml", []byte(src))
 	if err != nil {
 		return nil, err
 	}

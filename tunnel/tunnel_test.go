@@ -309,3 +309,73 @@ func TestUnsupportedNetwork(t *testing.T) {
 		t.Errorf("ListenPacket tcp: %v", err)
 	}
 }
+
+// TestPeerChangesWhileTrafficFlows updates the active peer and adds and
+// removes others during a bulk transfer, which completes intact.
+func TestPeerChangesWhileTrafficFlows(t *testing.T) {
+	a, b := newPair(t, nil, nil)
+	l, err := b.Listen("tcp", ":9100")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	const size = 8 << 20
+	sum := make(chan []byte, 1)
+	go func() {
+		c, err := l.Accept()
+		if err != nil {
+			sum <- nil
+			return
+		}
+		defer c.Close()
+		h := sha256.New()
+		io.CopyN(h, c, size)
+		sum <- h.Sum(nil)
+	}()
+	c, err := a.Dial(testCtx(t, 20*time.Second), "tcp", netip.AddrPortFrom(b.v4, 9100).String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	h := sha256.New()
+	done := make(chan error, 1)
+	go func() {
+		_, err := io.CopyN(io.MultiWriter(c, h), rand.Reader, size)
+		done <- err
+	}()
+	ctx := testCtx(t, 60*time.Second)
+	for i := 0; ; i++ {
+		select {
+		case err := <-done:
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := <-sum; !bytes.Equal(got, h.Sum(nil)) {
+				t.Fatal("checksum mismatch")
+			}
+			if i == 0 {
+				t.Log("transfer finished before any peer change")
+			}
+			return
+		default:
+		}
+		// Update the active peer (keepalive, an extra allowed prefix)...
+		if err := a.SetPeer(ctx, tunnel.PeerConfig{
+			PublicKey:           b.PublicKey(),
+			Endpoint:            b.endpoint(),
+			PersistentKeepalive: time.Duration(1+i%5) * time.Second,
+			AllowedIPs:          []netip.Prefix{netip.PrefixFrom(b.v4, 32), netip.PrefixFrom(b.v6, 128), netip.MustParsePrefix("10.123.0.0/16")},
+		}); err != nil {
+			t.Fatal(err)
+		}
+		// ...and add and remove another.
+		other := mustKey(t).PublicKey()
+		if err := a.SetPeer(ctx, tunnel.PeerConfig{PublicKey: other, AllowedIPs: []netip.Prefix{netip.MustParsePrefix("10.124.0.0/16")}}); err != nil {
+			t.Fatal(err)
+		}
+		if err := a.RemovePeer(other); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}

@@ -1,0 +1,274 @@
+package store
+
+import (
+	"context"
+	"crypto/sha256"
+	"database/sql"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"strconv"
+	"strings"
+)
+
+// chainHash is the hash of one entry: SHA-256 over the previous hash and
+// the entry's fields, each length-prefixed so that no two different
+// entries serialise alike.
+func chainHash(prev string, e *AuditEvent) string {
+	h := sha256.New()
+	for _, f := range []string{prev, strconv.FormatInt(e.Seq, 10), strconv.FormatInt(nanos(e.Time), 10), e.Actor, e.Action, e.Resource, e.Effect, e.Gateway, e.EventID, string(e.Detail)} {
+		fmt.Fprintf(h, "%d:%s;", len(f), f)
+	}
+	return hex.EncodeToString(h.Sum(nil))
+}
+
+// AppendAudit appends events to the log in order, chaining each to the
+// previous entry, and fills in their Seq, PrevHash and Hash. Events with
+// an EventID already in the log (or repeated in the batch) are skipped
+// and counted as duplicates. The whole batch commits or nothing does.
+func (s *DB) AppendAudit(ctx context.Context, events []AuditEvent) (added, dups int, err error) {
+	err = s.tx(ctx, func(tx *sql.Tx) error {
+		added, dups = 0, 0
+		var seq int64
+		var head string
+		lock := `SELECT seq, hash FROM audit_head WHERE id = 1`
+		if s.postgres {
+			lock += ` FOR UPDATE`
+		}
+		if err := s.row(ctx, tx, lock).Scan(&seq, &head); err != nil {
+			return s.wrap(err)
+		}
+		seen, err := s.existingEventIDs(ctx, tx, events)
+		if err != nil {
+			return err
+		}
+		keep := make([]*AuditEvent, 0, len(events))
+		for i := range events {
+			e := &events[i]
+			if e.EventID != "" {
+				if seen[e.EventID] {
+					dups++
+					continue
+				}
+				seen[e.EventID] = true
+			}
+			if e.Time.IsZero() {
+				e.Time = nowUTC()
+			}
+			e.Time = e.Time.UTC()
+			if len(e.Detail) > 0 && !json.Valid(e.Detail) {
+				return fmt.Errorf("%w: audit detail is not JSON", ErrInvalid)
+			}
+			seq++
+			e.Seq, e.PrevHash = seq, head
+			e.Hash = chainHash(head, e)
+			head = e.Hash
+			keep = append(keep, e)
+		}
+		if err := s.insertAudit(ctx, tx, keep); err != nil {
+			return err
+		}
+		added = len(keep)
+		if added == 0 {
+			return nil
+		}
+		_, err = s.exec(ctx, tx, `UPDATE audit_head SET seq = ?, hash = ? WHERE id = 1`, seq, head)
+		return err
+	})
+	if err != nil {
+		return 0, 0, err
+	}
+	return added, dups, nil
+}
+
+func (s *DB) existingEventIDs(ctx context.Context, tx *sql.Tx, events []AuditEvent) (map[string]bool, error) {
+	seen := map[string]bool{}
+	var ids []any
+	for i := range events {
+		if events[i].EventID != "" {
+			ids = append(ids, events[i].EventID)
+		}
+	}
+	for len(ids) > 0 {
+		n := min(len(ids), 500)
+		rows, err := s.query(ctx, tx, `SELECT event_id FROM audit WHERE event_id IN (?`+strings.Repeat(",?", n-1)+`)`, ids[:n]...)
+		if err != nil {
+			return nil, err
+		}
+		for rows.Next() {
+			var id string
+			if err := rows.Scan(&id); err != nil {
+				rows.Close()
+				return nil, s.wrap(err)
+			}
+			seen[id] = true
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return nil, s.wrap(err)
+		}
+		ids = ids[n:]
+	}
+	return seen, nil
+}
+
+func (s *DB) insertAudit(ctx context.Context, tx *sql.Tx, es []*AuditEvent) error {
+	const per = 400
+	for len(es) > 0 {
+		n := min(per, len(es))
+		var b strings.Builder
+		b.WriteString(`INSERT INTO audit (seq, time, actor, action, resource, effect, gateway, event_id, detail, prev_hash, hash) VALUES `)
+		args := make([]any, 0, n*11)
+		for i, e := range es[:n] {
+			if i > 0 {
+				b.WriteByte(',')
+			}
+			b.WriteString(`(?,?,?,?,?,?,?,?,?,?,?)`)
+			var eid any
+			if e.EventID != "" {
+				eid = e.EventID
+			}
+			args = append(args, e.Seq, nanos(e.Time), e.Actor, e.Action, e.Resource, e.Effect, e.Gateway, eid, string(e.Detail), e.PrevHash, e.Hash)
+		}
+		if _, err := s.exec(ctx, tx, b.String(), args...); err != nil {
+			return err
+		}
+		es = es[n:]
+	}
+	return nil
+}
+
+const auditCols = `seq, time, actor, action, resource, effect, gateway, event_id, detail, prev_hash, hash`
+
+func scanAudit(sc interface{ Scan(...any) error }) (*AuditEvent, error) {
+	var e AuditEvent
+	var t int64
+	var eid sql.NullString
+	var detail string
+	if err := sc.Scan(&e.Seq, &t, &e.Actor, &e.Action, &e.Resource, &e.Effect, &e.Gateway, &eid, &detail, &e.PrevHash, &e.Hash); err != nil {
+		return nil, err
+	}
+	e.Time, e.EventID = fromNanos(t), eid.String
+	if detail != "" {
+		e.Detail = json.RawMessage(detail)
+	}
+	return &e, nil
+}
+
+// ListAudit returns entries matching f, newest first.
+func (s *DB) ListAudit(ctx context.Context, f AuditFilter) ([]AuditEvent, error) {
+	var where []string
+	var args []any
+	add := func(cond string, a ...any) { where = append(where, cond); args = append(args, a...) }
+	if f.Before > 0 {
+		add(`seq < ?`, f.Before)
+	}
+	if f.Actor != "" {
+		add(`actor = ?`, f.Actor)
+	}
+	if f.Action != "" {
+		add(`action = ?`, f.Action)
+	}
+	if f.Resource != "" {
+		add(`resource = ?`, f.Resource)
+	}
+	if f.Effect != "" {
+		add(`effect = ?`, f.Effect)
+	}
+	if f.Gateway != "" {
+		add(`gateway = ?`, f.Gateway)
+	}
+	if !f.Since.IsZero() {
+		add(`time >= ?`, nanos(f.Since))
+	}
+	if !f.Until.IsZero() {
+		add(`time < ?`, nanos(f.Until))
+	}
+	if f.Query != "" {
+		l := like(f.Query)
+		add(`(lower(actor) LIKE ? ESCAPE '\' OR lower(action) LIKE ? ESCAPE '\' OR lower(resource) LIKE ? ESCAPE '\' OR lower(detail) LIKE ? ESCAPE '\')`, l, l, l, l)
+	}
+	q := `SELECT ` + auditCols + ` FROM audit`
+	if len(where) > 0 {
+		q += ` WHERE ` + strings.Join(where, ` AND `)
+	}
+	q += ` ORDER BY seq DESC LIMIT ?`
+	args = append(args, clampLimit(f.Limit))
+	rows, err := s.query(ctx, s.db, q, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	out := []AuditEvent{}
+	for rows.Next() {
+		e, err := scanAudit(rows)
+		if err != nil {
+			return nil, s.wrap(err)
+		}
+		out = append(out, *e)
+	}
+	return out, s.wrap(rows.Err())
+}
+
+// CountAudit counts the log's entries.
+func (s *DB) CountAudit(ctx context.Context) (int64, error) {
+	var n int64
+	err := s.row(ctx, s.db, `SELECT seq FROM audit_head WHERE id = 1`).Scan(&n)
+	return n, s.wrap(err)
+}
+
+// VerifyAudit walks the whole chain in order and reports the first entry
+// whose link, sequence or hash does not match, and whether the head
+// record agrees with the last entry (which catches truncation).
+func (s *DB) VerifyAudit(ctx context.Context) (*VerifyReport, error) {
+	rep := &VerifyReport{OK: true}
+	var headSeq int64
+	var headHash string
+	if err := s.row(ctx, s.db, `SELECT seq, hash FROM audit_head WHERE id = 1`).Scan(&headSeq, &headHash); err != nil {
+		return nil, s.wrap(err)
+	}
+	prev := ""
+	var last int64
+	const page = 5000
+	for {
+		rows, err := s.query(ctx, s.db, `SELECT `+auditCols+` FROM audit WHERE seq > ? ORDER BY seq LIMIT ?`, last, page)
+		if err != nil {
+			return nil, err
+		}
+		n := 0
+		for rows.Next() {
+			e, err := scanAudit(rows)
+			if err != nil {
+				rows.Close()
+				return nil, s.wrap(err)
+			}
+			n++
+			rep.Entries++
+			switch {
+			case e.Seq != last+1:
+				rep.OK, rep.BrokenAt, rep.Reason = false, last+1, fmt.Sprintf("entry %d is missing", last+1)
+			case e.PrevHash != prev:
+				rep.OK, rep.BrokenAt, rep.Reason = false, e.Seq, "link to the previous entry does not match"
+			case chainHash(prev, e) != e.Hash:
+				rep.OK, rep.BrokenAt, rep.Reason = false, e.Seq, "entry does not match its hash"
+			}
+			if !rep.OK {
+				rows.Close()
+				return rep, nil
+			}
+			prev, last = e.Hash, e.Seq
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return nil, s.wrap(err)
+		}
+		if n < page {
+			break
+		}
+	}
+	rep.Head = prev
+	if last != headSeq || prev != headHash {
+		rep.OK, rep.BrokenAt, rep.Reason = false, last+1, fmt.Sprintf("log ends at entry %d but the head records %d", last, headSeq)
+	}
+	return rep, nil
+}

@@ -1,0 +1,190 @@
+package store
+
+import (
+	"context"
+	"crypto/rand"
+	"database/sql"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgconn"
+	_ "github.com/jackc/pgx/v5/stdlib" // the "pgx" database/sql driver
+	_ "modernc.org/sqlite"             // the "sqlite" database/sql driver
+)
+
+// DB is the SQL implementation of Store for both backends. The SQL is
+// written once with "?" placeholders and portable types; the few places
+// where the backends differ (placeholders, row locks, conflict errors)
+// go through the dialect.
+type DB struct {
+	db       *sql.DB
+	postgres bool
+}
+
+// Open connects to a store and migrates it. A DSN starting with
+// "postgres://" or "postgresql://" opens PostgreSQL (any libpq
+// parameter, e.g. search_path, may be added to the URL); anything else is
+// a SQLite file path (":memory:" is not supported: use a temporary file).
+func Open(ctx context.Context, dsn string) (*DB, error) {
+	s := &DB{}
+	var err error
+	if strings.HasPrefix(dsn, "postgres://") || strings.HasPrefix(dsn, "postgresql://") {
+		s.postgres = true
+		s.db, err = sql.Open("pgx", dsn)
+		if err == nil {
+			s.db.SetMaxOpenConns(16)
+			s.db.SetMaxIdleConns(16)
+		}
+	} else {
+		if dsn == "" || dsn == ":memory:" {
+			return nil, fmt.Errorf("%w: sqlite needs a file path", ErrInvalid)
+		}
+		path := strings.TrimPrefix(dsn, "file:")
+		if i := strings.IndexByte(path, '?'); i >= 0 {
+			path = path[:i]
+		}
+		s.db, err = sql.Open("sqlite", "file:"+path+"?_txlock=immediate&_pragma=busy_timeout(10000)&_pragma=journal_mode(WAL)&_pragma=synchronous(NORMAL)&_pragma=foreign_keys(ON)")
+		if err == nil {
+			s.db.SetMaxOpenConns(8)
+		}
+	}
+	if err != nil {
+		return nil, fmt.Errorf("store: open: %w", err)
+	}
+	if err := s.db.PingContext(ctx); err != nil {
+		s.db.Close()
+		return nil, fmt.Errorf("store: connect: %w", err)
+	}
+	if err := s.migrate(ctx); err != nil {
+		s.db.Close()
+		return nil, err
+	}
+	return s, nil
+}
+
+// Close closes the database.
+func (s *DB) Close() error { return s.db.Close() }
+
+// Backend is "sqlite" or "postgres".
+func (s *DB) Backend() string {
+	if s.postgres {
+		return "postgres"
+	}
+	return "sqlite"
+}
+
+// SQL exposes the database for tools such as benchmarks' bulk loaders.
+func (s *DB) SQL() *sql.DB { return s.db }
+
+// q rewrites "?" placeholders for the backend.
+func (s *DB) q(query string) string {
+	if !s.postgres {
+		return query
+	}
+	var b strings.Builder
+	n := 0
+	for i := 0; i < len(query); i++ {
+		if query[i] == '?' {
+			n++
+			b.WriteByte('$')
+			b.WriteString(strconv.Itoa(n))
+			continue
+		}
+		b.WriteByte(query[i])
+	}
+	return b.String()
+}
+
+type querier interface {
+	ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error)
+	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
+	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
+}
+
+func (s *DB) exec(ctx context.Context, qr querier, query string, args ...any) (sql.Result, error) {
+	r, err := qr.ExecContext(ctx, s.q(query), args...)
+	return r, s.wrap(err)
+}
+
+func (s *DB) query(ctx context.Context, qr querier, query string, args ...any) (*sql.Rows, error) {
+	r, err := qr.QueryContext(ctx, s.q(query), args...)
+	return r, s.wrap(err)
+}
+
+func (s *DB) row(ctx context.Context, qr querier, query string, args ...any) *sql.Row {
+	return qr.QueryRowContext(ctx, s.q(query), args...)
+}
+
+// wrap maps backend errors to the package's sentinels.
+func (s *DB) wrap(err error) error {
+	if err == nil {
+		return nil
+	}
+	if errors.Is(err, sql.ErrNoRows) {
+		return ErrNotFound
+	}
+	var pe *pgconn.PgError
+	if errors.As(err, &pe) && pe.Code == "23505" {
+		return fmt.Errorf("%w: %s", ErrConflict, pe.Detail)
+	}
+	if strings.Contains(err.Error(), "UNIQUE constraint failed") || strings.Contains(err.Error(), "constraint failed: UNIQUE") {
+		return fmt.Errorf("%w: %v", ErrConflict, err)
+	}
+	return fmt.Errorf("store: %w", err)
+}
+
+// tx runs fn in a transaction, committing if it returns nil.
+func (s *DB) tx(ctx context.Context, fn func(tx *sql.Tx) error) error {
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return s.wrap(err)
+	}
+	if err := fn(tx); err != nil {
+		tx.Rollback()
+		return err
+	}
+	return s.wrap(tx.Commit())
+}
+
+// bump increases the configuration version in tx.
+func (s *DB) bump(ctx context.Context, tx *sql.Tx) error {
+	_, err := s.exec(ctx, tx, `UPDATE config_version SET version = version + 1 WHERE id = 1`)
+	return err
+}
+
+// ConfigVersion is the version of everything gateways see.
+func (s *DB) ConfigVersion(ctx context.Context) (int64, error) {
+	var v int64
+	err := s.row(ctx, s.db, `SELECT version FROM config_version WHERE id = 1`).Scan(&v)
+	return v, s.wrap(err)
+}
+
+// NewID returns a random id with a type prefix, e.g. "u_3f9c…".
+func NewID(prefix string) string {
+	var b [10]byte
+	rand.Read(b[:])
+	return prefix + "_" + hex.EncodeToString(b[:])
+}
+
+func nanos(t time.Time) int64 {
+	if t.IsZero() {
+		return 0
+	}
+	return t.UnixNano()
+}
+
+func fromNanos(n int64) time.Time {
+	if n == 0 {
+		return time.Time{}
+	}
+	return time.Unix(0, n).UTC()
+}
+
+func like(q string) string {
+	r := strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`)
+	return "%" + strings.ToLower(r.Replace(q)) + "%"
+}

@@ -1,0 +1,35 @@
+// Package store is the console's persistent state behind one interface,
+// Store, with two backends that pass the same test suite: SQLite
+// (modernc.org/sqlite, pure Go, the embedded default) and PostgreSQL
+// (github.com/jackc/pgx/v5, for production and for several console
+// replicas). Open picks the backend from the DSN and applies the versioned
+// migrations in migrations.go before returning.
+//
+// # What it keeps
+//
+// Users (argon2id password hashes, TOTP secrets, hashed recovery codes,
+// lockout state), groups, devices (WireGuard public keys, posture, owner,
+// session expiry), resources, policies with every saved version (author,
+// time, message), gateways (hashed one-time registration token, hashed
+// credential, last status), the audit log, alerts, API keys (hashed),
+// settings and web sessions (hashed ids).
+//
+// Every change that a gateway must see bumps the configuration version
+// (ConfigVersion) in the same transaction; the control plane's bundle
+// long-poll watches it.
+//
+// # The audit log
+//
+// The audit log is append-only: the store has no call that changes or
+// deletes an entry. Each entry carries the SHA-256 of its own fields and of
+// the previous entry's hash, so changing, removing or reordering any entry
+// breaks the chain from there on; VerifyAudit walks the chain and names the
+// first broken entry. Entries that come from gateways carry the gateway's
+// event id, which is unique: appending the same event twice stores it once.
+//
+// # Concurrency
+//
+// A *DB is safe for concurrent use. Appends to the audit log are
+// serialised (a row lock on PostgreSQL, an immediate transaction on
+// SQLite) so that the chain stays linear with several console replicas.
+package store

@@ -1,0 +1,15 @@
+package store
+
+import "errors"
+
+var (
+	// ErrNotFound is returned when the asked-for record does not exist.
+	ErrNotFound = errors.New("store: not found")
+	// ErrConflict is returned when a unique name, email or key is taken.
+	ErrConflict = errors.New("store: conflict")
+	// ErrInvalid is returned for a record that fails validation.
+	ErrInvalid = errors.New("store: invalid")
+	// ErrTokenUsed is returned when a gateway registration token is
+	// unknown, expired or already used.
+	ErrTokenUsed = errors.New("store: registration token unknown or already used")
+)

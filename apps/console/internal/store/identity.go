@@ -1,0 +1,272 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"fmt"
+	"strings"
+	"time"
+)
+
+func nowUTC() time.Time { return time.Now().UTC() }
+
+const userCols = `id, email, name, role, groups_json, password_hash, totp_secret, totp_enabled, recovery_json, disabled, failed_logins, locked_until, created`
+
+func scanUser(sc interface{ Scan(...any) error }) (*User, error) {
+	var u User
+	var groups, rec string
+	var locked, created int64
+	if err := sc.Scan(&u.ID, &u.Email, &u.Name, &u.Role, &groups, &u.PasswordHash, &u.TOTPSecret, &u.TOTPEnabled, &rec, &u.Disabled, &u.FailedLogins, &locked, &created); err != nil {
+		return nil, err
+	}
+	json.Unmarshal([]byte(groups), &u.Groups)
+	json.Unmarshal([]byte(rec), &u.Recovery)
+	if u.Groups == nil {
+		u.Groups = []string{}
+	}
+	u.LockedUntil, u.Created = fromNanos(locked), fromNanos(created)
+	return &u, nil
+}
+
+func userArgs(u *User) []any {
+	g, _ := json.Marshal(orEmpty(u.Groups))
+	r, _ := json.Marshal(orEmpty(u.Recovery))
+	return []any{u.ID, strings.ToLower(u.Email), u.Name, string(u.Role), string(g), u.PasswordHash, u.TOTPSecret, u.TOTPEnabled, string(r), u.Disabled, u.FailedLogins, nanos(u.LockedUntil), nanos(u.Created)}
+}
+
+func orEmpty(s []string) []string {
+	if s == nil {
+		return []string{}
+	}
+	return s
+}
+
+// CreateUser inserts u, filling in ID and Created when empty.
+func (s *DB) CreateUser(ctx context.Context, u *User) error {
+	if u.Email == "" || !u.Role.Valid() {
+		return fmt.Errorf("%w: user needs an email and a valid role", ErrInvalid)
+	}
+	if u.ID == "" {
+		u.ID = NewID("u")
+	}
+	if u.Created.IsZero() {
+		u.Created = nowUTC()
+	}
+	return s.tx(ctx, func(tx *sql.Tx) error {
+		if _, err := s.exec(ctx, tx, `INSERT INTO users (`+userCols+`) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)`, userArgs(u)...); err != nil {
+			return err
+		}
+		return s.bump(ctx, tx)
+	})
+}
+
+// UpdateUser replaces every field of the user with u's.
+func (s *DB) UpdateUser(ctx context.Context, u *User) error {
+	if !u.Role.Valid() {
+		return fmt.Errorf("%w: role %q", ErrInvalid, u.Role)
+	}
+	return s.tx(ctx, func(tx *sql.Tx) error {
+		a := userArgs(u)
+		r, err := s.exec(ctx, tx, `UPDATE users SET email=?, name=?, role=?, groups_json=?, password_hash=?, totp_secret=?, totp_enabled=?, recovery_json=?, disabled=?, failed_logins=?, locked_until=? WHERE id=?`, append(a[1:12], a[0])...)
+		if err != nil {
+			return err
+		}
+		if n, _ := r.RowsAffected(); n == 0 {
+			return ErrNotFound
+		}
+		return s.bump(ctx, tx)
+	})
+}
+
+// User returns one user by id.
+func (s *DB) User(ctx context.Context, id string) (*User, error) {
+	u, err := scanUser(s.row(ctx, s.db, `SELECT `+userCols+` FROM users WHERE id = ?`, id))
+	return u, s.wrap(err)
+}
+
+// UserByEmail returns one user by email, case-insensitively.
+func (s *DB) UserByEmail(ctx context.Context, email string) (*User, error) {
+	u, err := scanUser(s.row(ctx, s.db, `SELECT `+userCols+` FROM users WHERE email = ?`, strings.ToLower(email)))
+	return u, s.wrap(err)
+}
+
+// ListUsers pages through users by id.
+func (s *DB) ListUsers(ctx context.Context, o ListOptions) ([]User, error) {
+	rows, err := s.query(ctx, s.db, `SELECT `+userCols+` FROM users WHERE id > ? AND (? = '' OR lower(email) LIKE ? ESCAPE '\' OR lower(name) LIKE ? ESCAPE '\') ORDER BY id LIMIT ?`,
+		o.After, o.Query, like(o.Query), like(o.Query), o.limit())
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	out := []User{}
+	for rows.Next() {
+		u, err := scanUser(rows)
+		if err != nil {
+			return nil, s.wrap(err)
+		}
+		out = append(out, *u)
+	}
+	return out, s.wrap(rows.Err())
+}
+
+// PutGroup creates or updates a group.
+func (s *DB) PutGroup(ctx context.Context, g Group) error {
+	if g.Name == "" {
+		return fmt.Errorf("%w: group needs a name", ErrInvalid)
+	}
+	return s.tx(ctx, func(tx *sql.Tx) error {
+		if _, err := s.exec(ctx, tx, `INSERT INTO groups (name, description) VALUES (?, ?) ON CONFLICT (name) DO UPDATE SET description = excluded.description`, g.Name, g.Description); err != nil {
+			return err
+		}
+		return s.bump(ctx, tx)
+	})
+}
+
+// DeleteGroup removes a group (users keep the name in their list).
+func (s *DB) DeleteGroup(ctx context.Context, name string) error {
+	return s.tx(ctx, func(tx *sql.Tx) error {
+		r, err := s.exec(ctx, tx, `DELETE FROM groups WHERE name = ?`, name)
+		if err != nil {
+			return err
+		}
+		if n, _ := r.RowsAffected(); n == 0 {
+			return ErrNotFound
+		}
+		return s.bump(ctx, tx)
+	})
+}
+
+// ListGroups returns every group by name.
+func (s *DB) ListGroups(ctx context.Context) ([]Group, error) {
+	rows, err := s.query(ctx, s.db, `SELECT name, description FROM groups ORDER BY name`)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	out := []Group{}
+	for rows.Next() {
+		var g Group
+		if err := rows.Scan(&g.Name, &g.Description); err != nil {
+			return nil, s.wrap(err)
+		}
+		out = append(out, g)
+	}
+	return out, s.wrap(rows.Err())
+}
+
+const deviceCols = `id, name, owner, public_key, address, posture, disabled, created, last_seen, session_expires, mfa_time`
+
+func scanDevice(sc interface{ Scan(...any) error }) (*Device, error) {
+	var d Device
+	var posture string
+	var created, seen, exp, mfa int64
+	if err := sc.Scan(&d.ID, &d.Name, &d.Owner, &d.PublicKey, &d.Address, &posture, &d.Disabled, &created, &seen, &exp, &mfa); err != nil {
+		return nil, err
+	}
+	if posture != "" {
+		d.Posture = json.RawMessage(posture)
+	}
+	d.Created, d.LastSeen, d.SessionExpires, d.MFATime = fromNanos(created), fromNanos(seen), fromNanos(exp), fromNanos(mfa)
+	return &d, nil
+}
+
+func deviceArgs(d *Device) []any {
+	return []any{d.ID, d.Name, d.Owner, d.PublicKey, d.Address, string(d.Posture), d.Disabled, nanos(d.Created), nanos(d.LastSeen), nanos(d.SessionExpires), nanos(d.MFATime)}
+}
+
+// CreateDevice inserts d, filling in ID and Created when empty. Public
+// keys are unique.
+func (s *DB) CreateDevice(ctx context.Context, d *Device) error {
+	if d.PublicKey == "" || d.Owner == "" {
+		return fmt.Errorf("%w: device needs an owner and a public key", ErrInvalid)
+	}
+	if d.ID == "" {
+		d.ID = NewID("d")
+	}
+	if d.Created.IsZero() {
+		d.Created = nowUTC()
+	}
+	return s.tx(ctx, func(tx *sql.Tx) error {
+		if _, err := s.exec(ctx, tx, `INSERT INTO devices (`+deviceCols+`) VALUES (?,?,?,?,?,?,?,?,?,?,?)`, deviceArgs(d)...); err != nil {
+			return err
+		}
+		return s.bump(ctx, tx)
+	})
+}
+
+// BulkDevices inserts many devices in one transaction without bumping
+// the configuration version per row; for seeding and benchmarks.
+func (s *DB) BulkDevices(ctx context.Context, ds []Device) error {
+	return s.tx(ctx, func(tx *sql.Tx) error {
+		const per = 500
+		for len(ds) > 0 {
+			n := min(per, len(ds))
+			var b strings.Builder
+			b.WriteString(`INSERT INTO devices (` + deviceCols + `) VALUES `)
+			args := make([]any, 0, n*11)
+			for i := range ds[:n] {
+				if i > 0 {
+					b.WriteByte(',')
+				}
+				b.WriteString(`(?,?,?,?,?,?,?,?,?,?,?)`)
+				if ds[i].ID == "" {
+					ds[i].ID = NewID("d")
+				}
+				args = append(args, deviceArgs(&ds[i])...)
+			}
+			if _, err := s.exec(ctx, tx, b.String(), args...); err != nil {
+				return err
+			}
+			ds = ds[n:]
+		}
+		return s.bump(ctx, tx)
+	})
+}
+
+// UpdateDevice replaces every field of the device with d's.
+func (s *DB) UpdateDevice(ctx context.Context, d *Device) error {
+	return s.tx(ctx, func(tx *sql.Tx) error {
+		a := deviceArgs(d)
+		r, err := s.exec(ctx, tx, `UPDATE devices SET name=?, owner=?, public_key=?, address=?, posture=?, disabled=?, created=?, last_seen=?, session_expires=?, mfa_time=? WHERE id=?`, append(a[1:], a[0])...)
+		if err != nil {
+			return err
+		}
+		if n, _ := r.RowsAffected(); n == 0 {
+			return ErrNotFound
+		}
+		return s.bump(ctx, tx)
+	})
+}
+
+// Device returns one device by id.
+func (s *DB) Device(ctx context.Context, id string) (*Device, error) {
+	d, err := scanDevice(s.row(ctx, s.db, `SELECT `+deviceCols+` FROM devices WHERE id = ?`, id))
+	return d, s.wrap(err)
+}
+
+// ListDevices pages through devices by id, optionally of one owner.
+func (s *DB) ListDevices(ctx context.Context, owner string, o ListOptions) ([]Device, error) {
+	rows, err := s.query(ctx, s.db, `SELECT `+deviceCols+` FROM devices WHERE id > ? AND (? = '' OR owner = ?) AND (? = '' OR lower(name) LIKE ? ESCAPE '\' OR public_key = ?) ORDER BY id LIMIT ?`,
+		o.After, owner, owner, o.Query, like(o.Query), o.Query, o.limit())
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	out := []Device{}
+	for rows.Next() {
+		d, err := scanDevice(rows)
+		if err != nil {
+			return nil, s.wrap(err)
+		}
+		out = append(out, *d)
+	}
+	return out, s.wrap(rows.Err())
+}
+
+// CountDevices counts every device.
+func (s *DB) CountDevices(ctx context.Context) (int64, error) {
+	var n int64
+	err := s.row(ctx, s.db, `SELECT COUNT(*) FROM devices`).Scan(&n)
+	return n, s.wrap(err)
+}

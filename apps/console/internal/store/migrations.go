@@ -1,0 +1,105 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+)
+
+// migrations are applied in order, each once, each in its own
+// transaction; the applied versions are recorded in schema_migrations.
+// Never edit a released migration: add a new one. The SQL must run on
+// both SQLite and PostgreSQL; times are Unix nanoseconds in BIGINT.
+var migrations = []string{
+	// 1: the initial schema.
+	`
+CREATE TABLE config_version (id INTEGER PRIMARY KEY, version BIGINT NOT NULL);
+INSERT INTO config_version (id, version) VALUES (1, 1);
+CREATE TABLE users (
+	id TEXT PRIMARY KEY, email TEXT NOT NULL UNIQUE, name TEXT NOT NULL, role TEXT NOT NULL,
+	groups_json TEXT NOT NULL, password_hash TEXT NOT NULL, totp_secret TEXT NOT NULL,
+	totp_enabled BOOLEAN NOT NULL, recovery_json TEXT NOT NULL, disabled BOOLEAN NOT NULL,
+	failed_logins INTEGER NOT NULL, locked_until BIGINT NOT NULL, created BIGINT NOT NULL);
+CREATE TABLE groups (name TEXT PRIMARY KEY, description TEXT NOT NULL);
+CREATE TABLE devices (
+	id TEXT PRIMARY KEY, name TEXT NOT NULL, owner TEXT NOT NULL, public_key TEXT NOT NULL UNIQUE,
+	address TEXT NOT NULL, posture TEXT NOT NULL, disabled BOOLEAN NOT NULL, created BIGINT NOT NULL,
+	last_seen BIGINT NOT NULL, session_expires BIGINT NOT NULL, mfa_time BIGINT NOT NULL);
+CREATE INDEX devices_owner ON devices (owner, id);
+CREATE TABLE resources (
+	name TEXT PRIMARY KEY, kind TEXT NOT NULL, address TEXT NOT NULL, port INTEGER NOT NULL,
+	labels_json TEXT NOT NULL, gateway TEXT NOT NULL, note TEXT NOT NULL);
+CREATE TABLE policies (name TEXT PRIMARY KEY, version INTEGER NOT NULL, enabled BOOLEAN NOT NULL);
+CREATE TABLE policy_versions (
+	name TEXT NOT NULL, version INTEGER NOT NULL, source TEXT NOT NULL, author TEXT NOT NULL,
+	message TEXT NOT NULL, time BIGINT NOT NULL, PRIMARY KEY (name, version));
+CREATE TABLE gateways (
+	id TEXT PRIMARY KEY, name TEXT NOT NULL UNIQUE, token_hash TEXT NOT NULL, token_expires BIGINT NOT NULL,
+	secret_hash TEXT NOT NULL, registered BIGINT NOT NULL, revoked BOOLEAN NOT NULL, last_seen BIGINT NOT NULL,
+	bundle_version BIGINT NOT NULL, status TEXT NOT NULL, created BIGINT NOT NULL);
+CREATE TABLE audit_head (id INTEGER PRIMARY KEY, seq BIGINT NOT NULL, hash TEXT NOT NULL);
+INSERT INTO audit_head (id, seq, hash) VALUES (1, 0, '');
+CREATE TABLE audit (
+	seq BIGINT PRIMARY KEY, time BIGINT NOT NULL, actor TEXT NOT NULL, action TEXT NOT NULL,
+	resource TEXT NOT NULL, effect TEXT NOT NULL, gateway TEXT NOT NULL, event_id TEXT,
+	detail TEXT NOT NULL, prev_hash TEXT NOT NULL, hash TEXT NOT NULL);
+CREATE UNIQUE INDEX audit_event_id ON audit (event_id);
+CREATE INDEX audit_actor ON audit (actor, seq);
+CREATE INDEX audit_resource ON audit (resource, seq);
+CREATE INDEX audit_effect ON audit (effect, seq);
+CREATE INDEX audit_action ON audit (action, seq);
+CREATE INDEX audit_time ON audit (time);
+CREATE TABLE alerts (
+	id TEXT PRIMARY KEY, time BIGINT NOT NULL, severity TEXT NOT NULL, kind TEXT NOT NULL,
+	subject TEXT NOT NULL, message TEXT NOT NULL, evidence TEXT NOT NULL, state TEXT NOT NULL);
+CREATE INDEX alerts_time ON alerts (time);
+CREATE TABLE api_keys (
+	id TEXT PRIMARY KEY, name TEXT NOT NULL, role TEXT NOT NULL, hash TEXT NOT NULL,
+	created BIGINT NOT NULL, last_used BIGINT NOT NULL, revoked BOOLEAN NOT NULL);
+CREATE TABLE settings (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE sessions (
+	id TEXT PRIMARY KEY, user_id TEXT NOT NULL, csrf TEXT NOT NULL, created BIGINT NOT NULL,
+	last_seen BIGINT NOT NULL, mfa BOOLEAN NOT NULL);
+CREATE INDEX sessions_user ON sessions (user_id);
+`,
+}
+
+func (s *DB) migrate(ctx context.Context) error {
+	if _, err := s.db.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, applied BIGINT NOT NULL)`); err != nil {
+		return fmt.Errorf("store: migrations table: %w", err)
+	}
+	for i, m := range migrations {
+		v := i + 1
+		err := s.tx(ctx, func(tx *sql.Tx) error {
+			if s.postgres {
+				// Two replicas starting together migrate one after the other.
+				if _, err := tx.ExecContext(ctx, `SELECT pg_advisory_xact_lock(7207)`); err != nil {
+					return err
+				}
+			}
+			var n int
+			if err := s.row(ctx, tx, `SELECT COUNT(*) FROM schema_migrations WHERE version = ?`, v).Scan(&n); err != nil {
+				return err
+			}
+			if n > 0 {
+				return nil
+			}
+			if _, err := tx.ExecContext(ctx, m); err != nil {
+				return err
+			}
+			_, err := s.exec(ctx, tx, `INSERT INTO schema_migrations (version, applied) VALUES (?, ?)`, v, nanos(nowUTC()))
+			return err
+		})
+		if err != nil {
+			return fmt.Errorf("store: migration %d: %w", v, err)
+		}
+	}
+	return nil
+}
+
+// SchemaVersion is the number of migrations applied.
+func (s *DB) SchemaVersion(ctx context.Context) (int, error) {
+	var n int
+	err := s.row(ctx, s.db, `SELECT COALESCE(MAX(version), 0) FROM schema_migrations`).Scan(&n)
+	return n, s.wrap(err)
+}

@@ -1,0 +1,280 @@
+package store
+
+import (
+	"context"
+	"encoding/json"
+	"time"
+)
+
+// Role is a console role. Roles are ordered by what they may do only
+// through the server's route table; the store just keeps the name.
+type Role string
+
+// The console's roles.
+const (
+	RoleAdmin        Role = "admin"
+	RoleOperator     Role = "operator"
+	RolePolicyEditor Role = "policy_editor"
+	RoleAuditor      Role = "auditor"
+	RoleViewer       Role = "viewer"
+)
+
+// Roles lists every role.
+var Roles = []Role{RoleAdmin, RoleOperator, RolePolicyEditor, RoleAuditor, RoleViewer}
+
+// Valid reports whether r is one of Roles.
+func (r Role) Valid() bool {
+	for _, x := range Roles {
+		if r == x {
+			return true
+		}
+	}
+	return false
+}
+
+// User is a console account and a policy subject.
+type User struct {
+	ID           string    `json:"id"`
+	Email        string    `json:"email"`
+	Name         string    `json:"name"`
+	Role         Role      `json:"role"`
+	Groups       []string  `json:"groups"`
+	PasswordHash string    `json:"-"`
+	TOTPSecret   string    `json:"-"`
+	TOTPEnabled  bool      `json:"totp_enabled"`
+	Recovery     []string  `json:"-"` // hashed recovery codes, unused ones
+	Disabled     bool      `json:"disabled"`
+	FailedLogins int       `json:"-"`
+	LockedUntil  time.Time `json:"locked_until,omitzero"`
+	Created      time.Time `json:"created"`
+}
+
+// Group is a named set of users, used by policy as subject.groups.
+type Group struct {
+	Name        string `json:"name"`
+	Description string `json:"description"`
+}
+
+// Device is an enrolled WireGuard peer.
+type Device struct {
+	ID             string          `json:"id"`
+	Name           string          `json:"name"`
+	Owner          string          `json:"owner"` // user id
+	PublicKey      string          `json:"public_key"`
+	Address        string          `json:"address"`
+	Posture        json.RawMessage `json:"posture,omitempty"`
+	Disabled       bool            `json:"disabled"`
+	Created        time.Time       `json:"created"`
+	LastSeen       time.Time       `json:"last_seen,omitzero"`
+	SessionExpires time.Time       `json:"session_expires,omitzero"`
+	MFATime        time.Time       `json:"mfa_time,omitzero"`
+}
+
+// Resource is a protected resource.
+type Resource struct {
+	Name    string            `json:"name"`
+	Kind    string            `json:"kind"`
+	Address string            `json:"address"`
+	Port    int               `json:"port"`
+	Labels  map[string]string `json:"labels"`
+	Gateway string            `json:"gateway,omitempty"`
+	Note    string            `json:"note,omitempty"`
+}
+
+// Policy is a policy document at its current version.
+type Policy struct {
+	Name    string    `json:"name"`
+	Version int       `json:"version"`
+	Source  string    `json:"source"`
+	Author  string    `json:"author"`
+	Message string    `json:"message"`
+	Time    time.Time `json:"time"`
+	Enabled bool      `json:"enabled"`
+}
+
+// PolicyVersion is one saved version of a policy; versions are never
+// changed or deleted.
+type PolicyVersion struct {
+	Name    string    `json:"name"`
+	Version int       `json:"version"`
+	Source  string    `json:"source"`
+	Author  string    `json:"author"`
+	Message string    `json:"message"`
+	Time    time.Time `json:"time"`
+}
+
+// Gateway is a registered (or awaiting registration) gateway.
+type Gateway struct {
+	ID            string          `json:"id"`
+	Name          string          `json:"name"`
+	TokenHash     string          `json:"-"`
+	TokenExpires  time.Time       `json:"token_expires,omitzero"`
+	SecretHash    string          `json:"-"`
+	Registered    time.Time       `json:"registered,omitzero"`
+	Revoked       bool            `json:"revoked"`
+	LastSeen      time.Time       `json:"last_seen,omitzero"`
+	BundleVersion int64           `json:"bundle_version"`
+	Status        json.RawMessage `json:"status,omitempty"`
+	Created       time.Time       `json:"created"`
+}
+
+// AuditEvent is one entry of the audit log.
+type AuditEvent struct {
+	Seq      int64     `json:"seq"`
+	Time     time.Time `json:"time"`
+	Actor    string    `json:"actor"`  // user email, "gateway:<id>", "system"
+	Action   string    `json:"action"` // decision, flow, login, policy.save, ...
+	Resource string    `json:"resource,omitempty"`
+	Effect   string    `json:"effect,omitempty"`
+	Gateway  string    `json:"gateway,omitempty"`
+	EventID  string    `json:"event_id,omitempty"`
+	// Detail is free-form JSON: the decided request, a diff summary, ...
+	Detail   json.RawMessage `json:"detail,omitempty"`
+	PrevHash string          `json:"prev_hash"`
+	Hash     string          `json:"hash"`
+}
+
+// AuditFilter selects audit entries, newest first.
+type AuditFilter struct {
+	Actor, Action, Resource, Effect, Gateway string
+	Since, Until                             time.Time
+	// Query is a case-insensitive substring searched in actor, action,
+	// resource and detail.
+	Query string
+	// Before returns entries with Seq < Before (the cursor); 0: newest.
+	Before int64
+	// Limit defaults to 50 and is capped at 1000.
+	Limit int
+}
+
+// VerifyReport is the result of walking the audit chain.
+type VerifyReport struct {
+	Entries int64 `json:"entries"`
+	OK      bool  `json:"ok"`
+	// BrokenAt is the first entry whose hash or link does not match.
+	BrokenAt int64  `json:"broken_at,omitempty"`
+	Reason   string `json:"reason,omitempty"`
+	Head     string `json:"head"`
+}
+
+// Alert is an analytics alert.
+type Alert struct {
+	ID       string          `json:"id"`
+	Time     time.Time       `json:"time"`
+	Severity string          `json:"severity"`
+	Kind     string          `json:"kind"`
+	Subject  string          `json:"subject"`
+	Message  string          `json:"message"`
+	Evidence json.RawMessage `json:"evidence,omitempty"`
+	State    string          `json:"state"` // open, acknowledged, resolved
+}
+
+// APIKey is an automation credential scoped to a role.
+type APIKey struct {
+	ID       string    `json:"id"` // also the public prefix of the key
+	Name     string    `json:"name"`
+	Role     Role      `json:"role"`
+	Hash     string    `json:"-"`
+	Created  time.Time `json:"created"`
+	LastUsed time.Time `json:"last_used,omitzero"`
+	Revoked  bool      `json:"revoked"`
+}
+
+// Session is a web session; ID is the SHA-256 of the cookie value.
+type Session struct {
+	ID       string
+	UserID   string
+	CSRF     string
+	Created  time.Time
+	LastSeen time.Time
+	MFA      bool
+}
+
+// ListOptions page through a list ordered by key.
+type ListOptions struct {
+	// After is the cursor: the last key of the previous page.
+	After string
+	// Limit defaults to 50 and is capped at 1000.
+	Limit int
+	// Query is a case-insensitive substring filter on the main text
+	// fields.
+	Query string
+}
+
+func (o ListOptions) limit() int { return clampLimit(o.Limit) }
+
+func clampLimit(n int) int {
+	if n <= 0 {
+		return 50
+	}
+	return min(n, 1000)
+}
+
+// Store is everything the console keeps.
+type Store interface {
+	Close() error
+	// Backend is "sqlite" or "postgres".
+	Backend() string
+	ConfigVersion(ctx context.Context) (int64, error)
+
+	CreateUser(ctx context.Context, u *User) error
+	UpdateUser(ctx context.Context, u *User) error
+	User(ctx context.Context, id string) (*User, error)
+	UserByEmail(ctx context.Context, email string) (*User, error)
+	ListUsers(ctx context.Context, o ListOptions) ([]User, error)
+
+	PutGroup(ctx context.Context, g Group) error
+	DeleteGroup(ctx context.Context, name string) error
+	ListGroups(ctx context.Context) ([]Group, error)
+
+	CreateDevice(ctx context.Context, d *Device) error
+	UpdateDevice(ctx context.Context, d *Device) error
+	Device(ctx context.Context, id string) (*Device, error)
+	ListDevices(ctx context.Context, owner string, o ListOptions) ([]Device, error)
+	CountDevices(ctx context.Context) (int64, error)
+
+	PutResource(ctx context.Context, r *Resource) error
+	DeleteResource(ctx context.Context, name string) error
+	Resource(ctx context.Context, name string) (*Resource, error)
+	ListResources(ctx context.Context, o ListOptions) ([]Resource, error)
+
+	SavePolicy(ctx context.Context, name, source, author, message string) (*PolicyVersion, error)
+	Policy(ctx context.Context, name string) (*Policy, error)
+	ListPolicies(ctx context.Context, o ListOptions) ([]Policy, error)
+	PolicyVersions(ctx context.Context, name string) ([]PolicyVersion, error)
+	PolicyVersion(ctx context.Context, name string, version int) (*PolicyVersion, error)
+	DeletePolicy(ctx context.Context, name string) error
+
+	CreateGateway(ctx context.Context, g *Gateway) error
+	RegisterGateway(ctx context.Context, tokenHash, secretHash string, now time.Time) (*Gateway, error)
+	Gateway(ctx context.Context, id string) (*Gateway, error)
+	ListGateways(ctx context.Context) ([]Gateway, error)
+	UpdateGatewayStatus(ctx context.Context, id string, seen time.Time, bundle int64, status []byte) error
+	RevokeGateway(ctx context.Context, id string) error
+
+	AppendAudit(ctx context.Context, events []AuditEvent) (added, duplicates int, err error)
+	ListAudit(ctx context.Context, f AuditFilter) ([]AuditEvent, error)
+	VerifyAudit(ctx context.Context) (*VerifyReport, error)
+	CountAudit(ctx context.Context) (int64, error)
+
+	CreateAlert(ctx context.Context, a *Alert) error
+	ListAlerts(ctx context.Context, state string, o ListOptions) ([]Alert, error)
+	SetAlertState(ctx context.Context, id, state string) error
+
+	CreateAPIKey(ctx context.Context, k *APIKey) error
+	APIKey(ctx context.Context, id string) (*APIKey, error)
+	ListAPIKeys(ctx context.Context) ([]APIKey, error)
+	RevokeAPIKey(ctx context.Context, id string) error
+	TouchAPIKey(ctx context.Context, id string, t time.Time) error
+
+	Setting(ctx context.Context, key string) (string, error)
+	SetSetting(ctx context.Context, key, value string) error
+
+	CreateSession(ctx context.Context, s *Session) error
+	Session(ctx context.Context, id string) (*Session, error)
+	TouchSession(ctx context.Context, id string, t time.Time) error
+	DeleteSession(ctx context.Context, id string) error
+	DeleteUserSessions(ctx context.Context, userID string) error
+}
+
+var _ Store = (*DB)(nil)

@@ -1,0 +1,82 @@
+// Package storetest opens fresh stores for tests and benchmarks: a SQLite
+// file in the test's temporary directory, and a PostgreSQL schema of its
+// own on the server at 127.0.0.1:5432 (or $GONAUT_TEST_POSTGRES), dropped
+// when the test ends.
+package storetest
+
+import (
+	"context"
+	"crypto/rand"
+	"database/sql"
+	"encoding/hex"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/gonaut/gonaut/apps/console/internal/store"
+)
+
+// PostgresBase is the server tests use; trust authentication is assumed.
+func PostgresBase() string {
+	if v := os.Getenv("GONAUT_TEST_POSTGRES"); v != "" {
+		return v
+	}
+	return "postgres://postgres@127.0.0.1:5432/test?sslmode=disable"
+}
+
+// SQLite opens a fresh SQLite store under tb.TempDir.
+func SQLite(tb testing.TB) *store.DB {
+	tb.Helper()
+	s, err := store.Open(context.Background(), filepath.Join(tb.TempDir(), "console.db"))
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() { s.Close() })
+	return s
+}
+
+// Postgres opens a store in a new schema on the test server, dropped at
+// cleanup; it skips the test when the server is unreachable.
+func Postgres(tb testing.TB) *store.DB {
+	tb.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	admin, err := sql.Open("pgx", PostgresBase())
+	if err == nil {
+		err = admin.PingContext(ctx)
+	}
+	if err != nil {
+		if admin != nil {
+			admin.Close()
+		}
+		tb.Skipf("PostgreSQL at %s unreachable (%v); start it with pg_ctlcluster --skip-systemctl-redirect $(ls /etc/postgresql) main start", PostgresBase(), err)
+	}
+	var b [6]byte
+	rand.Read(b[:])
+	schema := "gonaut_test_" + hex.EncodeToString(b[:])
+	if _, err := admin.ExecContext(ctx, `CREATE SCHEMA `+schema); err != nil {
+		admin.Close()
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		if _, err := admin.ExecContext(ctx, `DROP SCHEMA `+schema+` CASCADE`); err != nil {
+			tb.Errorf("dropping schema %s: %v", schema, err)
+		}
+		admin.Close()
+	})
+	s, err := store.Open(ctx, PostgresBase()+"&search_path="+schema)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() { s.Close() })
+	return s
+}
+
+// Each runs f as a subtest on each backend.
+func Each(t *testing.T, f func(t *testing.T, s *store.DB)) {
+	t.Run("sqlite", func(t *testing.T) { f(t, SQLite(t)) })
+	t.Run("postgres", func(t *testing.T) { f(t, Postgres(t)) })
+}

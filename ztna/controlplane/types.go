@@ -1,0 +1,131 @@
+package controlplane
+
+import (
+	"encoding/json"
+	"time"
+)
+
+// MaxWait bounds the long-poll wait of a bundle request.
+const MaxWait = 30 * time.Second
+
+// MaxBatch is the most events one EventBatch may carry.
+const MaxBatch = 5000
+
+// RegisterRequest trades a one-time registration token for a Credential.
+type RegisterRequest struct {
+	Token   string `json:"token"`
+	Name    string `json:"name"`
+	Version string `json:"version,omitempty"`
+}
+
+// A Credential is a gateway's identity at the console.
+type Credential struct {
+	GatewayID string `json:"gateway_id"`
+	Secret    string `json:"secret"`
+}
+
+// Bearer is the Authorization header value for the credential.
+func (c Credential) Bearer() string { return "Bearer " + c.GatewayID + "." + c.Secret }
+
+// A Bundle is the whole configuration a gateway enforces, at one version.
+// A gateway applies a bundle atomically: all of it or none.
+type Bundle struct {
+	// Version increases with every change in the console that affects
+	// gateways.
+	Version   int64      `json:"version"`
+	Generated time.Time  `json:"generated"`
+	Policies  []Policy   `json:"policies"`
+	Resources []Resource `json:"resources"`
+	Users     []Identity `json:"users"`
+	Devices   []Device   `json:"devices"`
+}
+
+// Policy is one policy document at its current version.
+type Policy struct {
+	Name    string `json:"name"`
+	Version int    `json:"version"`
+	// Source is the YAML document, as policy.Parse reads it.
+	Source string `json:"source"`
+}
+
+// Resource is a protected resource.
+type Resource struct {
+	Name    string            `json:"name"`
+	Kind    string            `json:"kind"` // tcp, udp, http, usb, serial
+	Address string            `json:"address"`
+	Port    int               `json:"port,omitempty"`
+	Labels  map[string]string `json:"labels,omitempty"`
+}
+
+// Identity is a user as policy sees it.
+type Identity struct {
+	ID       string   `json:"id"`
+	Email    string   `json:"email"`
+	Groups   []string `json:"groups,omitempty"`
+	Roles    []string `json:"roles,omitempty"`
+	Disabled bool     `json:"disabled,omitempty"`
+}
+
+// Device is an enrolled WireGuard peer. A gateway refuses a device that is
+// disabled, whose owner is disabled, or whose session has expired.
+type Device struct {
+	ID        string `json:"id"`
+	Name      string `json:"name"`
+	Owner     string `json:"owner"` // Identity.ID
+	PublicKey string `json:"public_key"`
+	// Address is the device's tunnel address, e.g. "100.64.0.7/32".
+	Address  string `json:"address,omitempty"`
+	Disabled bool   `json:"disabled,omitempty"`
+	// Posture is the device's posture facts in the policy.Device JSON form.
+	Posture json.RawMessage `json:"posture,omitempty"`
+	// SessionExpires ends the device's session; the zero time never does.
+	SessionExpires time.Time `json:"session_expires,omitzero"`
+	// MFATime is when the owner last completed MFA for this device's
+	// session; it feeds subject.mfa and subject.auth_time.
+	MFATime time.Time `json:"mfa_time,omitzero"`
+}
+
+// An Event is something a gateway observed: a decision, a closed flow, an
+// alert. ID must be unique per event (a random 128-bit hex string is what
+// NewEventID makes); the console stores each ID once.
+type Event struct {
+	ID       string    `json:"id"`
+	Time     time.Time `json:"time"`
+	Kind     string    `json:"kind"` // decision, flow, alert
+	Subject  string    `json:"subject,omitempty"`
+	Device   string    `json:"device,omitempty"`
+	Resource string    `json:"resource,omitempty"`
+	Effect   string    `json:"effect,omitempty"` // allow, deny
+	Rule     string    `json:"rule,omitempty"`
+	Source   string    `json:"source,omitempty"`
+	Bytes    int64     `json:"bytes,omitempty"`
+	// Request is the decided request in the policy.Request JSON form; the
+	// console replays recorded requests in what-if simulations.
+	Request json.RawMessage `json:"request,omitempty"`
+	Message string          `json:"message,omitempty"`
+}
+
+// EventBatch is the body of POST /cp/v1/events.
+type EventBatch struct {
+	Events []Event `json:"events"`
+}
+
+// EventAck answers an EventBatch: every event of the batch is now stored.
+// Duplicates counts events that had been stored before.
+type EventAck struct {
+	Accepted   int `json:"accepted"`
+	Duplicates int `json:"duplicates"`
+}
+
+// Status is a gateway's heartbeat.
+type Status struct {
+	Time          time.Time `json:"time"`
+	Version       string    `json:"version,omitempty"`
+	BundleVersion int64     `json:"bundle_version"`
+	Peers         int       `json:"peers"`
+	Flows         int       `json:"flows"`
+	BytesIn       int64     `json:"bytes_in,omitempty"`
+	BytesOut      int64     `json:"bytes_out,omitempty"`
+	Healthy       bool      `json:"healthy"`
+	Message       string    `json:"message,omitempty"`
+}

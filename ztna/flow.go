@@ -1,0 +1,431 @@
+package ztna
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/netip"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/codes"
+	"go.opentelemetry.io/otel/trace"
+	"golang.org/x/time/rate"
+
+	"github.com/gonaut/gonaut/analytics"
+	"github.com/gonaut/gonaut/policy"
+	"github.com/gonaut/gonaut/tunnel"
+)
+
+// access is one identified and enriched access attempt: who, from where,
+// to what.
+type access struct {
+	peer  tunnel.Key
+	inner netip.AddrPort // the peer's address in the tunnel
+	outer netip.AddrPort // the peer's UDP endpoint, when known
+	id    Identity
+	geo   analytics.Geo
+	res   *resource
+}
+
+// identify maps a peer to its identity and enriches it with its outer
+// address and that address's location.
+func (g *Gateway) identify(ctx context.Context, st *state, peer tunnel.Key, src netip.AddrPort, res *resource) (*access, error) {
+	a := &access{peer: peer, inner: src, res: res}
+	if peer.IsZero() {
+		return a, fmt.Errorf("%w: no peer owns %s", ErrUnknownPeer, src.Addr())
+	}
+	id, err := st.dir.Lookup(ctx, peer)
+	if err != nil {
+		return a, err
+	}
+	a.id = id
+	a.outer = g.endpoint(peer)
+	if g.geo != nil && a.outer.IsValid() {
+		if geo, err := g.geo.Lookup(a.outer.Addr()); err == nil {
+			a.geo = geo
+		}
+	}
+	return a, nil
+}
+
+// request is the policy request of an access at now.
+func (g *Gateway) request(a *access) policy.Request {
+	src := a.outer.Addr()
+	if !src.IsValid() {
+		src = a.inner.Addr()
+	}
+	req := policy.Request{
+		Subject: a.id.Subject,
+		Device:  a.id.Device,
+		Source:  policy.Source{IP: src.String(), Country: a.geo.Country, ASN: int64(a.geo.ASN)},
+		Resource: policy.Resource{
+			Kind: a.res.cfg.Kind, Name: a.res.cfg.Name, Labels: a.res.cfg.Labels,
+			Address: a.res.addr.String(), Port: int64(a.res.port),
+		},
+		Time: time.Now(),
+	}
+	if g.analytics != nil && a.id.Subject.ID != "" {
+		r := g.analytics.Risk(a.id.Subject.ID)
+		req.Risk = policy.Risk{Score: int64(r.Score), Signals: r.Signals}
+	}
+	return req
+}
+
+// verdict is the decision with the obligations the gateway enforces
+// itself applied: nil admits the access, an error says why not.
+func verdict(d *policy.Decision, req *policy.Request) error {
+	if !d.Allowed() {
+		if d.Rule == "" {
+			return fmt.Errorf("%w: no rule allows it", ErrDenied)
+		}
+		return fmt.Errorf("%w: rule %s", ErrDenied, d.Rule)
+	}
+	if d.Obligations.RequireMFA && !req.Subject.MFA {
+		return fmt.Errorf("%w: rule %s", ErrMFARequired, d.Rule)
+	}
+	return nil
+}
+
+func (g *Gateway) event(kind string, a *access) *Event {
+	ev := &Event{Time: time.Now(), Kind: kind, Subject: a.id.Subject.ID, Device: a.id.Device.ID}
+	if !a.peer.IsZero() {
+		ev.Peer = a.peer.String()
+	}
+	if a.outer.IsValid() {
+		ev.Source = a.outer.Addr().String()
+	}
+	ev.Inner = a.inner.Addr().String()
+	ev.Country, ev.ASN = a.geo.Country, a.geo.ASN
+	if a.res != nil {
+		ev.Resource, ev.RKind = a.res.cfg.Name, a.res.cfg.Kind
+	}
+	return ev
+}
+
+func effectOf(err error) string {
+	if err == nil {
+		return "allow"
+	}
+	return "deny"
+}
+
+// handleFlow is the tunnel's FlowHandler: every new flow from a peer.
+func (g *Gateway) handleFlow(ctx context.Context, f *tunnel.Flow) {
+	start := time.Now()
+	st := g.state.Load()
+	if g.draining.Load() || f.Protocol != tunnel.TCP {
+		f.Refuse()
+		return
+	}
+	res := st.byDest[f.Destination]
+	if res == nil {
+		f.Refuse()
+		return
+	}
+	ctx, span := g.tracer.Start(ctx, "ztna.flow", trace.WithAttributes(
+		attribute.String("resource", res.cfg.Name), attribute.String("source", f.Source.String())))
+	defer span.End()
+
+	a, err := g.identify(ctx, st, f.Peer, f.Source, res)
+	if err != nil {
+		ev := g.event(EventDecision, a)
+		ev.Effect, ev.Reason = "deny", err.Error()
+		g.emit(ev)
+		span.SetStatus(codes.Error, err.Error())
+		f.Refuse()
+		return
+	}
+	span.SetAttributes(attribute.String("subject", a.id.Subject.ID), attribute.String("device", a.id.Device.ID))
+	if res.cfg.Kind == "http" {
+		g.serveHTTPFlow(ctx, st, f, a)
+		return
+	}
+
+	req := g.request(a)
+	d := g.engine.Decide(ctx, &req)
+	why := verdict(&d, &req)
+	if why == nil && !st.limits.acquire(a.id) {
+		why = ErrRateLimited
+	} else if why == nil {
+		defer st.limits.release(a.id)
+	}
+	var up net.Conn
+	var u *upstream
+	if why == nil {
+		up, u, err = res.pool.connect(ctx)
+		if err != nil {
+			why = err
+		} else {
+			defer u.active.Add(-1)
+		}
+	}
+	g.metrics.latency.Record(ctx, time.Since(start).Seconds())
+	ev := g.event(EventDecision, a)
+	ev.Effect, ev.Rule = effectOf(why), d.Rule
+	if why != nil {
+		ev.Reason = why.Error()
+	} else {
+		ev.Upstream = u.addr
+	}
+	g.emit(ev)
+	if why != nil {
+		span.SetStatus(codes.Error, why.Error())
+		f.Refuse()
+		return
+	}
+	conn, err := f.Accept()
+	if err != nil {
+		up.Close()
+		return
+	}
+	lf := &liveFlow{a: a, req: req, hasReq: true, start: time.Now(), maxSession: d.Obligations.MaxSession, conns: []net.Conn{conn, up}}
+	g.flows.add(lf)
+	in, out := g.splice(ctx, conn, up, st.limits.bandwidth(), res.cfg.IdleTimeout)
+	g.flows.remove(lf)
+	fev := g.event(EventFlow, a)
+	fev.Effect, fev.Rule, fev.Upstream = "allow", d.Rule, u.addr
+	fev.BytesIn, fev.BytesOut = in, out
+	fev.Duration = time.Since(lf.start).Seconds()
+	if r := lf.reason(); r != nil {
+		fev.Reason = r.Error()
+	}
+	g.emit(fev)
+}
+
+// liveFlow is an admitted flow that re-decisions may cut.
+type liveFlow struct {
+	id         uint64
+	a          *access
+	start      time.Time
+	maxSession time.Duration
+	conns      []net.Conn
+
+	mu sync.Mutex
+	// guarded by mu
+	req    policy.Request // the last request decided (for HTTP: the last request on the connection)
+	hasReq bool
+	why    error
+	cutAt  time.Time
+}
+
+func (lf *liveFlow) setRequest(req policy.Request, maxSession time.Duration) {
+	lf.mu.Lock()
+	lf.req, lf.hasReq = req, true
+	if maxSession > 0 {
+		lf.maxSession = maxSession
+	}
+	lf.mu.Unlock()
+}
+
+// cut closes the flow's connections with why; later calls do nothing.
+func (lf *liveFlow) cut(why error) bool {
+	lf.mu.Lock()
+	if lf.why != nil {
+		lf.mu.Unlock()
+		return false
+	}
+	lf.why, lf.cutAt = why, time.Now()
+	lf.mu.Unlock()
+	for _, c := range lf.conns {
+		c.Close()
+	}
+	return true
+}
+
+func (lf *liveFlow) reason() error {
+	lf.mu.Lock()
+	defer lf.mu.Unlock()
+	return lf.why
+}
+
+// flowTable holds the live flows.
+type flowTable struct {
+	mu sync.Mutex
+	// guarded by mu
+	m    map[uint64]*liveFlow
+	next uint64
+}
+
+func (t *flowTable) add(lf *liveFlow) {
+	t.mu.Lock()
+	t.next++
+	lf.id = t.next
+	t.m[lf.id] = lf
+	t.mu.Unlock()
+}
+
+func (t *flowTable) remove(lf *liveFlow) {
+	t.mu.Lock()
+	delete(t.m, lf.id)
+	t.mu.Unlock()
+}
+
+func (t *flowTable) list() []*liveFlow {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	out := make([]*liveFlow, 0, len(t.m))
+	for _, lf := range t.m {
+		out = append(out, lf)
+	}
+	return out
+}
+
+func (t *flowTable) cutAll(why error) {
+	for _, lf := range t.list() {
+		lf.cut(why)
+	}
+}
+
+// Reauthorize re-decides every live flow now, with the current policy,
+// the directory's current identity and the current risk score, and cuts
+// the flows that are now denied (or past their max_session). Call it after
+// changing a Directory the gateway does not own; Reload and SetPolicy call
+// it themselves.
+func (g *Gateway) Reauthorize(ctx context.Context) int {
+	st := g.state.Load()
+	cut := 0
+	for _, lf := range g.flows.list() {
+		if why := g.redecide(ctx, st, lf); why != nil {
+			if lf.cut(fmt.Errorf("%w: %w", ErrRevoked, why)) {
+				g.flows.remove(lf) // no longer live, though its goroutine may still be unwinding
+				cut++
+				ev := g.event(EventRevoke, lf.a)
+				ev.Effect, ev.Reason = "deny", why.Error()
+				g.emit(ev)
+			}
+		}
+	}
+	return cut
+}
+
+func (g *Gateway) redecide(ctx context.Context, st *state, lf *liveFlow) error {
+	lf.mu.Lock()
+	req, has, maxSession := lf.req, lf.hasReq, lf.maxSession
+	lf.mu.Unlock()
+	if maxSession > 0 && time.Since(lf.start) > maxSession {
+		return errors.New("max_session reached")
+	}
+	id, err := st.dir.Lookup(ctx, lf.a.peer)
+	if err != nil {
+		return err
+	}
+	if cur := st.byName[lowerName(lf.a.res.cfg.Name)]; cur == nil {
+		return errors.New("resource removed")
+	}
+	if !has {
+		return nil
+	}
+	req.Subject, req.Device, req.Time = id.Subject, id.Device, time.Now()
+	if g.analytics != nil {
+		r := g.analytics.Risk(id.Subject.ID)
+		req.Risk = policy.Risk{Score: int64(r.Score), Signals: r.Signals}
+	}
+	d := g.engine.Decide(ctx, &req)
+	return verdict(&d, &req)
+}
+
+// kick asks the recheck loop to re-decide live flows soon.
+func (g *Gateway) kick() {
+	select {
+	case g.kickc <- struct{}{}:
+	default:
+	}
+}
+
+// recheckLoop re-decides live flows every Config.Recheck and when kicked,
+// so that expiring sessions and rising risk cut flows within that time.
+func (g *Gateway) recheckLoop() {
+	defer g.wg.Done()
+	d := g.state.Load().recheck
+	t := time.NewTicker(d)
+	defer t.Stop()
+	for {
+		select {
+		case <-g.ctx.Done():
+			return
+		case <-t.C:
+		case <-g.kickc:
+		}
+		if nd := g.state.Load().recheck; nd != d {
+			d = nd
+			t.Reset(d)
+		}
+		g.Reauthorize(g.ctx)
+	}
+}
+
+var copyBufs = sync.Pool{New: func() any { b := make([]byte, 64<<10); return &b }}
+
+type closeWriter interface{ CloseWrite() error }
+
+// splice copies between the peer's connection and the upstream until both
+// directions end or either connection is closed, and returns the bytes
+// each way.
+func (g *Gateway) splice(ctx context.Context, peer, up net.Conn, bw *rate.Limiter, idle time.Duration) (in, out uint64) {
+	var last atomic.Int64
+	last.Store(time.Now().UnixNano())
+	copyDir := func(dst, src net.Conn, n *uint64) {
+		bp := copyBufs.Get().(*[]byte)
+		defer copyBufs.Put(bp)
+		var w io.Writer = dst
+		if bw != nil {
+			w = throttledWriter{ctx: ctx, w: dst, l: bw}
+		}
+		if idle > 0 {
+			w = touchWriter{w: w, last: &last}
+		}
+		c, err := io.CopyBuffer(w, src, *bp)
+		*n = uint64(c)
+		if cw, ok := dst.(closeWriter); ok && err == nil {
+			cw.CloseWrite()
+		} else {
+			dst.Close()
+			src.Close()
+		}
+	}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		copyDir(peer, up, &out)
+	}()
+	stop := make(chan struct{})
+	if idle > 0 {
+		go func() {
+			t := time.NewTicker(max(idle/4, 10*time.Millisecond))
+			defer t.Stop()
+			for {
+				select {
+				case <-stop:
+					return
+				case <-t.C:
+					if time.Since(time.Unix(0, last.Load())) > idle {
+						peer.Close()
+						up.Close()
+						return
+					}
+				}
+			}
+		}()
+	}
+	copyDir(up, peer, &in)
+	<-done
+	close(stop)
+	peer.Close()
+	up.Close()
+	return in, out
+}
+
+type touchWriter struct {
+	w    io.Writer
+	last *atomic.Int64
+}
+
+func (t touchWriter) Write(p []byte) (int, error) {
+	t.last.Store(time.Now().UnixNano())
+	return t.w.Write(p)
+}

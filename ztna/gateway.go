@@ -1,0 +1,632 @@
+package ztna
+
+import (
+	"context"
+	"crypto/ed25519"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/netip"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"go.opentelemetry.io/otel"
+	"go.opentelemetry.io/otel/metric"
+	"go.opentelemetry.io/otel/trace"
+
+	"github.com/gonaut/gonaut/analytics"
+	"github.com/gonaut/gonaut/policy"
+	"github.com/gonaut/gonaut/tunnel"
+)
+
+// ScopeName is the instrumentation scope of the gateway's metrics and
+// traces.
+const ScopeName = "github.com/gonaut/gonaut/ztna"
+
+// Options are the optional settings of a Gateway. A nil *Options is the
+// zero value; New neither modifies nor keeps it.
+type Options struct {
+	// Logger receives one record per decision and closed flow, and
+	// diagnostics. Default: discard.
+	Logger *slog.Logger
+
+	// MeterProvider and TracerProvider default to the OpenTelemetry
+	// global providers.
+	MeterProvider  metric.MeterProvider
+	TracerProvider trace.TracerProvider
+
+	// Directory maps peers to identities. Default: a StaticDirectory of
+	// the configuration's users and devices, rebuilt on Reload.
+	Directory Directory
+
+	// Audit receives every event. Default: a FileAudit on
+	// Config.AuditFile when set, else none.
+	Audit AuditSink
+
+	// Analytics observes every event and provides risk scores. Default:
+	// an engine of the configuration's analytics section when enabled,
+	// else none.
+	Analytics *analytics.Engine
+
+	// GeoIP resolves peers' outer addresses to country and ASN for
+	// policy's source.country and source.asn. Default: the configured
+	// MaxMind databases, else none.
+	GeoIP analytics.GeoIP
+
+	// Dial dials upstreams. Default: a net.Dialer.
+	Dial func(ctx context.Context, network, addr string) (net.Conn, error)
+
+	// SigningKey signs the identity assertions sent to HTTP upstreams.
+	// Default: a key generated at start (its public half is served as
+	// JWKS).
+	SigningKey ed25519.PrivateKey
+
+	// LazyPeers is passed to the tunnel: idle peers cost about 1 KiB
+	// instead of 28 KiB. Default: false.
+	LazyPeers bool
+}
+
+// Gateway is the zero-trust gateway: a WireGuard tunnel whose every new
+// flow is identified, enriched, decided by policy and, when allowed,
+// spliced to the resource's upstream, with every decision and flow
+// recorded. Live flows are re-decided when policy or identities change
+// (Reload, SetPolicy, Reauthorize) and every Config.Recheck, and cut when
+// now denied.
+//
+// All methods are safe for concurrent use.
+type Gateway struct {
+	tun          *tunnel.Tunnel
+	engine       *policy.Engine
+	log          *slog.Logger
+	tracer       trace.Tracer
+	metrics      *metrics
+	audit        AuditSink
+	ownAudit     *FileAudit
+	analytics    *analytics.Engine
+	ownAnalytics bool
+	geo          analytics.GeoIP
+	dial         func(ctx context.Context, network, addr string) (net.Conn, error)
+	signer       *signer
+	optsDir      Directory
+	httpT        *http.Transport
+	hproxy       *httpProxy
+	addr         netip.Addr
+
+	state    atomic.Pointer[state]
+	reloadMu sync.Mutex // serialises Reload
+
+	flows    flowTable
+	draining atomic.Bool
+	kickc    chan struct{}
+
+	endpoints endpointCache
+
+	ctx    context.Context
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
+	closed atomic.Bool
+}
+
+// state is everything a reload replaces at once.
+type state struct {
+	cfg      *Config
+	dir      Directory
+	byDest   map[netip.AddrPort]*resource
+	byName   map[string]*resource
+	limits   *limits
+	recheck  time.Duration
+	cancel   context.CancelFunc // stops the health checks
+	checksWG sync.WaitGroup
+}
+
+// resource is one configured resource at run time.
+type resource struct {
+	cfg  ResourceConfig
+	addr netip.Addr
+	port uint16
+	pool *pool
+}
+
+// ResourceInfo describes a resource as peers see it.
+type ResourceInfo struct {
+	Name    string
+	Kind    string
+	Address netip.Addr
+	Port    int
+}
+
+// New starts a gateway from cfg: it loads the policies, builds the
+// directory and resources, and brings up the tunnel. The caller must Close
+// it.
+func New(ctx context.Context, cfg *Config, opts *Options) (*Gateway, error) {
+	if opts == nil {
+		opts = &Options{}
+	}
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	key, err := cfg.Key()
+	if err != nil {
+		return nil, err
+	}
+	gp, _ := cfg.GatewayPrefix()
+	g := &Gateway{
+		engine:    &policy.Engine{},
+		log:       opts.Logger,
+		audit:     opts.Audit,
+		analytics: opts.Analytics,
+		geo:       opts.GeoIP,
+		dial:      opts.Dial,
+		optsDir:   opts.Directory,
+		addr:      gp.Addr(),
+		kickc:     make(chan struct{}, 1),
+	}
+	if g.log == nil {
+		g.log = slog.New(slog.DiscardHandler)
+	}
+	mp := opts.MeterProvider
+	if mp == nil {
+		mp = otel.GetMeterProvider()
+	}
+	tp := opts.TracerProvider
+	if tp == nil {
+		tp = otel.GetTracerProvider()
+	}
+	g.tracer = tp.Tracer(ScopeName)
+	g.metrics = newMetrics(mp)
+	if g.dial == nil {
+		d := &net.Dialer{}
+		g.dial = d.DialContext
+	}
+	g.signer, err = newSigner(opts.SigningKey)
+	if err != nil {
+		return nil, err
+	}
+	g.flows.m = map[uint64]*liveFlow{}
+	g.httpT = &http.Transport{
+		DialContext:         g.dial,
+		MaxIdleConnsPerHost: 64,
+		IdleConnTimeout:     90 * time.Second,
+	}
+	if g.audit == nil && cfg.AuditFile != "" {
+		if g.ownAudit, err = OpenFileAudit(cfg.Path(cfg.AuditFile)); err != nil {
+			return nil, err
+		}
+		g.audit = g.ownAudit
+	}
+	if g.analytics == nil && cfg.Analytics.Enabled {
+		var aopts analytics.Options
+		aopts.Logger = g.log
+		aopts.MeterProvider = mp
+		if g.geo == nil && cfg.Analytics.GeoIPCity != "" {
+			mm, err := analytics.OpenMaxMind(cfg.Path(cfg.Analytics.GeoIPCity), cfg.Path(cfg.Analytics.GeoIPASN))
+			if err != nil {
+				g.closeAudit()
+				return nil, fmt.Errorf("ztna: geoip: %w", err)
+			}
+			g.geo = mm
+		}
+		aopts.GeoIP = g.geo
+		if g.analytics, err = analytics.New(&aopts); err != nil {
+			g.closeAudit()
+			return nil, fmt.Errorf("ztna: analytics: %w", err)
+		}
+		g.ownAnalytics = true
+	}
+	g.ctx, g.cancel = context.WithCancel(context.Background())
+	st, set, err := g.build(cfg)
+	if err != nil {
+		g.cancel()
+		g.closeAudit()
+		return nil, err
+	}
+	g.engine.Swap(set)
+	g.hproxy = newHTTPProxy(g)
+	tcfg := tunnel.Config{
+		PrivateKey: key,
+		ListenPort: cfg.ListenPort,
+		Addresses:  []netip.Prefix{gp},
+		Peers:      st.dir.Peers(),
+	}
+	g.tun, err = tunnel.New(ctx, tcfg, &tunnel.Options{
+		Logger: g.log, MeterProvider: mp, TracerProvider: tp,
+		FlowHandler: g.handleFlow, LazyPeers: opts.LazyPeers,
+	})
+	if err != nil {
+		st.cancel()
+		g.cancel()
+		g.closeAudit()
+		return nil, fmt.Errorf("ztna: tunnel: %w", err)
+	}
+	g.install(st)
+	if err := g.startServices(); err != nil {
+		g.Close()
+		return nil, err
+	}
+	g.wg.Add(1)
+	go g.recheckLoop()
+	return g, nil
+}
+
+func (g *Gateway) closeAudit() {
+	if g.ownAudit != nil {
+		g.ownAudit.Close()
+	}
+}
+
+// build compiles everything a configuration describes without touching
+// the running gateway: it is what makes a reload atomic.
+func (g *Gateway) build(cfg *Config) (*state, *policy.Set, error) {
+	set, err := loadPolicies(cfg)
+	if err != nil {
+		return nil, nil, err
+	}
+	dir := g.optsDir
+	if dir == nil {
+		sd, err := NewStaticDirectory(cfg)
+		if err != nil {
+			return nil, nil, err
+		}
+		dir = sd
+	}
+	st := &state{
+		cfg: cfg, dir: dir,
+		byDest:  map[netip.AddrPort]*resource{},
+		byName:  map[string]*resource{},
+		limits:  newLimits(cfg.RateLimits),
+		recheck: cfg.Recheck,
+	}
+	if st.recheck == 0 {
+		st.recheck = 500 * time.Millisecond
+	}
+	if err := g.assignResources(st, cfg); err != nil {
+		return nil, nil, err
+	}
+	return st, set, nil
+}
+
+// assignResources gives each resource its virtual address: the configured
+// one, else the one it had before this reload, else the next free one.
+func (g *Gateway) assignResources(st *state, cfg *Config) error {
+	prev := g.state.Load()
+	used := map[netip.Addr]string{g.addr: "the gateway"}
+	rng := cfg.ResourceRange()
+	for _, rc := range cfg.Resources {
+		r := &resource{cfg: rc, port: uint16(rc.Port)}
+		if r.port == 0 {
+			r.port = 80
+		}
+		if rc.Address != "" {
+			r.addr = netip.MustParseAddr(rc.Address)
+		}
+		st.byName[strings.ToLower(rc.Name)] = r
+	}
+	for _, rc := range cfg.Resources {
+		r := st.byName[strings.ToLower(rc.Name)]
+		if r.addr.IsValid() {
+			if o, dup := used[r.addr]; dup {
+				return &ConfigError{Msg: fmt.Sprintf("resource %q: address %s already used by %s", rc.Name, r.addr, o)}
+			}
+			used[r.addr] = rc.Name
+		}
+	}
+	for _, rc := range cfg.Resources {
+		r := st.byName[strings.ToLower(rc.Name)]
+		if r.addr.IsValid() {
+			continue
+		}
+		if prev != nil {
+			if o := prev.byName[strings.ToLower(rc.Name)]; o != nil && o.cfg.Address == "" && used[o.addr] == "" {
+				r.addr = o.addr
+				used[r.addr] = rc.Name
+				continue
+			}
+		}
+		a := rng.Addr().Next() // skip the network address
+		for ; rng.Contains(a); a = a.Next() {
+			if _, taken := used[a]; !taken && (prev == nil || !prev.addrTakenByOther(a, rc.Name)) {
+				break
+			}
+		}
+		if !rng.Contains(a) {
+			return &ConfigError{Msg: fmt.Sprintf("resource %q: resource_prefix %s is full", rc.Name, rng)}
+		}
+		r.addr = a
+		used[a] = rc.Name
+	}
+	for _, r := range st.byName {
+		r.pool = newPool(r.cfg, g.dial)
+		st.byDest[netip.AddrPortFrom(r.addr, r.port)] = r
+	}
+	return nil
+}
+
+// addrTakenByOther reports whether a resource other than name held a in
+// st, so that a reload does not hand a removed resource's address to a new
+// one while clients may still cache it.
+func (st *state) addrTakenByOther(a netip.Addr, name string) bool {
+	for n, r := range st.byName {
+		if r.addr == a && n != strings.ToLower(name) {
+			return true
+		}
+	}
+	return false
+}
+
+// install makes st the running state and starts its health checks.
+func (g *Gateway) install(st *state) {
+	ctx, cancel := context.WithCancel(g.ctx)
+	st.cancel = cancel
+	client := &http.Client{Transport: g.httpT, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	for _, r := range st.byName {
+		if r.pool.hc.Interval > 0 {
+			st.checksWG.Add(1)
+			go func() {
+				defer st.checksWG.Done()
+				r.pool.runChecks(ctx, client)
+			}()
+		}
+	}
+	if old := g.state.Swap(st); old != nil {
+		old.cancel()
+		old.checksWG.Wait()
+	}
+}
+
+func loadPolicies(cfg *Config) (*policy.Set, error) {
+	var docs []*policy.Document
+	for _, name := range cfg.PolicyTemplates {
+		t, _ := policy.TemplateByName(name)
+		d, err := policy.Parse("template:"+name, t.Source)
+		if err != nil {
+			return nil, fmt.Errorf("ztna: policy template %s: %w", name, err)
+		}
+		docs = append(docs, d)
+	}
+	paths := make([]string, len(cfg.Policies))
+	for i, p := range cfg.Policies {
+		paths[i] = cfg.Path(p)
+	}
+	if len(paths) > 0 {
+		ds, err := policy.ParseFiles(paths...)
+		if err != nil {
+			return nil, fmt.Errorf("ztna: policies: %w", err)
+		}
+		docs = append(docs, ds...)
+	}
+	set, err := policy.Compile(docs, nil)
+	if err != nil {
+		return nil, fmt.Errorf("ztna: policies: %w", err)
+	}
+	return set, nil
+}
+
+func templateExists(name string) bool {
+	_, ok := policy.TemplateByName(name)
+	return ok
+}
+
+// Reload applies a new configuration atomically: policies, identities,
+// resources and limits are all built first, and if any part fails the
+// error is returned and the running configuration stays. The tunnel's
+// peers are updated to the new directory, and live flows are re-decided
+// before Reload returns; those now denied are cut. The listen port,
+// private key and address cannot change without a restart.
+func (g *Gateway) Reload(ctx context.Context, cfg *Config) error {
+	if g.closed.Load() {
+		return ErrClosed
+	}
+	g.reloadMu.Lock()
+	defer g.reloadMu.Unlock()
+	if err := cfg.Validate(); err != nil {
+		return err
+	}
+	old := g.state.Load()
+	if gp, _ := cfg.GatewayPrefix(); gp.Addr() != g.addr {
+		return &ConfigError{Msg: "address cannot change on reload; restart the gateway"}
+	}
+	if k, err := cfg.Key(); err != nil {
+		return err
+	} else if k.PublicKey() != g.tun.PublicKey() {
+		return &ConfigError{Msg: "private key cannot change on reload; restart the gateway"}
+	}
+	st, set, err := g.build(cfg)
+	if err != nil {
+		return err
+	}
+	newPeers := st.dir.Peers()
+	for _, p := range newPeers {
+		if err := g.tun.SetPeer(ctx, p); err != nil {
+			return fmt.Errorf("ztna: peer %s: %w", p.PublicKey, err)
+		}
+	}
+	g.engine.Swap(set)
+	g.install(st)
+	g.Reauthorize(ctx)
+	g.removeStalePeers(old.dir.Peers(), newPeers)
+	return nil
+}
+
+// peerGrace is how long a removed device's peer stays in the tunnel after
+// its flows were cut, so that the resets reach it; it can open nothing new
+// meanwhile, since the directory no longer knows it.
+const peerGrace = 250 * time.Millisecond
+
+// removeStalePeers removes the peers in old but not in new from the
+// tunnel after peerGrace.
+func (g *Gateway) removeStalePeers(old, new []tunnel.PeerConfig) {
+	keep := make(map[tunnel.Key]bool, len(new))
+	for _, p := range new {
+		keep[p.PublicKey] = true
+	}
+	var gone []tunnel.Key
+	for _, p := range old {
+		if !keep[p.PublicKey] {
+			gone = append(gone, p.PublicKey)
+		}
+	}
+	if len(gone) == 0 {
+		return
+	}
+	g.wg.Add(1)
+	go func() {
+		defer g.wg.Done()
+		select {
+		case <-time.After(peerGrace):
+		case <-g.ctx.Done():
+			return
+		}
+		g.reloadMu.Lock()
+		defer g.reloadMu.Unlock()
+		cur := map[tunnel.Key]bool{}
+		for _, p := range g.state.Load().dir.Peers() {
+			cur[p.PublicKey] = true
+		}
+		for _, k := range gone {
+			if !cur[k] { // not re-added by a later reload
+				if err := g.tun.RemovePeer(k); err != nil && !errors.Is(err, tunnel.ErrUnknownPeer) {
+					g.log.Warn("remove peer", "peer", k, "err", err)
+				}
+			}
+		}
+	}()
+}
+
+// SetPolicy replaces the policy set and re-decides live flows.
+func (g *Gateway) SetPolicy(ctx context.Context, set *policy.Set) {
+	g.engine.Swap(set)
+	g.Reauthorize(ctx)
+}
+
+// Policy returns the engine deciding the gateway's flows.
+func (g *Gateway) Policy() *policy.Engine { return g.engine }
+
+// Tunnel returns the gateway's tunnel.
+func (g *Gateway) Tunnel() *tunnel.Tunnel { return g.tun }
+
+// PublicKey returns the gateway's WireGuard public key.
+func (g *Gateway) PublicKey() tunnel.Key { return g.tun.PublicKey() }
+
+// ListenPort returns the gateway's WireGuard UDP port.
+func (g *Gateway) ListenPort() int { return g.tun.ListenPort() }
+
+// Address returns the gateway's address inside the tunnel, where it
+// serves DNS and the JWKS.
+func (g *Gateway) Address() netip.Addr { return g.addr }
+
+// Config returns the running configuration.
+func (g *Gateway) Config() *Config { return g.state.Load().cfg }
+
+// Resources lists the resources and their virtual addresses.
+func (g *Gateway) Resources() []ResourceInfo {
+	st := g.state.Load()
+	out := make([]ResourceInfo, 0, len(st.cfg.Resources))
+	for _, rc := range st.cfg.Resources {
+		r := st.byName[strings.ToLower(rc.Name)]
+		out = append(out, ResourceInfo{Name: rc.Name, Kind: rc.Kind, Address: r.addr, Port: int(r.port)})
+	}
+	return out
+}
+
+// Upstreams reports the state of a resource's upstreams; nil if there is
+// no such resource.
+func (g *Gateway) Upstreams(name string) []UpstreamStatus {
+	r := g.state.Load().byName[strings.ToLower(name)]
+	if r == nil {
+		return nil
+	}
+	return r.pool.status()
+}
+
+// ActiveFlows returns how many flows are live.
+func (g *Gateway) ActiveFlows() int {
+	g.flows.mu.Lock()
+	defer g.flows.mu.Unlock()
+	return len(g.flows.m)
+}
+
+// Ready reports whether the gateway is up and not draining.
+func (g *Gateway) Ready() bool { return !g.closed.Load() && !g.draining.Load() }
+
+// Drain stops admitting new flows and waits until the live ones end or ctx
+// is done, then cuts what is left. The gateway keeps running (for
+// /healthz) until Close.
+func (g *Gateway) Drain(ctx context.Context) error {
+	g.draining.Store(true)
+	t := time.NewTicker(50 * time.Millisecond)
+	defer t.Stop()
+	for g.ActiveFlows() > 0 {
+		select {
+		case <-ctx.Done():
+			g.flows.cutAll(fmt.Errorf("%w: gateway shutting down", ErrClosed))
+			return ctx.Err()
+		case <-t.C:
+		}
+	}
+	return nil
+}
+
+// Close stops the gateway: it cuts live flows, closes the tunnel and every
+// goroutine it started, and closes the audit file it opened. Calling it
+// again returns nil.
+func (g *Gateway) Close() error {
+	if g.closed.Swap(true) {
+		return nil
+	}
+	g.draining.Store(true)
+	g.flows.cutAll(ErrClosed)
+	g.cancel()
+	err := g.tun.Close()
+	g.hproxy.close()
+	g.wg.Wait()
+	if st := g.state.Load(); st != nil {
+		st.checksWG.Wait()
+	}
+	g.httpT.CloseIdleConnections()
+	if g.ownAnalytics {
+		g.analytics.Close()
+	}
+	g.closeAudit()
+	return err
+}
+
+// endpointCache remembers peers' outer endpoints, refreshed at most once a
+// second, so that a flow does not list all peers.
+type endpointCache struct {
+	mu sync.Mutex
+	// guarded by mu
+	at time.Time
+	m  map[tunnel.Key]netip.AddrPort
+}
+
+func (g *Gateway) endpoint(k tunnel.Key) netip.AddrPort {
+	c := &g.endpoints
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	ep, ok := c.m[k]
+	if ok && ep.IsValid() {
+		return ep
+	}
+	if time.Since(c.at) < time.Second && c.m != nil {
+		return ep
+	}
+	c.at = time.Now()
+	c.m = make(map[tunnel.Key]netip.AddrPort)
+	for _, p := range g.tun.Peers() {
+		if p.Endpoint.IsValid() {
+			c.m[p.PublicKey] = p.Endpoint
+		}
+	}
+	return c.m[k]
+}
+
+func parseAddr(s string) (netip.Addr, error) {
+	if s == "" {
+		return netip.Addr{}, nil
+	}
+	return netip.ParseAddr(s)
+}

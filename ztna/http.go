@@ -1,0 +1,296 @@
+package ztna
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"net/http/httputil"
+	"net/url"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/gonaut/gonaut/tunnel"
+)
+
+// IdentityHeader carries the signed identity assertion (a JWT) on every
+// request the gateway proxies to an HTTP upstream. The gateway removes
+// any copy of it a peer sends.
+const IdentityHeader = "X-Gonaut-Identity"
+
+// JWKSPath is where the gateway serves the public keys that verify
+// identity assertions, on its tunnel address (port 80) and through
+// Gateway.JWKSHandler.
+const JWKSPath = "/.well-known/jwks.json"
+
+// securityHeaders are added to every proxied response that does not set
+// them itself.
+var securityHeaders = [][2]string{
+	{"X-Content-Type-Options", "nosniff"},
+	{"X-Frame-Options", "SAMEORIGIN"},
+	{"Referrer-Policy", "strict-origin-when-cross-origin"},
+	{"Cross-Origin-Opener-Policy", "same-origin"},
+}
+
+type ctxKey struct{}
+
+// httpConn is an accepted peer connection to an HTTP resource, with who
+// opened it.
+type httpConn struct {
+	net.Conn
+	a    *access
+	st   *state
+	lf   *liveFlow
+	once sync.Once
+	done chan struct{}
+}
+
+func (c *httpConn) Close() error {
+	err := c.Conn.Close()
+	c.once.Do(func() { close(c.done) })
+	return err
+}
+
+// connListener feeds accepted connections to an http.Server.
+type connListener struct {
+	ch     chan net.Conn
+	closed chan struct{}
+	once   sync.Once
+	addr   net.Addr
+}
+
+func (l *connListener) Accept() (net.Conn, error) {
+	select {
+	case c := <-l.ch:
+		return c, nil
+	case <-l.closed:
+		return nil, net.ErrClosed
+	}
+}
+
+func (l *connListener) Close() error {
+	l.once.Do(func() { close(l.closed) })
+	return nil
+}
+
+func (l *connListener) Addr() net.Addr { return l.addr }
+
+// httpProxy is the layer-7 proxy of HTTP resources: one http.Server fed by
+// the flows of all of them.
+type httpProxy struct {
+	g   *Gateway
+	ln  *connListener
+	srv *http.Server
+	rp  *httputil.ReverseProxy
+	wg  sync.WaitGroup
+}
+
+type proxyCtx struct {
+	hc *httpConn
+	u  *upstream
+}
+
+func newHTTPProxy(g *Gateway) *httpProxy {
+	p := &httpProxy{g: g, ln: &connListener{ch: make(chan net.Conn), closed: make(chan struct{}), addr: &net.TCPAddr{}}}
+	p.rp = &httputil.ReverseProxy{
+		Rewrite:        p.rewrite,
+		Transport:      g.httpT,
+		ModifyResponse: modifyResponse,
+		ErrorHandler:   p.errorHandler,
+		ErrorLog:       nil,
+	}
+	p.srv = &http.Server{
+		Handler:           http.HandlerFunc(p.serveHTTP),
+		ReadHeaderTimeout: 30 * time.Second,
+		IdleTimeout:       5 * time.Minute,
+		ConnContext: func(ctx context.Context, c net.Conn) context.Context {
+			return context.WithValue(ctx, ctxKey{}, c.(*httpConn))
+		},
+	}
+	p.wg.Add(1)
+	go func() {
+		defer p.wg.Done()
+		p.srv.Serve(p.ln)
+	}()
+	return p
+}
+
+func (p *httpProxy) close() {
+	p.srv.Close()
+	p.wg.Wait()
+}
+
+// serveHTTPFlow admits a peer's connection to an HTTP resource and serves
+// it until it closes; each request on it is decided on its own.
+func (g *Gateway) serveHTTPFlow(ctx context.Context, st *state, f *tunnel.Flow, a *access) {
+	if !st.limits.acquire(a.id) {
+		ev := g.event(EventDecision, a)
+		ev.Effect, ev.Reason = "deny", ErrRateLimited.Error()
+		g.emit(ev)
+		f.Refuse()
+		return
+	}
+	defer st.limits.release(a.id)
+	conn, err := f.Accept()
+	if err != nil {
+		return
+	}
+	hc := &httpConn{Conn: conn, a: a, st: st, done: make(chan struct{})}
+	hc.lf = &liveFlow{a: a, start: time.Now(), conns: []net.Conn{hc}}
+	g.flows.add(hc.lf)
+	defer g.flows.remove(hc.lf)
+	select {
+	case g.hproxy.ln.ch <- hc:
+	case <-ctx.Done():
+		hc.Close()
+		return
+	case <-g.hproxy.ln.closed:
+		hc.Close()
+		return
+	}
+	select {
+	case <-hc.done:
+	case <-ctx.Done():
+		hc.Close()
+	}
+}
+
+func (p *httpProxy) serveHTTP(w http.ResponseWriter, r *http.Request) {
+	g := p.g
+	hc, _ := r.Context().Value(ctxKey{}).(*httpConn)
+	if hc == nil {
+		http.Error(w, "no flow", http.StatusInternalServerError)
+		return
+	}
+	start := time.Now()
+	a := hc.a
+	req := g.request(a)
+	req.Resource.Method = r.Method
+	req.Resource.Path = r.URL.Path
+	req.Resource.Host = stripPort(r.Host)
+	d := g.engine.Decide(r.Context(), &req)
+	why := verdict(&d, &req)
+	if why == nil && !hc.st.limits.allowRequest(a.id) {
+		why = ErrRateLimited
+	}
+	g.metrics.latency.Record(r.Context(), time.Since(start).Seconds())
+	ev := g.event(EventRequest, a)
+	ev.Method, ev.Path, ev.Effect, ev.Rule = r.Method, r.URL.Path, effectOf(why), d.Rule
+	if why != nil {
+		ev.Reason = why.Error()
+		g.emit(ev)
+		status := http.StatusForbidden
+		if errors.Is(why, ErrRateLimited) {
+			status = http.StatusTooManyRequests
+		}
+		setSecurityHeaders(w.Header())
+		http.Error(w, "gonaut: "+why.Error(), status)
+		return
+	}
+	hc.lf.setRequest(req, d.Obligations.MaxSession)
+	u := a.res.pool.pick()
+	if u == nil {
+		ev.Effect, ev.Reason = "deny", ErrNoUpstream.Error()
+		g.emit(ev)
+		setSecurityHeaders(w.Header())
+		http.Error(w, "gonaut: "+ErrNoUpstream.Error(), http.StatusBadGateway)
+		return
+	}
+	ev.Upstream = u.addr
+	g.emit(ev)
+	u.active.Add(1)
+	defer u.active.Add(-1)
+	pc := &proxyCtx{hc: hc, u: u}
+	p.rp.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), proxyCtxKey{}, pc)))
+}
+
+type proxyCtxKey struct{}
+
+func (p *httpProxy) rewrite(pr *httputil.ProxyRequest) {
+	pc := pr.In.Context().Value(proxyCtxKey{}).(*proxyCtx)
+	pr.SetURL(&url.URL{Scheme: "http", Host: pc.u.addr})
+	pr.Out.Host = pr.In.Host
+	pr.Out.Header.Del(IdentityHeader)
+	pr.Out.Header.Del("Forwarded")
+	pr.Out.Header.Set("X-Forwarded-For", pc.hc.a.inner.Addr().String())
+	pr.Out.Header.Set("X-Forwarded-Host", pr.In.Host)
+	pr.Out.Header.Set("X-Forwarded-Proto", "http")
+	if tok, err := p.g.signer.token(pc.hc.a, time.Now()); err == nil {
+		pr.Out.Header.Set(IdentityHeader, tok)
+	}
+}
+
+func (p *httpProxy) errorHandler(w http.ResponseWriter, r *http.Request, err error) {
+	if pc, ok := r.Context().Value(proxyCtxKey{}).(*proxyCtx); ok && r.Context().Err() == nil {
+		pc.hc.a.res.pool.eject(pc.u)
+	}
+	setSecurityHeaders(w.Header())
+	http.Error(w, "gonaut: upstream: "+err.Error(), http.StatusBadGateway)
+}
+
+func modifyResponse(resp *http.Response) error {
+	setSecurityHeaders(resp.Header)
+	return nil
+}
+
+func setSecurityHeaders(h http.Header) {
+	for _, kv := range securityHeaders {
+		if h.Get(kv[0]) == "" {
+			h.Set(kv[0], kv[1])
+		}
+	}
+}
+
+func stripPort(host string) string {
+	if h, _, err := net.SplitHostPort(host); err == nil {
+		return h
+	}
+	return host
+}
+
+func lowerName(s string) string { return strings.ToLower(s) }
+
+// JWKSHandler serves the JSON Web Key Set of the keys that sign identity
+// assertions, for upstream apps to verify IdentityHeader.
+func (g *Gateway) JWKSHandler() http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		w.Header().Set("Cache-Control", "max-age=300")
+		w.Write(g.signer.jwks)
+	})
+}
+
+// startServices serves DNS (port 53) and the JWKS (port 80) on the
+// gateway's tunnel address.
+func (g *Gateway) startServices() error {
+	pc, err := g.tun.ListenPacket("udp", fmt.Sprintf("%s:53", ipLiteral(g.addr)))
+	if err != nil {
+		return fmt.Errorf("ztna: dns: %w", err)
+	}
+	ln, err := g.tun.Listen("tcp", fmt.Sprintf("%s:80", ipLiteral(g.addr)))
+	if err != nil {
+		pc.Close()
+		return fmt.Errorf("ztna: jwks: %w", err)
+	}
+	mux := http.NewServeMux()
+	mux.Handle("GET "+JWKSPath, g.JWKSHandler())
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	g.wg.Add(3)
+	go func() {
+		defer g.wg.Done()
+		g.serveDNS(pc)
+	}()
+	go func() {
+		defer g.wg.Done()
+		srv.Serve(ln)
+	}()
+	go func() {
+		defer g.wg.Done()
+		<-g.ctx.Done()
+		pc.Close()
+		srv.Close()
+	}()
+	return nil
+}

@@ -1,0 +1,191 @@
+package ztna
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"net/http"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// ejectFor is how long a passive failure (a failed dial or proxied
+// request) takes an upstream out of rotation.
+const ejectFor = 10 * time.Second
+
+// UpstreamStatus is the live state of one upstream target.
+type UpstreamStatus struct {
+	Address string
+	Healthy bool // passing active checks and not ejected
+	Active  int  // live flows or requests
+}
+
+type upstream struct {
+	addr         string
+	healthy      atomic.Bool
+	ejectedUntil atomic.Int64 // unix nanos
+	active       atomic.Int64
+}
+
+func (u *upstream) up(now time.Time) bool {
+	return u.healthy.Load() && now.UnixNano() >= u.ejectedUntil.Load()
+}
+
+// pool balances flows over a resource's upstreams and health-checks them.
+type pool struct {
+	ups       []*upstream
+	leastConn bool
+	next      atomic.Uint64
+	dial      func(ctx context.Context, network, addr string) (net.Conn, error)
+	timeout   time.Duration
+	hc        HealthCheckConfig
+	http      bool
+}
+
+func newPool(rc ResourceConfig, dial func(ctx context.Context, network, addr string) (net.Conn, error)) *pool {
+	p := &pool{leastConn: rc.Balance == "least_conn", dial: dial, timeout: rc.DialTimeout, hc: rc.HealthCheck, http: rc.Kind == "http"}
+	if p.timeout == 0 {
+		p.timeout = 5 * time.Second
+	}
+	if p.hc.Timeout == 0 {
+		p.hc.Timeout = time.Second
+	}
+	for _, a := range rc.Upstreams {
+		u := &upstream{addr: a}
+		u.healthy.Store(true)
+		p.ups = append(p.ups, u)
+	}
+	return p
+}
+
+// pick chooses an upstream that is up, or nil.
+func (p *pool) pick() *upstream {
+	now := time.Now()
+	if p.leastConn {
+		var best *upstream
+		for _, u := range p.ups {
+			if u.up(now) && (best == nil || u.active.Load() < best.active.Load()) {
+				best = u
+			}
+		}
+		return best
+	}
+	n := uint64(len(p.ups))
+	start := p.next.Add(1) - 1
+	for i := range n {
+		if u := p.ups[(start+i)%n]; u.up(now) {
+			return u
+		}
+	}
+	return nil
+}
+
+// eject takes u out of rotation for ejectFor.
+func (p *pool) eject(u *upstream) {
+	u.ejectedUntil.Store(time.Now().Add(ejectFor).UnixNano())
+}
+
+// connect dials an upstream, trying each healthy one at most once. The
+// caller must call done when the flow ends.
+func (p *pool) connect(ctx context.Context) (net.Conn, *upstream, error) {
+	var last error
+	for range p.ups {
+		u := p.pick()
+		if u == nil {
+			break
+		}
+		dctx, cancel := context.WithTimeout(ctx, p.timeout)
+		c, err := p.dial(dctx, "tcp", u.addr)
+		cancel()
+		if err == nil {
+			u.active.Add(1)
+			return c, u, nil
+		}
+		last = err
+		p.eject(u)
+	}
+	if last != nil {
+		return nil, nil, fmt.Errorf("%w: %v", ErrNoUpstream, last)
+	}
+	return nil, nil, ErrNoUpstream
+}
+
+func (p *pool) status() []UpstreamStatus {
+	now := time.Now()
+	out := make([]UpstreamStatus, len(p.ups))
+	for i, u := range p.ups {
+		out[i] = UpstreamStatus{Address: u.addr, Healthy: u.up(now), Active: int(u.active.Load())}
+	}
+	return out
+}
+
+// checkAll runs one round of active health checks.
+func (p *pool) checkAll(ctx context.Context, client *http.Client) {
+	var wg sync.WaitGroup
+	for _, u := range p.ups {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			u.healthy.Store(p.check(ctx, client, u))
+		}()
+	}
+	wg.Wait()
+}
+
+func (p *pool) check(ctx context.Context, client *http.Client, u *upstream) bool {
+	ctx, cancel := context.WithTimeout(ctx, p.hc.Timeout)
+	defer cancel()
+	if p.http && p.hc.Path != "" {
+		req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+u.addr+p.hc.Path, nil)
+		if err != nil {
+			return false
+		}
+		resp, err := client.Do(req)
+		if err != nil {
+			return false
+		}
+		resp.Body.Close()
+		return resp.StatusCode >= 200 && resp.StatusCode < 400
+	}
+	c, err := p.dial(ctx, "tcp", u.addr)
+	if err != nil {
+		return false
+	}
+	c.Close()
+	return true
+}
+
+// runChecks checks the pool every interval until ctx ends. The first round
+// runs at once.
+func (p *pool) runChecks(ctx context.Context, client *http.Client) {
+	if p.hc.Interval <= 0 {
+		return
+	}
+	t := time.NewTicker(p.hc.Interval)
+	defer t.Stop()
+	for {
+		p.checkAll(ctx, client)
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}
+
+func splitHostPort(s string) (string, int, error) {
+	h, ps, err := net.SplitHostPort(s)
+	if err != nil {
+		return "", 0, err
+	}
+	port, err := strconv.Atoi(ps)
+	if err != nil || port < 1 || port > 65535 {
+		return "", 0, fmt.Errorf("bad port %q", ps)
+	}
+	if h == "" {
+		return "", 0, fmt.Errorf("missing host")
+	}
+	return h, port, nil
+}

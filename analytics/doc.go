@@ -29,6 +29,20 @@
 // 2 KiB (see BenchmarkMemoryPerSubject); MaxSubjects bounds how many are
 // kept.
 //
+// # Embedding in a gateway
+//
+// A gateway calls [Engine.Risk] for the subject before it asks the policy
+// engine for a decision, and copies Risk.Score and Risk.Signals into the
+// request's risk.score and risk.signals (add [Engine.SourceRisk] of the
+// source address if policies should see password sprays too). After the
+// decision it calls Observe with a KindDecision event carrying the deciding
+// rule; when an allowed flow closes, Observe with a KindFlow event carrying
+// byte counts and duration. Alerts go wherever the gateway sends audit
+// records. Observe returns quickly and never blocks on I/O, so it may run
+// inline on the decision path; a gateway that prefers not to may hand
+// events to a goroutine of its own, since events of one subject only need
+// to arrive in roughly the right order (see Options.MaxDisorder).
+//
 // # Events
 //
 // An [Event] carries the time, subject, device, source address, country,

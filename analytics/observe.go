@@ -249,6 +249,8 @@ func (e *Engine) allowedLocked(s *subject, ev *Event, ks *keys, t uint32, fs *fi
 	}
 
 	corp := e.corporate(ev.SourceIP)
+	nk := netKey(ev.SourceIP)
+	newNetwork := nk != 0 && !known(s.networks[:], nk, t, c.forgetSecs)
 
 	// Impossible travel: physics, no baseline needed beyond one location.
 	if ev.HasLocation && !corp && ev.AccuracyKM <= c.travelMaxAcc {
@@ -279,7 +281,7 @@ func (e *Engine) allowedLocked(s *subject, ev *Event, ks *keys, t uint32, fs *fi
 		if learned && c.enabled[NewDevice] && !known(s.devices[:], k, t, c.forgetSecs) {
 			fs.add(NewDevice, SeverityLow,
 				fmt.Sprintf("%s used device %q, not among the %d device(s) of their baseline.", s.name, ev.Device, used(s.devices[:])),
-				map[string]any{"device": ev.Device, "known_devices": used(s.devices[:])})
+				map[string]any{"device": ev.Device, "known_devices": used(s.devices[:]), "new_network": newNetwork})
 		}
 		touch(s.devices[:], k, t, true)
 	}
@@ -298,7 +300,7 @@ func (e *Engine) allowedLocked(s *subject, ev *Event, ks *keys, t uint32, fs *fi
 		}
 		if learned && c.enabled[NewCountryOrASN] && (newCountry || newASN) {
 			evidence := map[string]any{"country": ev.Country, "asn": ev.ASN, "new_country": newCountry, "new_asn": newASN,
-				"known_countries": used(s.countries[:]), "known_asns": used(s.asns[:])}
+				"new_network": newNetwork, "known_countries": used(s.countries[:]), "known_asns": used(s.asns[:])}
 			if newCountry {
 				fs.add(NewCountryOrASN, SeverityMedium,
 					fmt.Sprintf("%s connected from %s, a country not in their baseline.", s.name, ev.Country), evidence)
@@ -314,7 +316,7 @@ func (e *Engine) allowedLocked(s *subject, ev *Event, ks *keys, t uint32, fs *fi
 			touch(s.asns[:], ak, t, true)
 		}
 	}
-	if nk := netKey(ev.SourceIP); nk != 0 {
+	if nk != 0 {
 		touch(s.networks[:], nk, t, true)
 	}
 

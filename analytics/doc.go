@@ -23,11 +23,10 @@
 //	r := eng.Risk("alice") // r.Score in [0, 100], r.Signals such as ["impossible_travel"]
 //
 // Observe and Risk are safe for concurrent use and cheap enough for a
-// gateway's hot path: on one core Observe handles well over 500,000 events
-// a second with every detector on, and allocates only when it raises an
-// alert (see the benchmarks in engine_bench_test.go). A subject costs about
-// 2 KiB (see BenchmarkMemoryPerSubject); MaxSubjects bounds how many are
-// kept.
+// gateway's hot path: one core runs Observe at well over 500,000 events a
+// second with every detector on, and it allocates only when it raises an
+// alert (see # Measured and bench_test.go). A subject costs about 2 KiB;
+// MaxSubjects bounds how many are kept.
 //
 // # Embedding in a gateway
 //
@@ -138,6 +137,33 @@
 // attacks of every detector's kind. TestScenarioQuality asserts recall
 // ≥ 0.95 and precision ≥ 0.9 for every detector on a fixed seed, and no
 // false alerts on attack-free traffic; run it with -v to see the table.
+//
+// # Measured
+//
+// On this project's 2-core build machine (shared and busy: load average 4
+// to 14 during the runs, so CPU time per event is the stable figure, and the
+// reference is measured in the same run):
+//
+//	go test -run '^$' -bench 'Observe$|ObserveReference|Risk' -cpu 1 -benchtime 2s -count 6 ./analytics/
+//
+//	Observe, all detectors     ~1,070 CPU-ns/event   ~940,000 events per CPU-second   0 allocs/event
+//	reference (map + counter)     ~97 CPU-ns/event   (Observe costs about 11×)
+//	RiskAt                     85–140 CPU-ns/lookup   0 allocs
+//	memory per subject          2,117 bytes (BenchmarkMemoryPerSubject, every table full)
+//
+// Wall-clock throughput of Observe ranged from 470,000 to 980,000 events a
+// second on one goroutine as the machine's load varied. Decoding JSON lines
+// (encoding/json) costs about 10 µs of CPU per event, so replays from
+// files are bound by the decoder, not the engine.
+//
+// The scenario table (go test -run TestScenarioQuality -v ./analytics/):
+// recall and precision 1.000 for all ten detectors on seed 1 (200 users, 50
+// days, 365,000 events, 200 incidents), and no false alert in 374,000
+// attack-free events; seeds 1 to 5 at 300 users and 56 days give the same.
+// The scenario is synthetic and written alongside the detectors: it checks
+// that each detector does what its documented computation says, tolerates
+// the benign variations listed in [scenario.Generate], and fires on the
+// attacks it is meant for. It is not a measurement against real traffic.
 //
 // # Telemetry
 //

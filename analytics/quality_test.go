@@ -62,3 +62,19 @@ func TestScenarioQuality(t *testing.T) {
 		t.Errorf("false alert on attack-free traffic: %s %s: %s", a.Time.Format("2006-01-02 15:04"), a.Detector, a.Reason)
 	}
 }
+
+// TestScenarioDecoysMatter shows that the attack-free traffic is not
+// trivially quiet: without the corporate egress option the VPN days look
+// like impossible travel and new countries.
+func TestScenarioDecoysMatter(t *testing.T) {
+	if testing.Short() {
+		t.Skip("replays a scenario")
+	}
+	free := scenario.Generate(scenario.Config{Seed: 1, Users: 60, Days: 50, AttackFree: true})
+	free.CorporateEgress = nil
+	rep := scenario.Evaluate(free, runScenario(t, free))
+	if rep.Row(analytics.NewCountryOrASN).Alerts == 0 || rep.Row(analytics.ImpossibleTravel).Alerts == 0 {
+		t.Fatalf("no false alerts without corporate egress:\n%s", rep.Table())
+	}
+	t.Logf("without CorporateEgress: %d false alerts in %d events", rep.FalseAlerts(), rep.Events)
+}

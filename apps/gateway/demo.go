@@ -1,0 +1,260 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"html"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strconv"
+	"sync/atomic"
+	"time"
+
+	"github.com/gonaut/gonaut/tunnel"
+	"github.com/gonaut/gonaut/ztna"
+)
+
+func init() {
+	register(command{name: "demo", summary: "run a gateway with demo apps, users and policies; print a WireGuard config to connect", run: runDemo})
+}
+
+const demoUsage = `usage: gateway demo [--dir DIR] [--port PORT] [--endpoint HOST:PORT] [--admin ADDR] [--no-qr]
+
+Starts a gateway with two demo web apps (wiki.office, books.office), a demo
+printer (printer.office:9100, an echo service), the small-business policy
+template, a user "ann" in the team and a device for her, and prints the
+device's wg-quick config and QR code. Connect a stock WireGuard client with
+it, then open http://wiki.office/. The files go to DIR (default: a new
+temporary directory); run 'gateway run --config DIR/gateway.yaml' to start
+the same gateway again. Ctrl-C stops it.
+`
+
+func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("demo", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.Usage = func() { fmt.Fprint(stderr, demoUsage) }
+	dir := fs.String("dir", "", "directory for the demo's key, config and peer file (default: a new temporary one)")
+	port := fs.Int("port", 51820, "WireGuard UDP `PORT`")
+	endpoint := fs.String("endpoint", "", "`HOST:PORT` clients reach the gateway at (default: this host's first non-loopback address)")
+	admin := fs.String("admin", "127.0.0.1:9090", "admin `ADDR` for /metrics, /healthz, /readyz (empty: none)")
+	noQR := fs.Bool("no-qr", false, "do not print a QR code")
+	level := fs.String("log-level", "warn", "log level")
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return nil
+		}
+		return exitError{2}
+	}
+	if fs.NArg() > 0 {
+		return usageError{"demo takes no arguments"}
+	}
+	log, err := newLogger(stderr, *level)
+	if err != nil {
+		return usageError{err.Error()}
+	}
+	if *dir == "" {
+		if *dir, err = os.MkdirTemp("", "gonaut-demo-"); err != nil {
+			return err
+		}
+	} else if err := os.MkdirAll(*dir, 0o700); err != nil {
+		return err
+	}
+	if *endpoint == "" {
+		*endpoint = net.JoinHostPort(hostAddress(), strconv.Itoa(*port))
+	}
+
+	var gw atomic.Pointer[ztna.Gateway]
+	wiki, err := startDemoApp("wiki", &gw)
+	if err != nil {
+		return err
+	}
+	defer wiki.Close()
+	books, err := startDemoApp("books", &gw)
+	if err != nil {
+		return err
+	}
+	defer books.Close()
+	printer, err := startEcho()
+	if err != nil {
+		return err
+	}
+	defer printer.Close()
+
+	cfgPath := filepath.Join(*dir, "gateway.yaml")
+	if err := writeDemoConfig(cfgPath, *port, *endpoint, *admin, wiki.Addr().String(), books.Addr().String(), printer.Addr().String()); err != nil {
+		return err
+	}
+	peer, err := addPeer(cfgPath, "ann-laptop", "ann", "")
+	if err != nil {
+		return err
+	}
+	cfg, err := ztna.ReadConfig(cfgPath)
+	if err != nil {
+		return err
+	}
+	return serve(ctx, cfgPath, cfg, log, 2*time.Second, stdout, func(g *ztna.Gateway) {
+		gw.Store(g)
+		if *port == 0 { // the port is known only now
+			peer.Peers[0].Endpoint = net.JoinHostPort(hostOf(*endpoint), strconv.Itoa(g.ListenPort()))
+		}
+		text, err := peer.MarshalText()
+		if err != nil {
+			fmt.Fprintf(stderr, "demo: peer config: %v\n", err)
+			return
+		}
+		peerPath := filepath.Join(*dir, "ann.conf")
+		if err := os.WriteFile(peerPath, text, 0o600); err != nil {
+			fmt.Fprintf(stderr, "demo: %v\n", err)
+		}
+		printDemo(stdout, cfgPath, peerPath, text, *noQR)
+		fmt.Fprintf(stdout, "Ready. Ctrl-C stops the gateway.\n")
+	})
+}
+
+func hostOf(hostport string) string {
+	h, _, err := net.SplitHostPort(hostport)
+	if err != nil {
+		return hostport
+	}
+	return h
+}
+
+func writeDemoConfig(path string, port int, endpoint, admin, wiki, books, printer string) error {
+	key, err := tunnel.GeneratePrivateKey()
+	if err != nil {
+		return err
+	}
+	if err := os.WriteFile(filepath.Join(filepath.Dir(path), "gateway.key"), []byte(key.String()+"\n"), 0o600); err != nil {
+		return err
+	}
+	cfg := fmt.Sprintf(`# Gonaut demo gateway, written by 'gateway demo'.
+listen_port: %d
+private_key_file: gateway.key
+address: 10.77.0.1/16
+endpoint: %q
+admin: %q
+audit_file: audit.jsonl
+policy_templates: [small-business]
+users:
+  - id: ann
+    email: ann@example.com
+    groups: [team]
+  - id: root
+    email: root@example.com
+    groups: [admins]
+    mfa: true
+resources:
+  - name: wiki.office
+    kind: http
+    labels: {app: wiki}
+    upstreams: [%q]
+    health_check: {interval: 5s, path: /healthz}
+  - name: books.office
+    kind: http
+    labels: {app: accounting}
+    upstreams: [%q]
+  - name: printer.office
+    kind: tcp
+    port: 9100
+    upstreams: [%q]
+rate_limits:
+  per_user: {flows_per_second: 50, burst: 100, concurrent: 256}
+`, port, endpoint, admin, wiki, books, printer)
+	return os.WriteFile(path, []byte(cfg), 0o600)
+}
+
+func printDemo(w io.Writer, cfgPath, peerPath string, peer []byte, noQR bool) {
+	fmt.Fprintf(w, "\nGonaut demo gateway\n\nconfig:     %s\npeer file:  %s\n\n", cfgPath, peerPath)
+	fmt.Fprintf(w, "Connect a stock WireGuard client as ann (team) with this config:\n\n%s\n", peer)
+	if !noQR {
+		qrPrint(w, string(peer))
+	}
+	fmt.Fprintf(w, `On Linux:   sudo wg-quick up %s
+            curl http://wiki.office/            (allowed: team-apps)
+            curl http://books.office/           (allowed: team-apps)
+            printf hi | nc printer.office 9100  (allowed: team-printer)
+On a phone: scan the QR code in the WireGuard app.
+More devices: gateway peer add NAME --user ann --config %s, then kill -HUP the gateway.
+
+`, peerPath, cfgPath)
+}
+
+// startDemoApp serves a small page that shows who the gateway says is
+// calling, verified against the gateway's JWKS.
+func startDemoApp(name string, gw *atomic.Pointer[ztna.Gateway]) (net.Listener, error) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return nil, err
+	}
+	mux := http.NewServeMux()
+	mux.HandleFunc("/healthz", func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "ok\n") })
+	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		who := "nobody (no identity assertion)"
+		if g := gw.Load(); g != nil {
+			jwks := httpBody(g.JWKSHandler())
+			if c, err := ztna.VerifyAssertion(jwks, r.Header.Get(ztna.IdentityHeader), r.Host, time.Now()); err == nil {
+				who = fmt.Sprintf("%s <%s> on device %s, groups %v", c.Subject, c.Email, c.Device, c.Groups)
+			} else {
+				who = "unverified: " + err.Error()
+			}
+		}
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		fmt.Fprintf(w, "Hello from the demo %s app at %s.\nThe gateway says you are: %s\n", name, html.EscapeString(r.Host), who)
+	})
+	go http.Serve(ln, mux)
+	return ln, nil
+}
+
+func httpBody(h http.Handler) []byte {
+	rec := &bodyRecorder{header: http.Header{}}
+	h.ServeHTTP(rec, &http.Request{Method: "GET"})
+	return rec.body
+}
+
+type bodyRecorder struct {
+	header http.Header
+	body   []byte
+}
+
+func (b *bodyRecorder) Header() http.Header         { return b.header }
+func (b *bodyRecorder) Write(p []byte) (int, error) { b.body = append(b.body, p...); return len(p), nil }
+func (b *bodyRecorder) WriteHeader(int)             {}
+
+func startEcho() (net.Listener, error) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return nil, err
+	}
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			go func() {
+				defer c.Close()
+				io.Copy(c, c)
+			}()
+		}
+	}()
+	return ln, nil
+}
+
+// hostAddress is this host's first non-loopback IPv4 address, or
+// 127.0.0.1.
+func hostAddress() string {
+	addrs, err := net.InterfaceAddrs()
+	if err == nil {
+		for _, a := range addrs {
+			if ipn, ok := a.(*net.IPNet); ok && !ipn.IP.IsLoopback() && ipn.IP.To4() != nil {
+				return ipn.IP.String()
+			}
+		}
+	}
+	return "127.0.0.1"
+}

@@ -162,7 +162,7 @@
 // attack-free events; seeds 1 to 5 at 300 users and 56 days give the same.
 // The scenario is synthetic and written alongside the detectors: it checks
 // that each detector does what its documented computation says, tolerates
-// the benign variations listed in [scenario.Generate], and fires on the
+// the benign variations listed in [github.com/gonaut/gonaut/analytics/scenario.Generate], and fires on the
 // attacks it is meant for. It is not a measurement against real traffic.
 //
 // # Telemetry

@@ -30,13 +30,27 @@ func segmentCount(pkt *stack.PacketBuffer) int {
 	return (payload + int(g.MSS) - 1) / int(g.MSS)
 }
 
-// segmentTCP cuts the flattened GSO packet pkt (IP header, TCP header,
-// payload) into segments of at most gso.MSS payload bytes, each written at
-// offset into one of bufs with a complete IP header and TCP checksum. It
-// returns the number of buffers filled; a malformed packet yields 0 (the
-// packet is dropped, which TCP recovers from).
-func segmentTCP(pkt []byte, gso stack.GSO, bufs [][]byte, sizes []int, offset int) int {
-	if len(pkt) < 1 {
+// maxHeaders bounds the IP plus TCP header bytes of a GSO packet: a
+// 60-byte IPv4 header and a 60-byte TCP header.
+const maxHeaders = 120
+
+// segmentTCP cuts the GSO packet held in the views pkt (IP header, TCP
+// header, payload; total bytes in all) into segments of at most gso.MSS
+// payload bytes, each written at offset into one of bufs with a complete
+// IP header and TCP checksum. It copies each payload byte once, straight
+// from the packet's views. It returns the number of buffers filled; a
+// malformed packet yields 0 (it is dropped, which TCP recovers from).
+func segmentTCP(pkt [][]byte, total int, gso stack.GSO, bufs [][]byte, sizes []int, offset int) int {
+	var hdrBuf [maxHeaders]byte
+	n := 0
+	for _, v := range pkt {
+		n += copy(hdrBuf[n:], v)
+		if n == len(hdrBuf) {
+			break
+		}
+	}
+	hdr := hdrBuf[:n]
+	if len(hdr) < 1 {
 		return 0
 	}
 	var (
@@ -44,22 +58,22 @@ func segmentTCP(pkt []byte, gso stack.GSO, bufs [][]byte, sizes []int, offset in
 		src, dst tcpip.Address
 		proto    tcpip.NetworkProtocolNumber
 	)
-	switch pkt[0] >> 4 {
+	switch hdr[0] >> 4 {
 	case 4:
-		if len(pkt) < header.IPv4MinimumSize {
+		if len(hdr) < header.IPv4MinimumSize {
 			return 0
 		}
-		ip := header.IPv4(pkt)
+		ip := header.IPv4(hdr)
 		ipHdrLen = int(ip.HeaderLength())
 		if ipHdrLen < header.IPv4MinimumSize || ip.Protocol() != uint8(header.TCPProtocolNumber) {
 			return 0
 		}
 		src, dst, proto = ip.SourceAddress(), ip.DestinationAddress(), header.IPv4ProtocolNumber
 	case 6:
-		if len(pkt) < header.IPv6MinimumSize {
+		if len(hdr) < header.IPv6MinimumSize {
 			return 0
 		}
-		ip := header.IPv6(pkt)
+		ip := header.IPv6(hdr)
 		if ip.NextHeader() != uint8(header.TCPProtocolNumber) {
 			return 0
 		}
@@ -68,40 +82,45 @@ func segmentTCP(pkt []byte, gso stack.GSO, bufs [][]byte, sizes []int, offset in
 	default:
 		return 0
 	}
-	if len(pkt) < ipHdrLen+header.TCPMinimumSize {
+	if len(hdr) < ipHdrLen+header.TCPMinimumSize {
 		return 0
 	}
-	tcpHdrLen := int(header.TCP(pkt[ipHdrLen:]).DataOffset())
-	if tcpHdrLen < header.TCPMinimumSize || len(pkt) < ipHdrLen+tcpHdrLen {
+	tcpHdrLen := int(header.TCP(hdr[ipHdrLen:]).DataOffset())
+	if tcpHdrLen < header.TCPMinimumSize || len(hdr) < ipHdrLen+tcpHdrLen {
 		return 0
 	}
 	hdrLen := ipHdrLen + tcpHdrLen
-	payload := pkt[hdrLen:]
+	payloadLen := total - hdrLen
+	if payloadLen < 0 {
+		return 0
+	}
 	mss := int(gso.MSS)
 	if mss <= 0 {
-		mss = len(payload)
+		mss = max(payloadLen, 1)
 	}
-	tcpIn := header.TCP(pkt[ipHdrLen:])
+	tcpIn := header.TCP(hdr[ipHdrLen:])
 	seq := tcpIn.SequenceNumber()
 	flags := tcpIn.Flags()
 	var id uint16
 	if proto == header.IPv4ProtocolNumber {
-		id = header.IPv4(pkt).ID()
+		id = header.IPv4(hdr).ID()
 	}
+	r := viewReader{views: pkt}
+	r.skip(hdrLen)
 
-	n := 0
-	for off := 0; n == 0 || off < len(payload); n++ {
+	n = 0
+	for off := 0; n == 0 || off < payloadLen; n++ {
 		if n >= len(bufs) {
 			break
 		}
-		end := min(off+mss, len(payload))
+		end := min(off+mss, payloadLen)
 		out := bufs[n][offset:]
 		segLen := hdrLen + end - off
 		if len(out) < segLen {
 			return n
 		}
-		copy(out, pkt[:hdrLen])
-		copy(out[hdrLen:], payload[off:end])
+		copy(out, hdr[:hdrLen])
+		r.read(out[hdrLen:segLen])
 		out = out[:segLen]
 
 		if proto == header.IPv4ProtocolNumber {
@@ -116,7 +135,7 @@ func segmentTCP(pkt []byte, gso stack.GSO, bufs [][]byte, sizes []int, offset in
 		tcp := header.TCP(out[ipHdrLen:])
 		tcp.SetSequenceNumber(seq + uint32(off))
 		f := flags
-		if end < len(payload) {
+		if end < payloadLen {
 			f &^= header.TCPFlagFin | header.TCPFlagPsh
 		}
 		if off > 0 {
@@ -132,4 +151,34 @@ func segmentTCP(pkt []byte, gso stack.GSO, bufs [][]byte, sizes []int, offset in
 		off = end
 	}
 	return n
+}
+
+// viewReader reads a packet's views in order.
+type viewReader struct {
+	views [][]byte
+	i     int // current view
+	off   int // offset in it
+}
+
+func (r *viewReader) skip(n int) {
+	for n > 0 && r.i < len(r.views) {
+		k := min(n, len(r.views[r.i])-r.off)
+		n -= k
+		r.off += k
+		if r.off == len(r.views[r.i]) {
+			r.i, r.off = r.i+1, 0
+		}
+	}
+}
+
+func (r *viewReader) read(dst []byte) {
+	for len(dst) > 0 && r.i < len(r.views) {
+		k := copy(dst, r.views[r.i][r.off:])
+		dst = dst[k:]
+		r.off += k
+		if r.off == len(r.views[r.i]) {
+			r.i, r.off = r.i+1, 0
+		}
+	}
+	clear(dst) // only if the views were shorter than promised
 }

@@ -42,9 +42,10 @@ type link struct {
 	// Read, which wireguard-go calls from one goroutine.
 	onSend func(hdr []byte)
 
+	taken []*stack.PacketBuffer // Read's batch, reused; Read has one caller
+
 	events  chan tun.Event
 	groPool sync.Pool
-	scratch sync.Pool // *[]byte of gsoMax bytes for flattening GSO packets
 }
 
 const (
@@ -86,10 +87,6 @@ func newLink(mtu int, gso bool) *link {
 		g.Init(true)
 		return g
 	}
-	l.scratch.New = func() any {
-		b := make([]byte, 1<<16)
-		return &b
-	}
 	return l
 }
 
@@ -128,13 +125,13 @@ func (l *link) Read(bufs [][]byte, sizes []int, offset int) (int, error) {
 		// cannot happen with gsoMax/MSS < batchSize, but never spin.
 		take = 1
 	}
-	pkts := make([]*stack.PacketBuffer, take)
-	copy(pkts, l.queue)
+	pkts := append(l.taken[:0], l.queue[:take]...)
 	n := copy(l.queue, l.queue[take:])
 	clear(l.queue[n:])
 	l.queue = l.queue[:n]
 	l.mu.Unlock()
 
+	defer func() { clear(pkts); l.taken = pkts[:0] }()
 	count := 0
 	if l.onSend != nil {
 		for _, pkt := range pkts {
@@ -153,22 +150,16 @@ func (l *link) Read(bufs [][]byte, sizes []int, offset int) (int, error) {
 // emit copies pkt into bufs (segmenting it when it is a GSO packet) and
 // returns how many buffers it filled.
 func (l *link) emit(pkt *stack.PacketBuffer, bufs [][]byte, sizes []int, offset int) int {
+	views := pkt.AsSlices()
 	if pkt.GSOOptions.Type == stack.GSONone || l.gsoMax == 0 {
 		n := 0
-		for _, s := range pkt.AsSlices() {
+		for _, s := range views {
 			n += copy(bufs[0][offset+n:], s)
 		}
 		sizes[0] = n
 		return 1
 	}
-	sp := l.scratch.Get().(*[]byte)
-	defer l.scratch.Put(sp)
-	flat := (*sp)[:0]
-	for _, s := range pkt.AsSlices() {
-		flat = append(flat, s...)
-	}
-	*sp = flat[:cap(flat)]
-	return segmentTCP(flat, pkt.GSOOptions, bufs, sizes, offset)
+	return segmentTCP(views, pkt.Size(), pkt.GSOOptions, bufs, sizes, offset)
 }
 
 // Write delivers decrypted packets to the stack.

@@ -38,8 +38,9 @@
 //   - dormant account: users who fall silent for five weeks and come back.
 //
 // Victims are distinct people (never automation accounts), so Users should
-// be at least nine times AttacksPerKind plus AttacksPerKind dormant users;
-// with fewer, later attack kinds get fewer incidents.
+// be at least eight times AttacksPerKind (password sprays need no victim)
+// plus AttacksPerKind dormant users; with fewer, later attack kinds get
+// fewer incidents.
 //
 // [Evaluate] scores alerts against the incidents: precision and recall per
 // detector, and the alerts that match no incident.

@@ -5,13 +5,18 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
+	"net"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/gonaut/gonaut/analytics"
+	"github.com/maxmind/mmdbwriter"
+	"github.com/maxmind/mmdbwriter/mmdbtype"
 )
 
 // analyticsGW runs the gateway's main in-process.
@@ -193,5 +198,64 @@ func TestAnalyticsGenerateIsReadable(t *testing.T) {
 	}
 	if n < 10000 {
 		t.Fatalf("only %d events", n)
+	}
+}
+
+// TestAnalyticsReplayGeoIP: events that carry only a source address are
+// located through MaxMind databases given on the command line.
+func TestAnalyticsReplayGeoIP(t *testing.T) {
+	dir := t.TempDir()
+	mmdb := func(name, dbType string, records map[string]mmdbtype.Map) string {
+		w, err := mmdbwriter.New(mmdbwriter.Options{DatabaseType: dbType, RecordSize: 24})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for cidr, rec := range records {
+			_, n, _ := net.ParseCIDR(cidr)
+			if err := w.Insert(n, rec); err != nil {
+				t.Fatal(err)
+			}
+		}
+		var buf bytes.Buffer
+		if _, err := w.WriteTo(&buf); err != nil {
+			t.Fatal(err)
+		}
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, buf.Bytes(), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	city := mmdb("city.mmdb", "GeoIP2-City", map[string]mmdbtype.Map{
+		"20.0.0.0/16":  {"country": mmdbtype.Map{"iso_code": mmdbtype.String("DE")}, "location": mmdbtype.Map{"latitude": mmdbtype.Float64(52.52), "longitude": mmdbtype.Float64(13.40), "accuracy_radius": mmdbtype.Uint16(20)}},
+		"81.2.69.0/24": {"country": mmdbtype.Map{"iso_code": mmdbtype.String("JP")}, "location": mmdbtype.Map{"latitude": mmdbtype.Float64(35.68), "longitude": mmdbtype.Float64(139.69), "accuracy_radius": mmdbtype.Uint16(50)}},
+	})
+	asn := mmdb("asn.mmdb", "GeoLite2-ASN", map[string]mmdbtype.Map{
+		"20.0.0.0/16":  {"autonomous_system_number": mmdbtype.Uint32(3320)},
+		"81.2.69.0/24": {"autonomous_system_number": mmdbtype.Uint32(4713)},
+	})
+	var lines []string
+	start := time.Date(2026, 3, 2, 9, 0, 0, 0, time.UTC)
+	for i := 0; i < 60; i++ {
+		lines = append(lines, fmt.Sprintf(`{"time":%q,"subject":"alice","device":"laptop","source_ip":"20.0.1.5","resource":"git","kind":"decision","effect":"allow"}`,
+			start.Add(time.Duration(i)*4*time.Hour).Format(time.RFC3339)))
+	}
+	at := start.Add(60 * 4 * time.Hour)
+	lines = append(lines,
+		fmt.Sprintf(`{"time":%q,"subject":"alice","device":"laptop","source_ip":"20.0.1.5","resource":"git","kind":"decision","effect":"allow"}`, at.Format(time.RFC3339)),
+		fmt.Sprintf(`{"time":%q,"subject":"alice","device":"laptop","source_ip":"81.2.69.160","resource":"git","kind":"decision","effect":"allow"}`, at.Add(20*time.Minute).Format(time.RFC3339)))
+	events := filepath.Join(dir, "events.jsonl")
+	if err := os.WriteFile(events, []byte(strings.Join(lines, "\n")+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	code, out, errOut := analyticsGW(t, "analytics", "replay", "--events", events, "--geoip-city", city, "--geoip-asn", asn)
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, errOut)
+	}
+	if !strings.Contains(out, `"detector":"impossible_travel"`) || !strings.Contains(out, "connected from JP") {
+		t.Fatalf("alerts:\n%s", out)
+	}
+	if code, _, _ := analyticsGW(t, "analytics", "replay", "--events", events, "--geoip-city", events); code != 1 {
+		t.Fatalf("a non-database GeoIP file: exit %d, want 1", code)
 	}
 }

@@ -101,7 +101,9 @@ type TravelOptions struct {
 // (UTC) such that no hour within Margin hours of it holds at least MinShare
 // of the subject's allowed decisions. Working a little early or late stays
 // within the margin of the usual hours; a login at 3 a.m. from someone who
-// works nine to five does not. Defaults: 0.02, 3 hours.
+// works nine to five does not. Defaults: 0.02, 3 hours (at most 11). The
+// detector also waits until the subject's histogram holds 3/MinShare
+// decisions.
 type HourOptions struct {
 	MinShare float64
 	Margin   int
@@ -129,6 +131,7 @@ type DenialOptions struct {
 
 // SprayOptions tunes password spray: denials for at least Subjects distinct
 // subjects from one source address within Window. Defaults: 10, 10 minutes.
+// Subjects is capped at 28 (the per-source table holds 32).
 type SprayOptions struct {
 	Subjects int
 	Window   time.Duration

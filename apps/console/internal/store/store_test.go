@@ -302,7 +302,6 @@ func TestAuditChain(t *testing.T) {
 	})
 }
 
-
 func TestAuditConcurrentAppends(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, s *store.DB) {
 		var wg sync.WaitGroup

@@ -1,0 +1,533 @@
+package server
+
+import (
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/gonaut/gonaut/apps/console/internal/store"
+	"github.com/gonaut/gonaut/policy"
+	"github.com/pquerna/otp/totp"
+)
+
+func (s *Server) apiRoutes() []route {
+	return []route{
+		{method: "GET", path: "/api/v1/openapi.json", perm: permPublic, h: s.apiOpenAPI},
+		{method: "GET", path: "/api/v1/me", perm: permSelf, h: s.apiMe},
+		{method: "POST", path: "/api/v1/me/totp", perm: permSelf, h: s.apiTOTPStart},
+		{method: "POST", path: "/api/v1/me/totp/confirm", perm: permSelf, h: s.apiTOTPConfirm},
+
+		{method: "GET", path: "/api/v1/users", perm: permRead, h: s.apiListUsers},
+		{method: "POST", path: "/api/v1/users", perm: permAdmin, h: s.apiCreateUser},
+		{method: "GET", path: "/api/v1/users/{id}", perm: permRead, h: s.apiGetUser},
+		{method: "PATCH", path: "/api/v1/users/{id}", perm: permAdmin, h: s.apiPatchUser},
+		{method: "GET", path: "/api/v1/groups", perm: permRead, h: s.apiListGroups},
+		{method: "PUT", path: "/api/v1/groups/{name}", perm: permAdmin, h: s.apiPutGroup},
+		{method: "DELETE", path: "/api/v1/groups/{name}", perm: permAdmin, h: s.apiDeleteGroup},
+
+		{method: "GET", path: "/api/v1/devices", perm: permRead, h: s.apiListDevices},
+		{method: "POST", path: "/api/v1/devices", perm: permOps, h: s.apiEnrolDevice},
+		{method: "GET", path: "/api/v1/devices/{id}", perm: permRead, h: s.apiGetDevice},
+		{method: "PATCH", path: "/api/v1/devices/{id}", perm: permOps, h: s.apiPatchDevice},
+
+		{method: "GET", path: "/api/v1/resources", perm: permRead, h: s.apiListResources},
+		{method: "GET", path: "/api/v1/resources/{name}", perm: permRead, h: s.apiGetResource},
+		{method: "PUT", path: "/api/v1/resources/{name}", perm: permOps, h: s.apiPutResource},
+		{method: "DELETE", path: "/api/v1/resources/{name}", perm: permOps, h: s.apiDeleteResource},
+
+		{method: "GET", path: "/api/v1/policies", perm: permRead, h: s.apiListPolicies},
+		{method: "GET", path: "/api/v1/policies/{name}", perm: permRead, h: s.apiGetPolicy},
+		{method: "PUT", path: "/api/v1/policies/{name}", perm: permPolicy, h: s.apiSavePolicy},
+		{method: "DELETE", path: "/api/v1/policies/{name}", perm: permPolicy, h: s.apiDeletePolicy},
+		{method: "GET", path: "/api/v1/policies/{name}/versions", perm: permRead, h: s.apiPolicyVersions},
+		{method: "GET", path: "/api/v1/policies/{name}/diff", perm: permRead, h: s.apiPolicyDiff},
+		{method: "POST", path: "/api/v1/policies/{name}/rollback", perm: permPolicy, h: s.apiPolicyRollback},
+		{method: "POST", path: "/api/v1/policies/validate", perm: permRead, h: s.apiPolicyValidate},
+		{method: "POST", path: "/api/v1/policies/simulate", perm: permPolicy, h: s.apiPolicySimulate},
+		{method: "GET", path: "/api/v1/templates", perm: permRead, h: s.apiTemplates},
+
+		{method: "GET", path: "/api/v1/gateways", perm: permRead, h: s.apiListGateways},
+		{method: "POST", path: "/api/v1/gateways", perm: permOps, h: s.apiCreateGateway},
+		{method: "DELETE", path: "/api/v1/gateways/{id}", perm: permOps, h: s.apiRevokeGateway},
+
+		{method: "GET", path: "/api/v1/alerts", perm: permRead, h: s.apiListAlerts},
+		{method: "POST", path: "/api/v1/alerts/{id}/state", perm: permOps, h: s.apiAlertState},
+		{method: "GET", path: "/api/v1/analytics/summary", perm: permRead, h: s.apiSummary},
+
+		{method: "GET", path: "/api/v1/audit", perm: permAudit, h: s.apiListAudit},
+		{method: "GET", path: "/api/v1/audit/export", perm: permAudit, h: s.apiExportAudit},
+		{method: "GET", path: "/api/v1/audit/verify", perm: permAudit, h: s.apiVerifyAudit},
+
+		{method: "GET", path: "/api/v1/apikeys", perm: permAdmin, h: s.apiListKeys},
+		{method: "POST", path: "/api/v1/apikeys", perm: permAdmin, h: s.apiCreateKey},
+		{method: "DELETE", path: "/api/v1/apikeys/{id}", perm: permAdmin, h: s.apiRevokeKey},
+
+		{method: "GET", path: "/api/v1/stream", perm: permRead, h: func(w http.ResponseWriter, r *http.Request, _ *principal) { s.serveSSE(w, r, jsonEvent) }},
+		{method: "GET", path: "/ws", perm: permRead, h: s.serveWS},
+	}
+}
+
+// page is the list answer format.
+type page[T any] struct {
+	Items      []T    `json:"items"`
+	NextCursor string `json:"next_cursor,omitempty"`
+}
+
+func listOpts(r *http.Request) store.ListOptions {
+	q := r.URL.Query()
+	n, _ := strconv.Atoi(q.Get("limit"))
+	return store.ListOptions{After: q.Get("cursor"), Limit: n, Query: q.Get("q")}
+}
+
+func pageOf[T any](items []T, o store.ListOptions, key func(T) string) page[T] {
+	p := page[T]{Items: items}
+	if len(items) > 0 && len(items) == clampLimit(o.Limit) {
+		p.NextCursor = key(items[len(items)-1])
+	}
+	return p
+}
+
+func clampLimit(n int) int {
+	if n <= 0 {
+		return 50
+	}
+	return min(n, 1000)
+}
+
+type meAnswer struct {
+	ID    string     `json:"id,omitempty"`
+	Email string     `json:"email,omitempty"`
+	Name  string     `json:"name,omitempty"`
+	Role  store.Role `json:"role"`
+	MFA   bool       `json:"mfa"`
+	TOTP  bool       `json:"totp_enabled"`
+	CSRF  string     `json:"csrf,omitempty"`
+}
+
+func (s *Server) apiMe(w http.ResponseWriter, r *http.Request, p *principal) {
+	a := meAnswer{Role: p.role}
+	if p.user != nil {
+		a.ID, a.Email, a.Name, a.TOTP = p.user.ID, p.user.Email, p.user.Name, p.user.TOTPEnabled
+	}
+	if p.session != nil {
+		a.MFA, a.CSRF = p.session.MFA, p.session.CSRF
+	}
+	if p.apiKey != nil {
+		a.Name = p.apiKey.Name
+	}
+	writeJSON(w, http.StatusOK, a)
+}
+
+type totpStart struct {
+	Secret string `json:"secret"`
+	URL    string `json:"url"`
+	QR     string `json:"qr_png_base64"`
+}
+
+func (s *Server) apiTOTPStart(w http.ResponseWriter, r *http.Request, p *principal) {
+	if p.user == nil {
+		writeError(w, http.StatusBadRequest, "invalid", "TOTP is for user accounts")
+		return
+	}
+	key, err := totp.Generate(totp.GenerateOpts{Issuer: "Gonaut", AccountName: p.user.Email})
+	if err != nil {
+		writeError(w, http.StatusInternalServerError, "internal", "%v", err)
+		return
+	}
+	u := *p.user
+	u.TOTPSecret, u.TOTPEnabled = key.Secret(), false
+	if err := s.st.UpdateUser(r.Context(), &u); err != nil {
+		s.storeError(w, err)
+		return
+	}
+	qr, _ := qrPNG(key.URL(), 256)
+	writeJSON(w, http.StatusOK, totpStart{Secret: key.Secret(), URL: key.URL(), QR: qr})
+}
+
+type codeRequest struct {
+	Code string `json:"code"`
+}
+
+type recoveryAnswer struct {
+	RecoveryCodes []string `json:"recovery_codes"`
+}
+
+func (s *Server) apiTOTPConfirm(w http.ResponseWriter, r *http.Request, p *principal) {
+	var req codeRequest
+	if !decode(w, r, &req) {
+		return
+	}
+	codes, err := s.confirmTOTP(r, p, req.Code)
+	if err != nil {
+		writeError(w, http.StatusBadRequest, "invalid", "%v", err)
+		return
+	}
+	writeJSON(w, http.StatusOK, recoveryAnswer{RecoveryCodes: codes})
+}
+
+func (s *Server) confirmTOTP(r *http.Request, p *principal, code string) ([]string, error) {
+	if p.user == nil || p.user.TOTPSecret == "" {
+		return nil, errString("start TOTP enrolment first")
+	}
+	if !totp.Validate(strings.TrimSpace(code), p.user.TOTPSecret) {
+		return nil, errString("the code does not match; check the device's clock")
+	}
+	codes := recoveryCodes(10)
+	u := *p.user
+	u.TOTPEnabled = true
+	u.Recovery = make([]string, len(codes))
+	for i, c := range codes {
+		u.Recovery[i] = tokenHash(c)
+	}
+	if err := s.st.UpdateUser(r.Context(), &u); err != nil {
+		return nil, err
+	}
+	s.audit(r.Context(), u.Email, "mfa.enrol", "", "", nil)
+	return codes, nil
+}
+
+type errString string
+
+func (e errString) Error() string { return string(e) }
+
+func (s *Server) apiListUsers(w http.ResponseWriter, r *http.Request, _ *principal) {
+	o := listOpts(r)
+	us, err := s.st.ListUsers(r.Context(), o)
+	if err != nil {
+		s.storeError(w, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, pageOf(us, o, func(u store.User) string { return u.ID }))
+}
+
+type userRequest struct {
+	Email    string     `json:"email"`
+	Name     string     `json:"name"`
+	Role     store.Role `json:"role"`
+	Groups   []string   `json:"groups"`
+	Password string     `json:"password"`
+}
+
+func (s *Server) apiCreateUser(w http.ResponseWriter, r *http.Request, p *principal) {
+	var req userRequest
+	if !decode(w, r, &req) {
+		return
+	}
+	if len(req.Password) < 12 {
+		writeError(w, http.StatusBadRequest, "invalid", "password must have at least 12 characters")
+		return
+	}
+	u := &store.User{Email: req.Email, Name: req.Name, Role: req.Role, Groups: req.Groups, PasswordHash: HashPassword(req.Password)}
+	if err := s.st.CreateUser(r.Context(), u); err != nil {
+		s.storeError(w, err)
+		return
+	}
+	s.audit(r.Context(), p.name(), "user.create", u.Email, "", map[string]any{"role": u.Role})
+	s.changed()
+	writeJSON(w, http.StatusCreated, u)
+}
+
+func (s *Server) apiGetUser(w http.ResponseWriter, r *http.Request, _ *principal) {
+	u, err := s.st.User(r.Context(), r.PathValue("id"))
+	if err != nil {
+		s.storeError(w, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, u)
+}
+
+type userPatch struct {
+	Name     *string     `json:"name"`
+	Role     *store.Role `json:"role"`
+	Groups   *[]string   `json:"groups"`
+	Disabled *bool       `json:"disabled"`
+	Password *string     `json:"password"`
+	Unlock   bool        `json:"unlock"`
+}
+
+func (s *Server) apiPatchUser(w http.ResponseWriter, r *http.Request, p *principal) {
+	var req userPatch
+	if !decode(w, r, &req) {
+		return
+	}
+	u, err := s.st.User(r.Context(), r.PathValue("id"))
+	if err != nil {
+		s.storeError(w, err)
+		return
+	}
+	if req.Name != nil {
+		u.Name = *req.Name
+	}
+	if req.Role != nil {
+		u.Role = *req.Role
+	}
+	if req.Groups != nil {
+		u.Groups = *req.Groups
+	}
+	if req.Disabled != nil {
+		u.Disabled = *req.Disabled
+	}
+	if req.Password != nil {
+		if len(*req.Password) < 12 {
+			writeError(w, http.StatusBadRequest, "invalid", "password must have at least 12 characters")
+			return
+		}
+		u.PasswordHash = HashPassword(*req.Password)
+	}
+	if req.Unlock {
+		u.LockedUntil, u.FailedLogins = time.Time{}, 0
+	}
+	if err := s.st.UpdateUser(r.Context(), u); err != nil {
+		s.storeError(w, err)
+		return
+	}
+	if u.Disabled || req.Password != nil {
+		s.st.DeleteUserSessions(r.Context(), u.ID)
+	}
+	s.audit(r.Context(), p.name(), "user.update", u.Email, "", req)
+	s.changed()
+	writeJSON(w, http.StatusOK, u)
+}
+
+func (s *Server) apiListGroups(w http.ResponseWriter, r *http.Request, _ *principal) {
+	gs, err := s.st.ListGroups(r.Context())
+	if err != nil {
+		s.storeError(w, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, page[store.Group]{Items: gs})
+}
+
+type groupRequest struct {
+	Description string `json:"description"`
+}
+
+func (s *Server) apiPutGroup(w http.ResponseWriter, r *http.Request, p *principal) {
+	var req groupRequest
+	if !decode(w, r, &req) {
+		return
+	}
+	g := store.Group{Name: r.PathValue("name"), Description: req.Description}
+	if err := s.st.PutGroup(r.Context(), g); err != nil {
+		s.storeError(w, err)
+		return
+	}
+	s.audit(r.Context(), p.name(), "group.put", g.Name, "", nil)
+	s.changed()
+	writeJSON(w, http.StatusOK, g)
+}
+
+func (s *Server) apiDeleteGroup(w http.ResponseWriter, r *http.Request, p *principal) {
+	if err := s.st.DeleteGroup(r.Context(), r.PathValue("name")); err != nil {
+		s.storeError(w, err)
+		return
+	}
+	s.audit(r.Context(), p.name(), "group.delete", r.PathValue("name"), "", nil)
+	s.changed()
+	w.WriteHeader(http.StatusNoContent)
+}
+
+func (s *Server) apiListResources(w http.ResponseWriter, r *http.Request, _ *principal) {
+	o := listOpts(r)
+	rs, err := s.st.ListResources(r.Context(), o)
+	if err != nil {
+		s.storeError(w, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, pageOf(rs, o, func(x store.Resource) string { return x.Name }))
+}
+
+func (s *Server) apiGetResource(w http.ResponseWriter, r *http.Request, _ *principal) {
+	x, err := s.st.Resource(r.Context(), r.PathValue("name"))
+	if err != nil {
+		s.storeError(w, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, x)
+}
+
+type resourceRequest struct {
+	Kind    string            `json:"kind"`
+	Address string            `json:"address"`
+	Port    int               `json:"port"`
+	Labels  map[string]string `json:"labels"`
+	Gateway string            `json:"gateway"`
+	Note    string            `json:"note"`
+}
+
+var resourceKinds = map[string]bool{"tcp": true, "udp": true, "http": true, "usb": true, "serial": true}
+
+func (s *Server) apiPutResource(w http.ResponseWriter, r *http.Request, p *principal) {
+	var req resourceRequest
+	if !decode(w, r, &req) {
+		return
+	}
+	if !resourceKinds[req.Kind] || req.Port < 0 || req.Port > 65535 {
+		writeError(w, http.StatusBadRequest, "invalid", "kind must be tcp, udp, http, usb or serial and port 0-65535")
+		return
+	}
+	x := &store.Resource{Name: r.PathValue("name"), Kind: req.Kind, Address: req.Address, Port: req.Port, Labels: req.Labels, Gateway: req.Gateway, Note: req.Note}
+	if err := s.st.PutResource(r.Context(), x); err != nil {
+		s.storeError(w, err)
+		return
+	}
+	s.audit(r.Context(), p.name(), "resource.put", x.Name, "", req)
+	s.changed()
+	writeJSON(w, http.StatusOK, x)
+}
+
+func (s *Server) apiDeleteResource(w http.ResponseWriter, r *http.Request, p *principal) {
+	if err := s.st.DeleteResource(r.Context(), r.PathValue("name")); err != nil {
+		s.storeError(w, err)
+		return
+	}
+	s.audit(r.Context(), p.name(), "resource.delete", r.PathValue("name"), "", nil)
+	s.changed()
+	w.WriteHeader(http.StatusNoContent)
+}
+
+func (s *Server) apiTemplates(w http.ResponseWriter, r *http.Request, _ *principal) {
+	type tmpl struct {
+		Name        string `json:"name"`
+		Description string `json:"description"`
+		Source      string `json:"source"`
+	}
+	out := []tmpl{}
+	for _, t := range policy.Templates() {
+		out = append(out, tmpl{t.Name, t.Description, string(t.Source)})
+	}
+	writeJSON(w, http.StatusOK, page[tmpl]{Items: out})
+}
+
+func (s *Server) apiListGateways(w http.ResponseWriter, r *http.Request, _ *principal) {
+	gs, err := s.st.ListGateways(r.Context())
+	if err != nil {
+		s.storeError(w, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, page[store.Gateway]{Items: gs})
+}
+
+type gatewayRequest struct {
+	Name string `json:"name"`
+}
+
+type gatewayCreated struct {
+	Gateway *store.Gateway `json:"gateway"`
+	// Token is shown once; the gateway registers with it.
+	Token string `json:"token"`
+}
+
+func (s *Server) apiCreateGateway(w http.ResponseWriter, r *http.Request, p *principal) {
+	var req gatewayRequest
+	if !decode(w, r, &req) {
+		return
+	}
+	g, tok, err := s.CreateGateway(r, req.Name, p)
+	if err != nil {
+		s.storeError(w, err)
+		return
+	}
+	writeJSON(w, http.StatusCreated, gatewayCreated{Gateway: g, Token: tok})
+}
+
+// CreateGateway adds a gateway and returns its one-time registration
+// token, valid for 24 hours.
+func (s *Server) CreateGateway(r *http.Request, name string, p *principal) (*store.Gateway, string, error) {
+	tok := "gwt_" + randomToken()
+	g := &store.Gateway{Name: name, TokenHash: tokenHash(tok), TokenExpires: s.now().Add(24 * time.Hour)}
+	if err := s.st.CreateGateway(r.Context(), g); err != nil {
+		return nil, "", err
+	}
+	s.audit(r.Context(), p.name(), "gateway.create", name, "", nil)
+	return g, tok, nil
+}
+
+func (s *Server) apiRevokeGateway(w http.ResponseWriter, r *http.Request, p *principal) {
+	if err := s.st.RevokeGateway(r.Context(), r.PathValue("id")); err != nil {
+		s.storeError(w, err)
+		return
+	}
+	s.audit(r.Context(), p.name(), "gateway.revoke", r.PathValue("id"), "", nil)
+	w.WriteHeader(http.StatusNoContent)
+}
+
+func (s *Server) apiListAlerts(w http.ResponseWriter, r *http.Request, _ *principal) {
+	o := listOpts(r)
+	as, err := s.st.ListAlerts(r.Context(), r.URL.Query().Get("state"), o)
+	if err != nil {
+		s.storeError(w, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, pageOf(as, o, func(a store.Alert) string { return a.ID }))
+}
+
+type alertState struct {
+	State string `json:"state"`
+}
+
+func (s *Server) apiAlertState(w http.ResponseWriter, r *http.Request, p *principal) {
+	var req alertState
+	if !decode(w, r, &req) {
+		return
+	}
+	if err := s.st.SetAlertState(r.Context(), r.PathValue("id"), req.State); err != nil {
+		s.storeError(w, err)
+		return
+	}
+	s.audit(r.Context(), p.name(), "alert."+req.State, r.PathValue("id"), "", nil)
+	w.WriteHeader(http.StatusNoContent)
+}
+
+func (s *Server) apiListKeys(w http.ResponseWriter, r *http.Request, _ *principal) {
+	ks, err := s.st.ListAPIKeys(r.Context())
+	if err != nil {
+		s.storeError(w, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, page[store.APIKey]{Items: ks})
+}
+
+type keyRequest struct {
+	Name string     `json:"name"`
+	Role store.Role `json:"role"`
+}
+
+type keyCreated struct {
+	Key    *store.APIKey `json:"key"`
+	Secret string        `json:"secret"` // shown once
+}
+
+// CreateAPIKey makes a key for role and returns the bearer secret.
+func (s *Server) CreateAPIKey(r *http.Request, name string, role store.Role) (*store.APIKey, string, error) {
+	secret := randomToken()
+	k := &store.APIKey{Name: name, Role: role, Hash: tokenHash(secret)}
+	if err := s.st.CreateAPIKey(r.Context(), k); err != nil {
+		return nil, "", err
+	}
+	return k, "gk_" + k.ID + "." + secret, nil
+}
+
+func (s *Server) apiCreateKey(w http.ResponseWriter, r *http.Request, p *principal) {
+	var req keyRequest
+	if !decode(w, r, &req) {
+		return
+	}
+	k, secret, err := s.CreateAPIKey(r, req.Name, req.Role)
+	if err != nil {
+		s.storeError(w, err)
+		return
+	}
+	s.audit(r.Context(), p.name(), "apikey.create", k.Name, "", map[string]any{"role": k.Role})
+	writeJSON(w, http.StatusCreated, keyCreated{Key: k, Secret: secret})
+}
+
+func (s *Server) apiRevokeKey(w http.ResponseWriter, r *http.Request, p *principal) {
+	if err := s.st.RevokeAPIKey(r.Context(), r.PathValue("id")); err != nil {
+		s.storeError(w, err)
+		return
+	}
+	s.audit(r.Context(), p.name(), "apikey.revoke", r.PathValue("id"), "", nil)
+	w.WriteHeader(http.StatusNoContent)
+}

@@ -1,0 +1,227 @@
+package server
+
+import (
+	"context"
+	"encoding/json"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/gonaut/gonaut/apps/console/internal/store"
+	"github.com/gonaut/gonaut/ztna/controlplane"
+)
+
+type auditEvent = store.AuditEvent
+
+func (s *Server) cpRoutes() []route {
+	return []route{
+		{method: "POST", path: "/cp/v1/register", perm: permPublic, h: s.cpRegister},
+		{method: "GET", path: "/cp/v1/bundle", perm: permGateway, h: s.cpBundle},
+		{method: "POST", path: "/cp/v1/events", perm: permGateway, h: s.cpEvents},
+		{method: "POST", path: "/cp/v1/status", perm: permGateway, h: s.cpStatus},
+	}
+}
+
+func (s *Server) cpRegister(w http.ResponseWriter, r *http.Request, _ *principal) {
+	var req controlplane.RegisterRequest
+	if !decode(w, r, &req) {
+		return
+	}
+	now := s.now()
+	ip := r.RemoteAddr
+	if !s.loginIP.allow("register:"+ip, now) {
+		writeError(w, http.StatusTooManyRequests, "throttled", "too many attempts")
+		return
+	}
+	secret := randomToken()
+	g, err := s.st.RegisterGateway(r.Context(), tokenHash(req.Token), tokenHash(secret), now)
+	if err != nil {
+		s.storeError(w, err)
+		return
+	}
+	s.audit(r.Context(), "gateway:"+g.Name, "gateway.register", g.Name, "", map[string]string{"reported_name": req.Name, "version": req.Version})
+	s.hub.publish(liveEvent{Type: "gateway", Data: map[string]any{"id": g.ID, "name": g.Name, "registered": true}})
+	writeJSON(w, http.StatusOK, controlplane.Credential{GatewayID: g.ID, Secret: secret})
+}
+
+// cpBundle answers with the bundle when the configuration version is
+// past ?after=, else waits for it to move (up to ?wait=) and answers 204.
+func (s *Server) cpBundle(w http.ResponseWriter, r *http.Request, p *principal) {
+	after, _ := strconv.ParseInt(r.URL.Query().Get("after"), 10, 64)
+	wait, _ := time.ParseDuration(r.URL.Query().Get("wait"))
+	wait = min(max(wait, 0), controlplane.MaxWait)
+	timer := time.NewTimer(wait)
+	defer timer.Stop()
+	for {
+		v, changed := s.hub.current()
+		if v == 0 {
+			var err error
+			if v, err = s.st.ConfigVersion(r.Context()); err != nil {
+				s.storeError(w, err)
+				return
+			}
+		}
+		if v > after {
+			b, err := s.bundle(r.Context())
+			if err != nil {
+				s.storeError(w, err)
+				return
+			}
+			if b.Version > after {
+				writeJSON(w, http.StatusOK, b)
+				return
+			}
+		}
+		select {
+		case <-changed:
+		case <-timer.C:
+			w.WriteHeader(http.StatusNoContent)
+			return
+		case <-r.Context().Done():
+			return
+		case <-s.hub.done:
+			w.WriteHeader(http.StatusNoContent)
+			return
+		}
+	}
+}
+
+// bundle reads the whole configuration at the current version. The
+// version is read first: a change racing with the read bumps it again,
+// so the gateway pulls once more and never keeps a stale bundle.
+func (s *Server) bundle(ctx context.Context) (*controlplane.Bundle, error) {
+	v, err := s.st.ConfigVersion(ctx)
+	if err != nil {
+		return nil, err
+	}
+	b := &controlplane.Bundle{Version: v, Generated: s.now(), Policies: []controlplane.Policy{}, Resources: []controlplane.Resource{}, Users: []controlplane.Identity{}, Devices: []controlplane.Device{}}
+	if err := eachPage(func(after string) (string, int, error) {
+		ps, err := s.st.ListPolicies(ctx, store.ListOptions{After: after, Limit: 1000})
+		for _, p := range ps {
+			if p.Enabled {
+				b.Policies = append(b.Policies, controlplane.Policy{Name: p.Name, Version: p.Version, Source: p.Source})
+			}
+		}
+		return lastKey(len(ps), func() string { return ps[len(ps)-1].Name }), len(ps), err
+	}); err != nil {
+		return nil, err
+	}
+	if err := eachPage(func(after string) (string, int, error) {
+		rs, err := s.st.ListResources(ctx, store.ListOptions{After: after, Limit: 1000})
+		for _, r := range rs {
+			b.Resources = append(b.Resources, controlplane.Resource{Name: r.Name, Kind: r.Kind, Address: r.Address, Port: r.Port, Labels: r.Labels})
+		}
+		return lastKey(len(rs), func() string { return rs[len(rs)-1].Name }), len(rs), err
+	}); err != nil {
+		return nil, err
+	}
+	disabled := map[string]bool{}
+	if err := eachPage(func(after string) (string, int, error) {
+		us, err := s.st.ListUsers(ctx, store.ListOptions{After: after, Limit: 1000})
+		for _, u := range us {
+			disabled[u.ID] = u.Disabled
+			b.Users = append(b.Users, controlplane.Identity{ID: u.ID, Email: u.Email, Groups: u.Groups, Roles: []string{string(u.Role)}, Disabled: u.Disabled})
+		}
+		return lastKey(len(us), func() string { return us[len(us)-1].ID }), len(us), err
+	}); err != nil {
+		return nil, err
+	}
+	if err := eachPage(func(after string) (string, int, error) {
+		ds, err := s.st.ListDevices(ctx, "", store.ListOptions{After: after, Limit: 1000})
+		for _, d := range ds {
+			b.Devices = append(b.Devices, controlplane.Device{
+				ID: d.ID, Name: d.Name, Owner: d.Owner, PublicKey: d.PublicKey, Address: d.Address,
+				Disabled: d.Disabled || disabled[d.Owner], Posture: d.Posture, SessionExpires: d.SessionExpires, MFATime: d.MFATime,
+			})
+		}
+		return lastKey(len(ds), func() string { return ds[len(ds)-1].ID }), len(ds), err
+	}); err != nil {
+		return nil, err
+	}
+	return b, nil
+}
+
+func lastKey(n int, f func() string) string {
+	if n == 0 {
+		return ""
+	}
+	return f()
+}
+
+func eachPage(f func(after string) (string, int, error)) error {
+	after := ""
+	for {
+		next, n, err := f(after)
+		if err != nil || n < 1000 {
+			return err
+		}
+		after = next
+	}
+}
+
+// cpEvents stores a batch of gateway events in the audit log, each once.
+// The answer is sent only after the batch committed: an acknowledged
+// event is durable.
+func (s *Server) cpEvents(w http.ResponseWriter, r *http.Request, p *principal) {
+	var b controlplane.EventBatch
+	if !decode(w, r, &b) {
+		return
+	}
+	if len(b.Events) > controlplane.MaxBatch {
+		writeError(w, http.StatusRequestEntityTooLarge, "too_large", "at most %d events per batch", controlplane.MaxBatch)
+		return
+	}
+	g := p.gateway
+	evs := make([]auditEvent, 0, len(b.Events))
+	for _, e := range b.Events {
+		if e.ID == "" || len(e.ID) > 128 {
+			writeError(w, http.StatusBadRequest, "invalid", "every event needs an id of at most 128 bytes")
+			return
+		}
+		actor := e.Subject
+		if actor == "" {
+			actor = "gateway:" + g.Name
+		}
+		detail, _ := json.Marshal(eventDetail{Device: e.Device, Rule: e.Rule, Source: e.Source, Bytes: e.Bytes, Message: e.Message, Request: e.Request})
+		evs = append(evs, auditEvent{
+			Time: e.Time, Actor: actor, Action: e.Kind, Resource: e.Resource, Effect: e.Effect,
+			Gateway: g.ID, EventID: g.ID + ":" + e.ID, Detail: detail,
+		})
+	}
+	added, dups, err := s.st.AppendAudit(r.Context(), evs)
+	if err != nil {
+		s.storeError(w, err)
+		return
+	}
+	if added > 0 {
+		for i := range b.Events {
+			s.hub.publish(liveEvent{Type: b.Events[i].Kind, Data: b.Events[i]})
+		}
+	}
+	writeJSON(w, http.StatusOK, controlplane.EventAck{Accepted: added, Duplicates: dups})
+}
+
+// eventDetail is what an audit entry from a gateway keeps beyond the
+// indexed columns.
+type eventDetail struct {
+	Device  string          `json:"device,omitempty"`
+	Rule    string          `json:"rule,omitempty"`
+	Source  string          `json:"source,omitempty"`
+	Bytes   int64           `json:"bytes,omitempty"`
+	Message string          `json:"message,omitempty"`
+	Request json.RawMessage `json:"request,omitempty"`
+}
+
+func (s *Server) cpStatus(w http.ResponseWriter, r *http.Request, p *principal) {
+	var st controlplane.Status
+	if !decode(w, r, &st) {
+		return
+	}
+	data, _ := json.Marshal(st)
+	if err := s.st.UpdateGatewayStatus(r.Context(), p.gateway.ID, s.now(), st.BundleVersion, data); err != nil {
+		s.storeError(w, err)
+		return
+	}
+	s.hub.publish(liveEvent{Type: "gateway", Data: map[string]any{"id": p.gateway.ID, "name": p.gateway.Name, "status": st}})
+	w.WriteHeader(http.StatusNoContent)
+}

@@ -1,0 +1,243 @@
+package server
+
+import (
+	"bytes"
+	"encoding/base64"
+	"encoding/json"
+	"fmt"
+	"image/png"
+	"net/http"
+	"net/netip"
+	"strings"
+
+	"github.com/boombuler/barcode"
+	"github.com/boombuler/barcode/qr"
+	"github.com/gonaut/gonaut/apps/console/internal/store"
+	"golang.org/x/crypto/curve25519"
+)
+
+// Settings the device enrolment reads: the gateway's WireGuard endpoint
+// and public key, and the tunnel's address pool.
+const (
+	SettingWGEndpoint  = "wireguard.endpoint"
+	SettingWGPublicKey = "wireguard.public_key"
+	SettingWGNetwork   = "wireguard.network" // e.g. 100.64.0.0/16
+	SettingWGDNS       = "wireguard.dns"
+	SettingWGAllowed   = "wireguard.allowed_ips"
+)
+
+func (s *Server) apiListDevices(w http.ResponseWriter, r *http.Request, _ *principal) {
+	o := listOpts(r)
+	ds, err := s.st.ListDevices(r.Context(), r.URL.Query().Get("owner"), o)
+	if err != nil {
+		s.storeError(w, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, pageOf(ds, o, func(d store.Device) string { return d.ID }))
+}
+
+func (s *Server) apiGetDevice(w http.ResponseWriter, r *http.Request, _ *principal) {
+	d, err := s.st.Device(r.Context(), r.PathValue("id"))
+	if err != nil {
+		s.storeError(w, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, d)
+}
+
+type enrolRequest struct {
+	Name  string `json:"name"`
+	Owner string `json:"owner"` // user id; default: the caller
+	// PublicKey is the device's WireGuard public key (base64). Empty: the
+	// console generates a key pair and returns the private key once.
+	PublicKey string          `json:"public_key"`
+	Posture   json.RawMessage `json:"posture"`
+}
+
+// Enrolment is the answer to a device enrolment.
+type Enrolment struct {
+	Device *store.Device `json:"device"`
+	// PrivateKey is set only when the console generated the key pair.
+	PrivateKey string `json:"private_key,omitempty"`
+	// Config is a wg-quick configuration for the device (with
+	// PrivateKey filled in when known, else a placeholder).
+	Config string `json:"config"`
+	// QR is the configuration as a PNG QR code, base64.
+	QR string `json:"qr_png_base64"`
+}
+
+func (s *Server) apiEnrolDevice(w http.ResponseWriter, r *http.Request, p *principal) {
+	var req enrolRequest
+	if !decode(w, r, &req) {
+		return
+	}
+	owner := req.Owner
+	if owner == "" && p.user != nil {
+		owner = p.user.ID
+	}
+	e, err := s.EnrolDevice(r, owner, req.Name, req.PublicKey, req.Posture, p)
+	if err != nil {
+		if se, ok := err.(errString); ok {
+			writeError(w, http.StatusBadRequest, "invalid", "%s", se)
+			return
+		}
+		s.storeError(w, err)
+		return
+	}
+	writeJSON(w, http.StatusCreated, e)
+}
+
+// EnrolDevice creates a device for owner, generating a key pair when
+// publicKey is empty, and allocates it the next tunnel address.
+func (s *Server) EnrolDevice(r *http.Request, owner, name, publicKey string, posture json.RawMessage, p *principal) (*Enrolment, error) {
+	ctx := r.Context()
+	if owner == "" {
+		return nil, errString("a device needs an owner")
+	}
+	if _, err := s.st.User(ctx, owner); err != nil {
+		return nil, errString("owner " + owner + " does not exist")
+	}
+	var priv string
+	if publicKey == "" {
+		var k [32]byte
+		copy(k[:], randomBytes(32))
+		k[0] &= 248
+		k[31] = (k[31] & 127) | 64
+		pub, err := curve25519.X25519(k[:], curve25519.Basepoint)
+		if err != nil {
+			return nil, err
+		}
+		priv = base64.StdEncoding.EncodeToString(k[:])
+		publicKey = base64.StdEncoding.EncodeToString(pub)
+	} else if b, err := base64.StdEncoding.DecodeString(publicKey); err != nil || len(b) != 32 {
+		return nil, errString("public_key must be a base64 WireGuard key (32 bytes)")
+	}
+	if len(posture) > 0 && !json.Valid(posture) {
+		return nil, errString("posture must be JSON")
+	}
+	if name == "" {
+		name = "device"
+	}
+	addr, err := s.nextAddress(r)
+	if err != nil {
+		return nil, err
+	}
+	now := s.now()
+	d := &store.Device{Name: name, Owner: owner, PublicKey: publicKey, Address: addr, Posture: posture, SessionExpires: now.Add(s.opts.DeviceSession)}
+	if p != nil && p.session != nil && p.session.MFA && p.user != nil && p.user.ID == owner {
+		d.MFATime = now
+	}
+	if err := s.st.CreateDevice(ctx, d); err != nil {
+		return nil, err
+	}
+	s.audit(ctx, p.name(), "device.enrol", d.Name, "", map[string]string{"device": d.ID, "owner": owner, "public_key": publicKey})
+	s.changed()
+	cfg := s.wgQuick(r, d, priv)
+	q, _ := qrPNG(cfg, 320)
+	return &Enrolment{Device: d, PrivateKey: priv, Config: cfg, QR: q}, nil
+}
+
+func (s *Server) setting(r *http.Request, key, def string) string {
+	v, err := s.st.Setting(r.Context(), key)
+	if err != nil || v == "" {
+		return def
+	}
+	return v
+}
+
+// nextAddress picks the tunnel address after the number of devices; with
+// deletions absent from the store this stays unique.
+func (s *Server) nextAddress(r *http.Request) (string, error) {
+	n, err := s.st.CountDevices(r.Context())
+	if err != nil {
+		return "", err
+	}
+	pfx, err := netip.ParsePrefix(s.setting(r, SettingWGNetwork, "100.64.0.0/10"))
+	if err != nil || !pfx.Addr().Is4() {
+		return "", errString("setting " + SettingWGNetwork + " must be an IPv4 prefix")
+	}
+	base := pfx.Masked().Addr().As4()
+	v := uint32(base[0])<<24 | uint32(base[1])<<16 | uint32(base[2])<<8 | uint32(base[3])
+	v += uint32(n) + 2 // .1 is the gateway
+	a := netip.AddrFrom4([4]byte{byte(v >> 24), byte(v >> 16), byte(v >> 8), byte(v)})
+	if !pfx.Contains(a) {
+		return "", errString("the tunnel address pool is full")
+	}
+	return a.String() + "/32", nil
+}
+
+func (s *Server) wgQuick(r *http.Request, d *store.Device, priv string) string {
+	if priv == "" {
+		priv = "<the device's private key>"
+	}
+	var b strings.Builder
+	fmt.Fprintf(&b, "[Interface]\n# %s (%s)\nPrivateKey = %s\nAddress = %s\n", d.Name, d.ID, priv, d.Address)
+	if dns := s.setting(r, SettingWGDNS, ""); dns != "" {
+		fmt.Fprintf(&b, "DNS = %s\n", dns)
+	}
+	fmt.Fprintf(&b, "\n[Peer]\nPublicKey = %s\nAllowedIPs = %s\nEndpoint = %s\nPersistentKeepalive = 25\n",
+		s.setting(r, SettingWGPublicKey, "<the gateway's public key>"),
+		s.setting(r, SettingWGAllowed, "100.64.0.0/10"),
+		s.setting(r, SettingWGEndpoint, "<gateway-host>:51820"))
+	return b.String()
+}
+
+// qrPNG renders text as a QR code PNG, base64-encoded.
+func qrPNG(text string, size int) (string, error) {
+	code, err := qr.Encode(text, qr.M, qr.Auto)
+	if err != nil {
+		return "", err
+	}
+	code, err = barcode.Scale(code, size, size)
+	if err != nil {
+		return "", err
+	}
+	var buf bytes.Buffer
+	if err := png.Encode(&buf, code); err != nil {
+		return "", err
+	}
+	return base64.StdEncoding.EncodeToString(buf.Bytes()), nil
+}
+
+type devicePatch struct {
+	Name     *string          `json:"name"`
+	Disabled *bool            `json:"disabled"`
+	Posture  *json.RawMessage `json:"posture"`
+	// RenewSession extends the device's session by the configured time.
+	RenewSession bool `json:"renew_session"`
+}
+
+func (s *Server) apiPatchDevice(w http.ResponseWriter, r *http.Request, p *principal) {
+	var req devicePatch
+	if !decode(w, r, &req) {
+		return
+	}
+	d, err := s.st.Device(r.Context(), r.PathValue("id"))
+	if err != nil {
+		s.storeError(w, err)
+		return
+	}
+	if req.Name != nil {
+		d.Name = *req.Name
+	}
+	if req.Disabled != nil {
+		d.Disabled = *req.Disabled
+	}
+	if req.Posture != nil {
+		if !json.Valid(*req.Posture) {
+			writeError(w, http.StatusBadRequest, "invalid", "posture must be JSON")
+			return
+		}
+		d.Posture = *req.Posture
+	}
+	if req.RenewSession {
+		d.SessionExpires = s.now().Add(s.opts.DeviceSession)
+	}
+	if err := s.st.UpdateDevice(r.Context(), d); err != nil {
+		s.storeError(w, err)
+		return
+	}
+	s.audit(r.Context(), p.name(), "device.update", d.Name, "", map[string]any{"device": d.ID, "change": req})
+	s.changed()
+	writeJSON(w, http.StatusOK, d)
+}

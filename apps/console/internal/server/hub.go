@@ -1,0 +1,181 @@
+package server
+
+import (
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/coder/websocket"
+)
+
+// A liveEvent is one live update: a decision, an alert, a gateway status,
+// a configuration change.
+type liveEvent struct {
+	Type string `json:"type"` // decision, alert, gateway, config
+	Data any    `json:"data"`
+}
+
+// hub fans live events out to subscribers (SSE and WebSocket streams) and
+// tracks the configuration version for bundle long-polls. A slow
+// subscriber loses events rather than slowing the publisher.
+type hub struct {
+	poke chan struct{}
+
+	mu      sync.Mutex // guards the fields below
+	subs    map[chan liveEvent]struct{}
+	version int64
+	changed chan struct{} // closed and replaced when version moves
+	closed  bool
+	done    chan struct{}
+}
+
+func newHub() *hub {
+	return &hub{poke: make(chan struct{}, 1), subs: map[chan liveEvent]struct{}{}, changed: make(chan struct{}), done: make(chan struct{})}
+}
+
+func (h *hub) publish(e liveEvent) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	for c := range h.subs {
+		select {
+		case c <- e:
+		default:
+		}
+	}
+}
+
+func (h *hub) subscribe() (chan liveEvent, func()) {
+	c := make(chan liveEvent, 256)
+	h.mu.Lock()
+	h.subs[c] = struct{}{}
+	h.mu.Unlock()
+	return c, func() {
+		h.mu.Lock()
+		delete(h.subs, c)
+		h.mu.Unlock()
+	}
+}
+
+func (h *hub) setVersion(v int64) {
+	h.mu.Lock()
+	if v == h.version {
+		h.mu.Unlock()
+		return
+	}
+	first := h.version == 0
+	h.version = v
+	close(h.changed)
+	h.changed = make(chan struct{})
+	h.mu.Unlock()
+	if !first {
+		h.publish(liveEvent{Type: "config", Data: map[string]int64{"version": v}})
+	}
+}
+
+// current returns the version and a channel closed when it next moves.
+func (h *hub) current() (int64, <-chan struct{}) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.version, h.changed
+}
+
+func (h *hub) close() {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if !h.closed {
+		h.closed = true
+		close(h.done)
+	}
+}
+
+// serveSSE streams live events as Server-Sent Events until the client
+// goes or the server closes. Each event's name is its type, so htmx's SSE
+// extension can swap on "decision", "alert", ...; render turns an event
+// into the data line (JSON for API clients, an HTML fragment for pages).
+func (s *Server) serveSSE(w http.ResponseWriter, r *http.Request, render func(liveEvent) (string, bool)) {
+	fl, ok := w.(http.Flusher)
+	if !ok {
+		writeError(w, http.StatusInternalServerError, "internal", "streaming unsupported")
+		return
+	}
+	c, unsub := s.hub.subscribe()
+	defer unsub()
+	w.Header().Set("Content-Type", "text/event-stream")
+	w.Header().Set("Cache-Control", "no-store")
+	w.Header().Set("X-Accel-Buffering", "no")
+	w.WriteHeader(http.StatusOK)
+	fmt.Fprint(w, ": gonaut live\n\n")
+	fl.Flush()
+	ping := time.NewTicker(15 * time.Second)
+	defer ping.Stop()
+	for {
+		select {
+		case <-r.Context().Done():
+			return
+		case <-s.hub.done:
+			return
+		case <-ping.C:
+			fmt.Fprint(w, ": ping\n\n")
+		case e := <-c:
+			data, ok := render(e)
+			if !ok {
+				continue
+			}
+			fmt.Fprintf(w, "event: %s\n", e.Type)
+			for _, line := range splitLines(data) {
+				fmt.Fprintf(w, "data: %s\n", line)
+			}
+			fmt.Fprint(w, "\n")
+		}
+		fl.Flush()
+	}
+}
+
+func splitLines(s string) []string {
+	var out []string
+	start := 0
+	for i := 0; i < len(s); i++ {
+		if s[i] == '\n' {
+			out = append(out, s[start:i])
+			start = i + 1
+		}
+	}
+	return append(out, s[start:])
+}
+
+func jsonEvent(e liveEvent) (string, bool) {
+	b, err := json.Marshal(e)
+	return string(b), err == nil
+}
+
+// serveWS streams live events as JSON text messages over a WebSocket.
+func (s *Server) serveWS(w http.ResponseWriter, r *http.Request, _ *principal) {
+	conn, err := websocket.Accept(w, r, nil)
+	if err != nil {
+		return
+	}
+	defer conn.CloseNow()
+	c, unsub := s.hub.subscribe()
+	defer unsub()
+	ctx := conn.CloseRead(r.Context())
+	for {
+		select {
+		case <-ctx.Done():
+			conn.Close(websocket.StatusNormalClosure, "")
+			return
+		case <-s.hub.done:
+			conn.Close(websocket.StatusGoingAway, "console closing")
+			return
+		case e := <-c:
+			b, _ := json.Marshal(e)
+			wctx, cancel := contextWithTimeout(ctx, 10*time.Second)
+			err := conn.Write(wctx, websocket.MessageText, b)
+			cancel()
+			if err != nil {
+				return
+			}
+		}
+	}
+}

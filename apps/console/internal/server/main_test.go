@@ -1,0 +1,88 @@
+package server
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"testing"
+
+	"github.com/gonaut/gonaut/apps/console/internal/store"
+	"github.com/gonaut/gonaut/apps/console/internal/storetest"
+	"go.uber.org/goleak"
+)
+
+func TestMain(m *testing.M) {
+	goleak.VerifyTestMain(m,
+		goleak.IgnoreTopFunction("database/sql.(*DB).connectionOpener"),
+		goleak.IgnoreTopFunction("internal/poll.runtime_pollWait"),
+		goleak.IgnoreTopFunction("net/http.(*persistConn).writeLoop"),
+		goleak.IgnoreTopFunction("net/http.(*persistConn).readLoop"),
+	)
+}
+
+// env is a console over a fresh SQLite store with an API key per role.
+type env struct {
+	t    testing.TB
+	st   *store.DB
+	srv  *Server
+	keys map[store.Role]string
+}
+
+func newEnv(t testing.TB, st *store.DB) *env {
+	t.Helper()
+	if st == nil {
+		st = storetest.SQLite(t)
+	}
+	srv, err := New(st, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { srv.Close() })
+	e := &env{t: t, st: st, srv: srv, keys: map[store.Role]string{}}
+	r := httptest.NewRequest("GET", "/", nil)
+	for _, role := range store.Roles {
+		_, secret, err := srv.CreateAPIKey(r, "test-"+string(role), role)
+		if err != nil {
+			t.Fatal(err)
+		}
+		e.keys[role] = secret
+	}
+	return e
+}
+
+// call makes one API request as role ("" for anonymous) and decodes a
+// JSON answer into out when out is not nil.
+func (e *env) call(role store.Role, method, path string, body any, out any) *http.Response {
+	e.t.Helper()
+	var rd io.Reader
+	if body != nil {
+		b, _ := json.Marshal(body)
+		rd = bytes.NewReader(b)
+	}
+	req := httptest.NewRequest(method, path, rd)
+	if role != "" {
+		req.Header.Set("Authorization", "Bearer "+e.keys[role])
+	}
+	w := httptest.NewRecorder()
+	e.srv.ServeHTTP(w, req)
+	resp := w.Result()
+	if out != nil {
+		data, _ := io.ReadAll(resp.Body)
+		if err := json.Unmarshal(data, out); err != nil {
+			e.t.Fatalf("%s %s: %d %s: %v", method, path, resp.StatusCode, data, err)
+		}
+	}
+	return resp
+}
+
+func (e *env) mustCall(role store.Role, method, path string, body any, want int, out any) {
+	e.t.Helper()
+	if resp := e.call(role, method, path, body, out); resp.StatusCode != want {
+		e.t.Fatalf("%s %s as %s: status %d, want %d", method, path, role, resp.StatusCode, want)
+	}
+}
+
+var bg = context.Background()

@@ -1,0 +1,436 @@
+package server
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/gonaut/gonaut/apps/console/internal/store"
+	"github.com/gonaut/gonaut/policy"
+)
+
+func (s *Server) apiListPolicies(w http.ResponseWriter, r *http.Request, _ *principal) {
+	o := listOpts(r)
+	ps, err := s.st.ListPolicies(r.Context(), o)
+	if err != nil {
+		s.storeError(w, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, pageOf(ps, o, func(p store.Policy) string { return p.Name }))
+}
+
+func (s *Server) apiGetPolicy(w http.ResponseWriter, r *http.Request, _ *principal) {
+	p, err := s.st.Policy(r.Context(), r.PathValue("name"))
+	if err != nil {
+		s.storeError(w, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, p)
+}
+
+// Diagnostic is one policy problem at a line and column.
+type Diagnostic struct {
+	Line    int    `json:"line"`
+	Column  int    `json:"column"`
+	Rule    string `json:"rule,omitempty"`
+	Message string `json:"message"`
+}
+
+// TestOutcome is one policy test's result.
+type TestOutcome struct {
+	Name    string `json:"name"`
+	Line    int    `json:"line"`
+	Passed  bool   `json:"passed"`
+	Failure string `json:"failure,omitempty"`
+}
+
+// Validation is what the editor shows for a draft.
+type Validation struct {
+	OK          bool          `json:"ok"`
+	Diagnostics []Diagnostic  `json:"diagnostics"`
+	Tests       []TestOutcome `json:"tests"`
+	Rules       int           `json:"rules"`
+}
+
+// Validate parses and compiles a draft on its own, and runs its tests.
+func Validate(ctx context.Context, name, source string) (*Validation, *policy.Set) {
+	v := &Validation{Diagnostics: []Diagnostic{}, Tests: []TestOutcome{}}
+	doc, err := policy.Parse(name, []byte(source))
+	var set *policy.Set
+	if err == nil {
+		set, err = policy.Compile([]*policy.Document{doc}, &policy.CompileOptions{SkipTests: true})
+	}
+	if err != nil {
+		var ds *policy.Diagnostics
+		if errors.As(err, &ds) {
+			for _, d := range ds.List {
+				v.Diagnostics = append(v.Diagnostics, Diagnostic{Line: d.Line, Column: d.Column, Rule: d.Rule, Message: d.Message})
+			}
+		} else {
+			v.Diagnostics = append(v.Diagnostics, Diagnostic{Message: err.Error()})
+		}
+		return v, nil
+	}
+	v.OK = true
+	v.Rules = set.Len()
+	for _, t := range set.Tests(ctx) {
+		v.Tests = append(v.Tests, TestOutcome{Name: t.Name, Line: t.Line, Passed: t.Passed, Failure: t.Failure()})
+		if !t.Passed {
+			v.OK = false
+		}
+	}
+	return v, set
+}
+
+type draft struct {
+	Name    string `json:"name"`
+	Source  string `json:"source"`
+	Message string `json:"message,omitempty"`
+	// Days bounds the simulation to decisions recorded in the last Days
+	// days (default 7); Limit to the most recent Limit (default 10000).
+	Days  int `json:"days,omitempty"`
+	Limit int `json:"limit,omitempty"`
+}
+
+func (s *Server) apiPolicyValidate(w http.ResponseWriter, r *http.Request, _ *principal) {
+	var d draft
+	if !decode(w, r, &d) {
+		return
+	}
+	if d.Name == "" {
+		d.Name = "draft"
+	}
+	v, _ := Validate(r.Context(), d.Name, d.Source)
+	writeJSON(w, http.StatusOK, v)
+}
+
+func (s *Server) apiSavePolicy(w http.ResponseWriter, r *http.Request, p *principal) {
+	var d draft
+	if !decode(w, r, &d) {
+		return
+	}
+	pv, err := s.SavePolicy(r, r.PathValue("name"), d.Source, d.Message, p)
+	var ve *validationError
+	if errors.As(err, &ve) {
+		writeJSON(w, http.StatusUnprocessableEntity, invalidPolicy{Status: 422, Code: "invalid_policy", Message: "the policy does not compile or its tests fail", Validation: ve.v})
+		return
+	}
+	if err != nil {
+		s.storeError(w, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, pv)
+}
+
+// invalidPolicy is the error answer of a save that fails validation: the
+// common error format plus the validation.
+type invalidPolicy struct {
+	Status     int         `json:"status"`
+	Code       string      `json:"code"`
+	Message    string      `json:"message"`
+	Validation *Validation `json:"validation"`
+}
+
+var errInvalidPolicy = errors.New("console: invalid policy")
+
+// SavePolicy validates a draft and, when it compiles and its tests pass,
+// saves it as the policy's next version.
+func (s *Server) SavePolicy(r *http.Request, name, source, message string, p *principal) (*store.PolicyVersion, error) {
+	v, _ := Validate(r.Context(), name, source)
+	if !v.OK {
+		return nil, &validationError{v}
+	}
+	pv, err := s.st.SavePolicy(r.Context(), name, source, p.name(), message)
+	if err != nil {
+		return nil, err
+	}
+	s.audit(r.Context(), p.name(), "policy.save", name, "", map[string]any{"version": pv.Version, "message": message})
+	s.changed()
+	return pv, nil
+}
+
+type validationError struct{ v *Validation }
+
+func (e *validationError) Error() string { return errInvalidPolicy.Error() }
+func (e *validationError) Unwrap() error { return errInvalidPolicy }
+
+func (s *Server) apiDeletePolicy(w http.ResponseWriter, r *http.Request, p *principal) {
+	if err := s.st.DeletePolicy(r.Context(), r.PathValue("name")); err != nil {
+		s.storeError(w, err)
+		return
+	}
+	s.audit(r.Context(), p.name(), "policy.delete", r.PathValue("name"), "", nil)
+	s.changed()
+	w.WriteHeader(http.StatusNoContent)
+}
+
+func (s *Server) apiPolicyVersions(w http.ResponseWriter, r *http.Request, _ *principal) {
+	vs, err := s.st.PolicyVersions(r.Context(), r.PathValue("name"))
+	if err != nil {
+		s.storeError(w, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, page[store.PolicyVersion]{Items: vs})
+}
+
+// PolicyDiff is a line diff between two versions.
+type PolicyDiff struct {
+	From  int        `json:"from"`
+	To    int        `json:"to"`
+	Lines []DiffLine `json:"lines"`
+}
+
+func (s *Server) policyDiff(r *http.Request, name string, from, to int) (*PolicyDiff, error) {
+	ctx := r.Context()
+	if to == 0 {
+		p, err := s.st.Policy(ctx, name)
+		if err != nil {
+			return nil, err
+		}
+		to = p.Version
+	}
+	if from == 0 {
+		from = max(to-1, 1)
+	}
+	a, err := s.st.PolicyVersion(ctx, name, from)
+	if err != nil {
+		return nil, err
+	}
+	b, err := s.st.PolicyVersion(ctx, name, to)
+	if err != nil {
+		return nil, err
+	}
+	return &PolicyDiff{From: from, To: to, Lines: diffLines(a.Source, b.Source)}, nil
+}
+
+func (s *Server) apiPolicyDiff(w http.ResponseWriter, r *http.Request, _ *principal) {
+	from, _ := strconv.Atoi(r.URL.Query().Get("from"))
+	to, _ := strconv.Atoi(r.URL.Query().Get("to"))
+	d, err := s.policyDiff(r, r.PathValue("name"), from, to)
+	if err != nil {
+		s.storeError(w, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, d)
+}
+
+type rollbackRequest struct {
+	Version int `json:"version"`
+}
+
+func (s *Server) apiPolicyRollback(w http.ResponseWriter, r *http.Request, p *principal) {
+	var req rollbackRequest
+	if !decode(w, r, &req) {
+		return
+	}
+	pv, err := s.Rollback(r, r.PathValue("name"), req.Version, p)
+	if err != nil {
+		s.storeError(w, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, pv)
+}
+
+// Rollback saves an earlier version's source as the next version.
+func (s *Server) Rollback(r *http.Request, name string, version int, p *principal) (*store.PolicyVersion, error) {
+	old, err := s.st.PolicyVersion(r.Context(), name, version)
+	if err != nil {
+		return nil, err
+	}
+	pv, err := s.st.SavePolicy(r.Context(), name, old.Source, p.name(), "rollback to version "+strconv.Itoa(version))
+	if err != nil {
+		return nil, err
+	}
+	s.audit(r.Context(), p.name(), "policy.rollback", name, "", map[string]int{"to": version, "version": pv.Version})
+	s.changed()
+	return pv, nil
+}
+
+// Simulation is a what-if answer over recorded decisions.
+type Simulation struct {
+	Validation *Validation              `json:"validation"`
+	Report     *policy.SimulationReport `json:"report,omitempty"`
+}
+
+func (s *Server) apiPolicySimulate(w http.ResponseWriter, r *http.Request, _ *principal) {
+	var d draft
+	if !decode(w, r, &d) {
+		return
+	}
+	sim, err := s.Simulate(r.Context(), d)
+	if err != nil {
+		s.storeError(w, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, sim)
+}
+
+// currentSet compiles every enabled policy, replacing the one named
+// replace (if any) with doc.
+func (s *Server) currentSet(ctx context.Context, replace string, doc *policy.Document) (*policy.Set, error) {
+	var docs []*policy.Document
+	after := ""
+	for {
+		ps, err := s.st.ListPolicies(ctx, store.ListOptions{After: after, Limit: 1000})
+		if err != nil {
+			return nil, err
+		}
+		for _, p := range ps {
+			if !p.Enabled || p.Name == replace {
+				continue
+			}
+			d, err := policy.Parse(p.Name, []byte(p.Source))
+			if err == nil {
+				docs = append(docs, d)
+			}
+		}
+		if len(ps) < 1000 {
+			break
+		}
+		after = ps[len(ps)-1].Name
+	}
+	if doc != nil {
+		docs = append(docs, doc)
+	}
+	return policy.Compile(docs, &policy.CompileOptions{SkipTests: true})
+}
+
+// Simulate decides the recorded requests of the last days with the
+// current policies and with the draft in place of its namesake, and
+// reports what would change.
+func (s *Server) Simulate(ctx context.Context, d draft) (*Simulation, error) {
+	if d.Name == "" {
+		d.Name = "draft"
+	}
+	v, _ := Validate(ctx, d.Name, d.Source)
+	sim := &Simulation{Validation: v}
+	if len(v.Diagnostics) > 0 {
+		return sim, nil
+	}
+	doc, _ := policy.Parse(d.Name, []byte(d.Source))
+	from, err := s.currentSet(ctx, "", nil)
+	if err != nil {
+		return sim, nil
+	}
+	to, err := s.currentSet(ctx, d.Name, doc)
+	if err != nil {
+		return sim, nil
+	}
+	days := d.Days
+	if days <= 0 {
+		days = 7
+	}
+	limit := d.Limit
+	if limit <= 0 || limit > 10000 {
+		limit = 10000
+	}
+	reqs, err := s.recordedRequests(ctx, s.now().Add(-time.Duration(days)*24*time.Hour), limit)
+	if err != nil {
+		return nil, err
+	}
+	rep, err := policy.Simulate(ctx, from, to, reqs)
+	if err != nil {
+		return nil, err
+	}
+	sim.Report = rep
+	return sim, nil
+}
+
+// recordedRequests reads the requests of recorded decisions, newest
+// first, from the audit log.
+func (s *Server) recordedRequests(ctx context.Context, since time.Time, limit int) ([]policy.Request, error) {
+	var out []policy.Request
+	var before int64
+	for len(out) < limit {
+		es, err := s.st.ListAudit(ctx, store.AuditFilter{Action: "decision", Since: since, Before: before, Limit: 1000})
+		if err != nil {
+			return nil, err
+		}
+		for _, e := range es {
+			var det eventDetail
+			if json.Unmarshal(e.Detail, &det) != nil || len(det.Request) == 0 {
+				continue
+			}
+			req, err := policy.ParseRequest(det.Request)
+			if err != nil {
+				continue
+			}
+			if req.Time.IsZero() {
+				req.Time = e.Time
+			}
+			out = append(out, *req)
+			if len(out) == limit {
+				break
+			}
+		}
+		if len(es) < 1000 {
+			break
+		}
+		before = es[len(es)-1].Seq
+	}
+	return out, nil
+}
+
+// A DiffLine is one line of a diff: Op is ' ', '-' or '+'.
+type DiffLine struct {
+	Op   string `json:"op"`
+	Text string `json:"text"`
+}
+
+// diffLines is a longest-common-subsequence line diff; policies are small
+// (at most policy.MaxDocumentBytes), and a quadratic table is fine below
+// 2,000 lines, past which it falls back to "all removed, all added".
+func diffLines(a, b string) []DiffLine {
+	x, y := strings.Split(a, "\n"), strings.Split(b, "\n")
+	if len(x)*len(y) > 4_000_000 {
+		var out []DiffLine
+		for _, l := range x {
+			out = append(out, DiffLine{"-", l})
+		}
+		for _, l := range y {
+			out = append(out, DiffLine{"+", l})
+		}
+		return out
+	}
+	n, m := len(x), len(y)
+	t := make([][]int32, n+1)
+	for i := range t {
+		t[i] = make([]int32, m+1)
+	}
+	for i := n - 1; i >= 0; i-- {
+		for j := m - 1; j >= 0; j-- {
+			if x[i] == y[j] {
+				t[i][j] = t[i+1][j+1] + 1
+			} else {
+				t[i][j] = max(t[i+1][j], t[i][j+1])
+			}
+		}
+	}
+	var out []DiffLine
+	i, j := 0, 0
+	for i < n && j < m {
+		switch {
+		case x[i] == y[j]:
+			out = append(out, DiffLine{" ", x[i]})
+			i++
+			j++
+		case t[i+1][j] >= t[i][j+1]:
+			out = append(out, DiffLine{"-", x[i]})
+			i++
+		default:
+			out = append(out, DiffLine{"+", y[j]})
+			j++
+		}
+	}
+	for ; i < n; i++ {
+		out = append(out, DiffLine{"-", x[i]})
+	}
+	for ; j < m; j++ {
+		out = append(out, DiffLine{"+", y[j]})
+	}
+	return out
+}

@@ -1,0 +1,143 @@
+package server
+
+import (
+	"context"
+	"net/http"
+	"slices"
+	"strings"
+
+	"github.com/gonaut/gonaut/apps/console/internal/store"
+)
+
+// A perm names who may use a route. Every route has exactly one; the
+// authorisation test walks every route with every role against this table.
+type perm string
+
+const (
+	permPublic  perm = "public"  // no login: login page, static files, health
+	permGateway perm = "gateway" // a gateway credential (control plane)
+	permRead    perm = "read"    // every role
+	permAudit   perm = "audit"   // admin, auditor
+	permPolicy  perm = "policy"  // admin, policy editor
+	permOps     perm = "ops"     // admin, operator
+	permAdmin   perm = "admin"   // admin only
+	permSelf    perm = "self"    // any logged-in user, on their own account
+)
+
+// permRoles is the authorisation table.
+var permRoles = map[perm][]store.Role{
+	permRead:   store.Roles,
+	permSelf:   store.Roles,
+	permAudit:  {store.RoleAdmin, store.RoleAuditor},
+	permPolicy: {store.RoleAdmin, store.RolePolicyEditor},
+	permOps:    {store.RoleAdmin, store.RoleOperator},
+	permAdmin:  {store.RoleAdmin},
+}
+
+// allowed reports whether role may use a route with perm p.
+func allowed(p perm, role store.Role) bool { return slices.Contains(permRoles[p], role) }
+
+// A route is one method and path of the console.
+type route struct {
+	method, path string
+	perm         perm
+	// page routes answer errors with HTML redirects to the login page;
+	// API routes answer with the JSON error format.
+	page bool
+	h    func(w http.ResponseWriter, r *http.Request, p *principal)
+}
+
+// principal is who makes a request.
+type principal struct {
+	user    *store.User
+	role    store.Role
+	session *store.Session // nil for API keys
+	apiKey  *store.APIKey
+	gateway *store.Gateway
+}
+
+func (p *principal) name() string {
+	switch {
+	case p == nil:
+		return "anonymous"
+	case p.user != nil:
+		return p.user.Email
+	case p.apiKey != nil:
+		return "apikey:" + p.apiKey.Name
+	case p.gateway != nil:
+		return "gateway:" + p.gateway.Name
+	}
+	return "anonymous"
+}
+
+type ctxKey struct{}
+
+func (s *Server) handle(rt route) {
+	if rt.perm == "" {
+		panic("console: route " + rt.method + " " + rt.path + " has no permission rule")
+	}
+	if rt.perm != permPublic && rt.perm != permGateway && permRoles[rt.perm] == nil {
+		panic("console: route " + rt.method + " " + rt.path + " has an unknown permission " + string(rt.perm))
+	}
+	pattern := rt.path
+	if rt.method != "" {
+		pattern = rt.method + " " + rt.path
+	}
+	s.mux.HandleFunc(pattern, func(w http.ResponseWriter, r *http.Request) {
+		var p *principal
+		switch rt.perm {
+		case permPublic:
+			p, _ = s.authenticate(w, r)
+		case permGateway:
+			g, ok := s.authGateway(w, r)
+			if !ok {
+				return
+			}
+			p = &principal{gateway: g}
+		default:
+			var ok bool
+			p, ok = s.authenticate(w, r)
+			if !ok || p == nil {
+				if rt.page {
+					http.Redirect(w, r, "/login?next="+urlEscape(r.URL.RequestURI()), http.StatusSeeOther)
+					return
+				}
+				writeError(w, http.StatusUnauthorized, "unauthorized", "log in or send an API key")
+				return
+			}
+			if !allowed(rt.perm, p.role) {
+				if rt.page {
+					s.pageForbidden(w, r, p)
+					return
+				}
+				writeError(w, http.StatusForbidden, "forbidden", "role %s may not %s %s", p.role, r.Method, rt.path)
+				return
+			}
+			if p.session != nil && !safeMethod(r.Method) && !s.checkCSRF(r, p.session) {
+				if rt.page {
+					http.Error(w, "missing or wrong CSRF token; reload the page", http.StatusForbidden)
+					return
+				}
+				writeError(w, http.StatusForbidden, "csrf", "missing or wrong CSRF token (send X-CSRF-Token)")
+				return
+			}
+		}
+		r = r.WithContext(context.WithValue(r.Context(), ctxKey{}, p))
+		rt.h(w, r, p)
+	})
+}
+
+func safeMethod(m string) bool { return m == http.MethodGet || m == http.MethodHead || m == http.MethodOptions }
+
+func urlEscape(s string) string {
+	return strings.NewReplacer("%", "%25", "&", "%26", "?", "%3F", "#", "%23", " ", "%20", "+", "%2B").Replace(s)
+}
+
+// routes is every route of the console.
+func (s *Server) routes() []route {
+	var rs []route
+	rs = append(rs, s.apiRoutes()...)
+	rs = append(rs, s.cpRoutes()...)
+	rs = append(rs, s.pageRoutes()...)
+	return rs
+}

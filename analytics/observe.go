@@ -194,7 +194,7 @@ func (e *Engine) observeSubject(ev *Event, k *keys, t uint32) ([]Alert, error) {
 	for i := 0; i < fs.n; i++ {
 		f := &fs.f[i]
 		e.addSignal(&s.signal, &s.signalAt, f.det, severityWeight[f.sev], t)
-		s.fired[f.det] = t
+		s.fired[f.det] = max(s.fired[f.det], t)
 	}
 	score, _ := e.riskLocked(&s.signal, &s.signalAt, t)
 	for i := 0; i < fs.n; i++ {
@@ -212,7 +212,9 @@ func (e *Engine) ready(s *subject, d Detector, now uint32) bool {
 	if !e.cfg.enabled[d] {
 		return false
 	}
-	return s.fired[d] == 0 || now < s.fired[d] || now-s.fired[d] >= e.cfg.cooldown
+	// A late event from before the last alert is inside that alert's
+	// cooldown too.
+	return s.fired[d] == 0 || (now >= s.fired[d] && now-s.fired[d] >= e.cfg.cooldown)
 }
 
 func absDiff(a, b uint32) uint32 {

@@ -1,7 +1,9 @@
 package analytics_test
 
 import (
+	"math/rand/v2"
 	"testing"
+	"time"
 
 	"github.com/gonaut/gonaut/analytics"
 	"github.com/gonaut/gonaut/analytics/scenario"
@@ -77,4 +79,31 @@ func TestScenarioDecoysMatter(t *testing.T) {
 		t.Fatalf("no false alerts without corporate egress:\n%s", rep.Table())
 	}
 	t.Logf("without CorporateEgress: %d false alerts in %d events", rep.FalseAlerts(), rep.Events)
+}
+
+// TestScenarioSlightlyDisordered replays a stream whose neighbouring events
+// less than a minute apart are swapped at random, as events from several
+// gateways arrive: within Options.MaxDisorder nothing is rejected and
+// detection quality holds.
+func TestScenarioSlightlyDisordered(t *testing.T) {
+	if testing.Short() {
+		t.Skip("replays a scenario")
+	}
+	sc := scenario.Generate(scenario.Config{Seed: 2, Users: 100, Days: 50, AttacksPerKind: 10})
+	rng := rand.New(rand.NewPCG(2, 2))
+	swaps := 0
+	for i := 0; i+1 < len(sc.Events); i++ {
+		if sc.Events[i+1].Time.Sub(sc.Events[i].Time) < time.Minute && rng.IntN(3) == 0 {
+			sc.Events[i], sc.Events[i+1] = sc.Events[i+1], sc.Events[i]
+			swaps++
+			i++
+		}
+	}
+	rep := scenario.Evaluate(sc, runScenario(t, sc)) // fails on any rejected event
+	t.Logf("%d swaps:\n%s", swaps, rep.Table())
+	for _, row := range rep.Rows {
+		if row.Recall() < 0.95 || row.Precision() < 0.9 {
+			t.Errorf("%s: recall %.3f, precision %.3f", row.Detector, row.Recall(), row.Precision())
+		}
+	}
 }

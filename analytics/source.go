@@ -56,7 +56,7 @@ func (e *Engine) observeSource(ev *Event, ks *keys, t uint32, alerts []Alert) []
 	touch(src.subjects[:], ks.subject, t, false)
 	src.last = max(src.last, t)
 	n := activeSince(src.subjects[:], since(t, c.sprayWindow))
-	if n < c.spraySubjects || (src.fired != 0 && t >= src.fired && t-src.fired < c.cooldown) {
+	if n < c.spraySubjects || (src.fired != 0 && (t < src.fired || t-src.fired < c.cooldown)) {
 		return alerts
 	}
 	src.fired = t

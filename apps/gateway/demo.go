@@ -221,9 +221,12 @@ type bodyRecorder struct {
 	body   []byte
 }
 
-func (b *bodyRecorder) Header() http.Header         { return b.header }
-func (b *bodyRecorder) Write(p []byte) (int, error) { b.body = append(b.body, p...); return len(p), nil }
-func (b *bodyRecorder) WriteHeader(int)             {}
+func (b *bodyRecorder) Header() http.Header { return b.header }
+func (b *bodyRecorder) Write(p []byte) (int, error) {
+	b.body = append(b.body, p...)
+	return len(p), nil
+}
+func (b *bodyRecorder) WriteHeader(int) {}
 
 func startEcho() (net.Listener, error) {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")

@@ -142,7 +142,6 @@ func opID(method, path string) string {
 	return b.String()
 }
 
-
 var timeType = reflect.TypeOf(time.Time{})
 var rawType = reflect.TypeOf(json.RawMessage{})
 var effectType = reflect.TypeOf(policy.Allow)

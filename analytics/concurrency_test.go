@@ -123,8 +123,9 @@ func TestMetrics(t *testing.T) {
 			t.Errorf("%s = %d, want %d (all: %v)", k, got[k], v, got)
 		}
 	}
-	if histCount != uint64(applied) {
-		t.Errorf("observe.duration count = %d, want %d", histCount, applied)
+	// Latency is sampled, one event in eight on average.
+	if histCount == 0 || histCount > uint64(applied)/2 {
+		t.Errorf("observe.duration count = %d of %d applied events, want about one in eight", histCount, applied)
 	}
 	if subjects != 1 {
 		t.Errorf("subjects gauge = %d, want 1", subjects)

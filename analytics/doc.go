@@ -169,7 +169,8 @@
 //
 // The engine records gonaut.analytics.events (by result),
 // gonaut.analytics.alerts (by detector), gonaut.analytics.observe.duration
-// (seconds per Observe: the scoring latency) and gonaut.analytics.subjects
+// (seconds per Observe: the scoring latency, measured on one event in
+// eight) and gonaut.analytics.subjects
 // through the OpenTelemetry metric API, on Options.MeterProvider or the
 // global provider. It logs to Options.Logger (default: discard). It starts
 // no goroutines; [Engine.Close] unregisters its metric callback.

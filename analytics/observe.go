@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"math"
+	"math/rand/v2"
 	"time"
 )
 
@@ -51,7 +52,10 @@ func (e *Engine) Observe(ev Event) ([]Alert, error) {
 	if e.closed.Load() {
 		return nil, ErrClosed
 	}
-	start := time.Now()
+	var start time.Time
+	if rand.Uint32()%latencySampling == 0 {
+		start = time.Now()
+	}
 	if err := ev.normalize(); err != nil {
 		e.metrics.event(resultInvalid, start)
 		e.cfg.logger.LogAttrs(context.Background(), slog.LevelDebug, "analytics: event rejected",
@@ -256,7 +260,11 @@ func (e *Engine) allowedLocked(s *subject, ev *Event, ks *keys, t uint32, fs *fi
 
 	// Impossible travel: physics, no baseline needed beyond one location.
 	if ev.HasLocation && !corp && ev.AccuracyKM <= c.travelMaxAcc {
-		if s.loc.ok && e.ready(s, ImpossibleTravel, t) {
+		// The great-circle distance is at most R·(|Δφ| + |Δλ|), so nearby
+		// positions skip the trigonometry.
+		near := kmPerDegree*(math.Abs(ev.Lat-float64(s.loc.lat))+math.Abs(ev.Lon-float64(s.loc.lon))) <
+			c.travelMinKM+float64(s.loc.acc)+ev.AccuracyKM
+		if s.loc.ok && !near && e.ready(s, ImpossibleTravel, t) {
 			d := haversineKM(float64(s.loc.lat), float64(s.loc.lon), ev.Lat, ev.Lon)
 			dist := d - float64(s.loc.acc) - ev.AccuracyKM
 			dt := max(absDiff(t, s.loc.at), 60)
@@ -468,10 +476,15 @@ func humanBytes(b float64) string {
 	return fmt.Sprintf("%.1f %ciB", b/div, "KMGTPE"[exp])
 }
 
+// kmPerDegree is the length of one degree of a great circle.
+const kmPerDegree = earthRadiusKM * math.Pi / 180
+
+const earthRadiusKM = 6371.0088
+
 // haversineKM is the great-circle distance between two points on a sphere
 // of the Earth's mean radius.
 func haversineKM(lat1, lon1, lat2, lon2 float64) float64 {
-	const r = 6371.0088
+	const r = earthRadiusKM
 	const rad = math.Pi / 180
 	dLat := (lat2 - lat1) * rad
 	dLon := (lon2 - lon1) * rad

@@ -141,20 +141,21 @@
 // # Measured
 //
 // On this project's 2-core build machine (shared and busy: load average 4
-// to 14 during the runs, so CPU time per event is the stable figure, and the
+// to 10 during the runs, so CPU time per event is the stable figure, and the
 // reference is measured in the same run):
 //
 //	go test -run '^$' -bench 'Observe$|ObserveReference|Risk' -cpu 1 -benchtime 2s -count 6 ./analytics/
 //
-//	Observe, all detectors     ~1,070 CPU-ns/event   ~940,000 events per CPU-second   0 allocs/event
-//	reference (map + counter)     ~97 CPU-ns/event   (Observe costs about 11×)
-//	RiskAt                     85–140 CPU-ns/lookup   0 allocs
-//	memory per subject          2,117 bytes (BenchmarkMemoryPerSubject, every table full)
+//	Observe, all detectors     ~815 CPU-ns/event (717–841)   ~1,220,000 events per CPU-second   0 allocs/event
+//	reference (map + counter)  ~107 CPU-ns/event             (Observe costs about 7.6×)
+//	RiskAt                     ~143 CPU-ns/lookup            0 allocs
+//	memory per subject         2,117 bytes (BenchmarkMemoryPerSubject, every table full)
 //
-// Wall-clock throughput of Observe ranged from 470,000 to 980,000 events a
-// second on one goroutine as the machine's load varied. Decoding JSON lines
-// (encoding/json) costs about 10 µs of CPU per event, so replays from
-// files are bound by the decoder, not the engine.
+// Wall-clock throughput of Observe on one goroutine ranged from 460,000
+// events a second (while other jobs held the cores) to 1,350,000. Observe
+// allocates only when it raises an alert. Decoding JSON lines
+// (encoding/json) costs about 10 µs of CPU per event, so replays from files
+// are bound by the decoder, not the engine.
 //
 // The scenario table (go test -run TestScenarioQuality -v ./analytics/):
 // recall and precision 1.000 for all ten detectors on seed 1 (200 users, 50

@@ -110,16 +110,23 @@ type ResourceConfig struct {
 	// Name is what peers dial and resolve through the gateway's DNS,
 	// e.g. wiki.corp.
 	Name string `yaml:"name"`
-	// Kind is tcp or http.
+	// Kind is tcp, http, usb or serial.
 	Kind   string            `yaml:"kind"`
 	Labels map[string]string `yaml:"labels"`
 	// Address is the resource's virtual address inside the tunnel.
 	// Default: the next free one in Config.ResourcePrefix.
 	Address string `yaml:"address"`
-	// Port peers connect to. Default: 80 for http.
+	// Port peers connect to. Default: 80 for http, 3240 for usb, 2217
+	// for serial.
 	Port int `yaml:"port"`
-	// Upstreams are host:port targets; more than one are load balanced.
+	// Upstreams are host:port targets of tcp and http resources; more
+	// than one are load balanced.
 	Upstreams []string `yaml:"upstreams"`
+	// USB lists simulated devices a usb resource exports (real devices
+	// are added with Gateway.AddUSBDevice).
+	USB []USBDeviceConfig `yaml:"usb"`
+	// Serial is the port a serial resource shares.
+	Serial *SerialConfig `yaml:"serial"`
 	// Balance is round_robin (default) or least_conn.
 	Balance     string            `yaml:"balance"`
 	HealthCheck HealthCheckConfig `yaml:"health_check"`
@@ -127,6 +134,25 @@ type ResourceConfig struct {
 	DialTimeout time.Duration `yaml:"dial_timeout"`
 	// IdleTimeout closes a TCP flow idle this long. Default: none.
 	IdleTimeout time.Duration `yaml:"idle_timeout"`
+}
+
+// USBDeviceConfig is a simulated USB device exported by a usb resource.
+type USBDeviceConfig struct {
+	BusID string `yaml:"bus_id"`
+	// Simulate is keyboard, serial or storage (usbip/sim).
+	Simulate string `yaml:"simulate"`
+	// SerialNumber is the device's iSerialNumber.
+	SerialNumber string `yaml:"serial_number"`
+}
+
+// SerialConfig is the serial port of a serial resource.
+type SerialConfig struct {
+	// Path of the device, e.g. /dev/ttyUSB0.
+	Path string `yaml:"path"`
+	// Baud rate; 0 keeps the port's setting.
+	Baud int `yaml:"baud"`
+	// Protocol is rfc2217 (default) or raw.
+	Protocol string `yaml:"protocol"`
 }
 
 // HealthCheckConfig is an active health check of a resource's upstreams.
@@ -376,19 +402,39 @@ func (c *Config) Validate() error {
 		names[lname] = true
 		switch r.Kind {
 		case "tcp", "http":
+			if len(r.Upstreams) == 0 {
+				return bad("resource %q: at least one upstream is required", r.Name)
+			}
+		case "usb":
+			for _, d := range r.USB {
+				switch d.Simulate {
+				case "keyboard", "serial", "storage":
+				default:
+					return bad("resource %q: usb device %q: simulate %q: want keyboard, serial or storage", r.Name, d.BusID, d.Simulate)
+				}
+			}
+		case "serial":
+			if r.Serial == nil || r.Serial.Path == "" {
+				return bad("resource %q: serial.path is required", r.Name)
+			}
+			switch r.Serial.Protocol {
+			case "", "rfc2217", "raw":
+			default:
+				return bad("resource %q: serial.protocol %q: want rfc2217 or raw", r.Name, r.Serial.Protocol)
+			}
+			if r.Serial.Baud < 0 {
+				return bad("resource %q: serial.baud must not be negative", r.Name)
+			}
 		default:
-			return bad("resource %q: kind %q: want tcp or http", r.Name, r.Kind)
+			return bad("resource %q: kind %q: want tcp, http, usb or serial", r.Name, r.Kind)
 		}
-		if r.Port < 0 || r.Port > 65535 || (r.Port == 0 && r.Kind != "http") {
+		if r.Port < 0 || r.Port > 65535 || (r.Port == 0 && r.Kind == "tcp") {
 			return bad("resource %q: port %d: want 1-65535", r.Name, r.Port)
 		}
 		if r.Address != "" {
 			if _, err := netip.ParseAddr(r.Address); err != nil {
 				return bad("resource %q: address %q: %v", r.Name, r.Address, err)
 			}
-		}
-		if len(r.Upstreams) == 0 {
-			return bad("resource %q: at least one upstream is required", r.Name)
 		}
 		for _, u := range r.Upstreams {
 			if _, _, err := splitHostPort(u); err != nil {

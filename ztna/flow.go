@@ -141,8 +141,12 @@ func (g *Gateway) handleFlow(ctx context.Context, f *tunnel.Flow) {
 		return
 	}
 	span.SetAttributes(attribute.String("subject", a.id.Subject.ID), attribute.String("device", a.id.Device.ID))
-	if res.cfg.Kind == "http" {
+	switch res.cfg.Kind {
+	case "http":
 		g.serveHTTPFlow(ctx, st, f, a)
+		return
+	case "usb", "serial":
+		g.serveDeviceFlow(ctx, st, f, a)
 		return
 	}
 

@@ -105,6 +105,12 @@ type Gateway struct {
 
 	endpoints endpointCache
 
+	devMu sync.Mutex
+	// guarded by devMu: USB and serial servers by resource name; they
+	// outlive reloads so that devices added through the API stay.
+	usb    map[string]*usbResource
+	serial map[string]*serialResource
+
 	ctx    context.Context
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
@@ -298,7 +304,7 @@ func (g *Gateway) assignResources(st *state, cfg *Config) error {
 	for _, rc := range cfg.Resources {
 		r := &resource{cfg: rc, port: uint16(rc.Port)}
 		if r.port == 0 {
-			r.port = 80
+			r.port = defaultPorts[rc.Kind]
 		}
 		if rc.Address != "" {
 			r.addr = netip.MustParseAddr(rc.Address)
@@ -341,9 +347,18 @@ func (g *Gateway) assignResources(st *state, cfg *Config) error {
 	for _, r := range st.byName {
 		r.pool = newPool(r.cfg, g.dial)
 		st.byDest[netip.AddrPortFrom(r.addr, r.port)] = r
+		var po *resource
+		if prev != nil {
+			po = prev.byName[strings.ToLower(r.cfg.Name)]
+		}
+		if err := g.attachDevices(r, po); err != nil {
+			return err
+		}
 	}
 	return nil
 }
+
+var defaultPorts = map[string]uint16{"http": 80, "usb": 3240, "serial": 2217}
 
 // addrTakenByOther reports whether a resource other than name held a in
 // st, so that a reload does not hand a removed resource's address to a new
@@ -587,6 +602,7 @@ func (g *Gateway) Close() error {
 		st.checksWG.Wait()
 	}
 	g.httpT.CloseIdleConnections()
+	g.closeDevices()
 	if g.ownAnalytics {
 		g.analytics.Close()
 	}

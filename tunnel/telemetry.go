@@ -51,7 +51,7 @@ func newTelemetry(mp metric.MeterProvider, tp trace.TracerProvider, t *Tunnel) (
 		return nil, err
 	}
 	tel.reg, err = m.RegisterCallback(func(_ context.Context, o metric.Observer) error {
-		if t.dev == nil || t.checkOpen() != nil {
+		if !t.up.Load() || t.checkOpen() != nil {
 			return nil
 		}
 		ps := t.Peers()

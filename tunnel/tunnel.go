@@ -96,6 +96,7 @@ type Tunnel struct {
 	flowCancel  context.CancelFunc
 	udpPending  sync.Map     // stack.TransportEndpointID -> struct{}
 	udpWaiting  atomic.Int64 // entries in udpPending
+	up          atomic.Bool  // set when New has finished; read by metric callbacks
 
 	mu         sync.Mutex   // guards the fields below
 	httpClient *http.Client // made by HTTPClient
@@ -147,6 +148,7 @@ func New(ctx context.Context, cfg Config, opts *Options) (*Tunnel, error) {
 	t.link = newLink(cfg.mtu(), !opts.DisableOffload)
 	if t.stack, err = t.newStack(bufSize, opts.FlowHandler != nil); err != nil {
 		t.flowCancel()
+		t.tel.close()
 		return nil, err
 	}
 	if t.bind == nil {
@@ -195,6 +197,7 @@ func New(ctx context.Context, cfg Config, opts *Options) (*Tunnel, error) {
 			return nil, err
 		}
 	}
+	t.up.Store(true)
 	log.Info("tunnel up", "public_key", cfg.PrivateKey.PublicKey().String(), "listen_port", cfg.ListenPort, "addresses", t.addrs)
 	return t, nil
 }

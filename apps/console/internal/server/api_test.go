@@ -29,7 +29,7 @@ func TestAuthorizationTable(t *testing.T) {
 		if !known[rt.perm] {
 			t.Errorf("%s %s has no known permission rule (%q)", rt.method, rt.path, rt.perm)
 		}
-		path := pathParam.ReplaceAllString(rt.path, "x")
+		path := pathParam.ReplaceAllString(strings.ReplaceAll(rt.path, "{$}", ""), "x")
 		for _, role := range append([]store.Role{""}, store.Roles...) {
 			ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
 			req := httptest.NewRequest(rt.method, path, strings.NewReader("{}")).WithContext(ctx)
@@ -44,7 +44,7 @@ func TestAuthorizationTable(t *testing.T) {
 			case rt.perm == permPublic:
 				// A public route may refuse bad credentials in its body (the
 				// registration token), but never by role.
-				if code == 403 {
+				if code == 403 && w.Header().Get("X-Gonaut-Refusal") != "csrf" {
 					t.Errorf("public %s %s as %q: %d", rt.method, rt.path, role, code)
 				}
 			case rt.perm == permGateway:

@@ -1,13 +1,440 @@
 package server
 
-import "net/http"
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/a-h/templ"
+	"github.com/gonaut/gonaut/apps/console/internal/store"
+	"github.com/gonaut/gonaut/apps/console/internal/ui"
+	"github.com/gonaut/gonaut/policy"
+	"github.com/gonaut/gonaut/ztna/controlplane"
+)
 
 func (s *Server) pageRoutes() []route {
+	static := http.StripPrefix("/static/", http.FileServerFS(ui.Static))
+	pg := func(method, path string, p perm, h func(http.ResponseWriter, *http.Request, *principal)) route {
+		return route{method: method, path: path, perm: p, page: true, h: h}
+	}
 	return []route{
 		{method: "GET", path: "/healthz", perm: permPublic, h: func(w http.ResponseWriter, r *http.Request, _ *principal) { w.Write([]byte("ok\n")) }},
+		{method: "GET", path: "/static/", perm: permPublic, h: func(w http.ResponseWriter, r *http.Request, _ *principal) {
+			w.Header().Set("Cache-Control", "public, max-age=3600")
+			static.ServeHTTP(w, r)
+		}},
+		pg("GET", "/login", permPublic, s.pageLogin),
+		pg("POST", "/login", permPublic, s.pageLoginPost),
+		pg("POST", "/logout", permSelf, s.pageLogout),
+		pg("GET", "/{$}", permRead, s.pageDashboard),
+		pg("GET", "/ui/live", permRead, s.pageLive),
+		pg("GET", "/account", permSelf, s.pageAccount),
+		pg("POST", "/account/totp", permSelf, s.pageTOTPStart),
+		pg("POST", "/account/totp/confirm", permSelf, s.pageTOTPConfirm),
+		pg("GET", "/policies", permRead, s.pagePolicies),
+		pg("GET", "/policies/new", permPolicy, s.pagePolicyNew),
+		pg("GET", "/policies/{name}", permRead, s.pagePolicyEdit),
+		pg("POST", "/policies/save", permPolicy, s.pagePolicySave),
+		pg("GET", "/policies/{name}/history", permRead, s.pagePolicyHistory),
+		pg("POST", "/policies/{name}/rollback", permPolicy, s.pagePolicyRollback),
+		pg("POST", "/ui/policies/validate", permRead, s.fragValidate),
+		pg("POST", "/ui/policies/simulate", permPolicy, s.fragSimulate),
+		pg("GET", "/templates", permRead, s.pageTemplates),
+		pg("GET", "/resources", permRead, s.pageResources),
+		pg("POST", "/resources", permOps, s.pageResourcePost),
+		pg("POST", "/resources/{id}/delete", permOps, s.pageResourceDelete),
+		pg("GET", "/gateways", permRead, s.pageGateways),
+		pg("POST", "/gateways", permOps, s.pageGatewayPost),
+		pg("POST", "/gateways/{id}/revoke", permOps, s.pageGatewayRevoke),
+		pg("GET", "/devices", permRead, s.pageDevices),
+		pg("POST", "/devices", permOps, s.pageDevicePost),
+		pg("POST", "/devices/{id}/disable", permOps, s.pageDeviceToggle(true)),
+		pg("POST", "/devices/{id}/enable", permOps, s.pageDeviceToggle(false)),
+		pg("GET", "/users", permRead, s.pageUsers),
+		pg("POST", "/users", permAdmin, s.pageUserPost),
+		pg("POST", "/users/{id}/disable", permAdmin, s.pageUserToggle(true)),
+		pg("POST", "/users/{id}/enable", permAdmin, s.pageUserToggle(false)),
+		pg("GET", "/alerts", permRead, s.pageAlerts),
+		pg("POST", "/alerts/{id}/acknowledge", permOps, s.pageAlertState("acknowledged")),
+		pg("POST", "/alerts/{id}/resolve", permOps, s.pageAlertState("resolved")),
+		pg("GET", "/audit", permAudit, s.pageAudit),
+		pg("POST", "/audit/verify", permAudit, s.pageAudit),
 	}
 }
 
-func (s *Server) pageForbidden(w http.ResponseWriter, r *http.Request, p *principal) {
-	http.Error(w, "your role may not open this page", http.StatusForbidden)
+func (s *Server) render(w http.ResponseWriter, r *http.Request, status int, c templ.Component) {
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(status)
+	if err := c.Render(r.Context(), w); err != nil {
+		s.log.Error("console: render", "path", r.URL.Path, "err", err)
+	}
 }
+
+func (s *Server) pageOf(r *http.Request, p *principal, title, nav string) ui.Page {
+	pg := ui.Page{Title: title, Nav: nav, Flash: r.URL.Query().Get("flash"), Error: r.URL.Query().Get("error")}
+	if p != nil {
+		pg.User, pg.Role = p.name(), string(p.role)
+		if p.session != nil {
+			pg.CSRF = p.session.CSRF
+		}
+	}
+	return pg
+}
+
+func (s *Server) pageForbidden(w http.ResponseWriter, r *http.Request, p *principal) {
+	s.render(w, r, http.StatusForbidden, ui.Forbidden(s.pageOf(r, p, "Forbidden", "")))
+}
+
+func redirect(w http.ResponseWriter, r *http.Request, path, key, msg string) {
+	if msg != "" {
+		path += "?" + key + "=" + url.QueryEscape(msg)
+	}
+	http.Redirect(w, r, path, http.StatusSeeOther)
+}
+
+// safeNext keeps post-login redirects on this site.
+func safeNext(next string) string {
+	if !strings.HasPrefix(next, "/") || strings.HasPrefix(next, "//") || strings.HasPrefix(next, "/\\") {
+		return "/"
+	}
+	return next
+}
+
+func (s *Server) pageLogin(w http.ResponseWriter, r *http.Request, p *principal) {
+	if p != nil && p.session != nil {
+		http.Redirect(w, r, "/", http.StatusSeeOther)
+		return
+	}
+	l := ui.Login{Page: s.pageOf(r, nil, "Log in", ""), Next: r.URL.Query().Get("next")}
+	l.CSRF = s.loginCSRF(w, r)
+	s.render(w, r, http.StatusOK, ui.LoginPage(l))
+}
+
+func (s *Server) pageLoginPost(w http.ResponseWriter, r *http.Request, _ *principal) {
+	r.Body = http.MaxBytesReader(w, r.Body, 64<<10)
+	if !s.checkLoginCSRF(r, r.PostFormValue("csrf")) {
+		w.Header().Set("X-Gonaut-Refusal", "csrf")
+		http.Error(w, "missing or wrong CSRF token; reload the login page", http.StatusForbidden)
+		return
+	}
+	email := r.PostFormValue("email")
+	_, err := s.login(w, r, email, r.PostFormValue("password"), r.PostFormValue("code"))
+	if err != nil {
+		l := ui.Login{Page: s.pageOf(r, nil, "Log in", ""), Email: email, Next: r.PostFormValue("next")}
+		l.CSRF = s.loginCSRF(w, r)
+		l.Error = strings.TrimPrefix(err.Error(), "console: ")
+		if !errors.Is(err, errLoginFailed) && !errors.Is(err, errThrottled) && !errors.Is(err, errLocked) {
+			l.Error = "login failed"
+		}
+		status := http.StatusUnauthorized
+		if errors.Is(err, errThrottled) {
+			status = http.StatusTooManyRequests
+		}
+		s.render(w, r, status, ui.LoginPage(l))
+		return
+	}
+	http.Redirect(w, r, safeNext(r.PostFormValue("next")), http.StatusSeeOther)
+}
+
+func (s *Server) pageLogout(w http.ResponseWriter, r *http.Request, p *principal) {
+	if p.session != nil {
+		s.st.DeleteSession(r.Context(), p.session.ID)
+	}
+	s.clearSession(w)
+	http.Redirect(w, r, "/login", http.StatusSeeOther)
+}
+
+func (s *Server) stats(r *http.Request) ui.Stats {
+	sum, err := s.summary(r)
+	if err != nil {
+		return ui.Stats{Chart: ui.DecisionsChart(nil), Donut: ui.AllowDenyDonut(0, 0)}
+	}
+	st := ui.Stats{Decisions: sum.Decisions, Allowed: sum.Allowed, Denied: sum.Denied, Gateways: sum.Gateways, Healthy: sum.Healthy, OpenAlerts: sum.OpenAlerts, Bytes: sum.Bytes}
+	bars := make([]ui.Bar, len(sum.PerMinute))
+	for i, m := range sum.PerMinute {
+		bars[i] = ui.Bar{Time: m.Minute, Allowed: m.Allowed, Denied: m.Denied}
+	}
+	st.Chart = ui.DecisionsChart(bars)
+	st.Donut = ui.AllowDenyDonut(sum.Allowed, sum.Denied)
+	for _, t := range sum.TopResources {
+		st.Top = append(st.Top, ui.Count{Label: t.Resource, N: t.Count})
+	}
+	return st
+}
+
+func feedRow(t time.Time, subject, resource, effect, gateway string) ui.Row {
+	return ui.Row{Cells: []string{t.Format("15:04:05"), subject, resource, effect, gateway}, Tone: effect}
+}
+
+func (s *Server) pageDashboard(w http.ResponseWriter, r *http.Request, p *principal) {
+	es, _ := s.st.ListAudit(r.Context(), store.AuditFilter{Action: "decision", Limit: 20})
+	var feed []ui.Row
+	for _, e := range es {
+		feed = append(feed, feedRow(e.Time, e.Actor, e.Resource, e.Effect, e.Gateway))
+	}
+	s.render(w, r, http.StatusOK, ui.Dashboard(s.pageOf(r, p, "Dashboard", "dashboard"), s.stats(r), feed))
+}
+
+// pageLive streams the dashboard's live updates: each decision is a row
+// for the feed, and at most once a second the stats panel comes along as
+// an out-of-band swap.
+func (s *Server) pageLive(w http.ResponseWriter, r *http.Request, _ *principal) {
+	var mu sync.Mutex
+	var last time.Time
+	s.serveSSE(w, r, func(e liveEvent) (string, bool) {
+		if e.Type != "decision" {
+			return "", false
+		}
+		ev, ok := e.Data.(controlplane.Event)
+		if !ok {
+			return "", false
+		}
+		var b strings.Builder
+		ui.FeedRow(feedRow(ev.Time, ev.Subject, ev.Resource, ev.Effect, ev.Device)).Render(r.Context(), &b)
+		mu.Lock()
+		if time.Since(last) > time.Second {
+			last = time.Now()
+			mu.Unlock()
+			ui.StatsOOB(s.stats(r)).Render(r.Context(), &b)
+		} else {
+			mu.Unlock()
+		}
+		// SSE unnamed messages swap into the feed; named ones would not.
+		e.Type = "message"
+		return b.String(), true
+	})
+}
+
+func (s *Server) pageAccount(w http.ResponseWriter, r *http.Request, p *principal) {
+	a := ui.Account{Page: s.pageOf(r, p, "Account", "")}
+	if p.user != nil {
+		a.TOTPEnabled = p.user.TOTPEnabled
+	}
+	s.render(w, r, http.StatusOK, ui.AccountPage(a))
+}
+
+func (s *Server) pageTOTPStart(w http.ResponseWriter, r *http.Request, p *principal) {
+	rec := &captureWriter{header: http.Header{}}
+	s.apiTOTPStart(rec, r, p)
+	var ts totpStart
+	if rec.status != http.StatusOK || json.Unmarshal(rec.body, &ts) != nil {
+		redirect(w, r, "/account", "error", "could not start enrolment")
+		return
+	}
+	a := ui.Account{Page: s.pageOf(r, p, "Account", ""), Secret: ts.Secret, QR: ts.QR}
+	s.render(w, r, http.StatusOK, ui.AccountPage(a))
+}
+
+func (s *Server) pageTOTPConfirm(w http.ResponseWriter, r *http.Request, p *principal) {
+	if p.user == nil {
+		redirect(w, r, "/account", "error", "TOTP is for user accounts")
+		return
+	}
+	// Re-read the user: the secret was stored by the start step.
+	u, err := s.st.User(r.Context(), p.user.ID)
+	if err != nil {
+		redirect(w, r, "/account", "error", "unknown user")
+		return
+	}
+	p.user = u
+	codes, err := s.confirmTOTP(r, p, r.PostFormValue("code"))
+	if err != nil {
+		redirect(w, r, "/account", "error", err.Error())
+		return
+	}
+	a := ui.Account{Page: s.pageOf(r, p, "Account", ""), TOTPEnabled: true, Recovery: codes}
+	s.render(w, r, http.StatusOK, ui.AccountPage(a))
+}
+
+// captureWriter records an API handler's answer for a page to reuse.
+type captureWriter struct {
+	header http.Header
+	status int
+	body   []byte
+}
+
+func (c *captureWriter) Header() http.Header { return c.header }
+func (c *captureWriter) WriteHeader(s int)   { c.status = s }
+func (c *captureWriter) Write(b []byte) (int, error) {
+	if c.status == 0 {
+		c.status = 200
+	}
+	c.body = append(c.body, b...)
+	return len(b), nil
+}
+
+func (s *Server) pagePolicies(w http.ResponseWriter, r *http.Request, p *principal) {
+	o := listOpts(r)
+	ps, err := s.st.ListPolicies(r.Context(), o)
+	if err != nil {
+		s.pageError(w, r, err)
+		return
+	}
+	l := ui.List{Page: s.pageOf(r, p, "Policies", "policies"), Heading: "Policies", Query: o.Query,
+		Table: ui.Table{Head: []string{"Name", "Version", "Author", "Saved", "Message"}},
+		Links: []ui.Link{{Label: "New policy", URL: "/policies/new"}, {Label: "Templates", URL: "/templates"}}}
+	for _, x := range ps {
+		l.Table.Rows = append(l.Table.Rows, ui.Row{ID: x.Name, Href: "/policies/" + url.PathEscape(x.Name), Cells: []string{x.Name, strconv.Itoa(x.Version), x.Author, x.Time.Format("2006-01-02 15:04"), x.Message}})
+	}
+	if len(ps) == clampLimit(o.Limit) {
+		l.Next = "/policies?cursor=" + url.QueryEscape(ps[len(ps)-1].Name) + "&q=" + url.QueryEscape(o.Query)
+	}
+	s.render(w, r, http.StatusOK, policyList(l))
+}
+
+func policyList(l ui.List) templ.Component { return ui.ListPage(l) }
+
+func (s *Server) pagePolicyNew(w http.ResponseWriter, r *http.Request, p *principal) {
+	e := ui.Editor{Page: s.pageOf(r, p, "New policy", "policies"), IsNew: true, Source: "description: \nrules:\n  - id: example\n    effect: allow\n    when: 'true'\n"}
+	if t, ok := policy.TemplateByName(r.URL.Query().Get("template")); ok {
+		e.Source, e.Name = string(t.Source), t.Name
+	}
+	s.render(w, r, http.StatusOK, ui.EditorPage(e))
+}
+
+func (s *Server) pagePolicyEdit(w http.ResponseWriter, r *http.Request, p *principal) {
+	pol, err := s.st.Policy(r.Context(), r.PathValue("name"))
+	if err != nil {
+		s.pageError(w, r, err)
+		return
+	}
+	e := ui.Editor{Page: s.pageOf(r, p, "Policy "+pol.Name, "policies"), Name: pol.Name, Source: pol.Source, Version: pol.Version}
+	s.render(w, r, http.StatusOK, ui.EditorPage(e))
+}
+
+func toUIValidation(v *Validation) ui.Validation {
+	out := ui.Validation{OK: v.OK, Rules: v.Rules}
+	for _, d := range v.Diagnostics {
+		msg := d.Message
+		if d.Rule != "" {
+			msg = fmt.Sprintf("rule %q: %s", d.Rule, msg)
+		}
+		out.Diags = append(out.Diags, ui.Diag{Line: d.Line, Column: d.Column, Message: msg})
+	}
+	for _, t := range v.Tests {
+		out.Tests = append(out.Tests, ui.TestRow{Name: t.Name, Passed: t.Passed, Failure: t.Failure})
+	}
+	return out
+}
+
+func (s *Server) fragValidate(w http.ResponseWriter, r *http.Request, _ *principal) {
+	r.Body = http.MaxBytesReader(w, r.Body, policy.MaxDocumentBytes+64<<10)
+	name := r.PostFormValue("name")
+	if name == "" {
+		name = "draft"
+	}
+	v, _ := Validate(r.Context(), name, r.PostFormValue("source"))
+	s.render(w, r, http.StatusOK, ui.ValidationPanel(toUIValidation(v)))
+}
+
+func (s *Server) fragSimulate(w http.ResponseWriter, r *http.Request, _ *principal) {
+	r.Body = http.MaxBytesReader(w, r.Body, policy.MaxDocumentBytes+64<<10)
+	sim, err := s.Simulate(r.Context(), draft{Name: r.PostFormValue("name"), Source: r.PostFormValue("source")})
+	if err != nil {
+		s.render(w, r, http.StatusOK, ui.SimulationPanel(ui.Simulation{Invalid: true}))
+		return
+	}
+	out := ui.Simulation{Invalid: sim.Report == nil}
+	if rep := sim.Report; rep != nil {
+		out.Total, out.Changed, out.NowAllowed, out.NowDenied, out.RuleOnly = rep.Total, rep.Changed, rep.NowAllowed, rep.NowDenied, rep.RuleOnly
+		for i, c := range rep.Changes {
+			if i == 100 {
+				break
+			}
+			tone := "deny"
+			if c.After.Effect == policy.Allow {
+				tone = "allow"
+			}
+			out.Changes = append(out.Changes, ui.Row{Cells: []string{c.Request.Subject.Email + c.Request.Subject.ID, c.Request.Resource.Name, c.Before.Effect.String() + " " + c.Before.Rule, c.After.Effect.String() + " " + c.After.Rule}, Tone: tone})
+		}
+	}
+	s.render(w, r, http.StatusOK, ui.SimulationPanel(out))
+}
+
+func (s *Server) pagePolicySave(w http.ResponseWriter, r *http.Request, p *principal) {
+	name, source := r.PostFormValue("name"), r.PostFormValue("source")
+	pv, err := s.SavePolicy(r, name, source, r.PostFormValue("message"), p)
+	if err != nil {
+		var ve *validationError
+		e := ui.Editor{Page: s.pageOf(r, p, "Policy "+name, "policies"), Name: name, Source: source, IsNew: true}
+		if old, err := s.st.Policy(r.Context(), name); err == nil {
+			e.IsNew, e.Version = false, old.Version
+		}
+		if errors.As(err, &ve) {
+			e.Error = "Not saved: the policy does not compile or its tests fail."
+		} else if errors.Is(err, store.ErrInvalid) {
+			e.Error = "Not saved: the name may use letters, digits and _ . : -"
+		} else {
+			e.Error = "Not saved: " + err.Error()
+		}
+		s.render(w, r, http.StatusUnprocessableEntity, ui.EditorPage(e))
+		return
+	}
+	redirect(w, r, "/policies/"+url.PathEscape(pv.Name), "flash", fmt.Sprintf("Saved version %d of %s.", pv.Version, pv.Name))
+}
+
+func (s *Server) pagePolicyHistory(w http.ResponseWriter, r *http.Request, p *principal) {
+	name := r.PathValue("name")
+	vs, err := s.st.PolicyVersions(r.Context(), name)
+	if err != nil {
+		s.pageError(w, r, err)
+		return
+	}
+	h := ui.History{Page: s.pageOf(r, p, "History of "+name, "policies"), Name: name}
+	for _, v := range vs {
+		h.Versions = append(h.Versions, ui.Version{Version: v.Version, Author: v.Author, Message: v.Message, Time: v.Time})
+	}
+	to, _ := strconv.Atoi(r.URL.Query().Get("to"))
+	if to == 0 {
+		to = vs[0].Version
+	}
+	if to > 1 {
+		if d, err := s.policyDiff(r, name, to-1, to); err == nil {
+			h.From, h.To = d.From, d.To
+			for _, l := range d.Lines {
+				h.Diff = append(h.Diff, ui.DiffLine{Op: l.Op, Text: l.Text})
+			}
+		}
+	}
+	s.render(w, r, http.StatusOK, ui.HistoryPage(h))
+}
+
+func (s *Server) pagePolicyRollback(w http.ResponseWriter, r *http.Request, p *principal) {
+	v, _ := strconv.Atoi(r.PostFormValue("version"))
+	pv, err := s.Rollback(r, r.PathValue("name"), v, p)
+	if err != nil {
+		s.pageError(w, r, err)
+		return
+	}
+	redirect(w, r, "/policies/"+url.PathEscape(pv.Name)+"/history", "flash", fmt.Sprintf("Rolled back: version %d is version %d again.", pv.Version, v))
+}
+
+func (s *Server) pageTemplates(w http.ResponseWriter, r *http.Request, p *principal) {
+	var ts []ui.Template
+	for _, t := range policy.Templates() {
+		ts = append(ts, ui.Template{Name: t.Name, Description: t.Description, Source: string(t.Source)})
+	}
+	s.render(w, r, http.StatusOK, ui.TemplatesPage(s.pageOf(r, p, "Templates", "policies"), ts))
+}
+
+func (s *Server) pageError(w http.ResponseWriter, r *http.Request, err error) {
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		http.Error(w, "not found", http.StatusNotFound)
+	case errors.Is(err, store.ErrInvalid), errors.Is(err, store.ErrConflict):
+		http.Error(w, err.Error(), http.StatusBadRequest)
+	default:
+		s.log.Error("console: page", "path", r.URL.Path, "err", err)
+		http.Error(w, "internal error", http.StatusInternalServerError)
+	}
+}
+
+var _ fs.FS = ui.Static

@@ -114,6 +114,7 @@ func (s *Server) handle(rt route) {
 				return
 			}
 			if p.session != nil && !safeMethod(r.Method) && !s.checkCSRF(r, p.session) {
+				w.Header().Set("X-Gonaut-Refusal", "csrf")
 				if rt.page {
 					http.Error(w, "missing or wrong CSRF token; reload the page", http.StatusForbidden)
 					return

@@ -1,0 +1,384 @@
+package server
+
+import (
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/gonaut/gonaut/apps/console/internal/store"
+	"github.com/gonaut/gonaut/apps/console/internal/ui"
+)
+
+func when(t time.Time) string {
+	if t.IsZero() {
+		return "never"
+	}
+	return t.Format("2006-01-02 15:04:05")
+}
+
+func nextURL(path, cursor string, o store.ListOptions) string {
+	return path + "?cursor=" + url.QueryEscape(cursor) + "&q=" + url.QueryEscape(o.Query)
+}
+
+func (s *Server) pageResources(w http.ResponseWriter, r *http.Request, p *principal) {
+	s.renderResources(w, r, p, nil)
+}
+
+func (s *Server) renderResources(w http.ResponseWriter, r *http.Request, p *principal, res *ui.Result) {
+	o := listOpts(r)
+	rs, err := s.st.ListResources(r.Context(), o)
+	if err != nil {
+		s.pageError(w, r, err)
+		return
+	}
+	l := ui.List{Page: s.pageOf(r, p, "Resources", "resources"), Heading: "Resources", Query: o.Query, Result: res,
+		Table: ui.Table{Head: []string{"Name", "Kind", "Address", "Port", "Labels"}}}
+	if allowed(permOps, p.role) {
+		l.Form = []ui.Field{{Name: "name", Label: "Name", Required: true}, {Name: "kind", Label: "Kind", Options: []string{"tcp", "udp", "http", "usb", "serial"}},
+			{Name: "address", Label: "Address"}, {Name: "port", Label: "Port", Type: "number"}, {Name: "labels", Label: "Labels (key=value, comma separated)"}}
+		l.Action, l.Submit, l.RowActions = "/resources", "Add resource", []string{"delete"}
+	}
+	for _, x := range rs {
+		var labels []string
+		for k, v := range x.Labels {
+			labels = append(labels, k+"="+v)
+		}
+		l.Table.Rows = append(l.Table.Rows, ui.Row{ID: x.Name, Cells: []string{x.Name, x.Kind, x.Address, strconv.Itoa(x.Port), strings.Join(labels, ", ")}})
+	}
+	if len(rs) == clampLimit(o.Limit) {
+		l.Next = nextURL("/resources", rs[len(rs)-1].Name, o)
+	}
+	s.render(w, r, http.StatusOK, ui.ListPage(l))
+}
+
+func (s *Server) pageResourcePost(w http.ResponseWriter, r *http.Request, p *principal) {
+	port, _ := strconv.Atoi(r.PostFormValue("port"))
+	labels := map[string]string{}
+	for _, kv := range strings.Split(r.PostFormValue("labels"), ",") {
+		if k, v, ok := strings.Cut(strings.TrimSpace(kv), "="); ok {
+			labels[strings.TrimSpace(k)] = strings.TrimSpace(v)
+		}
+	}
+	kind := r.PostFormValue("kind")
+	if !resourceKinds[kind] {
+		redirect(w, r, "/resources", "error", "unknown kind")
+		return
+	}
+	x := &store.Resource{Name: r.PostFormValue("name"), Kind: kind, Address: r.PostFormValue("address"), Port: port, Labels: labels}
+	if err := s.st.PutResource(r.Context(), x); err != nil {
+		redirect(w, r, "/resources", "error", "not saved: "+err.Error())
+		return
+	}
+	s.audit(r.Context(), p.name(), "resource.put", x.Name, "", x)
+	s.changed()
+	redirect(w, r, "/resources", "flash", "Saved resource "+x.Name+".")
+}
+
+func (s *Server) pageResourceDelete(w http.ResponseWriter, r *http.Request, p *principal) {
+	if err := s.st.DeleteResource(r.Context(), r.PathValue("id")); err != nil {
+		s.pageError(w, r, err)
+		return
+	}
+	s.audit(r.Context(), p.name(), "resource.delete", r.PathValue("id"), "", nil)
+	s.changed()
+	redirect(w, r, "/resources", "flash", "Deleted "+r.PathValue("id")+".")
+}
+
+func (s *Server) pageGateways(w http.ResponseWriter, r *http.Request, p *principal) {
+	s.renderGateways(w, r, p, nil)
+}
+
+func (s *Server) renderGateways(w http.ResponseWriter, r *http.Request, p *principal, res *ui.Result) {
+	gs, err := s.st.ListGateways(r.Context())
+	if err != nil {
+		s.pageError(w, r, err)
+		return
+	}
+	l := ui.List{Page: s.pageOf(r, p, "Gateways", "gateways"), Heading: "Gateways", Result: res,
+		Table: ui.Table{Head: []string{"Name", "State", "Last seen", "Bundle", "Peers", "Flows", "Version"}}}
+	if allowed(permOps, p.role) {
+		l.Form = []ui.Field{{Name: "name", Label: "Gateway name", Required: true}}
+		l.Action, l.Submit, l.RowActions = "/gateways", "Add gateway", []string{"revoke"}
+	}
+	now := s.now()
+	for _, g := range gs {
+		state, tone := "awaiting registration", "muted"
+		switch {
+		case g.Revoked:
+			state = "revoked"
+		case g.Registered.IsZero():
+		case now.Sub(g.LastSeen) < time.Minute:
+			state, tone = "healthy", "allow"
+		default:
+			state, tone = "silent", "deny"
+		}
+		var st struct {
+			Peers, Flows int
+			Version      string
+		}
+		json.Unmarshal(g.Status, &st)
+		l.Table.Rows = append(l.Table.Rows, ui.Row{ID: g.ID, Tone: tone, Cells: []string{g.Name, state, when(g.LastSeen), strconv.FormatInt(g.BundleVersion, 10), strconv.Itoa(st.Peers), strconv.Itoa(st.Flows), st.Version}})
+	}
+	s.render(w, r, http.StatusOK, ui.ListPage(l))
+}
+
+func (s *Server) pageGatewayPost(w http.ResponseWriter, r *http.Request, p *principal) {
+	g, tok, err := s.CreateGateway(r, r.PostFormValue("name"), p)
+	if err != nil {
+		redirect(w, r, "/gateways", "error", "not added: "+err.Error())
+		return
+	}
+	res := &ui.Result{Title: "Registration token for " + g.Name + " (shown once, valid 24 hours)", Lines: []string{tok},
+		Text: "gateway run --console " + consoleURL(r) + " --token " + tok}
+	s.renderGateways(w, r, p, res)
+}
+
+func consoleURL(r *http.Request) string {
+	scheme := "http"
+	if r.TLS != nil {
+		scheme = "https"
+	}
+	return scheme + "://" + r.Host
+}
+
+func (s *Server) pageGatewayRevoke(w http.ResponseWriter, r *http.Request, p *principal) {
+	if err := s.st.RevokeGateway(r.Context(), r.PathValue("id")); err != nil {
+		s.pageError(w, r, err)
+		return
+	}
+	s.audit(r.Context(), p.name(), "gateway.revoke", r.PathValue("id"), "", nil)
+	redirect(w, r, "/gateways", "flash", "Gateway revoked.")
+}
+
+func (s *Server) pageDevices(w http.ResponseWriter, r *http.Request, p *principal) {
+	s.renderDevices(w, r, p, nil)
+}
+
+func (s *Server) renderDevices(w http.ResponseWriter, r *http.Request, p *principal, res *ui.Result) {
+	o := listOpts(r)
+	ds, err := s.st.ListDevices(r.Context(), r.URL.Query().Get("owner"), o)
+	if err != nil {
+		s.pageError(w, r, err)
+		return
+	}
+	l := ui.List{Page: s.pageOf(r, p, "Devices", "devices"), Heading: "Devices", Query: o.Query, Result: res,
+		Table: ui.Table{Head: []string{"ID", "Name", "Owner", "Address", "Public key", "State", "Session until", "Posture"}}}
+	if allowed(permOps, p.role) {
+		owner := ""
+		if p.user != nil {
+			owner = p.user.ID
+		}
+		l.Form = []ui.Field{{Name: "name", Label: "Device name", Required: true}, {Name: "owner", Label: "Owner (user id)", Value: owner},
+			{Name: "public_key", Label: "Public key (empty: generate a key pair)"}}
+		l.Action, l.Submit, l.RowActions = "/devices", "Enrol device", []string{"disable", "enable"}
+	}
+	for _, d := range ds {
+		state, tone := "active", ""
+		if d.Disabled {
+			state, tone = "disabled", "muted"
+		}
+		l.Table.Rows = append(l.Table.Rows, ui.Row{ID: d.ID, Tone: tone, Cells: []string{d.ID, d.Name, d.Owner, d.Address, d.PublicKey, state, when(d.SessionExpires), ui.Pretty(d.Posture)}})
+	}
+	if len(ds) == clampLimit(o.Limit) {
+		l.Next = nextURL("/devices", ds[len(ds)-1].ID, o)
+	}
+	s.render(w, r, http.StatusOK, ui.ListPage(l))
+}
+
+func (s *Server) pageDevicePost(w http.ResponseWriter, r *http.Request, p *principal) {
+	owner := r.PostFormValue("owner")
+	if owner == "" && p.user != nil {
+		owner = p.user.ID
+	}
+	e, err := s.EnrolDevice(r, owner, r.PostFormValue("name"), strings.TrimSpace(r.PostFormValue("public_key")), nil, p)
+	if err != nil {
+		redirect(w, r, "/devices", "error", "not enrolled: "+err.Error())
+		return
+	}
+	res := &ui.Result{Title: "wg-quick configuration for " + e.Device.Name, Text: e.Config, QR: e.QR}
+	if e.PrivateKey != "" {
+		res.Title += " (contains the private key: shown once)"
+	}
+	s.renderDevices(w, r, p, res)
+}
+
+func (s *Server) pageDeviceToggle(disable bool) func(http.ResponseWriter, *http.Request, *principal) {
+	return func(w http.ResponseWriter, r *http.Request, p *principal) {
+		d, err := s.st.Device(r.Context(), r.PathValue("id"))
+		if err != nil {
+			s.pageError(w, r, err)
+			return
+		}
+		d.Disabled = disable
+		if err := s.st.UpdateDevice(r.Context(), d); err != nil {
+			s.pageError(w, r, err)
+			return
+		}
+		s.audit(r.Context(), p.name(), "device.update", d.Name, "", map[string]any{"device": d.ID, "disabled": disable})
+		s.changed()
+		redirect(w, r, "/devices", "flash", fmt.Sprintf("Device %s %s.", d.Name, map[bool]string{true: "disabled", false: "enabled"}[disable]))
+	}
+}
+
+func (s *Server) pageUsers(w http.ResponseWriter, r *http.Request, p *principal) {
+	o := listOpts(r)
+	us, err := s.st.ListUsers(r.Context(), o)
+	if err != nil {
+		s.pageError(w, r, err)
+		return
+	}
+	l := ui.List{Page: s.pageOf(r, p, "Users", "users"), Heading: "Users", Query: o.Query,
+		Table: ui.Table{Head: []string{"ID", "Email", "Name", "Role", "Groups", "MFA", "State"}}}
+	if allowed(permAdmin, p.role) {
+		roles := make([]string, len(store.Roles))
+		for i, x := range store.Roles {
+			roles[i] = string(x)
+		}
+		l.Form = []ui.Field{{Name: "email", Label: "Email", Type: "email", Required: true}, {Name: "name", Label: "Name"},
+			{Name: "role", Label: "Role", Options: roles, Value: "viewer"}, {Name: "groups", Label: "Groups (comma separated)"},
+			{Name: "password", Label: "Initial password (12+ characters)", Type: "password", Required: true}}
+		l.Action, l.Submit, l.RowActions = "/users", "Add user", []string{"disable", "enable"}
+	}
+	for _, u := range us {
+		state, tone := "active", ""
+		if u.Disabled {
+			state, tone = "disabled", "muted"
+		}
+		mfa := "off"
+		if u.TOTPEnabled {
+			mfa = "TOTP"
+		}
+		l.Table.Rows = append(l.Table.Rows, ui.Row{ID: u.ID, Tone: tone, Href: "/devices?owner=" + url.QueryEscape(u.ID), Cells: []string{u.ID, u.Email, u.Name, string(u.Role), strings.Join(u.Groups, ", "), mfa, state}})
+	}
+	if len(us) == clampLimit(o.Limit) {
+		l.Next = nextURL("/users", us[len(us)-1].ID, o)
+	}
+	s.render(w, r, http.StatusOK, ui.ListPage(l))
+}
+
+func (s *Server) pageUserPost(w http.ResponseWriter, r *http.Request, p *principal) {
+	pw := r.PostFormValue("password")
+	if len(pw) < 12 {
+		redirect(w, r, "/users", "error", "the password needs at least 12 characters")
+		return
+	}
+	var groups []string
+	for _, g := range strings.Split(r.PostFormValue("groups"), ",") {
+		if g = strings.TrimSpace(g); g != "" {
+			groups = append(groups, g)
+		}
+	}
+	u := &store.User{Email: r.PostFormValue("email"), Name: r.PostFormValue("name"), Role: store.Role(r.PostFormValue("role")), Groups: groups, PasswordHash: HashPassword(pw)}
+	if err := s.st.CreateUser(r.Context(), u); err != nil {
+		redirect(w, r, "/users", "error", "not added: "+err.Error())
+		return
+	}
+	s.audit(r.Context(), p.name(), "user.create", u.Email, "", map[string]any{"role": u.Role})
+	s.changed()
+	redirect(w, r, "/users", "flash", "Added "+u.Email+".")
+}
+
+func (s *Server) pageUserToggle(disable bool) func(http.ResponseWriter, *http.Request, *principal) {
+	return func(w http.ResponseWriter, r *http.Request, p *principal) {
+		u, err := s.st.User(r.Context(), r.PathValue("id"))
+		if err != nil {
+			s.pageError(w, r, err)
+			return
+		}
+		u.Disabled = disable
+		if err := s.st.UpdateUser(r.Context(), u); err != nil {
+			s.pageError(w, r, err)
+			return
+		}
+		if disable {
+			s.st.DeleteUserSessions(r.Context(), u.ID)
+		}
+		s.audit(r.Context(), p.name(), "user.update", u.Email, "", map[string]bool{"disabled": disable})
+		s.changed()
+		redirect(w, r, "/users", "flash", "Updated "+u.Email+".")
+	}
+}
+
+func (s *Server) pageAlerts(w http.ResponseWriter, r *http.Request, p *principal) {
+	o := listOpts(r)
+	state := r.URL.Query().Get("state")
+	as, err := s.st.ListAlerts(r.Context(), state, o)
+	if err != nil {
+		s.pageError(w, r, err)
+		return
+	}
+	l := ui.List{Page: s.pageOf(r, p, "Alerts", "alerts"), Heading: "Alerts", Query: o.Query, Action: "/alerts",
+		Table:   ui.Table{Head: []string{"Time", "Severity", "Kind", "Subject", "Message", "State", "Evidence"}},
+		Filters: []ui.Field{{Name: "state", Label: "State", Options: []string{"", "open", "acknowledged", "resolved"}, Value: state}}}
+	if allowed(permOps, p.role) {
+		l.RowActions = []string{"acknowledge", "resolve"}
+	}
+	for _, a := range as {
+		tone := ""
+		if a.State != "open" {
+			tone = "muted"
+		}
+		l.Table.Rows = append(l.Table.Rows, ui.Row{ID: a.ID, Tone: tone, Cells: []string{when(a.Time), a.Severity, a.Kind, a.Subject, a.Message, a.State, ui.Pretty(a.Evidence)}})
+	}
+	s.render(w, r, http.StatusOK, ui.ListPage(l))
+}
+
+func (s *Server) pageAlertState(state string) func(http.ResponseWriter, *http.Request, *principal) {
+	return func(w http.ResponseWriter, r *http.Request, p *principal) {
+		if err := s.st.SetAlertState(r.Context(), r.PathValue("id"), state); err != nil {
+			s.pageError(w, r, err)
+			return
+		}
+		s.audit(r.Context(), p.name(), "alert."+state, r.PathValue("id"), "", nil)
+		redirect(w, r, "/alerts", "flash", "Alert "+state+".")
+	}
+}
+
+func (s *Server) pageAudit(w http.ResponseWriter, r *http.Request, p *principal) {
+	f := auditFilter(r)
+	es, err := s.st.ListAudit(r.Context(), f)
+	if err != nil {
+		s.pageError(w, r, err)
+		return
+	}
+	q := r.URL.Query()
+	a := ui.Audit{List: ui.List{Page: s.pageOf(r, p, "Audit log", "audit"), Query: f.Query,
+		Table: ui.Table{Head: []string{"#", "Time", "Actor", "Action", "Resource", "Effect", "Gateway", "Detail"}},
+		Filters: []ui.Field{{Name: "actor", Label: "User", Value: f.Actor}, {Name: "resource", Label: "Resource", Value: f.Resource},
+			{Name: "effect", Label: "Effect", Options: []string{"", "allow", "deny"}, Value: f.Effect},
+			{Name: "since", Label: "Since (RFC 3339)", Value: q.Get("since")}, {Name: "until", Label: "Until", Value: q.Get("until")}}}}
+	export := url.Values{}
+	for _, k := range []string{"actor", "resource", "effect", "since", "until", "q", "action"} {
+		if v := q.Get(k); v != "" {
+			export.Set(k, v)
+		}
+	}
+	export.Set("format", "csv")
+	csvURL := "/api/v1/audit/export?" + export.Encode()
+	export.Set("format", "jsonl")
+	a.Links = []ui.Link{{Label: "Export CSV", URL: csvURL}, {Label: "Export JSON lines", URL: "/api/v1/audit/export?" + export.Encode()}}
+	for _, e := range es {
+		tone := ""
+		if e.Effect == "allow" || e.Effect == "deny" {
+			tone = e.Effect
+		}
+		a.Table.Rows = append(a.Table.Rows, ui.Row{Tone: tone, Cells: []string{strconv.FormatInt(e.Seq, 10), when(e.Time), e.Actor, e.Action, e.Resource, e.Effect, e.Gateway, ui.Pretty(e.Detail)}})
+	}
+	if len(es) == clampLimit(f.Limit) {
+		q.Set("cursor", strconv.FormatInt(es[len(es)-1].Seq, 10))
+		a.Next = "/audit?" + q.Encode()
+	}
+	if r.Method == http.MethodPost {
+		rep, err := s.st.VerifyAudit(r.Context())
+		if err != nil {
+			s.pageError(w, r, err)
+			return
+		}
+		a.Verify = &ui.VerifyResult{OK: rep.OK, Entries: rep.Entries, BrokenAt: rep.BrokenAt, Reason: rep.Reason}
+	}
+	s.render(w, r, http.StatusOK, ui.AuditPage(a))
+}

@@ -92,9 +92,11 @@ func (h *hub) close() {
 
 // serveSSE streams live events as Server-Sent Events until the client
 // goes or the server closes. Each event's name is its type, so htmx's SSE
-// extension can swap on "decision", "alert", ...; render turns an event
-// into the data line (JSON for API clients, an HTML fragment for pages).
-func (s *Server) serveSSE(w http.ResponseWriter, r *http.Request, render func(liveEvent) (string, bool)) {
+// clients can tell "decision", "alert", ... apart; render turns an event
+// into its name and data (JSON for API clients, an HTML fragment for
+// pages). An empty name sends an unnamed message, which is what htmx's
+// SSE extension swaps into the page.
+func (s *Server) serveSSE(w http.ResponseWriter, r *http.Request, render func(liveEvent) (string, string, bool)) {
 	fl, ok := w.(http.Flusher)
 	if !ok {
 		writeError(w, http.StatusInternalServerError, "internal", "streaming unsupported")
@@ -119,11 +121,13 @@ func (s *Server) serveSSE(w http.ResponseWriter, r *http.Request, render func(li
 		case <-ping.C:
 			fmt.Fprint(w, ": ping\n\n")
 		case e := <-c:
-			data, ok := render(e)
+			name, data, ok := render(e)
 			if !ok {
 				continue
 			}
-			fmt.Fprintf(w, "event: %s\n", e.Type)
+			if name != "" {
+				fmt.Fprintf(w, "event: %s\n", name)
+			}
 			for _, line := range splitLines(data) {
 				fmt.Fprintf(w, "data: %s\n", line)
 			}
@@ -145,9 +149,9 @@ func splitLines(s string) []string {
 	return append(out, s[start:])
 }
 
-func jsonEvent(e liveEvent) (string, bool) {
+func jsonEvent(e liveEvent) (string, string, bool) {
 	b, err := json.Marshal(e)
-	return string(b), err == nil
+	return e.Type, string(b), err == nil
 }
 
 // serveWS streams live events as JSON text messages over a WebSocket.

@@ -189,13 +189,13 @@ func (s *Server) pageDashboard(w http.ResponseWriter, r *http.Request, p *princi
 func (s *Server) pageLive(w http.ResponseWriter, r *http.Request, _ *principal) {
 	var mu sync.Mutex
 	var last time.Time
-	s.serveSSE(w, r, func(e liveEvent) (string, bool) {
+	s.serveSSE(w, r, func(e liveEvent) (string, string, bool) {
 		if e.Type != "decision" {
-			return "", false
+			return "", "", false
 		}
 		ev, ok := e.Data.(controlplane.Event)
 		if !ok {
-			return "", false
+			return "", "", false
 		}
 		var b strings.Builder
 		ui.FeedRow(feedRow(ev.Time, ev.Subject, ev.Resource, ev.Effect, ev.Device)).Render(r.Context(), &b)
@@ -207,9 +207,8 @@ func (s *Server) pageLive(w http.ResponseWriter, r *http.Request, _ *principal) 
 		} else {
 			mu.Unlock()
 		}
-		// SSE unnamed messages swap into the feed; named ones would not.
-		e.Type = "message"
-		return b.String(), true
+		// Unnamed: htmx swaps unnamed messages into the feed.
+		return "", b.String(), true
 	})
 }
 
@@ -293,7 +292,7 @@ func (s *Server) pagePolicies(w http.ResponseWriter, r *http.Request, p *princip
 func policyList(l ui.List) templ.Component { return ui.ListPage(l) }
 
 func (s *Server) pagePolicyNew(w http.ResponseWriter, r *http.Request, p *principal) {
-	e := ui.Editor{Page: s.pageOf(r, p, "New policy", "policies"), IsNew: true, Source: "description: \nrules:\n  - id: example\n    effect: allow\n    when: 'true'\n"}
+	e := ui.Editor{Page: s.pageOf(r, p, "New policy", "policies"), IsNew: true, Source: "description: A new policy\nrules:\n  - id: example\n    effect: allow\n    when: 'true'\n"}
 	if t, ok := policy.TemplateByName(r.URL.Query().Get("template")); ok {
 		e.Source, e.Name = string(t.Source), t.Name
 	}

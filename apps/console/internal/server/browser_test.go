@@ -1,0 +1,179 @@
+package server
+
+import (
+	"context"
+	"net/http/httptest"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+	"github.com/gonaut/gonaut/apps/console/internal/store"
+	"github.com/gonaut/gonaut/ztna/controlplane"
+	"github.com/pquerna/otp/totp"
+)
+
+const chromium = "/usr/bin/chromium"
+
+// TestBrowser drives Debian's chromium through the console: log in with
+// TOTP, write a policy with a typo and see the diagnostic at line:col,
+// fix it, run its tests, simulate, save, watch a live decision arrive on
+// the dashboard without a reload, verify the audit chain, and toggle the
+// theme. A screenshot of every page goes to the test's artifact directory
+// (go test -artifacts keeps them).
+func TestBrowser(t *testing.T) {
+	if _, err := exec.LookPath(chromium); err != nil {
+		t.Skipf("%s not installed (apt-get install -y --no-install-recommends chromium)", chromium)
+	}
+	if testing.Short() {
+		t.Skip("browser test")
+	}
+	e := newEnv(t, nil)
+	hs := httptest.NewServer(e.srv)
+	defer hs.Close()
+	key, _ := totp.Generate(totp.GenerateOpts{Issuer: "Gonaut", AccountName: "ada@example.com"})
+	u := &store.User{Email: "ada@example.com", Name: "Ada", Role: store.RoleAdmin, PasswordHash: HashPassword("correct horse battery"), TOTPSecret: key.Secret(), TOTPEnabled: true}
+	if err := e.st.CreateUser(bg, u); err != nil {
+		t.Fatal(err)
+	}
+	shots := t.ArtifactDir()
+
+	opts := append([]chromedp.ExecAllocatorOption{},
+		chromedp.ExecPath(chromium),
+		chromedp.Flag("headless", true), chromedp.NoSandbox, chromedp.DisableGPU,
+		chromedp.Flag("disable-quic", true), chromedp.Flag("disable-background-networking", true),
+		chromedp.Flag("disable-component-update", true), chromedp.NoFirstRun, chromedp.NoDefaultBrowserCheck,
+		chromedp.UserDataDir(t.TempDir()), chromedp.WindowSize(1280, 900),
+	)
+	actx, acancel := chromedp.NewExecAllocator(context.Background(), opts...)
+	defer acancel()
+	ctx, cancel := chromedp.NewContext(actx)
+	defer cancel()
+	ctx, tcancel := context.WithTimeout(ctx, 90*time.Second)
+	defer tcancel()
+
+	css := func(sel string) chromedp.CSS { return chromedp.CSS(sel) }
+	shot := func(name string) {
+		t.Helper()
+		buf, err := chromedp.Run(ctx, chromedp.FullScreenshot(100))
+		if err != nil {
+			t.Fatalf("screenshot %s: %v", name, err)
+		}
+		os.WriteFile(filepath.Join(shots, name+".png"), buf, 0o644)
+	}
+	do := func(step string, actions ...chromedp.Action[chromedp.Void]) {
+		t.Helper()
+		if err := chromedp.Do(ctx, actions...); err != nil {
+			if buf, err := chromedp.Run(ctx, chromedp.FullScreenshot(100)); err == nil {
+				os.WriteFile(filepath.Join(shots, "failed-"+strings.ReplaceAll(step, " ", "-")+".png"), buf, 0o644)
+			}
+			t.Fatalf("%s: %v", step, err)
+		}
+	}
+	text := func(sel string) string {
+		t.Helper()
+		s, err := chromedp.Run(ctx, chromedp.Text(css(sel)))
+		if err != nil {
+			t.Fatalf("text of %s: %v", sel, err)
+		}
+		return s
+	}
+
+	code, _ := totp.GenerateCode(key.Secret(), time.Now())
+	do("open login", chromedp.Navigate(hs.URL+"/"), chromedp.WaitVisible(css("#login-form")))
+	shot("login")
+	do("log in",
+		chromedp.SendKeys(css("#email"), "ada@example.com"),
+		chromedp.SendKeys(css("#password"), "correct horse battery"),
+		chromedp.SendKeys(css("#code"), code),
+		chromedp.Click(css("#login-submit")),
+		chromedp.WaitVisible(css("#feed")),
+	)
+
+	typo := strings.Replace(goodPolicy, `"eng" in subject.groups`, `"eng" in subject.grups`, 1)
+	do("typo shows a diagnostic",
+		chromedp.Navigate(hs.URL+"/policies/new"),
+		chromedp.WaitVisible(css("#policy-source")),
+		chromedp.SetValue(css("#policy-name"), "wiki"),
+		chromedp.SetValue(css("#policy-source"), typo),
+		chromedp.SendKeys(css("#policy-source"), " "), // a real input event
+		chromedp.WaitVisible(css("#diagnostics li.diag")),
+	)
+	shot("policy-typo")
+	if diag := text("#diagnostics"); !strings.Contains(diag, "6:") || !strings.Contains(diag, "grups") {
+		t.Errorf("diagnostic = %q, want line 6 and the misspelt field", diag)
+	}
+
+	do("fix and run tests",
+		chromedp.SetValue(css("#policy-source"), goodPolicy),
+		chromedp.Click(css("#run-tests")),
+		chromedp.WaitVisible(css("#test-results li.pass")),
+	)
+	if tests := text("#diagnostics"); !strings.Contains(tests, "all tests pass") || !strings.Contains(tests, "engineer") {
+		t.Errorf("test panel = %q", tests)
+	}
+	do("simulate", chromedp.Click(css("#simulate")), chromedp.WaitVisible(css("#simulation-result")))
+	shot("policy-fixed")
+	if sim := text("#simulation-result"); !strings.Contains(sim, "recorded decisions replayed") {
+		t.Errorf("simulation panel = %q", sim)
+	}
+
+	do("save",
+		chromedp.SendKeys(css("#policy-message"), "first version"),
+		chromedp.Click(css("#save")),
+		chromedp.WaitVisible(css(".toast")),
+	)
+	if flash := text(".toast"); !strings.Contains(flash, "Saved version 1 of wiki") {
+		t.Errorf("after save: %q", flash)
+	}
+	if p, err := e.st.Policy(bg, "wiki"); err != nil || p.Author != "ada@example.com" {
+		t.Errorf("saved policy = %+v, %v", p, err)
+	}
+
+	// A gateway registers and pushes a decision; the dashboard shows it
+	// without a reload.
+	var gw gatewayCreated
+	e.mustCall(store.RoleOperator, "POST", "/api/v1/gateways", gatewayRequest{Name: "edge-1"}, 201, &gw)
+	cl, err := controlplane.New(hs.URL, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	if _, err := cl.Register(ctx, gw.Token, "edge-1"); err != nil {
+		t.Fatal(err)
+	}
+	do("dashboard", chromedp.Navigate(hs.URL+"/"), chromedp.WaitVisible(css("#feed")), chromedp.Sleep(700*time.Millisecond))
+	if err := cl.Emit(controlplane.Event{Kind: "decision", Subject: "live-check@example.com", Resource: "wiki", Effect: "deny"}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := chromedp.Run(ctx, chromedp.Poll[bool](`document.querySelector('#feed').innerText.includes('live-check@example.com')`, chromedp.WithPollingTimeout(15*time.Second))); err != nil {
+		shot("failed-live")
+		t.Fatalf("live decision did not appear: %v", err)
+	}
+	shot("dashboard-live")
+
+	do("audit", chromedp.Navigate(hs.URL+"/audit"), chromedp.WaitVisible(css("#verify")),
+		chromedp.Click(css("#verify")), chromedp.WaitVisible(css("#verify-result")))
+	shot("audit")
+	if verify := text("#verify-result"); !strings.Contains(verify, "Chain intact") {
+		t.Errorf("verify = %q", verify)
+	}
+
+	for _, p := range []string{"policies", "policies/wiki/history", "templates", "resources", "gateways", "devices", "users", "alerts", "account"} {
+		do("page "+p, chromedp.Navigate(hs.URL+"/"+p), chromedp.WaitVisible(css("main h1")))
+		shot(strings.ReplaceAll(p, "/", "-"))
+	}
+
+	bgColor := `getComputedStyle(document.body).backgroundColor`
+	before, err1 := chromedp.Run(ctx, chromedp.Evaluate[string](bgColor))
+	do("theme", chromedp.Click(css("#theme-toggle")))
+	after, err2 := chromedp.Run(ctx, chromedp.Evaluate[string](bgColor))
+	shot("theme-toggled")
+	if err1 != nil || err2 != nil || before == after {
+		t.Errorf("theme toggle: background %q -> %q (%v, %v)", before, after, err1, err2)
+	}
+	t.Logf("screenshots in %s", shots)
+}

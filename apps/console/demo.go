@@ -1,0 +1,129 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"math/rand/v2"
+	"os"
+	"time"
+
+	"github.com/gonaut/gonaut/apps/console/internal/server"
+	"github.com/gonaut/gonaut/apps/console/internal/store"
+	"github.com/gonaut/gonaut/policy"
+)
+
+type demoLogin struct{ email, password, token string }
+
+// seedDemo fills an empty store with a small company: users, groups,
+// devices, resources, the enterprise policy template, a gateway waiting
+// to register, an hour of recorded decisions and a few alerts. It does
+// nothing to a store that already has users, except report a login.
+func seedDemo(ctx context.Context, srv *server.Server, st *store.DB, tokenFile string) (demoLogin, error) {
+	login := demoLogin{email: "admin@demo.gonaut.dev", password: server.RandomPassword()}
+	if us, _ := st.ListUsers(ctx, store.ListOptions{Limit: 1}); len(us) > 0 {
+		return login, fmt.Errorf("the store already has users; use an empty -db for the demo")
+	}
+	if _, err := srv.AddUser(ctx, login.email, "Demo Admin", store.RoleAdmin, []string{"it"}, login.password); err != nil {
+		return login, err
+	}
+	people := []struct {
+		email  string
+		role   store.Role
+		groups []string
+	}{
+		{"ana@demo.gonaut.dev", store.RoleOperator, []string{"eng", "oncall"}},
+		{"ben@demo.gonaut.dev", store.RolePolicyEditor, []string{"eng"}},
+		{"chloe@demo.gonaut.dev", store.RoleAuditor, []string{"finance"}},
+		{"dev@demo.gonaut.dev", store.RoleViewer, []string{"sales"}},
+	}
+	var owners []string
+	for _, p := range people {
+		u, err := srv.AddUser(ctx, p.email, p.email[:len(p.email)-len("@demo.gonaut.dev")], p.role, p.groups, server.RandomPassword())
+		if err != nil {
+			return login, err
+		}
+		owners = append(owners, u.ID)
+	}
+	for _, g := range []store.Group{{Name: "eng", Description: "Engineering"}, {Name: "oncall", Description: "On-call rotation"}, {Name: "finance", Description: "Finance"}, {Name: "sales", Description: "Sales"}, {Name: "it", Description: "IT"}} {
+		if err := st.PutGroup(ctx, g); err != nil {
+			return login, err
+		}
+	}
+	for _, r := range []store.Resource{
+		{Name: "db-main.prod", Kind: "tcp", Address: "10.0.1.5", Port: 5432, Labels: map[string]string{"env": "prod", "tier": "data"}},
+		{Name: "wiki", Kind: "http", Address: "10.0.2.10", Port: 80, Labels: map[string]string{"env": "prod"}},
+		{Name: "grafana", Kind: "http", Address: "10.0.2.11", Port: 3000, Labels: map[string]string{"env": "prod"}},
+		{Name: "ssh-bastion", Kind: "tcp", Address: "10.0.0.2", Port: 22, Labels: map[string]string{"env": "prod"}},
+		{Name: "plc-serial", Kind: "serial", Address: "/dev/ttyUSB0", Labels: map[string]string{"site": "plant-1"}},
+	} {
+		if err := st.PutResource(ctx, &r); err != nil {
+			return login, err
+		}
+	}
+	for i, owner := range owners {
+		var k [32]byte
+		for j := range k {
+			k[j] = byte(rand.IntN(256))
+		}
+		posture, _ := json.Marshal(policy.Device{OS: []string{"macos", "linux", "windows", "ios"}[i%4], Managed: i%3 != 2, DiskEncrypted: true})
+		d := &store.Device{Name: fmt.Sprintf("laptop-%d", i+1), Owner: owner, PublicKey: b64(k[:]), Address: fmt.Sprintf("100.64.0.%d/32", i+2), Posture: posture, SessionExpires: time.Now().Add(12 * time.Hour)}
+		if err := st.CreateDevice(ctx, d); err != nil {
+			return login, err
+		}
+	}
+	if t, ok := policy.TemplateByName("enterprise"); ok {
+		if _, err := st.SavePolicy(ctx, "enterprise", string(t.Source), "system", "from the enterprise template"); err != nil {
+			return login, err
+		}
+	}
+	_, tok, err := srv.AddGateway(ctx, "demo-gateway", 7*24*time.Hour)
+	if err != nil {
+		return login, err
+	}
+	login.token = tok
+	if tokenFile != "" {
+		if err := os.WriteFile(tokenFile, []byte(tok+"\n"), 0o600); err != nil {
+			return login, err
+		}
+	}
+	// An hour of decisions, so that the dashboard and simulations have
+	// something to show.
+	now := time.Now().UTC()
+	resources := []string{"db-main.prod", "wiki", "grafana", "ssh-bastion"}
+	var evs []store.AuditEvent
+	for i := range 600 {
+		p := people[rand.IntN(len(people))]
+		res := resources[rand.IntN(len(resources))]
+		effect := "allow"
+		if p.groups[0] == "sales" && res != "wiki" || rand.IntN(10) == 0 {
+			effect = "deny"
+		}
+		req, _ := json.Marshal(policy.Request{
+			Subject:  policy.Subject{Email: p.email, Groups: p.groups, MFA: rand.IntN(4) != 0},
+			Device:   policy.Device{Managed: rand.IntN(5) != 0, DiskEncrypted: true, OS: "macos"},
+			Source:   policy.Source{IP: fmt.Sprintf("10.%d.%d.%d", rand.IntN(3), rand.IntN(255), rand.IntN(255))},
+			Resource: policy.Resource{Kind: map[bool]string{true: "http", false: "tcp"}[res == "wiki" || res == "grafana"], Name: res, Labels: map[string]string{"env": "prod"}},
+		})
+		det, _ := json.Marshal(map[string]any{"request": json.RawMessage(req), "rule": "demo"})
+		evs = append(evs, store.AuditEvent{Time: now.Add(-time.Duration(600-i) * 6 * time.Second), Actor: p.email, Action: "decision", Resource: res, Effect: effect, Gateway: "demo-gateway", EventID: fmt.Sprintf("demo-%d", i), Detail: det})
+	}
+	if _, _, err := st.AppendAudit(ctx, evs); err != nil {
+		return login, err
+	}
+	for _, a := range []store.Alert{
+		{Severity: "high", Kind: "impossible_travel", Subject: "dev@demo.gonaut.dev", Message: "sign-ins from Lisbon and Osaka 20 minutes apart", Evidence: json.RawMessage(`{"from":"PT","to":"JP","minutes":20}`)},
+		{Severity: "medium", Kind: "denied_burst", Subject: "dev@demo.gonaut.dev", Message: "42 denied accesses to db-main.prod in 5 minutes"},
+		{Severity: "low", Kind: "new_device", Subject: "ana@demo.gonaut.dev", Message: "first access from laptop-1"},
+	} {
+		if err := st.CreateAlert(ctx, &a); err != nil {
+			return login, err
+		}
+	}
+	for key, val := range map[string]string{server.SettingWGEndpoint: "127.0.0.1:51820", server.SettingWGNetwork: "100.64.0.0/16", server.SettingWGAllowed: "100.64.0.0/16, 10.0.0.0/8"} {
+		if err := st.SetSetting(ctx, key, val); err != nil {
+			return login, err
+		}
+	}
+	return login, nil
+}

@@ -61,7 +61,9 @@ func TestDemoServeAndVerify(t *testing.T) {
 	var out, errb bytes.Buffer
 	done := make(chan int)
 	tokenFile := filepath.Join(t.TempDir(), "token")
-	go func() { done <- run(ctx, []string{"demo", "-db", db, "-listen", addr, "-token-file", tokenFile}, &out, &errb) }()
+	go func() {
+		done <- run(ctx, []string{"demo", "-db", db, "-listen", addr, "-token-file", tokenFile}, &out, &errb)
+	}()
 	waitUp(t, addr)
 	cancel()
 	if code := <-done; code != 0 {

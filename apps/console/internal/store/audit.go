@@ -27,6 +27,9 @@ func chainHash(prev string, e *AuditEvent) string {
 // an EventID already in the log (or repeated in the batch) are skipped
 // and counted as duplicates. The whole batch commits or nothing does.
 func (s *DB) AppendAudit(ctx context.Context, events []AuditEvent) (added, dups int, err error) {
+	if s.postgres && len(events) >= copyThreshold {
+		return s.appendAuditCopy(ctx, events)
+	}
 	err = s.tx(ctx, func(tx *sql.Tx) error {
 		added, dups = 0, 0
 		var seq int64
@@ -42,29 +45,11 @@ func (s *DB) AppendAudit(ctx context.Context, events []AuditEvent) (added, dups 
 		if err != nil {
 			return err
 		}
-		keep := make([]*AuditEvent, 0, len(events))
-		for i := range events {
-			e := &events[i]
-			if e.EventID != "" {
-				if seen[e.EventID] {
-					dups++
-					continue
-				}
-				seen[e.EventID] = true
-			}
-			if e.Time.IsZero() {
-				e.Time = nowUTC()
-			}
-			e.Time = e.Time.UTC()
-			if len(e.Detail) > 0 && !json.Valid(e.Detail) {
-				return fmt.Errorf("%w: audit detail is not JSON", ErrInvalid)
-			}
-			seq++
-			e.Seq, e.PrevHash = seq, head
-			e.Hash = chainHash(head, e)
-			head = e.Hash
-			keep = append(keep, e)
+		keep, d, seq, head, err := chain(events, seen, seq, head)
+		if err != nil {
+			return err
 		}
+		dups = d
 		if err := s.insertAudit(ctx, tx, keep); err != nil {
 			return err
 		}
@@ -79,6 +64,35 @@ func (s *DB) AppendAudit(ctx context.Context, events []AuditEvent) (added, dups 
 		return 0, 0, err
 	}
 	return added, dups, nil
+}
+
+// chain assigns seq and hashes to the events that are not duplicates,
+// after the head (seq, head); it returns the kept events and the new head.
+func chain(events []AuditEvent, seen map[string]bool, seq int64, head string) (keep []*AuditEvent, dups int, newSeq int64, newHead string, err error) {
+	keep = make([]*AuditEvent, 0, len(events))
+	for i := range events {
+		e := &events[i]
+		if e.EventID != "" {
+			if seen[e.EventID] {
+				dups++
+				continue
+			}
+			seen[e.EventID] = true
+		}
+		if e.Time.IsZero() {
+			e.Time = nowUTC()
+		}
+		e.Time = e.Time.UTC()
+		if len(e.Detail) > 0 && !json.Valid(e.Detail) {
+			return nil, 0, 0, "", fmt.Errorf("%w: audit detail is not JSON", ErrInvalid)
+		}
+		seq++
+		e.Seq, e.PrevHash = seq, head
+		e.Hash = chainHash(head, e)
+		head = e.Hash
+		keep = append(keep, e)
+	}
+	return keep, dups, seq, head, nil
 }
 
 func (s *DB) existingEventIDs(ctx context.Context, tx *sql.Tx, events []AuditEvent) (map[string]bool, error) {

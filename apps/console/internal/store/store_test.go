@@ -247,6 +247,10 @@ func TestAuditChain(t *testing.T) {
 		if err != nil || added != 1000 || dups != 0 {
 			t.Fatalf("AppendAudit = %d, %d, %v", added, dups, err)
 		}
+		// A whole batch again (the COPY path on PostgreSQL): all duplicates.
+		if added, dups, err := s.AppendAudit(ctx, batch); err != nil || added != 0 || dups != 1000 {
+			t.Fatalf("batch re-append = %d added, %d duplicates, %v", added, dups, err)
+		}
 		// The same events again plus one new: only the new one is stored.
 		again := append([]store.AuditEvent(nil), batch[:10]...)
 		again = append(again, store.AuditEvent{Actor: "system", Action: "login", EventID: "ev-new"}, store.AuditEvent{Actor: "system", Action: "login", EventID: "ev-new"})

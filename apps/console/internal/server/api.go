@@ -17,6 +17,8 @@ func (s *Server) apiRoutes() []route {
 		{method: "GET", path: "/api/v1/me", perm: permSelf, h: s.apiMe},
 		{method: "POST", path: "/api/v1/me/totp", perm: permSelf, h: s.apiTOTPStart},
 		{method: "POST", path: "/api/v1/me/totp/confirm", perm: permSelf, h: s.apiTOTPConfirm},
+		{method: "POST", path: "/api/v1/me/devices", perm: permSelf, h: s.apiSelfEnrol},
+		{method: "POST", path: "/api/v1/me/devices/{id}/renew", perm: permSelf, h: s.apiSelfRenew},
 
 		{method: "GET", path: "/api/v1/users", perm: permRead, h: s.apiListUsers},
 		{method: "POST", path: "/api/v1/users", perm: permAdmin, h: s.apiCreateUser},

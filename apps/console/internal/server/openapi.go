@@ -32,6 +32,8 @@ var apiDocs = []apiDoc{
 	{"GET", "/api/v1/me", "The caller: user or API key, role, CSRF token for cookie sessions", nil, nil, meAnswer{}, 0},
 	{"POST", "/api/v1/me/totp", "Start TOTP enrolment: a new secret, otpauth URL and QR code", nil, nil, totpStart{}, 0},
 	{"POST", "/api/v1/me/totp/confirm", "Confirm TOTP with a code; returns ten one-time recovery codes", nil, codeRequest{}, recoveryAnswer{}, 0},
+	{"POST", "/api/v1/me/devices", "Enrol one of your own devices (any role)", nil, selfEnrol{}, Enrolment{}, 201},
+	{"POST", "/api/v1/me/devices/{id}/renew", "Renew your device's session; needs a session opened with MFA", nil, nil, store.Device{}, 0},
 	{"GET", "/api/v1/users", "List users", listParams, nil, page[store.User]{}, 0},
 	{"POST", "/api/v1/users", "Create a user", nil, userRequest{}, store.User{}, 201},
 	{"GET", "/api/v1/users/{id}", "Get a user", nil, nil, store.User{}, 0},

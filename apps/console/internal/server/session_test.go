@@ -267,3 +267,57 @@ func FuzzCheckPassword(f *testing.F) {
 		CheckPassword(enc, pw)
 	})
 }
+
+func TestSelfServiceDevices(t *testing.T) {
+	e := newEnv(t, nil)
+	hs := httptest.NewServer(e.srv)
+	defer hs.Close()
+	key, _ := totp.Generate(totp.GenerateOpts{Issuer: "Gonaut", AccountName: "v@example.com"})
+	u := &store.User{Email: "v@example.com", Role: store.RoleViewer, PasswordHash: HashPassword("correct horse battery"), TOTPSecret: key.Secret(), TOTPEnabled: true}
+	e.st.CreateUser(bg, u)
+	b := newBrowser(t, hs)
+	code, _ := totp.GenerateCode(key.Secret(), time.Now())
+	if resp := b.login("v@example.com", "correct horse battery", code); resp.StatusCode != http.StatusSeeOther {
+		t.Fatalf("login: %d", resp.StatusCode)
+	}
+	tok := b.csrf("/account")
+	do := func(method, path, body string) (int, string) {
+		req, _ := http.NewRequest(method, hs.URL+path, strings.NewReader(body))
+		req.Header.Set("X-CSRF-Token", tok)
+		resp, err := b.c.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		data, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(data)
+	}
+	status, body := do("POST", "/api/v1/me/devices", `{"name":"my phone"}`)
+	if status != 201 || !strings.Contains(body, `"owner":"`+u.ID+`"`) || !strings.Contains(body, "PrivateKey = ") {
+		t.Fatalf("self enrol: %d %s", status, body)
+	}
+	ds, _ := e.st.ListDevices(bg, u.ID, store.ListOptions{})
+	if len(ds) != 1 || ds[0].MFATime.IsZero() {
+		t.Fatalf("devices = %+v", ds)
+	}
+	if status, _ := do("POST", "/api/v1/me/devices/"+ds[0].ID+"/renew", ""); status != 200 {
+		t.Errorf("renew: %d", status)
+	}
+	other := &store.Device{Owner: "u_other", PublicKey: "k-other", Name: "x"}
+	e.st.CreateDevice(bg, other)
+	if status, _ := do("POST", "/api/v1/me/devices/"+other.ID+"/renew", ""); status != 404 {
+		t.Errorf("renewing someone else's device: %d", status)
+	}
+	// Without MFA in the session, no renewal.
+	addUser(t, e.st, "w@example.com", "correct horse battery", store.RoleViewer)
+	b2 := newBrowser(t, hs)
+	b2.login("w@example.com", "correct horse battery", "")
+	tok2 := b2.csrf("/account")
+	req, _ := http.NewRequest("POST", hs.URL+"/api/v1/me/devices/"+ds[0].ID+"/renew", nil)
+	req.Header.Set("X-CSRF-Token", tok2)
+	resp, _ := b2.c.Do(req)
+	resp.Body.Close()
+	if resp.StatusCode != 403 {
+		t.Errorf("renew without MFA: %d", resp.StatusCode)
+	}
+}

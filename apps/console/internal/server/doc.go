@@ -1,0 +1,54 @@
+// Package server is the Gonaut console over a store.Store: the web pages
+// (templ components from package ui, htmx 4), the REST API under
+// /api/v1/, live updates (Server-Sent Events at /api/v1/stream and /ui/live,
+// a WebSocket at /ws) and the gateways' control plane under /cp/v1/ (the
+// protocol of package ztna/controlplane). A *Server is an http.Handler.
+//
+// # Access
+//
+// Every route is declared once in a table (routes.go, api.go, cp.go,
+// pages.go) with a permission: public, gateway (a gateway credential), or
+// one of read, self, audit, policy, ops, admin, each allowing a fixed set
+// of roles (permRoles). A route without a permission does not register
+// (New panics), and a test calls every route as every role against the
+// table.
+//
+// People log in with an email, an argon2id-hashed password and, once they
+// enrolled an authenticator, a TOTP code or one of ten one-time recovery
+// codes. Logins are throttled per client address and per account, and an
+// account locks for Options.LockoutFor after Options.LockoutAfter failures.
+// A login always starts a new session (the old cookie is dropped), kept
+// in an HttpOnly, SameSite=Strict cookie whose value is stored only as a
+// SHA-256; sessions end after Options.SessionIdle without a request and
+// Options.SessionMax after login. Every unsafe request made with a session
+// needs the session's CSRF token, in a form field "csrf" or the
+// X-CSRF-Token header (the pages send both); the login form uses a
+// double-submit cookie. Automation uses API keys ("Authorization: Bearer
+// gk_<id>.<secret>"), each scoped to one role, stored hashed, revocable,
+// with their last use recorded.
+//
+// # REST API
+//
+// Lists take limit (default 50, at most 1000), cursor (the next_cursor of
+// the previous page) and q (a case-insensitive search), and answer
+// {"items": [...], "next_cursor": "..."}. Every error is
+// {"status", "code", "message"}. The OpenAPI 3 document at
+// /api/v1/openapi.json is built from a description table that a test
+// compares with the route table in both directions.
+//
+// # Control plane
+//
+// A gateway created in the console gets a one-time registration token
+// (24 hours). Registration trades it for a credential. GET /cp/v1/bundle
+// long-polls the configuration version: every change that gateways must
+// see bumps it in the store, in the same transaction, and the server
+// wakes waiting gateways at once; changes made through another console
+// replica are seen within Options.ConfigPoll (1 s). POST /cp/v1/events
+// stores a batch in the audit log, each event once (its id is namespaced
+// by the gateway), and answers only after the commit.
+//
+// # Concurrency
+//
+// A Server is safe for concurrent use. Close ends live streams and long
+// polls and stops the configuration watcher; it does not close the store.
+package server

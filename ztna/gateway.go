@@ -66,7 +66,7 @@ type Options struct {
 	SigningKey ed25519.PrivateKey
 
 	// LazyPeers is passed to the tunnel: idle peers cost about 1 KiB
-	// instead of 28 KiB. Default: false.
+	// instead of 28 KiB. Default: false, unless Config.LazyPeers.
 	LazyPeers bool
 }
 
@@ -240,7 +240,7 @@ func New(ctx context.Context, cfg *Config, opts *Options) (*Gateway, error) {
 	}
 	g.tun, err = tunnel.New(ctx, tcfg, &tunnel.Options{
 		Logger: g.log, MeterProvider: mp, TracerProvider: tp,
-		FlowHandler: g.handleFlow, LazyPeers: opts.LazyPeers,
+		FlowHandler: g.handleFlow, LazyPeers: opts.LazyPeers || cfg.LazyPeers,
 	})
 	if err != nil {
 		st.cancel()

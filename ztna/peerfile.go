@@ -70,4 +70,3 @@ func NextDeviceAddress(cfg *Config) (netip.Addr, error) {
 	}
 	return netip.Addr{}, fmt.Errorf("%w: address %s has no free device address", ErrInvalidConfig, gp)
 }
-

@@ -56,9 +56,10 @@ type Config struct {
 	Policies        []string `yaml:"policies"`
 	PolicyTemplates []string `yaml:"policy_templates"`
 
-	Users     []UserConfig     `yaml:"users"`
-	Devices   []DeviceConfig   `yaml:"devices"`
-	Resources []ResourceConfig `yaml:"resources"`
+	Users      []UserConfig      `yaml:"users"`
+	Connectors []ConnectorConfig `yaml:"connectors"`
+	Devices    []DeviceConfig    `yaml:"devices"`
+	Resources  []ResourceConfig  `yaml:"resources"`
 
 	RateLimits RateLimitConfig `yaml:"rate_limits"`
 	Analytics  AnalyticsConfig `yaml:"analytics"`
@@ -76,6 +77,15 @@ type Config struct {
 	// Dir is the directory relative paths are resolved against; ReadConfig
 	// sets it to the file's directory. Not read from YAML.
 	Dir string `yaml:"-"`
+}
+
+// ConnectorConfig is a connector: a peer that dials out to the gateway
+// and hosts resources where the gateway cannot reach them.
+type ConnectorConfig struct {
+	ID        string `yaml:"id"`
+	Site      string `yaml:"site"`
+	PublicKey string `yaml:"public_key"`
+	Address   string `yaml:"address"` // inner address, e.g. 10.77.1.1
 }
 
 // UserConfig is one user of the standalone directory.
@@ -130,6 +140,12 @@ type ResourceConfig struct {
 	// USB lists simulated devices a usb resource exports (real devices
 	// are added with Gateway.AddUSBDevice).
 	USB []USBDeviceConfig `yaml:"usb"`
+	// Connector names the connector that hosts a tcp or http resource;
+	// the gateway then reaches it through the tunnel at the connector's
+	// address and ConnectorPort, and policy sees labels connector and
+	// site. Upstreams are then not needed.
+	Connector     string `yaml:"connector"`
+	ConnectorPort int    `yaml:"connector_port"`
 	// Serial is the port a serial resource shares.
 	Serial *SerialConfig `yaml:"serial"`
 	// Balance is round_robin (default) or least_conn.
@@ -395,6 +411,27 @@ func (c *Config) Validate() error {
 		}
 		addrs[a] = d.ID
 	}
+	for i, cn := range c.Connectors {
+		if cn.ID == "" {
+			return bad("connectors[%d]: id is required", i)
+		}
+		k, err := tunnel.ParseKey(cn.PublicKey)
+		if err != nil || k.IsZero() {
+			return bad("connector %q: public_key: want 32 bytes of base64", cn.ID)
+		}
+		if o, dup := keys[k]; dup {
+			return bad("connector %q: public key already used by %q", cn.ID, o)
+		}
+		keys[k] = cn.ID
+		a, err := netip.ParseAddr(cn.Address)
+		if err != nil {
+			return bad("connector %q: address %q: %v", cn.ID, cn.Address, err)
+		}
+		if o, dup := addrs[a]; dup {
+			return bad("connector %q: address %s already used by %q", cn.ID, a, o)
+		}
+		addrs[a] = cn.ID
+	}
 	names := map[string]bool{}
 	for i, r := range c.Resources {
 		if !nameRE.MatchString(r.Name) || len(r.Name) > 253 {
@@ -407,6 +444,19 @@ func (c *Config) Validate() error {
 		names[lname] = true
 		switch r.Kind {
 		case "tcp", "http":
+			if r.Connector != "" {
+				found := false
+				for _, c := range c.Connectors {
+					found = found || c.ID == r.Connector
+				}
+				if !found {
+					return bad("resource %q: no connector %q", r.Name, r.Connector)
+				}
+				if r.ConnectorPort < 0 || r.ConnectorPort > 65535 {
+					return bad("resource %q: connector_port %d out of range", r.Name, r.ConnectorPort)
+				}
+				break
+			}
 			if len(r.Upstreams) == 0 {
 				return bad("resource %q: at least one upstream is required", r.Name)
 			}

@@ -119,14 +119,16 @@ type Gateway struct {
 
 // state is everything a reload replaces at once.
 type state struct {
-	cfg      *Config
-	dir      Directory
-	byDest   map[netip.AddrPort]*resource
-	byName   map[string]*resource
-	limits   *limits
-	recheck  time.Duration
-	cancel   context.CancelFunc // stops the health checks
-	checksWG sync.WaitGroup
+	cfg     *Config
+	dir     Directory
+	byDest  map[netip.AddrPort]*resource
+	byName  map[string]*resource
+	limits  *limits
+	recheck time.Duration
+	// connectors by id; their values are copies
+	connectors map[string]ConnectorConfig
+	cancel     context.CancelFunc // stops the health checks
+	checksWG   sync.WaitGroup
 }
 
 // resource is one configured resource at run time.
@@ -236,7 +238,7 @@ func New(ctx context.Context, cfg *Config, opts *Options) (*Gateway, error) {
 		PrivateKey: key,
 		ListenPort: cfg.ListenPort,
 		Addresses:  []netip.Prefix{gp},
-		Peers:      st.dir.Peers(),
+		Peers:      st.peers(),
 	}
 	g.tun, err = tunnel.New(ctx, tcfg, &tunnel.Options{
 		Logger: g.log, MeterProvider: mp, TracerProvider: tp,
@@ -288,6 +290,10 @@ func (g *Gateway) build(cfg *Config) (*state, *policy.Set, error) {
 	}
 	if st.recheck == 0 {
 		st.recheck = 500 * time.Millisecond
+	}
+	st.connectors = map[string]ConnectorConfig{}
+	for _, c := range cfg.Connectors {
+		st.connectors[c.ID] = c
 	}
 	if err := g.assignResources(st, cfg); err != nil {
 		return nil, nil, err
@@ -345,7 +351,17 @@ func (g *Gateway) assignResources(st *state, cfg *Config) error {
 		used[a] = rc.Name
 	}
 	for _, r := range st.byName {
-		r.pool = newPool(r.cfg, g.dial)
+		dial := g.dial
+		if r.cfg.Connector != "" {
+			cn, ok := st.connectors[r.cfg.Connector]
+			if !ok {
+				return &ConfigError{Msg: fmt.Sprintf("resource %q: no connector %q", r.cfg.Name, r.cfg.Connector)}
+			}
+			r.cfg.Labels = withLabels(r.cfg.Labels, "connector", cn.ID, "site", cn.Site)
+			r.cfg.Upstreams = []string{netip.AddrPortFrom(netip.MustParseAddr(cn.Address), connectorPort(r.cfg)).String()}
+			dial = g.dialTunnel
+		}
+		r.pool = newPool(r.cfg, dial)
 		st.byDest[netip.AddrPortFrom(r.addr, r.port)] = r
 		var po *resource
 		if prev != nil {
@@ -453,7 +469,7 @@ func (g *Gateway) Reload(ctx context.Context, cfg *Config) error {
 	if err != nil {
 		return err
 	}
-	newPeers := st.dir.Peers()
+	newPeers := st.peers()
 	for _, p := range newPeers {
 		if err := g.tun.SetPeer(ctx, p); err != nil {
 			return fmt.Errorf("ztna: peer %s: %w", p.PublicKey, err)
@@ -462,7 +478,7 @@ func (g *Gateway) Reload(ctx context.Context, cfg *Config) error {
 	g.engine.Swap(set)
 	g.install(st)
 	g.Reauthorize(ctx)
-	g.removeStalePeers(old.dir.Peers(), newPeers)
+	g.removeStalePeers(old.peers(), newPeers)
 	return nil
 }
 
@@ -498,7 +514,7 @@ func (g *Gateway) removeStalePeers(old, new []tunnel.PeerConfig) {
 		g.reloadMu.Lock()
 		defer g.reloadMu.Unlock()
 		cur := map[tunnel.Key]bool{}
-		for _, p := range g.state.Load().dir.Peers() {
+		for _, p := range g.state.Load().peers() {
 			cur[p.PublicKey] = true
 		}
 		for _, k := range gone {

@@ -224,3 +224,5 @@ func echoOnce(tb testing.TB, c net.Conn, msg string) {
 	}
 	c.SetDeadline(time.Time{})
 }
+
+func itoa(n int) string { return fmt.Sprint(n) }

@@ -307,7 +307,8 @@ func benchSync(b *testing.B, c io.ReadWriter, far Device) {
 // BenchmarkRTTInterleaved alternates one-byte round trips between ser2net
 // and the Gonaut server, so that both see the same machine load at the same
 // moments: on a shared, noisy machine this is the fairest latency
-// comparison. Each b.N is one round trip through each server.
+// comparison. Each b.N is one round trip through each server. The servers
+// that run as their own process also report their CPU time per round trip.
 func BenchmarkRTTInterleaved(b *testing.B) {
 	targets := []benchTarget{setupSer2netTarget(b), setupGonautProcTarget(b), setupGonautTarget(b)}
 	for _, mode := range []string{"raw", "rfc2217"} {
@@ -339,6 +340,12 @@ func BenchmarkRTTInterleaved(b *testing.B) {
 			}
 			samples := make([][]time.Duration, len(targets))
 			out, in := []byte{0x55}, make([]byte, 1)
+			cpu0 := make([]time.Duration, len(targets))
+			for i, t := range targets {
+				if pid := t.pid(mode == "rfc2217"); pid != 0 {
+					cpu0[i] = procCPU(b, pid)
+				}
+			}
 			b.ResetTimer()
 			for range n {
 				for i, c := range conns {
@@ -353,6 +360,12 @@ func BenchmarkRTTInterleaved(b *testing.B) {
 				}
 			}
 			b.StopTimer()
+			for i, t := range targets {
+				if pid := t.pid(mode == "rfc2217"); pid != 0 {
+					cpu := procCPU(b, pid) - cpu0[i]
+					b.ReportMetric(float64(cpu.Microseconds())/float64(n), t.name+"-cpu-µs/op")
+				}
+			}
 			for range targets {
 				if err := <-echoErr; err != nil {
 					b.Fatal(err)

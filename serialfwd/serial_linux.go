@@ -6,6 +6,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"sync"
 
@@ -22,7 +23,10 @@ import (
 type serialDevice struct {
 	path string
 	port serial.Port
-	io   *os.File // pollable duplicate of ctl for data; nil falls back to port
+	// data carries the bytes: a ttyIO or an *os.File on a duplicate of
+	// ctl (then also dataFD), or else port.
+	data   io.ReadWriter
+	dataFD io.Closer
 
 	mu       sync.Mutex // guards the fields below and serialises control ioctls
 	ctl      int        // -1 once closed
@@ -55,12 +59,19 @@ func OpenSerial(path string, mode Mode) (Device, error) {
 		return nil, fmt.Errorf("serialfwd: open %s: %w: %w", path, ErrDeviceUnavailable, err)
 	}
 	d := &serialDevice{path: path, port: port, ctl: ctl}
-	// Data goes through the runtime's poller on a duplicate of ctl rather
-	// than go.bug.st/serial's blocking select+read: a port then costs no
-	// thread while idle (a gateway shares many), and Close still unblocks
-	// a pending Read.
+	// Data goes through a duplicate of ctl rather than go.bug.st/serial's
+	// blocking select+read, so that Close still unblocks a pending Read
+	// or Write: with poll(2) and an eventfd on a thread of its own (see
+	// ttyIO), the shortest round trip, while the program can afford the
+	// thread; else through the runtime's poller, which costs no thread.
+	d.data = port
 	if fd, err := unix.Dup(ctl); err == nil {
-		d.io = os.NewFile(uintptr(fd), path)
+		if tio := newTTYIO(fd); tio != nil {
+			d.data, d.dataFD = tio, tio
+		} else {
+			f := os.NewFile(uintptr(fd), path)
+			d.data, d.dataFD = f, f
+		}
 	}
 	// The modem outputs start as the tty has them; a pty has none, and
 	// reports both as off.
@@ -106,14 +117,7 @@ func toBugst(m Mode) *serial.Mode {
 }
 
 func (d *serialDevice) Read(p []byte) (int, error) {
-	if d.io != nil {
-		n, err := d.io.Read(p)
-		if err != nil {
-			return n, fmt.Errorf("serialfwd: read %s: %w", d.path, err)
-		}
-		return n, nil
-	}
-	n, err := d.port.Read(p)
+	n, err := d.data.Read(p)
 	if err != nil {
 		return n, fmt.Errorf("serialfwd: read %s: %w", d.path, err)
 	}
@@ -121,14 +125,7 @@ func (d *serialDevice) Read(p []byte) (int, error) {
 }
 
 func (d *serialDevice) Write(p []byte) (int, error) {
-	if d.io != nil {
-		n, err := d.io.Write(p)
-		if err != nil {
-			return n, fmt.Errorf("serialfwd: write %s: %w", d.path, err)
-		}
-		return n, nil
-	}
-	n, err := d.port.Write(p)
+	n, err := d.data.Write(p)
 	if err != nil {
 		return n, fmt.Errorf("serialfwd: write %s: %w", d.path, err)
 	}
@@ -144,8 +141,8 @@ func (d *serialDevice) Close() error {
 	if ctl < 0 {
 		return nil
 	}
-	if d.io != nil {
-		d.io.Close()
+	if d.dataFD != nil {
+		d.dataFD.Close()
 	}
 	err := d.port.Close()
 	unix.Close(ctl)

@@ -247,6 +247,8 @@ func TestLoginThrottle(t *testing.T) {
 }
 
 func TestPasswordHash(t *testing.T) {
+	defer func(tm, mem uint32) { argonTime, argonMemory = tm, mem }(argonTime, argonMemory)
+	argonTime, argonMemory = 2, 19*1024
 	h := HashPassword("s3cret-passphrase")
 	if !strings.HasPrefix(h, "$argon2id$v=19$m=19456,t=2,p=1$") {
 		t.Errorf("hash format %q", h)

@@ -9,6 +9,7 @@ import (
 	"runtime"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"golang.org/x/sys/unix"
 )
@@ -38,6 +39,8 @@ type ttyIO struct {
 	inflight sync.RWMutex
 	closed   atomic.Bool
 	counted  bool // counted in ttyIOInUse
+
+	lastYield atomic.Int64 // unix nanoseconds; see yieldSometimes
 }
 
 // ttyIOInUse counts the open ttyIOs; see newTTYIO.
@@ -89,6 +92,7 @@ func (t *ttyIO) Read(p []byte) (int, error) {
 	}
 	t.inflight.RLock()
 	defer t.inflight.RUnlock()
+	t.yieldSometimes()
 	fds := []unix.PollFd{{Fd: int32(t.fd), Events: unix.POLLIN}, {Fd: int32(t.wake), Events: unix.POLLIN}}
 	for {
 		if t.closed.Load() {
@@ -122,6 +126,24 @@ func (t *ttyIO) Read(p []byte) (int, error) {
 			return 0, err
 		}
 	}
+}
+
+// yieldInterval is how often a busy reader passes through the scheduler.
+const yieldInterval = 5 * time.Millisecond
+
+// yieldSometimes passes through the scheduler every yieldInterval. A reader
+// that never parks never counts as rescheduled, and the runtime's system
+// monitor then takes its P away during poll(2) every 10 ms (as if it ran
+// too long without a preemption point), which wakes another thread and
+// puts the monitor back to waking every 20 µs: that cost more CPU than the
+// rest of a round trip.
+func (t *ttyIO) yieldSometimes() {
+	now := time.Now().UnixNano()
+	if last := t.lastYield.Load(); now-last < int64(yieldInterval) {
+		return
+	}
+	t.lastYield.Store(now)
+	runtime.Gosched()
 }
 
 func (t *ttyIO) Write(p []byte) (int, error) {

@@ -66,7 +66,7 @@ func setupGonautTarget(b *testing.B) benchTarget {
 	lraw, lrfc := listen(b), listen(b)
 	go srv.Serve(lraw, "pty", ProtocolRaw)
 	go srv.Serve(lrfc, "pty", ProtocolRFC2217)
-	far, err := OpenSerial(pp.B, Mode{})
+	far, err := openSerial(pp.B, Mode{}, false)
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -82,7 +82,7 @@ func setupSer2netTarget(b *testing.B) benchTarget {
 	for _, rfc := range []bool{false, true} {
 		pp := newPtyPair(b)
 		addr, pid := startSer2netProc(b, pp.A, rfc)
-		far, err := OpenSerial(pp.B, Mode{})
+		far, err := openSerial(pp.B, Mode{}, false)
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -127,7 +127,7 @@ func setupGonautProcTarget(b *testing.B) benchTarget {
 				b.Fatalf("serial-share did not listen on %s", addr)
 			}
 		}
-		far, err := OpenSerial(pp.B, Mode{})
+		far, err := openSerial(pp.B, Mode{}, false)
 		if err != nil {
 			b.Fatal(err)
 		}

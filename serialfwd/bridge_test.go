@@ -17,7 +17,7 @@ import (
 func TestBridgeEndToEnd(t *testing.T) {
 	pp := newPtyPair(t)
 	_, addr := serve(t, nil, PortConfig{Name: "pty", Open: SerialOpener(pp.A, Mode{BaudRate: 38400})}, ProtocolRFC2217)
-	far, err := OpenSerial(pp.B, Mode{})
+	far, err := openSerial(pp.B, Mode{}, false)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -93,6 +93,19 @@
 // it falls behind, rather than slowing the writer down. FLOWCONTROL-SUSPEND
 // from a client pauses its data until RESUME.
 //
+// # Threads and latency
+//
+// Each direction is copied by one goroutine, with no hand-off between
+// goroutines: the session's goroutine reads the connection and writes the
+// device, the port's device reader reads the device and writes the
+// writer's connection. A device opened with [OpenSerial] is read with
+// poll(2) on a thread of its own instead of through the runtime's network
+// poller, which takes a wake-up, a goroutine switch and a failed read out
+// of every round trip; at most GOMAXPROCS-1 devices are read that way at a
+// time, so that one P always stays free for the rest of the program, and
+// further devices use the runtime's poller, which costs no thread while
+// idle.
+//
 // # The client and the pty bridge
 //
 //	c, err := serialfwd.Dial(ctx, "gw.example:2217", nil)

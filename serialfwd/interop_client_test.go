@@ -137,7 +137,7 @@ func checkClient(t *testing.T, c *Client, pp *ptyPair, far Device, ser2net bool)
 func TestClientAgainstSer2net(t *testing.T) {
 	pp := newPtyPair(t)
 	addr := startSer2net(t, pp.A, true)
-	far, err := OpenSerial(pp.B, Mode{})
+	far, err := openSerial(pp.B, Mode{}, false)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -155,7 +155,7 @@ func TestClientAgainstSer2net(t *testing.T) {
 func TestClientAgainstServer(t *testing.T) {
 	pp := newPtyPair(t)
 	_, addr := serve(t, nil, PortConfig{Name: "pty", Open: SerialOpener(pp.A, Mode{})}, ProtocolRFC2217)
-	far, err := OpenSerial(pp.B, Mode{})
+	far, err := openSerial(pp.B, Mode{}, false)
 	if err != nil {
 		t.Fatal(err)
 	}

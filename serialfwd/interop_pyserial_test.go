@@ -26,7 +26,7 @@ func TestPyserialClient(t *testing.T) {
 	}}
 	_, addr := serve(t, nil, cfg, ProtocolRFC2217)
 
-	far, err := OpenSerial(pp.B, Mode{})
+	far, err := openSerial(pp.B, Mode{}, false)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -14,7 +14,7 @@ import (
 func TestLoadNoLoss(t *testing.T) {
 	pp := newPtyPair(t)
 	_, addr := serve(t, nil, PortConfig{Name: "pty", Open: SerialOpener(pp.A, Mode{}), QueueChunks: 2}, ProtocolRFC2217)
-	far, err := OpenSerial(pp.B, Mode{})
+	far, err := openSerial(pp.B, Mode{}, false)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -29,7 +29,7 @@ func openTestTTYIO(t *testing.T) (*ttyIO, Device) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { tio.Close() })
-	far, err := OpenSerial(pp.B, Mode{})
+	far, err := openSerial(pp.B, Mode{}, false)
 	if err != nil {
 		t.Fatal(err)
 	}

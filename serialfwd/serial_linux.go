@@ -41,6 +41,13 @@ var _ Device = (*serialDevice)(nil)
 // [DefaultMode]'s values). The returned Device reports the settings the
 // kernel actually holds after each change.
 func OpenSerial(path string, mode Mode) (Device, error) {
+	return openSerial(path, mode, true)
+}
+
+// openSerial is OpenSerial; ownThread false keeps the device on the
+// runtime's poller even when a thread for it is available (the far ends of
+// test and benchmark pty pairs, which are not what is being measured).
+func openSerial(path string, mode Mode, ownThread bool) (Device, error) {
 	mode = mode.Merge(DefaultMode)
 	if err := mode.Validate(); err != nil {
 		return nil, err
@@ -66,7 +73,11 @@ func OpenSerial(path string, mode Mode) (Device, error) {
 	// thread; else through the runtime's poller, which costs no thread.
 	d.data = port
 	if fd, err := unix.Dup(ctl); err == nil {
-		if tio := newTTYIO(fd); tio != nil {
+		var tio *ttyIO
+		if ownThread {
+			tio = newTTYIO(fd)
+		}
+		if tio != nil {
 			d.data, d.dataFD = tio, tio
 		} else {
 			f := os.NewFile(uintptr(fd), path)

@@ -108,7 +108,7 @@ func expectEOF(t *testing.T, c net.Conn) {
 func TestRawModeAllBytes(t *testing.T) {
 	pp := newPtyPair(t)
 	_, addr := serve(t, nil, PortConfig{Name: "pty", Open: SerialOpener(pp.A, Mode{BaudRate: 19200})}, ProtocolRaw)
-	far, err := OpenSerial(pp.B, Mode{})
+	far, err := openSerial(pp.B, Mode{}, false)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -169,7 +169,7 @@ func TestExclusiveRace(t *testing.T) {
 func TestExclusiveKick(t *testing.T) {
 	pp := newPtyPair(t)
 	cs := newConnServer(t, nil, PortConfig{Name: "pty", Open: SerialOpener(pp.A, Mode{}), Access: AccessExclusiveKick}, ProtocolRaw)
-	far, err := OpenSerial(pp.B, Mode{})
+	far, err := openSerial(pp.B, Mode{}, false)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -193,7 +193,7 @@ func TestExclusiveKick(t *testing.T) {
 func TestSharedWatchers(t *testing.T) {
 	pp := newPtyPair(t)
 	cs := newConnServer(t, nil, PortConfig{Name: "pty", Open: SerialOpener(pp.A, Mode{}), Access: AccessShared}, ProtocolRFC2217)
-	far, err := OpenSerial(pp.B, Mode{})
+	far, err := openSerial(pp.B, Mode{}, false)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -254,7 +254,7 @@ func TestDeviceGoneAndBack(t *testing.T) {
 	}
 
 	pp.start(t)
-	far, err := OpenSerial(pp.B, Mode{})
+	far, err := openSerial(pp.B, Mode{}, false)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -332,7 +332,7 @@ func TestSessionLog(t *testing.T) {
 	pp := newPtyPair(t)
 	var log syncBuffer
 	cs := newConnServer(t, nil, PortConfig{Name: "pty", Open: SerialOpener(pp.A, Mode{}), SessionLog: NewTextSessionLog(&log)}, ProtocolRaw)
-	far, err := OpenSerial(pp.B, Mode{})
+	far, err := openSerial(pp.B, Mode{}, false)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -381,7 +381,7 @@ func TestBadTelnetInput(t *testing.T) {
 func TestFlowControlSuspend(t *testing.T) {
 	pp := newPtyPair(t)
 	_, addr := serve(t, nil, PortConfig{Name: "pty", Open: SerialOpener(pp.A, Mode{})}, ProtocolRFC2217)
-	far, err := OpenSerial(pp.B, Mode{})
+	far, err := openSerial(pp.B, Mode{}, false)
 	if err != nil {
 		t.Fatal(err)
 	}

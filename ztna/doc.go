@@ -91,9 +91,34 @@
 //
 // # Limits and what is not here yet
 //
-// UDP resources and the Connector (resources hosted by a peer that dials
-// out to the gateway) are not implemented. Bandwidth limits are per flow.
-// Passive ejection takes a failing upstream out for ten seconds.
+// UDP resources are not implemented (UDP flows other than DNS are
+// refused). A [Connector] hosts TCP and HTTP resources; USB and serial
+// resources behind a connector, and hot-plug reports from it, are not
+// implemented yet. Bandwidth limits are per flow. Passive ejection takes a
+// failing upstream out for ten seconds.
+//
+// # Connectors
+//
+// A resource with Connector set is reached through the tunnel at the
+// connector's address instead of being dialled by the gateway: the
+// connector (an IoT device, a lab bench, a customer site) is a peer that
+// dials out to the gateway, so it works behind NAT, and WireGuard's
+// persistent keepalive and roaming carry it across network changes.
+// Policy sees the connector and its site as resource labels.
+//
+// # Performance
+//
+// Measured on a shared 2-core machine (see bench_test.go; run
+// `go test -run '^$' -bench 'HTTPRequest|Connect|NewFlows' -benchtime 2000x
+// -count 3 ./ztna`), each figure beside its reference in the same run. An
+// HTTP request on an established connection takes a median of about 400 µs
+// through the gateway, against about 185 µs through a bare tunnel to a
+// server inside the peer's netstack and 50 µs directly on loopback. A fresh
+// connection with policy and upstream dial takes a median of 750–950 µs
+// (bare tunnel 380–410 µs, loopback 70 µs); its p99 is several
+// milliseconds under load. Bulk throughput through the gateway is 80–100%
+// of the bare tunnel's. 10,000 configured idle devices take about 36 MiB of
+// resident memory with Config.LazyPeers (about 290 MiB without).
 //
 // # Concurrency and lifetime
 //

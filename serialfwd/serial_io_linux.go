@@ -41,7 +41,12 @@ type ttyIO struct {
 	counted  bool // counted in ttyIOInUse
 
 	lastYield atomic.Int64 // unix nanoseconds; see yieldSometimes
+	lastRead  atomic.Int32 // bytes the last read returned, up to readFirstAfter
 }
+
+// readFirstAfter is the size of a read after which Read tries the next read
+// before polling.
+const readFirstAfter = 1024
 
 // ttyIOInUse counts the open ttyIOs; see newTTYIO.
 var ttyIOInUse atomic.Int32
@@ -93,6 +98,22 @@ func (t *ttyIO) Read(p []byte) (int, error) {
 	t.inflight.RLock()
 	defer t.inflight.RUnlock()
 	t.yieldSometimes()
+	// After a large read more is probably queued (a stream): read first
+	// and poll only if that finds nothing. After a small one (a reply, a
+	// keystroke) the queue is probably empty: poll first, which saves the
+	// read that would fail.
+	if t.lastRead.Load() >= readFirstAfter {
+		n, err := unix.Read(t.fd, p)
+		switch {
+		case err == nil && n > 0:
+			t.lastRead.Store(int32(min(n, readFirstAfter)))
+			return n, nil
+		case err == nil:
+			return 0, io.EOF
+		case !errors.Is(err, unix.EAGAIN) && !errors.Is(err, unix.EINTR):
+			return 0, err
+		}
+	}
 	fds := []unix.PollFd{{Fd: int32(t.fd), Events: unix.POLLIN}, {Fd: int32(t.wake), Events: unix.POLLIN}}
 	for {
 		if t.closed.Load() {
@@ -117,6 +138,7 @@ func (t *ttyIO) Read(p []byte) (int, error) {
 		n, err := unix.Read(t.fd, p)
 		switch {
 		case err == nil && n > 0:
+			t.lastRead.Store(int32(min(n, readFirstAfter)))
 			return n, nil
 		case err == nil:
 			return 0, io.EOF

@@ -2,10 +2,19 @@
 GO ?= go
 PKGS := ./...
 
-.PHONY: run test check fmt-check vet race bench fuzz build clean
+.PHONY: run policy-demo test check fmt-check vet race bench fuzz build clean
 
-## run: the main job (see README).
-run:
+## run: the main job: the console (embedded SQLite, demo data) and a demo
+## gateway side by side, until Ctrl-C. The console prints its URL and an
+## admin login; the gateway prints a wg-quick config for a demo device.
+CONSOLE_LISTEN ?= 127.0.0.1:8080
+run: build
+	@./bin/console demo -listen $(CONSOLE_LISTEN) & console=$$!; \
+	trap 'kill $$console 2>/dev/null' EXIT INT TERM; \
+	sleep 1; ./bin/gateway demo
+
+## policy-demo: check the shipped example policies and decide sample requests.
+policy-demo:
 	$(GO) build -o bin/gateway ./apps/gateway
 	@for f in examples/policies/*.yaml; do echo "== gateway policy check $$f"; ./bin/gateway policy check $$f || exit 1; done
 	@echo "== gateway policy eval --policy examples/policies/enterprise.yaml --requests examples/policies/requests.jsonl --explain"
@@ -41,7 +50,7 @@ fuzz:
 	done
 
 build:
-	CGO_ENABLED=0 $(GO) build -o bin/ ./apps/...
+	CGO_ENABLED=0 $(GO) build -o bin/ ./apps/gateway ./apps/console
 
 clean:
 	rm -rf bin

@@ -28,6 +28,15 @@
 //     per-device baselines of access events, runs anomaly detectors, and
 //     keeps a risk score per subject that policies read as risk.score.
 //
+//   - [github.com/gonaut/gonaut/ztna] composes them: a Gateway that runs a
+//     tunnel, identifies and decides every flow, and splices it to the
+//     resource (TCP, HTTP at layer 7, USB, serial); a Client that an
+//     application embeds to reach resources by name; a Connector that hosts
+//     resources where the gateway cannot reach them.
+//     [github.com/gonaut/gonaut/ztna/controlplane] is the protocol between
+//     gateways and the console: registration, versioned bundles, and events
+//     spooled to disk until the console has them.
+//
 // The leaves never import each other. Types that cross a boundary belong to
 // the package that owns the concept (policy.Request, analytics.Event,
 // usbip.Device); the composition translates between them.
@@ -44,7 +53,9 @@
 //
 // # The apps
 //
-// apps/gateway is the gateway binary; its subcommands also check, evaluate
-// and simulate policies and replay events through the analytics engine.
-// apps/console is the web console and control plane.
+// apps/gateway is the gateway binary (run, demo, keygen, peer add); its
+// subcommands also check, evaluate and simulate policies and replay events
+// through the analytics engine. apps/console is the web console and control
+// plane: users, devices, resources, versioned policies with a live editor,
+// and a hash-chained audit log, over SQLite or PostgreSQL.
 package gonaut

@@ -15,15 +15,18 @@
 //     use; each decision carries its deciding rule, obligations and an
 //     explanation. Documents carry their own tests, and a what-if simulation
 //     reports which past requests a candidate set would decide differently.
+//
 //   - [github.com/gonaut/gonaut/tunnel] carries. It runs WireGuard in
 //     userspace over gVisor's netstack — no root, no TUN device, no kernel
 //     module — and hands out plain net.Conn, net.Listener and
 //     net.PacketConn values. A gateway intercepts every new flow inside the
 //     tunnel and decides it before the handshake completes.
+//
 //   - [github.com/gonaut/gonaut/usbip] and
 //     [github.com/gonaut/gonaut/serialfwd] forward devices: USB over the
 //     standard USB/IP protocol, serial ports over raw TCP and RFC 2217, so
 //     that stock tools keep working behind Gonaut's policy.
+//
 //   - [github.com/gonaut/gonaut/analytics] watches. It keeps per-user and
 //     per-device baselines of access events, runs anomaly detectors, and
 //     keeps a risk score per subject that policies read as risk.score.

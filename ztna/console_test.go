@@ -1,0 +1,206 @@
+package ztna_test
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"strconv"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/gonaut/gonaut/ztna"
+	"github.com/gonaut/gonaut/ztna/controlplane"
+)
+
+// cpConsole serves the control-plane protocol for one gateway: bundles by
+// long poll and an events log. The real console cannot be imported here
+// (it lives under apps/console/internal), so this stand-in speaks the same
+// /cp/v1/ protocol over loopback; the console's own tests check the
+// client against the real server.
+type cpConsole struct {
+	mu      sync.Mutex
+	bundle  controlplane.Bundle
+	changed chan struct{}
+	events  []controlplane.Event
+	seen    map[string]bool
+}
+
+func (f *cpConsole) set(mutate func(b *controlplane.Bundle)) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	mutate(&f.bundle)
+	f.bundle.Version++
+	close(f.changed)
+	f.changed = make(chan struct{})
+}
+
+func (f *cpConsole) audit() []controlplane.Event {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return append([]controlplane.Event(nil), f.events...)
+}
+
+func (f *cpConsole) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if r.URL.Path != "/cp/v1/register" && r.Header.Get("Authorization") != "Bearer gw_1.secret" {
+		w.WriteHeader(http.StatusUnauthorized)
+		return
+	}
+	switch r.URL.Path {
+	case "/cp/v1/register":
+		var req controlplane.RegisterRequest
+		json.NewDecoder(r.Body).Decode(&req)
+		if req.Token != "tok" {
+			w.WriteHeader(http.StatusUnauthorized)
+			json.NewEncoder(w).Encode(controlplane.Error{Status: 401, Code: "unauthorized", Message: "bad token"})
+			return
+		}
+		json.NewEncoder(w).Encode(controlplane.Credential{GatewayID: "gw_1", Secret: "secret"})
+	case "/cp/v1/bundle":
+		after, _ := strconv.ParseInt(r.URL.Query().Get("after"), 10, 64)
+		wait, _ := time.ParseDuration(r.URL.Query().Get("wait"))
+		timer := time.NewTimer(wait)
+		defer timer.Stop()
+		for {
+			f.mu.Lock()
+			b, ch := f.bundle, f.changed
+			f.mu.Unlock()
+			if b.Version > after {
+				json.NewEncoder(w).Encode(b)
+				return
+			}
+			select {
+			case <-ch:
+			case <-timer.C:
+				w.WriteHeader(http.StatusNoContent)
+				return
+			case <-r.Context().Done():
+				return
+			}
+		}
+	case "/cp/v1/events":
+		var b controlplane.EventBatch
+		json.NewDecoder(r.Body).Decode(&b)
+		f.mu.Lock()
+		var ack controlplane.EventAck
+		for _, e := range b.Events {
+			if f.seen[e.ID] {
+				ack.Duplicates++
+				continue
+			}
+			f.seen[e.ID] = true
+			f.events = append(f.events, e)
+			ack.Accepted++
+		}
+		f.mu.Unlock()
+		json.NewEncoder(w).Encode(ack)
+	case "/cp/v1/status":
+		w.WriteHeader(http.StatusNoContent)
+	default:
+		http.NotFound(w, r)
+	}
+}
+
+// TestConsoleManagedGateway runs a gateway whose directory, policies and
+// audit trail are the console's: the bundle's device reaches a resource
+// through the tunnel, the decision lands in the console's audit log, and
+// disabling the device in the console cuts it within 2 s.
+func TestConsoleManagedGateway(t *testing.T) {
+	w := newWorld(t)
+	w.cfg.Resources = []ztna.ResourceConfig{{Name: "echo.corp", Kind: "tcp", Port: 7, Upstreams: []string{echoServer(t)}}}
+	w.cfg.Policies = nil
+	w.cfg.Users, w.cfg.Devices = nil, nil
+	pol, err := os.ReadFile("testdata/policy.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	alice := w.devices["alice"]
+	fc := &cpConsole{changed: make(chan struct{}), seen: map[string]bool{}}
+	fc.set(func(b *controlplane.Bundle) {
+		b.Policies = []controlplane.Policy{{Name: "policy.yaml", Version: 1, Source: string(pol)}}
+		b.Users = []controlplane.Identity{{ID: "alice", Email: "alice@example.com", Groups: []string{"eng"}}}
+		b.Devices = []controlplane.Device{{ID: alice.id, Name: "laptop", Owner: "alice", PublicKey: alice.key.PublicKey().String(), Address: alice.addr.String() + "/32"}}
+	})
+	hs := httptest.NewServer(fc)
+	t.Cleanup(hs.Close)
+	tr := &http.Transport{}
+	t.Cleanup(tr.CloseIdleConnections)
+
+	cp, err := controlplane.New(hs.URL, &controlplane.Options{StateDir: t.TempDir(), HTTPClient: &http.Client{Transport: tr}, RetryMin: 10 * time.Millisecond, RetryMax: 100 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cp.Close() })
+	ctx := testCtx(t, 60*time.Second)
+	if _, err := cp.Register(ctx, "tok", "gw-test"); err != nil {
+		t.Fatal(err)
+	}
+
+	dir := ztna.NewConsoleDirectory()
+	g := w.start(t, &ztna.Options{Directory: dir, Audit: &ztna.ConsoleAudit{Client: cp}})
+	first, err := cp.Bundle(ctx, 0, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := g.ApplyBundle(ctx, dir, first); err != nil {
+		t.Fatal(err)
+	}
+	wctx, stop := context.WithCancel(ctx)
+	watched := make(chan struct{})
+	go func() {
+		defer close(watched)
+		cp.Watch(wctx, first.Version, func(b *controlplane.Bundle) {
+			if err := g.ApplyBundle(wctx, dir, b); err != nil {
+				t.Errorf("apply bundle %d: %v", b.Version, err)
+			}
+		})
+	}()
+	t.Cleanup(func() { stop(); <-watched })
+
+	c, err := w.client(t, g, "alice").Dial(ctx, "tcp", "echo.corp:7")
+	if err != nil {
+		t.Fatalf("dial through the console-managed gateway: %v", err)
+	}
+	defer c.Close()
+	echoOnce(t, c, "via the console")
+
+	deadline := time.Now().Add(10 * time.Second)
+	var decision *controlplane.Event
+	for decision == nil && time.Now().Before(deadline) {
+		for _, e := range fc.audit() {
+			if e.Kind == "decision" && e.Subject == "alice" {
+				decision = &e
+				break
+			}
+		}
+		if decision == nil {
+			time.Sleep(20 * time.Millisecond)
+		}
+	}
+	if decision == nil {
+		t.Fatalf("no decision in the console's audit log; have %+v", fc.audit())
+	}
+	if decision.Effect != "allow" || decision.Rule != "eng-echo" || decision.Device != alice.id || decision.Resource != "echo.corp" {
+		t.Errorf("decision = %+v, want alice allowed by eng-echo on echo.corp", *decision)
+	}
+
+	start := time.Now()
+	fc.set(func(b *controlplane.Bundle) { b.Devices[0].Disabled = true })
+	c.SetReadDeadline(time.Now().Add(2 * time.Second))
+	_, err = c.Read(make([]byte, 1))
+	var ne net.Error
+	if err == nil || (errors.As(err, &ne) && ne.Timeout()) {
+		t.Fatalf("flow not cut within 2 s of disabling the device: %v", err)
+	}
+	t.Logf("device disabled in the console: flow cut after %v (%v)", time.Since(start), err)
+	if dir.Version() != 2 {
+		t.Errorf("directory version = %d, want 2", dir.Version())
+	}
+	if _, err := w.client(t, g, "alice").Dial(ctx, "tcp", "echo.corp:7"); err == nil {
+		t.Error("disabled device opened a new flow")
+	}
+}

@@ -5,13 +5,18 @@ PKGS := ./...
 .PHONY: run policy-demo test check fmt-check vet race bench fuzz build clean
 
 ## run: the main job: the console (embedded SQLite, demo data) and a demo
-## gateway side by side, until Ctrl-C. The console prints its URL and an
-## admin login; the gateway prints a wg-quick config for a demo device.
+## gateway connected to it, until Ctrl-C. The console prints its URL and an
+## admin login and writes the demo gateway's one-time registration token;
+## the gateway registers with it, enforces the console's devices, users and
+## policies, sends it its events and status, and prints a wg-quick config.
 CONSOLE_LISTEN ?= 127.0.0.1:8080
 run: build
-	@./bin/console demo -listen $(CONSOLE_LISTEN) & console=$$!; \
-	trap 'kill $$console 2>/dev/null' EXIT INT TERM; \
-	sleep 1; ./bin/gateway demo
+	@tmp=$$(mktemp -d); \
+	./bin/console demo -listen $(CONSOLE_LISTEN) -token-file $$tmp/token & console=$$!; \
+	trap 'kill $$console 2>/dev/null; rm -rf $$tmp' EXIT INT TERM; \
+	for i in $$(seq 300); do [ -s $$tmp/token ] && break; kill -0 $$console 2>/dev/null || exit 1; sleep 0.1; done; \
+	[ -s $$tmp/token ] || { echo "make run: the console wrote no registration token"; exit 1; }; \
+	./bin/gateway demo --console http://$(CONSOLE_LISTEN) --token-file $$tmp/token
 
 ## policy-demo: check the shipped example policies and decide sample requests.
 policy-demo:

@@ -24,6 +24,7 @@ func init() {
 }
 
 const demoUsage = `usage: gateway demo [--dir DIR] [--port PORT] [--endpoint HOST:PORT] [--admin ADDR] [--no-qr]
+       [--console URL --token-file FILE [--state-dir DIR] [--name NAME]]
 
 Starts a gateway with two demo web apps (wiki.office, books.office), a demo
 printer (printer.office:9100, an echo service), the small-business policy
@@ -32,6 +33,11 @@ device's wg-quick config and QR code. Connect a stock WireGuard client with
 it, then open http://wiki.office/. The files go to DIR (default: a new
 temporary directory); run 'gateway run --config DIR/gateway.yaml' to start
 the same gateway again. Ctrl-C stops it.
+
+With --console URL --token-file FILE the demo gateway registers with a
+Gonaut console (e.g. 'console demo -token-file FILE'), takes its users,
+devices and policies from the console and sends it its events and status;
+see 'gateway run -h'.
 `
 
 func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -44,6 +50,7 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	admin := fs.String("admin", "127.0.0.1:9090", "admin `ADDR` for /metrics, /healthz, /readyz (empty: none)")
 	noQR := fs.Bool("no-qr", false, "do not print a QR code")
 	level := fs.String("log-level", "warn", "log level")
+	cf := addConsoleFlags(fs)
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return nil
@@ -97,6 +104,10 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	if err != nil {
 		return err
 	}
+	link, err := cf.open(ctx, log, filepath.Join(*dir, "console"))
+	if err != nil {
+		return err
+	}
 	return serve(ctx, cfgPath, cfg, log, 2*time.Second, stdout, func(g *ztna.Gateway) {
 		gw.Store(g)
 		if *port == 0 { // the port is known only now
@@ -112,8 +123,11 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 			fmt.Fprintf(stderr, "demo: %v\n", err)
 		}
 		printDemo(stdout, cfgPath, peerPath, text, *noQR)
+		if link != nil {
+			fmt.Fprintf(stdout, "Console mode: users, devices and policies come from %s; this config works once\nann-laptop's public key (in %s) is enrolled there as a device.\n", *cf.url, cfgPath)
+		}
 		fmt.Fprintf(stdout, "Ready. Ctrl-C stops the gateway.\n")
-	})
+	}, link)
 }
 
 func hostOf(hostport string) string {

@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"syscall"
 	"time"
 
@@ -32,6 +33,7 @@ func init() {
 }
 
 const runUsage = `usage: gateway run --config FILE [--log-level LEVEL] [--drain-timeout D]
+       [--console URL --token-file FILE [--state-dir DIR] [--name NAME]]
 
 Runs the gateway: WireGuard on the configured UDP port, DNS for resource
 names and the JWKS inside the tunnel, and /metrics, /healthz and /readyz on
@@ -39,6 +41,13 @@ the config's admin address. SIGHUP re-reads the config file and its policies
 and applies them atomically (a bad config is logged and the running one
 stays); SIGTERM or Ctrl-C stops new flows and waits for live ones up to the
 drain timeout.
+
+With --console the gateway is managed by a Gonaut console: it registers once
+with the one-time token in --token-file (the credential is kept in
+--state-dir, default DIR/console next to the config, so a restart reuses
+it), then takes its users, devices and policies from the console's bundles,
+applying each atomically (a disabled device is cut at once), and sends its
+audit events and a heartbeat to the console. Resources stay in the config.
 `
 
 func runRun(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -48,6 +57,7 @@ func runRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	cfgPath := fs.String("config", "", "config `FILE` (YAML)")
 	level := fs.String("log-level", "info", "log level: debug, info, warn, error")
 	drain := fs.Duration("drain-timeout", 10*time.Second, "how long SIGTERM waits for live flows")
+	cf := addConsoleFlags(fs)
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return nil
@@ -65,7 +75,11 @@ func runRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	if err != nil {
 		return err
 	}
-	return serve(ctx, *cfgPath, cfg, log, *drain, stdout, nil)
+	link, err := cf.open(ctx, log, filepath.Join(cfg.Dir, "console"))
+	if err != nil {
+		return err
+	}
+	return serve(ctx, *cfgPath, cfg, log, *drain, stdout, nil, link)
 }
 
 func newLogger(w io.Writer, level string) (*slog.Logger, error) {
@@ -78,7 +92,13 @@ func newLogger(w io.Writer, level string) (*slog.Logger, error) {
 
 // serve runs a gateway until ctx ends, reloading cfgPath on SIGHUP. started,
 // when set, is called once the gateway is up.
-func serve(ctx context.Context, cfgPath string, cfg *ztna.Config, log *slog.Logger, drain time.Duration, stdout io.Writer, started func(*ztna.Gateway)) error {
+//
+// link, when set, connects the gateway to a console: its directory,
+// policies and audit trail are the console's.
+func serve(ctx context.Context, cfgPath string, cfg *ztna.Config, log *slog.Logger, drain time.Duration, stdout io.Writer, started func(*ztna.Gateway), link *consoleLink) error {
+	if link != nil {
+		defer link.close() // after the gateway closed, so its last events are sent
+	}
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	exp, err := otelprom.New(otelprom.WithRegisterer(reg))
@@ -88,11 +108,21 @@ func serve(ctx context.Context, cfgPath string, cfg *ztna.Config, log *slog.Logg
 	mp := sdkmetric.NewMeterProvider(sdkmetric.WithReader(exp))
 	defer mp.Shutdown(context.Background())
 
-	g, err := ztna.New(ctx, cfg, &ztna.Options{Logger: log, MeterProvider: mp})
+	opts := &ztna.Options{Logger: log, MeterProvider: mp}
+	if link != nil {
+		link.options(opts)
+	}
+	g, err := ztna.New(ctx, cfg, opts)
 	if err != nil {
 		return err
 	}
 	defer g.Close()
+	if link != nil {
+		if err := link.start(ctx, g); err != nil {
+			return err
+		}
+		fmt.Fprintf(stdout, "console:    bundle %d applied: %d devices enrolled\n", link.dir.Version(), len(link.dir.Peers()))
+	}
 
 	var admin *http.Server
 	adminDone := make(chan struct{})

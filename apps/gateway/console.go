@@ -1,0 +1,161 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"log/slog"
+	"os"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/gonaut/gonaut/ztna"
+	"github.com/gonaut/gonaut/ztna/controlplane"
+)
+
+// consoleFlags are the flags that connect a gateway to a console.
+type consoleFlags struct {
+	url, tokenFile, stateDir, name *string
+}
+
+func addConsoleFlags(fs *flag.FlagSet) *consoleFlags {
+	return &consoleFlags{
+		url:       fs.String("console", "", "console `URL` (e.g. http://127.0.0.1:8080): take devices, users and policies from it and send it events and status"),
+		tokenFile: fs.String("token-file", "", "`FILE` holding the console's one-time registration token (read only when not registered yet)"),
+		stateDir:  fs.String("state-dir", "", "`DIR` keeping the gateway's console credential and event spool across restarts"),
+		name:      fs.String("name", "", "gateway name shown in the console (default: the host name)"),
+	}
+}
+
+// consoleLink is a gateway's connection to its console.
+type consoleLink struct {
+	cp    *controlplane.Client
+	dir   *ztna.ConsoleDirectory
+	log   *slog.Logger
+	first *controlplane.Bundle
+
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
+	once   sync.Once
+}
+
+// open registers with the console (unless a credential is stored in the
+// state dir) and pulls the first bundle. It returns nil, nil when no
+// console was asked for.
+func (f *consoleFlags) open(ctx context.Context, log *slog.Logger, defaultState string) (*consoleLink, error) {
+	if *f.url == "" {
+		if *f.tokenFile != "" {
+			return nil, usageError{"--token-file needs --console URL"}
+		}
+		return nil, nil
+	}
+	state := *f.stateDir
+	if state == "" {
+		state = defaultState
+	}
+	cp, err := controlplane.New(*f.url, &controlplane.Options{StateDir: state, Logger: log})
+	if err != nil {
+		return nil, err
+	}
+	ok := false
+	defer func() {
+		if !ok {
+			cp.Close()
+		}
+	}()
+	if cp.Credential().GatewayID == "" {
+		if *f.tokenFile == "" {
+			return nil, usageError{"not registered with the console yet: give --token-file FILE"}
+		}
+		tok, err := os.ReadFile(*f.tokenFile)
+		if err != nil {
+			return nil, fmt.Errorf("console token: %w", err)
+		}
+		name := *f.name
+		if name == "" {
+			name, _ = os.Hostname()
+		}
+		rctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+		defer cancel()
+		cred, err := cp.Register(rctx, strings.TrimSpace(string(tok)), name)
+		if err != nil {
+			return nil, fmt.Errorf("console registration: %w", err)
+		}
+		log.Info("registered with the console", "gateway_id", cred.GatewayID, "state_dir", state)
+	}
+	bctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	first, err := cp.Bundle(bctx, 0, 2*time.Second)
+	if err != nil {
+		return nil, fmt.Errorf("console bundle: %w", err)
+	}
+	ok = true
+	return &consoleLink{cp: cp, dir: ztna.NewConsoleDirectory(), log: log, first: first}, nil
+}
+
+// options makes the console the gateway's directory and audit sink.
+func (l *consoleLink) options(o *ztna.Options) {
+	o.Directory = l.dir
+	o.Audit = &ztna.ConsoleAudit{Client: l.cp}
+}
+
+// start applies the first bundle, then watches for new ones and pushes
+// a heartbeat every 10 s until close.
+func (l *consoleLink) start(ctx context.Context, g *ztna.Gateway) error {
+	if l.first != nil {
+		if err := g.ApplyBundle(ctx, l.dir, l.first); err != nil {
+			return fmt.Errorf("console bundle %d: %w", l.first.Version, err)
+		}
+	}
+	ctx, l.cancel = context.WithCancel(ctx)
+	l.wg.Add(2)
+	go func() {
+		defer l.wg.Done()
+		err := l.cp.Watch(ctx, l.dir.Version(), func(b *controlplane.Bundle) {
+			if err := g.ApplyBundle(ctx, l.dir, b); err != nil {
+				l.log.Error("console bundle rejected; the running one stays", "version", b.Version, "err", err)
+				return
+			}
+			l.log.Info("console bundle applied", "version", b.Version, "devices", len(b.Devices), "policies", len(b.Policies))
+		})
+		if err != nil && !errors.Is(err, context.Canceled) {
+			l.log.Error("console watch stopped", "err", err)
+		}
+	}()
+	go func() {
+		defer l.wg.Done()
+		t := time.NewTicker(10 * time.Second)
+		defer t.Stop()
+		for {
+			st := controlplane.Status{Time: time.Now(), Version: version, BundleVersion: l.dir.Version(), Peers: len(l.dir.Peers()), Flows: g.ActiveFlows(), Healthy: g.Ready()}
+			if err := l.cp.PushStatus(ctx, st); err != nil && ctx.Err() == nil {
+				l.log.Warn("console status", "err", err)
+			}
+			select {
+			case <-ctx.Done():
+				return
+			case <-t.C:
+			}
+		}
+	}()
+	return nil
+}
+
+// close stops the watch and the heartbeat, tries for 2 s to deliver the
+// spooled events, and closes the client; safe twice.
+func (l *consoleLink) close() {
+	l.once.Do(func() {
+		if l.cancel != nil {
+			l.cancel()
+		}
+		l.wg.Wait()
+		fctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		if err := l.cp.Flush(fctx); err != nil {
+			l.log.Warn("console events left in the spool", "err", err)
+		}
+		cancel()
+		l.cp.Close()
+	})
+}

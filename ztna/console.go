@@ -31,6 +31,7 @@ type consoleSnap struct {
 	dir     *controlplane.Directory
 	keys    map[tunnel.Key]string // WireGuard key -> the bundle's key string
 	peers   []tunnel.PeerConfig
+	set     *policy.Set // the bundle's compiled policies; nil before the first
 }
 
 // NewConsoleDirectory returns a directory that knows nobody until the first
@@ -87,6 +88,16 @@ func newConsoleSnap(b *controlplane.Bundle) *consoleSnap {
 	return s
 }
 
+// consolePolicy is the policy set of the console's latest bundle when dir
+// is a ConsoleDirectory that has applied one: a Reload keeps enforcing it
+// rather than the configuration file's policies.
+func consolePolicy(dir Directory) *policy.Set {
+	if d, ok := dir.(*ConsoleDirectory); ok {
+		return d.snap.Load().set
+	}
+	return nil
+}
+
 func parseTunnelAddr(s string) (netip.Prefix, error) {
 	if strings.Contains(s, "/") {
 		p, err := netip.ParsePrefix(s)
@@ -116,7 +127,9 @@ func (g *Gateway) ApplyBundle(ctx context.Context, d *ConsoleDirectory, b *contr
 	if err != nil {
 		return fmt.Errorf("ztna: %w", err)
 	}
-	return g.applyConsole(ctx, d, newConsoleSnap(b), set)
+	snap := newConsoleSnap(b)
+	snap.set = set
+	return g.applyConsole(ctx, d, snap, set)
 }
 
 func (g *Gateway) applyConsole(ctx context.Context, d *ConsoleDirectory, snap *consoleSnap, set *policy.Set) error {

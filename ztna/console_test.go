@@ -188,6 +188,16 @@ func TestConsoleManagedGateway(t *testing.T) {
 		t.Errorf("decision = %+v, want alice allowed by eng-echo on echo.corp", *decision)
 	}
 
+	// A reload of the config file (which has no policies) keeps the
+	// console's policies: the live flow stays.
+	if err := g.Reload(ctx, w.cfg); err != nil {
+		t.Fatal(err)
+	}
+	if n := g.ActiveFlows(); n != 1 {
+		t.Fatalf("active flows after a config reload = %d, want 1", n)
+	}
+	echoOnce(t, c, "after reload")
+
 	start := time.Now()
 	fc.set(func(b *controlplane.Bundle) { b.Devices[0].Disabled = true })
 	c.SetReadDeadline(time.Now().Add(2 * time.Second))

@@ -79,6 +79,19 @@
 // gateway untouched. The listen port, key and address need a restart.
 // [PeerConfig] writes the wg-quick file of a device.
 //
+// # Managed by a console
+//
+// A gateway can take its users, devices and policies from a Gonaut console
+// instead of its configuration file. Start it with a ConsoleDirectory as
+// Options.Directory and a ConsoleAudit (wrapping a controlplane.Client) as
+// Options.Audit, then hand every bundle the client's Watch delivers to
+// Gateway.ApplyBundle: the bundle's policies are compiled first (a bundle
+// that does not compile is refused and the running one stays), then the
+// directory, the tunnel's peers and the policy set are swapped together and
+// live flows are re-decided, so a device or user disabled in the console
+// is cut before ApplyBundle returns. Resources, limits and the tunnel stay
+// in the Config. 'gateway run --console URL --token-file FILE' does this.
+//
 // # Client
 //
 // A [Client] runs its own userspace tunnel (no root, no TUN device)

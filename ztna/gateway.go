@@ -469,6 +469,9 @@ func (g *Gateway) Reload(ctx context.Context, cfg *Config) error {
 	if err != nil {
 		return err
 	}
+	if cs := consolePolicy(st.dir); cs != nil {
+		set = cs // a console-managed gateway keeps the console's policies
+	}
 	newPeers := st.peers()
 	for _, p := range newPeers {
 		if err := g.tun.SetPeer(ctx, p); err != nil {

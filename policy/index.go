@@ -1,6 +1,9 @@
 package policy
 
-import "strings"
+import (
+	"slices"
+	"strings"
+)
 
 // glob is a compiled resource-name pattern: "*" matches any run of
 // characters, "?" exactly one; everything else matches itself.
@@ -78,18 +81,14 @@ func buildIndex(rules []*rule) index {
 			switch {
 			case len(r.names) == 0:
 				ki.any = append(ki.any, int32(i))
+			case slices.ContainsFunc(r.names, func(n glob) bool { return !n.literal }):
+				ki.globs = append(ki.globs, int32(i))
 			default:
-				var hasGlob bool
+				var names []string
 				for _, n := range r.names {
-					if !n.literal {
-						hasGlob = true
-					}
+					names = append(names, n.pattern)
 				}
-				if hasGlob {
-					ki.globs = append(ki.globs, int32(i))
-					continue
-				}
-				for _, n := range uniqGlobs(r.names) {
+				for _, n := range uniq(names) {
 					ki.exact[n] = append(ki.exact[n], int32(i))
 				}
 			}
@@ -98,26 +97,11 @@ func buildIndex(rules []*rule) index {
 	return ix
 }
 
+// uniq returns the distinct values of s, sorted.
 func uniq(s []string) []string {
-	out := s[:0:0]
-	for _, v := range s {
-		dup := false
-		for _, o := range out {
-			dup = dup || o == v
-		}
-		if !dup {
-			out = append(out, v)
-		}
-	}
-	return out
-}
-
-func uniqGlobs(g []glob) []string {
-	s := make([]string, len(g))
-	for i, v := range g {
-		s[i] = v.pattern
-	}
-	return uniq(s)
+	out := slices.Clone(s)
+	slices.Sort(out)
+	return slices.Compact(out)
 }
 
 // candidates appends to buf, in set order, the positions of the rules that

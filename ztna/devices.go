@@ -157,11 +157,14 @@ func (g *Gateway) serveDeviceFlow(ctx context.Context, st *state, f *tunnel.Flow
 	g.devMu.Lock()
 	u, s := g.usb[name], g.serial[name]
 	g.devMu.Unlock()
-	if (u == nil && s == nil) || !st.limits.acquire(a.id) {
-		ev := g.event(EventDecision, a)
-		ev.Effect, ev.Reason = "deny", ErrRateLimited.Error()
-		g.emit(ev)
-		f.Refuse()
+	if u == nil && s == nil {
+		// The resource's device is not exported (unplugged, or its
+		// server failed to start): nothing to connect the flow to.
+		g.refuse(f, a, ErrNoUpstream)
+		return
+	}
+	if !st.limits.acquire(a.id) {
+		g.refuse(f, a, ErrRateLimited)
 		return
 	}
 	defer st.limits.release(a.id)

@@ -114,6 +114,14 @@ func effectOf(err error) string {
 	return "deny"
 }
 
+// refuse records a denied decision for a flow and refuses it (a TCP reset).
+func (g *Gateway) refuse(f *tunnel.Flow, a *access, why error) {
+	ev := g.event(EventDecision, a)
+	ev.Effect, ev.Reason = "deny", why.Error()
+	g.emit(ev)
+	f.Refuse()
+}
+
 // handleFlow is the tunnel's FlowHandler: every new flow from a peer.
 func (g *Gateway) handleFlow(ctx context.Context, f *tunnel.Flow) {
 	start := time.Now()
@@ -133,11 +141,8 @@ func (g *Gateway) handleFlow(ctx context.Context, f *tunnel.Flow) {
 
 	a, err := g.identify(ctx, st, f.Peer, f.Source, res)
 	if err != nil {
-		ev := g.event(EventDecision, a)
-		ev.Effect, ev.Reason = "deny", err.Error()
-		g.emit(ev)
 		span.SetStatus(codes.Error, err.Error())
-		f.Refuse()
+		g.refuse(f, a, err)
 		return
 	}
 	span.SetAttributes(attribute.String("subject", a.id.Subject.ID), attribute.String("device", a.id.Device.ID))

@@ -126,10 +126,7 @@ func (p *httpProxy) close() {
 // it until it closes; each request on it is decided on its own.
 func (g *Gateway) serveHTTPFlow(ctx context.Context, st *state, f *tunnel.Flow, a *access) {
 	if !st.limits.acquire(a.id) {
-		ev := g.event(EventDecision, a)
-		ev.Effect, ev.Reason = "deny", ErrRateLimited.Error()
-		g.emit(ev)
-		f.Refuse()
+		g.refuse(f, a, ErrRateLimited)
 		return
 	}
 	defer st.limits.release(a.id)

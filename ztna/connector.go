@@ -45,6 +45,9 @@ func connectorPort(rc ResourceConfig) uint16 {
 	if rc.ConnectorPort != 0 {
 		return uint16(rc.ConnectorPort)
 	}
+	if rc.Kind == "usb" {
+		return ConnectorUSBPort // where Connector serves its devices
+	}
 	if rc.Port != 0 {
 		return uint16(rc.Port)
 	}

@@ -311,3 +311,143 @@ func TestConnectorReconnectsAfterGatewayRestart(t *testing.T) {
 		t.Error("the connector did not restart its session")
 	}
 }
+
+// udpRelay stands for the network between a connector and the gateway: a
+// NAT that forwards the connector's datagrams from a socket of its own.
+// Cutting it drops everything; restoring it binds a new outbound socket,
+// so the gateway sees the connector come from a new address, as after a
+// NAT rebinding or a change of network.
+type udpRelay struct {
+	t      *testing.T
+	listen string // the connector's endpoint for the gateway
+	to     *net.UDPAddr
+	in     net.PacketConn
+	out    *net.UDPConn
+	done   chan struct{}
+}
+
+func newUDPRelay(t *testing.T, gateway int) *udpRelay {
+	r := &udpRelay{t: t, to: &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1), Port: gateway}}
+	r.start("127.0.0.1:0")
+	r.listen = r.in.LocalAddr().String()
+	t.Cleanup(r.cut)
+	return r
+}
+
+func (r *udpRelay) start(addr string) {
+	in, err := net.ListenPacket("udp", addr)
+	if err != nil {
+		r.t.Fatal(err)
+	}
+	out, err := net.DialUDP("udp", nil, r.to)
+	if err != nil {
+		r.t.Fatal(err)
+	}
+	r.in, r.out, r.done = in, out, make(chan struct{})
+	peer := make(chan net.Addr, 1)
+	go func() {
+		buf := make([]byte, 65536)
+		sent := false
+		for {
+			n, from, err := in.ReadFrom(buf)
+			if err != nil {
+				return
+			}
+			if !sent {
+				peer <- from
+				sent = true
+			}
+			out.Write(buf[:n])
+		}
+	}()
+	go func() {
+		defer close(r.done)
+		buf := make([]byte, 65536)
+		var to net.Addr
+		for {
+			n, err := out.Read(buf)
+			if err != nil {
+				return
+			}
+			if to == nil {
+				select {
+				case to = <-peer:
+				default:
+					continue
+				}
+			}
+			in.WriteTo(buf[:n], to)
+		}
+	}()
+}
+
+func (r *udpRelay) cut() {
+	if r.in == nil {
+		return
+	}
+	r.in.Close()
+	r.out.Close()
+	<-r.done
+	r.in = nil
+}
+
+// A connector carries traffic again, without a restart, after its network
+// was cut for a few seconds and came back behind a new NAT mapping.
+func TestConnectorReconnectsAfterNetworkLoss(t *testing.T) {
+	w := newWorld(t)
+	connKey := mustKey(t)
+	w.cfg.Connectors = []ztna.ConnectorConfig{{ID: "lab", Site: "berlin", PublicKey: connKey.PublicKey().String(), Address: "10.77.1.1"}}
+	w.cfg.Resources = []ztna.ResourceConfig{{Name: "echo.corp", Kind: "tcp", Port: 7, Connector: "lab", ConnectorPort: 7007}}
+	g := w.start(t, nil)
+	ctx := testCtx(t, 55*time.Second)
+	relay := newUDPRelay(t, g.ListenPort())
+	wg, err := ztna.PeerConfig(w.cfg, g.PublicKey(), connKey, netip.MustParseAddr("10.77.1.1"), relay.listen)
+	if err != nil {
+		t.Fatal(err)
+	}
+	conn := &ztna.Connector{Config: wg, Heartbeat: 200 * time.Millisecond}
+	defer conn.Close()
+	hidden := echoServer(t)
+	if err := conn.Export(ctx, 7007, func(ctx context.Context) (net.Conn, error) {
+		var d net.Dialer
+		return d.DialContext(ctx, "tcp", hidden)
+	}); err != nil {
+		t.Fatal(err)
+	}
+	alice := w.client(t, g, "alice")
+	reach := func(what string) {
+		t.Helper()
+		for {
+			dctx, cancel := context.WithTimeout(ctx, 3*time.Second)
+			c, err := alice.Dial(dctx, "tcp", "echo.corp:7")
+			cancel()
+			if err == nil {
+				echoOnce(t, c, what)
+				c.Close()
+				return
+			}
+			if ctx.Err() != nil {
+				t.Fatalf("%s: the connector is unreachable: %v", what, err)
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+	}
+	reach("before the cut")
+	relay.cut()
+	dctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+	if c, err := alice.Dial(dctx, "tcp", "echo.corp:7"); err == nil {
+		c.SetDeadline(time.Now().Add(2 * time.Second))
+		if _, err := c.Write([]byte("x")); err == nil {
+			if _, err := c.Read(make([]byte, 1)); err == nil {
+				t.Error("the connector answered while its network was cut")
+			}
+		}
+		c.Close()
+	}
+	cancel()
+	time.Sleep(time.Second) // the outage lasts a while
+	relay.start(relay.listen)
+	start := time.Now()
+	reach("after the network came back")
+	t.Logf("connector reachable %v after the network came back; %d session reset(s)", time.Since(start), conn.SessionResets())
+}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"net"
 	"net/netip"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -186,5 +187,40 @@ func TestConnectorUDP(t *testing.T) {
 	allow := w.waitEvent(t, func(ev ztna.Event) bool { return ev.Kind == ztna.EventDecision && ev.Subject == "alice" })
 	if allow.Effect != "allow" || allow.Rule != "eng-lab-bench" || allow.Upstream != "10.77.1.1:9009" {
 		t.Errorf("alice's decision = %+v", allow)
+	}
+}
+
+// Rate limits apply to UDP flows: with one concurrent flow per user,
+// alice's second flow (another source port) gets no answer while the
+// first is live.
+func TestUDPRateLimit(t *testing.T) {
+	w := newWorld(t)
+	w.cfg.RateLimits.PerUser.Concurrent = 1
+	w.cfg.Resources = []ztna.ResourceConfig{{Name: "echo-udp.corp", Kind: "udp", Port: 9, Upstreams: []string{udpEchoServer(t)}}}
+	g := w.start(t, nil)
+	ctx := testCtx(t, 30*time.Second)
+	alice := w.client(t, g, "alice")
+	c1, err := alice.Dial(ctx, "udp", "echo-udp.corp:9")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c1.Close()
+	if !udpEcho(t, c1, "first flow", 10*time.Second) {
+		t.Fatal("no echo on the first flow")
+	}
+	c2, err := alice.Dial(ctx, "udp", "echo-udp.corp:9")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c2.Close()
+	if udpEcho(t, c2, "second flow", 2*time.Second) {
+		t.Error("a second concurrent udp flow was answered")
+	}
+	ev := w.waitEvent(t, func(ev ztna.Event) bool { return ev.Kind == ztna.EventDecision && ev.Effect == "deny" })
+	if !strings.Contains(ev.Reason, "rate limited") {
+		t.Errorf("second flow's decision = %+v", ev)
+	}
+	if !udpEcho(t, c1, "first flow still", 5*time.Second) {
+		t.Error("the first flow stopped")
 	}
 }

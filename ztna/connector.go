@@ -131,6 +131,8 @@ type Connector struct {
 	cancel  context.CancelFunc
 	resets  int // sessions dropped by the heartbeat
 
+	presenceSrv *http.Server
+
 	wg sync.WaitGroup
 }
 
@@ -180,6 +182,7 @@ func (c *Connector) upLocked(ctx context.Context) (*tunnel.Tunnel, error) {
 	c.tun = t
 	c.lns = append(c.lns, ln)
 	srv := &http.Server{Handler: http.HandlerFunc(c.servePresence), ReadHeaderTimeout: 5 * time.Second}
+	c.presenceSrv = srv
 	c.wg.Add(1)
 	go func() {
 		defer c.wg.Done()
@@ -560,11 +563,14 @@ func ping(ctx context.Context, t *tunnel.Tunnel, server string, q []byte, timeou
 func (c *Connector) Close() error {
 	c.mu.Lock()
 	c.closed = true
-	lns, pcs, t, usb, serial, cancel := c.lns, c.pcs, c.tun, c.usb, c.serial, c.cancel
-	c.lns, c.pcs, c.tun, c.usb, c.serial, c.cancel = nil, nil, nil, nil, nil, nil
+	lns, pcs, t, usb, serial, cancel, psrv := c.lns, c.pcs, c.tun, c.usb, c.serial, c.cancel, c.presenceSrv
+	c.lns, c.pcs, c.tun, c.usb, c.serial, c.cancel, c.presenceSrv = nil, nil, nil, nil, nil, nil, nil
 	c.mu.Unlock()
 	if cancel != nil {
 		cancel()
+	}
+	if psrv != nil {
+		psrv.Close()
 	}
 	for _, ln := range lns {
 		ln.Close()

@@ -322,13 +322,26 @@ func (g *Gateway) syncUSB(r *resource, cn ConnectorConfig, addr netip.Addr, rep 
 		delete(u.remote, busID)
 		g.markAbsent(u, r, busID, info, reason, at)
 	}
+	var missing []string
 	for busID := range want {
-		if u.remote[busID] != nil {
-			continue
+		if u.remote[busID] == nil {
+			missing = append(missing, busID)
 		}
+	}
+	// Import without holding u.mu, which decisions take: an import
+	// through a slow tunnel must not stall them. Only this goroutine
+	// changes u.remote and u.absent of a connector's resource.
+	imported := make(map[string]*remoteUSB, len(missing))
+	errs := make(map[string]error, len(missing))
+	u.mu.Unlock()
+	for _, busID := range missing {
 		ctx, cancel := context.WithTimeout(g.ctx, 5*time.Second)
-		rd, err := g.importRemote(ctx, at, busID)
+		imported[busID], errs[busID] = g.importRemote(ctx, at, busID)
 		cancel()
+	}
+	u.mu.Lock()
+	for _, busID := range missing {
+		rd, err := imported[busID], errs[busID]
 		if err != nil {
 			if _, known := u.absent[busID]; !known {
 				g.markAbsent(u, r, busID, usbip.DeviceInfo{}, "import from connector "+cn.ID+": "+err.Error(), at)

@@ -133,11 +133,27 @@ func TestUSBThroughConnector(t *testing.T) {
 	attachAllowed()
 
 	// carol is not in eng: she sees nothing.
-	addr = forward(t, w.client(t, g, "carol"), "lab-dev.corp:3240")
-	_, port, _ = net.SplitHostPort(addr)
+	carolAddr := forward(t, w.client(t, g, "carol"), "lab-dev.corp:3240")
+	_, port, _ = net.SplitHostPort(carolAddr)
 	out, _ = run("list", "-r", "127.0.0.1")
 	if strings.Contains(out, "1-1") || strings.Contains(out, "1-2") {
 		t.Errorf("carol's list shows devices:\n%s", out)
+	}
+
+	// The connector goes away: all its devices are reported absent.
+	gone := time.Now()
+	conn.Close()
+	for _, bus := range []string{"1-1", "1-2"} {
+		ev := w.waitEvent(t, func(ev ztna.Event) bool {
+			return ev.Kind == ztna.EventDeviceAbsent && ev.Path == bus && ev.Time.After(gone)
+		})
+		if !strings.Contains(ev.Reason, "unreachable") {
+			t.Errorf("absence of %s when the connector is gone: %+v", bus, ev)
+		}
+	}
+	_, port, _ = net.SplitHostPort(addr)
+	if out, _ := run("list", "-r", "127.0.0.1"); strings.Contains(out, "1-1") {
+		t.Errorf("alice's list shows devices of a connector that is gone:\n%s", out)
 	}
 }
 

@@ -130,10 +130,9 @@ type Connector struct {
 	closed  bool
 	cancel  context.CancelFunc
 	resets  int // sessions dropped by the heartbeat
+	psrv    *http.Server
 
-	presenceSrv *http.Server
-
-	wg sync.WaitGroup
+	wg sync.WaitGroup // every goroutine the connector started
 }
 
 // SerialExport is a serial port a connector exports.
@@ -182,7 +181,7 @@ func (c *Connector) upLocked(ctx context.Context) (*tunnel.Tunnel, error) {
 	c.tun = t
 	c.lns = append(c.lns, ln)
 	srv := &http.Server{Handler: http.HandlerFunc(c.servePresence), ReadHeaderTimeout: 5 * time.Second}
-	c.presenceSrv = srv
+	c.psrv = srv
 	c.wg.Add(1)
 	go func() {
 		defer c.wg.Done()
@@ -563,8 +562,8 @@ func ping(ctx context.Context, t *tunnel.Tunnel, server string, q []byte, timeou
 func (c *Connector) Close() error {
 	c.mu.Lock()
 	c.closed = true
-	lns, pcs, t, usb, serial, cancel, psrv := c.lns, c.pcs, c.tun, c.usb, c.serial, c.cancel, c.presenceSrv
-	c.lns, c.pcs, c.tun, c.usb, c.serial, c.cancel, c.presenceSrv = nil, nil, nil, nil, nil, nil, nil
+	lns, pcs, t, usb, serial, cancel, psrv := c.lns, c.pcs, c.tun, c.usb, c.serial, c.cancel, c.psrv
+	c.lns, c.pcs, c.tun, c.usb, c.serial, c.cancel, c.psrv = nil, nil, nil, nil, nil, nil, nil
 	c.mu.Unlock()
 	if cancel != nil {
 		cancel()

@@ -71,9 +71,9 @@ func (c *Client) Up(ctx context.Context) (*tunnel.Tunnel, error) {
 }
 
 // Dial connects to address ("wiki.corp:80" or "10.78.0.1:80") through the
-// gateway. network is tcp, tcp4 or tcp6 (or udp for resources that take
-// it). A connection the gateway's policy refuses fails with "connection
-// refused".
+// gateway. network is tcp, tcp4 or tcp6, or udp for udp resources. A
+// connection the gateway's policy refuses fails with "connection
+// refused"; the datagrams of a refused UDP flow get no answer.
 func (c *Client) Dial(ctx context.Context, network, address string) (net.Conn, error) {
 	t, err := c.Up(ctx)
 	if err != nil {

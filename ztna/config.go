@@ -125,25 +125,30 @@ type ResourceConfig struct {
 	// Name is what peers dial and resolve through the gateway's DNS,
 	// e.g. wiki.corp.
 	Name string `yaml:"name"`
-	// Kind is tcp, http, usb or serial.
+	// Kind is tcp, udp, http, usb or serial.
 	Kind   string            `yaml:"kind"`
 	Labels map[string]string `yaml:"labels"`
 	// Address is the resource's virtual address inside the tunnel.
 	// Default: the next free one in Config.ResourcePrefix.
 	Address string `yaml:"address"`
 	// Port peers connect to. Default: 80 for http, 3240 for usb, 2217
-	// for serial.
+	// for serial; required for tcp and udp.
 	Port int `yaml:"port"`
-	// Upstreams are host:port targets of tcp and http resources; more
-	// than one are load balanced.
+	// Upstreams are host:port targets of tcp, udp and http resources;
+	// more than one are load balanced (per flow).
 	Upstreams []string `yaml:"upstreams"`
 	// USB lists simulated devices a usb resource exports (real devices
 	// are added with Gateway.AddUSBDevice).
 	USB []USBDeviceConfig `yaml:"usb"`
-	// Connector names the connector that hosts a tcp or http resource;
-	// the gateway then reaches it through the tunnel at the connector's
-	// address and ConnectorPort, and policy sees labels connector and
-	// site. Upstreams are then not needed.
+	// Connector names the connector that hosts the resource; policy
+	// then sees labels connector and site. A tcp, udp, http or serial
+	// resource is reached through the tunnel at the connector's address
+	// and ConnectorPort (default: Port), and needs no upstreams. A usb
+	// resource re-exports the devices the connector's USB/IP server
+	// (ConnectorPort, default 3240) reports present; it configures no
+	// usb devices of its own. A serial resource's serial.path is then
+	// the device on the connector and optional (the connector reports
+	// it).
 	Connector     string `yaml:"connector"`
 	ConnectorPort int    `yaml:"connector_port"`
 	// Serial is the port a serial resource shares.
@@ -153,7 +158,9 @@ type ResourceConfig struct {
 	HealthCheck HealthCheckConfig `yaml:"health_check"`
 	// DialTimeout bounds an upstream dial. Default: 5s.
 	DialTimeout time.Duration `yaml:"dial_timeout"`
-	// IdleTimeout closes a TCP flow idle this long. Default: none.
+	// IdleTimeout closes a flow idle this long (no byte either way).
+	// Default: none for tcp, 60s for udp (a UDP flow has no end of its
+	// own).
 	IdleTimeout time.Duration `yaml:"idle_timeout"`
 }
 
@@ -442,25 +449,33 @@ func (c *Config) Validate() error {
 			return bad("resources[%d]: duplicate name %q", i, r.Name)
 		}
 		names[lname] = true
-		switch r.Kind {
-		case "tcp", "http":
-			if r.Connector != "" {
-				found := false
-				for _, c := range c.Connectors {
-					found = found || c.ID == r.Connector
-				}
-				if !found {
-					return bad("resource %q: no connector %q", r.Name, r.Connector)
-				}
-				if r.ConnectorPort < 0 || r.ConnectorPort > 65535 {
-					return bad("resource %q: connector_port %d out of range", r.Name, r.ConnectorPort)
-				}
-				break
+		if r.Connector != "" {
+			found := false
+			for _, c := range c.Connectors {
+				found = found || c.ID == r.Connector
 			}
-			if len(r.Upstreams) == 0 {
+			if !found {
+				return bad("resource %q: no connector %q", r.Name, r.Connector)
+			}
+			if r.ConnectorPort < 0 || r.ConnectorPort > 65535 {
+				return bad("resource %q: connector_port %d out of range", r.Name, r.ConnectorPort)
+			}
+			if len(r.Upstreams) > 0 {
+				return bad("resource %q: upstreams and connector exclude each other", r.Name)
+			}
+		}
+		switch r.Kind {
+		case "tcp", "http", "udp":
+			if r.Connector == "" && len(r.Upstreams) == 0 {
 				return bad("resource %q: at least one upstream is required", r.Name)
 			}
+			if r.Kind == "udp" && r.HealthCheck.Interval > 0 {
+				return bad("resource %q: udp upstreams have no active health check", r.Name)
+			}
 		case "usb":
+			if r.Connector != "" && len(r.USB) > 0 {
+				return bad("resource %q: the devices of a usb resource on a connector come from the connector; remove usb", r.Name)
+			}
 			for _, d := range r.USB {
 				switch d.Simulate {
 				case "keyboard", "serial", "storage":
@@ -469,7 +484,10 @@ func (c *Config) Validate() error {
 				}
 			}
 		case "serial":
-			if r.Serial == nil || r.Serial.Path == "" {
+			if r.Connector != "" && r.Serial == nil {
+				break
+			}
+			if r.Serial == nil || (r.Serial.Path == "" && r.Connector == "") {
 				return bad("resource %q: serial.path is required", r.Name)
 			}
 			switch r.Serial.Protocol {
@@ -481,9 +499,9 @@ func (c *Config) Validate() error {
 				return bad("resource %q: serial.baud must not be negative", r.Name)
 			}
 		default:
-			return bad("resource %q: kind %q: want tcp, http, usb or serial", r.Name, r.Kind)
+			return bad("resource %q: kind %q: want tcp, udp, http, usb or serial", r.Name, r.Kind)
 		}
-		if r.Port < 0 || r.Port > 65535 || (r.Port == 0 && r.Kind == "tcp") {
+		if r.Port < 0 || r.Port > 65535 || (r.Port == 0 && (r.Kind == "tcp" || r.Kind == "udp")) {
 			return bad("resource %q: port %d: want 1-65535", r.Name, r.Port)
 		}
 		if r.Address != "" {

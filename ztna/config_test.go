@@ -89,3 +89,44 @@ func FuzzParseConfig(f *testing.F) {
 		}
 	})
 }
+
+// The example configuration of a connector's resources is valid, and the
+// rules that tie udp resources and connector devices together hold.
+func TestConnectorConfig(t *testing.T) {
+	cfg, err := ztna.ReadConfig("testdata/connector.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(cfg.Resources) != 4 || cfg.Resources[0].Kind != "udp" || cfg.Resources[2].Connector != "bench-1" {
+		t.Errorf("parsed %+v", cfg.Resources)
+	}
+	const base = `address: 10.77.0.1/16
+connectors: [{id: c1, public_key: "Ky0W2Zk5o1bO0hWk5nWmbzD5m9CqZVn6s8yZqK5Yl0c=", address: 10.77.1.1}]
+resources:
+`
+	for _, tc := range []struct{ name, res, want string }{
+		{"udp without port", "  - {name: u.lab, kind: udp, upstreams: ['h:1']}", "port 0"},
+		{"udp without upstream", "  - {name: u.lab, kind: udp, port: 53}", "upstream"},
+		{"udp health check", "  - {name: u.lab, kind: udp, port: 53, upstreams: ['h:1'], health_check: {interval: 1s}}", "health check"},
+		{"unknown connector", "  - {name: u.lab, kind: udp, port: 53, connector: c2}", "no connector"},
+		{"connector and upstreams", "  - {name: u.lab, kind: tcp, port: 53, connector: c1, upstreams: ['h:1']}", "exclude"},
+		{"usb devices on a connector", "  - {name: u.lab, kind: usb, connector: c1, usb: [{bus_id: 1-1, simulate: keyboard}]}", "come from the connector"},
+		{"serial without path", "  - {name: s.lab, kind: serial, serial: {baud: 9600}}", "serial.path"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := ztna.ParseConfig([]byte(base + tc.res + "\n"))
+			if err == nil || !errors.Is(err, ztna.ErrInvalidConfig) || !strings.Contains(err.Error(), tc.want) {
+				t.Errorf("err = %v, want one mentioning %q", err, tc.want)
+			}
+		})
+	}
+	for _, ok := range []string{
+		"  - {name: u.lab, kind: udp, port: 53, connector: c1}",
+		"  - {name: s.lab, kind: serial, connector: c1}",
+		"  - {name: d.lab, kind: usb, connector: c1, connector_port: 3240}",
+	} {
+		if _, err := ztna.ParseConfig([]byte(base + ok + "\n")); err != nil {
+			t.Errorf("%s: %v", ok, err)
+		}
+	}
+}

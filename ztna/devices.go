@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -20,6 +21,12 @@ type usbResource struct {
 	srv *usbip.Server
 	// sims are the simulated devices from the configuration, by bus id.
 	sims map[string]usbSim
+
+	mu sync.Mutex
+	// guarded by mu: the devices of a connector, by bus id: those
+	// imported from it and exported again, and those gone, with why.
+	remote map[string]*remoteUSB
+	absent map[string]string
 }
 
 type usbSim struct {
@@ -78,6 +85,9 @@ func (g *Gateway) attachDevices(r *resource, prev *resource) error {
 			u.sims[busID] = usbSim{cfg: d, dev: dev.(interface{ Close() error })}
 		}
 	case "serial":
+		if r.cfg.Connector != "" {
+			return nil // the connector shares the port; the gateway relays
+		}
 		if g.serial == nil {
 			g.serial = map[string]*serialResource{}
 		}
@@ -211,6 +221,9 @@ func (g *Gateway) decideDevice(ctx context.Context, principal any, fill func(*po
 	fill(&req.Resource)
 	d := g.engine.Decide(ctx, &req)
 	why := verdict(&d, &req)
+	if why == nil && df.a.res.cfg.Connector != "" && req.Resource.BusID != "" {
+		why = g.usbAbsent(df.a.res, req.Resource.BusID)
+	}
 	if record {
 		ev := g.event(EventDecision, df.a)
 		ev.Effect, ev.Rule = effectOf(why), d.Rule

@@ -6,8 +6,9 @@
 //
 // # One access
 //
-// A peer opens a TCP connection to a resource's virtual address inside the
-// tunnel (the gateway's DNS resolved the name to it). The tunnel hands the
+// A peer opens a TCP connection, or sends the first datagram of a UDP
+// flow, to a resource's virtual address inside the tunnel (the gateway's
+// DNS resolved the name to it). The tunnel hands the
 // gateway the new flow before answering it, and the gateway:
 //
 //  1. identifies the peer: public key → device → user, from a [Directory]
@@ -41,6 +42,13 @@
 // stock WireGuard client whose wg-quick file says DNS = that address.
 //
 //   - tcp: spliced to an upstream.
+//   - udp: each flow (a peer's source address and port to the resource's
+//     address and port) is decided on its first datagram, then its
+//     datagrams are relayed to an upstream chosen for the flow and the
+//     answers back, until it is idle for idle_timeout
+//     ([DefaultUDPIdleTimeout] when unset). Rate limits, re-decisions and
+//     the closed-flow event with its bytes apply as for tcp; a refused
+//     flow's datagrams are dropped, so the peer sees no answer.
 //   - http: proxied at layer 7. Every request is decided on its own, with
 //     resource.method, resource.path and resource.host; a refused request
 //     gets 403 (429 when rate limited). The upstream receives
@@ -102,22 +110,48 @@
 //	defer c.Close()
 //	resp, err := c.HTTPClient().Get("http://wiki.corp/")
 //
-// # Limits and what is not here yet
+// # Limits
 //
-// UDP resources are not implemented (UDP flows other than DNS are
-// refused). A [Connector] hosts TCP and HTTP resources; USB and serial
-// resources behind a connector, and hot-plug reports from it, are not
-// implemented yet. Bandwidth limits are per flow. Passive ejection takes a
-// failing upstream out for ten seconds.
+// Bandwidth limits are per flow. Passive ejection takes a failing
+// upstream out for ten seconds, including a connector's service after a
+// failed dial. UDP upstreams have no active health check. A usb resource
+// takes its devices either from the configuration or from one connector.
 //
 // # Connectors
 //
-// A resource with Connector set is reached through the tunnel at the
-// connector's address instead of being dialled by the gateway: the
-// connector (an IoT device, a lab bench, a customer site) is a peer that
-// dials out to the gateway, so it works behind NAT, and WireGuard's
-// persistent keepalive and roaming carry it across network changes.
-// Policy sees the connector and its site as resource labels.
+// A resource with Connector set lives behind a [Connector]: a peer (an IoT
+// device, a lab bench, a customer site) that dials out to the gateway, so
+// it works behind NAT. Policy sees the connector's id and site as
+// resource.labels.connector and resource.labels.site.
+//
+//   - tcp, udp and http resources are reached through the tunnel at the
+//     connector's address and connector_port, where the connector splices
+//     them to its local service (Connector.Export, ExportUDP).
+//   - A usb resource is served by the gateway's USB/IP server as usual,
+//     with the devices of the connector's USB/IP server
+//     (Connector.AddUSBDevice, any usbip.Device): the gateway imports
+//     each one through the tunnel and exports it again, so every list
+//     entry and import is decided by policy with the device facts, and
+//     an allowed import carries the URBs to the connector.
+//   - A serial resource is decided at the gateway (resource.serial_port is
+//     the device path on the connector) and its RFC 2217 or raw bytes
+//     pass through to the connector's serialfwd server
+//     (Connector.ExportSerial).
+//
+// Presence: the gateway asks every connector hosting usb or serial
+// resources, once a second, which devices it has (the connector answers
+// on PresencePort). A device that appears is imported and recorded as an
+// [EventDevicePresent]; one that vanishes, or every device of a connector
+// that stops answering, is withdrawn and recorded as an
+// [EventDeviceAbsent], and imports of it or connections to it are refused
+// with [ErrDeviceAbsent] until it is back.
+//
+// Reconnection: the connector's persistent keepalive keeps NAT mappings
+// open and WireGuard's roaming lets the gateway follow a connector that
+// changed address; a connector whose heartbeat (Connector.Heartbeat) goes
+// unanswered three times in a row, as after a gateway restart, drops its
+// WireGuard session and handshakes again. No restart is needed on either
+// side.
 //
 // # Performance
 //
@@ -137,7 +171,8 @@
 //
 // All methods of Gateway and Client are safe for concurrent use. Close
 // cuts live flows, stops every goroutine the gateway started (tunnel, DNS,
-// JWKS, HTTP proxy, health checks, re-decisions, USB and serial servers),
-// closes the audit file it opened and is safe to call twice. [Gateway.Drain]
-// stops admitting flows and waits for live ones, for a graceful shutdown.
+// JWKS, HTTP proxy, health checks, re-decisions, presence polls, USB and
+// serial servers), closes the audit file it opened and the imports from
+// connectors, and is safe to call twice. [Gateway.Drain] stops admitting
+// flows and waits for live ones, for a graceful shutdown.
 package ztna

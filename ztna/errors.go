@@ -34,4 +34,9 @@ var (
 	// ErrRevoked is the reason of a live flow cut because a re-decision
 	// (policy or identity change, risk, session expiry) denied it.
 	ErrRevoked = errors.New("ztna: access revoked")
+
+	// ErrDeviceAbsent is the reason of an import or connection refused
+	// because the USB device or serial port, hosted by a connector, is
+	// not there now (unplugged, or the connector unreachable).
+	ErrDeviceAbsent = errors.New("ztna: device absent")
 )

@@ -126,13 +126,13 @@ func (g *Gateway) refuse(f *tunnel.Flow, a *access, why error) {
 func (g *Gateway) handleFlow(ctx context.Context, f *tunnel.Flow) {
 	start := time.Now()
 	st := g.state.Load()
-	if g.draining.Load() || f.Protocol != tunnel.TCP {
+	if g.draining.Load() {
 		f.Refuse()
 		return
 	}
 	res := st.byDest[f.Destination]
-	if res == nil {
-		f.Refuse()
+	if res == nil || (f.Protocol == tunnel.UDP) != (res.cfg.Kind == "udp") {
+		f.Refuse() // a UDP flow is decided only for a udp resource, and vice versa
 		return
 	}
 	ctx, span := g.tracer.Start(ctx, "ztna.flow", trace.WithAttributes(
@@ -151,13 +151,24 @@ func (g *Gateway) handleFlow(ctx context.Context, f *tunnel.Flow) {
 		g.serveHTTPFlow(ctx, st, f, a)
 		return
 	case "usb", "serial":
-		g.serveDeviceFlow(ctx, st, f, a)
-		return
+		if res.cfg.Kind == "usb" || res.cfg.Connector == "" {
+			g.serveDeviceFlow(ctx, st, f, a)
+			return
+		}
+		// A serial port on a connector: decided here, then its RFC 2217
+		// or raw bytes pass through to the connector's serial server.
 	}
 
 	req := g.request(a)
+	var absent error
+	if res.cfg.Connector != "" {
+		absent = g.connectorFacts(res, &req.Resource)
+	}
 	d := g.engine.Decide(ctx, &req)
 	why := verdict(&d, &req)
+	if why == nil {
+		why = absent
+	}
 	if why == nil && !st.limits.acquire(a.id) {
 		why = ErrRateLimited
 	} else if why == nil {

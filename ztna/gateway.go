@@ -104,6 +104,7 @@ type Gateway struct {
 	kickc    chan struct{}
 
 	endpoints endpointCache
+	presence  presenceTable
 
 	devMu sync.Mutex
 	// guarded by devMu: USB and serial servers by resource name; they
@@ -255,8 +256,9 @@ func New(ctx context.Context, cfg *Config, opts *Options) (*Gateway, error) {
 		g.Close()
 		return nil, err
 	}
-	g.wg.Add(1)
+	g.wg.Add(2)
 	go g.recheckLoop()
+	go g.presenceLoop()
 	return g, nil
 }
 
@@ -361,6 +363,9 @@ func (g *Gateway) assignResources(st *state, cfg *Config) error {
 			r.cfg.Upstreams = []string{netip.AddrPortFrom(netip.MustParseAddr(cn.Address), connectorPort(r.cfg)).String()}
 			dial = g.dialTunnel
 		}
+		if r.cfg.Kind == "udp" && r.cfg.IdleTimeout == 0 {
+			r.cfg.IdleTimeout = DefaultUDPIdleTimeout
+		}
 		r.pool = newPool(r.cfg, dial)
 		st.byDest[netip.AddrPortFrom(r.addr, r.port)] = r
 		var po *resource
@@ -375,6 +380,10 @@ func (g *Gateway) assignResources(st *state, cfg *Config) error {
 }
 
 var defaultPorts = map[string]uint16{"http": 80, "usb": 3240, "serial": 2217}
+
+// DefaultUDPIdleTimeout ends a UDP flow after this long without a
+// datagram either way, unless the resource sets idle_timeout.
+const DefaultUDPIdleTimeout = 60 * time.Second
 
 // addrTakenByOther reports whether a resource other than name held a in
 // st, so that a reload does not hand a removed resource's address to a new

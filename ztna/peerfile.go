@@ -50,7 +50,7 @@ func PeerConfig(cfg *Config, gatewayKey tunnel.Key, devKey tunnel.Key, devAddr n
 }
 
 // NextDeviceAddress returns the first address of the gateway's prefix that
-// is neither the gateway's nor any device's.
+// is neither the gateway's nor any device's or connector's.
 func NextDeviceAddress(cfg *Config) (netip.Addr, error) {
 	gp, err := cfg.GatewayPrefix()
 	if err != nil {
@@ -59,6 +59,11 @@ func NextDeviceAddress(cfg *Config) (netip.Addr, error) {
 	used := map[netip.Addr]bool{gp.Addr(): true}
 	for _, d := range cfg.Devices {
 		if a, err := netip.ParseAddr(d.Address); err == nil {
+			used[a] = true
+		}
+	}
+	for _, c := range cfg.Connectors {
+		if a, err := netip.ParseAddr(c.Address); err == nil {
 			used[a] = true
 		}
 	}

@@ -42,10 +42,14 @@ type pool struct {
 	timeout   time.Duration
 	hc        HealthCheckConfig
 	http      bool
+	network   string // tcp, or udp for udp resources
 }
 
 func newPool(rc ResourceConfig, dial func(ctx context.Context, network, addr string) (net.Conn, error)) *pool {
-	p := &pool{leastConn: rc.Balance == "least_conn", dial: dial, timeout: rc.DialTimeout, hc: rc.HealthCheck, http: rc.Kind == "http"}
+	p := &pool{leastConn: rc.Balance == "least_conn", dial: dial, timeout: rc.DialTimeout, hc: rc.HealthCheck, http: rc.Kind == "http", network: "tcp"}
+	if rc.Kind == "udp" {
+		p.network = "udp"
+	}
 	if p.timeout == 0 {
 		p.timeout = 5 * time.Second
 	}
@@ -97,7 +101,7 @@ func (p *pool) connect(ctx context.Context) (net.Conn, *upstream, error) {
 			break
 		}
 		dctx, cancel := context.WithTimeout(ctx, p.timeout)
-		c, err := p.dial(dctx, "tcp", u.addr)
+		c, err := p.dial(dctx, p.network, u.addr)
 		cancel()
 		if err == nil {
 			u.active.Add(1)

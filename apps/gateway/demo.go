@@ -96,7 +96,7 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	if err := writeDemoConfig(cfgPath, *port, *endpoint, *admin, wiki.Addr().String(), books.Addr().String(), printer.Addr().String()); err != nil {
 		return err
 	}
-	peer, err := addPeer(cfgPath, "ann-laptop", "ann", "")
+	peer, err := addPeer(cfgPath, "ann-laptop", "ann", "", "")
 	if err != nil {
 		return err
 	}

@@ -23,11 +23,14 @@ func init() {
 }
 
 const peerUsage = `usage: gateway peer add NAME --user USER --config FILE [--endpoint HOST:PORT] [--out FILE] [--no-qr]
+       gateway peer add NAME --connector SITE --config FILE [--endpoint HOST:PORT] [--out FILE] [--no-qr]
 
 Adds a device NAME for USER to the config file (a new key pair and the next
 free address), and prints the device's wg-quick configuration and a QR code
-that the WireGuard mobile apps scan. A running gateway picks the device up
-on SIGHUP.
+that the WireGuard mobile apps scan. With --connector it adds a connector
+at SITE instead (resources then say connector: NAME), whose printed
+configuration is what the ztna.Connector embedded at the site runs. A
+running gateway picks the peer up on SIGHUP.
 `
 
 func runPeer(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -42,6 +45,7 @@ func runPeer(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	fs.SetOutput(stderr)
 	fs.Usage = func() { fmt.Fprint(stderr, peerUsage) }
 	user := fs.String("user", "", "the `USER` the device belongs to")
+	site := fs.String("connector", "", "add a connector at `SITE` instead of a device")
 	cfgPath := fs.String("config", "", "gateway config `FILE` to add the device to")
 	endpoint := fs.String("endpoint", "", "`HOST:PORT` the device reaches the gateway at (default: the config's endpoint)")
 	out := fs.String("out", "", "also write the wg-quick config to `FILE` (mode 0600)")
@@ -63,10 +67,10 @@ func runPeer(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	} else if fs.NArg() > 0 {
 		return usageError{"peer add takes one NAME"}
 	}
-	if name == "" || *user == "" || *cfgPath == "" {
-		return usageError{"peer add needs NAME, --user and --config"}
+	if name == "" || (*user == "") == (*site == "") || *cfgPath == "" {
+		return usageError{"peer add needs NAME, --config, and either --user or --connector"}
 	}
-	wg, err := addPeer(*cfgPath, name, *user, *endpoint)
+	wg, err := addPeer(*cfgPath, name, *user, *site, *endpoint)
 	if err != nil {
 		return err
 	}
@@ -84,15 +88,19 @@ func runPeer(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		fmt.Fprintln(stdout)
 		qrterminal.GenerateHalfBlock(string(text), qrterminal.L, stdout)
 	}
-	fmt.Fprintf(stderr, "added device %q for user %q to %s; send the gateway SIGHUP to apply\n", name, *user, *cfgPath)
+	if *site != "" {
+		fmt.Fprintf(stderr, "added connector %q at site %q to %s; send the gateway SIGHUP to apply\n", name, *site, *cfgPath)
+	} else {
+		fmt.Fprintf(stderr, "added device %q for user %q to %s; send the gateway SIGHUP to apply\n", name, *user, *cfgPath)
+	}
 	return nil
 }
 
-// addPeer adds a device to the config file and returns its wg-quick
-// configuration. The file is edited as a YAML tree, so comments and the
+// addPeer adds a device of user, or a connector at site when site is
+// set, to the config file and returns its wg-quick configuration. The file is edited as a YAML tree, so comments and the
 // order of keys survive, and replaced atomically after the result has
 // been validated.
-func addPeer(path, name, user, endpoint string) (tunnel.Config, error) {
+func addPeer(path, name, user, site, endpoint string) (tunnel.Config, error) {
 	cfg, err := ztna.ReadConfig(path)
 	if err != nil {
 		return tunnel.Config{}, err
@@ -124,18 +132,24 @@ func addPeer(path, name, user, endpoint string) (tunnel.Config, error) {
 	if root.Kind != yaml.MappingNode {
 		return tunnel.Config{}, fmt.Errorf("%s: the top level is not a mapping", path)
 	}
+	section := "devices"
+	var entry any = ztnaDevice{ID: name, User: user, PublicKey: key.PublicKey().String(), Address: addr.String()}
+	if site != "" {
+		section = "connectors"
+		entry = ztnaConnector{ID: name, Site: site, PublicKey: key.PublicKey().String(), Address: addr.String()}
+	}
 	var devs *yaml.Node
 	for i := 0; i+1 < len(root.Content); i += 2 {
-		if root.Content[i].Value == "devices" {
+		if root.Content[i].Value == section {
 			devs = root.Content[i+1]
 		}
 	}
 	if devs == nil || devs.Kind != yaml.SequenceNode {
 		devs = &yaml.Node{Kind: yaml.SequenceNode}
-		root.Content = append(root.Content, &yaml.Node{Kind: yaml.ScalarNode, Value: "devices"}, devs)
+		root.Content = append(root.Content, &yaml.Node{Kind: yaml.ScalarNode, Value: section}, devs)
 	}
 	var dn yaml.Node
-	if err := dn.Encode(ztnaDevice{ID: name, User: user, PublicKey: key.PublicKey().String(), Address: addr.String()}); err != nil {
+	if err := dn.Encode(entry); err != nil {
 		return tunnel.Config{}, err
 	}
 	devs.Content = append(devs.Content, &dn)
@@ -169,6 +183,14 @@ func addPeer(path, name, user, endpoint string) (tunnel.Config, error) {
 		return tunnel.Config{}, err
 	}
 	return ztna.PeerConfig(cfg, gwKey.PublicKey(), key, addr, endpoint)
+}
+
+// ztnaConnector is the YAML form of a new connector.
+type ztnaConnector struct {
+	ID        string `yaml:"id"`
+	Site      string `yaml:"site"`
+	PublicKey string `yaml:"public_key"`
+	Address   string `yaml:"address"`
 }
 
 // ztnaDevice is the YAML form of a new device: only the keys peer add sets.

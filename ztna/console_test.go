@@ -214,3 +214,94 @@ func TestConsoleManagedGateway(t *testing.T) {
 		t.Error("disabled device opened a new flow")
 	}
 }
+
+// TestConsoleBundleResources checks that a bundle's tcp and http
+// resources are served next to the configuration's: the configuration
+// wins on a name clash, kinds a console cannot configure are skipped
+// without refusing the bundle, a reload of the file keeps them, and a
+// resource removed in the console cuts its live flows.
+func TestConsoleBundleResources(t *testing.T) {
+	w := newWorld(t)
+	local := echoServer(t)
+	w.cfg.Resources = []ztna.ResourceConfig{{Name: "echo.corp", Kind: "tcp", Port: 7, Upstreams: []string{local}}}
+	w.cfg.Policies = nil
+	pol, err := os.ReadFile("testdata/policy.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	alice := w.devices["alice"]
+	_, lbPort, _ := net.SplitHostPort(echoServer(t))
+	p, _ := strconv.Atoi(lbPort)
+	b := &controlplane.Bundle{
+		Version:  1,
+		Policies: []controlplane.Policy{{Name: "policy.yaml", Version: 1, Source: string(pol)}},
+		Users:    []controlplane.Identity{{ID: "alice", Email: "alice@example.com", Groups: []string{"eng"}}},
+		Devices:  []controlplane.Device{{ID: alice.id, Owner: "alice", PublicKey: alice.key.PublicKey().String(), Address: alice.addr.String()}},
+		Resources: []controlplane.Resource{
+			{Name: "ECHO.corp", Kind: "tcp", Address: "127.0.0.1", Port: 1}, // the file's echo.corp wins
+			{Name: "lb.corp", Kind: "tcp", Address: "127.0.0.1", Port: p, Labels: map[string]string{"env": "lab"}},
+			{Name: "plc.corp", Kind: "serial", Address: "/dev/ttyUSB0"},
+			{Name: "dns.corp", Kind: "udp", Address: "127.0.0.1", Port: 53},
+			{Name: "broken.corp", Kind: "tcp", Address: "", Port: 0},
+			{Name: "bad name!", Kind: "http", Address: "127.0.0.1", Port: 80},
+		},
+	}
+	dir := ztna.NewConsoleDirectory()
+	g := w.start(t, &ztna.Options{Directory: dir})
+	ctx := testCtx(t, 60*time.Second)
+	if err := g.ApplyBundle(ctx, dir, b); err != nil {
+		t.Fatalf("a bundle with resources the gateway cannot serve was refused: %v", err)
+	}
+	names := func() map[string]ztna.ResourceInfo {
+		m := map[string]ztna.ResourceInfo{}
+		for _, r := range g.Resources() {
+			m[r.Name] = r
+		}
+		return m
+	}
+	rs := names()
+	if len(rs) != 2 || rs["echo.corp"].Name == "" || rs["lb.corp"].Port != p {
+		t.Fatalf("resources = %+v, want the file's echo.corp and the console's lb.corp on port %d", rs, p)
+	}
+	if ups := g.Upstreams("echo.corp"); len(ups) != 1 || ups[0].Address != local {
+		t.Errorf("echo.corp upstreams = %+v, want the file's %s", ups, local)
+	}
+	cl := w.client(t, g, "alice")
+	lb, err := cl.Dial(ctx, "tcp", "lb.corp:"+lbPort)
+	if err != nil {
+		t.Fatalf("dial the console's resource: %v", err)
+	}
+	defer lb.Close()
+	echoOnce(t, lb, "console resource")
+
+	// A reload of the file keeps the console's resources, at the same
+	// address, and the live flow.
+	if err := g.Reload(ctx, w.cfg); err != nil {
+		t.Fatal(err)
+	}
+	if r := names()["lb.corp"]; r.Address != rs["lb.corp"].Address {
+		t.Errorf("lb.corp after reload = %+v, want it kept at %s", r, rs["lb.corp"].Address)
+	}
+	echoOnce(t, lb, "after reload")
+
+	// The console removes lb.corp: its live flow is cut.
+	b2 := *b
+	b2.Version = 2
+	b2.Resources = b.Resources[:1]
+	if err := g.ApplyBundle(ctx, dir, &b2); err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := names()["lb.corp"]; ok {
+		t.Error("lb.corp still served after the console removed it")
+	}
+	lb.SetReadDeadline(time.Now().Add(2 * time.Second))
+	if _, err := lb.Read(make([]byte, 1)); err == nil || os.IsTimeout(err) {
+		t.Errorf("live flow to a removed resource not cut: %v", err)
+	}
+	c, err := cl.Dial(ctx, "tcp", "echo.corp:7")
+	if err != nil {
+		t.Fatal(err)
+	}
+	echoOnce(t, c, "the file's resource stays")
+	c.Close()
+}

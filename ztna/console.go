@@ -224,7 +224,7 @@ func (g *Gateway) ApplyBundle(ctx context.Context, d *ConsoleDirectory, b *contr
 	snap := newConsoleSnap(b)
 	snap.set = set
 	for _, why := range snap.skipped {
-		g.log.Warn("console bundle: resource skipped", "version", b.Version, "why", why)
+		g.log.Info("console bundle: resource skipped", "version", b.Version, "why", why)
 	}
 	return g.applyConsole(ctx, d, snap, set)
 }

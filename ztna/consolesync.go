@@ -5,6 +5,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/gonaut/gonaut/tunnel"
 	"github.com/gonaut/gonaut/ztna/controlplane"
 )
 
@@ -51,10 +52,8 @@ func (g *Gateway) SyncConsole(ctx context.Context, cp *controlplane.Client, d *C
 		t := time.NewTicker(o.Heartbeat)
 		defer t.Stop()
 		for {
-			st := controlplane.Status{
-				Time: time.Now().UTC(), Version: o.Version, BundleVersion: d.Version(),
-				Peers: len(d.Peers()), Flows: g.ActiveFlows(), Healthy: g.Ready(),
-			}
+			st := g.consoleStatus(d)
+			st.Version = o.Version
 			if err := cp.PushStatus(ctx, st); err != nil && ctx.Err() == nil {
 				g.log.Warn("console status", "err", err)
 			}
@@ -84,4 +83,21 @@ func (g *Gateway) SyncConsole(ctx context.Context, cp *controlplane.Client, d *C
 	cancel()
 	wg.Wait()
 	return err
+}
+
+// consoleStatus is the gateway's heartbeat: what it enforces, how busy it
+// is, and what a device's wg-quick config needs to reach it.
+func (g *Gateway) consoleStatus(d *ConsoleDirectory) controlplane.Status {
+	cfg := g.Config()
+	st := controlplane.Status{
+		Time: time.Now().UTC(), BundleVersion: d.Version(),
+		Peers: len(d.Peers()), Flows: g.ActiveFlows(), Healthy: g.Ready(),
+		PublicKey: g.PublicKey().String(), Endpoint: cfg.Endpoint, DNS: g.Address().String(),
+	}
+	if pc, err := PeerConfig(cfg, g.PublicKey(), tunnel.Key{}, g.Address(), "-"); err == nil && len(pc.Peers) == 1 {
+		for _, p := range pc.Peers[0].AllowedIPs {
+			st.Routes = append(st.Routes, p.String())
+		}
+	}
+	return st
 }

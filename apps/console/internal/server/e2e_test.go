@@ -375,8 +375,17 @@ func consoleGatewayE2E(t *testing.T, st *store.DB) {
 	}
 
 	// A device enrolled in the console, with the wg-quick config the
-	// console prints for it.
-	setWireGuard(t, st, m.g)
+	// console prints for it: the gateway's key, DNS and routes come from
+	// its status; only where devices reach it is a setting, since the
+	// gateway listens on an ephemeral port here and does not know.
+	if err := st.SetSetting(context.Background(), SettingWGEndpoint, fmt.Sprintf("127.0.0.1:%d", m.g.ListenPort())); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, 10*time.Second, "the gateway's status with its public key", func() bool {
+		g, err := st.Gateway(context.Background(), m.cred.GatewayID)
+		var s controlplane.Status
+		return err == nil && json.Unmarshal(g.Status, &s) == nil && s.PublicKey == m.g.PublicKey().String()
+	})
 	var en Enrolment
 	e.httpAPI(base, store.RoleOperator, "POST", "/api/v1/devices", enrolRequest{Name: "ada-laptop", Owner: u.ID}, 201, &en)
 	ver, _ := st.ConfigVersion(context.Background())

@@ -28,6 +28,7 @@ type cpConsole struct {
 	changed chan struct{}
 	events  []controlplane.Event
 	seen    map[string]bool
+	status  controlplane.Status // the last heartbeat
 }
 
 func (f *cpConsole) set(mutate func(b *controlplane.Bundle)) {
@@ -99,6 +100,11 @@ func (f *cpConsole) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		f.mu.Unlock()
 		json.NewEncoder(w).Encode(ack)
 	case "/cp/v1/status":
+		var st controlplane.Status
+		json.NewDecoder(r.Body).Decode(&st)
+		f.mu.Lock()
+		f.status = st
+		f.mu.Unlock()
 		w.WriteHeader(http.StatusNoContent)
 	default:
 		http.NotFound(w, r)
@@ -153,11 +159,11 @@ func TestConsoleManagedGateway(t *testing.T) {
 	watched := make(chan struct{})
 	go func() {
 		defer close(watched)
-		cp.Watch(wctx, first.Version, func(b *controlplane.Bundle) {
-			if err := g.ApplyBundle(wctx, dir, b); err != nil {
+		g.SyncConsole(wctx, cp, dir, &ztna.SyncOptions{Version: "test", Applied: func(b *controlplane.Bundle, err error) {
+			if err != nil {
 				t.Errorf("apply bundle %d: %v", b.Version, err)
 			}
-		})
+		}})
 	}()
 	t.Cleanup(func() { stop(); <-watched })
 
@@ -212,6 +218,24 @@ func TestConsoleManagedGateway(t *testing.T) {
 	}
 	if _, err := w.client(t, g, "alice").Dial(ctx, "tcp", "echo.corp:7"); err == nil {
 		t.Error("disabled device opened a new flow")
+	}
+	// The heartbeat after the applied bundle reports its version and
+	// what a device's config needs.
+	deadline = time.Now().Add(5 * time.Second)
+	for {
+		fc.mu.Lock()
+		st := fc.status
+		fc.mu.Unlock()
+		if st.BundleVersion == 2 {
+			if st.Version != "test" || st.PublicKey != g.PublicKey().String() || st.DNS != g.Address().String() || len(st.Routes) < 2 {
+				t.Errorf("status = %+v", st)
+			}
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no heartbeat with bundle 2; last %+v", st)
+		}
+		time.Sleep(10 * time.Millisecond)
 	}
 }
 

@@ -566,7 +566,8 @@ func (g *Gateway) ListenPort() int { return g.tun.ListenPort() }
 // serves DNS and the JWKS.
 func (g *Gateway) Address() netip.Addr { return g.addr }
 
-// Config returns the running configuration.
+// Config returns the running configuration; on a gateway managed by a
+// console, its Resources include the console's (see ApplyBundle).
 func (g *Gateway) Config() *Config { return g.state.Load().cfg }
 
 // Resources lists the resources and their virtual addresses.

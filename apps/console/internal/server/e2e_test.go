@@ -408,6 +408,18 @@ func consoleGatewayE2E(t *testing.T, st *store.DB) {
 	e.httpAPI(base, store.RoleOperator, "PUT", "/api/v1/resources/web.corp", resourceRequest{Kind: "http", Address: "127.0.0.1", Port: port(t, webAddr), Labels: map[string]string{"app": "web"}}, 200, nil)
 	ver, _ = st.ConfigVersion(context.Background())
 	t.Logf("console resource applied by the gateway in %v", m.waitVersion(t, ver, 2*time.Second))
+	// Resources assigned to another gateway stay out of this one's bundle.
+	e.httpAPI(base, store.RoleOperator, "PUT", "/api/v1/resources/elsewhere.corp", resourceRequest{Kind: "tcp", Address: "127.0.0.1", Port: 9, Gateway: "edge-other"}, 200, nil)
+	e.httpAPI(base, store.RoleOperator, "PUT", "/api/v1/resources/mine.corp", resourceRequest{Kind: "tcp", Address: "127.0.0.1", Port: 9, Gateway: "edge-e2e"}, 200, nil)
+	ver, _ = st.ConfigVersion(context.Background())
+	m.waitVersion(t, ver, 2*time.Second)
+	served := map[string]bool{}
+	for _, r := range m.g.Resources() {
+		served[r.Name] = true
+	}
+	if !served["mine.corp"] || served["elsewhere.corp"] || !served["web.corp"] || !served["echo.corp"] {
+		t.Errorf("gateway serves %v; want echo.corp, web.corp and mine.corp, not elsewhere.corp", served)
+	}
 	hc := cl.HTTPClient()
 	defer hc.CloseIdleConnections()
 	body := httpGet(t, ctx, hc, "http://web.corp/hello")

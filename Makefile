@@ -7,16 +7,19 @@ PKGS := ./...
 ## run: the main job: the console (embedded SQLite, demo data) and a demo
 ## gateway connected to it, until Ctrl-C. The console prints its URL and an
 ## admin login and writes the demo gateway's one-time registration token;
-## the gateway registers with it, enforces the console's devices, users and
-## policies, sends it its events and status, and prints a wg-quick config.
+## the gateway registers with it, enforces the console's devices, users,
+## policies and resources, sends it its events and status, and prints the
+## wg-quick config of ann-laptop, a device enrolled in the demo console whose
+## private key the console wrote next to the token. apps/console's
+## TestMakeRunDemo runs this path and fetches a demo app with that config.
 CONSOLE_LISTEN ?= 127.0.0.1:8080
 run: build
 	@tmp=$$(mktemp -d); \
-	./bin/console demo -listen $(CONSOLE_LISTEN) -token-file $$tmp/token & console=$$!; \
+	./bin/console demo -listen $(CONSOLE_LISTEN) -token-file $$tmp/token -device-key-file $$tmp/ann.key & console=$$!; \
 	trap 'kill $$console 2>/dev/null; rm -rf $$tmp' EXIT INT TERM; \
 	for i in $$(seq 300); do [ -s $$tmp/token ] && break; kill -0 $$console 2>/dev/null || exit 1; sleep 0.1; done; \
 	[ -s $$tmp/token ] || { echo "make run: the console wrote no registration token"; exit 1; }; \
-	./bin/gateway demo --console http://$(CONSOLE_LISTEN) --token-file $$tmp/token
+	./bin/gateway demo --console http://$(CONSOLE_LISTEN) --token-file $$tmp/token --device-key $$tmp/ann.key
 
 ## policy-demo: check the shipped example policies and decide sample requests.
 policy-demo:

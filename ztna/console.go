@@ -4,7 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
 	"net/netip"
+	"reflect"
+	"strconv"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -17,7 +20,8 @@ import (
 // ConsoleDirectory is the Directory of a gateway managed by a console: the
 // users and devices of the latest control-plane bundle. Pass it as
 // Options.Directory and feed it bundles with Gateway.ApplyBundle, which
-// swaps it together with the bundle's policies. Safe for concurrent use.
+// swaps it together with the bundle's policies and resources. Safe for
+// concurrent use.
 type ConsoleDirectory struct {
 	snap atomic.Pointer[consoleSnap]
 	now  func() time.Time
@@ -32,6 +36,10 @@ type consoleSnap struct {
 	keys    map[tunnel.Key]string // WireGuard key -> the bundle's key string
 	peers   []tunnel.PeerConfig
 	set     *policy.Set // the bundle's compiled policies; nil before the first
+	// resources are the bundle's resources the gateway serves, and
+	// skipped why the others are not served.
+	resources []ResourceConfig
+	skipped   []string
 }
 
 // NewConsoleDirectory returns a directory that knows nobody until the first
@@ -85,7 +93,85 @@ func newConsoleSnap(b *controlplane.Bundle) *consoleSnap {
 		}
 		s.peers = append(s.peers, tunnel.PeerConfig{PublicKey: k, AllowedIPs: []netip.Prefix{p}})
 	}
+	for _, r := range b.Resources {
+		rc, err := bundleResource(r)
+		if err != nil {
+			s.skipped = append(s.skipped, err.Error())
+			continue
+		}
+		s.resources = append(s.resources, rc)
+	}
 	return s
+}
+
+// bundleResource turns a console resource into the gateway's form: its
+// Address and Port are the upstream; peers reach it at an address of the
+// gateway's resource range, on the same port (tcp) or on 80 (http). The
+// console keeps usb and serial resources too, but a gateway serves those
+// only from its configuration file or a connector, since they need a
+// local device; udp is not served by the gateway. Those, and resources
+// that would not validate, are skipped rather than refusing the bundle,
+// so that a bad resource never holds back a revocation.
+func bundleResource(r controlplane.Resource) (ResourceConfig, error) {
+	rc := ResourceConfig{Name: r.Name, Kind: r.Kind, Labels: r.Labels}
+	switch r.Kind {
+	case "tcp", "http":
+	default:
+		return rc, fmt.Errorf("resource %q: kind %q is served from the gateway's configuration, not the console", r.Name, r.Kind)
+	}
+	up := r.Address
+	if _, _, err := net.SplitHostPort(up); err != nil || r.Port != 0 {
+		port := r.Port
+		if port == 0 && r.Kind == "http" {
+			port = 80
+		}
+		up = net.JoinHostPort(r.Address, strconv.Itoa(port))
+	}
+	rc.Upstreams = []string{up}
+	if r.Kind == "tcp" {
+		_, p, err := splitHostPort(up)
+		if err != nil {
+			return rc, fmt.Errorf("resource %q: address %q port %d: %v", r.Name, r.Address, r.Port, err)
+		}
+		rc.Port = p
+	}
+	check := Config{Address: "10.77.0.1/16", Resources: []ResourceConfig{rc}}
+	if err := check.Validate(); err != nil {
+		return rc, err
+	}
+	return rc, nil
+}
+
+// consoleResources are the resources of the bundle dir serves, when dir
+// is a ConsoleDirectory.
+func consoleResources(dir Directory) []ResourceConfig {
+	if d, ok := dir.(*ConsoleDirectory); ok {
+		return d.snap.Load().resources
+	}
+	return nil
+}
+
+// mergeResources returns cfg with the console's resources added, unless
+// there are none. A resource of cfg wins over a console resource of the
+// same name (names compare without case): the configuration file is the
+// gateway operator's, and is where usb, serial and connector resources
+// live. cfg is not modified.
+func mergeResources(cfg *Config, console []ResourceConfig) *Config {
+	if len(console) == 0 {
+		return cfg
+	}
+	local := make(map[string]bool, len(cfg.Resources))
+	for _, r := range cfg.Resources {
+		local[strings.ToLower(r.Name)] = true
+	}
+	m := *cfg
+	m.Resources = append(make([]ResourceConfig, 0, len(cfg.Resources)+len(console)), cfg.Resources...)
+	for _, r := range console {
+		if !local[strings.ToLower(r.Name)] {
+			m.Resources = append(m.Resources, r)
+		}
+	}
+	return &m
 }
 
 // consolePolicy is the policy set of the console's latest bundle when dir
@@ -114,11 +200,19 @@ func parseTunnelAddr(s string) (netip.Prefix, error) {
 }
 
 // ApplyBundle enforces a control-plane bundle atomically: its policies are
-// compiled first (a bundle whose policies do not compile is refused and the
-// running ones stay), then the directory, the tunnel's peers and the policy
-// set are swapped together and live flows are re-decided, so a disabled
-// device or user is cut before ApplyBundle returns. The gateway must have
-// been started with d as Options.Directory.
+// compiled and its resources built first (a bundle whose policies do not
+// compile is refused and the running configuration stays), then the
+// directory, the tunnel's peers, the policy set and the resources are
+// swapped together and live flows are re-decided, so a disabled device or
+// user is cut before ApplyBundle returns. The gateway must have been
+// started with d as Options.Directory.
+//
+// The bundle's tcp and http resources are served next to the
+// configuration's; on a name clash the configuration's resource wins.
+// Resources the gateway does not take from a console (usb, serial, udp) or
+// that are invalid are skipped and logged; they do not refuse the bundle.
+// A later Reload of the configuration keeps the bundle's resources and
+// policies.
 func (g *Gateway) ApplyBundle(ctx context.Context, d *ConsoleDirectory, b *controlplane.Bundle) error {
 	if g.closed.Load() {
 		return ErrClosed
@@ -129,6 +223,9 @@ func (g *Gateway) ApplyBundle(ctx context.Context, d *ConsoleDirectory, b *contr
 	}
 	snap := newConsoleSnap(b)
 	snap.set = set
+	for _, why := range snap.skipped {
+		g.log.Info("console bundle: resource skipped", "version", b.Version, "why", why)
+	}
 	return g.applyConsole(ctx, d, snap, set)
 }
 
@@ -138,6 +235,20 @@ func (g *Gateway) applyConsole(ctx context.Context, d *ConsoleDirectory, snap *c
 	st := g.state.Load()
 	if st.dir != Directory(d) {
 		return errors.New("ztna: apply bundle: the gateway does not use this directory")
+	}
+	// Resources are rebuilt only when the bundle changed them, so that a
+	// revocation does not reset upstream pools and health checks.
+	var nst *state
+	if !reflect.DeepEqual(snap.resources, d.snap.Load().resources) {
+		var err error
+		if nst, _, err = g.buildWith(st.local, snap.resources); err != nil {
+			return fmt.Errorf("ztna: bundle %d: %w", snap.version, err)
+		}
+		for _, r := range snap.resources {
+			if mr := nst.byName[strings.ToLower(r.Name)]; mr != nil && !reflect.DeepEqual(mr.cfg.Upstreams, r.Upstreams) {
+				g.log.Warn("console bundle: resource defined in the configuration file too; the file's wins", "resource", r.Name)
+			}
+		}
 	}
 	oldPeers := st.peers()
 	prev := d.snap.Swap(snap)
@@ -149,6 +260,9 @@ func (g *Gateway) applyConsole(ctx context.Context, d *ConsoleDirectory, snap *c
 		}
 	}
 	g.engine.Swap(set)
+	if nst != nil {
+		g.install(nst)
+	}
 	g.Reauthorize(ctx)
 	g.removeStalePeers(oldPeers, newPeers)
 	return nil

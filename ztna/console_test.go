@@ -28,6 +28,7 @@ type cpConsole struct {
 	changed chan struct{}
 	events  []controlplane.Event
 	seen    map[string]bool
+	status  controlplane.Status // the last heartbeat
 }
 
 func (f *cpConsole) set(mutate func(b *controlplane.Bundle)) {
@@ -99,6 +100,11 @@ func (f *cpConsole) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		f.mu.Unlock()
 		json.NewEncoder(w).Encode(ack)
 	case "/cp/v1/status":
+		var st controlplane.Status
+		json.NewDecoder(r.Body).Decode(&st)
+		f.mu.Lock()
+		f.status = st
+		f.mu.Unlock()
 		w.WriteHeader(http.StatusNoContent)
 	default:
 		http.NotFound(w, r)
@@ -153,11 +159,11 @@ func TestConsoleManagedGateway(t *testing.T) {
 	watched := make(chan struct{})
 	go func() {
 		defer close(watched)
-		cp.Watch(wctx, first.Version, func(b *controlplane.Bundle) {
-			if err := g.ApplyBundle(wctx, dir, b); err != nil {
+		g.SyncConsole(wctx, cp, dir, &ztna.SyncOptions{Version: "test", Applied: func(b *controlplane.Bundle, err error) {
+			if err != nil {
 				t.Errorf("apply bundle %d: %v", b.Version, err)
 			}
-		})
+		}})
 	}()
 	t.Cleanup(func() { stop(); <-watched })
 
@@ -213,4 +219,113 @@ func TestConsoleManagedGateway(t *testing.T) {
 	if _, err := w.client(t, g, "alice").Dial(ctx, "tcp", "echo.corp:7"); err == nil {
 		t.Error("disabled device opened a new flow")
 	}
+	// The heartbeat after the applied bundle reports its version and
+	// what a device's config needs.
+	deadline = time.Now().Add(5 * time.Second)
+	for {
+		fc.mu.Lock()
+		st := fc.status
+		fc.mu.Unlock()
+		if st.BundleVersion == 2 {
+			if st.Version != "test" || st.PublicKey != g.PublicKey().String() || st.DNS != g.Address().String() || len(st.Routes) < 2 {
+				t.Errorf("status = %+v", st)
+			}
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no heartbeat with bundle 2; last %+v", st)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// TestConsoleBundleResources checks that a bundle's tcp and http
+// resources are served next to the configuration's: the configuration
+// wins on a name clash, kinds a console cannot configure are skipped
+// without refusing the bundle, a reload of the file keeps them, and a
+// resource removed in the console cuts its live flows.
+func TestConsoleBundleResources(t *testing.T) {
+	w := newWorld(t)
+	local := echoServer(t)
+	w.cfg.Resources = []ztna.ResourceConfig{{Name: "echo.corp", Kind: "tcp", Port: 7, Upstreams: []string{local}}}
+	w.cfg.Policies = nil
+	pol, err := os.ReadFile("testdata/policy.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	alice := w.devices["alice"]
+	_, lbPort, _ := net.SplitHostPort(echoServer(t))
+	p, _ := strconv.Atoi(lbPort)
+	b := &controlplane.Bundle{
+		Version:  1,
+		Policies: []controlplane.Policy{{Name: "policy.yaml", Version: 1, Source: string(pol)}},
+		Users:    []controlplane.Identity{{ID: "alice", Email: "alice@example.com", Groups: []string{"eng"}}},
+		Devices:  []controlplane.Device{{ID: alice.id, Owner: "alice", PublicKey: alice.key.PublicKey().String(), Address: alice.addr.String()}},
+		Resources: []controlplane.Resource{
+			{Name: "ECHO.corp", Kind: "tcp", Address: "127.0.0.1", Port: 1}, // the file's echo.corp wins
+			{Name: "lb.corp", Kind: "tcp", Address: "127.0.0.1", Port: p, Labels: map[string]string{"env": "lab"}},
+			{Name: "plc.corp", Kind: "serial", Address: "/dev/ttyUSB0"},
+			{Name: "dns.corp", Kind: "udp", Address: "127.0.0.1", Port: 53},
+			{Name: "broken.corp", Kind: "tcp", Address: "", Port: 0},
+			{Name: "bad name!", Kind: "http", Address: "127.0.0.1", Port: 80},
+		},
+	}
+	dir := ztna.NewConsoleDirectory()
+	g := w.start(t, &ztna.Options{Directory: dir})
+	ctx := testCtx(t, 60*time.Second)
+	if err := g.ApplyBundle(ctx, dir, b); err != nil {
+		t.Fatalf("a bundle with resources the gateway cannot serve was refused: %v", err)
+	}
+	names := func() map[string]ztna.ResourceInfo {
+		m := map[string]ztna.ResourceInfo{}
+		for _, r := range g.Resources() {
+			m[r.Name] = r
+		}
+		return m
+	}
+	rs := names()
+	if len(rs) != 2 || rs["echo.corp"].Name == "" || rs["lb.corp"].Port != p {
+		t.Fatalf("resources = %+v, want the file's echo.corp and the console's lb.corp on port %d", rs, p)
+	}
+	if ups := g.Upstreams("echo.corp"); len(ups) != 1 || ups[0].Address != local {
+		t.Errorf("echo.corp upstreams = %+v, want the file's %s", ups, local)
+	}
+	cl := w.client(t, g, "alice")
+	lb, err := cl.Dial(ctx, "tcp", "lb.corp:"+lbPort)
+	if err != nil {
+		t.Fatalf("dial the console's resource: %v", err)
+	}
+	defer lb.Close()
+	echoOnce(t, lb, "console resource")
+
+	// A reload of the file keeps the console's resources, at the same
+	// address, and the live flow.
+	if err := g.Reload(ctx, w.cfg); err != nil {
+		t.Fatal(err)
+	}
+	if r := names()["lb.corp"]; r.Address != rs["lb.corp"].Address {
+		t.Errorf("lb.corp after reload = %+v, want it kept at %s", r, rs["lb.corp"].Address)
+	}
+	echoOnce(t, lb, "after reload")
+
+	// The console removes lb.corp: its live flow is cut.
+	b2 := *b
+	b2.Version = 2
+	b2.Resources = b.Resources[:1]
+	if err := g.ApplyBundle(ctx, dir, &b2); err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := names()["lb.corp"]; ok {
+		t.Error("lb.corp still served after the console removed it")
+	}
+	lb.SetReadDeadline(time.Now().Add(2 * time.Second))
+	if _, err := lb.Read(make([]byte, 1)); err == nil || os.IsTimeout(err) {
+		t.Errorf("live flow to a removed resource not cut: %v", err)
+	}
+	c, err := cl.Dial(ctx, "tcp", "echo.corp:7")
+	if err != nil {
+		t.Fatal(err)
+	}
+	echoOnce(t, c, "the file's resource stays")
+	c.Close()
 }

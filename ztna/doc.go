@@ -89,16 +89,27 @@
 //
 // # Managed by a console
 //
-// A gateway can take its users, devices and policies from a Gonaut console
-// instead of its configuration file. Start it with a ConsoleDirectory as
-// Options.Directory and a ConsoleAudit (wrapping a controlplane.Client) as
-// Options.Audit, then hand every bundle the client's Watch delivers to
-// Gateway.ApplyBundle: the bundle's policies are compiled first (a bundle
-// that does not compile is refused and the running one stays), then the
-// directory, the tunnel's peers and the policy set are swapped together and
-// live flows are re-decided, so a device or user disabled in the console
-// is cut before ApplyBundle returns. Resources, limits and the tunnel stay
-// in the Config. 'gateway run --console URL --token-file FILE' does this.
+// A gateway can take its users, devices, policies and resources from a
+// Gonaut console instead of its configuration file. Start it with a
+// ConsoleDirectory as Options.Directory and a ConsoleAudit (wrapping a
+// controlplane.Client) as Options.Audit, apply the first bundle with
+// Gateway.ApplyBundle, then run Gateway.SyncConsole, which applies every
+// newer bundle as the console publishes it and pushes the gateway's status
+// (with the bundle version it enforces) after each one and on a heartbeat.
+// ApplyBundle compiles the bundle's policies and builds its resources
+// first (a bundle whose policies do not compile is refused and the running
+// one stays), then swaps the directory, the tunnel's peers, the policy set
+// and the resources together and re-decides live flows, so a device or
+// user disabled in the console is cut before ApplyBundle returns.
+//
+// The bundle's tcp and http resources are served next to the Config's; on
+// a name clash the Config's resource wins, since the file is the gateway
+// operator's and is where usb, serial and connector resources live. A
+// console resource of another kind, or one that would not validate, is
+// skipped and logged rather than refusing the bundle, so that it cannot
+// hold back a revocation. Limits and the tunnel stay in the Config, and a
+// Reload of the Config keeps the console's policies and resources.
+// 'gateway run --console URL --token-file FILE' does all this.
 //
 // # Client
 //

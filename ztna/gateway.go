@@ -120,7 +120,10 @@ type Gateway struct {
 
 // state is everything a reload replaces at once.
 type state struct {
-	cfg     *Config
+	cfg *Config // what runs: local plus a console's resources
+	// local is the configuration as given to New or Reload, before a
+	// console's resources were merged in (console.go).
+	local   *Config
 	dir     Directory
 	byDest  map[netip.AddrPort]*resource
 	byName  map[string]*resource
@@ -271,9 +274,20 @@ func (g *Gateway) closeAudit() {
 // build compiles everything a configuration describes without touching
 // the running gateway: it is what makes a reload atomic.
 func (g *Gateway) build(cfg *Config) (*state, *policy.Set, error) {
-	set, err := loadPolicies(cfg)
-	if err != nil {
-		return nil, nil, err
+	return g.buildWith(cfg, consoleResources(g.optsDir))
+}
+
+// buildWith is build with a console's resources merged into cfg's
+// (mergeResources: the configuration's win on a name clash).
+func (g *Gateway) buildWith(cfg *Config, console []ResourceConfig) (*state, *policy.Set, error) {
+	local := cfg
+	cfg = mergeResources(cfg, console)
+	set := consolePolicy(g.optsDir)
+	if set == nil {
+		var err error
+		if set, err = loadPolicies(cfg); err != nil {
+			return nil, nil, err
+		}
 	}
 	dir := g.optsDir
 	if dir == nil {
@@ -284,7 +298,7 @@ func (g *Gateway) build(cfg *Config) (*state, *policy.Set, error) {
 		dir = sd
 	}
 	st := &state{
-		cfg: cfg, dir: dir,
+		cfg: cfg, local: local, dir: dir,
 		byDest:  map[netip.AddrPort]*resource{},
 		byName:  map[string]*resource{},
 		limits:  newLimits(cfg.RateLimits),
@@ -561,7 +575,8 @@ func (g *Gateway) ListenPort() int { return g.tun.ListenPort() }
 // serves DNS and the JWKS.
 func (g *Gateway) Address() netip.Addr { return g.addr }
 
-// Config returns the running configuration.
+// Config returns the running configuration; on a gateway managed by a
+// console, its Resources include the console's (see ApplyBundle).
 func (g *Gateway) Config() *Config { return g.state.Load().cfg }
 
 // Resources lists the resources and their virtual addresses.

@@ -11,15 +11,62 @@ import (
 	"github.com/gonaut/gonaut/apps/console/internal/server"
 	"github.com/gonaut/gonaut/apps/console/internal/store"
 	"github.com/gonaut/gonaut/policy"
+	"github.com/gonaut/gonaut/tunnel"
 )
 
 type demoLogin struct{ email, password, token string }
 
+// The demo device whose private key the demo hands out, so that the demo
+// gateway can print a wg-quick config that works: ann is in the team
+// group, which the office policy lets reach the demo gateway's *.office
+// apps and printer.
+const (
+	demoDeviceOwner = "ann@demo.gonaut.dev"
+	demoDeviceName  = "ann-laptop"
+)
+
+// demoOfficePolicy lets the team reach the demo gateway's apps and
+// printer. It adds only allow rules, so that the enterprise policy's deny
+// rules (stale posture, risk, embargoed countries) still hold and its
+// tests still pass: a gateway compiles all enabled policies as one set and
+// runs every document's tests against it.
+const demoOfficePolicy = `description: The demo gateway's office apps and printer, for the team
+rules:
+  - id: team-apps
+    description: The team reaches the office web apps
+    effect: allow
+    resources: {kind: http, names: ["*.office"]}
+    when: '"team" in subject.groups'
+  - id: team-printer
+    description: The team prints
+    effect: allow
+    resources: {kind: tcp, names: [printer.office]}
+    when: '"team" in subject.groups && resource.port == 9100'
+tests:
+  - name: the team opens the wiki from a laptop checked this morning
+    request:
+      subject: {groups: [team]}
+      device: {posture_time: "2026-03-02T09:00:00Z"}
+      resource: {kind: http, name: wiki.office}
+      time: "2026-03-02T10:00:00Z"
+    expect: allow
+    rule: team-apps
+  - name: sales does not print
+    request:
+      subject: {groups: [sales]}
+      device: {posture_time: "2026-03-02T09:00:00Z"}
+      resource: {kind: tcp, name: printer.office, port: 9100}
+      time: "2026-03-02T10:00:00Z"
+    expect: deny
+`
+
 // seedDemo fills an empty store with a small company: users, groups,
-// devices, resources, the enterprise policy template, a gateway waiting
-// to register, an hour of recorded decisions and a few alerts. It does
-// nothing to a store that already has users, except report a login.
-func seedDemo(ctx context.Context, srv *server.Server, st *store.DB, tokenFile string) (demoLogin, error) {
+// devices, resources, the enterprise policy template and an office policy,
+// a gateway waiting to register, an hour of recorded decisions and a few
+// alerts. The gateway's one-time token goes to tokenFile and the private
+// key of ann's laptop to deviceKeyFile, when they are set. It refuses a
+// store that already has users.
+func seedDemo(ctx context.Context, srv *server.Server, st *store.DB, tokenFile, deviceKeyFile string) (demoLogin, error) {
 	login := demoLogin{email: "admin@demo.gonaut.dev", password: server.RandomPassword()}
 	if us, _ := st.ListUsers(ctx, store.ListOptions{Limit: 1}); len(us) > 0 {
 		return login, fmt.Errorf("the store already has users; use an empty -db for the demo")
@@ -45,7 +92,11 @@ func seedDemo(ctx context.Context, srv *server.Server, st *store.DB, tokenFile s
 		}
 		owners = append(owners, u.ID)
 	}
-	for _, g := range []store.Group{{Name: "eng", Description: "Engineering"}, {Name: "oncall", Description: "On-call rotation"}, {Name: "finance", Description: "Finance"}, {Name: "sales", Description: "Sales"}, {Name: "it", Description: "IT"}} {
+	ann, err := srv.AddUser(ctx, demoDeviceOwner, "ann", store.RoleViewer, []string{"team"}, server.RandomPassword())
+	if err != nil {
+		return login, err
+	}
+	for _, g := range []store.Group{{Name: "team", Description: "Everyone at the office"}, {Name: "eng", Description: "Engineering"}, {Name: "oncall", Description: "On-call rotation"}, {Name: "finance", Description: "Finance"}, {Name: "sales", Description: "Sales"}, {Name: "it", Description: "IT"}} {
 		if err := st.PutGroup(ctx, g); err != nil {
 			return login, err
 		}
@@ -74,6 +125,25 @@ func seedDemo(ctx context.Context, srv *server.Server, st *store.DB, tokenFile s
 	}
 	if t, ok := policy.TemplateByName("enterprise"); ok {
 		if _, err := st.SavePolicy(ctx, "enterprise", string(t.Source), "system", "from the enterprise template"); err != nil {
+			return login, err
+		}
+	}
+	if _, err := st.SavePolicy(ctx, "office", demoOfficePolicy, "system", "the demo gateway's office apps"); err != nil {
+		return login, err
+	}
+	// ann's laptop: a key pair made here, its private key handed to the
+	// demo gateway (which prints the wg-quick config), with fresh posture
+	// so the enterprise policy's stale-posture rule lets it in.
+	key, err := tunnel.GeneratePrivateKey()
+	if err != nil {
+		return login, err
+	}
+	posture, _ := json.Marshal(policy.Device{OS: "linux", Managed: true, DiskEncrypted: true, PostureTime: time.Now().UTC()})
+	if err := st.CreateDevice(ctx, &store.Device{Name: demoDeviceName, Owner: ann.ID, PublicKey: key.PublicKey().String(), Address: "100.64.0.100/32", Posture: posture, SessionExpires: time.Now().Add(12 * time.Hour)}); err != nil {
+		return login, err
+	}
+	if deviceKeyFile != "" {
+		if err := os.WriteFile(deviceKeyFile, []byte(key.String()+"\n"), 0o600); err != nil {
 			return login, err
 		}
 	}

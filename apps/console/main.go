@@ -3,7 +3,7 @@
 // plane over an embedded SQLite store (default) or PostgreSQL.
 //
 //	console serve [-listen 127.0.0.1:8080] [-db console.db | -db postgres://...]
-//	console demo  [-listen 127.0.0.1:8080] [-db DIR/console.db] [-token-file F]
+//	console demo  [-listen 127.0.0.1:8080] [-db DIR/console.db] [-token-file F] [-device-key-file F]
 //	console audit verify [-db ...]
 //	console user add -email E -role admin [-db ...]   (prints a password)
 package main
@@ -35,7 +35,7 @@ func main() {
 
 const usage = `usage:
   console serve [-listen ADDR] [-db PATH|postgres://...] [-secure-cookies]
-  console demo [-listen ADDR] [-db PATH] [-token-file FILE]
+  console demo [-listen ADDR] [-db PATH] [-token-file FILE] [-device-key-file FILE]
   console audit verify [-db PATH|postgres://...]
   console user add -email EMAIL [-name NAME] [-role ROLE] [-db ...]
 `
@@ -106,6 +106,7 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer, demo
 	dsn := fs.String("db", "", "SQLite file (default console.db; demo: a fresh temporary one) or postgres:// URL")
 	secure := fs.Bool("secure-cookies", false, "mark cookies Secure (set when served over HTTPS)")
 	tokenFile := fs.String("token-file", "", "demo: write the demo gateway's registration token to this file")
+	deviceKeyFile := fs.String("device-key-file", "", "demo: write the private key of the demo device "+demoDeviceName+" to this file (gateway demo --device-key prints its wg-quick config)")
 	verbose := fs.Bool("v", false, "log requests' errors to stderr")
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -138,7 +139,7 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer, demo
 	}
 	url := "http://" + ln.Addr().String()
 	if demo {
-		login, err := seedDemo(ctx, srv, st, *tokenFile)
+		login, err := seedDemo(ctx, srv, st, *tokenFile, *deviceKeyFile)
 		if err != nil {
 			ln.Close()
 			return fmt.Errorf("seeding demo data: %w", err)
@@ -146,6 +147,9 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer, demo
 		fmt.Fprintf(stdout, "Gonaut console (demo data) at %s\n  log in as %s with password %s\n", url, login.email, login.password)
 		if login.token != "" {
 			fmt.Fprintf(stdout, "  demo gateway registration token: %s\n", login.token)
+		}
+		if *deviceKeyFile != "" {
+			fmt.Fprintf(stdout, "  demo device %s (%s, group team): private key in %s\n", demoDeviceName, demoDeviceOwner, *deviceKeyFile)
 		}
 	} else {
 		fmt.Fprintf(stdout, "Gonaut console at %s (store: %s)\n", url, st.Backend())

@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"os"
@@ -17,6 +18,8 @@ import (
 
 	"github.com/gonaut/gonaut/apps/console/internal/server"
 	"github.com/gonaut/gonaut/apps/console/internal/store"
+	"github.com/gonaut/gonaut/tunnel"
+	"github.com/gonaut/gonaut/ztna"
 	"github.com/gonaut/gonaut/ztna/controlplane"
 	"go.uber.org/goleak"
 )
@@ -178,5 +181,113 @@ func TestKill9NoEventLost(t *testing.T) {
 	}
 	if rep, err := st.VerifyAudit(context.Background()); err != nil || !rep.OK {
 		t.Errorf("audit chain after kill -9: %+v %v", rep, err)
+	}
+}
+
+// TestMakeRunDemo takes the path `make run` takes: the console demo
+// (in-process here) writes the demo gateway's token and ann's device key,
+// the gateway binary's demo registers with it and prints a wg-quick
+// config, and a ztna.Client with exactly that config fetches the demo
+// wiki app through the gateway, which says who is calling.
+func TestMakeRunDemo(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and runs the gateway binary")
+	}
+	mk, err := os.ReadFile("../../Makefile")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, flag := range []string{"-token-file $$tmp/token -device-key-file $$tmp/ann.key", "--token-file $$tmp/token --device-key $$tmp/ann.key"} {
+		if !bytes.Contains(mk, []byte(flag)) {
+			t.Fatalf("the Makefile's run target no longer passes %q; keep this test on its path", flag)
+		}
+	}
+	dir := t.TempDir()
+	bin := filepath.Join(dir, "gateway")
+	if out, err := exec.Command("go", "build", "-o", bin, "../gateway").CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+
+	addr := freeAddr(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	var out, errb bytes.Buffer
+	done := make(chan int, 1)
+	tokenFile, keyFile := filepath.Join(dir, "token"), filepath.Join(dir, "ann.key")
+	go func() {
+		done <- run(ctx, []string{"demo", "-db", filepath.Join(dir, "c.db"), "-listen", addr, "-token-file", tokenFile, "-device-key-file", keyFile}, &out, &errb)
+	}()
+	defer func() {
+		cancel()
+		if code := <-done; code != 0 {
+			t.Errorf("console demo exited %d: %s", code, errb.String())
+		}
+	}()
+	waitUp(t, addr)
+
+	gw := exec.Command(bin, "demo", "--console", "http://"+addr, "--token-file", tokenFile, "--device-key", keyFile,
+		"--dir", filepath.Join(dir, "gw"), "--port", "0", "--endpoint", "127.0.0.1:0", "--admin", "", "--no-qr")
+	stdout, err := gw.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	gwErr, err := os.Create(filepath.Join(dir, "gateway.stderr"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer gwErr.Close()
+	gw.Stderr = gwErr // a file: no copying goroutine to race with
+	stderrText := func() string { b, _ := os.ReadFile(gwErr.Name()); return string(b) }
+	if err := gw.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() {
+		gw.Process.Signal(syscall.SIGTERM)
+		gw.Wait()
+	}()
+	printed := make(chan string, 1)
+	go func() {
+		var b strings.Builder
+		sc := bufio.NewScanner(stdout)
+		sent := false
+		for sc.Scan() {
+			b.WriteString(sc.Text() + "\n")
+			if !sent && strings.HasPrefix(sc.Text(), "Ready.") {
+				printed <- b.String()
+				sent = true
+			}
+		}
+		if !sent {
+			printed <- b.String()
+		}
+	}()
+	var text string
+	select {
+	case text = <-printed:
+	case <-time.After(60 * time.Second):
+		t.Fatalf("the gateway demo printed no config within 60s; stderr: %s", stderrText())
+	}
+	i, j := strings.Index(text, "[Interface]"), strings.Index(text, "On Linux:")
+	if i < 0 || j < i {
+		t.Fatalf("no wg-quick config in the gateway demo's output:\n%s\nstderr: %s", text, stderrText())
+	}
+	tc, err := tunnel.ReadConfig(strings.NewReader(text[i:j]))
+	if err != nil {
+		t.Fatalf("printed config: %v\n%s", err, text[i:j])
+	}
+	cl := &ztna.Client{Config: tc}
+	defer cl.Close()
+	hc := cl.HTTPClient()
+	defer hc.CloseIdleConnections()
+	rctx, rcancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer rcancel()
+	req, _ := http.NewRequestWithContext(rctx, "GET", "http://wiki.office/", nil)
+	resp, err := hc.Do(req)
+	if err != nil {
+		t.Fatalf("GET http://wiki.office/ with the printed config: %v\ngateway output:\n%s\nstderr: %s", err, text, stderrText())
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 200 || !strings.Contains(string(body), "Hello from the demo wiki app") || !strings.Contains(string(body), demoDeviceOwner) {
+		t.Errorf("wiki.office answered %d %q, want the demo app greeting %s", resp.StatusCode, body, demoDeviceOwner)
 	}
 }

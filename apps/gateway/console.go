@@ -101,8 +101,8 @@ func (l *consoleLink) options(o *ztna.Options) {
 	o.Audit = &ztna.ConsoleAudit{Client: l.cp}
 }
 
-// start applies the first bundle, then watches for new ones and pushes
-// a heartbeat every 10 s until close.
+// start applies the first bundle, then follows the console (new bundles,
+// status after each and every 10 s) until close.
 func (l *consoleLink) start(ctx context.Context, g *ztna.Gateway) error {
 	if l.first != nil {
 		if err := g.ApplyBundle(ctx, l.dir, l.first); err != nil {
@@ -110,34 +110,12 @@ func (l *consoleLink) start(ctx context.Context, g *ztna.Gateway) error {
 		}
 	}
 	ctx, l.cancel = context.WithCancel(ctx)
-	l.wg.Add(2)
+	l.wg.Add(1)
 	go func() {
 		defer l.wg.Done()
-		err := l.cp.Watch(ctx, l.dir.Version(), func(b *controlplane.Bundle) {
-			if err := g.ApplyBundle(ctx, l.dir, b); err != nil {
-				l.log.Error("console bundle rejected; the running one stays", "version", b.Version, "err", err)
-				return
-			}
-			l.log.Info("console bundle applied", "version", b.Version, "devices", len(b.Devices), "policies", len(b.Policies))
-		})
+		err := g.SyncConsole(ctx, l.cp, l.dir, &ztna.SyncOptions{Version: version})
 		if err != nil && !errors.Is(err, context.Canceled) {
-			l.log.Error("console watch stopped", "err", err)
-		}
-	}()
-	go func() {
-		defer l.wg.Done()
-		t := time.NewTicker(10 * time.Second)
-		defer t.Stop()
-		for {
-			st := controlplane.Status{Time: time.Now(), Version: version, BundleVersion: l.dir.Version(), Peers: len(l.dir.Peers()), Flows: g.ActiveFlows(), Healthy: g.Ready()}
-			if err := l.cp.PushStatus(ctx, st); err != nil && ctx.Err() == nil {
-				l.log.Warn("console status", "err", err)
-			}
-			select {
-			case <-ctx.Done():
-				return
-			case <-t.C:
-			}
+			l.log.Error("console sync stopped", "err", err)
 		}
 	}()
 	return nil

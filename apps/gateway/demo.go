@@ -9,14 +9,17 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"sync/atomic"
 	"time"
 
 	"github.com/gonaut/gonaut/tunnel"
 	"github.com/gonaut/gonaut/ztna"
+	"github.com/gonaut/gonaut/ztna/controlplane"
 )
 
 func init() {
@@ -24,7 +27,7 @@ func init() {
 }
 
 const demoUsage = `usage: gateway demo [--dir DIR] [--port PORT] [--endpoint HOST:PORT] [--admin ADDR] [--no-qr]
-       [--console URL --token-file FILE [--state-dir DIR] [--name NAME]]
+       [--console URL --token-file FILE [--device-key FILE] [--state-dir DIR] [--name NAME]]
 
 Starts a gateway with two demo web apps (wiki.office, books.office), a demo
 printer (printer.office:9100, an echo service), the small-business policy
@@ -36,8 +39,11 @@ the same gateway again. Ctrl-C stops it.
 
 With --console URL --token-file FILE the demo gateway registers with a
 Gonaut console (e.g. 'console demo -token-file FILE'), takes its users,
-devices and policies from the console and sends it its events and status;
-see 'gateway run -h'.
+devices, policies and more resources from the console and sends it its
+events and status; see 'gateway run -h'. The console then decides who may
+connect, so the printed config is that of a device enrolled there: give
+--device-key FILE with the device's private key ('console demo
+-device-key-file FILE' writes ann's laptop's; 'make run' does both).
 `
 
 func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -50,6 +56,7 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	admin := fs.String("admin", "127.0.0.1:9090", "admin `ADDR` for /metrics, /healthz, /readyz (empty: none)")
 	noQR := fs.Bool("no-qr", false, "do not print a QR code")
 	level := fs.String("log-level", "warn", "log level")
+	devKeyFile := fs.String("device-key", "", "with --console: `FILE` holding the private key of a device enrolled in the console; the printed config is that device's")
 	cf := addConsoleFlags(fs)
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
@@ -59,6 +66,9 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	}
 	if fs.NArg() > 0 {
 		return usageError{"demo takes no arguments"}
+	}
+	if *devKeyFile != "" && *cf.url == "" {
+		return usageError{"--device-key needs --console URL"}
 	}
 	log, err := newLogger(stderr, *level)
 	if err != nil {
@@ -96,22 +106,51 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	if err := writeDemoConfig(cfgPath, *port, *endpoint, *admin, wiki.Addr().String(), books.Addr().String(), printer.Addr().String()); err != nil {
 		return err
 	}
-	peer, err := addPeer(cfgPath, "ann-laptop", "ann", "", "")
-	if err != nil {
-		return err
-	}
-	cfg, err := ztna.ReadConfig(cfgPath)
-	if err != nil {
-		return err
-	}
 	link, err := cf.open(ctx, log, filepath.Join(*dir, "console"))
 	if err != nil {
 		return err
 	}
+	// The device whose config is printed: a new one in the demo's own
+	// config, or, with a console, one enrolled there.
+	var peer tunnel.Config
+	var consoleDev *consoleDevice
+	switch {
+	case link == nil:
+		if peer, err = addPeer(cfgPath, "ann-laptop", "ann", "", ""); err != nil {
+			return err
+		}
+	case *devKeyFile != "":
+		if consoleDev, err = findConsoleDevice(*devKeyFile, link.first); err != nil {
+			link.close()
+			return err
+		}
+	}
+	cfg, err := ztna.ReadConfig(cfgPath)
+	if err != nil {
+		if link != nil {
+			link.close()
+		}
+		return err
+	}
 	return serve(ctx, cfgPath, cfg, log, 2*time.Second, stdout, func(g *ztna.Gateway) {
 		gw.Store(g)
+		ep := *endpoint
 		if *port == 0 { // the port is known only now
-			peer.Peers[0].Endpoint = net.JoinHostPort(hostOf(*endpoint), strconv.Itoa(g.ListenPort()))
+			ep = net.JoinHostPort(hostOf(*endpoint), strconv.Itoa(g.ListenPort()))
+		}
+		if consoleDev != nil {
+			peer, err = ztna.PeerConfig(g.Config(), g.PublicKey(), consoleDev.key, consoleDev.addr, ep)
+			if err != nil {
+				fmt.Fprintf(stderr, "demo: peer config: %v\n", err)
+				return
+			}
+		} else if link != nil {
+			fmt.Fprintf(stdout, "\nGonaut demo gateway, managed by the console at %s: enrol a device there\n(Devices), or give --device-key FILE with the private key of an enrolled one\nto have its wg-quick config printed here.\n", *cf.url)
+			fmt.Fprintf(stdout, "Ready. Ctrl-C stops the gateway.\n")
+			return
+		}
+		if len(peer.Peers) == 1 {
+			peer.Peers[0].Endpoint = ep
 		}
 		text, err := peer.MarshalText()
 		if err != nil {
@@ -122,12 +161,51 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		if err := os.WriteFile(peerPath, text, 0o600); err != nil {
 			fmt.Fprintf(stderr, "demo: %v\n", err)
 		}
-		printDemo(stdout, cfgPath, peerPath, text, *noQR)
+		console := ""
 		if link != nil {
-			fmt.Fprintf(stdout, "Console mode: users, devices and policies come from %s; this config works once\nann-laptop's public key (in %s) is enrolled there as a device.\n", *cf.url, cfgPath)
+			console = *cf.url
 		}
+		printDemo(stdout, cfgPath, peerPath, text, *noQR, console)
 		fmt.Fprintf(stdout, "Ready. Ctrl-C stops the gateway.\n")
 	}, link)
+}
+
+// consoleDevice is a device enrolled in the console whose private key
+// the demo was given.
+type consoleDevice struct {
+	key  tunnel.Key
+	addr netip.Addr
+}
+
+// findConsoleDevice reads a device's private key and finds the device in
+// the console's bundle, for its tunnel address.
+func findConsoleDevice(keyFile string, b *controlplane.Bundle) (*consoleDevice, error) {
+	data, err := os.ReadFile(keyFile)
+	if err != nil {
+		return nil, fmt.Errorf("device key: %w", err)
+	}
+	key, err := tunnel.ParseKey(strings.TrimSpace(string(data)))
+	if err != nil {
+		return nil, fmt.Errorf("device key %s: %w", keyFile, err)
+	}
+	pub := key.PublicKey().String()
+	if b != nil {
+		for _, d := range b.Devices {
+			if d.PublicKey != pub {
+				continue
+			}
+			a, err := netip.ParsePrefix(d.Address)
+			if err != nil {
+				if ad, err2 := netip.ParseAddr(d.Address); err2 == nil {
+					a = netip.PrefixFrom(ad, ad.BitLen())
+				} else {
+					return nil, fmt.Errorf("device %s in the console: address %q: %v", d.Name, d.Address, err)
+				}
+			}
+			return &consoleDevice{key: key, addr: a.Addr()}, nil
+		}
+	}
+	return nil, fmt.Errorf("the device key in %s (public key %s) is not enrolled in the console", keyFile, pub)
 }
 
 func hostOf(hostport string) string {
@@ -182,7 +260,9 @@ rate_limits:
 	return os.WriteFile(path, []byte(cfg), 0o600)
 }
 
-func printDemo(w io.Writer, cfgPath, peerPath string, peer []byte, noQR bool) {
+// printDemo shows the device's config and what to try; console is the
+// console's URL when the gateway is managed by one.
+func printDemo(w io.Writer, cfgPath, peerPath string, peer []byte, noQR bool, console string) {
 	fmt.Fprintf(w, "\nGonaut demo gateway\n\nconfig:     %s\npeer file:  %s\n\n", cfgPath, peerPath)
 	fmt.Fprintf(w, "Connect a stock WireGuard client as ann (team) with this config:\n\n%s\n", peer)
 	if !noQR {
@@ -193,9 +273,12 @@ func printDemo(w io.Writer, cfgPath, peerPath string, peer []byte, noQR bool) {
             curl http://books.office/           (allowed: team-apps)
             printf hi | nc printer.office 9100  (allowed: team-printer)
 On a phone: scan the QR code in the WireGuard app.
-More devices: gateway peer add NAME --user ann --config %s, then kill -HUP the gateway.
-
-`, peerPath, cfgPath)
+`, peerPath)
+	if console != "" {
+		fmt.Fprintf(w, "Managed by the console at %s: users, devices and policies are decided there\n(disable ann-laptop under Devices and the tunnel is cut at once).\n\n", console)
+		return
+	}
+	fmt.Fprintf(w, "More devices: gateway peer add NAME --user ann --config %s, then kill -HUP the gateway.\n\n", cfgPath)
 }
 
 // startDemoApp serves a small page that shows who the gateway says is

@@ -47,7 +47,9 @@ with the one-time token in --token-file (the credential is kept in
 --state-dir, default DIR/console next to the config, so a restart reuses
 it), then takes its users, devices and policies from the console's bundles,
 applying each atomically (a disabled device is cut at once), and sends its
-audit events and a heartbeat to the console. Resources stay in the config.
+audit events and a heartbeat to the console. The console's tcp and http
+resources are served next to the config's; the config's win on a name
+clash, and usb and serial resources come from the config only.
 `
 
 func runRun(ctx context.Context, args []string, stdout, stderr io.Writer) error {

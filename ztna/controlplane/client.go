@@ -40,6 +40,11 @@ type Options struct {
 	RetryMin, RetryMax time.Duration
 }
 
+// watchRetryMax bounds Watch's back-off: a failed long poll costs one
+// small request, and a gateway must see a revocation soon after its
+// console is back.
+const watchRetryMax = time.Second
+
 // Client is the gateway side of the control plane.
 type Client struct {
 	base    *url.URL
@@ -168,9 +173,12 @@ func (c *Client) Bundle(ctx context.Context, after int64, wait time.Duration) (*
 // Watch long-polls the console and calls apply with every bundle newer
 // than the last one it saw, starting after version after; it returns when
 // ctx is done (with ctx's error) or the console refuses the credential. It
-// retries other errors with back-off. apply runs on Watch's goroutine.
+// retries other errors with back-off, at most RetryMax and never more than
+// watchRetryMax, so that a console back from an outage is followed within
+// a second. apply runs on Watch's goroutine.
 func (c *Client) Watch(ctx context.Context, after int64, apply func(*Bundle)) error {
-	delay := c.rmin
+	rmax := min(c.rmax, watchRetryMax)
+	delay := min(c.rmin, rmax)
 	for {
 		b, err := c.Bundle(ctx, after, 25*time.Second)
 		switch {
@@ -185,10 +193,10 @@ func (c *Client) Watch(ctx context.Context, after int64, apply func(*Bundle)) er
 				return ctx.Err()
 			case <-time.After(delay):
 			}
-			delay = min(delay*2, c.rmax)
+			delay = min(delay*2, rmax)
 			continue
 		}
-		delay = c.rmin
+		delay = min(c.rmin, rmax)
 		if b != nil && b.Version > after {
 			after = b.Version
 			apply(b)

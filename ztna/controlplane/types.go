@@ -128,4 +128,14 @@ type Status struct {
 	BytesOut      int64     `json:"bytes_out,omitempty"`
 	Healthy       bool      `json:"healthy"`
 	Message       string    `json:"message,omitempty"`
+	// PublicKey is the gateway's WireGuard public key, Endpoint the
+	// host:port devices reach it at (empty when the gateway is not told),
+	// DNS its address inside the tunnel, which resolves resource names,
+	// and Routes the prefixes a device sends to it. The console fills the
+	// wg-quick configs of devices it enrols with them where its own
+	// settings say nothing.
+	PublicKey string   `json:"public_key,omitempty"`
+	Endpoint  string   `json:"endpoint,omitempty"`
+	DNS       string   `json:"dns,omitempty"`
+	Routes    []string `json:"routes,omitempty"`
 }

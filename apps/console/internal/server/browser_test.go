@@ -6,12 +6,14 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/chromedp/chromedp"
 	"github.com/gonaut/gonaut/apps/console/internal/store"
+	"github.com/gonaut/gonaut/ztna"
 	"github.com/gonaut/gonaut/ztna/controlplane"
 	"github.com/pquerna/otp/totp"
 )
@@ -20,7 +22,10 @@ const chromium = "/usr/bin/chromium"
 
 // TestBrowser drives Debian's chromium through the console: log in with
 // TOTP, write a policy with a typo and see the diagnostic at line:col,
-// fix it, run its tests, simulate, save, watch a live decision arrive on
+// fix it, run its tests, simulate, save and see the new version reach a
+// real gateway managed by the console (its bundle version on the gateways
+// page), disable a device on the devices page and see the gateway cut its
+// live flow within 2 s, watch a live decision arrive on
 // the dashboard without a reload, verify the audit chain, and toggle the
 // theme. A screenshot of every page goes to the test's artifact directory
 // (go test -artifacts keeps them).
@@ -33,7 +38,7 @@ func TestBrowser(t *testing.T) {
 	}
 	e := newEnv(t, nil)
 	hs := httptest.NewServer(e.srv)
-	defer hs.Close()
+	t.Cleanup(hs.Close) // after the gateway below stopped its long poll
 	key, _ := totp.Generate(totp.GenerateOpts{Issuer: "Gonaut", AccountName: "ada@example.com"})
 	u := &store.User{Email: "ada@example.com", Name: "Ada", Role: store.RoleAdmin, PasswordHash: HashPassword("correct horse battery"), TOTPSecret: key.Secret(), TOTPEnabled: true}
 	if err := e.st.CreateUser(bg, u); err != nil {
@@ -93,6 +98,26 @@ func TestBrowser(t *testing.T) {
 		chromedp.WaitVisible(css("#feed")),
 	)
 
+	// A real gateway managed by this console, and a device of bob's
+	// enrolled here with a live flow through it.
+	var real gatewayCreated
+	e.mustCall(store.RoleOperator, "POST", "/api/v1/gateways", gatewayRequest{Name: "edge-real"}, 201, &real)
+	m := startManagedGateway(t, hs.URL, real.Token, []ztna.ResourceConfig{{Name: "echo.corp", Kind: "tcp", Port: 7, Upstreams: []string{loopbackServer(t, nil)}}})
+	setWireGuard(t, e.st, m.g)
+	var bob store.User
+	e.mustCall(store.RoleAdmin, "POST", "/api/v1/users", userRequest{Email: "bob@example.com", Role: store.RoleViewer, Groups: []string{"eng"}, Password: "correct horse battery"}, 201, &bob)
+	e.mustCall(store.RolePolicyEditor, "PUT", "/api/v1/policies/echo", draft{Source: e2ePolicy}, 200, nil)
+	var en Enrolment
+	e.mustCall(store.RoleOperator, "POST", "/api/v1/devices", enrolRequest{Name: "bob-laptop", Owner: bob.ID}, 201, &en)
+	ver, _ := e.st.ConfigVersion(bg)
+	m.waitVersion(t, ver, 5*time.Second)
+	live, err := wgClient(t, en.Config).Dial(ctx, "tcp", "echo.corp:7")
+	if err != nil {
+		t.Fatalf("bob's device through the console's gateway: %v", err)
+	}
+	defer live.Close()
+	echo(t, live, "before the policy is saved")
+
 	typo := strings.Replace(goodPolicy, `"eng" in subject.groups`, `"eng" in subject.grups`, 1)
 	do("typo shows a diagnostic",
 		chromedp.Navigate(hs.URL+"/policies/new"),
@@ -121,6 +146,7 @@ func TestBrowser(t *testing.T) {
 		t.Errorf("simulation panel = %q", sim)
 	}
 
+	saved := time.Now()
 	do("save",
 		chromedp.SendKeys(css("#policy-message"), "first version"),
 		chromedp.Click(css("#save")),
@@ -131,6 +157,48 @@ func TestBrowser(t *testing.T) {
 	}
 	if p, err := e.st.Policy(bg, "wiki"); err != nil || p.Author != "ada@example.com" {
 		t.Errorf("saved policy = %+v, %v", p, err)
+	}
+
+	// The new version reaches the running gateway, and its status on the
+	// gateways page (and in the API) says so.
+	ver, _ = e.st.ConfigVersion(bg)
+	m.waitVersion(t, ver, 2*time.Second)
+	t.Logf("policy version %d enforced by the gateway %v after the save click", ver, time.Since(saved))
+	want := strconv.FormatInt(ver, 10)
+	rowVersion := `(() => { for (const tr of document.querySelectorAll('tbody tr')) { const td = tr.querySelectorAll('td'); if (td.length > 3 && td[0].innerText.trim() == 'edge-real') return td[3].innerText.trim(); } return ''; })()`
+	deadline := time.Now().Add(5 * time.Second)
+	for shown := ""; shown != want; {
+		do("gateways page", chromedp.Navigate(hs.URL+"/gateways"), chromedp.WaitVisible(css("main h1")))
+		shown, err = chromedp.Run(ctx, chromedp.Evaluate[string](rowVersion))
+		if err != nil || (shown != want && time.Now().After(deadline)) {
+			shot("failed-gateway-version")
+			t.Fatalf("gateways page shows edge-real at bundle %q (%v), want %s", shown, err, want)
+		}
+		if shown != want {
+			time.Sleep(100 * time.Millisecond)
+		}
+	}
+	shot("gateways-version")
+	var gws page[store.Gateway]
+	e.mustCall(store.RoleViewer, "GET", "/api/v1/gateways", nil, 200, &gws)
+	for _, g := range gws.Items {
+		if g.ID == real.Gateway.ID && g.BundleVersion != ver {
+			t.Errorf("API: edge-real at bundle %d, want %d", g.BundleVersion, ver)
+		}
+	}
+	echo(t, live, "after the policy is saved")
+
+	// Revocation in the browser: disabling bob's device on the devices
+	// page cuts the live flow within 2 s.
+	do("devices page", chromedp.Navigate(hs.URL+"/devices"), chromedp.WaitVisible(css(`button[aria-label="disable `+en.Device.ID+`"]`)))
+	start := time.Now()
+	do("disable device", chromedp.Click(css(`button[aria-label="disable `+en.Device.ID+`"]`)))
+	cut := waitCut(t, live, 2*time.Second)
+	t.Logf("device disabled in the browser: live flow cut %v after the click (%v in all)", cut, time.Since(start))
+	do("devices page after", chromedp.Navigate(hs.URL+"/devices"), chromedp.WaitVisible(css("main h1")))
+	shot("device-disabled")
+	if d, err := e.st.Device(bg, en.Device.ID); err != nil || !d.Disabled {
+		t.Errorf("device after the click: %+v, %v", d, err)
 	}
 
 	// A gateway registers and pushes a decision; the dashboard shows it

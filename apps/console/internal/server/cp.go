@@ -62,7 +62,7 @@ func (s *Server) cpBundle(w http.ResponseWriter, r *http.Request, p *principal) 
 			}
 		}
 		if v > after {
-			b, err := s.bundle(r.Context())
+			b, err := s.bundle(r.Context(), p.gateway)
 			if err != nil {
 				s.storeError(w, err)
 				return
@@ -86,10 +86,12 @@ func (s *Server) cpBundle(w http.ResponseWriter, r *http.Request, p *principal) 
 	}
 }
 
-// bundle reads the whole configuration at the current version. The
-// version is read first: a change racing with the read bumps it again,
-// so the gateway pulls once more and never keeps a stale bundle.
-func (s *Server) bundle(ctx context.Context) (*controlplane.Bundle, error) {
+// bundle reads the whole configuration at the current version, as gateway
+// g sees it: the resources are those assigned to no gateway or to g (by
+// id or name). The version is read first: a change racing with the read
+// bumps it again, so the gateway pulls once more and never keeps a stale
+// bundle.
+func (s *Server) bundle(ctx context.Context, g *store.Gateway) (*controlplane.Bundle, error) {
 	v, err := s.st.ConfigVersion(ctx)
 	if err != nil {
 		return nil, err
@@ -109,6 +111,9 @@ func (s *Server) bundle(ctx context.Context) (*controlplane.Bundle, error) {
 	if err := eachPage(func(after string) (string, int, error) {
 		rs, err := s.st.ListResources(ctx, store.ListOptions{After: after, Limit: 1000})
 		for _, r := range rs {
+			if r.Gateway != "" && r.Gateway != g.ID && r.Gateway != g.Name {
+				continue
+			}
 			b.Resources = append(b.Resources, controlplane.Resource{Name: r.Name, Kind: r.Kind, Address: r.Address, Port: r.Port, Labels: r.Labels})
 		}
 		return lastKey(len(rs), func() string { return rs[len(rs)-1].Name }), len(rs), err

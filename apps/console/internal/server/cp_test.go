@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"net/http/httptest"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -220,5 +222,50 @@ func waitPending(t *testing.T, cl *controlplane.Client, want int) {
 			t.Fatalf("%d events still pending, want %d", n, want)
 		}
 		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// TestEnrolmentFromGatewayStatus checks that a device's wg-quick config
+// takes the gateway's key, endpoint, DNS and routes from the gateway's
+// status when the console's settings say nothing, and the settings when
+// they do.
+func TestEnrolmentFromGatewayStatus(t *testing.T) {
+	e := newEnv(t, nil)
+	hs := httptest.NewServer(e.srv)
+	t.Cleanup(hs.Close)
+	var created gatewayCreated
+	e.mustCall(store.RoleOperator, "POST", "/api/v1/gateways", gatewayRequest{Name: "edge-1"}, 201, &created)
+	cl, err := controlplane.New(hs.URL, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	ctx := context.Background()
+	if _, err := cl.Register(ctx, created.Token, "edge-1"); err != nil {
+		t.Fatal(err)
+	}
+	var u store.User
+	e.mustCall(store.RoleAdmin, "POST", "/api/v1/users", userRequest{Email: "ada@example.com", Role: store.RoleViewer, Password: "correct horse battery"}, 201, &u)
+	var en Enrolment
+	e.mustCall(store.RoleOperator, "POST", "/api/v1/devices", enrolRequest{Name: "before", Owner: u.ID}, 201, &en)
+	if !strings.Contains(en.Config, "<the gateway's public key>") || strings.Contains(en.Config, "DNS") {
+		t.Errorf("config before any status:\n%s", en.Config)
+	}
+	const key = "pgy/H8Q0pHKgC3ZBnS+mohwtgY++ps7KybtXKtiWQgQ="
+	if err := cl.PushStatus(ctx, controlplane.Status{PublicKey: key, Endpoint: "gw.example.com:51820", DNS: "10.77.0.1", Routes: []string{"10.77.0.1/32", "10.78.0.0/16"}}); err != nil {
+		t.Fatal(err)
+	}
+	e.mustCall(store.RoleOperator, "POST", "/api/v1/devices", enrolRequest{Name: "after", Owner: u.ID}, 201, &en)
+	for _, want := range []string{"PublicKey = " + key, "Endpoint = gw.example.com:51820", "DNS = 10.77.0.1", "AllowedIPs = 10.77.0.1/32, 10.78.0.0/16"} {
+		if !strings.Contains(en.Config, want) {
+			t.Errorf("config lacks %q:\n%s", want, en.Config)
+		}
+	}
+	if err := e.st.SetSetting(ctx, SettingWGEndpoint, "vpn.example.com:443"); err != nil {
+		t.Fatal(err)
+	}
+	e.mustCall(store.RoleOperator, "POST", "/api/v1/devices", enrolRequest{Name: "setting", Owner: u.ID}, 201, &en)
+	if !strings.Contains(en.Config, "Endpoint = vpn.example.com:443") || !strings.Contains(en.Config, "PublicKey = "+key) {
+		t.Errorf("the endpoint setting did not win:\n%s", en.Config)
 	}
 }

@@ -9,10 +9,12 @@ import (
 	"net/http"
 	"net/netip"
 	"strings"
+	"time"
 
 	"github.com/boombuler/barcode"
 	"github.com/boombuler/barcode/qr"
 	"github.com/gonaut/gonaut/apps/console/internal/store"
+	"github.com/gonaut/gonaut/ztna/controlplane"
 	"golang.org/x/crypto/curve25519"
 )
 
@@ -170,16 +172,46 @@ func (s *Server) wgQuick(r *http.Request, d *store.Device, priv string) string {
 	if priv == "" {
 		priv = "<the device's private key>"
 	}
+	// The settings win; where they say nothing, the most recently seen
+	// gateway's own report of its key, address and routes fills in.
+	gw := s.gatewayReport(r)
+	or := func(v, def string) string {
+		if v != "" {
+			return v
+		}
+		return def
+	}
 	var b strings.Builder
 	fmt.Fprintf(&b, "[Interface]\n# %s (%s)\nPrivateKey = %s\nAddress = %s\n", d.Name, d.ID, priv, d.Address)
-	if dns := s.setting(r, SettingWGDNS, ""); dns != "" {
+	if dns := s.setting(r, SettingWGDNS, gw.DNS); dns != "" {
 		fmt.Fprintf(&b, "DNS = %s\n", dns)
 	}
 	fmt.Fprintf(&b, "\n[Peer]\nPublicKey = %s\nAllowedIPs = %s\nEndpoint = %s\nPersistentKeepalive = 25\n",
-		s.setting(r, SettingWGPublicKey, "<the gateway's public key>"),
-		s.setting(r, SettingWGAllowed, "100.64.0.0/10"),
-		s.setting(r, SettingWGEndpoint, "<gateway-host>:51820"))
+		s.setting(r, SettingWGPublicKey, or(gw.PublicKey, "<the gateway's public key>")),
+		s.setting(r, SettingWGAllowed, or(strings.Join(gw.Routes, ", "), "100.64.0.0/10")),
+		s.setting(r, SettingWGEndpoint, or(gw.Endpoint, "<gateway-host>:51820")))
 	return b.String()
+}
+
+// gatewayReport is the status of the registered gateway seen most
+// recently that reported its WireGuard public key; zero if none did.
+func (s *Server) gatewayReport(r *http.Request) controlplane.Status {
+	gs, err := s.st.ListGateways(r.Context())
+	if err != nil {
+		return controlplane.Status{}
+	}
+	var best controlplane.Status
+	var seen time.Time
+	for _, g := range gs {
+		var st controlplane.Status
+		if g.Revoked || len(g.Status) == 0 || json.Unmarshal(g.Status, &st) != nil || st.PublicKey == "" {
+			continue
+		}
+		if g.LastSeen.After(seen) {
+			best, seen = st, g.LastSeen
+		}
+	}
+	return best
 }
 
 // qrPNG renders text as a QR code PNG, base64-encoded.

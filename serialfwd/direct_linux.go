@@ -173,17 +173,15 @@ func (l *ttyLoop) run() error {
 		fds[2] = unix.PollFd{Fd: int32(l.wake), Events: unix.POLLIN}
 		l.tio.yieldSometimes()
 		if sockEv != 0 {
-			var perr error
-			cerr := cur.sock.Control(func(fd uintptr) {
-				fds[3] = unix.PollFd{Fd: int32(fd), Events: sockEv}
-				perr = l.tio.poll(fds[:4], ttyEv)
-			})
-			if cerr != nil {
-				cur.stop(cerr) // closed: the session is ending already
+			if !cur.sock.acquire() {
+				cur.stop(net.ErrClosed) // the session is ending already
 				continue
 			}
-			if perr != nil {
-				return perr
+			fds[3] = unix.PollFd{Fd: int32(cur.sock.fd), Events: sockEv}
+			err := l.tio.poll(fds[:4], ttyEv)
+			cur.sock.release()
+			if err != nil {
+				return err
 			}
 		} else {
 			fds[3].Revents = 0
@@ -265,19 +263,10 @@ func (l *ttyLoop) readTTY(cur *session) (got bool, err error) {
 // readSock reads the client once and passes what it got to the session;
 // got is false if there was nothing to read.
 func (l *ttyLoop) readSock(s *session) (got bool) {
-	var n int
-	var err error
-	cerr := s.sock.Control(func(fd uintptr) {
-		for {
-			n, err = unix.Read(int(fd), l.nbuf)
-			if !errors.Is(err, unix.EINTR) {
-				return
-			}
-		}
-	})
+	n, err := s.sock.read(l.nbuf)
 	switch {
-	case cerr != nil:
-		s.stop(cerr)
+	case errors.Is(err, net.ErrClosed):
+		s.stop(err) // the session is ending already
 		return false
 	case errors.Is(err, unix.EAGAIN):
 		l.sockHot = false
@@ -373,26 +362,66 @@ func (s *session) startDirect() bool {
 // runtime's poller.
 type sockFD struct {
 	fd int
-	// inflight lets Close wait until no Control still uses the descriptor
+	// inflight lets Close wait until no call still uses the descriptor
 	// before closing it (a closed number can be reused at once).
 	inflight sync.RWMutex
 	closed   atomic.Bool
 }
 
-// Control runs f with the descriptor, unless Close has begun.
-func (f *sockFD) Control(fn func(fd uintptr)) error {
+// acquire keeps the descriptor open until release; false once Close has
+// begun.
+func (f *sockFD) acquire() bool {
 	f.inflight.RLock()
-	defer f.inflight.RUnlock()
 	if f.closed.Load() {
-		return net.ErrClosed
+		f.inflight.RUnlock()
+		return false
 	}
-	fn(uintptr(f.fd))
-	return nil
+	return true
 }
 
-// Close waits until no Control runs and closes the descriptor; whoever
-// may be polling it in Control must have been woken first. Safe to call
-// twice.
+func (f *sockFD) release() { f.inflight.RUnlock() }
+
+// read reads once without waiting; unix.EAGAIN means nothing was there.
+func (f *sockFD) read(p []byte) (int, error) {
+	if !f.acquire() {
+		return 0, net.ErrClosed
+	}
+	defer f.release()
+	for {
+		n, err := unix.Read(f.fd, p)
+		if !errors.Is(err, unix.EINTR) {
+			return n, err
+		}
+	}
+}
+
+// write writes as much of b as the socket takes now.
+func (f *sockFD) write(b []byte) (int, error) {
+	if !f.acquire() {
+		return 0, net.ErrClosed
+	}
+	defer f.release()
+	written := 0
+	for written < len(b) {
+		n, err := unix.Write(f.fd, b[written:])
+		if n > 0 {
+			written += n
+		}
+		switch {
+		case errors.Is(err, unix.EINTR):
+		case errors.Is(err, unix.EAGAIN):
+			return written, nil
+		case err != nil:
+			return written, os.NewSyscallError("write", err)
+		case n == 0:
+			return written, io.ErrShortWrite
+		}
+	}
+	return written, nil
+}
+
+// Close waits until no call uses the descriptor and closes it; whoever may
+// be polling it must have been woken first. Safe to call twice.
 func (f *sockFD) Close() error {
 	if f.closed.Swap(true) {
 		return nil
@@ -409,7 +438,7 @@ func (s *session) netFromDevice(data []byte) {
 	if l := s.p.cfg.SessionLog; l != nil {
 		l.Log(s.info, FromDevice, data)
 	}
-	s.p.srv.metrics.bytes.Add(context.Background(), int64(len(data)), s.attrs.fromDevice)
+	s.p.srv.metrics.bytes.Add(context.Background(), int64(len(data)), s.attrs.fromDevice...)
 	s.wmu.Lock()
 	var err error
 	if s.info.Protocol == ProtocolRaw {
@@ -430,7 +459,7 @@ func (s *session) netFromDevice(data []byte) {
 // can. s.wmu must be held.
 func (s *session) writeNetLocked(b []byte) error {
 	if len(s.netPending) == 0 {
-		n, err := rawWrite(s.sock, b)
+		n, err := s.sock.write(b)
 		if err != nil {
 			return err
 		}
@@ -443,7 +472,7 @@ func (s *session) writeNetLocked(b []byte) error {
 // flushNet writes what it can of the pending bytes towards the client.
 func (s *session) flushNet() {
 	s.wmu.Lock()
-	n, err := rawWrite(s.sock, s.netPending)
+	n, err := s.sock.write(s.netPending)
 	s.netPending = s.netPending[:copy(s.netPending, s.netPending[n:])]
 	s.wmu.Unlock()
 	if err != nil {
@@ -455,34 +484,4 @@ func (s *session) netPendingLen() int {
 	s.wmu.Lock()
 	defer s.wmu.Unlock()
 	return len(s.netPending)
-}
-
-// rawWrite writes as much of b to the connection as it takes now.
-func rawWrite(raw loopSocket, b []byte) (int, error) {
-	written := 0
-	var werr error
-	err := raw.Control(func(fd uintptr) {
-		for written < len(b) {
-			n, err := unix.Write(int(fd), b[written:])
-			if n > 0 {
-				written += n
-			}
-			switch {
-			case errors.Is(err, unix.EINTR):
-				continue
-			case errors.Is(err, unix.EAGAIN):
-				return
-			case err != nil:
-				werr = os.NewSyscallError("write", err)
-				return
-			case n == 0:
-				werr = io.ErrShortWrite
-				return
-			}
-		}
-	})
-	if err != nil {
-		return written, err
-	}
-	return written, werr
 }

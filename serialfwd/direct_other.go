@@ -15,3 +15,8 @@ func (p *port) wakeLoop() {}
 func (s *session) startDirect() bool { return false }
 
 func (s *session) writeNetLocked(b []byte) error { return writeFull(s.conn, b) }
+
+// sockFD is the socket the device loop owns, on Linux.
+type sockFD struct{}
+
+func (*sockFD) Close() error { return nil }

@@ -61,7 +61,7 @@ type session struct {
 	// sock is set when the device loop serves the connection (see
 	// startDirect); writes then never block and what the socket does not
 	// take waits in netPending.
-	sock       loopSocket
+	sock       *sockFD
 	netPending []byte
 
 	flowMu    sync.Mutex // guards suspended and resume
@@ -115,14 +115,6 @@ func (s *session) stop(reason error) {
 			sock.Close()
 		}
 	})
-}
-
-// loopSocket is a connection's socket as the device loop uses it: f runs
-// with the descriptor, which stays valid until f returns; Control fails
-// once Close has begun.
-type loopSocket interface {
-	Control(f func(fd uintptr)) error
-	Close() error
 }
 
 // stopped reports whether the session has ended.
@@ -236,7 +228,7 @@ func (s *session) toDevice(data []byte) error {
 	if l := s.p.cfg.SessionLog; l != nil {
 		l.Log(s.info, ToDevice, data)
 	}
-	s.p.srv.metrics.bytes.Add(context.Background(), int64(len(data)), s.attrs.toDevice)
+	s.p.srv.metrics.bytes.Add(context.Background(), int64(len(data)), s.attrs.toDevice...)
 	if s.looped {
 		// The device loop writes it without blocking.
 		s.toDev = append(s.toDev, data...)
@@ -279,7 +271,7 @@ func (s *session) writeDirect(data []byte) {
 }
 
 func (s *session) writeData(data []byte) error {
-	s.p.srv.metrics.bytes.Add(context.Background(), int64(len(data)), s.attrs.fromDevice)
+	s.p.srv.metrics.bytes.Add(context.Background(), int64(len(data)), s.attrs.fromDevice...)
 	s.wmu.Lock()
 	defer s.wmu.Unlock()
 	if s.info.Protocol == ProtocolRaw {

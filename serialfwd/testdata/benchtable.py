@@ -53,11 +53,12 @@ if any(k.startswith("Forwarding/") for k in rows):
             if s:
                 print(f"| {d} | {mode} | {s:.0f} | {fmt(p, '.0f')} | {fmt(p and p / s, '.2f')}× |")
     print()
-    print("| sequential round trip (µs) | mode | ser2net p50 / p99 | Gonaut own process p50 / p99 | Gonaut embedded p50 / p99 |")
+    print("| sequential round trip (µs) | mode | ser2net p50 / p99 / CPU | Gonaut own process p50 / p99 / CPU | Gonaut embedded p50 / p99 |")
     print("|---|---|---|---|---|")
     for mode in ["raw", "rfc2217"]:
         f = lambda t, q: fmt(med(f"Forwarding/rtt/{mode}/{t}", f"{q}-µs"), ".0f")
-        print(f"| rtt | {mode} | {f('ser2net', 'p50')} / {f('ser2net', 'p99')} | {f('gonaut-proc', 'p50')} / {f('gonaut-proc', 'p99')} | {f('gonaut', 'p50')} / {f('gonaut', 'p99')} |")
+        c = lambda t: fmt(med(f"Forwarding/rtt/{mode}/{t}", "server-cpu-µs/op"), ".0f")
+        print(f"| rtt | {mode} | {f('ser2net', 'p50')} / {f('ser2net', 'p99')} / {c('ser2net')} | {f('gonaut-proc', 'p50')} / {f('gonaut-proc', 'p99')} / {c('gonaut-proc')} | {f('gonaut', 'p50')} / {f('gonaut', 'p99')} |")
     print()
 
 if any(k.startswith("RTTInterleaved/") for k in rows):

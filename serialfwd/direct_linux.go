@@ -33,9 +33,10 @@ import (
 // control replies towards the network, at most one read of the socket
 // towards the tty.
 //
-// Watchers and a writer whose connection has no descriptor (a tunnel's
-// net.Conn) are served as on the other platforms: watchers through their
-// queues, such a writer by its own goroutine reading the connection.
+// Watchers, and a writer whose connection is not a plain TCP or Unix socket
+// (a tunnel's net.Conn, TLS), are served as on the other platforms:
+// watchers through their queues, such a writer by its own goroutine
+// reading the connection.
 
 // maxNetPending bounds the control replies that may pile up towards a
 // client that does not read: past it the loop stops reading the client.
@@ -320,14 +321,21 @@ func (l *ttyLoop) flushDev(s *session) {
 
 // startDirect hands the session's connection over to the device loop if
 // it can serve it: the session is the writer, the device has a loop, and
-// the connection has a descriptor. The session's reader must not touch its
-// input state afterwards.
+// the connection is a plain TCP or Unix socket. (Not any syscall.Conn: a
+// wrapper that embeds one, to meter, compress or encrypt, would be
+// bypassed.) The session's reader must not touch its input state
+// afterwards.
 func (s *session) startDirect() bool {
 	if s.info.Role != RoleWriter {
 		return false
 	}
-	sc, ok := s.conn.(syscall.Conn)
-	if !ok {
+	var sc syscall.Conn
+	switch c := s.conn.(type) {
+	case *net.TCPConn:
+		sc = c
+	case *net.UnixConn:
+		sc = c
+	default:
 		return false
 	}
 	raw, err := sc.SyscallConn()

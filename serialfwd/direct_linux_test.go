@@ -4,6 +4,7 @@ package serialfwd
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -11,6 +12,7 @@ import (
 	"net"
 	"os"
 	"runtime"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -206,4 +208,72 @@ func TestDeviceLoopClientClosesWithDataInFlight(t *testing.T) {
 		t.Fatalf("session ended with %v, want nil", r.err)
 	}
 	expectEOF(t, c)
+}
+
+// countingConn is a connection wrapper that embeds the socket (and so its
+// SyscallConn method) and counts the bytes read through it.
+type countingConn struct {
+	*net.TCPConn
+	read atomic.Int64
+}
+
+func (c *countingConn) Read(p []byte) (int, error) {
+	n, err := c.TCPConn.Read(p)
+	c.read.Add(int64(n))
+	return n, err
+}
+
+// TestDeviceLoopLeavesWrappedConnections checks that a connection wrapper
+// is never bypassed: the session reads through it, not the socket under it.
+func TestDeviceLoopLeavesWrappedConnections(t *testing.T) {
+	needDeviceLoop(t)
+	pp := newPtyPair(t)
+	srv := NewServer(nil)
+	defer srv.Close()
+	if err := srv.AddPort(PortConfig{Name: "pty", Open: SerialOpener(pp.A, Mode{})}); err != nil {
+		t.Fatal(err)
+	}
+	far, err := openSerial(pp.B, Mode{}, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer far.Close()
+	l := listen(t)
+	defer l.Close()
+	wrapped := make(chan *countingConn, 1)
+	served := make(chan error, 1)
+	go func() {
+		c, err := l.Accept()
+		if err != nil {
+			served <- err
+			return
+		}
+		cc := &countingConn{TCPConn: c.(*net.TCPConn)}
+		wrapped <- cc
+		served <- srv.ServeConn(context.Background(), cc, "pty", ProtocolRaw)
+	}()
+	c := dial(t, l.Addr().String())
+	cc := <-wrapped
+	c.Write([]byte("via wrapper"))
+	if got := readFull(t, far, 11, 10*time.Second); string(got) != "via wrapper" {
+		t.Fatalf("device got %q", got)
+	}
+	if n := cc.read.Load(); n != 11 {
+		t.Fatalf("the wrapper saw %d bytes, want 11", n)
+	}
+	srv.mu.Lock()
+	p := srv.ports["pty"]
+	srv.mu.Unlock()
+	if p.direct.Load() != nil {
+		t.Fatal("the device loop took over a wrapped connection")
+	}
+	c.Close()
+	select {
+	case err := <-served:
+		if err != nil {
+			t.Fatalf("session ended with %v", err)
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatal("session did not end")
+	}
 }

@@ -110,8 +110,9 @@
 // A loop holds a thread, and the runtime's right to run Go code, while it
 // waits: at most GOMAXPROCS-1 devices are served that way at a time, so
 // that one always stays free for the rest of the program. Further devices,
-// devices that are not a tty read by OpenSerial, and connections without a
-// socket descriptor (a tunnel's [net.Conn], TLS) use one goroutine per
+// devices that are not a tty read by OpenSerial, and connections other than
+// a plain [*net.TCPConn] or [*net.UnixConn] (a tunnel's [net.Conn], TLS, any
+// wrapper, which the loop must not bypass) use one goroutine per
 // direction instead: the session's goroutine reads the connection and
 // writes the device, the port's device reader reads the device and writes
 // the writer's connection. Watchers always get their bytes through their

@@ -305,24 +305,31 @@ func benchSync(b *testing.B, c io.ReadWriter, far Device) {
 }
 
 // BenchmarkRTTInterleaved alternates one-byte round trips between ser2net
-// and the Gonaut server, so that both see the same machine load at the same
-// moments: on a shared, noisy machine this is the fairest latency
-// comparison. Each b.N is one round trip through each server. The servers
-// that run as their own process also report their CPU time per round trip.
+// and the Gonaut server (examples/serial-share), each its own process in
+// front of its own socat pty pair, so that both see the same machine load at
+// the same moments: on a shared, noisy machine this is the fairest latency
+// comparison. Each b.N is one round trip through each server, in turn
+// Gonaut first and ser2net first so that neither always follows the other.
+// It reports each server's p50, p99 and p99.9 in microseconds and CPU time
+// per round trip, and the ratio Gonaut/ser2net of each (below 1: Gonaut is
+// faster). The tail needs many samples:
+//
+//	go test -run '^$' -bench RTTInterleaved -benchtime 20000x -count 5 ./serialfwd/
 func BenchmarkRTTInterleaved(b *testing.B) {
-	targets := []benchTarget{setupSer2netTarget(b), setupGonautProcTarget(b), setupGonautTarget(b)}
+	targets := []benchTarget{setupSer2netTarget(b), setupGonautProcTarget(b)}
 	for _, mode := range []string{"raw", "rfc2217"} {
 		b.Run(mode, func(b *testing.B) {
+			rfc := mode == "rfc2217"
 			conns := make([]io.ReadWriteCloser, len(targets))
 			for i, t := range targets {
-				conns[i] = benchConn(b, t, mode == "rfc2217")
+				conns[i] = benchConn(b, t, rfc)
 				defer conns[i].Close()
-				benchSync(b, conns[i], t.far(mode == "rfc2217"))
+				benchSync(b, conns[i], t.far(rfc))
 			}
 			n := b.N
 			echoErr := make(chan error, len(targets))
 			for _, t := range targets {
-				far := t.far(mode == "rfc2217")
+				far := t.far(rfc)
 				go func() {
 					one := make([]byte, 1)
 					for range n {
@@ -339,16 +346,19 @@ func BenchmarkRTTInterleaved(b *testing.B) {
 				}()
 			}
 			samples := make([][]time.Duration, len(targets))
+			for i := range samples {
+				samples[i] = make([]time.Duration, 0, n)
+			}
 			out, in := []byte{0x55}, make([]byte, 1)
 			cpu0 := make([]time.Duration, len(targets))
 			for i, t := range targets {
-				if pid := t.pid(mode == "rfc2217"); pid != 0 {
-					cpu0[i] = procCPU(b, pid)
-				}
+				cpu0[i] = procCPU(b, t.pid(rfc))
 			}
 			b.ResetTimer()
-			for range n {
-				for i, c := range conns {
+			for k := range n {
+				for j := range conns {
+					i := (j + k) % len(conns) // alternate who goes first
+					c := conns[i]
 					start := time.Now()
 					if _, err := c.Write(out); err != nil {
 						b.Fatal(err)
@@ -360,22 +370,35 @@ func BenchmarkRTTInterleaved(b *testing.B) {
 				}
 			}
 			b.StopTimer()
+			cpu := make([]float64, len(targets))
 			for i, t := range targets {
-				if pid := t.pid(mode == "rfc2217"); pid != 0 {
-					cpu := procCPU(b, pid) - cpu0[i]
-					b.ReportMetric(float64(cpu.Microseconds())/float64(n), t.name+"-cpu-µs/op")
-				}
+				cpu[i] = float64((procCPU(b, t.pid(rfc)) - cpu0[i]).Microseconds()) / float64(n)
 			}
 			for range targets {
 				if err := <-echoErr; err != nil {
 					b.Fatal(err)
 				}
 			}
-			for i, t := range targets {
+			q := make([][3]float64, len(targets))
+			for i := range targets {
 				s := samples[i]
 				slices.Sort(s)
-				b.ReportMetric(float64(s[len(s)/2].Nanoseconds())/1e3, t.name+"-p50-µs")
-				b.ReportMetric(float64(s[len(s)*99/100].Nanoseconds())/1e3, t.name+"-p99-µs")
+				for j, at := range []int{len(s) / 2, len(s) * 99 / 100, len(s) * 999 / 1000} {
+					q[i][j] = float64(s[at].Nanoseconds()) / 1e3
+				}
+			}
+			// targets[0] is ser2net, targets[1] Gonaut.
+			for i, t := range targets {
+				b.ReportMetric(q[i][0], t.name+"-p50-µs")
+				b.ReportMetric(q[i][1], t.name+"-p99-µs")
+				b.ReportMetric(q[i][2], t.name+"-p99.9-µs")
+				b.ReportMetric(cpu[i], t.name+"-cpu-µs/op")
+			}
+			b.ReportMetric(q[1][0]/q[0][0], "ratio-p50")
+			b.ReportMetric(q[1][1]/q[0][1], "ratio-p99")
+			b.ReportMetric(q[1][2]/q[0][2], "ratio-p99.9")
+			if cpu[0] > 0 {
+				b.ReportMetric(cpu[1]/cpu[0], "ratio-cpu")
 			}
 		})
 	}

@@ -85,26 +85,38 @@
 // # Flow control and memory
 //
 // No byte is dropped or reordered. Buffers are bounded: data for the device
-// is written before the next network read (TCP flow control holds the
-// client back), data from the device is written to the writer's connection
-// before the next device read (the kernel and the line's own flow control
-// hold the device back), and a read-only watcher gets a bounded queue
-// ([PortConfig].QueueChunks) and is disconnected with [ErrSlowWatcher] when
-// it falls behind, rather than slowing the writer down. FLOWCONTROL-SUSPEND
-// from a client pauses its data until RESUME.
+// is written before more is read from the network (TCP flow control holds
+// the client back), data from the device is written to the writer's
+// connection before more is read from the device (the kernel and the
+// line's own flow control hold the device back), and a read-only watcher
+// gets a bounded queue ([PortConfig].QueueChunks) and is disconnected with
+// [ErrSlowWatcher] when it falls behind, rather than slowing the writer
+// down. FLOWCONTROL-SUSPEND from a client pauses its data until RESUME.
 //
 // # Threads and latency
 //
-// Each direction is copied by one goroutine, with no hand-off between
-// goroutines: the session's goroutine reads the connection and writes the
-// device, the port's device reader reads the device and writes the
-// writer's connection. A device opened with [OpenSerial] is read with
-// poll(2) on a thread of its own instead of through the runtime's network
-// poller, which takes a wake-up, a goroutine switch and a failed read out
-// of every round trip; at most GOMAXPROCS-1 devices are read that way at a
-// time, so that one P always stays free for the rest of the program, and
-// further devices use the runtime's poller, which costs no thread while
-// idle.
+// On Linux, a device opened with [OpenSerial] is served by an event loop,
+// as ser2net serves its ports: one goroutine waits in poll(2) on the tty
+// and on the writer's TCP socket together and forwards each way inline,
+// with no hand-off between goroutines or threads, so a round trip wakes one
+// thread once per direction. The socket is taken out of the runtime's
+// network poller for the session (the loop keeps a duplicate of its
+// descriptor), so that arriving data wakes only the loop. Writes never
+// block the loop: what one side does not take stays pending (at most one
+// read's worth) and the loop stops reading the side that feeds it until
+// the other takes bytes again, so each direction keeps moving while the
+// other is held up.
+//
+// A loop holds a thread, and the runtime's right to run Go code, while it
+// waits: at most GOMAXPROCS-1 devices are served that way at a time, so
+// that one always stays free for the rest of the program. Further devices,
+// devices that are not a tty read by OpenSerial, and connections other than
+// a plain [*net.TCPConn] or [*net.UnixConn] (a tunnel's [net.Conn], TLS, any
+// wrapper, which the loop must not bypass) use one goroutine per
+// direction instead: the session's goroutine reads the connection and
+// writes the device, the port's device reader reads the device and writes
+// the writer's connection. Watchers always get their bytes through their
+// queue.
 //
 // # The client and the pty bridge
 //
@@ -137,7 +149,8 @@
 //
 // The tests run the server against pyserial's RFC 2217 client and the
 // client against Debian's ser2net, over socat pty pairs, and compare
-// throughput and latency with ser2net side by side (BenchmarkForwarding).
+// throughput and latency with ser2net side by side (BenchmarkForwarding,
+// and BenchmarkRTTInterleaved for the latency tail).
 // ser2net 4.x answers BREAK-OFF with BREAK-ON, answers SET-DATASIZE 7 with
 // 7 on a pty that keeps 8, and does not answer DTR on a pty; the client
 // reports what it is told.

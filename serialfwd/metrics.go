@@ -41,7 +41,8 @@ func newMetrics(mp metric.MeterProvider) *metrics {
 
 // sessionAttrs are a session's precomputed attribute sets.
 type sessionAttrs struct {
-	session, toDevice, fromDevice metric.MeasurementOption
+	session              metric.MeasurementOption
+	toDevice, fromDevice []metric.AddOption // passed as is: no slice per Add
 }
 
 func newSessionAttrs(info SessionInfo) sessionAttrs {
@@ -49,8 +50,8 @@ func newSessionAttrs(info SessionInfo) sessionAttrs {
 	return sessionAttrs{
 		session: metric.WithAttributeSet(attribute.NewSet(port,
 			attribute.String("protocol", info.Protocol.String()), attribute.String("role", info.Role.String()))),
-		toDevice:   metric.WithAttributeSet(attribute.NewSet(port, attribute.String("direction", ToDevice.String()))),
-		fromDevice: metric.WithAttributeSet(attribute.NewSet(port, attribute.String("direction", FromDevice.String()))),
+		toDevice:   []metric.AddOption{metric.WithAttributeSet(attribute.NewSet(port, attribute.String("direction", ToDevice.String())))},
+		fromDevice: []metric.AddOption{metric.WithAttributeSet(attribute.NewSet(port, attribute.String("direction", FromDevice.String())))},
 	}
 }
 

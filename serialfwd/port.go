@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -29,12 +30,20 @@ type port struct {
 	sessions map[*session]struct{}
 	writer   *session
 	closed   bool
+	devLoop  bool // the device goroutine is the device loop (direct_linux.go)
+
+	// direct is the writer whose connection the device loop serves itself;
+	// nil if none.
+	direct atomic.Pointer[session]
+
+	wakeMu   sync.Mutex // guards loopWake, so that it is never written once closed
+	loopWake int        // eventfd that wakes the device loop; -1 if none
 
 	devWG sync.WaitGroup // device goroutines, also those of a device that failed
 }
 
 func newPort(s *Server, cfg PortConfig) *port {
-	return &port{srv: s, cfg: cfg, sessions: map[*session]struct{}{}}
+	return &port{srv: s, cfg: cfg, sessions: map[*session]struct{}{}, loopWake: -1}
 }
 
 // serve runs one session on c.
@@ -98,6 +107,7 @@ func (p *port) detach(s *session) {
 	if p.writer == s {
 		p.writer = nil
 	}
+	p.direct.CompareAndSwap(s, nil)
 	var done chan struct{}
 	if len(p.sessions) == 0 && p.dev != nil {
 		done = p.closeDeviceLocked()
@@ -131,7 +141,7 @@ func (p *port) openLocked(ctx context.Context) error {
 	p.devStop = stop
 	p.devDone = make(chan struct{})
 	p.devWG.Add(1)
-	go p.readDevice(devCtx, dev, p.devDone)
+	p.devLoop = p.startDeviceLoop(devCtx, dev, p.devDone)
 	p.srv.log.Info("device opened", "port", p.cfg.Name, "mode", mode)
 	return nil
 }
@@ -150,15 +160,7 @@ func (p *port) closeDeviceLocked() chan struct{} {
 func (p *port) readDevice(ctx context.Context, dev Device, done chan struct{}) {
 	defer p.devWG.Done()
 	defer close(done)
-	var pollWG sync.WaitGroup
-	if p.cfg.ModemPoll > 0 {
-		pollWG.Add(1)
-		go func() {
-			defer pollWG.Done()
-			p.pollModem(ctx, dev)
-		}()
-	}
-	defer pollWG.Wait()
+	defer p.startModemPoll(ctx, dev)()
 	buf := make([]byte, 32<<10)
 	var targets []*session
 	for {
@@ -197,6 +199,20 @@ func (p *port) readDevice(ctx context.Context, dev Device, done chan struct{}) {
 			return
 		}
 	}
+}
+
+// startModemPoll starts polling the modem lines, if configured, and returns
+// a function that waits until the polling has stopped (after ctx ends).
+func (p *port) startModemPoll(ctx context.Context, dev Device) (wait func()) {
+	var wg sync.WaitGroup
+	if p.cfg.ModemPoll > 0 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			p.pollModem(ctx, dev)
+		}()
+	}
+	return wg.Wait
 }
 
 // deviceGone ends every session of a failed device and closes it; the next

@@ -223,3 +223,67 @@ func (t *ttyIO) Close() error {
 	}
 	return err
 }
+
+// poll waits in poll(2) until one of fds is ready. It fills fds[0] with the
+// tty (for ttyEvents) and fds[1] with the eventfd that Close signals; the
+// caller fills the rest. It returns errTTYClosed once Close has begun.
+func (t *ttyIO) poll(fds []unix.PollFd, ttyEvents int16) error {
+	t.inflight.RLock()
+	defer t.inflight.RUnlock()
+	fds[0] = unix.PollFd{Fd: int32(t.fd), Events: ttyEvents}
+	fds[1] = unix.PollFd{Fd: int32(t.wake), Events: unix.POLLIN}
+	for {
+		if t.closed.Load() {
+			return errTTYClosed
+		}
+		for i := range fds {
+			fds[i].Revents = 0
+		}
+		if _, err := unix.Poll(fds, -1); err != nil {
+			if errors.Is(err, unix.EINTR) {
+				continue
+			}
+			return err
+		}
+		if fds[1].Revents != 0 || fds[0].Revents&unix.POLLNVAL != 0 {
+			return errTTYClosed
+		}
+		return nil
+	}
+}
+
+// readNB reads the tty once without waiting; unix.EAGAIN means it had
+// nothing.
+func (t *ttyIO) readNB(p []byte) (int, error) {
+	t.inflight.RLock()
+	defer t.inflight.RUnlock()
+	if t.closed.Load() {
+		return 0, errTTYClosed
+	}
+	return unix.Read(t.fd, p)
+}
+
+// writeNB writes as much of p as the tty's output queue takes now.
+func (t *ttyIO) writeNB(p []byte) (int, error) {
+	t.inflight.RLock()
+	defer t.inflight.RUnlock()
+	written := 0
+	for written < len(p) {
+		if t.closed.Load() {
+			return written, errTTYClosed
+		}
+		n, err := unix.Write(t.fd, p[written:])
+		if n > 0 {
+			written += n
+		}
+		switch {
+		case err == nil:
+		case errors.Is(err, unix.EINTR):
+		case errors.Is(err, unix.EAGAIN):
+			return written, nil
+		default:
+			return written, err
+		}
+	}
+	return written, nil
+}

@@ -56,8 +56,13 @@ type session struct {
 	stopOnce sync.Once
 	reason   error // set before done is closed
 
-	wmu  sync.Mutex // guards conn writes and wbuf
+	wmu  sync.Mutex // guards conn writes, wbuf, sock and netPending
 	wbuf []byte
+	// sock is set when the device loop serves the connection (see
+	// startDirect); writes then never block and what the socket does not
+	// take waits in netPending.
+	sock       *sockFD
+	netPending []byte
 
 	flowMu    sync.Mutex // guards suspended and resume
 	suspended bool
@@ -68,10 +73,14 @@ type session struct {
 	modemMask  atomic.Uint32
 	lineMask   atomic.Uint32
 
-	// Used by the reader loop only.
-	dec telnetDecoder
-	neg negotiator
-	out []byte
+	// Used by the reader loop only: the session's own goroutine, or the
+	// device loop once startDirect has handed the connection over.
+	dec    telnetDecoder
+	neg    negotiator
+	out    []byte
+	looped bool   // the device loop reads the connection
+	toDev  []byte // looped: input not yet written to the device
+	eof    bool   // looped: the client has closed its side
 }
 
 func newSession(p *port, c net.Conn, info SessionInfo) *session {
@@ -95,8 +104,27 @@ func (s *session) stop(reason error) {
 	s.stopOnce.Do(func() {
 		s.reason = reason
 		close(s.done)
+		// Wake the device loop first: Close waits until it no longer
+		// polls the descriptor, and it polls until woken.
+		s.p.wakeLoop()
 		s.conn.Close()
+		s.wmu.Lock()
+		sock := s.sock
+		s.wmu.Unlock()
+		if sock != nil {
+			sock.Close()
+		}
 	})
+}
+
+// stopped reports whether the session has ended.
+func (s *session) stopped() bool {
+	select {
+	case <-s.done:
+		return true
+	default:
+		return false
+	}
 }
 
 // run serves the connection until it ends and returns why.
@@ -132,6 +160,11 @@ func (s *session) run(ctx context.Context) error {
 		b = s.neg.request(b, false, optSGA)
 		b = s.neg.request(b, false, optComPort)
 		s.send(b)
+	}
+	if s.startDirect() {
+		<-s.done
+		wg.Wait()
+		return s.reason
 	}
 	buf := make([]byte, 32<<10)
 	for {
@@ -170,7 +203,18 @@ func (s *session) input(p []byte) error {
 			s.out = s.out[:0]
 		}
 		return s.toDevice(data)
-	}, s.command)
+	}, func(ev telnetEvent) error {
+		// Data before a command reaches the device before the command
+		// acts on it.
+		if len(s.toDev) > 0 {
+			err := s.p.write(s, s.toDev)
+			s.toDev = s.toDev[:0]
+			if err != nil {
+				return err
+			}
+		}
+		return s.command(ev)
+	})
 	if len(s.out) > 0 {
 		s.send(s.out)
 	}
@@ -184,7 +228,12 @@ func (s *session) toDevice(data []byte) error {
 	if l := s.p.cfg.SessionLog; l != nil {
 		l.Log(s.info, ToDevice, data)
 	}
-	s.p.srv.metrics.bytes.Add(context.Background(), int64(len(data)), s.attrs.toDevice)
+	s.p.srv.metrics.bytes.Add(context.Background(), int64(len(data)), s.attrs.toDevice...)
+	if s.looped {
+		// The device loop writes it without blocking.
+		s.toDev = append(s.toDev, data...)
+		return nil
+	}
 	return s.p.write(s, data)
 }
 
@@ -222,7 +271,7 @@ func (s *session) writeDirect(data []byte) {
 }
 
 func (s *session) writeData(data []byte) error {
-	s.p.srv.metrics.bytes.Add(context.Background(), int64(len(data)), s.attrs.fromDevice)
+	s.p.srv.metrics.bytes.Add(context.Background(), int64(len(data)), s.attrs.fromDevice...)
 	s.wmu.Lock()
 	defer s.wmu.Unlock()
 	if s.info.Protocol == ProtocolRaw {
@@ -289,6 +338,13 @@ func (s *session) waitResumed() bool {
 	}
 }
 
+// isSuspended reports whether the client has suspended the data flow.
+func (s *session) isSuspended() bool {
+	s.flowMu.Lock()
+	defer s.flowMu.Unlock()
+	return s.suspended
+}
+
 func (s *session) setSuspended(on bool) {
 	s.flowMu.Lock()
 	defer s.flowMu.Unlock()
@@ -309,10 +365,19 @@ func (s *session) send(b []byte) {
 		return
 	}
 	s.wmu.Lock()
-	err := writeFull(s.conn, b)
+	var err error
+	if s.sock != nil {
+		err = s.writeNetLocked(b)
+	} else {
+		err = writeFull(s.conn, b)
+	}
+	pending := len(s.netPending) > 0
 	s.wmu.Unlock()
 	if err != nil {
 		s.stop(nil)
+	}
+	if pending {
+		s.p.wakeLoop() // to wait until the socket takes the rest
 	}
 }
 

@@ -13,7 +13,6 @@ import (
 
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/codes"
-	"go.opentelemetry.io/otel/trace"
 	"golang.org/x/time/rate"
 
 	"github.com/gonaut/gonaut/analytics"
@@ -92,14 +91,8 @@ func verdict(d *policy.Decision, req *policy.Request) error {
 }
 
 func (g *Gateway) event(kind string, a *access) *Event {
-	ev := &Event{Time: time.Now(), Kind: kind, Subject: a.id.Subject.ID, Device: a.id.Device.ID}
-	if !a.peer.IsZero() {
-		ev.Peer = a.peer.String()
-	}
-	if a.outer.IsValid() {
-		ev.Source = a.outer.Addr().String()
-	}
-	ev.Inner = a.inner.Addr().String()
+	ev := &Event{Time: time.Now(), Kind: kind, Subject: a.id.Subject.ID, Device: a.id.Device.ID,
+		peerKey: a.peer, outer: a.outer.Addr(), inner: a.inner.Addr()}
 	ev.Country, ev.ASN = a.geo.Country, a.geo.ASN
 	if a.res != nil {
 		ev.Resource, ev.RKind = a.res.cfg.Name, a.res.cfg.Kind
@@ -135,9 +128,11 @@ func (g *Gateway) handleFlow(ctx context.Context, f *tunnel.Flow) {
 		f.Refuse()
 		return
 	}
-	ctx, span := g.tracer.Start(ctx, "ztna.flow", trace.WithAttributes(
-		attribute.String("resource", res.cfg.Name), attribute.String("source", f.Source.String())))
+	ctx, span := g.tracer.Start(ctx, "ztna.flow")
 	defer span.End()
+	if span.IsRecording() {
+		span.SetAttributes(attribute.String("resource", res.cfg.Name), attribute.String("source", f.Source.String()))
+	}
 
 	a, err := g.identify(ctx, st, f.Peer, f.Source, res)
 	if err != nil {
@@ -145,7 +140,9 @@ func (g *Gateway) handleFlow(ctx context.Context, f *tunnel.Flow) {
 		g.refuse(f, a, err)
 		return
 	}
-	span.SetAttributes(attribute.String("subject", a.id.Subject.ID), attribute.String("device", a.id.Device.ID))
+	if span.IsRecording() {
+		span.SetAttributes(attribute.String("subject", a.id.Subject.ID), attribute.String("device", a.id.Device.ID))
+	}
 	switch res.cfg.Kind {
 	case "http":
 		g.serveHTTPFlow(ctx, st, f, a)
@@ -368,7 +365,15 @@ func (g *Gateway) recheckLoop() {
 	}
 }
 
-var copyBufs = sync.Pool{New: func() any { b := make([]byte, 64<<10); return &b }}
+// copyBufs are splice buffers. Each direction of a live flow holds one,
+// so their size bounds the memory of many idle flows.
+var copyBufs = sync.Pool{New: func() any { b := make([]byte, 32<<10); return &b }}
+
+// readerOnly and writerOnly hide ReadFrom and WriteTo, so that
+// io.CopyBuffer uses the pooled buffer: a net.TCPConn's ReadFrom or
+// WriteTo from a netstack connection would allocate its own.
+type readerOnly struct{ io.Reader }
+type writerOnly struct{ io.Writer }
 
 type closeWriter interface{ CloseWrite() error }
 
@@ -381,14 +386,14 @@ func (g *Gateway) splice(ctx context.Context, peer, up net.Conn, bw *rate.Limite
 	copyDir := func(dst, src net.Conn, n *uint64) {
 		bp := copyBufs.Get().(*[]byte)
 		defer copyBufs.Put(bp)
-		var w io.Writer = dst
+		var w io.Writer = writerOnly{dst}
 		if bw != nil {
 			w = throttledWriter{ctx: ctx, w: dst, l: bw}
 		}
 		if idle > 0 {
 			w = touchWriter{w: w, last: &last}
 		}
-		c, err := io.CopyBuffer(w, src, *bp)
+		c, err := io.CopyBuffer(w, readerOnly{src}, *bp)
 		*n = uint64(c)
 		if cw, ok := dst.(closeWriter); ok && err == nil {
 			cw.CloseWrite()

@@ -99,6 +99,7 @@ type Gateway struct {
 	state    atomic.Pointer[state]
 	reloadMu sync.Mutex // serialises Reload
 
+	evw      *eventWriter
 	flows    flowTable
 	draining atomic.Bool
 	kickc    chan struct{}
@@ -240,11 +241,13 @@ func New(ctx context.Context, cfg *Config, opts *Options) (*Gateway, error) {
 		Addresses:  []netip.Prefix{gp},
 		Peers:      st.peers(),
 	}
+	g.startEvents()
 	g.tun, err = tunnel.New(ctx, tcfg, &tunnel.Options{
 		Logger: g.log, MeterProvider: mp, TracerProvider: tp,
 		FlowHandler: g.handleFlow, LazyPeers: opts.LazyPeers || cfg.LazyPeers,
 	})
 	if err != nil {
+		g.stopEvents()
 		st.cancel()
 		g.cancel()
 		g.closeAudit()
@@ -622,6 +625,7 @@ func (g *Gateway) Close() error {
 	}
 	g.httpT.CloseIdleConnections()
 	g.closeDevices()
+	g.stopEvents()
 	if g.ownAnalytics {
 		g.analytics.Close()
 	}

@@ -201,7 +201,9 @@ type LimitConfig struct {
 	Burst          int     `yaml:"burst"`
 	// Concurrent bounds live flows.
 	Concurrent int `yaml:"concurrent"`
-	// BytesPerSecond bounds the bandwidth of each flow (both directions).
+	// BytesPerSecond bounds the bandwidth of all the key's flows (TCP and
+	// HTTP) together, both directions counted, with a burst of one
+	// second's worth (at least 64 KiB).
 	BytesPerSecond int64 `yaml:"bytes_per_second"`
 }
 

@@ -107,8 +107,8 @@
 // UDP resources are not implemented (UDP flows other than DNS are
 // refused). A [Connector] hosts TCP and HTTP resources; USB and serial
 // resources behind a connector, and hot-plug reports from it, are not
-// implemented yet. Bandwidth limits are per flow. Passive ejection takes a
-// failing upstream out for ten seconds.
+// implemented yet. Passive ejection takes a failing upstream out for ten
+// seconds.
 //
 // # Connectors
 //

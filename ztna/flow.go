@@ -155,10 +155,14 @@ func (g *Gateway) handleFlow(ctx context.Context, f *tunnel.Flow) {
 	req := g.request(a)
 	d := g.engine.Decide(ctx, &req)
 	why := verdict(&d, &req)
-	if why == nil && !st.limits.acquire(a.id) {
-		why = ErrRateLimited
-	} else if why == nil {
-		defer st.limits.release(a.id)
+	var bw []*rate.Limiter
+	if why == nil {
+		var ok bool
+		if bw, ok = st.limits.admit(a.id); !ok {
+			why = ErrRateLimited
+		} else {
+			defer st.limits.release(a.id)
+		}
 	}
 	var up net.Conn
 	var u *upstream
@@ -189,9 +193,10 @@ func (g *Gateway) handleFlow(ctx context.Context, f *tunnel.Flow) {
 		up.Close()
 		return
 	}
+	conn = throttle(conn, bw)
 	lf := &liveFlow{a: a, req: req, hasReq: true, start: time.Now(), maxSession: d.Obligations.MaxSession, conns: []net.Conn{conn, up}}
 	g.flows.add(lf)
-	in, out := g.splice(ctx, conn, up, st.limits.bandwidth(), res.cfg.IdleTimeout)
+	in, out := g.splice(conn, up, res.cfg.IdleTimeout)
 	g.flows.remove(lf)
 	fev := g.event(EventFlow, a)
 	fev.Effect, fev.Rule, fev.Upstream = "allow", d.Rule, u.addr
@@ -380,16 +385,13 @@ type closeWriter interface{ CloseWrite() error }
 // splice copies between the peer's connection and the upstream until both
 // directions end or either connection is closed, and returns the bytes
 // each way.
-func (g *Gateway) splice(ctx context.Context, peer, up net.Conn, bw *rate.Limiter, idle time.Duration) (in, out uint64) {
+func (g *Gateway) splice(peer, up net.Conn, idle time.Duration) (in, out uint64) {
 	var last atomic.Int64
 	last.Store(time.Now().UnixNano())
 	copyDir := func(dst, src net.Conn, n *uint64) {
 		bp := copyBufs.Get().(*[]byte)
 		defer copyBufs.Put(bp)
 		var w io.Writer = writerOnly{dst}
-		if bw != nil {
-			w = throttledWriter{ctx: ctx, w: dst, l: bw}
-		}
 		if idle > 0 {
 			w = touchWriter{w: w, last: &last}
 		}

@@ -125,7 +125,8 @@ func (p *httpProxy) close() {
 // serveHTTPFlow admits a peer's connection to an HTTP resource and serves
 // it until it closes; each request on it is decided on its own.
 func (g *Gateway) serveHTTPFlow(ctx context.Context, st *state, f *tunnel.Flow, a *access) {
-	if !st.limits.acquire(a.id) {
+	bw, ok := st.limits.admit(a.id)
+	if !ok {
 		g.refuse(f, a, ErrRateLimited)
 		return
 	}
@@ -134,7 +135,7 @@ func (g *Gateway) serveHTTPFlow(ctx context.Context, st *state, f *tunnel.Flow, 
 	if err != nil {
 		return
 	}
-	hc := &httpConn{Conn: conn, a: a, st: st, done: make(chan struct{})}
+	hc := &httpConn{Conn: throttle(conn, bw), a: a, st: st, done: make(chan struct{})}
 	hc.lf = &liveFlow{a: a, start: time.Now(), conns: []net.Conn{hc}}
 	g.flows.add(hc.lf)
 	defer g.flows.remove(hc.lf)

@@ -1,0 +1,396 @@
+package ztna_test
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/netip"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/gonaut/gonaut/analytics"
+	"github.com/gonaut/gonaut/ztna"
+)
+
+// sendToSink writes n bytes on a flow to sinkServer, half-closes it and
+// checks the count the sink answers with.
+func sendToSink(c net.Conn, n int) error {
+	buf := make([]byte, 16<<10)
+	for left := n; left > 0; {
+		m := min(left, len(buf))
+		if _, err := c.Write(buf[:m]); err != nil {
+			return err
+		}
+		left -= m
+	}
+	if err := c.(interface{ CloseWrite() error }).CloseWrite(); err != nil {
+		return err
+	}
+	line, err := bufio.NewReader(c).ReadString('\n')
+	if err != nil {
+		return err
+	}
+	if got := strings.TrimSpace(line); got != strconv.Itoa(n) {
+		return fmt.Errorf("sink received %s bytes, want %d", got, n)
+	}
+	return nil
+}
+
+// TestBandwidthLimit checks that a user's and a device's bytes per second
+// bound all of their flows together: two flows at once take as long as one
+// flow carrying both would.
+func TestBandwidthLimit(t *testing.T) {
+	const (
+		bps   = 256 << 10 // the limit
+		flows = 2
+		each  = 640 << 10 // bytes per flow
+		burst = bps       // a second's worth may pass at once
+	)
+	for _, tc := range []struct {
+		name string
+		set  func(*ztna.RateLimitConfig)
+	}{
+		{"per user", func(rl *ztna.RateLimitConfig) { rl.PerUser.BytesPerSecond = bps }},
+		{"per device", func(rl *ztna.RateLimitConfig) { rl.PerDevice.BytesPerSecond = bps }},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			w := newWorld(t)
+			w.cfg.Resources = []ztna.ResourceConfig{{Name: "sink.corp", Kind: "tcp", Port: 9, Upstreams: []string{sinkServer(t)}}}
+			tc.set(&w.cfg.RateLimits)
+			g := w.start(t, nil)
+			ctx := testCtx(t, 60*time.Second)
+			alice := w.client(t, g, "alice")
+			if _, err := alice.Up(ctx); err != nil {
+				t.Fatal(err)
+			}
+			start := time.Now()
+			var wg sync.WaitGroup
+			errs := make(chan error, flows)
+			for range flows {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					c, err := alice.Dial(ctx, "tcp", "sink.corp:9")
+					if err != nil {
+						errs <- err
+						return
+					}
+					defer c.Close()
+					c.SetDeadline(time.Now().Add(50 * time.Second))
+					errs <- sendToSink(c, each)
+				}()
+			}
+			wg.Wait()
+			close(errs)
+			for err := range errs {
+				if err != nil {
+					t.Fatal(err)
+				}
+			}
+			elapsed := time.Since(start)
+			// Load can only make the transfer slower; a rate above 1.5
+			// times the limit means the limit is not applied (or applied
+			// to each flow alone, which would give twice the limit).
+			rate := float64(flows*each-burst) / elapsed.Seconds()
+			t.Logf("%d bytes in %v: %.0f B/s beyond the burst, limit %d B/s", flows*each, elapsed, rate, bps)
+			if rate > 1.5*bps {
+				t.Errorf("transfer ran at %.0f B/s, more than 1.5 × the %d B/s limit", rate, bps)
+			}
+			// Bob has a budget of his own: alice's spent one does not slow
+			// down his first second's worth, which would otherwise take a
+			// second to trickle through.
+			c, err := w.client(t, g, "bob").Dial(ctx, "tcp", "sink.corp:9")
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer c.Close()
+			t0 := time.Now()
+			if err := sendToSink(c, burst/2); err != nil {
+				t.Fatal(err)
+			}
+			if d := time.Since(t0); d > 400*time.Millisecond {
+				t.Errorf("bob's %d bytes took %v: throttled by alice's spent budget", burst/2, d)
+			}
+		})
+	}
+}
+
+// tagServer is a TCP upstream that names itself on every connection and
+// then echoes.
+func tagServer(tb testing.TB, name string) string {
+	tb.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		tb.Fatal(err)
+	}
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				defer c.Close()
+				io.WriteString(c, name+"\n")
+				io.Copy(c, c)
+			}()
+		}
+	}()
+	tb.Cleanup(func() { ln.Close(); wg.Wait() })
+	return ln.Addr().String()
+}
+
+func TestLeastConnections(t *testing.T) {
+	a, b := tagServer(t, "A"), tagServer(t, "B")
+	w := newWorld(t)
+	w.cfg.Resources = []ztna.ResourceConfig{{Name: "lb.corp", Kind: "tcp", Port: 7, Balance: "least_conn", Upstreams: []string{a, b}}}
+	g := w.start(t, nil)
+	ctx := testCtx(t, 30*time.Second)
+	carol := w.client(t, g, "carol")
+	open := func() (net.Conn, string) {
+		t.Helper()
+		c, err := carol.Dial(ctx, "tcp", "lb.corp:7")
+		if err != nil {
+			t.Fatal(err)
+		}
+		c.SetReadDeadline(time.Now().Add(10 * time.Second))
+		line, err := bufio.NewReader(c).ReadString('\n')
+		if err != nil {
+			t.Fatal(err)
+		}
+		c.SetReadDeadline(time.Time{})
+		return c, strings.TrimSpace(line)
+	}
+	active := func() map[string]int {
+		m := map[string]int{}
+		for i, st := range g.Upstreams("lb.corp") {
+			m[[]string{"A", "B"}[i]] = st.Active
+		}
+		return m
+	}
+
+	// Four flows spread two and two.
+	byUp := map[string][]net.Conn{}
+	for range 4 {
+		c, up := open()
+		defer c.Close()
+		byUp[up] = append(byUp[up], c)
+	}
+	if len(byUp["A"]) != 2 || len(byUp["B"]) != 2 {
+		t.Fatalf("four flows: A has %d, B has %d; want 2 each", len(byUp["A"]), len(byUp["B"]))
+	}
+	// B's flows stay open while A's end: the next flows all go to A until
+	// it has as many as B.
+	for _, c := range byUp["A"] {
+		c.Close()
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for active()["A"] != 0 {
+		if time.Now().After(deadline) {
+			t.Fatalf("A's flows never ended at the gateway: %v", active())
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	for i := range 2 {
+		c, up := open()
+		defer c.Close()
+		if up != "A" {
+			t.Fatalf("flow %d with A at %d and B at %d live flows went to %s", i, i, 2, up)
+		}
+	}
+	if got := active(); got["A"] != 2 || got["B"] != 2 {
+		t.Errorf("live flows per upstream = %v, want 2 and 2", got)
+	}
+}
+
+// fixedGeo is an analytics.GeoIP with a settable answer. It stands in for
+// a MaxMind database because the test's peers reach the gateway from
+// 127.0.0.1, which no real GeoIP database places anywhere.
+type fixedGeo struct {
+	mu  sync.Mutex
+	geo analytics.Geo
+	n   int // lookups
+}
+
+func (f *fixedGeo) Lookup(a netip.Addr) (analytics.Geo, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if !a.IsLoopback() {
+		return analytics.Geo{}, fmt.Errorf("unexpected peer address %s", a)
+	}
+	f.n++
+	return f.geo, nil
+}
+
+func (f *fixedGeo) set(country string, asn uint32) {
+	f.mu.Lock()
+	f.geo = analytics.Geo{Country: country, ASN: asn}
+	f.mu.Unlock()
+}
+
+func TestGeoIPEnrichment(t *testing.T) {
+	w := newWorld(t)
+	w.cfg.Resources = []ztna.ResourceConfig{{Name: "echo.corp", Kind: "tcp", Port: 7, Upstreams: []string{echoServer(t)}}}
+	pol := `rules:
+  - id: embargo
+    effect: deny
+    when: 'source.country in ["KP", "IR"] || source.asn == 64666'
+  - id: everyone
+    effect: allow
+`
+	if err := writeFile(w.cfg.Dir+"/geo.yaml", pol); err != nil {
+		t.Fatal(err)
+	}
+	w.cfg.Policies = []string{"geo.yaml"}
+	geo := &fixedGeo{}
+	g := w.start(t, &ztna.Options{GeoIP: geo})
+	ctx := testCtx(t, 30*time.Second)
+	alice := w.client(t, g, "alice")
+
+	for _, tc := range []struct {
+		country string
+		asn     uint32
+		allowed bool
+		rule    string
+	}{
+		{"DE", 3320, true, "everyone"},
+		{"KP", 131279, false, "embargo"},
+		{"FR", 64666, false, "embargo"},
+		{"", 0, true, "everyone"}, // unknown to the database
+	} {
+		geo.set(tc.country, tc.asn)
+		start := time.Now()
+		c, err := alice.Dial(ctx, "tcp", "echo.corp:7")
+		if tc.allowed {
+			if err != nil {
+				t.Fatalf("from %s/AS%d: %v", tc.country, tc.asn, err)
+			}
+			echoOnce(t, c, "hi")
+			c.Close()
+		} else if err == nil {
+			c.Close()
+			t.Fatalf("from %s/AS%d: flow admitted past the embargo rule", tc.country, tc.asn)
+		}
+		ev := w.waitEvent(t, func(ev ztna.Event) bool {
+			return ev.Kind == ztna.EventDecision && !ev.Time.Before(start)
+		})
+		want := "deny"
+		if tc.allowed {
+			want = "allow"
+		}
+		if ev.Effect != want || ev.Rule != tc.rule || ev.Country != tc.country || ev.ASN != tc.asn || ev.Source != "127.0.0.1" {
+			t.Errorf("from %s/AS%d: decision %+v, want %s by %s with the country, ASN and source", tc.country, tc.asn, ev, want, tc.rule)
+		}
+	}
+	geo.mu.Lock()
+	n := geo.n
+	geo.mu.Unlock()
+	if n < 4 {
+		t.Errorf("GeoIP consulted %d times for 4 flows", n)
+	}
+}
+
+// TestRiskThresholdCutsLiveFlow drives a subject's risk score over a
+// policy's threshold and checks that the subject's live flow is cut within
+// a second: once through the gateway's own denials (the denial burst
+// detector), once through events fed to the analytics engine from
+// elsewhere (another gateway, the console), which the periodic
+// re-decision picks up.
+func TestRiskThresholdCutsLiveFlow(t *testing.T) {
+	pol := `rules:
+  - id: low-risk-echo
+    effect: allow
+    resources: {names: [echo.corp]}
+    when: 'risk.score < 30'
+`
+	for _, tc := range []struct {
+		name    string
+		recheck time.Duration
+		raise   func(t *testing.T, ctx context.Context, c *ztna.Client, eng *analytics.Engine)
+	}{
+		{"denials through the gateway", time.Hour, func(t *testing.T, ctx context.Context, c *ztna.Client, _ *analytics.Engine) {
+			for i := range 12 {
+				if conn, err := c.Dial(ctx, "tcp", "vault.corp:7"); err == nil {
+					conn.Close()
+					t.Fatalf("denial %d: vault.corp admitted", i)
+				}
+			}
+		}},
+		{"events from elsewhere", 0, func(t *testing.T, _ context.Context, _ *ztna.Client, eng *analytics.Engine) {
+			for i := range 12 {
+				_, err := eng.Observe(analytics.Event{
+					Time: time.Now(), Kind: analytics.KindDecision, Effect: analytics.EffectDeny,
+					Subject: "alice", Resource: fmt.Sprint("db-", i), Rule: "none",
+				})
+				if err != nil {
+					t.Fatal(err)
+				}
+			}
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			w := newWorld(t)
+			w.cfg.Resources = []ztna.ResourceConfig{
+				{Name: "echo.corp", Kind: "tcp", Port: 7, Upstreams: []string{echoServer(t)}},
+				{Name: "vault.corp", Kind: "tcp", Port: 7, Upstreams: []string{echoServer(t)}},
+			}
+			if err := writeFile(w.cfg.Dir+"/risk.yaml", pol); err != nil {
+				t.Fatal(err)
+			}
+			w.cfg.Policies = []string{"risk.yaml"}
+			// With a re-decision every hour, only the alert can cut the
+			// flow in time; with the default (0: 500 ms) the periodic
+			// re-decision must.
+			w.cfg.Recheck = tc.recheck
+			eng, err := analytics.New(nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer eng.Close()
+			g := w.start(t, &ztna.Options{Analytics: eng})
+			ctx := testCtx(t, 30*time.Second)
+			alice := w.client(t, g, "alice")
+			c, err := alice.Dial(ctx, "tcp", "echo.corp:7")
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer c.Close()
+			echoOnce(t, c, "low risk")
+
+			tc.raise(t, ctx, alice, eng)
+			deadline := time.Now().Add(10 * time.Second)
+			for eng.Risk("alice").Score < 30 {
+				if time.Now().After(deadline) {
+					t.Fatalf("risk stayed at %+v", eng.Risk("alice"))
+				}
+				time.Sleep(5 * time.Millisecond)
+			}
+			crossed := time.Now()
+			c.SetReadDeadline(crossed.Add(time.Second))
+			_, err = c.Read(make([]byte, 1))
+			var ne net.Error
+			if err == nil || (errors.As(err, &ne) && ne.Timeout()) {
+				t.Fatalf("flow not cut within 1 s of the risk score reaching %d: %v", eng.Risk("alice").Score, err)
+			}
+			t.Logf("risk %+v: flow cut %v after the score crossed 30", eng.Risk("alice"), time.Since(crossed))
+			ev := w.waitEvent(t, func(ev ztna.Event) bool { return ev.Kind == ztna.EventRevoke && ev.Subject == "alice" })
+			if !strings.Contains(ev.Reason, "denied") {
+				t.Errorf("revoke event = %+v", ev)
+			}
+			if _, err := alice.Dial(ctx, "tcp", "echo.corp:7"); err == nil {
+				t.Error("a new flow was admitted at high risk")
+			}
+		})
+	}
+}

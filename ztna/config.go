@@ -210,7 +210,8 @@ type LimitConfig struct {
 // AnalyticsConfig turns on behavioural analytics in the gateway.
 type AnalyticsConfig struct {
 	Enabled bool `yaml:"enabled"`
-	// GeoIPCity and GeoIPASN are MaxMind database files.
+	// GeoIPCity and GeoIPASN are MaxMind database files. They give
+	// policy source.country and source.asn even with analytics off.
 	GeoIPCity string `yaml:"geoip_city"`
 	GeoIPASN  string `yaml:"geoip_asn"`
 }

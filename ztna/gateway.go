@@ -89,6 +89,7 @@ type Gateway struct {
 	analytics    *analytics.Engine
 	ownAnalytics bool
 	geo          analytics.GeoIP
+	ownGeo       *analytics.MaxMind
 	dial         func(ctx context.Context, network, addr string) (net.Conn, error)
 	signer       *signer
 	optsDir      Directory
@@ -207,18 +208,19 @@ func New(ctx context.Context, cfg *Config, opts *Options) (*Gateway, error) {
 		}
 		g.audit = g.ownAudit
 	}
+	if g.geo == nil && (cfg.Analytics.GeoIPCity != "" || cfg.Analytics.GeoIPASN != "") {
+		// Policy's source.country and source.asn need the databases
+		// whether or not analytics runs.
+		if g.ownGeo, err = analytics.OpenMaxMind(cfg.Path(cfg.Analytics.GeoIPCity), cfg.Path(cfg.Analytics.GeoIPASN)); err != nil {
+			g.closeAudit()
+			return nil, fmt.Errorf("ztna: geoip: %w", err)
+		}
+		g.geo = g.ownGeo
+	}
 	if g.analytics == nil && cfg.Analytics.Enabled {
 		var aopts analytics.Options
 		aopts.Logger = g.log
 		aopts.MeterProvider = mp
-		if g.geo == nil && cfg.Analytics.GeoIPCity != "" {
-			mm, err := analytics.OpenMaxMind(cfg.Path(cfg.Analytics.GeoIPCity), cfg.Path(cfg.Analytics.GeoIPASN))
-			if err != nil {
-				g.closeAudit()
-				return nil, fmt.Errorf("ztna: geoip: %w", err)
-			}
-			g.geo = mm
-		}
 		aopts.GeoIP = g.geo
 		if g.analytics, err = analytics.New(&aopts); err != nil {
 			g.closeAudit()
@@ -263,9 +265,13 @@ func New(ctx context.Context, cfg *Config, opts *Options) (*Gateway, error) {
 	return g, nil
 }
 
+// closeAudit closes the audit file and GeoIP databases the gateway opened.
 func (g *Gateway) closeAudit() {
 	if g.ownAudit != nil {
 		g.ownAudit.Close()
+	}
+	if g.ownGeo != nil {
+		g.ownGeo.Close()
 	}
 }
 

@@ -2,17 +2,23 @@ package ztna_test
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"io"
 	"net"
 	"net/netip"
+	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/maxmind/mmdbwriter"
+	"github.com/maxmind/mmdbwriter/mmdbtype"
 
 	"github.com/gonaut/gonaut/analytics"
 	"github.com/gonaut/gonaut/ztna"
@@ -298,6 +304,66 @@ func TestGeoIPEnrichment(t *testing.T) {
 	geo.mu.Unlock()
 	if n < 4 {
 		t.Errorf("GeoIP consulted %d times for 4 flows", n)
+	}
+}
+
+// TestGeoIPFromConfig plugs real MaxMind databases through the
+// configuration (analytics off): one places loopback, where the test's
+// peers come from, in North Korea, the other in AS 64666.
+func TestGeoIPFromConfig(t *testing.T) {
+	mmdb := func(dbType string, rec mmdbtype.Map) []byte {
+		w, err := mmdbwriter.New(mmdbwriter.Options{DatabaseType: dbType, RecordSize: 24, BuildEpoch: 1, IncludeReservedNetworks: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := w.Insert(&net.IPNet{IP: net.IPv4(127, 0, 0, 0), Mask: net.CIDRMask(8, 32)}, rec); err != nil {
+			t.Fatal(err)
+		}
+		var buf bytes.Buffer
+		if _, err := w.WriteTo(&buf); err != nil {
+			t.Fatal(err)
+		}
+		return buf.Bytes()
+	}
+	w := newWorld(t)
+	w.cfg.Resources = []ztna.ResourceConfig{{Name: "echo.corp", Kind: "tcp", Port: 7, Upstreams: []string{echoServer(t)}}}
+	for name, db := range map[string][]byte{
+		"city.mmdb": mmdb("GeoIP2-City", mmdbtype.Map{"country": mmdbtype.Map{"iso_code": mmdbtype.String("KP")}}),
+		"asn.mmdb":  mmdb("GeoLite2-ASN", mmdbtype.Map{"autonomous_system_number": mmdbtype.Uint32(64666)}),
+	} {
+		if err := os.WriteFile(filepath.Join(w.cfg.Dir, name), db, 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	w.cfg.Analytics = ztna.AnalyticsConfig{GeoIPCity: "city.mmdb", GeoIPASN: "asn.mmdb"}
+	pol := `rules:
+  - id: kp-as64666
+    effect: allow
+    when: 'source.country == "KP" && source.asn == 64666'
+`
+	if err := writeFile(w.cfg.Dir+"/geo.yaml", pol); err != nil {
+		t.Fatal(err)
+	}
+	w.cfg.Policies = []string{"geo.yaml"}
+	g := w.start(t, nil)
+	ctx := testCtx(t, 30*time.Second)
+	c, err := w.client(t, g, "carol").Dial(ctx, "tcp", "echo.corp:7")
+	if err != nil {
+		t.Fatalf("policy did not see KP and AS 64666 from the configured databases: %v", err)
+	}
+	echoOnce(t, c, "from KP")
+	c.Close()
+	ev := w.waitEvent(t, func(ev ztna.Event) bool { return ev.Kind == ztna.EventDecision })
+	if ev.Country != "KP" || ev.ASN != 64666 || ev.Effect != "allow" {
+		t.Errorf("decision = %+v, want KP, AS 64666, allowed", ev)
+	}
+
+	// A database that cannot be read stops the gateway from starting.
+	bad := *w.cfg
+	bad.Analytics.GeoIPCity = "missing.mmdb"
+	if g, err := ztna.New(context.Background(), &bad, nil); err == nil {
+		g.Close()
+		t.Error("gateway started with a missing GeoIP database")
 	}
 }
 

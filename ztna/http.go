@@ -100,6 +100,7 @@ func newHTTPProxy(g *Gateway) *httpProxy {
 		ModifyResponse: modifyResponse,
 		ErrorHandler:   p.errorHandler,
 		ErrorLog:       nil,
+		BufferPool:     bufferPool{},
 	}
 	p.srv = &http.Server{
 		Handler:           http.HandlerFunc(p.serveHTTP),
@@ -205,6 +206,13 @@ func (p *httpProxy) serveHTTP(w http.ResponseWriter, r *http.Request) {
 }
 
 type proxyCtxKey struct{}
+
+// bufferPool lends the proxy the splice buffers, which it would otherwise
+// allocate (32 KiB) for every response body.
+type bufferPool struct{}
+
+func (bufferPool) Get() []byte  { return *copyBufs.Get().(*[]byte) }
+func (bufferPool) Put(b []byte) { copyBufs.Put(&b) }
 
 func (p *httpProxy) rewrite(pr *httputil.ProxyRequest) {
 	pc := pr.In.Context().Value(proxyCtxKey{}).(*proxyCtx)

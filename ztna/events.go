@@ -1,7 +1,7 @@
 package ztna
 
 import (
-	"bufio"
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -83,12 +83,13 @@ type AuditSink interface {
 }
 
 // FileAudit is the default AuditSink: one JSON line per event, appended to
-// a file and flushed every event.
+// a file with one write per Record (per batch, for the gateway's own
+// writer), never half a line.
 type FileAudit struct {
 	mu sync.Mutex
 	// guarded by mu
-	f *os.File
-	w *bufio.Writer
+	f   *os.File
+	buf bytes.Buffer
 }
 
 var _ AuditSink = (*FileAudit)(nil)
@@ -99,7 +100,7 @@ func OpenFileAudit(path string) (*FileAudit, error) {
 	if err != nil {
 		return nil, fmt.Errorf("ztna: audit file: %w", err)
 	}
-	return &FileAudit{f: f, w: bufio.NewWriter(f)}, nil
+	return &FileAudit{f: f}, nil
 }
 
 // Record implements AuditSink.
@@ -107,22 +108,28 @@ func (a *FileAudit) Record(ev *Event) error {
 	return a.recordBatch([]*Event{ev})
 }
 
-// recordBatch appends evs and flushes once: the gateway's event writer
-// hands it everything queued since its last write.
+// recordBatch appends evs with one write, of whole lines only, so that a
+// reader following the file never sees half an event: the gateway's event
+// writer hands it everything queued since its last write.
 func (a *FileAudit) recordBatch(evs []*Event) error {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	if a.f == nil {
 		return ErrClosed
 	}
-	enc := json.NewEncoder(a.w)
+	a.buf.Reset()
+	enc := json.NewEncoder(&a.buf)
 	enc.SetEscapeHTML(false)
 	for _, ev := range evs {
 		if err := enc.Encode(ev); err != nil {
 			return err
 		}
 	}
-	return a.w.Flush()
+	_, err := a.f.Write(a.buf.Bytes())
+	if a.buf.Cap() > 1<<20 {
+		a.buf = bytes.Buffer{} // do not keep a burst's buffer
+	}
+	return err
 }
 
 type batchRecorder interface {
@@ -136,7 +143,6 @@ func (a *FileAudit) Close() error {
 	if a.f == nil {
 		return nil
 	}
-	a.w.Flush()
 	err := a.f.Close()
 	a.f = nil
 	return err
@@ -271,6 +277,19 @@ func (g *Gateway) record(evs []*Event) {
 		ev.format()
 		g.metrics.event(ctx, ev)
 	}
+	// Analytics first: a risk score that moves re-decides live flows, and
+	// whoever reads the audit trail finds the risk already updated.
+	kick := false
+	if g.analytics != nil {
+		for _, ev := range evs {
+			if ev.Subject != "" && ev.Kind != EventRevoke {
+				kick = g.observe(ev) || kick
+			}
+		}
+	}
+	if kick {
+		g.kick() // a risk score moved: re-decide live flows
+	}
 	if g.audit != nil {
 		var err error
 		if br, ok := g.audit.(batchRecorder); ok {
@@ -286,11 +305,7 @@ func (g *Gateway) record(evs []*Event) {
 			g.log.Warn("audit record failed", "err", err)
 		}
 	}
-	kick := false
 	for _, ev := range evs {
-		if g.analytics != nil && ev.Subject != "" && ev.Kind != EventRevoke {
-			kick = g.observe(ev) || kick
-		}
 		if g.log.Enabled(ctx, slog.LevelInfo) {
 			g.log.LogAttrs(ctx, slog.LevelInfo, "ztna "+ev.Kind,
 				slog.String("subject", ev.Subject), slog.String("device", ev.Device),
@@ -298,9 +313,6 @@ func (g *Gateway) record(evs []*Event) {
 				slog.String("rule", ev.Rule), slog.String("reason", ev.Reason),
 				slog.Uint64("bytes_in", ev.BytesIn), slog.Uint64("bytes_out", ev.BytesOut))
 		}
-	}
-	if kick {
-		g.kick() // a risk score moved: re-decide live flows
 	}
 }
 

@@ -409,28 +409,36 @@ func (g *Gateway) splice(peer, up net.Conn, idle time.Duration) (in, out uint64)
 		defer close(done)
 		copyDir(peer, up, &out)
 	}()
-	stop := make(chan struct{})
 	if idle > 0 {
-		go func() {
-			t := time.NewTicker(max(idle/4, 10*time.Millisecond))
-			defer t.Stop()
-			for {
-				select {
-				case <-stop:
-					return
-				case <-t.C:
-					if time.Since(time.Unix(0, last.Load())) > idle {
-						peer.Close()
-						up.Close()
-						return
-					}
-				}
+		// One timer per flow, not a goroutine: it fires when the flow may
+		// have gone idle and re-arms itself for the rest if it has not.
+		var mu sync.Mutex
+		var t *time.Timer // guarded by mu, like stopped
+		stopped := false
+		mu.Lock()
+		t = time.AfterFunc(idle, func() {
+			mu.Lock()
+			defer mu.Unlock()
+			if stopped {
+				return
 			}
+			if rest := idle - time.Since(time.Unix(0, last.Load())); rest > 0 {
+				t.Reset(rest)
+				return
+			}
+			peer.Close()
+			up.Close()
+		})
+		mu.Unlock()
+		defer func() {
+			mu.Lock()
+			stopped = true
+			t.Stop()
+			mu.Unlock()
 		}()
 	}
 	copyDir(up, peer, &in)
 	<-done
-	close(stop)
 	peer.Close()
 	up.Close()
 	return in, out

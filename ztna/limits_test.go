@@ -433,6 +433,10 @@ func TestRiskThresholdCutsLiveFlow(t *testing.T) {
 			}
 			defer c.Close()
 			echoOnce(t, c, "low risk")
+			// Analytics knows a subject once it has seen an allowed
+			// decision, which it has when the decision is in the audit
+			// trail.
+			w.waitEvent(t, func(ev ztna.Event) bool { return ev.Kind == ztna.EventDecision && ev.Subject == "alice" })
 
 			tc.raise(t, ctx, alice, eng)
 			deadline := time.Now().Add(10 * time.Second)
@@ -458,5 +462,34 @@ func TestRiskThresholdCutsLiveFlow(t *testing.T) {
 				t.Error("a new flow was admitted at high risk")
 			}
 		})
+	}
+}
+
+func TestIdleTimeout(t *testing.T) {
+	w := newWorld(t)
+	const idle = 300 * time.Millisecond
+	w.cfg.Resources = []ztna.ResourceConfig{{Name: "echo.corp", Kind: "tcp", Port: 7, IdleTimeout: idle, Upstreams: []string{echoServer(t)}}}
+	g := w.start(t, nil)
+	ctx := testCtx(t, 30*time.Second)
+	c, err := w.client(t, g, "alice").Dial(ctx, "tcp", "echo.corp:7")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	// A flow that keeps talking outlives several idle timeouts.
+	for end := time.Now().Add(3 * idle); time.Now().Before(end); {
+		time.Sleep(idle / 4)
+		echoOnce(t, c, "busy")
+	}
+	// Once quiet, it is closed.
+	quiet := time.Now()
+	c.SetReadDeadline(time.Now().Add(10 * time.Second))
+	_, err = c.Read(make([]byte, 1))
+	var ne net.Error
+	if err == nil || (errors.As(err, &ne) && ne.Timeout()) {
+		t.Fatalf("idle flow not closed: %v", err)
+	}
+	if d := time.Since(quiet); d < idle*9/10 {
+		t.Errorf("flow closed %v after its last byte, before the %v idle timeout", d, idle)
 	}
 }

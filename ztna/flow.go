@@ -29,6 +29,7 @@ type access struct {
 	id    Identity
 	geo   analytics.Geo
 	res   *resource
+	srcIP string // source.ip of its policy requests
 }
 
 // identify maps a peer to its identity and enriches it with its outer
@@ -44,6 +45,11 @@ func (g *Gateway) identify(ctx context.Context, st *state, peer tunnel.Key, src 
 	}
 	a.id = id
 	a.outer = g.endpoint(peer)
+	if a.outer.IsValid() { // formatted once per flow, not per HTTP request
+		a.srcIP = a.outer.Addr().String()
+	} else {
+		a.srcIP = src.Addr().String()
+	}
 	if g.geo != nil && a.outer.IsValid() {
 		if geo, err := g.geo.Lookup(a.outer.Addr()); err == nil {
 			a.geo = geo
@@ -54,14 +60,10 @@ func (g *Gateway) identify(ctx context.Context, st *state, peer tunnel.Key, src 
 
 // request is the policy request of an access at now.
 func (g *Gateway) request(a *access) policy.Request {
-	src := a.outer.Addr()
-	if !src.IsValid() {
-		src = a.inner.Addr()
-	}
 	req := policy.Request{
 		Subject: a.id.Subject,
 		Device:  a.id.Device,
-		Source:  policy.Source{IP: src.String(), Country: a.geo.Country, ASN: int64(a.geo.ASN)},
+		Source:  policy.Source{IP: a.srcIP, Country: a.geo.Country, ASN: int64(a.geo.ASN)},
 		Resource: policy.Resource{
 			Kind: a.res.cfg.Kind, Name: a.res.cfg.Name, Labels: a.res.cfg.Labels,
 			Address: a.res.addr.String(), Port: int64(a.res.port),

@@ -201,6 +201,10 @@ func New(ctx context.Context, cfg *Config, opts *Options) (*Gateway, error) {
 		DialContext:         g.dial,
 		MaxIdleConnsPerHost: 64,
 		IdleConnTimeout:     90 * time.Second,
+		// A proxy passes the peer's Accept-Encoding through and the
+		// upstream's encoding back, rather than asking for gzip and
+		// decompressing on the peer's behalf.
+		DisableCompression: true,
 	}
 	if g.audit == nil && cfg.AuditFile != "" {
 		if g.ownAudit, err = OpenFileAudit(cfg.Path(cfg.AuditFile)); err != nil {

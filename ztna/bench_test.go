@@ -275,6 +275,54 @@ func BenchmarkNewFlows(b *testing.B) {
 	})
 }
 
+// BenchmarkIdleFlows holds 1,000 established, idle flows open and reports
+// the heap and stacks and the goroutines each costs the process (client,
+// tunnels, gateway and upstream together), through the gateway and
+// through a bare tunnel to an echo server inside the peer's netstack.
+func BenchmarkIdleFlows(b *testing.B) {
+	const n = 1000
+	bw := newBenchWorld(b)
+	ctx := context.Background()
+	run := func(b *testing.B, dial func() (net.Conn, error)) {
+		for range b.N {
+			mem := func() (uint64, int) {
+				runtime.GC()
+				var ms runtime.MemStats
+				runtime.ReadMemStats(&ms)
+				return ms.HeapInuse + ms.StackInuse, runtime.NumGoroutine()
+			}
+			m0, g0 := mem()
+			conns := make([]net.Conn, 0, n)
+			one := make([]byte, 1)
+			for range n {
+				c, err := dial()
+				if err != nil {
+					b.Fatal(err)
+				}
+				c.Write(one)
+				if _, err := io.ReadFull(c, one); err != nil {
+					b.Fatal(err)
+				}
+				conns = append(conns, c)
+			}
+			time.Sleep(100 * time.Millisecond) // let the last flows settle
+			m1, g1 := mem()
+			b.ReportMetric(float64(m1-m0)/n/1024, "KiB/flow")
+			b.ReportMetric(float64(g1-g0)/n, "goroutines/flow")
+			for _, c := range conns {
+				c.Close()
+			}
+		}
+	}
+	b.Run("tunnel", func(b *testing.B) {
+		cli := tunnelPair(b)
+		run(b, func() (net.Conn, error) { return cli.Dial(ctx, "tcp", "10.99.0.1:7") })
+	})
+	b.Run("gateway", func(b *testing.B) {
+		run(b, func() (net.Conn, error) { return bw.alice.Dial(ctx, "tcp", bw.echoV) })
+	})
+}
+
 // BenchmarkThroughput moves 32 MiB per op one way: through the gateway to
 // a loopback sink, and through a bare tunnel to a listener inside the peer
 // tunnel (the reference: what the gateway adds on top of WireGuard).

@@ -372,15 +372,57 @@ func (g *Gateway) recheckLoop() {
 	}
 }
 
-// copyBufs are splice buffers. Each direction of a live flow holds one,
-// so their size bounds the memory of many idle flows.
-var copyBufs = sync.Pool{New: func() any { b := make([]byte, 32<<10); return &b }}
+// Splice buffers. A direction of a flow waits for data with a small
+// buffer and borrows a large one only while reads fill the small one, so
+// that a thousand idle flows hold 4 MiB of buffers, not 64.
+var (
+	copyBufs  = sync.Pool{New: func() any { b := make([]byte, 32<<10); return &b }}
+	smallBufs = sync.Pool{New: func() any { b := make([]byte, 2<<10); return &b }}
+)
 
-// readerOnly and writerOnly hide ReadFrom and WriteTo, so that
-// io.CopyBuffer uses the pooled buffer: a net.TCPConn's ReadFrom or
-// WriteTo from a netstack connection would allocate its own.
-type readerOnly struct{ io.Reader }
-type writerOnly struct{ io.Writer }
+// copyAdaptive copies src to dst until EOF or an error, as io.Copy does,
+// switching between a small and a large buffer with the size of reads.
+func copyAdaptive(dst io.Writer, src io.Reader) (written int64, err error) {
+	small := smallBufs.Get().(*[]byte)
+	defer smallBufs.Put(small)
+	var big *[]byte
+	defer func() {
+		if big != nil {
+			copyBufs.Put(big)
+		}
+	}()
+	buf := *small
+	for {
+		nr, er := src.Read(buf)
+		if nr > 0 {
+			nw, ew := dst.Write(buf[:nr])
+			if nw < 0 || nw > nr {
+				nw, ew = 0, errors.New("invalid write result")
+			}
+			written += int64(nw)
+			if ew != nil {
+				return written, ew
+			}
+			if nw != nr {
+				return written, io.ErrShortWrite
+			}
+		}
+		if er != nil {
+			if er == io.EOF {
+				return written, nil
+			}
+			return written, er
+		}
+		switch {
+		case big == nil && nr == len(buf):
+			big = copyBufs.Get().(*[]byte)
+			buf = *big
+		case big != nil && nr < len(*small):
+			copyBufs.Put(big)
+			big, buf = nil, *small
+		}
+	}
+}
 
 type closeWriter interface{ CloseWrite() error }
 
@@ -391,13 +433,11 @@ func (g *Gateway) splice(peer, up net.Conn, idle time.Duration) (in, out uint64)
 	var last atomic.Int64
 	last.Store(time.Now().UnixNano())
 	copyDir := func(dst, src net.Conn, n *uint64) {
-		bp := copyBufs.Get().(*[]byte)
-		defer copyBufs.Put(bp)
-		var w io.Writer = writerOnly{dst}
+		var w io.Writer = dst
 		if idle > 0 {
 			w = touchWriter{w: w, last: &last}
 		}
-		c, err := io.CopyBuffer(w, readerOnly{src}, *bp)
+		c, err := copyAdaptive(w, src)
 		*n = uint64(c)
 		if cw, ok := dst.(closeWriter); ok && err == nil {
 			cw.CloseWrite()

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"net/http"
 	"net/netip"
 	"os"
 	"path/filepath"
@@ -491,5 +492,54 @@ func TestIdleTimeout(t *testing.T) {
 	}
 	if d := time.Since(quiet); d < idle*9/10 {
 		t.Errorf("flow closed %v after its last byte, before the %v idle timeout", d, idle)
+	}
+}
+
+// TestHTTPUpstreamPooling checks that requests from several peer
+// connections reuse the gateway's pooled upstream connections instead of
+// dialling one per request or per peer connection.
+func TestHTTPUpstreamPooling(t *testing.T) {
+	var mu sync.Mutex
+	dials := 0
+	up := &http.Server{Handler: whoami("wiki"), ConnState: func(_ net.Conn, s http.ConnState) {
+		if s == http.StateNew {
+			mu.Lock()
+			dials++
+			mu.Unlock()
+		}
+	}}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan struct{})
+	go func() { defer close(done); up.Serve(ln) }()
+	t.Cleanup(func() { up.Close(); <-done })
+
+	w := newWorld(t)
+	w.cfg.Resources = []ztna.ResourceConfig{{Name: "wiki.corp", Kind: "http", Upstreams: []string{ln.Addr().String()}}}
+	g := w.start(t, nil)
+	ctx := testCtx(t, 30*time.Second)
+	alice := w.client(t, g, "alice")
+	for i := range 3 { // three peer connections, one after the other
+		hc := &http.Client{Transport: &http.Transport{DialContext: alice.Dial, DisableKeepAlives: i == 2}}
+		for range 5 {
+			req, _ := http.NewRequestWithContext(ctx, "GET", "http://wiki.corp/page", nil)
+			resp, err := hc.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			io.Copy(io.Discard, resp.Body)
+			resp.Body.Close()
+			if resp.StatusCode != 200 {
+				t.Fatalf("status %d", resp.StatusCode)
+			}
+		}
+		hc.CloseIdleConnections()
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if dials != 1 {
+		t.Errorf("15 requests over 7 peer connections made %d upstream connections, want 1", dials)
 	}
 }

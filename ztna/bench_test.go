@@ -238,6 +238,91 @@ func BenchmarkConnect(b *testing.B) {
 	})
 }
 
+// namedOp is one way of doing an operation, timed by interleave.
+type namedOp struct {
+	name string
+	op   func(b *testing.B)
+}
+
+// interleave runs one of each op per iteration, in turn, so that every
+// path sees the same load, and reports each one's p50 and p99 and the
+// last one's median added over the first's.
+func interleave(b *testing.B, ops []namedOp) {
+	lat := make([][]time.Duration, len(ops))
+	for _, o := range ops {
+		o.op(b) // warm up
+	}
+	b.ResetTimer()
+	for range b.N {
+		for i, o := range ops {
+			t0 := time.Now()
+			o.op(b)
+			lat[i] = append(lat[i], time.Since(t0))
+		}
+	}
+	b.StopTimer()
+	for i, o := range ops {
+		percentiles(b, lat[i], o.name+"-")
+	}
+	last := len(ops) - 1
+	b.ReportMetric(float64((lat[last][len(lat[last])/2] - lat[0][len(lat[0])/2]).Microseconds()), "added-p50-µs")
+}
+
+// BenchmarkInterleaved runs the HTTP request and fresh connection of
+// BenchmarkHTTPRequest and BenchmarkConnect directly, through a bare
+// tunnel and through the gateway in turn, iteration by iteration, so
+// that load from elsewhere falls on all three alike.
+func BenchmarkInterleaved(b *testing.B) {
+	bw := newBenchWorld(b)
+	cli := tunnelPair(b)
+	ctx := context.Background()
+	get := func(hc *http.Client, url string) func(b *testing.B) {
+		return func(b *testing.B) {
+			resp, err := hc.Get(url)
+			if err != nil {
+				b.Fatal(err)
+			}
+			io.Copy(io.Discard, resp.Body)
+			resp.Body.Close()
+			if resp.StatusCode != 200 {
+				b.Fatalf("status %d", resp.StatusCode)
+			}
+		}
+	}
+	echo := func(dial func() (net.Conn, error)) func(b *testing.B) {
+		one := make([]byte, 1)
+		return func(b *testing.B) {
+			c, err := dial()
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer c.Close()
+			c.Write(one)
+			if _, err := io.ReadFull(c, one); err != nil {
+				b.Fatal(err)
+			}
+		}
+	}
+	b.Run("http", func(b *testing.B) {
+		direct, tun, gw := &http.Client{Transport: &http.Transport{}}, cli.HTTPClient(), bw.alice.HTTPClient()
+		defer direct.CloseIdleConnections()
+		defer tun.CloseIdleConnections()
+		defer gw.CloseIdleConnections()
+		interleave(b, []namedOp{
+			{"direct", get(direct, "http://"+bw.web+"/")},
+			{"tunnel", get(tun, "http://10.99.0.1/")},
+			{"gateway", get(gw, "http://wiki.corp/")},
+		})
+	})
+	b.Run("connect", func(b *testing.B) {
+		interleave(b, []namedOp{
+			{"direct", echo(func() (net.Conn, error) { return net.Dial("tcp", bw.echo) })},
+			{"tunnel", echo(func() (net.Conn, error) { return cli.Dial(ctx, "tcp", "10.99.0.1:7") })},
+			{"gateway", echo(func() (net.Conn, error) { return bw.alice.Dial(ctx, "tcp", bw.echoV) })},
+		})
+	})
+}
+
 // BenchmarkNewFlows opens and closes authorised flows from 16 goroutines
 // and reports flows per second and the process's CPU time per flow,
 // through the gateway and, as the reference, through a bare tunnel to an

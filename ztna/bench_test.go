@@ -325,8 +325,10 @@ func BenchmarkInterleaved(b *testing.B) {
 
 // BenchmarkNewFlows opens and closes authorised flows from 16 goroutines
 // and reports flows per second and the process's CPU time per flow,
-// through the gateway and, as the reference, through a bare tunnel to an
-// echo server inside the peer's netstack. Client, tunnels, gateway and
+// through the gateway and, as references, directly to the loopback echo
+// upstream (what the gateway's own upstream leg costs the kernel and the
+// upstream) and through a bare tunnel to an echo server inside the peer's
+// netstack. Client, tunnels, gateway and
 // upstream share the process, so CPU per flow is the end-to-end cost; the
 // flow rate is bounded by whatever share of the machine the process gets.
 func BenchmarkNewFlows(b *testing.B) {
@@ -351,6 +353,9 @@ func BenchmarkNewFlows(b *testing.B) {
 		reportCPU(b, cpu0)
 		b.ReportMetric(float64(b.N)/time.Since(t0).Seconds(), "flows/s")
 	}
+	b.Run("direct", func(b *testing.B) {
+		run(b, func() (net.Conn, error) { return net.Dial("tcp", bw.echo) })
+	})
 	b.Run("tunnel", func(b *testing.B) {
 		cli := tunnelPair(b)
 		run(b, func() (net.Conn, error) { return cli.Dial(ctx, "tcp", "10.99.0.1:7") })

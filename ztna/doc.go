@@ -19,13 +19,16 @@
 //  3. asks policy: a deny refuses the flow (the client sees "connection
 //     refused"); an allow whose rule asks for MFA the subject's session lacks
 //     is refused too (ErrMFARequired); rate limits per user and per device
-//     apply (new flows per second, concurrent flows, bytes per second);
+//     apply (new flows per second, concurrent flows, and bytes per second
+//     shared by all of the user's or device's flows, HTTP included);
 //  4. dials an upstream (round robin or least connections over those that
 //     pass their active health checks and have not failed recently) and
 //     splices the two connections;
 //  5. records an [Event] for the decision and another for the closed flow
-//     (bytes each way, duration, why it ended): to the [AuditSink] (JSON
-//     lines by default), to analytics, to slog and to OpenTelemetry metrics
+//     (bytes each way, duration, why it ended), through a queue that one
+//     goroutine of the gateway drains in batches, off the flow's path: to
+//     analytics, to the [AuditSink] (JSON lines by default), to slog and
+//     to OpenTelemetry metrics
 //     (gonaut.ztna.decisions, gonaut.ztna.flows.active,
 //     gonaut.ztna.flow.bytes, gonaut.ztna.flow.duration,
 //     gonaut.ztna.decision.duration, gonaut.ztna.revocations) and a trace
@@ -64,8 +67,11 @@
 // current identity and the current risk score, when [Gateway.Reload],
 // [Gateway.SetPolicy] or [Gateway.Reauthorize] is called (synchronously:
 // flows now denied are cut before the call returns), when analytics raises
-// an alert, and every Config.Recheck (500 ms by default), which also
-// enforces max_session. An HTTP connection is re-decided with its last
+// an alert on the gateway's own events, and every Config.Recheck (500 ms
+// by default), which also enforces max_session. So a policy such as
+// `risk.score < 30` cuts a subject's flows within milliseconds of an alert
+// the gateway's events raise, and within Config.Recheck of a score raised
+// by events fed to a shared analytics.Engine from elsewhere. An HTTP connection is re-decided with its last
 // request. A device removed on reload keeps its WireGuard session for a
 // quarter of a second so that the resets reach it, and can open nothing
 // meanwhile.
@@ -137,7 +143,8 @@
 //
 // All methods of Gateway and Client are safe for concurrent use. Close
 // cuts live flows, stops every goroutine the gateway started (tunnel, DNS,
-// JWKS, HTTP proxy, health checks, re-decisions, USB and serial servers),
+// JWKS, HTTP proxy, health checks, re-decisions, USB and serial servers,
+// the event writer, after it has recorded every queued event),
 // closes the audit file it opened and is safe to call twice. [Gateway.Drain]
 // stops admitting flows and waits for live ones, for a graceful shutdown.
 package ztna

@@ -543,3 +543,60 @@ func TestHTTPUpstreamPooling(t *testing.T) {
 		t.Errorf("15 requests over 7 peer connections made %d upstream connections, want 1", dials)
 	}
 }
+
+// slowSink is an AuditSink that takes a millisecond per event.
+type slowSink struct {
+	mu  sync.Mutex
+	evs []ztna.Event
+}
+
+func (s *slowSink) Record(ev *ztna.Event) error {
+	time.Sleep(time.Millisecond)
+	s.mu.Lock()
+	s.evs = append(s.evs, *ev)
+	s.mu.Unlock()
+	return nil
+}
+
+// TestCloseRecordsQueuedEvents checks that events recorded off the flows'
+// paths are not lost: after Close returns, a slow sink has every decision
+// and every closed flow, formatted.
+func TestCloseRecordsQueuedEvents(t *testing.T) {
+	const n = 20
+	w := newWorld(t)
+	w.cfg.Resources = []ztna.ResourceConfig{{Name: "echo.corp", Kind: "tcp", Port: 7, Upstreams: []string{echoServer(t)}}}
+	sink := &slowSink{}
+	g, err := ztna.New(context.Background(), w.cfg, &ztna.Options{Audit: sink})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer g.Close()
+	ctx := testCtx(t, 30*time.Second)
+	alice := w.client(t, g, "alice")
+	for i := range n {
+		c, err := alice.Dial(ctx, "tcp", "echo.corp:7")
+		if err != nil {
+			t.Fatal(err)
+		}
+		echoOnce(t, c, fmt.Sprint("flow ", i))
+		if i%2 == 0 {
+			c.Close() // the others are still open when the gateway closes
+		}
+	}
+	if err := g.Close(); err != nil {
+		t.Fatal(err)
+	}
+	sink.mu.Lock()
+	defer sink.mu.Unlock()
+	kinds := map[string]int{}
+	for _, ev := range sink.evs {
+		kinds[ev.Kind]++
+		if ev.Peer == "" || ev.Source != "127.0.0.1" || ev.Inner == "" {
+			t.Errorf("event not formatted: %+v", ev)
+			break
+		}
+	}
+	if kinds[ztna.EventDecision] != n || kinds[ztna.EventFlow] != n {
+		t.Errorf("after Close the sink has %v, want %d decisions and %d flows", kinds, n, n)
+	}
+}

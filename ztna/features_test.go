@@ -600,3 +600,30 @@ func TestCloseRecordsQueuedEvents(t *testing.T) {
 		t.Errorf("after Close the sink has %v, want %d decisions and %d flows", kinds, n, n)
 	}
 }
+
+// TestGeoIPNewPeerFailsClosed checks that a peer's first flows are
+// located too: a country rule must not let through the first flows of a
+// peer that connected just after another one.
+func TestGeoIPNewPeerFailsClosed(t *testing.T) {
+	w := newWorld(t)
+	w.cfg.Resources = []ztna.ResourceConfig{{Name: "echo.corp", Kind: "tcp", Port: 7, Upstreams: []string{echoServer(t)}}}
+	pol := `rules:
+  - id: not-from-kp
+    effect: allow
+    when: 'source.country != "KP"'
+`
+	if err := writeFile(w.cfg.Dir+"/geo.yaml", pol); err != nil {
+		t.Fatal(err)
+	}
+	w.cfg.Policies = []string{"geo.yaml"}
+	geo := &fixedGeo{}
+	geo.set("KP", 131279)
+	g := w.start(t, &ztna.Options{GeoIP: geo})
+	ctx := testCtx(t, 30*time.Second)
+	for _, user := range []string{"alice", "bob", "carol"} {
+		if c, err := w.client(t, g, user).Dial(ctx, "tcp", "echo.corp:7"); err == nil {
+			c.Close()
+			t.Errorf("%s's first flow from KP was admitted", user)
+		}
+	}
+}

@@ -643,34 +643,54 @@ func (g *Gateway) Close() error {
 	return err
 }
 
-// endpointCache remembers peers' outer endpoints, refreshed at most once a
-// second, so that a flow does not list all peers.
+// endpointCache remembers peers' outer endpoints, so that a flow does not
+// list all peers (which the tunnel answers by formatting the whole device
+// state). A peer missing from the cache, or a cache older than
+// endpointMaxAge, makes the flow wait for a fresh listing: a peer's first
+// flows are located like the others, never let through unlocated.
 type endpointCache struct {
+	refresh sync.Mutex // serialises listings; waiters reuse the one before them
+
 	mu sync.Mutex
 	// guarded by mu
 	at time.Time
 	m  map[tunnel.Key]netip.AddrPort
 }
 
-func (g *Gateway) endpoint(k tunnel.Key) netip.AddrPort {
-	c := &g.endpoints
+// endpointMaxAge bounds how stale a roaming peer's outer address may be.
+const endpointMaxAge = 5 * time.Second
+
+func (c *endpointCache) lookup(k tunnel.Key) (netip.AddrPort, time.Time, bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	ep, ok := c.m[k]
-	if ok && ep.IsValid() {
+	return ep, c.at, ok && time.Since(c.at) < endpointMaxAge
+}
+
+func (g *Gateway) endpoint(k tunnel.Key) netip.AddrPort {
+	c := &g.endpoints
+	asked := time.Now()
+	if ep, _, ok := c.lookup(k); ok {
 		return ep
 	}
-	if time.Since(c.at) < time.Second && c.m != nil {
+	c.refresh.Lock()
+	defer c.refresh.Unlock()
+	// A listing that started after this flow arrived knows its peer,
+	// whose handshake came before the flow.
+	if ep, at, ok := c.lookup(k); ok || at.After(asked) {
 		return ep
 	}
-	c.at = time.Now()
-	c.m = make(map[tunnel.Key]netip.AddrPort)
+	m := make(map[tunnel.Key]netip.AddrPort)
+	now := time.Now()
 	for _, p := range g.tun.Peers() {
 		if p.Endpoint.IsValid() {
-			c.m[p.PublicKey] = p.Endpoint
+			m[p.PublicKey] = p.Endpoint
 		}
 	}
-	return c.m[k]
+	c.mu.Lock()
+	c.m, c.at = m, now
+	c.mu.Unlock()
+	return m[k]
 }
 
 func parseAddr(s string) (netip.Addr, error) {

@@ -660,26 +660,38 @@ type endpointCache struct {
 // endpointMaxAge bounds how stale a roaming peer's outer address may be.
 const endpointMaxAge = 5 * time.Second
 
+// lookup returns k's cached endpoint, when the cache was listed, and
+// whether k is in it.
 func (c *endpointCache) lookup(k tunnel.Key) (netip.AddrPort, time.Time, bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	ep, ok := c.m[k]
-	return ep, c.at, ok && time.Since(c.at) < endpointMaxAge
+	return ep, c.at, ok
 }
 
 func (g *Gateway) endpoint(k tunnel.Key) netip.AddrPort {
 	c := &g.endpoints
 	asked := time.Now()
-	if ep, _, ok := c.lookup(k); ok {
+	ep, at, ok := c.lookup(k)
+	switch {
+	case ok && asked.Sub(at) < endpointMaxAge:
 		return ep
+	case ok:
+		// Stale: this flow lists the peers again unless another one is
+		// already doing so, in which case the old address will do.
+		if !c.refresh.TryLock() {
+			return ep
+		}
+	default:
+		c.refresh.Lock()
+		// A listing that started after this flow arrived knows its
+		// peer, whose handshake came before the flow.
+		if ep, at, ok := c.lookup(k); ok || at.After(asked) {
+			c.refresh.Unlock()
+			return ep
+		}
 	}
-	c.refresh.Lock()
 	defer c.refresh.Unlock()
-	// A listing that started after this flow arrived knows its peer,
-	// whose handshake came before the flow.
-	if ep, at, ok := c.lookup(k); ok || at.After(asked) {
-		return ep
-	}
 	m := make(map[tunnel.Key]netip.AddrPort)
 	now := time.Now()
 	for _, p := range g.tun.Peers() {

@@ -130,18 +130,19 @@
 // Measured on a shared 2-core machine with client, tunnels, gateway and
 // upstream in one process (see bench_test.go and the README's table), each
 // figure beside its references in the same run. An HTTP request on an
-// established connection takes a median of about 115–130 µs through the
-// gateway: 90 µs more than directly on loopback, of which the bare tunnel
-// accounts for about 30–40. A fresh connection with policy, upstream dial
-// and a one-byte echo takes a median of 290–420 µs (bare tunnel 155–175
-// µs, loopback 60 µs); its p99 is a millisecond or more under load, as the
-// bare tunnel's and even loopback's are. Identity, enrichment, policy,
-// limits and events take about 5 µs of CPU per flow; the rest of a flow's
-// cost is the tunnel and the upstream connection. Events are recorded off
-// the flow's path. An idle TCP flow costs two goroutines and small
-// buffers. Bulk transfers through the gateway cost no more CPU per byte
-// than through the bare tunnel. 10,000 configured idle devices take about 35 MiB of resident
-// memory with Config.LazyPeers (about 290 MiB without).
+// established connection takes a median of 115–140 µs through the
+// gateway: 80–100 µs more than directly on loopback, of which the bare
+// tunnel accounts for about 25–30. A fresh connection with policy,
+// upstream dial and a one-byte echo takes a median of 270–320 µs (bare
+// tunnel 170–210 µs, loopback 60–120 µs); its p99 is about a millisecond
+// at light load and several under heavy load, as the bare tunnel's is.
+// Identity, enrichment, policy, limits and events take about 5 µs of CPU
+// per flow; the rest of a flow's cost is the tunnel, the splice and the
+// upstream connection. Events are recorded off the flow's path. An idle
+// TCP flow costs two goroutines and small buffers. Bulk transfers through
+// the gateway cost no more CPU per byte than through the bare tunnel.
+// 10,000 configured idle devices take about 35 MiB of resident memory
+// with Config.LazyPeers (about 290 MiB without).
 //
 // # Concurrency and lifetime
 //

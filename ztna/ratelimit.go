@@ -118,9 +118,9 @@ func (ls *limits) acquire(id Identity) bool {
 	return ok
 }
 
-// admit is acquire that also returns the flow's bandwidth limiters: bw
-// holds the user's and the device's bandwidth
-// limiters (shared with their other flows), nil if neither has one.
+// admit is acquire that also returns the flow's bandwidth limiters: the
+// user's and the device's, shared with their other flows; nil if neither
+// has one.
 func (ls *limits) admit(id Identity) (bw []*rate.Limiter, ok bool) {
 	ubw, ok := ls.user.acquire(id.Subject.ID)
 	if !ok {

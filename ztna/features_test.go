@@ -627,3 +627,39 @@ func TestGeoIPNewPeerFailsClosed(t *testing.T) {
 		}
 	}
 }
+
+// TestBandwidthLimitHTTP checks that HTTP responses draw from the same
+// per-user budget as TCP flows.
+func TestBandwidthLimitHTTP(t *testing.T) {
+	const (
+		bps  = 128 << 10
+		size = 512 << 10
+	)
+	body := strings.Repeat("x", size)
+	w := newWorld(t)
+	w.cfg.Resources = []ztna.ResourceConfig{{Name: "wiki.corp", Kind: "http", Upstreams: []string{httpServer(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		io.WriteString(w, body)
+	}))}}}
+	w.cfg.RateLimits.PerUser.BytesPerSecond = bps
+	g := w.start(t, nil)
+	ctx := testCtx(t, 60*time.Second)
+	hc := w.client(t, g, "alice").HTTPClient()
+	defer hc.CloseIdleConnections()
+	start := time.Now()
+	req, _ := http.NewRequestWithContext(ctx, "GET", "http://wiki.corp/big", nil)
+	resp, err := hc.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	n, err := io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+	if err != nil || n != size {
+		t.Fatalf("read %d bytes, %v; want %d", n, err, size)
+	}
+	elapsed := time.Since(start)
+	rate := float64(size-bps) / elapsed.Seconds() // the first second's worth may pass at once
+	t.Logf("%d bytes in %v: %.0f B/s beyond the burst, limit %d B/s", size, elapsed, rate, bps)
+	if rate > 1.5*bps {
+		t.Errorf("HTTP response ran at %.0f B/s, more than 1.5 × the %d B/s limit", rate, bps)
+	}
+}

@@ -15,6 +15,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -137,6 +138,20 @@ func tunnelPair(b *testing.B) (cli *tunnel.Tunnel) {
 	return cli
 }
 
+// cpuTime is the CPU time the whole process has used so far: client,
+// tunnels, gateway and upstreams share it, so a per-operation figure is
+// what one operation costs end to end, whatever else loads the machine.
+func cpuTime() time.Duration {
+	var ru syscall.Rusage
+	syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// reportCPU reports the process CPU time per operation since start.
+func reportCPU(b *testing.B, start time.Duration) {
+	b.ReportMetric(float64((cpuTime()-start).Microseconds())/float64(b.N), "CPU-µs/op")
+}
+
 func percentiles(b *testing.B, d []time.Duration, prefix string) {
 	if len(d) == 0 {
 		return
@@ -168,12 +183,14 @@ func BenchmarkHTTPRequest(b *testing.B) {
 		get() // establish the connection
 		lat := make([]time.Duration, 0, b.N)
 		b.ResetTimer()
+		cpu0 := cpuTime()
 		for range b.N {
 			t0 := time.Now()
 			get()
 			lat = append(lat, time.Since(t0))
 		}
 		b.StopTimer()
+		reportCPU(b, cpu0)
 		percentiles(b, lat, "")
 	}
 	b.Run("direct", func(b *testing.B) { run(b, &http.Client{Transport: &http.Transport{}}, "http://"+bw.web+"/") })
@@ -191,6 +208,7 @@ func BenchmarkConnect(b *testing.B) {
 		lat := make([]time.Duration, 0, b.N)
 		one := make([]byte, 1)
 		b.ResetTimer()
+		cpu0 := cpuTime()
 		for range b.N {
 			t0 := time.Now()
 			c, err := dial()
@@ -205,6 +223,7 @@ func BenchmarkConnect(b *testing.B) {
 			c.Close()
 		}
 		b.StopTimer()
+		reportCPU(b, cpu0)
 		percentiles(b, lat, "")
 	}
 	b.Run("direct", func(b *testing.B) {
@@ -219,27 +238,179 @@ func BenchmarkConnect(b *testing.B) {
 	})
 }
 
+// namedOp is one way of doing an operation, timed by interleave.
+type namedOp struct {
+	name string
+	op   func(b *testing.B)
+}
+
+// interleave runs one of each op per iteration, in turn, so that every
+// path sees the same load, and reports each one's p50 and p99 and the
+// last one's median added over the first's.
+func interleave(b *testing.B, ops []namedOp) {
+	lat := make([][]time.Duration, len(ops))
+	for _, o := range ops {
+		o.op(b) // warm up
+	}
+	b.ResetTimer()
+	for range b.N {
+		for i, o := range ops {
+			t0 := time.Now()
+			o.op(b)
+			lat[i] = append(lat[i], time.Since(t0))
+		}
+	}
+	b.StopTimer()
+	for i, o := range ops {
+		percentiles(b, lat[i], o.name+"-")
+	}
+	last := len(ops) - 1
+	b.ReportMetric(float64((lat[last][len(lat[last])/2] - lat[0][len(lat[0])/2]).Microseconds()), "added-p50-µs")
+}
+
+// BenchmarkInterleaved runs the HTTP request and fresh connection of
+// BenchmarkHTTPRequest and BenchmarkConnect directly, through a bare
+// tunnel and through the gateway in turn, iteration by iteration, so
+// that load from elsewhere falls on all three alike.
+func BenchmarkInterleaved(b *testing.B) {
+	bw := newBenchWorld(b)
+	cli := tunnelPair(b)
+	ctx := context.Background()
+	get := func(hc *http.Client, url string) func(b *testing.B) {
+		return func(b *testing.B) {
+			resp, err := hc.Get(url)
+			if err != nil {
+				b.Fatal(err)
+			}
+			io.Copy(io.Discard, resp.Body)
+			resp.Body.Close()
+			if resp.StatusCode != 200 {
+				b.Fatalf("status %d", resp.StatusCode)
+			}
+		}
+	}
+	echo := func(dial func() (net.Conn, error)) func(b *testing.B) {
+		one := make([]byte, 1)
+		return func(b *testing.B) {
+			c, err := dial()
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer c.Close()
+			c.Write(one)
+			if _, err := io.ReadFull(c, one); err != nil {
+				b.Fatal(err)
+			}
+		}
+	}
+	b.Run("http", func(b *testing.B) {
+		direct, tun, gw := &http.Client{Transport: &http.Transport{}}, cli.HTTPClient(), bw.alice.HTTPClient()
+		defer direct.CloseIdleConnections()
+		defer tun.CloseIdleConnections()
+		defer gw.CloseIdleConnections()
+		interleave(b, []namedOp{
+			{"direct", get(direct, "http://"+bw.web+"/")},
+			{"tunnel", get(tun, "http://10.99.0.1/")},
+			{"gateway", get(gw, "http://wiki.corp/")},
+		})
+	})
+	b.Run("connect", func(b *testing.B) {
+		interleave(b, []namedOp{
+			{"direct", echo(func() (net.Conn, error) { return net.Dial("tcp", bw.echo) })},
+			{"tunnel", echo(func() (net.Conn, error) { return cli.Dial(ctx, "tcp", "10.99.0.1:7") })},
+			{"gateway", echo(func() (net.Conn, error) { return bw.alice.Dial(ctx, "tcp", bw.echoV) })},
+		})
+	})
+}
+
 // BenchmarkNewFlows opens and closes authorised flows from 16 goroutines
-// and reports flows per second.
+// and reports flows per second and the process's CPU time per flow,
+// through the gateway and, as references, directly to the loopback echo
+// upstream (what the gateway's own upstream leg costs the kernel and the
+// upstream) and through a bare tunnel to an echo server inside the peer's
+// netstack. Client, tunnels, gateway and
+// upstream share the process, so CPU per flow is the end-to-end cost; the
+// flow rate is bounded by whatever share of the machine the process gets.
 func BenchmarkNewFlows(b *testing.B) {
 	bw := newBenchWorld(b)
 	ctx := context.Background()
-	b.SetParallelism(8)
-	t0 := time.Now()
-	b.RunParallel(func(pb *testing.PB) {
-		one := make([]byte, 1)
-		for pb.Next() {
-			c, err := bw.alice.Dial(ctx, "tcp", bw.echoV)
-			if err != nil {
-				b.Error(err)
-				return
+	run := func(b *testing.B, dial func() (net.Conn, error)) {
+		b.SetParallelism(8)
+		t0, cpu0 := time.Now(), cpuTime()
+		b.RunParallel(func(pb *testing.PB) {
+			one := make([]byte, 1)
+			for pb.Next() {
+				c, err := dial()
+				if err != nil {
+					b.Error(err)
+					return
+				}
+				c.Write(one)
+				io.ReadFull(c, one)
+				c.Close()
 			}
-			c.Write(one)
-			io.ReadFull(c, one)
-			c.Close()
-		}
+		})
+		reportCPU(b, cpu0)
+		b.ReportMetric(float64(b.N)/time.Since(t0).Seconds(), "flows/s")
+	}
+	b.Run("direct", func(b *testing.B) {
+		run(b, func() (net.Conn, error) { return net.Dial("tcp", bw.echo) })
 	})
-	b.ReportMetric(float64(b.N)/time.Since(t0).Seconds(), "flows/s")
+	b.Run("tunnel", func(b *testing.B) {
+		cli := tunnelPair(b)
+		run(b, func() (net.Conn, error) { return cli.Dial(ctx, "tcp", "10.99.0.1:7") })
+	})
+	b.Run("gateway", func(b *testing.B) {
+		run(b, func() (net.Conn, error) { return bw.alice.Dial(ctx, "tcp", bw.echoV) })
+	})
+}
+
+// BenchmarkIdleFlows holds 1,000 established, idle flows open and reports
+// the heap and stacks and the goroutines each costs the process (client,
+// tunnels, gateway and upstream together), through the gateway and
+// through a bare tunnel to an echo server inside the peer's netstack.
+func BenchmarkIdleFlows(b *testing.B) {
+	const n = 1000
+	bw := newBenchWorld(b)
+	ctx := context.Background()
+	run := func(b *testing.B, dial func() (net.Conn, error)) {
+		for range b.N {
+			mem := func() (uint64, int) {
+				runtime.GC()
+				var ms runtime.MemStats
+				runtime.ReadMemStats(&ms)
+				return ms.HeapInuse + ms.StackInuse, runtime.NumGoroutine()
+			}
+			m0, g0 := mem()
+			conns := make([]net.Conn, 0, n)
+			one := make([]byte, 1)
+			for range n {
+				c, err := dial()
+				if err != nil {
+					b.Fatal(err)
+				}
+				c.Write(one)
+				if _, err := io.ReadFull(c, one); err != nil {
+					b.Fatal(err)
+				}
+				conns = append(conns, c)
+			}
+			time.Sleep(100 * time.Millisecond) // let the last flows settle
+			m1, g1 := mem()
+			b.ReportMetric(float64(m1-m0)/n/1024, "KiB/flow")
+			b.ReportMetric(float64(g1-g0)/n, "goroutines/flow")
+			for _, c := range conns {
+				c.Close()
+			}
+		}
+	}
+	b.Run("tunnel", func(b *testing.B) {
+		cli := tunnelPair(b)
+		run(b, func() (net.Conn, error) { return cli.Dial(ctx, "tcp", "10.99.0.1:7") })
+	})
+	b.Run("gateway", func(b *testing.B) {
+		run(b, func() (net.Conn, error) { return bw.alice.Dial(ctx, "tcp", bw.echoV) })
+	})
 }
 
 // BenchmarkThroughput moves 32 MiB per op one way: through the gateway to
@@ -252,6 +423,8 @@ func BenchmarkThroughput(b *testing.B) {
 	buf := make([]byte, 256<<10)
 	send := func(b *testing.B, dial func() (net.Conn, error)) {
 		b.SetBytes(size)
+		cpu0 := cpuTime()
+		defer func() { b.ReportMetric(float64((cpuTime()-cpu0).Microseconds())/float64(b.N*size>>20), "CPU-µs/MiB") }()
 		for range b.N {
 			c, err := dial()
 			if err != nil {

@@ -208,14 +208,17 @@ type LimitConfig struct {
 	Burst          int     `yaml:"burst"`
 	// Concurrent bounds live flows.
 	Concurrent int `yaml:"concurrent"`
-	// BytesPerSecond bounds the bandwidth of each flow (both directions).
+	// BytesPerSecond bounds the bandwidth of all the key's flows (TCP and
+	// HTTP) together, both directions counted, with a burst of one
+	// second's worth (at least 64 KiB).
 	BytesPerSecond int64 `yaml:"bytes_per_second"`
 }
 
 // AnalyticsConfig turns on behavioural analytics in the gateway.
 type AnalyticsConfig struct {
 	Enabled bool `yaml:"enabled"`
-	// GeoIPCity and GeoIPASN are MaxMind database files.
+	// GeoIPCity and GeoIPASN are MaxMind database files. They give
+	// policy source.country and source.asn even with analytics off.
 	GeoIPCity string `yaml:"geoip_city"`
 	GeoIPASN  string `yaml:"geoip_asn"`
 }

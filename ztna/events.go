@@ -1,11 +1,12 @@
 package ztna
 
 import (
-	"bufio"
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
 	"log/slog"
+	"net/netip"
 	"os"
 	"sync"
 	"time"
@@ -14,6 +15,7 @@ import (
 	"go.opentelemetry.io/otel/metric"
 
 	"github.com/gonaut/gonaut/analytics"
+	"github.com/gonaut/gonaut/tunnel"
 )
 
 // Event kinds.
@@ -51,21 +53,43 @@ type Event struct {
 	BytesIn  uint64    `json:"bytes_in,omitempty"`  // peer to resource
 	BytesOut uint64    `json:"bytes_out,omitempty"` // resource to peer
 	Duration float64   `json:"duration_s,omitempty"`
+
+	// Set on the flow's path and turned into Peer, Source and Inner by
+	// the event writer, so that formatting stays off that path.
+	peerKey      tunnel.Key
+	outer, inner netip.Addr
 }
 
-// An AuditSink receives every event. Record must be safe for concurrent use
-// and should not block for long: it runs on the flow's goroutine.
+// format fills in the text fields that the flow's path left raw.
+func (ev *Event) format() {
+	if ev.Peer == "" && !ev.peerKey.IsZero() {
+		ev.Peer = ev.peerKey.String()
+	}
+	if ev.Source == "" && ev.outer.IsValid() {
+		ev.Source = ev.outer.String()
+	}
+	if ev.Inner == "" && ev.inner.IsValid() {
+		ev.Inner = ev.inner.String()
+	}
+}
+
+// An AuditSink receives every event. The gateway calls Record from one
+// goroutine of its own, in the order the events happened, never from a
+// flow's path; a slow sink delays the audit trail and, once the gateway's
+// queue of 8,192 events is full, new flows. Record must be safe for
+// concurrent use (a sink may serve several gateways).
 type AuditSink interface {
 	Record(ev *Event) error
 }
 
 // FileAudit is the default AuditSink: one JSON line per event, appended to
-// a file and flushed every event.
+// a file with one write per Record (per batch, for the gateway's own
+// writer), never half a line.
 type FileAudit struct {
 	mu sync.Mutex
 	// guarded by mu
-	f *os.File
-	w *bufio.Writer
+	f   *os.File
+	buf bytes.Buffer
 }
 
 var _ AuditSink = (*FileAudit)(nil)
@@ -76,23 +100,40 @@ func OpenFileAudit(path string) (*FileAudit, error) {
 	if err != nil {
 		return nil, fmt.Errorf("ztna: audit file: %w", err)
 	}
-	return &FileAudit{f: f, w: bufio.NewWriter(f)}, nil
+	return &FileAudit{f: f}, nil
 }
 
 // Record implements AuditSink.
 func (a *FileAudit) Record(ev *Event) error {
-	b, err := json.Marshal(ev)
-	if err != nil {
-		return err
-	}
+	return a.recordBatch([]*Event{ev})
+}
+
+// recordBatch appends evs with one write, of whole lines only, so that a
+// reader following the file never sees half an event: the gateway's event
+// writer hands it everything queued since its last write.
+func (a *FileAudit) recordBatch(evs []*Event) error {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	if a.f == nil {
 		return ErrClosed
 	}
-	a.w.Write(b)
-	a.w.WriteByte('\n')
-	return a.w.Flush()
+	a.buf.Reset()
+	enc := json.NewEncoder(&a.buf)
+	enc.SetEscapeHTML(false)
+	for _, ev := range evs {
+		if err := enc.Encode(ev); err != nil {
+			return err
+		}
+	}
+	_, err := a.f.Write(a.buf.Bytes())
+	if a.buf.Cap() > 1<<20 {
+		a.buf = bytes.Buffer{} // do not keep a burst's buffer
+	}
+	return err
+}
+
+type batchRecorder interface {
+	recordBatch(evs []*Event) error
 }
 
 // Close closes the file; it is safe to call twice.
@@ -102,7 +143,6 @@ func (a *FileAudit) Close() error {
 	if a.f == nil {
 		return nil
 	}
-	a.w.Flush()
 	err := a.f.Close()
 	a.f = nil
 	return err
@@ -116,6 +156,31 @@ type metrics struct {
 	duration  metric.Float64Histogram
 	latency   metric.Float64Histogram
 	revoked   metric.Int64Counter
+
+	// attribute sets reused for every event
+	effectKind sync.Map // "effect\x00kind" -> metric.MeasurementOption
+	dirIn      metric.MeasurementOption
+	dirOut     metric.MeasurementOption
+}
+
+// event updates the instruments for one event.
+func (m *metrics) event(ctx context.Context, ev *Event) {
+	switch ev.Kind {
+	case EventDecision, EventRequest:
+		k := ev.Effect + "\x00" + ev.RKind
+		o, ok := m.effectKind.Load(k)
+		if !ok {
+			o, _ = m.effectKind.LoadOrStore(k, metric.WithAttributeSet(attribute.NewSet(
+				attribute.String("effect", ev.Effect), attribute.String("kind", ev.RKind))))
+		}
+		m.decisions.Add(ctx, 1, o.(metric.MeasurementOption))
+	case EventFlow:
+		m.bytes.Add(ctx, int64(ev.BytesIn), m.dirIn)
+		m.bytes.Add(ctx, int64(ev.BytesOut), m.dirOut)
+		m.duration.Record(ctx, ev.Duration)
+	case EventRevoke:
+		m.revoked.Add(ctx, 1)
+	}
 }
 
 func newMetrics(mp metric.MeterProvider) *metrics {
@@ -127,54 +192,154 @@ func newMetrics(mp metric.MeterProvider) *metrics {
 	x.duration, _ = m.Float64Histogram("gonaut.ztna.flow.duration", metric.WithUnit("s"), metric.WithDescription("Duration of closed flows."))
 	x.latency, _ = m.Float64Histogram("gonaut.ztna.decision.duration", metric.WithUnit("s"), metric.WithDescription("Time to identify, enrich and decide a flow."))
 	x.revoked, _ = m.Int64Counter("gonaut.ztna.revocations", metric.WithDescription("Live flows cut by a re-decision."))
+	x.dirIn = metric.WithAttributeSet(attribute.NewSet(attribute.String("direction", "in")))
+	x.dirOut = metric.WithAttributeSet(attribute.NewSet(attribute.String("direction", "out")))
 	return &x
 }
 
-// emit sends ev to the audit sink, analytics, slog and metrics.
+// eventQueueLen bounds the events waiting for the writer; past it, emit
+// blocks, so that a stuck sink slows new flows rather than losing their
+// audit trail.
+const eventQueueLen = 8192
+
+// eventWriter takes events off the flows' paths: emit queues them, and one
+// goroutine formats them and hands them, in batches, to the audit sink,
+// analytics, slog and the metrics.
+type eventWriter struct {
+	ch   chan *Event
+	done chan struct{} // closed when the writer has exited
+
+	mu sync.RWMutex
+	// guarded by mu
+	closed bool
+}
+
+func (g *Gateway) startEvents() {
+	g.evw = &eventWriter{ch: make(chan *Event, eventQueueLen), done: make(chan struct{})}
+	go g.writeEvents()
+}
+
+// stopEvents records everything queued and stops the writer; later events
+// are recorded on the caller's goroutine.
+func (g *Gateway) stopEvents() {
+	w := g.evw
+	w.mu.Lock()
+	if w.closed {
+		w.mu.Unlock()
+		return
+	}
+	w.closed = true
+	close(w.ch)
+	w.mu.Unlock()
+	<-w.done
+}
+
+// emit records ev: queued for the event writer, or at once once the
+// writer has stopped. The caller must not touch ev afterwards.
 func (g *Gateway) emit(ev *Event) {
+	w := g.evw
+	w.mu.RLock()
+	if !w.closed {
+		w.ch <- ev
+		w.mu.RUnlock()
+		return
+	}
+	w.mu.RUnlock()
+	g.record([]*Event{ev})
+}
+
+func (g *Gateway) writeEvents() {
+	defer close(g.evw.done)
+	batch := make([]*Event, 0, 256)
+	for ev := range g.evw.ch {
+		batch = append(batch[:0], ev)
+	more:
+		for len(batch) < cap(batch) {
+			select {
+			case ev, ok := <-g.evw.ch:
+				if !ok {
+					break more
+				}
+				batch = append(batch, ev)
+			default:
+				break more
+			}
+		}
+		g.record(batch)
+		clear(batch)
+	}
+}
+
+// record sends evs to the metrics, the audit sink, analytics and slog.
+func (g *Gateway) record(evs []*Event) {
 	ctx := context.Background()
-	switch ev.Kind {
-	case EventDecision, EventRequest:
-		g.metrics.decisions.Add(ctx, 1, metric.WithAttributes(attribute.String("effect", ev.Effect), attribute.String("kind", ev.RKind)))
-	case EventFlow:
-		g.metrics.bytes.Add(ctx, int64(ev.BytesIn), metric.WithAttributes(attribute.String("direction", "in")))
-		g.metrics.bytes.Add(ctx, int64(ev.BytesOut), metric.WithAttributes(attribute.String("direction", "out")))
-		g.metrics.duration.Record(ctx, ev.Duration)
-	case EventRevoke:
-		g.metrics.revoked.Add(ctx, 1)
+	for _, ev := range evs {
+		ev.format()
+		g.metrics.event(ctx, ev)
+	}
+	// Analytics first: a risk score that moves re-decides live flows, and
+	// whoever reads the audit trail finds the risk already updated.
+	kick := false
+	if g.analytics != nil {
+		for _, ev := range evs {
+			if ev.Subject != "" && ev.Kind != EventRevoke {
+				kick = g.observe(ev) || kick
+			}
+		}
+	}
+	if kick {
+		g.kick() // a risk score moved: re-decide live flows
 	}
 	if g.audit != nil {
-		if err := g.audit.Record(ev); err != nil {
+		var err error
+		if br, ok := g.audit.(batchRecorder); ok {
+			err = br.recordBatch(evs)
+		} else {
+			for _, ev := range evs {
+				if e := g.audit.Record(ev); e != nil && err == nil {
+					err = e
+				}
+			}
+		}
+		if err != nil {
 			g.log.Warn("audit record failed", "err", err)
 		}
 	}
-	if g.analytics != nil && ev.Subject != "" && ev.Kind != EventRevoke {
-		aev := analytics.Event{
-			Time: ev.Time, Subject: ev.Subject, Device: ev.Device,
-			Country: ev.Country, ASN: ev.ASN, Resource: ev.Resource, Rule: ev.Rule,
-			BytesIn: ev.BytesIn, BytesOut: ev.BytesOut,
-			Duration: time.Duration(ev.Duration * float64(time.Second)),
+	for _, ev := range evs {
+		if g.log.Enabled(ctx, slog.LevelInfo) {
+			g.log.LogAttrs(ctx, slog.LevelInfo, "ztna "+ev.Kind,
+				slog.String("subject", ev.Subject), slog.String("device", ev.Device),
+				slog.String("resource", ev.Resource), slog.String("effect", ev.Effect),
+				slog.String("rule", ev.Rule), slog.String("reason", ev.Reason),
+				slog.Uint64("bytes_in", ev.BytesIn), slog.Uint64("bytes_out", ev.BytesOut))
 		}
+	}
+}
+
+// observe feeds ev to analytics and reports whether it raised an alert.
+func (g *Gateway) observe(ev *Event) bool {
+	aev := analytics.Event{
+		Time: ev.Time, Subject: ev.Subject, Device: ev.Device,
+		Country: ev.Country, ASN: ev.ASN, Resource: ev.Resource, Rule: ev.Rule,
+		BytesIn: ev.BytesIn, BytesOut: ev.BytesOut,
+		Duration: time.Duration(ev.Duration * float64(time.Second)),
+		SourceIP: ev.outer,
+	}
+	if !aev.SourceIP.IsValid() {
 		aev.SourceIP, _ = parseAddr(ev.Source)
-		if ev.Kind == EventFlow {
-			aev.Kind, aev.Effect = analytics.KindFlow, analytics.EffectAllow
-		} else {
-			aev.Kind, aev.Effect = analytics.KindDecision, analytics.Effect(ev.Effect)
-		}
-		if alerts, err := g.analytics.Observe(aev); err != nil {
-			g.log.Debug("analytics rejected event", "err", err)
-		} else if len(alerts) > 0 {
-			for _, a := range alerts {
-				g.log.Warn("analytics alert", "alert", fmt.Sprint(a))
-			}
-			g.kick() // the risk score moved: re-decide live flows
-		}
 	}
-	if g.log.Enabled(ctx, slog.LevelInfo) {
-		g.log.LogAttrs(ctx, slog.LevelInfo, "ztna "+ev.Kind,
-			slog.String("subject", ev.Subject), slog.String("device", ev.Device),
-			slog.String("resource", ev.Resource), slog.String("effect", ev.Effect),
-			slog.String("rule", ev.Rule), slog.String("reason", ev.Reason),
-			slog.Uint64("bytes_in", ev.BytesIn), slog.Uint64("bytes_out", ev.BytesOut))
+	if ev.Kind == EventFlow {
+		aev.Kind, aev.Effect = analytics.KindFlow, analytics.EffectAllow
+	} else {
+		aev.Kind, aev.Effect = analytics.KindDecision, analytics.Effect(ev.Effect)
 	}
+	alerts, err := g.analytics.Observe(aev)
+	if err != nil {
+		g.log.Debug("analytics rejected event", "err", err)
+		return false
+	}
+	for _, a := range alerts {
+		g.log.Warn("analytics alert", "alert", fmt.Sprint(a))
+	}
+	return len(alerts) > 0
 }

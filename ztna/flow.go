@@ -13,7 +13,6 @@ import (
 
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/codes"
-	"go.opentelemetry.io/otel/trace"
 	"golang.org/x/time/rate"
 
 	"github.com/gonaut/gonaut/analytics"
@@ -30,6 +29,7 @@ type access struct {
 	id    Identity
 	geo   analytics.Geo
 	res   *resource
+	srcIP string // source.ip of its policy requests
 }
 
 // identify maps a peer to its identity and enriches it with its outer
@@ -45,6 +45,11 @@ func (g *Gateway) identify(ctx context.Context, st *state, peer tunnel.Key, src 
 	}
 	a.id = id
 	a.outer = g.endpoint(peer)
+	if a.outer.IsValid() { // formatted once per flow, not per HTTP request
+		a.srcIP = a.outer.Addr().String()
+	} else {
+		a.srcIP = src.Addr().String()
+	}
 	if g.geo != nil && a.outer.IsValid() {
 		if geo, err := g.geo.Lookup(a.outer.Addr()); err == nil {
 			a.geo = geo
@@ -55,14 +60,10 @@ func (g *Gateway) identify(ctx context.Context, st *state, peer tunnel.Key, src 
 
 // request is the policy request of an access at now.
 func (g *Gateway) request(a *access) policy.Request {
-	src := a.outer.Addr()
-	if !src.IsValid() {
-		src = a.inner.Addr()
-	}
 	req := policy.Request{
 		Subject: a.id.Subject,
 		Device:  a.id.Device,
-		Source:  policy.Source{IP: src.String(), Country: a.geo.Country, ASN: int64(a.geo.ASN)},
+		Source:  policy.Source{IP: a.srcIP, Country: a.geo.Country, ASN: int64(a.geo.ASN)},
 		Resource: policy.Resource{
 			Kind: a.res.cfg.Kind, Name: a.res.cfg.Name, Labels: a.res.cfg.Labels,
 			Address: a.res.addr.String(), Port: int64(a.res.port),
@@ -92,14 +93,8 @@ func verdict(d *policy.Decision, req *policy.Request) error {
 }
 
 func (g *Gateway) event(kind string, a *access) *Event {
-	ev := &Event{Time: time.Now(), Kind: kind, Subject: a.id.Subject.ID, Device: a.id.Device.ID}
-	if !a.peer.IsZero() {
-		ev.Peer = a.peer.String()
-	}
-	if a.outer.IsValid() {
-		ev.Source = a.outer.Addr().String()
-	}
-	ev.Inner = a.inner.Addr().String()
+	ev := &Event{Time: time.Now(), Kind: kind, Subject: a.id.Subject.ID, Device: a.id.Device.ID,
+		peerKey: a.peer, outer: a.outer.Addr(), inner: a.inner.Addr()}
 	ev.Country, ev.ASN = a.geo.Country, a.geo.ASN
 	if a.res != nil {
 		ev.Resource, ev.RKind = a.res.cfg.Name, a.res.cfg.Kind
@@ -135,9 +130,11 @@ func (g *Gateway) handleFlow(ctx context.Context, f *tunnel.Flow) {
 		f.Refuse() // a UDP flow is decided only for a udp resource, and vice versa
 		return
 	}
-	ctx, span := g.tracer.Start(ctx, "ztna.flow", trace.WithAttributes(
-		attribute.String("resource", res.cfg.Name), attribute.String("source", f.Source.String())))
+	ctx, span := g.tracer.Start(ctx, "ztna.flow")
 	defer span.End()
+	if span.IsRecording() {
+		span.SetAttributes(attribute.String("resource", res.cfg.Name), attribute.String("source", f.Source.String()))
+	}
 
 	a, err := g.identify(ctx, st, f.Peer, f.Source, res)
 	if err != nil {
@@ -145,7 +142,9 @@ func (g *Gateway) handleFlow(ctx context.Context, f *tunnel.Flow) {
 		g.refuse(f, a, err)
 		return
 	}
-	span.SetAttributes(attribute.String("subject", a.id.Subject.ID), attribute.String("device", a.id.Device.ID))
+	if span.IsRecording() {
+		span.SetAttributes(attribute.String("subject", a.id.Subject.ID), attribute.String("device", a.id.Device.ID))
+	}
 	switch res.cfg.Kind {
 	case "http":
 		g.serveHTTPFlow(ctx, st, f, a)
@@ -169,10 +168,14 @@ func (g *Gateway) handleFlow(ctx context.Context, f *tunnel.Flow) {
 	if why == nil {
 		why = absent
 	}
-	if why == nil && !st.limits.acquire(a.id) {
-		why = ErrRateLimited
-	} else if why == nil {
-		defer st.limits.release(a.id)
+	var bw []*rate.Limiter
+	if why == nil {
+		var ok bool
+		if bw, ok = st.limits.admit(a.id); !ok {
+			why = ErrRateLimited
+		} else {
+			defer st.limits.release(a.id)
+		}
 	}
 	var up net.Conn
 	var u *upstream
@@ -203,9 +206,10 @@ func (g *Gateway) handleFlow(ctx context.Context, f *tunnel.Flow) {
 		up.Close()
 		return
 	}
+	conn = throttle(conn, bw)
 	lf := &liveFlow{a: a, req: req, hasReq: true, start: time.Now(), maxSession: d.Obligations.MaxSession, conns: []net.Conn{conn, up}}
 	g.flows.add(lf)
-	in, out := g.splice(ctx, conn, up, st.limits.bandwidth(), res.cfg.IdleTimeout)
+	in, out := g.splice(conn, up, res.cfg.IdleTimeout, res.cfg.Kind == "udp")
 	g.flows.remove(lf)
 	fev := g.event(EventFlow, a)
 	fev.Effect, fev.Rule, fev.Upstream = "allow", d.Rule, u.addr
@@ -379,27 +383,78 @@ func (g *Gateway) recheckLoop() {
 	}
 }
 
-var copyBufs = sync.Pool{New: func() any { b := make([]byte, 64<<10); return &b }}
+// Splice buffers. A direction of a flow waits for data with a small
+// buffer and borrows a large one only while reads fill the small one, so
+// that a thousand idle flows hold 4 MiB of buffers, not 64.
+var (
+	copyBufs  = sync.Pool{New: func() any { b := make([]byte, 32<<10); return &b }}
+	smallBufs = sync.Pool{New: func() any { b := make([]byte, 2<<10); return &b }}
+)
+
+// copyAdaptive copies src to dst until EOF or an error, as io.Copy does,
+// switching between a small and a large buffer with the size of reads.
+// With packets (a UDP flow, where a read shorter than a datagram
+// truncates it) it reads into the large buffer only.
+func copyAdaptive(dst io.Writer, src io.Reader, packets bool) (written int64, err error) {
+	small := smallBufs.Get().(*[]byte)
+	defer smallBufs.Put(small)
+	var big *[]byte
+	defer func() {
+		if big != nil {
+			copyBufs.Put(big)
+		}
+	}()
+	buf := *small
+	if packets {
+		big = copyBufs.Get().(*[]byte)
+		buf = *big
+	}
+	for {
+		nr, er := src.Read(buf)
+		if nr > 0 {
+			nw, ew := dst.Write(buf[:nr])
+			if nw < 0 || nw > nr {
+				nw, ew = 0, errors.New("invalid write result")
+			}
+			written += int64(nw)
+			if ew != nil {
+				return written, ew
+			}
+			if nw != nr {
+				return written, io.ErrShortWrite
+			}
+		}
+		if er != nil {
+			if er == io.EOF {
+				return written, nil
+			}
+			return written, er
+		}
+		switch {
+		case big == nil && nr == len(buf):
+			big = copyBufs.Get().(*[]byte)
+			buf = *big
+		case big != nil && nr < len(*small) && !packets:
+			copyBufs.Put(big)
+			big, buf = nil, *small
+		}
+	}
+}
 
 type closeWriter interface{ CloseWrite() error }
 
 // splice copies between the peer's connection and the upstream until both
 // directions end or either connection is closed, and returns the bytes
-// each way.
-func (g *Gateway) splice(ctx context.Context, peer, up net.Conn, bw *rate.Limiter, idle time.Duration) (in, out uint64) {
+// each way. packets says the connections carry datagrams (a udp flow).
+func (g *Gateway) splice(peer, up net.Conn, idle time.Duration, packets bool) (in, out uint64) {
 	var last atomic.Int64
 	last.Store(time.Now().UnixNano())
 	copyDir := func(dst, src net.Conn, n *uint64) {
-		bp := copyBufs.Get().(*[]byte)
-		defer copyBufs.Put(bp)
 		var w io.Writer = dst
-		if bw != nil {
-			w = throttledWriter{ctx: ctx, w: dst, l: bw}
-		}
 		if idle > 0 {
 			w = touchWriter{w: w, last: &last}
 		}
-		c, err := io.CopyBuffer(w, src, *bp)
+		c, err := copyAdaptive(w, src, packets)
 		*n = uint64(c)
 		if cw, ok := dst.(closeWriter); ok && err == nil {
 			cw.CloseWrite()
@@ -413,28 +468,36 @@ func (g *Gateway) splice(ctx context.Context, peer, up net.Conn, bw *rate.Limite
 		defer close(done)
 		copyDir(peer, up, &out)
 	}()
-	stop := make(chan struct{})
 	if idle > 0 {
-		go func() {
-			t := time.NewTicker(max(idle/4, 10*time.Millisecond))
-			defer t.Stop()
-			for {
-				select {
-				case <-stop:
-					return
-				case <-t.C:
-					if time.Since(time.Unix(0, last.Load())) > idle {
-						peer.Close()
-						up.Close()
-						return
-					}
-				}
+		// One timer per flow, not a goroutine: it fires when the flow may
+		// have gone idle and re-arms itself for the rest if it has not.
+		var mu sync.Mutex
+		var t *time.Timer // guarded by mu, like stopped
+		stopped := false
+		mu.Lock()
+		t = time.AfterFunc(idle, func() {
+			mu.Lock()
+			defer mu.Unlock()
+			if stopped {
+				return
 			}
+			if rest := idle - time.Since(time.Unix(0, last.Load())); rest > 0 {
+				t.Reset(rest)
+				return
+			}
+			peer.Close()
+			up.Close()
+		})
+		mu.Unlock()
+		defer func() {
+			mu.Lock()
+			stopped = true
+			t.Stop()
+			mu.Unlock()
 		}()
 	}
 	copyDir(up, peer, &in)
 	<-done
-	close(stop)
 	peer.Close()
 	up.Close()
 	return in, out

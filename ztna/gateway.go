@@ -89,6 +89,7 @@ type Gateway struct {
 	analytics    *analytics.Engine
 	ownAnalytics bool
 	geo          analytics.GeoIP
+	ownGeo       *analytics.MaxMind
 	dial         func(ctx context.Context, network, addr string) (net.Conn, error)
 	signer       *signer
 	optsDir      Directory
@@ -99,6 +100,7 @@ type Gateway struct {
 	state    atomic.Pointer[state]
 	reloadMu sync.Mutex // serialises Reload
 
+	evw      *eventWriter
 	flows    flowTable
 	draining atomic.Bool
 	kickc    chan struct{}
@@ -203,6 +205,10 @@ func New(ctx context.Context, cfg *Config, opts *Options) (*Gateway, error) {
 		DialContext:         g.dial,
 		MaxIdleConnsPerHost: 64,
 		IdleConnTimeout:     90 * time.Second,
+		// A proxy passes the peer's Accept-Encoding through and the
+		// upstream's encoding back, rather than asking for gzip and
+		// decompressing on the peer's behalf.
+		DisableCompression: true,
 	}
 	if g.audit == nil && cfg.AuditFile != "" {
 		if g.ownAudit, err = OpenFileAudit(cfg.Path(cfg.AuditFile)); err != nil {
@@ -210,18 +216,19 @@ func New(ctx context.Context, cfg *Config, opts *Options) (*Gateway, error) {
 		}
 		g.audit = g.ownAudit
 	}
+	if g.geo == nil && (cfg.Analytics.GeoIPCity != "" || cfg.Analytics.GeoIPASN != "") {
+		// Policy's source.country and source.asn need the databases
+		// whether or not analytics runs.
+		if g.ownGeo, err = analytics.OpenMaxMind(cfg.Path(cfg.Analytics.GeoIPCity), cfg.Path(cfg.Analytics.GeoIPASN)); err != nil {
+			g.closeAudit()
+			return nil, fmt.Errorf("ztna: geoip: %w", err)
+		}
+		g.geo = g.ownGeo
+	}
 	if g.analytics == nil && cfg.Analytics.Enabled {
 		var aopts analytics.Options
 		aopts.Logger = g.log
 		aopts.MeterProvider = mp
-		if g.geo == nil && cfg.Analytics.GeoIPCity != "" {
-			mm, err := analytics.OpenMaxMind(cfg.Path(cfg.Analytics.GeoIPCity), cfg.Path(cfg.Analytics.GeoIPASN))
-			if err != nil {
-				g.closeAudit()
-				return nil, fmt.Errorf("ztna: geoip: %w", err)
-			}
-			g.geo = mm
-		}
 		aopts.GeoIP = g.geo
 		if g.analytics, err = analytics.New(&aopts); err != nil {
 			g.closeAudit()
@@ -244,11 +251,13 @@ func New(ctx context.Context, cfg *Config, opts *Options) (*Gateway, error) {
 		Addresses:  []netip.Prefix{gp},
 		Peers:      st.peers(),
 	}
+	g.startEvents()
 	g.tun, err = tunnel.New(ctx, tcfg, &tunnel.Options{
 		Logger: g.log, MeterProvider: mp, TracerProvider: tp,
 		FlowHandler: g.handleFlow, LazyPeers: opts.LazyPeers || cfg.LazyPeers,
 	})
 	if err != nil {
+		g.stopEvents()
 		st.cancel()
 		g.cancel()
 		g.closeAudit()
@@ -265,9 +274,13 @@ func New(ctx context.Context, cfg *Config, opts *Options) (*Gateway, error) {
 	return g, nil
 }
 
+// closeAudit closes the audit file and GeoIP databases the gateway opened.
 func (g *Gateway) closeAudit() {
 	if g.ownAudit != nil {
 		g.ownAudit.Close()
+	}
+	if g.ownGeo != nil {
+		g.ownGeo.Close()
 	}
 }
 
@@ -646,6 +659,7 @@ func (g *Gateway) Close() error {
 	}
 	g.httpT.CloseIdleConnections()
 	g.closeDevices()
+	g.stopEvents()
 	if g.ownAnalytics {
 		g.analytics.Close()
 	}
@@ -653,34 +667,66 @@ func (g *Gateway) Close() error {
 	return err
 }
 
-// endpointCache remembers peers' outer endpoints, refreshed at most once a
-// second, so that a flow does not list all peers.
+// endpointCache remembers peers' outer endpoints, so that a flow does not
+// list all peers (which the tunnel answers by formatting the whole device
+// state). A peer missing from the cache, or a cache older than
+// endpointMaxAge, makes the flow wait for a fresh listing: a peer's first
+// flows are located like the others, never let through unlocated.
 type endpointCache struct {
+	refresh sync.Mutex // serialises listings; waiters reuse the one before them
+
 	mu sync.Mutex
 	// guarded by mu
 	at time.Time
 	m  map[tunnel.Key]netip.AddrPort
 }
 
-func (g *Gateway) endpoint(k tunnel.Key) netip.AddrPort {
-	c := &g.endpoints
+// endpointMaxAge bounds how stale a roaming peer's outer address may be.
+const endpointMaxAge = 5 * time.Second
+
+// lookup returns k's cached endpoint, when the cache was listed, and
+// whether k is in it.
+func (c *endpointCache) lookup(k tunnel.Key) (netip.AddrPort, time.Time, bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	ep, ok := c.m[k]
-	if ok && ep.IsValid() {
+	return ep, c.at, ok
+}
+
+func (g *Gateway) endpoint(k tunnel.Key) netip.AddrPort {
+	c := &g.endpoints
+	asked := time.Now()
+	ep, at, ok := c.lookup(k)
+	switch {
+	case ok && asked.Sub(at) < endpointMaxAge:
 		return ep
-	}
-	if time.Since(c.at) < time.Second && c.m != nil {
-		return ep
-	}
-	c.at = time.Now()
-	c.m = make(map[tunnel.Key]netip.AddrPort)
-	for _, p := range g.tun.Peers() {
-		if p.Endpoint.IsValid() {
-			c.m[p.PublicKey] = p.Endpoint
+	case ok:
+		// Stale: this flow lists the peers again unless another one is
+		// already doing so, in which case the old address will do.
+		if !c.refresh.TryLock() {
+			return ep
+		}
+	default:
+		c.refresh.Lock()
+		// A listing that started after this flow arrived knows its
+		// peer, whose handshake came before the flow.
+		if ep, at, ok := c.lookup(k); ok || at.After(asked) {
+			c.refresh.Unlock()
+			return ep
 		}
 	}
-	return c.m[k]
+	defer c.refresh.Unlock()
+	m := make(map[tunnel.Key]netip.AddrPort)
+	now := time.Now()
+	for _, p := range g.tun.Peers() {
+		if p.Endpoint.IsValid() {
+			m[p.PublicKey] = p.Endpoint
+		}
+	}
+	c.mu.Lock()
+	c.m, c.at = m, now
+	c.mu.Unlock()
+	return m[k]
 }
 
 func parseAddr(s string) (netip.Addr, error) {

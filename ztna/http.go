@@ -40,16 +40,16 @@ type ctxKey struct{}
 // opened it.
 type httpConn struct {
 	net.Conn
-	a    *access
-	st   *state
-	lf   *liveFlow
-	once sync.Once
-	done chan struct{}
+	a       *access
+	st      *state
+	lf      *liveFlow
+	once    sync.Once
+	onClose func() // ends the flow: run once, by the first Close
 }
 
 func (c *httpConn) Close() error {
 	err := c.Conn.Close()
-	c.once.Do(func() { close(c.done) })
+	c.once.Do(c.onClose)
 	return err
 }
 
@@ -100,6 +100,7 @@ func newHTTPProxy(g *Gateway) *httpProxy {
 		ModifyResponse: modifyResponse,
 		ErrorHandler:   p.errorHandler,
 		ErrorLog:       nil,
+		BufferPool:     bufferPool{},
 	}
 	p.srv = &http.Server{
 		Handler:           http.HandlerFunc(p.serveHTTP),
@@ -122,34 +123,33 @@ func (p *httpProxy) close() {
 	p.wg.Wait()
 }
 
-// serveHTTPFlow admits a peer's connection to an HTTP resource and serves
-// it until it closes; each request on it is decided on its own.
+// serveHTTPFlow admits a peer's connection to an HTTP resource and hands
+// it to the proxy's server, where each request on it is decided on its
+// own. The flow ends, and its limits are released, when the server closes
+// the connection; no goroutine waits for that.
 func (g *Gateway) serveHTTPFlow(ctx context.Context, st *state, f *tunnel.Flow, a *access) {
-	if !st.limits.acquire(a.id) {
+	bw, ok := st.limits.admit(a.id)
+	if !ok {
 		g.refuse(f, a, ErrRateLimited)
 		return
 	}
-	defer st.limits.release(a.id)
 	conn, err := f.Accept()
 	if err != nil {
+		st.limits.release(a.id)
 		return
 	}
-	hc := &httpConn{Conn: conn, a: a, st: st, done: make(chan struct{})}
+	hc := &httpConn{Conn: throttle(conn, bw), a: a, st: st}
 	hc.lf = &liveFlow{a: a, start: time.Now(), conns: []net.Conn{hc}}
+	hc.onClose = func() {
+		g.flows.remove(hc.lf)
+		st.limits.release(a.id)
+	}
 	g.flows.add(hc.lf)
-	defer g.flows.remove(hc.lf)
 	select {
 	case g.hproxy.ln.ch <- hc:
 	case <-ctx.Done():
 		hc.Close()
-		return
 	case <-g.hproxy.ln.closed:
-		hc.Close()
-		return
-	}
-	select {
-	case <-hc.done:
-	case <-ctx.Done():
 		hc.Close()
 	}
 }
@@ -204,6 +204,13 @@ func (p *httpProxy) serveHTTP(w http.ResponseWriter, r *http.Request) {
 }
 
 type proxyCtxKey struct{}
+
+// bufferPool lends the proxy the splice buffers, which it would otherwise
+// allocate (32 KiB) for every response body.
+type bufferPool struct{}
+
+func (bufferPool) Get() []byte  { return *copyBufs.Get().(*[]byte) }
+func (bufferPool) Put(b []byte) { copyBufs.Put(&b) }
 
 func (p *httpProxy) rewrite(pr *httputil.ProxyRequest) {
 	pc := pr.In.Context().Value(proxyCtxKey{}).(*proxyCtx)

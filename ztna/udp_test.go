@@ -46,7 +46,7 @@ func udpEchoServer(tb testing.TB) string {
 func udpEcho(tb testing.TB, c net.Conn, msg string, wait time.Duration) bool {
 	tb.Helper()
 	deadline := time.Now().Add(wait)
-	buf := make([]byte, 2048)
+	buf := make([]byte, 64<<10)
 	// A datagram is lost while the gateway decides a new flow: resend
 	// until the echo comes.
 	for time.Now().Before(deadline) {
@@ -57,7 +57,7 @@ func udpEcho(tb testing.TB, c net.Conn, msg string, wait time.Duration) bool {
 		n, err := c.Read(buf)
 		if err == nil {
 			if string(buf[:n]) != msg {
-				tb.Fatalf("udp echo: got %q, want %q", buf[:n], msg)
+				tb.Fatalf("udp echo: got %d bytes %.40q…, want %d bytes %.40q…", n, buf[:n], len(msg), msg)
 			}
 			return true
 		}
@@ -90,6 +90,11 @@ func TestUDPResource(t *testing.T) {
 	}
 	if !udpEcho(t, c, "second datagram", 5*time.Second) {
 		t.Fatal("no echo for alice's second datagram")
+	}
+	// A datagram larger than the tunnel's MTU (fragmented and reassembled
+	// on the way) and than the gateway's small splice buffer arrives whole.
+	if !udpEcho(t, c, strings.Repeat("0123456789abcdef", 375), 10*time.Second) {
+		t.Fatal("no echo for a 6000-byte datagram")
 	}
 	// Idle for longer than the timeout: the flow closes and is recorded.
 	flow := w.waitEvent(t, func(ev ztna.Event) bool { return ev.Kind == ztna.EventFlow && ev.Resource == "echo-udp.corp" })

@@ -259,6 +259,7 @@ type Store interface {
 
 	CreateAlert(ctx context.Context, a *Alert) error
 	ListAlerts(ctx context.Context, state string, o ListOptions) ([]Alert, error)
+	Alert(ctx context.Context, id string) (*Alert, error)
 	SetAlertState(ctx context.Context, id, state string) error
 
 	CreateAPIKey(ctx context.Context, k *APIKey) error

@@ -243,6 +243,7 @@ func (s *Server) pageUsers(w http.ResponseWriter, r *http.Request, p *principal)
 			{Name: "password", Label: "Initial password (12+ characters)", Type: "password", Required: true}}
 		l.Action, l.Submit, l.RowActions = "/users", "Add user", []string{"disable", "enable"}
 	}
+	l.Links = []ui.Link{{Label: "Groups and roles", URL: "/groups"}}
 	for _, u := range us {
 		state, tone := "active", ""
 		if u.Disabled {
@@ -322,7 +323,7 @@ func (s *Server) pageAlerts(w http.ResponseWriter, r *http.Request, p *principal
 		if a.State != "open" {
 			tone = "muted"
 		}
-		l.Table.Rows = append(l.Table.Rows, ui.Row{ID: a.ID, Tone: tone, Cells: []string{when(a.Time), a.Severity, a.Kind, a.Subject, a.Message, a.State, ui.Pretty(a.Evidence)}})
+		l.Table.Rows = append(l.Table.Rows, ui.Row{ID: a.ID, Tone: tone, Href: "/alerts/" + url.PathEscape(a.ID), Cells: []string{when(a.Time), a.Severity, a.Kind, a.Subject, a.Message, a.State, ui.Pretty(a.Evidence)}})
 	}
 	s.render(w, r, http.StatusOK, ui.ListPage(l))
 }
@@ -334,7 +335,11 @@ func (s *Server) pageAlertState(state string) func(http.ResponseWriter, *http.Re
 			return
 		}
 		s.audit(r.Context(), p.name(), "alert."+state, r.PathValue("id"), "", nil)
-		redirect(w, r, "/alerts", "flash", "Alert "+state+".")
+		back := "/alerts"
+		if r.PostFormValue("back") == "detail" {
+			back += "/" + url.PathEscape(r.PathValue("id"))
+		}
+		redirect(w, r, back, "flash", "Alert "+state+".")
 	}
 }
 

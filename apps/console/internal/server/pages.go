@@ -424,16 +424,20 @@ func (s *Server) pageTemplates(w http.ResponseWriter, r *http.Request, p *princi
 	s.render(w, r, http.StatusOK, ui.TemplatesPage(s.pageOf(r, p, "Templates", "policies"), ts))
 }
 
+// pageError answers a page request that failed with an error page in
+// the console's layout, so that the reader keeps the navigation.
 func (s *Server) pageError(w http.ResponseWriter, r *http.Request, err error) {
+	status, title, msg := http.StatusInternalServerError, "Something went wrong", "The console could not show this page. Try again; if it persists, the server log has the cause."
 	switch {
 	case errors.Is(err, store.ErrNotFound):
-		http.Error(w, "not found", http.StatusNotFound)
+		status, title, msg = http.StatusNotFound, "Not found", "There is nothing at "+r.URL.Path+"."
 	case errors.Is(err, store.ErrInvalid), errors.Is(err, store.ErrConflict):
-		http.Error(w, err.Error(), http.StatusBadRequest)
+		status, title, msg = http.StatusBadRequest, "Not accepted", strings.TrimPrefix(err.Error(), "store: ")
 	default:
 		s.log.Error("console: page", "path", r.URL.Path, "err", err)
-		http.Error(w, "internal error", http.StatusInternalServerError)
 	}
+	p, _ := r.Context().Value(ctxKey{}).(*principal)
+	s.render(w, r, status, ui.ErrorPage(s.pageOf(r, p, title, ""), status, msg))
 }
 
 var _ fs.FS = ui.Static

@@ -9,9 +9,9 @@ import (
 )
 
 // seriesClasses is how many colours the stacked charts cycle through;
-// app.css defines .s0 … .s5 for both themes with at least 3:1 contrast
+// app.css defines .s0 … .s7 for both themes with at least 3:1 contrast
 // against the card background.
-const seriesClasses = 6
+const seriesClasses = 8
 
 // SeriesClass is the CSS class of the i-th series of a stacked chart.
 func SeriesClass(i int) string { return fmt.Sprintf("s%d", i%seriesClasses) }
@@ -73,10 +73,10 @@ func DetectorChart(hours []HourBar, detectors []string) string {
 // highest first, at most limit of them.
 func RiskChart(rows []RiskRow, limit int) string {
 	rows = rows[:min(len(rows), limit)]
-	const w, rowH, labelW = 600.0, 26.0, 200.0
+	const w, rowH, labelW = 420.0, 26.0, 150.0
 	h := math.Max(rowH*float64(len(rows))+10, 40)
 	var s strings.Builder
-	fmt.Fprintf(&s, `<svg class="chart bars" viewBox="0 0 %.0f %.0f" style="height:%.0fpx" role="img" aria-labelledby="rk-t rk-d">`, w, h, h)
+	fmt.Fprintf(&s, `<svg class="chart bars" viewBox="0 0 %.0f %.0f" role="img" aria-labelledby="rk-t rk-d">`, w, h)
 	desc := "No user has a risk score yet."
 	if len(rows) > 0 {
 		var parts []string
@@ -97,7 +97,7 @@ func RiskChart(rows []RiskRow, limit int) string {
 			tone = "warn"
 		}
 		fmt.Fprintf(&s, `<g><title>%s: %d</title>`, html.EscapeString(r.Subject), r.Score)
-		fmt.Fprintf(&s, `<text x="0" y="%.0f" class="label">%s</text>`, y+15, html.EscapeString(shorten(r.Subject, 30)))
+		fmt.Fprintf(&s, `<text x="0" y="%.0f" class="label">%s</text>`, y+15, html.EscapeString(shorten(r.Subject, 24)))
 		fmt.Fprintf(&s, `<rect class="%s" x="%.0f" y="%.0f" width="%.1f" height="%.0f"/>`, tone, labelW, y+2, math.Max(bw, 1), rowH-8)
 		fmt.Fprintf(&s, `<text x="%.1f" y="%.0f" class="label">%d</text></g>`, labelW+math.Max(bw, 1)+6, y+15, r.Score)
 	}

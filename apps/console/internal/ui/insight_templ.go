@@ -128,7 +128,7 @@ func AnalyticsPage(a Analytics) templ.Component {
 				return templ_7745c5c3_Err
 			}
 			if len(a.Hours) > 0 {
-				templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 11, "<details><summary>Hits per hour as a table</summary><div class=\"scroll\"><table><caption class=\"sr\">Alerts per hour and detector</caption> <thead><tr><th scope=\"col\">Hour</th><th scope=\"col\">Hits</th></tr></thead> <tbody>")
+				templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 11, "<details><summary>Hits per hour as a table</summary><div class=\"scroll\" tabindex=\"0\" role=\"region\" aria-label=\"Table, scrolls sideways\"><table><caption class=\"sr\">Alerts per hour and detector</caption> <thead><tr><th scope=\"col\">Hour</th><th scope=\"col\">Hits</th></tr></thead> <tbody>")
 				if templ_7745c5c3_Err != nil {
 					return templ_7745c5c3_Err
 				}
@@ -166,7 +166,7 @@ func AnalyticsPage(a Analytics) templ.Component {
 					return templ_7745c5c3_Err
 				}
 			}
-			templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 17, "</section></div><section class=\"card\" aria-labelledby=\"users-h\"><h2 id=\"users-h\">Users by risk</h2><div class=\"scroll\"><table id=\"risk-table\"><thead><tr><th scope=\"col\">User</th><th scope=\"col\">Risk</th><th scope=\"col\">Signals</th><th scope=\"col\">Alerts (open)</th><th scope=\"col\">Allowed</th><th scope=\"col\">Denied</th><th scope=\"col\">Last alert</th></tr></thead> <tbody>")
+			templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 17, "</section></div><section class=\"card\" aria-labelledby=\"users-h\"><h2 id=\"users-h\">Users by risk</h2><div class=\"scroll\" tabindex=\"0\" role=\"region\" aria-label=\"Table, scrolls sideways\"><table id=\"risk-table\"><thead><tr><th scope=\"col\">User</th><th scope=\"col\">Risk</th><th scope=\"col\">Signals</th><th scope=\"col\">Alerts (open)</th><th scope=\"col\">Allowed</th><th scope=\"col\">Denied</th><th scope=\"col\">Last alert</th></tr></thead> <tbody>")
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}
@@ -634,7 +634,7 @@ func AlertPage(a AlertDetail) templ.Component {
 					return templ_7745c5c3_Err
 				}
 			} else {
-				templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 60, "<div class=\"scroll\"><table id=\"evidence\"><thead><tr><th scope=\"col\">Measure</th><th scope=\"col\">Value</th></tr></thead> <tbody>")
+				templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 60, "<div class=\"scroll\" tabindex=\"0\" role=\"region\" aria-label=\"Table, scrolls sideways\"><table id=\"evidence\"><thead><tr><th scope=\"col\">Measure</th><th scope=\"col\">Value</th></tr></thead> <tbody>")
 				if templ_7745c5c3_Err != nil {
 					return templ_7745c5c3_Err
 				}
@@ -670,14 +670,14 @@ func AlertPage(a AlertDetail) templ.Component {
 						return templ_7745c5c3_Err
 					}
 				}
-				templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 64, "</tbody></table></div><details><summary>Evidence as JSON</summary><pre class=\"code\">")
+				templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 64, "</tbody></table></div><details><summary>Evidence as JSON</summary><pre class=\"code\" tabindex=\"0\">")
 				if templ_7745c5c3_Err != nil {
 					return templ_7745c5c3_Err
 				}
 				var templ_7745c5c3_Var38 string
 				templ_7745c5c3_Var38, templ_7745c5c3_Err = templ.JoinStringErrs(a.Raw)
 				if templ_7745c5c3_Err != nil {
-					return templ.Error{Err: templ_7745c5c3_Err, FileName: `insight.templ`, Line: 150, Col: 30}
+					return templ.Error{Err: templ_7745c5c3_Err, FileName: `insight.templ`, Line: 150, Col: 43}
 				}
 				_, templ_7745c5c3_Err = templ_7745c5c3_Buffer.WriteString(templ.EscapeString(templ_7745c5c3_Var38))
 				if templ_7745c5c3_Err != nil {
@@ -735,7 +735,7 @@ func GroupsPage(g Groups) templ.Component {
 				}()
 			}
 			ctx = templ.InitializeContext(ctx)
-			templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 67, "<h1>Groups and roles</h1><section class=\"card\" aria-labelledby=\"roles-h\"><h2 id=\"roles-h\">Console roles</h2><div class=\"scroll\"><table id=\"roles\"><thead><tr><th scope=\"col\">Role</th><th scope=\"col\">May</th><th scope=\"col\">Users</th></tr></thead> <tbody>")
+			templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 67, "<h1>Groups and roles</h1><section class=\"card\" aria-labelledby=\"roles-h\"><h2 id=\"roles-h\">Console roles</h2><div class=\"scroll\" tabindex=\"0\" role=\"region\" aria-label=\"Table, scrolls sideways\"><table id=\"roles\"><thead><tr><th scope=\"col\">Role</th><th scope=\"col\">May</th><th scope=\"col\">Users</th></tr></thead> <tbody>")
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}
@@ -1290,7 +1290,7 @@ func AttachmentsPage(a Attachments) templ.Component {
 						return templ_7745c5c3_Err
 					}
 				} else {
-					templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 124, "<div class=\"scroll\"><table class=\"attached\"><caption class=\"sr\">Who is attached to ")
+					templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 124, "<div class=\"scroll\" tabindex=\"0\" role=\"region\" aria-label=\"Table, scrolls sideways\"><table class=\"attached\"><caption class=\"sr\">Who is attached to ")
 					if templ_7745c5c3_Err != nil {
 						return templ_7745c5c3_Err
 					}

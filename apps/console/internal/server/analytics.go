@@ -24,6 +24,10 @@ import (
 // Windows the analytics pages and API look at.
 const (
 	analyticsWindow = 24 * time.Hour
+	// decisionWindow is how far back decisions are counted per user: the
+	// audit log holds far more decisions than alerts, and an hour keeps
+	// the count cheap on a busy console.
+	decisionWindow = time.Hour
 	riskHalfLife    = 2 * time.Hour
 	// analyticsScanCap bounds how many audit entries one analytics answer
 	// reads, so that a busy day cannot make a page slow.
@@ -42,8 +46,9 @@ type UserRisk struct {
 	Alerts     int       `json:"alerts"`
 	OpenAlerts int       `json:"open_alerts"`
 	LastAlert  time.Time `json:"last_alert,omitzero"`
-	Allowed    int       `json:"allowed"`
-	Denied     int       `json:"denied"`
+	// Allowed and Denied count the user's decisions in the last hour.
+	Allowed int `json:"allowed"`
+	Denied  int `json:"denied"`
 }
 
 // DetectorHits counts alerts per detector and hour over the last day,
@@ -90,9 +95,10 @@ func (s *Server) recentAlerts(ctx context.Context, since time.Time) ([]store.Ale
 	return out, nil
 }
 
-// userRisks computes every user's risk from the alerts and decisions of
-// the last day, highest score first.
-func (s *Server) userRisks(ctx context.Context) ([]UserRisk, error) {
+// userRisks computes every user's risk from the alerts of the last day
+// and, withDecisions, counts their decisions of the last hour; highest
+// score first.
+func (s *Server) userRisks(ctx context.Context, withDecisions bool) ([]UserRisk, error) {
 	now := s.now()
 	since := now.Add(-analyticsWindow)
 	as, err := s.recentAlerts(ctx, since)
@@ -141,15 +147,10 @@ func (s *Server) userRisks(ctx context.Context) ([]UserRisk, error) {
 		sort.Strings(u.Signals)
 		u.Score = riskScore(total)
 	}
-	f := store.AuditFilter{Action: "decision", Since: since, Limit: 1000}
-	for read := 0; read < analyticsScanCap; {
-		es, err := s.st.ListAudit(ctx, f)
-		if err != nil {
-			return nil, err
-		}
-		for _, e := range es {
+	if withDecisions {
+		if err := s.recentAudit(ctx, store.AuditFilter{Action: "decision"}, now.Add(-decisionWindow), analyticsScanCap, func(e store.AuditEvent) {
 			if e.Actor == "" {
-				continue
+				return
 			}
 			u := get(e.Actor)
 			if e.Effect == "allow" {
@@ -157,12 +158,9 @@ func (s *Server) userRisks(ctx context.Context) ([]UserRisk, error) {
 			} else {
 				u.Denied++
 			}
+		}); err != nil {
+			return nil, err
 		}
-		read += len(es)
-		if len(es) < f.Limit {
-			break
-		}
-		f.Before = es[len(es)-1].Seq
 	}
 	out := make([]UserRisk, 0, len(users))
 	for _, u := range users {
@@ -213,8 +211,38 @@ func (s *Server) detectorHits(ctx context.Context) (*DetectorHits, error) {
 	return d, nil
 }
 
+// recentAudit calls fn for the entries matching f, newest first, until
+// it passes since or has read limit entries (rounded up to a page). It walks the log
+// in arrival order and stops at the first page that reaches past since,
+// rather than filtering by time, which would make the store look through
+// the whole log for late arrivals; an event spooled by a gateway for
+// longer than the window may therefore be missed.
+func (s *Server) recentAudit(ctx context.Context, f store.AuditFilter, since time.Time, limit int, fn func(store.AuditEvent)) error {
+	f.Limit = min(limit, 1000)
+	for read := 0; read < limit; {
+		es, err := s.st.ListAudit(ctx, f)
+		if err != nil {
+			return err
+		}
+		past := false
+		for _, e := range es {
+			if e.Time.Before(since) {
+				past = true
+				continue
+			}
+			fn(e)
+		}
+		read += len(es)
+		if past || len(es) < f.Limit {
+			return nil
+		}
+		f.Before = es[len(es)-1].Seq
+	}
+	return nil
+}
+
 func (s *Server) apiRisk(w http.ResponseWriter, r *http.Request, _ *principal) {
-	us, err := s.userRisks(r.Context())
+	us, err := s.userRisks(r.Context(), true)
 	if err != nil {
 		s.storeError(w, err)
 		return

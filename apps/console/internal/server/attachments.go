@@ -44,6 +44,11 @@ type DeviceResource struct {
 // held longer than that is not shown.
 const attachmentWindow = 7 * 24 * time.Hour
 
+// attachmentScan bounds the events read per device: its last 1,000
+// events within the window. A device that busy shows the attachments
+// opened among them.
+const attachmentScan = 1000
+
 func (s *Server) deviceResources(ctx context.Context) ([]DeviceResource, error) {
 	var out []DeviceResource
 	if err := eachPage(func(after string) (string, int, error) {
@@ -68,17 +73,8 @@ func (s *Server) deviceResources(ctx context.Context) ([]DeviceResource, error) 
 
 func (s *Server) attachments(ctx context.Context, d *DeviceResource, since time.Time) error {
 	var es []store.AuditEvent
-	f := store.AuditFilter{Resource: d.Resource.Name, Since: since, Limit: 1000}
-	for len(es) < analyticsScanCap {
-		page, err := s.st.ListAudit(ctx, f)
-		if err != nil {
-			return err
-		}
-		es = append(es, page...)
-		if len(page) < f.Limit {
-			break
-		}
-		f.Before = page[len(page)-1].Seq
+	if err := s.recentAudit(ctx, store.AuditFilter{Resource: d.Resource.Name}, since, attachmentScan, func(e store.AuditEvent) { es = append(es, e) }); err != nil {
+		return err
 	}
 	type key struct{ subject, device, gateway string }
 	open := map[key][]Attachment{}

@@ -28,7 +28,7 @@ func (s *Server) insightPageRoutes() []route {
 }
 
 func (s *Server) pageAnalytics(w http.ResponseWriter, r *http.Request, p *principal) {
-	risks, err := s.userRisks(r.Context())
+	risks, err := s.userRisks(r.Context(), true)
 	if err != nil {
 		s.pageError(w, r, err)
 		return
@@ -78,7 +78,7 @@ func (s *Server) pageAlert(w http.ResponseWriter, r *http.Request, p *principal)
 		Kind: al.Kind, Subject: al.Subject, Message: al.Message, State: al.State, Risk: -1, CanChange: allowed(permOps, p.role)}
 	d.Evidence, d.Raw = ui.Evidence(al.Evidence)
 	if al.Subject != "" {
-		if risks, err := s.userRisks(r.Context()); err == nil {
+		if risks, err := s.userRisks(r.Context(), false); err == nil {
 			d.Risk = 0
 			for _, u := range risks {
 				if u.Subject == al.Subject {

@@ -43,7 +43,7 @@ func AnalyticsPage(a Analytics) templ.Component {
 				}()
 			}
 			ctx = templ.InitializeContext(ctx)
-			templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 1, "<h1>Analytics</h1><p class=\"muted\">The last 24 hours. Risk comes from the alerts the console holds, with the gateways' scoring: each alert weighs by severity and its weight halves every two hours.</p><div class=\"grid\"><section class=\"card wide\" aria-labelledby=\"risk-h\"><h2 id=\"risk-h\">Risk per user</h2>")
+			templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 1, "<h1>Analytics</h1><p class=\"muted\">Alerts of the last 24 hours and decisions of the last hour. Risk comes from the alerts the console holds, with the gateways' scoring: each alert weighs by severity and its weight halves every two hours.</p><div class=\"grid\"><section class=\"card wide\" aria-labelledby=\"risk-h\"><h2 id=\"risk-h\">Risk per user</h2>")
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}
@@ -166,7 +166,7 @@ func AnalyticsPage(a Analytics) templ.Component {
 					return templ_7745c5c3_Err
 				}
 			}
-			templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 17, "</section></div><section class=\"card\" aria-labelledby=\"users-h\"><h2 id=\"users-h\">Users by risk</h2><div class=\"scroll\" tabindex=\"0\" role=\"region\" aria-label=\"Table, scrolls sideways\"><table id=\"risk-table\"><thead><tr><th scope=\"col\">User</th><th scope=\"col\">Risk</th><th scope=\"col\">Signals</th><th scope=\"col\">Alerts (open)</th><th scope=\"col\">Allowed</th><th scope=\"col\">Denied</th><th scope=\"col\">Last alert</th></tr></thead> <tbody>")
+			templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 17, "</section></div><section class=\"card\" aria-labelledby=\"users-h\"><h2 id=\"users-h\">Users by risk</h2><div class=\"scroll\" tabindex=\"0\" role=\"region\" aria-label=\"Table, scrolls sideways\"><table id=\"risk-table\"><thead><tr><th scope=\"col\">User</th><th scope=\"col\">Risk</th><th scope=\"col\">Signals</th><th scope=\"col\">Alerts (open)</th><th scope=\"col\">Allowed (1 h)</th><th scope=\"col\">Denied (1 h)</th><th scope=\"col\">Last alert</th></tr></thead> <tbody>")
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}

@@ -28,7 +28,7 @@ const (
 	// audit log holds far more decisions than alerts, and an hour keeps
 	// the count cheap on a busy console.
 	decisionWindow = time.Hour
-	riskHalfLife    = 2 * time.Hour
+	riskHalfLife   = 2 * time.Hour
 	// analyticsScanCap bounds how many audit entries one analytics answer
 	// reads, so that a busy day cannot make a page slow.
 	analyticsScanCap = 20000

@@ -246,3 +246,28 @@ func TestAttachmentsFromEvents(t *testing.T) {
 		t.Errorf("attachments page %d:\n%s", code, html)
 	}
 }
+
+func TestUsersPageChangesRoles(t *testing.T) {
+	e := newEnv(t, nil)
+	bob := &store.User{Email: "bob@example.com", Role: store.RoleViewer, PasswordHash: "x"}
+	if err := e.st.CreateUser(bg, bob); err != nil {
+		t.Fatal(err)
+	}
+	_, html := e.page(store.RoleAdmin, "/users")
+	if !strings.Contains(html, `action="/users/`+bob.ID+`/role"`) || !strings.Contains(html, `<option value="viewer" selected>`) {
+		t.Errorf("admin's users page has no role control:\n%s", html)
+	}
+	if _, html := e.page(store.RoleOperator, "/users"); strings.Contains(html, "/role\"") {
+		t.Error("an operator sees the role control")
+	}
+	resp := e.form(store.RoleAdmin, "/users/"+bob.ID+"/role", url.Values{"role": {"policy_editor"}})
+	if loc := resp.Header.Get("Location"); !strings.HasPrefix(loc, "/users?flash=") {
+		t.Errorf("role change answered %d %s", resp.StatusCode, loc)
+	}
+	if x, _ := e.st.User(bg, bob.ID); x.Role != store.RolePolicyEditor {
+		t.Errorf("bob's role = %s", x.Role)
+	}
+	if resp := e.form(store.RoleOperator, "/users/"+bob.ID+"/role", url.Values{"role": {"admin"}}); resp.StatusCode != http.StatusForbidden {
+		t.Errorf("operator changed a role: %d", resp.StatusCode)
+	}
+}

@@ -233,17 +233,23 @@ func (s *Server) pageUsers(w http.ResponseWriter, r *http.Request, p *principal)
 	}
 	l := ui.List{Page: s.pageOf(r, p, "Users", "users"), Heading: "Users", Query: o.Query,
 		Table: ui.Table{Head: []string{"ID", "Email", "Name", "Role", "Groups", "MFA", "State"}}}
+	roles := make([]string, len(store.Roles))
+	for i, x := range store.Roles {
+		roles[i] = string(x)
+	}
 	if allowed(permAdmin, p.role) {
-		roles := make([]string, len(store.Roles))
-		for i, x := range store.Roles {
-			roles[i] = string(x)
-		}
 		l.Form = []ui.Field{{Name: "email", Label: "Email", Type: "email", Required: true}, {Name: "name", Label: "Name"},
 			{Name: "role", Label: "Role", Options: roles, Value: "viewer"}, {Name: "groups", Label: "Groups (comma separated)"},
 			{Name: "password", Label: "Initial password (12+ characters)", Type: "password", Required: true}}
 		l.Action, l.Submit, l.RowActions = "/users", "Add user", []string{"disable", "enable"}
 	}
 	l.Links = []ui.Link{{Label: "Groups and roles", URL: "/groups"}}
+	if allowed(permAdmin, p.role) {
+		l.Choice = &ui.Choice{Name: "role", Label: "Change role", Options: roles, Values: map[string]string{}}
+		for _, u := range us {
+			l.Choice.Values[u.ID] = string(u.Role)
+		}
+	}
 	for _, u := range us {
 		state, tone := "active", ""
 		if u.Disabled {

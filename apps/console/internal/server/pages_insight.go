@@ -23,6 +23,7 @@ func (s *Server) insightPageRoutes() []route {
 		pg("POST", "/groups/{name}/members", permAdmin, s.pageMemberAdd),
 		pg("POST", "/groups/{name}/members/{id}/remove", permAdmin, s.pageMemberRemove),
 		pg("POST", "/users/role", permAdmin, s.pageUserRole),
+		pg("POST", "/users/{id}/role", permAdmin, s.pageUserRole),
 		pg("GET", "/attachments", permRead, s.pageAttachments),
 	}
 }
@@ -188,16 +189,19 @@ func (s *Server) pageMemberRemove(w http.ResponseWriter, r *http.Request, p *pri
 // last enabled admin, which would lock everyone out of administration.
 func (s *Server) pageUserRole(w http.ResponseWriter, r *http.Request, p *principal) {
 	ctx := r.Context()
-	who := strings.TrimSpace(r.PostFormValue("user"))
+	who, back := strings.TrimSpace(r.PostFormValue("user")), "/groups"
+	if id := r.PathValue("id"); id != "" {
+		who, back = id, "/users"
+	}
 	role := store.Role(r.PostFormValue("role"))
 	if !role.Valid() {
-		redirect(w, r, "/groups", "error", "unknown role")
+		redirect(w, r, back, "error", "unknown role")
 		return
 	}
 	u, err := s.st.User(ctx, who)
 	if err != nil {
 		if u, err = s.st.UserByEmail(ctx, who); err != nil {
-			redirect(w, r, "/groups", "error", "no user "+who)
+			redirect(w, r, back, "error", "no user "+who)
 			return
 		}
 	}
@@ -213,14 +217,14 @@ func (s *Server) pageUserRole(w http.ResponseWriter, r *http.Request, p *princip
 			return lastKey(len(us), func() string { return us[len(us)-1].ID }), len(us), err
 		})
 		if admins <= 1 {
-			redirect(w, r, "/groups", "error", u.Email+" is the last admin; make someone else admin first")
+			redirect(w, r, back, "error", u.Email+" is the last admin; make someone else admin first")
 			return
 		}
 	}
 	old := u.Role
 	u.Role = role
 	if err := s.st.UpdateUser(ctx, u); err != nil {
-		redirect(w, r, "/groups", "error", "not changed: "+err.Error())
+		redirect(w, r, back, "error", "not changed: "+err.Error())
 		return
 	}
 	// Sessions carry the role they were opened with in no cookie, but end
@@ -230,7 +234,7 @@ func (s *Server) pageUserRole(w http.ResponseWriter, r *http.Request, p *princip
 	}
 	s.audit(ctx, p.name(), "user.role", u.Email, "", map[string]string{"from": string(old), "to": string(role)})
 	s.changed()
-	redirect(w, r, "/groups", "flash", "Changed "+u.Email+" to "+string(role)+".")
+	redirect(w, r, back, "flash", "Changed "+u.Email+" to "+string(role)+".")
 }
 
 func (s *Server) pageAttachments(w http.ResponseWriter, r *http.Request, p *principal) {

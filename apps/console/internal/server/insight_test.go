@@ -271,3 +271,19 @@ func TestUsersPageChangesRoles(t *testing.T) {
 		t.Errorf("operator changed a role: %d", resp.StatusCode)
 	}
 }
+
+func TestGroupNamesAreEscaped(t *testing.T) {
+	e := newEnv(t, nil)
+	u := &store.User{Email: "ada@example.com", Role: store.RoleAdmin, Groups: []string{"night shift/ops"}, PasswordHash: "x"}
+	if err := e.st.CreateUser(bg, u); err != nil {
+		t.Fatal(err)
+	}
+	_, html := e.page(store.RoleAdmin, "/groups")
+	if !strings.Contains(html, `action="/groups/night%20shift%2Fops/members"`) || !strings.Contains(html, `id="group-night-shift-ops"`) {
+		t.Errorf("group with a space and a slash:\n%s", html)
+	}
+	e.form(store.RoleAdmin, "/groups/night%20shift%2Fops/members/"+u.ID+"/remove", nil)
+	if x, _ := e.st.User(bg, u.ID); len(x.Groups) != 0 {
+		t.Errorf("groups after removal: %v", x.Groups)
+	}
+}

@@ -130,3 +130,17 @@ type Attachments struct {
 }
 
 func joinComma(s []string) string { return strings.Join(s, ", ") }
+
+// DOMID turns a name into an id attribute: letters and digits are kept,
+// anything else becomes a dash.
+func DOMID(prefix, name string) string {
+	b := []byte(prefix)
+	for _, c := range []byte(name) {
+		if c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '_' {
+			b = append(b, c)
+		} else {
+			b = append(b, '-')
+		}
+	}
+	return string(b)
+}

@@ -71,11 +71,13 @@ func riskScore(sum float64) int {
 	return int(math.Round(100 * (1 - math.Exp(-sum/60))))
 }
 
-// recentAlerts returns the alerts raised since since, newest first,
-// reading at most analyticsScanCap of them.
-func (s *Server) recentAlerts(ctx context.Context, since time.Time) ([]store.Alert, error) {
+// recentAlerts returns the alerts of the analytics window, newest first,
+// reading at most analyticsScanCap of them; query narrows them as the
+// alert list's search does (subject or message).
+func (s *Server) recentAlerts(ctx context.Context, query string) ([]store.Alert, error) {
+	since := s.now().Add(-analyticsWindow)
 	var out []store.Alert
-	o := store.ListOptions{Limit: 1000}
+	o := store.ListOptions{Limit: 1000, Query: query}
 	for len(out) < analyticsScanCap {
 		as, err := s.st.ListAlerts(ctx, "", o)
 		if err != nil {
@@ -95,16 +97,11 @@ func (s *Server) recentAlerts(ctx context.Context, since time.Time) ([]store.Ale
 	return out, nil
 }
 
-// userRisks computes every user's risk from the alerts of the last day
-// and, withDecisions, counts their decisions of the last hour; highest
-// score first.
-func (s *Server) userRisks(ctx context.Context, withDecisions bool) ([]UserRisk, error) {
+// userRisks computes every user's risk from as, the alerts of the
+// analytics window, and, withDecisions, counts their decisions of the
+// last hour; highest score first.
+func (s *Server) userRisks(ctx context.Context, as []store.Alert, withDecisions bool) ([]UserRisk, error) {
 	now := s.now()
-	since := now.Add(-analyticsWindow)
-	as, err := s.recentAlerts(ctx, since)
-	if err != nil {
-		return nil, err
-	}
 	users := map[string]*UserRisk{}
 	get := func(name string) *UserRisk {
 		u := users[name]
@@ -179,14 +176,11 @@ func (s *Server) userRisks(ctx context.Context, withDecisions bool) ([]UserRisk,
 	return out, nil
 }
 
-// detectorHits counts the last day's alerts per detector and hour.
-func (s *Server) detectorHits(ctx context.Context) (*DetectorHits, error) {
+// detectorHits counts as, the alerts of the analytics window, per
+// detector and hour.
+func (s *Server) detectorHits(as []store.Alert) *DetectorHits {
 	now := s.now()
 	since := now.Add(-analyticsWindow).Truncate(time.Hour).Add(time.Hour)
-	as, err := s.recentAlerts(ctx, since)
-	if err != nil {
-		return nil, err
-	}
 	d := &DetectorHits{Since: since, Detectors: []string{}, Totals: map[string]int{}}
 	index := map[int64]int{}
 	for h := since; !h.After(now); h = h.Add(time.Hour) {
@@ -208,7 +202,7 @@ func (s *Server) detectorHits(ctx context.Context) (*DetectorHits, error) {
 		a, b := d.Detectors[i], d.Detectors[j]
 		return d.Totals[a] > d.Totals[b] || d.Totals[a] == d.Totals[b] && a < b
 	})
-	return d, nil
+	return d
 }
 
 // recentAudit calls fn for the entries matching f, newest first, until
@@ -242,7 +236,12 @@ func (s *Server) recentAudit(ctx context.Context, f store.AuditFilter, since tim
 }
 
 func (s *Server) apiRisk(w http.ResponseWriter, r *http.Request, _ *principal) {
-	us, err := s.userRisks(r.Context(), true)
+	as, err := s.recentAlerts(r.Context(), "")
+	if err != nil {
+		s.storeError(w, err)
+		return
+	}
+	us, err := s.userRisks(r.Context(), as, true)
 	if err != nil {
 		s.storeError(w, err)
 		return
@@ -251,12 +250,12 @@ func (s *Server) apiRisk(w http.ResponseWriter, r *http.Request, _ *principal) {
 }
 
 func (s *Server) apiDetectorHits(w http.ResponseWriter, r *http.Request, _ *principal) {
-	d, err := s.detectorHits(r.Context())
+	as, err := s.recentAlerts(r.Context(), "")
 	if err != nil {
 		s.storeError(w, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, d)
+	writeJSON(w, http.StatusOK, s.detectorHits(as))
 }
 
 func (s *Server) apiGetAlert(w http.ResponseWriter, r *http.Request, _ *principal) {

@@ -111,6 +111,10 @@ func TestAlertDetailShowsEvidence(t *testing.T) {
 	if err := e.st.CreateAlert(bg, &a); err != nil {
 		t.Fatal(err)
 	}
+	other := store.Alert{Severity: "critical", Kind: "denial_burst", Subject: "eve@example.com", Message: "eve copied ada@example.com"}
+	if err := e.st.CreateAlert(bg, &other); err != nil {
+		t.Fatal(err)
+	}
 	var got store.Alert
 	e.mustCall(store.RoleViewer, "GET", "/api/v1/alerts/"+a.ID, nil, 200, &got)
 	if got.Kind != "impossible_travel" || !strings.Contains(string(got.Evidence), "16960") {
@@ -121,6 +125,11 @@ func TestAlertDetailShowsEvidence(t *testing.T) {
 	code, html := e.page(store.RoleViewer, "/alerts/"+a.ID)
 	if code != 200 || !strings.Contains(html, "<th scope=\"row\">km</th><td>16960</td>") || !strings.Contains(html, "<th scope=\"row\">to</th><td>AU</td>") {
 		t.Errorf("detail page %d lacks the evidence:\n%s", code, html)
+	}
+	// One fresh high alert, and another user's that the search for
+	// "ada@example.com" also finds by its message, which must not count.
+	if !strings.Contains(html, "<dd>53 / 100</dd>") {
+		t.Errorf("detail page lacks the subject's risk:\n%s", html)
 	}
 	if strings.Contains(html, `id="acknowledge"`) {
 		t.Error("a viewer is offered acknowledge")

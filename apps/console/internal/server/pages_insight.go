@@ -3,6 +3,7 @@ package server
 import (
 	"net/http"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -29,16 +30,17 @@ func (s *Server) insightPageRoutes() []route {
 }
 
 func (s *Server) pageAnalytics(w http.ResponseWriter, r *http.Request, p *principal) {
-	risks, err := s.userRisks(r.Context(), true)
+	as, err := s.recentAlerts(r.Context(), "")
 	if err != nil {
 		s.pageError(w, r, err)
 		return
 	}
-	hits, err := s.detectorHits(r.Context())
+	risks, err := s.userRisks(r.Context(), as, true)
 	if err != nil {
 		s.pageError(w, r, err)
 		return
 	}
+	hits := s.detectorHits(as)
 	a := ui.Analytics{Page: s.pageOf(r, p, "Analytics", "analytics")}
 	for _, u := range risks {
 		row := ui.RiskRow{Subject: u.Subject, Score: u.Score, Signals: strings.Join(u.Signals, ", "), Alerts: u.Alerts, Open: u.OpenAlerts,
@@ -79,12 +81,13 @@ func (s *Server) pageAlert(w http.ResponseWriter, r *http.Request, p *principal)
 		Kind: al.Kind, Subject: al.Subject, Message: al.Message, State: al.State, Risk: -1, CanChange: allowed(permOps, p.role)}
 	d.Evidence, d.Raw = ui.Evidence(al.Evidence)
 	if al.Subject != "" {
-		if risks, err := s.userRisks(r.Context(), false); err == nil {
+		// The search matches the subject as a substring (and messages):
+		// keep only this subject's alerts.
+		if as, err := s.recentAlerts(r.Context(), al.Subject); err == nil {
+			as = slices.DeleteFunc(as, func(a store.Alert) bool { return a.Subject != al.Subject })
 			d.Risk = 0
-			for _, u := range risks {
-				if u.Subject == al.Subject {
-					d.Risk = u.Score
-				}
+			if risks, err := s.userRisks(r.Context(), as, false); err == nil && len(risks) > 0 {
+				d.Risk = risks[0].Score
 			}
 		}
 	}

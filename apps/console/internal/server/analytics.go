@@ -29,8 +29,8 @@ const (
 	// the count cheap on a busy console.
 	decisionWindow = time.Hour
 	riskHalfLife   = 2 * time.Hour
-	// analyticsScanCap bounds how many audit entries one analytics answer
-	// reads, so that a busy day cannot make a page slow.
+	// analyticsScanCap bounds how many alerts and audit entries one
+	// analytics answer reads, so that a busy day cannot make a page slow.
 	analyticsScanCap = 20000
 )
 
@@ -145,18 +145,20 @@ func (s *Server) userRisks(ctx context.Context, as []store.Alert, withDecisions 
 		u.Score = riskScore(total)
 	}
 	if withDecisions {
-		if err := s.recentAudit(ctx, store.AuditFilter{Action: "decision"}, now.Add(-decisionWindow), analyticsScanCap, func(e store.AuditEvent) {
-			if e.Actor == "" {
-				return
-			}
-			u := get(e.Actor)
-			if e.Effect == "allow" {
-				u.Allowed++
-			} else {
-				u.Denied++
-			}
-		}); err != nil {
+		cs, err := s.st.DecisionCounts(ctx, now.Add(-decisionWindow), analyticsScanCap)
+		if err != nil {
 			return nil, err
+		}
+		for _, c := range cs {
+			if c.Actor == "" {
+				continue
+			}
+			u := get(c.Actor)
+			if c.Effect == "allow" {
+				u.Allowed += c.Count
+			} else {
+				u.Denied += c.Count
+			}
 		}
 	}
 	out := make([]UserRisk, 0, len(users))

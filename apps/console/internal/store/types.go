@@ -256,6 +256,7 @@ type Store interface {
 	ListAudit(ctx context.Context, f AuditFilter) ([]AuditEvent, error)
 	VerifyAudit(ctx context.Context) (*VerifyReport, error)
 	CountAudit(ctx context.Context) (int64, error)
+	DecisionCounts(ctx context.Context, since time.Time, limit int) ([]DecisionCount, error)
 
 	CreateAlert(ctx context.Context, a *Alert) error
 	ListAlerts(ctx context.Context, state string, o ListOptions) ([]Alert, error)

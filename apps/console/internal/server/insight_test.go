@@ -296,3 +296,18 @@ func TestGroupNamesAreEscaped(t *testing.T) {
 		t.Errorf("groups after removal: %v", x.Groups)
 	}
 }
+
+func TestDashboardListsRecentOpenAlerts(t *testing.T) {
+	e := newEnv(t, nil)
+	open := store.Alert{Severity: "high", Kind: "impossible_travel", Subject: "ada@example.com", Message: "Paris then Sydney"}
+	done := store.Alert{Severity: "low", Kind: "unusual_hour", Subject: "bob@example.com", Message: "night owl", State: "resolved"}
+	for _, a := range []*store.Alert{&open, &done} {
+		if err := e.st.CreateAlert(bg, a); err != nil {
+			t.Fatal(err)
+		}
+	}
+	_, html := e.page(store.RoleViewer, "/")
+	if !strings.Contains(html, `href="/alerts/`+open.ID+`"`) || strings.Contains(html, "night owl") {
+		t.Errorf("dashboard's recent alerts:\n%s", html)
+	}
+}

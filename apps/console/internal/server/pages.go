@@ -180,7 +180,13 @@ func (s *Server) pageDashboard(w http.ResponseWriter, r *http.Request, p *princi
 	for _, e := range es {
 		feed = append(feed, feedRow(e.Time, e.Actor, e.Resource, e.Effect, e.Gateway))
 	}
-	s.render(w, r, http.StatusOK, ui.Dashboard(s.pageOf(r, p, "Dashboard", "dashboard"), s.stats(r), feed))
+	var alerts []ui.Row
+	if as, err := s.st.ListAlerts(r.Context(), "open", store.ListOptions{Limit: 5}); err == nil {
+		for _, a := range as {
+			alerts = append(alerts, ui.Row{ID: a.ID, Href: "/alerts/" + url.PathEscape(a.ID), Tone: a.Severity, Cells: []string{a.Kind, a.Subject + ": " + a.Message}})
+		}
+	}
+	s.render(w, r, http.StatusOK, ui.Dashboard(s.pageOf(r, p, "Dashboard", "dashboard"), s.stats(r), feed, alerts))
 }
 
 // pageLive streams the dashboard's live updates: each decision is a row

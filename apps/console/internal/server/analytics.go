@@ -4,7 +4,9 @@ import (
 	"context"
 	"math"
 	"net/http"
+	"slices"
 	"sort"
+	"strings"
 	"time"
 
 	"github.com/gonaut/gonaut/apps/console/internal/store"
@@ -248,6 +250,12 @@ func (s *Server) apiRisk(w http.ResponseWriter, r *http.Request, _ *principal) {
 		s.storeError(w, err)
 		return
 	}
+	// q narrows to users whose name contains it; limit keeps the riskiest.
+	o := listOpts(r)
+	if q := strings.ToLower(o.Query); q != "" {
+		us = slices.DeleteFunc(us, func(u UserRisk) bool { return !strings.Contains(strings.ToLower(u.Subject), q) })
+	}
+	us = us[:min(len(us), clampLimit(o.Limit))]
 	writeJSON(w, http.StatusOK, page[UserRisk]{Items: us})
 }
 

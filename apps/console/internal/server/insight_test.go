@@ -86,6 +86,16 @@ func TestAnalyticsRiskAndDetectorHits(t *testing.T) {
 		t.Errorf("not ordered by score: %+v", risk.Items)
 	}
 
+	var some page[UserRisk]
+	e.mustCall(store.RoleViewer, "GET", "/api/v1/analytics/risk?q=BOB&limit=5", nil, 200, &some)
+	if len(some.Items) != 1 || some.Items[0].Subject != "bob@example.com" {
+		t.Errorf("q=BOB: %+v", some.Items)
+	}
+	e.mustCall(store.RoleViewer, "GET", "/api/v1/analytics/risk?limit=1", nil, 200, &some)
+	if len(some.Items) != 1 || some.Items[0].Subject != "ada@example.com" {
+		t.Errorf("limit=1: %+v", some.Items)
+	}
+
 	var hits DetectorHits
 	e.mustCall(store.RoleViewer, "GET", "/api/v1/analytics/detectors", nil, 200, &hits)
 	if hits.Totals["impossible_travel"] != 1 || hits.Totals["new_device"] != 1 || hits.Totals["password_spray"] != 1 || hits.Totals["exfiltration"] != 0 {

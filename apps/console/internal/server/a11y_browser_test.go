@@ -66,6 +66,9 @@ const ownChecks = `(() => {
   return JSON.stringify(bad);
 })()`
 
+// phoneWidth is the emulated phone's screen width in CSS pixels.
+const phoneWidth = 390
+
 type axeViolation struct {
 	ID     string   `json:"id"`
 	Impact string   `json:"impact"`
@@ -219,10 +222,17 @@ func TestAccessibility(t *testing.T) {
 
 	// A phone: every page lays out without sideways scrolling (ownChecks)
 	// and passes the same rules; the screenshots show how it looks.
-	do("phone", chromedp.EmulateViewport(390, 844, chromedp.EmulateMobile, chromedp.EmulateScale(2)))
+	do("phone", chromedp.EmulateViewport(phoneWidth, 844, chromedp.EmulateMobile, chromedp.EmulateScale(2)))
 	for _, p := range pages[:len(pages)-2] {
 		do("phone "+p, chromedp.Navigate(hs.URL+p), chromedp.WaitVisible(chromedp.CSS("main h1")), theme("light"))
 		check("phone " + p)
+		// A phone widens its layout viewport to fit wide content, which
+		// hides sideways scrolling from innerWidth: compare with the
+		// emulated screen.
+		if w, err := chromedp.Run(ctx, chromedp.Evaluate[int](`document.documentElement.scrollWidth`)); err != nil || w > phoneWidth {
+			wide, _ := chromedp.Run(ctx, chromedp.Evaluate[string](fmt.Sprintf(`Array.from(document.querySelectorAll("body *")).filter(e => e.getBoundingClientRect().right > %d && !(e.parentElement && e.parentElement.closest(".scroll"))).filter(e => !Array.from(e.children).some(c => c.getBoundingClientRect().right > %d && !(c.parentElement && c.parentElement.closest(".scroll")))).slice(0, 5).map(e => e.tagName.toLowerCase() + (e.id ? "#" + e.id : "") + "." + e.className + " " + Math.round(e.getBoundingClientRect().right) + "px").join(", ")`, phoneWidth, phoneWidth)))
+			t.Errorf("phone %s: page is %dpx wide on a %dpx screen (%v); widest: %s", p, w, phoneWidth, err, wide)
+		}
 		name := strings.Trim(strings.ReplaceAll(p, "/", "-"), "-")
 		if name == "" {
 			name = "dashboard"

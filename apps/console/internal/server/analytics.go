@@ -209,36 +209,6 @@ func (s *Server) detectorHits(as []store.Alert) *DetectorHits {
 	return d
 }
 
-// recentAudit calls fn for the entries matching f, newest first, until
-// it passes since or has read limit entries (rounded up to a page). It walks the log
-// in arrival order and stops at the first page that reaches past since,
-// rather than filtering by time, which would make the store look through
-// the whole log for late arrivals; an event spooled by a gateway for
-// longer than the window may therefore be missed.
-func (s *Server) recentAudit(ctx context.Context, f store.AuditFilter, since time.Time, limit int, fn func(store.AuditEvent)) error {
-	f.Limit = min(limit, 1000)
-	for read := 0; read < limit; {
-		es, err := s.st.ListAudit(ctx, f)
-		if err != nil {
-			return err
-		}
-		past := false
-		for _, e := range es {
-			if e.Time.Before(since) {
-				past = true
-				continue
-			}
-			fn(e)
-		}
-		read += len(es)
-		if past || len(es) < f.Limit {
-			return nil
-		}
-		f.Before = es[len(es)-1].Seq
-	}
-	return nil
-}
-
 func (s *Server) apiRisk(w http.ResponseWriter, r *http.Request, _ *principal) {
 	as, err := s.recentAlerts(r.Context(), "")
 	if err != nil {

@@ -27,6 +27,9 @@ func (s *Server) apiRoutes() []route {
 		{method: "GET", path: "/api/v1/groups", perm: permRead, h: s.apiListGroups},
 		{method: "PUT", path: "/api/v1/groups/{name}", perm: permAdmin, h: s.apiPutGroup},
 		{method: "DELETE", path: "/api/v1/groups/{name}", perm: permAdmin, h: s.apiDeleteGroup},
+		{method: "GET", path: "/api/v1/groups/{name}", perm: permRead, h: s.apiGetGroup},
+		{method: "PUT", path: "/api/v1/groups/{name}/members/{user}", perm: permAdmin, h: s.apiPutMember},
+		{method: "DELETE", path: "/api/v1/groups/{name}/members/{user}", perm: permAdmin, h: s.apiDeleteMember},
 
 		{method: "GET", path: "/api/v1/devices", perm: permRead, h: s.apiListDevices},
 		{method: "POST", path: "/api/v1/devices", perm: permOps, h: s.apiEnrolDevice},
@@ -35,6 +38,7 @@ func (s *Server) apiRoutes() []route {
 
 		{method: "GET", path: "/api/v1/resources", perm: permRead, h: s.apiListResources},
 		{method: "GET", path: "/api/v1/resources/{name}", perm: permRead, h: s.apiGetResource},
+		{method: "GET", path: "/api/v1/attachments", perm: permRead, h: s.apiAttachments},
 		{method: "PUT", path: "/api/v1/resources/{name}", perm: permOps, h: s.apiPutResource},
 		{method: "DELETE", path: "/api/v1/resources/{name}", perm: permOps, h: s.apiDeleteResource},
 
@@ -55,7 +59,10 @@ func (s *Server) apiRoutes() []route {
 
 		{method: "GET", path: "/api/v1/alerts", perm: permRead, h: s.apiListAlerts},
 		{method: "POST", path: "/api/v1/alerts/{id}/state", perm: permOps, h: s.apiAlertState},
+		{method: "GET", path: "/api/v1/alerts/{id}", perm: permRead, h: s.apiGetAlert},
 		{method: "GET", path: "/api/v1/analytics/summary", perm: permRead, h: s.apiSummary},
+		{method: "GET", path: "/api/v1/analytics/risk", perm: permRead, h: s.apiRisk},
+		{method: "GET", path: "/api/v1/analytics/detectors", perm: permRead, h: s.apiDetectorHits},
 
 		{method: "GET", path: "/api/v1/audit", perm: permAudit, h: s.apiListAudit},
 		{method: "GET", path: "/api/v1/audit/export", perm: permAudit, h: s.apiExportAudit},

@@ -7,7 +7,7 @@
 // # Access
 //
 // Every route is declared once in a table (routes.go, api.go, cp.go,
-// pages.go) with a permission: public, gateway (a gateway credential), or
+// pages.go, pages_insight.go) with a permission: public, gateway (a gateway credential), or
 // one of read, self, audit, policy, ops, admin, each allowing a fixed set
 // of roles (permRoles). A route without a permission does not register
 // (New panics), and a test calls every route as every role against the
@@ -35,6 +35,15 @@
 // {"status", "code", "message"}. The OpenAPI 3 document at
 // /api/v1/openapi.json is built from a description table that a test
 // compares with the route table in both directions.
+//
+// # Derived views
+//
+// Some pages show what gateways do not report directly. A user's risk
+// (analytics.go) is computed from the stored alerts with the scoring of
+// package analytics; who is attached to a USB device or serial port
+// (attachments.go) is replayed from the decisions and flow events in the
+// audit log; a group's members (groups.go) are the users whose groups
+// name it. Each bounds how much of the audit log it reads.
 //
 // # Control plane
 //

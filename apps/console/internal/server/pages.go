@@ -180,7 +180,13 @@ func (s *Server) pageDashboard(w http.ResponseWriter, r *http.Request, p *princi
 	for _, e := range es {
 		feed = append(feed, feedRow(e.Time, e.Actor, e.Resource, e.Effect, e.Gateway))
 	}
-	s.render(w, r, http.StatusOK, ui.Dashboard(s.pageOf(r, p, "Dashboard", "dashboard"), s.stats(r), feed))
+	var alerts []ui.Row
+	if as, err := s.st.ListAlerts(r.Context(), "open", store.ListOptions{Limit: 5}); err == nil {
+		for _, a := range as {
+			alerts = append(alerts, ui.Row{ID: a.ID, Href: "/alerts/" + url.PathEscape(a.ID), Tone: a.Severity, Cells: []string{a.Kind, a.Subject + ": " + a.Message}})
+		}
+	}
+	s.render(w, r, http.StatusOK, ui.Dashboard(s.pageOf(r, p, "Dashboard", "dashboard"), s.stats(r), feed, alerts))
 }
 
 // pageLive streams the dashboard's live updates: each decision is a row
@@ -424,16 +430,20 @@ func (s *Server) pageTemplates(w http.ResponseWriter, r *http.Request, p *princi
 	s.render(w, r, http.StatusOK, ui.TemplatesPage(s.pageOf(r, p, "Templates", "policies"), ts))
 }
 
+// pageError answers a page request that failed with an error page in
+// the console's layout, so that the reader keeps the navigation.
 func (s *Server) pageError(w http.ResponseWriter, r *http.Request, err error) {
+	status, title, msg := http.StatusInternalServerError, "Something went wrong", "The console could not show this page. Try again; if it persists, the server log has the cause."
 	switch {
 	case errors.Is(err, store.ErrNotFound):
-		http.Error(w, "not found", http.StatusNotFound)
+		status, title, msg = http.StatusNotFound, "Not found", "There is nothing at "+r.URL.Path+"."
 	case errors.Is(err, store.ErrInvalid), errors.Is(err, store.ErrConflict):
-		http.Error(w, err.Error(), http.StatusBadRequest)
+		status, title, msg = http.StatusBadRequest, "Not accepted", strings.TrimPrefix(err.Error(), "store: ")
 	default:
 		s.log.Error("console: page", "path", r.URL.Path, "err", err)
-		http.Error(w, "internal error", http.StatusInternalServerError)
 	}
+	p, _ := r.Context().Value(ctxKey{}).(*principal)
+	s.render(w, r, status, ui.ErrorPage(s.pageOf(r, p, title, ""), status, msg))
 }
 
 var _ fs.FS = ui.Static

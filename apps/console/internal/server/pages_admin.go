@@ -233,15 +233,22 @@ func (s *Server) pageUsers(w http.ResponseWriter, r *http.Request, p *principal)
 	}
 	l := ui.List{Page: s.pageOf(r, p, "Users", "users"), Heading: "Users", Query: o.Query,
 		Table: ui.Table{Head: []string{"ID", "Email", "Name", "Role", "Groups", "MFA", "State"}}}
+	roles := make([]string, len(store.Roles))
+	for i, x := range store.Roles {
+		roles[i] = string(x)
+	}
 	if allowed(permAdmin, p.role) {
-		roles := make([]string, len(store.Roles))
-		for i, x := range store.Roles {
-			roles[i] = string(x)
-		}
 		l.Form = []ui.Field{{Name: "email", Label: "Email", Type: "email", Required: true}, {Name: "name", Label: "Name"},
 			{Name: "role", Label: "Role", Options: roles, Value: "viewer"}, {Name: "groups", Label: "Groups (comma separated)"},
 			{Name: "password", Label: "Initial password (12+ characters)", Type: "password", Required: true}}
 		l.Action, l.Submit, l.RowActions = "/users", "Add user", []string{"disable", "enable"}
+	}
+	l.Links = []ui.Link{{Label: "Groups and roles", URL: "/groups"}}
+	if allowed(permAdmin, p.role) {
+		l.Choice = &ui.Choice{Name: "role", Label: "Change role", Options: roles, Values: map[string]string{}}
+		for _, u := range us {
+			l.Choice.Values[u.ID] = string(u.Role)
+		}
 	}
 	for _, u := range us {
 		state, tone := "active", ""
@@ -322,7 +329,7 @@ func (s *Server) pageAlerts(w http.ResponseWriter, r *http.Request, p *principal
 		if a.State != "open" {
 			tone = "muted"
 		}
-		l.Table.Rows = append(l.Table.Rows, ui.Row{ID: a.ID, Tone: tone, Cells: []string{when(a.Time), a.Severity, a.Kind, a.Subject, a.Message, a.State, ui.Pretty(a.Evidence)}})
+		l.Table.Rows = append(l.Table.Rows, ui.Row{ID: a.ID, Tone: tone, Href: "/alerts/" + url.PathEscape(a.ID), Cells: []string{when(a.Time), a.Severity, a.Kind, a.Subject, a.Message, a.State, ui.Pretty(a.Evidence)}})
 	}
 	s.render(w, r, http.StatusOK, ui.ListPage(l))
 }
@@ -334,7 +341,11 @@ func (s *Server) pageAlertState(state string) func(http.ResponseWriter, *http.Re
 			return
 		}
 		s.audit(r.Context(), p.name(), "alert."+state, r.PathValue("id"), "", nil)
-		redirect(w, r, "/alerts", "flash", "Alert "+state+".")
+		back := "/alerts"
+		if r.PostFormValue("back") == "detail" {
+			back += "/" + url.PathEscape(r.PathValue("id"))
+		}
+		redirect(w, r, back, "flash", "Alert "+state+".")
 	}
 }
 

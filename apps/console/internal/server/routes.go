@@ -142,5 +142,6 @@ func (s *Server) routes() []route {
 	rs = append(rs, s.apiRoutes()...)
 	rs = append(rs, s.cpRoutes()...)
 	rs = append(rs, s.pageRoutes()...)
+	rs = append(rs, s.insightPageRoutes()...)
 	return rs
 }

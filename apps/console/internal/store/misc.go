@@ -55,6 +55,23 @@ func (s *DB) ListAlerts(ctx context.Context, state string, o ListOptions) ([]Ale
 	return out, s.wrap(rows.Err())
 }
 
+// Alert returns one alert by id.
+func (s *DB) Alert(ctx context.Context, id string) (*Alert, error) {
+	var a Alert
+	var t int64
+	var ev string
+	err := s.row(ctx, s.db, `SELECT id, time, severity, kind, subject, message, evidence, state FROM alerts WHERE id = ?`, id).
+		Scan(&a.ID, &t, &a.Severity, &a.Kind, &a.Subject, &a.Message, &ev, &a.State)
+	if err != nil {
+		return nil, s.wrap(err)
+	}
+	a.Time = fromNanos(t)
+	if ev != "" {
+		a.Evidence = []byte(ev)
+	}
+	return &a, nil
+}
+
 // SetAlertState moves an alert to open, acknowledged or resolved.
 func (s *DB) SetAlertState(ctx context.Context, id, state string) error {
 	switch state {

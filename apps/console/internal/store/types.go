@@ -256,9 +256,11 @@ type Store interface {
 	ListAudit(ctx context.Context, f AuditFilter) ([]AuditEvent, error)
 	VerifyAudit(ctx context.Context) (*VerifyReport, error)
 	CountAudit(ctx context.Context) (int64, error)
+	DecisionCounts(ctx context.Context, since time.Time, limit int) ([]DecisionCount, error)
 
 	CreateAlert(ctx context.Context, a *Alert) error
 	ListAlerts(ctx context.Context, state string, o ListOptions) ([]Alert, error)
+	Alert(ctx context.Context, id string) (*Alert, error)
 	SetAlertState(ctx context.Context, id, state string) error
 
 	CreateAPIKey(ctx context.Context, k *APIKey) error

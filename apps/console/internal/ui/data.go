@@ -144,6 +144,17 @@ type List struct {
 	Filters []Field
 	// Links are extra links (exports).
 	Links []Link
+	// Choice, when set, adds a column with a select and a button per row,
+	// posting the chosen value to Action+"/"+row.ID+"/"+Choice.Name.
+	Choice *Choice
+}
+
+// Choice is a per-row select, such as a user's role.
+type Choice struct {
+	Name, Label string
+	Options     []string
+	// Values are the current values by row ID.
+	Values map[string]string
 }
 
 // Field is one labelled form control.

@@ -1,0 +1,248 @@
+package server
+
+import (
+	"context"
+	"math"
+	"net/http"
+	"slices"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/gonaut/gonaut/apps/console/internal/store"
+)
+
+// The console's analytics are derived from what it stores: the alerts
+// (raised by the analytics detectors and stored with the detector's name
+// as their kind) and the decisions gateways report to the audit log.
+// Gateways report neither risk scores nor alerts in their status or event
+// stream, so the console computes each user's risk itself, with the same
+// rule the analytics package applies on a gateway: every alert adds its
+// severity's weight (low 10, medium 25, high 45, critical 70), the weight
+// halves every two hours, and the score is 100·(1 − e^(−S/60)) of the sum
+// S. The score therefore matches a gateway's for the alerts the console
+// holds, and falls back to zero as they age.
+
+// Windows the analytics pages and API look at.
+const (
+	analyticsWindow = 24 * time.Hour
+	// decisionWindow is how far back decisions are counted per user: the
+	// audit log holds far more decisions than alerts, and an hour keeps
+	// the count cheap on a busy console.
+	decisionWindow = time.Hour
+	riskHalfLife   = 2 * time.Hour
+	// analyticsScanCap bounds how many alerts and audit entries one
+	// analytics answer reads, so that a busy day cannot make a page slow.
+	analyticsScanCap = 20000
+)
+
+var severityWeight = map[string]float64{"low": 10, "medium": 25, "high": 45, "critical": 70}
+
+// UserRisk is one user's risk as the console sees it over the last day.
+type UserRisk struct {
+	Subject string `json:"subject"`
+	// Score is 0 (nothing unusual) to 100, from the alerts' decayed weight.
+	Score int `json:"score"`
+	// Signals are the detectors whose alerts still weigh in the score.
+	Signals    []string  `json:"signals"`
+	Alerts     int       `json:"alerts"`
+	OpenAlerts int       `json:"open_alerts"`
+	LastAlert  time.Time `json:"last_alert,omitzero"`
+	// Allowed and Denied count the user's decisions in the last hour.
+	Allowed int `json:"allowed"`
+	Denied  int `json:"denied"`
+}
+
+// DetectorHits counts alerts per detector and hour over the last day,
+// oldest hour first.
+type DetectorHits struct {
+	Since     time.Time      `json:"since"`
+	Detectors []string       `json:"detectors"`
+	Hours     []HourHits     `json:"hours"`
+	Totals    map[string]int `json:"totals"`
+}
+
+// HourHits is one hour of DetectorHits.
+type HourHits struct {
+	Hour time.Time      `json:"hour"`
+	Hits map[string]int `json:"hits"`
+}
+
+// riskScore applies the analytics package's scoring to decayed weight.
+func riskScore(sum float64) int {
+	return int(math.Round(100 * (1 - math.Exp(-sum/60))))
+}
+
+// recentAlerts returns the alerts of the analytics window, newest first,
+// reading at most analyticsScanCap of them; query narrows them as the
+// alert list's search does (subject or message).
+func (s *Server) recentAlerts(ctx context.Context, query string) ([]store.Alert, error) {
+	since := s.now().Add(-analyticsWindow)
+	var out []store.Alert
+	o := store.ListOptions{Limit: 1000, Query: query}
+	for len(out) < analyticsScanCap {
+		as, err := s.st.ListAlerts(ctx, "", o)
+		if err != nil {
+			return nil, err
+		}
+		for _, a := range as {
+			if a.Time.Before(since) {
+				return out, nil
+			}
+			out = append(out, a)
+		}
+		if len(as) < o.Limit {
+			break
+		}
+		o.After = as[len(as)-1].ID
+	}
+	return out, nil
+}
+
+// userRisks computes every user's risk from as, the alerts of the
+// analytics window, and, withDecisions, counts their decisions of the
+// last hour; highest score first.
+func (s *Server) userRisks(ctx context.Context, as []store.Alert, withDecisions bool) ([]UserRisk, error) {
+	now := s.now()
+	users := map[string]*UserRisk{}
+	get := func(name string) *UserRisk {
+		u := users[name]
+		if u == nil {
+			u = &UserRisk{Subject: name, Signals: []string{}}
+			users[name] = u
+		}
+		return u
+	}
+	sums := map[string]map[string]float64{}
+	for _, a := range as {
+		if a.Subject == "" {
+			continue // source-level alerts (password spray) have no user
+		}
+		u := get(a.Subject)
+		u.Alerts++
+		if a.State == "open" {
+			u.OpenAlerts++
+		}
+		if a.Time.After(u.LastAlert) {
+			u.LastAlert = a.Time
+		}
+		age := max(now.Sub(a.Time), 0)
+		w := severityWeight[a.Severity] * math.Exp2(-float64(age)/float64(riskHalfLife))
+		if sums[a.Subject] == nil {
+			sums[a.Subject] = map[string]float64{}
+		}
+		sums[a.Subject][a.Kind] += w
+	}
+	for name, bySignal := range sums {
+		u := users[name]
+		total := 0.0
+		for sig, w := range bySignal {
+			total += w
+			// A signal counts while it is worth at least a point.
+			if w >= 1 {
+				u.Signals = append(u.Signals, sig)
+			}
+		}
+		sort.Strings(u.Signals)
+		u.Score = riskScore(total)
+	}
+	if withDecisions {
+		cs, err := s.st.DecisionCounts(ctx, now.Add(-decisionWindow), analyticsScanCap)
+		if err != nil {
+			return nil, err
+		}
+		for _, c := range cs {
+			if c.Actor == "" {
+				continue
+			}
+			u := get(c.Actor)
+			if c.Effect == "allow" {
+				u.Allowed += c.Count
+			} else {
+				u.Denied += c.Count
+			}
+		}
+	}
+	out := make([]UserRisk, 0, len(users))
+	for _, u := range users {
+		out = append(out, *u)
+	}
+	sort.Slice(out, func(i, j int) bool {
+		a, b := out[i], out[j]
+		if a.Score != b.Score {
+			return a.Score > b.Score
+		}
+		if a.Denied != b.Denied {
+			return a.Denied > b.Denied
+		}
+		return a.Subject < b.Subject
+	})
+	return out, nil
+}
+
+// detectorHits counts as, the alerts of the analytics window, per
+// detector and hour.
+func (s *Server) detectorHits(as []store.Alert) *DetectorHits {
+	now := s.now()
+	since := now.Add(-analyticsWindow).Truncate(time.Hour).Add(time.Hour)
+	d := &DetectorHits{Since: since, Detectors: []string{}, Totals: map[string]int{}}
+	index := map[int64]int{}
+	for h := since; !h.After(now); h = h.Add(time.Hour) {
+		index[h.Unix()] = len(d.Hours)
+		d.Hours = append(d.Hours, HourHits{Hour: h, Hits: map[string]int{}})
+	}
+	for _, a := range as {
+		i, ok := index[a.Time.UTC().Truncate(time.Hour).Unix()]
+		if !ok {
+			continue
+		}
+		if d.Totals[a.Kind] == 0 {
+			d.Detectors = append(d.Detectors, a.Kind)
+		}
+		d.Totals[a.Kind]++
+		d.Hours[i].Hits[a.Kind]++
+	}
+	sort.Slice(d.Detectors, func(i, j int) bool {
+		a, b := d.Detectors[i], d.Detectors[j]
+		return d.Totals[a] > d.Totals[b] || d.Totals[a] == d.Totals[b] && a < b
+	})
+	return d
+}
+
+func (s *Server) apiRisk(w http.ResponseWriter, r *http.Request, _ *principal) {
+	as, err := s.recentAlerts(r.Context(), "")
+	if err != nil {
+		s.storeError(w, err)
+		return
+	}
+	us, err := s.userRisks(r.Context(), as, true)
+	if err != nil {
+		s.storeError(w, err)
+		return
+	}
+	// q narrows to users whose name contains it; limit keeps the riskiest.
+	o := listOpts(r)
+	if q := strings.ToLower(o.Query); q != "" {
+		us = slices.DeleteFunc(us, func(u UserRisk) bool { return !strings.Contains(strings.ToLower(u.Subject), q) })
+	}
+	us = us[:min(len(us), clampLimit(o.Limit))]
+	writeJSON(w, http.StatusOK, page[UserRisk]{Items: us})
+}
+
+func (s *Server) apiDetectorHits(w http.ResponseWriter, r *http.Request, _ *principal) {
+	as, err := s.recentAlerts(r.Context(), "")
+	if err != nil {
+		s.storeError(w, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, s.detectorHits(as))
+}
+
+func (s *Server) apiGetAlert(w http.ResponseWriter, r *http.Request, _ *principal) {
+	a, err := s.st.Alert(r.Context(), r.PathValue("id"))
+	if err != nil {
+		s.storeError(w, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, a)
+}

@@ -131,21 +131,35 @@ func (s *DB) insertAudit(ctx context.Context, tx *sql.Tx, es []*AuditEvent) erro
 	for len(es) > 0 {
 		n := min(per, len(es))
 		var b strings.Builder
-		b.WriteString(`INSERT INTO audit (seq, time, actor, action, resource, effect, gateway, event_id, detail, prev_hash, hash) VALUES `)
-		args := make([]any, 0, n*11)
+		b.WriteString(`INSERT INTO audit (seq, time, actor, action, resource, effect, gateway, event_id, detail, prev_hash, hash`)
+		if s.postgres {
+			b.WriteString(`, search`)
+		}
+		b.WriteString(`) VALUES `)
+		args := make([]any, 0, n*12)
 		for i, e := range es[:n] {
 			if i > 0 {
 				b.WriteByte(',')
 			}
-			b.WriteString(`(?,?,?,?,?,?,?,?,?,?,?)`)
 			var eid any
 			if e.EventID != "" {
 				eid = e.EventID
 			}
 			args = append(args, e.Seq, nanos(e.Time), e.Actor, e.Action, e.Resource, e.Effect, e.Gateway, eid, string(e.Detail), e.PrevHash, e.Hash)
+			if s.postgres {
+				b.WriteString(`(?,?,?,?,?,?,?,?,?,?,?,CAST(? AS tsvector))`)
+				args = append(args, tsVector(auditTerms(e)))
+			} else {
+				b.WriteString(`(?,?,?,?,?,?,?,?,?,?,?)`)
+			}
 		}
 		if _, err := s.exec(ctx, tx, b.String(), args...); err != nil {
 			return err
+		}
+		if !s.postgres {
+			if err := s.insertFTS(ctx, tx, es[:n]); err != nil {
+				return err
+			}
 		}
 		es = es[n:]
 	}
@@ -208,15 +222,39 @@ func (s *DB) ListAudit(ctx context.Context, f AuditFilter) ([]AuditEvent, error)
 	if !f.Until.IsZero() {
 		add(weak+`time < ?`, nanos(f.Until))
 	}
-	if f.Query != "" {
-		l := like(f.Query)
-		add(`(lower(actor) LIKE ? ESCAPE '\' OR lower(action) LIKE ? ESCAPE '\' OR lower(resource) LIKE ? ESCAPE '\' OR lower(detail) LIKE ? ESCAPE '\')`, l, l, l, l)
-	}
 	q := `SELECT ` + auditCols + ` FROM audit`
+	order := `seq`
+	if f.Query != "" {
+		ws := queryWords(f.Query)
+		if len(ws) == 0 {
+			return []AuditEvent{}, nil // only punctuation: no word to find
+		}
+		switch {
+		case s.postgres:
+			add(`search @@ CAST(? AS tsquery)`, tsQuery(ws))
+		case f.Actor != "" || f.Resource != "":
+			// Walk the actor or resource index in page order and
+			// ask the search index about each entry (FTS5 answers a
+			// MATCH for one rowid with a seek per term).
+			add(`EXISTS (SELECT 1 FROM audit_fts WHERE audit_fts.rowid = audit.seq AND audit_fts MATCH ?)`, ftsMatch(ws))
+		default:
+			// Walk the search index newest first: FTS5 reads its
+			// doclists backwards and stops at the page's end.
+			q = `SELECT ` + auditCols + ` FROM audit_fts CROSS JOIN audit ON audit.seq = audit_fts.rowid`
+			order = `audit_fts.rowid`
+			where = append([]string{`audit_fts MATCH ?`}, where...)
+			args = append([]any{ftsMatch(ws)}, args...)
+			if f.Before > 0 {
+				// The cursor on the search index too, so that FTS5
+				// starts there rather than filtering up to it.
+				add(`audit_fts.rowid < ?`, f.Before)
+			}
+		}
+	}
 	if len(where) > 0 {
 		q += ` WHERE ` + strings.Join(where, ` AND `)
 	}
-	q += ` ORDER BY seq DESC LIMIT ?`
+	q += ` ORDER BY ` + order + ` DESC LIMIT ?`
 	args = append(args, clampLimit(f.Limit))
 	rows, err := s.query(ctx, s.db, q, args...)
 	if err != nil {

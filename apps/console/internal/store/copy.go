@@ -67,14 +67,14 @@ func (s *DB) appendAuditCopy(ctx context.Context, events []AuditEvent) (added, d
 		dups = d
 		if len(keep) > 0 {
 			_, err = tx.CopyFrom(ctx, pgx.Identifier{"audit"},
-				[]string{"seq", "time", "actor", "action", "resource", "effect", "gateway", "event_id", "detail", "prev_hash", "hash"},
+				[]string{"seq", "time", "actor", "action", "resource", "effect", "gateway", "event_id", "detail", "prev_hash", "hash", "search"},
 				pgx.CopyFromSlice(len(keep), func(i int) ([]any, error) {
 					e := keep[i]
 					var eid any
 					if e.EventID != "" {
 						eid = e.EventID
 					}
-					return []any{e.Seq, nanos(e.Time), e.Actor, e.Action, e.Resource, e.Effect, e.Gateway, eid, string(e.Detail), e.PrevHash, e.Hash}, nil
+					return []any{e.Seq, nanos(e.Time), e.Actor, e.Action, e.Resource, e.Effect, e.Gateway, eid, string(e.Detail), e.PrevHash, e.Hash, pgTSVector(e)}, nil
 				}))
 			if err != nil {
 				return err

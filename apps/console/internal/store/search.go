@@ -1,0 +1,255 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"strings"
+	"unicode"
+	"unicode/utf8"
+
+	"github.com/jackc/pgx/v5/pgtype"
+)
+
+// Full-text search over the audit log.
+//
+// Both backends index the same terms, computed here, so that a search
+// finds the same entries on either: SQLite keeps them in an FTS5 table
+// (audit_fts, rowid = seq) and PostgreSQL in a tsvector column with a GIN
+// index (audit.search).
+//
+// A word is a run of letters, digits and the joiners . - _ : @ / (so
+// "10.1.2.3:443", "user042@example.com" and "res-007" are words), lower
+// cased. An entry's terms are, for each word of its actor, action,
+// resource and detail: the word, each of its tails that starts after a
+// joiner ("example.com", "com"), and each of its parts between joiners
+// ("user042", "example"). A search is split into words the same way, and
+// an entry matches when every one of the search's words is the start of
+// one of its terms. So "example.com", "example", "user042@ex" and
+// "10.1.2" all find "user042@example.com" or "10.1.2.3", while "xample"
+// or "0.1.2" (which start inside a part) do not.
+
+// maxTermBytes bounds one term; longer words are cut (the cut word still
+// matches searches for its start).
+const maxTermBytes = 96
+
+// maxTails bounds the tails and parts taken from one word, so that a
+// long dotted path does not yield thousands of terms.
+const maxTails = 16
+
+func isJoiner(r rune) bool {
+	switch r {
+	case '.', '-', '_', ':', '@', '/':
+		return true
+	}
+	return false
+}
+
+func isWordRune(r rune) bool {
+	return unicode.IsLetter(r) || unicode.IsNumber(r) || isJoiner(r)
+}
+
+// words splits s into lower-cased words, joiners trimmed from their
+// ends.
+func words(s string) []string {
+	var out []string
+	for s != "" {
+		i := strings.IndexFunc(s, isWordRune)
+		if i < 0 {
+			break
+		}
+		s = s[i:]
+		j := strings.IndexFunc(s, func(r rune) bool { return !isWordRune(r) })
+		if j < 0 {
+			j = len(s)
+		}
+		w := strings.TrimFunc(s[:j], isJoiner)
+		s = s[j:]
+		if w != "" {
+			out = append(out, strings.ToLower(w))
+		}
+	}
+	return out
+}
+
+// cutTerm shortens a term to maxTermBytes on a rune boundary.
+func cutTerm(t string) string {
+	if len(t) <= maxTermBytes {
+		return t
+	}
+	t = t[:maxTermBytes]
+	for len(t) > 0 && !utf8.ValidString(t) {
+		t = t[:len(t)-1]
+	}
+	return strings.TrimRightFunc(t, isJoiner)
+}
+
+// searchTerms returns the distinct terms of an entry's searchable fields
+// in first-seen order.
+func searchTerms(fields ...string) []string {
+	seen := map[string]bool{}
+	var out []string
+	add := func(t string) {
+		t = cutTerm(strings.TrimFunc(t, isJoiner))
+		if t != "" && !seen[t] {
+			seen[t] = true
+			out = append(out, t)
+		}
+	}
+	for _, f := range fields {
+		for _, w := range words(f) {
+			add(w)
+			n := 0
+			start := 0
+			for i, r := range w {
+				if !isJoiner(r) {
+					continue
+				}
+				if n < maxTails {
+					add(w[start:i]) // the part before this joiner
+					add(w[i+1:])    // the tail after it
+					n++
+				}
+				start = i + 1
+			}
+			if n > 0 && n < maxTails {
+				add(w[start:]) // the last part
+			}
+		}
+	}
+	return out
+}
+
+// auditTerms is the terms of one audit entry.
+func auditTerms(e *AuditEvent) []string {
+	return searchTerms(e.Actor, e.Action, e.Resource, string(e.Detail))
+}
+
+// queryWords is the words of a search; an empty result (a search of only
+// punctuation) matches nothing.
+func queryWords(q string) []string {
+	ws := words(q)
+	for i := range ws {
+		ws[i] = cutTerm(ws[i])
+	}
+	return ws
+}
+
+// ftsMatch is an FTS5 MATCH expression requiring every word as a prefix
+// of a term: "w1"* AND "w2"*. Words hold no double quotes, so quoting is
+// safe.
+func ftsMatch(ws []string) string {
+	var b strings.Builder
+	for i, w := range ws {
+		if i > 0 {
+			b.WriteString(" AND ")
+		}
+		b.WriteString(`"` + w + `"*`)
+	}
+	return b.String()
+}
+
+// tsQuery is the PostgreSQL tsquery of the same: 'w1':* & 'w2':*.
+// Words hold no quotes or backslashes, so quoting is safe.
+func tsQuery(ws []string) string {
+	var b strings.Builder
+	for i, w := range ws {
+		if i > 0 {
+			b.WriteString(" & ")
+		}
+		b.WriteString(`'` + w + `':*`)
+	}
+	return b.String()
+}
+
+// tsVector is the tsvector text of terms.
+func tsVector(terms []string) string {
+	var b strings.Builder
+	for i, t := range terms {
+		if i > 0 {
+			b.WriteByte(' ')
+		}
+		b.WriteString(`'` + t + `'`)
+	}
+	return b.String()
+}
+
+// backfillSearch indexes the entries written before the search index
+// existed (migration 3), a page at a time.
+func backfillSearch(ctx context.Context, s *DB, tx *sql.Tx) error {
+	const page = 2000
+	var last int64
+	for {
+		rows, err := s.query(ctx, tx, `SELECT `+auditCols+` FROM audit WHERE seq > ? ORDER BY seq LIMIT ?`, last, page)
+		if err != nil {
+			return err
+		}
+		var es []*AuditEvent
+		for rows.Next() {
+			e, err := scanAudit(rows)
+			if err != nil {
+				rows.Close()
+				return s.wrap(err)
+			}
+			es = append(es, e)
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return s.wrap(err)
+		}
+		if len(es) == 0 {
+			return nil
+		}
+		if s.postgres {
+			var b strings.Builder
+			b.WriteString(`UPDATE audit AS a SET search = CAST(v.t AS tsvector) FROM (VALUES `)
+			args := make([]any, 0, 2*len(es))
+			for i, e := range es {
+				if i > 0 {
+					b.WriteByte(',')
+				}
+				b.WriteString(`(CAST(? AS BIGINT), CAST(? AS TEXT))`)
+				args = append(args, e.Seq, tsVector(auditTerms(e)))
+			}
+			b.WriteString(`) AS v (seq, t) WHERE a.seq = v.seq`)
+			if _, err := s.exec(ctx, tx, b.String(), args...); err != nil {
+				return err
+			}
+		} else if err := s.insertFTS(ctx, tx, es); err != nil {
+			return err
+		}
+		last = es[len(es)-1].Seq
+	}
+}
+
+// insertFTS indexes entries in SQLite's audit_fts.
+func (s *DB) insertFTS(ctx context.Context, tx *sql.Tx, es []*AuditEvent) error {
+	const per = 400
+	for len(es) > 0 {
+		n := min(per, len(es))
+		var b strings.Builder
+		b.WriteString(`INSERT INTO audit_fts (rowid, terms) VALUES `)
+		args := make([]any, 0, 2*n)
+		for i, e := range es[:n] {
+			if i > 0 {
+				b.WriteByte(',')
+			}
+			b.WriteString(`(?,?)`)
+			args = append(args, e.Seq, strings.Join(auditTerms(e), " "))
+		}
+		if _, err := s.exec(ctx, tx, b.String(), args...); err != nil {
+			return err
+		}
+		es = es[n:]
+	}
+	return nil
+}
+
+// pgTSVector is the terms of e as a pgx tsvector for COPY.
+func pgTSVector(e *AuditEvent) pgtype.TSVector {
+	terms := auditTerms(e)
+	v := pgtype.TSVector{Lexemes: make([]pgtype.TSVectorLexeme, len(terms)), Valid: true}
+	for i, t := range terms {
+		v.Lexemes[i].Word = t
+	}
+	return v
+}

@@ -23,6 +23,7 @@ import (
 type DB struct {
 	db       *sql.DB
 	postgres bool
+	dsn      string // for the dedicated LISTEN connection (PostgreSQL)
 }
 
 // Open connects to a store and migrates it. A DSN starting with
@@ -30,7 +31,7 @@ type DB struct {
 // parameter, e.g. search_path, may be added to the URL); anything else is
 // a SQLite file path (":memory:" is not supported: use a temporary file).
 func Open(ctx context.Context, dsn string) (*DB, error) {
-	s := &DB{}
+	s := &DB{dsn: dsn}
 	var err error
 	if strings.HasPrefix(dsn, "postgres://") || strings.HasPrefix(dsn, "postgresql://") {
 		s.postgres = true
@@ -150,9 +151,14 @@ func (s *DB) tx(ctx context.Context, fn func(tx *sql.Tx) error) error {
 	return s.wrap(tx.Commit())
 }
 
-// bump increases the configuration version in tx.
+// bump increases the configuration version in tx. On PostgreSQL it also
+// notifies ChannelConfig, which every console listening on the database
+// receives when tx commits.
 func (s *DB) bump(ctx context.Context, tx *sql.Tx) error {
 	_, err := s.exec(ctx, tx, `UPDATE config_version SET version = version + 1 WHERE id = 1`)
+	if err == nil && s.postgres {
+		_, err = s.exec(ctx, tx, `SELECT pg_notify(?, '')`, ChannelConfig)
+	}
 	return err
 }
 

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"strings"
 	"time"
 
 	"github.com/gonaut/gonaut/apps/console/internal/store"
@@ -77,7 +78,7 @@ func (s *Server) relayLive() {
 // store.MaxNotifyPayload bytes; an event too large alone is dropped.
 func packRelay(origin string, events []liveEvent) []string {
 	var out []string
-	head := `{"o":` + string(mustJSON(origin)) + `,"e":[`
+	head := relayHead(origin)
 	cur := []byte(head)
 	n := 0
 	for _, e := range events {
@@ -104,6 +105,11 @@ func packRelay(origin string, events []liveEvent) []string {
 		out = append(out, string(cur)+"]}")
 	}
 	return out
+}
+
+// relayHead is how every notification from origin begins.
+func relayHead(origin string) string {
+	return `{"o":` + string(mustJSON(origin)) + `,"e":[`
 }
 
 func mustJSON(v any) []byte {
@@ -139,6 +145,9 @@ func (s *Server) onNotify(channel, payload string) {
 	case store.ChannelConfig:
 		s.changed()
 	case store.ChannelLive:
+		if strings.HasPrefix(payload, relayHead(s.origin)) {
+			return // our own, already published here
+		}
 		var m relayMsg
 		if err := json.Unmarshal([]byte(payload), &m); err != nil || m.Origin == s.origin {
 			return

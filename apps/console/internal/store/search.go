@@ -3,6 +3,8 @@ package store
 import (
 	"context"
 	"database/sql"
+	"encoding/json"
+	"slices"
 	"strings"
 	"unicode"
 	"unicode/utf8"
@@ -20,9 +22,9 @@ import (
 // A word is a run of letters, digits and the joiners . - _ : @ / (so
 // "10.1.2.3:443", "user042@example.com" and "res-007" are words), lower
 // cased. An entry's terms are, for each word of its actor, action,
-// resource and detail: the word, each of its tails that starts after a
-// joiner ("example.com", "com"), and each of its parts between joiners
-// ("user042", "example"). A search is split into words the same way, and
+// resource and of the values in its detail (JSON; keys are left out):
+// the word and each of its tails that starts after a joiner
+// ("example.com", "com"). A search is split into words the same way, and
 // an entry matches when every one of the search's words is the start of
 // one of its terms. So "example.com", "example", "user042@ex" and
 // "10.1.2" all find "user042@example.com" or "10.1.2.3", while "xample"
@@ -83,45 +85,101 @@ func cutTerm(t string) string {
 	return strings.TrimRightFunc(t, isJoiner)
 }
 
-// searchTerms returns the distinct terms of an entry's searchable fields
-// in first-seen order.
-func searchTerms(fields ...string) []string {
-	seen := map[string]bool{}
+// searchTerms returns the distinct terms of texts, sorted: each word
+// and each of its tails after a joiner. A part between joiners needs no
+// term of its own: it is the start of a tail (or of the word), which is
+// what a search matches.
+func searchTerms(texts ...string) []string {
 	var out []string
-	add := func(t string) {
-		t = cutTerm(strings.TrimFunc(t, isJoiner))
-		if t != "" && !seen[t] {
-			seen[t] = true
-			out = append(out, t)
-		}
+	for _, t := range texts {
+		out = appendTerms(out, t)
 	}
-	for _, f := range fields {
-		for _, w := range words(f) {
-			add(w)
-			n := 0
-			start := 0
-			for i, r := range w {
-				if !isJoiner(r) {
-					continue
-				}
-				if n < maxTails {
-					add(w[start:i]) // the part before this joiner
-					add(w[i+1:])    // the tail after it
-					n++
-				}
-				start = i + 1
-			}
-			if n > 0 && n < maxTails {
-				add(w[start:]) // the last part
+	return sortTerms(out)
+}
+
+func appendTerms(out []string, text string) []string {
+	for _, w := range words(text) {
+		out = appendTerm(out, w)
+		n := 0
+		for i, r := range w {
+			if isJoiner(r) && n < maxTails {
+				out = appendTerm(out, w[i+1:])
+				n++
 			}
 		}
 	}
 	return out
 }
 
-// auditTerms is the terms of one audit entry.
+func appendTerm(out []string, t string) []string {
+	if t = cutTerm(strings.TrimFunc(t, isJoiner)); t != "" {
+		out = append(out, t)
+	}
+	return out
+}
+
+func sortTerms(ts []string) []string {
+	slices.Sort(ts)
+	return slices.Compact(ts)
+}
+
+// auditTerms is the terms of one audit entry: of its actor, action,
+// resource, and of the values (not the keys) in its detail.
 func auditTerms(e *AuditEvent) []string {
-	return searchTerms(e.Actor, e.Action, e.Resource, string(e.Detail))
+	out := appendTerms(nil, e.Actor)
+	out = appendTerms(out, e.Action)
+	out = appendTerms(out, e.Resource)
+	jsonValues(string(e.Detail), func(v string) { out = appendTerms(out, v) })
+	return sortTerms(out)
+}
+
+// jsonValues calls fn with each string (unescaped) and number in a JSON
+// document, skipping object keys: "source" or "rule" would match every
+// entry and find nothing.
+func jsonValues(doc string, fn func(string)) {
+	for i := 0; i < len(doc); {
+		switch c := doc[i]; {
+		case c == '"':
+			j, esc := i+1, false
+			for j < len(doc) && doc[j] != '"' {
+				if doc[j] == '\\' {
+					esc = true
+					j++
+				}
+				j++
+			}
+			if j >= len(doc) {
+				fn(doc[i+1:]) // unterminated: not JSON, but searchable
+				return
+			}
+			k := j + 1
+			for k < len(doc) && (doc[k] == ' ' || doc[k] == '\t' || doc[k] == '\n' || doc[k] == '\r') {
+				k++
+			}
+			if k < len(doc) && doc[k] == ':' {
+				i = k + 1 // a key
+				continue
+			}
+			v := doc[i+1 : j]
+			if esc {
+				var u string
+				if json.Unmarshal([]byte(doc[i:j+1]), &u) == nil {
+					v = u
+				}
+			}
+			fn(v)
+			i = j + 1
+		case c == '-' || c >= '0' && c <= '9':
+			j := i + 1
+			for j < len(doc) && strings.IndexByte("+-.eE0123456789", doc[j]) >= 0 {
+				j++
+			}
+			fn(doc[i:j])
+			i = j
+		default:
+			i++
+		}
+	}
 }
 
 // queryWords is the words of a search; an empty result (a search of only

@@ -231,6 +231,9 @@ func (s *DB) ListAudit(ctx context.Context, f AuditFilter) ([]AuditEvent, error)
 		}
 		switch {
 		case s.postgres:
+			// Planned for these words (see withCustomPlans): for a
+			// rare word the GIN index, for a common one the primary
+			// key newest first.
 			add(`search @@ CAST(? AS tsquery)`, tsQuery(ws))
 		case f.Actor != "" || f.Resource != "":
 			// Walk the actor or resource index in page order and

@@ -35,7 +35,7 @@ func Open(ctx context.Context, dsn string) (*DB, error) {
 	var err error
 	if strings.HasPrefix(dsn, "postgres://") || strings.HasPrefix(dsn, "postgresql://") {
 		s.postgres = true
-		s.db, err = sql.Open("pgx", dsn)
+		s.db, err = sql.Open("pgx", withCustomPlans(dsn))
 		if err == nil {
 			s.db.SetMaxOpenConns(16)
 			s.db.SetMaxIdleConns(16)
@@ -65,6 +65,23 @@ func Open(ctx context.Context, dsn string) (*DB, error) {
 		return nil, err
 	}
 	return s, nil
+}
+
+// withCustomPlans asks PostgreSQL to plan every execution of a prepared
+// statement for its parameters, unless the DSN says otherwise. The
+// driver prepares and caches statements, and after five executions
+// PostgreSQL may switch to a generic plan that ignores the parameters:
+// for the audit log, whose best plan depends on how rare a user, a
+// resource or a searched word is, that turned a 10 ms search into a
+// 300 ms one. Planning these queries costs well under a millisecond.
+func withCustomPlans(dsn string) string {
+	if strings.Contains(dsn, "plan_cache_mode") {
+		return dsn
+	}
+	if strings.Contains(dsn, "?") {
+		return dsn + "&plan_cache_mode=force_custom_plan"
+	}
+	return dsn + "?plan_cache_mode=force_custom_plan"
 }
 
 // Close closes the database.

@@ -311,3 +311,4 @@ func pgTSVector(e *AuditEvent) pgtype.TSVector {
 	}
 	return v
 }
+

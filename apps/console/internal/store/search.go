@@ -311,4 +311,3 @@ func pgTSVector(e *AuditEvent) pgtype.TSVector {
 	}
 	return v
 }
-

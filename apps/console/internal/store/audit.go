@@ -15,11 +15,27 @@ import (
 // the entry's fields, each length-prefixed so that no two different
 // entries serialise alike.
 func chainHash(prev string, e *AuditEvent) string {
-	h := sha256.New()
-	for _, f := range []string{prev, strconv.FormatInt(e.Seq, 10), strconv.FormatInt(nanos(e.Time), 10), e.Actor, e.Action, e.Resource, e.Effect, e.Gateway, e.EventID, string(e.Detail)} {
-		fmt.Fprintf(h, "%d:%s;", len(f), f)
+	var b [512]byte
+	buf := b[:0]
+	field := func(f string) {
+		buf = strconv.AppendInt(buf, int64(len(f)), 10)
+		buf = append(buf, ':')
+		buf = append(buf, f...)
+		buf = append(buf, ';')
 	}
-	return hex.EncodeToString(h.Sum(nil))
+	var num [20]byte
+	field(prev)
+	field(string(strconv.AppendInt(num[:0], e.Seq, 10)))
+	field(string(strconv.AppendInt(num[:0], nanos(e.Time), 10)))
+	field(e.Actor)
+	field(e.Action)
+	field(e.Resource)
+	field(e.Effect)
+	field(e.Gateway)
+	field(e.EventID)
+	field(string(e.Detail))
+	sum := sha256.Sum256(buf)
+	return hex.EncodeToString(sum[:])
 }
 
 // AppendAudit appends events to the log in order, chaining each to the

@@ -193,7 +193,7 @@ func BenchmarkIngest(b *testing.B) {
 			b.Run("reference-copy-unindexed", func(b *testing.B) {
 				ctx := context.Background()
 				db := st.SQL()
-				if _, err := db.ExecContext(ctx, `CREATE TABLE ref_events (seq BIGINT, time BIGINT, actor TEXT, action TEXT, resource TEXT, effect TEXT, gateway TEXT, event_id TEXT, detail TEXT, prev_hash TEXT, hash TEXT)`); err != nil {
+				if _, err := db.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS ref_events (seq BIGINT, time BIGINT, actor TEXT, action TEXT, resource TEXT, effect TEXT, gateway TEXT, event_id TEXT, detail TEXT, prev_hash TEXT, hash TEXT)`); err != nil {
 					b.Fatal(err)
 				}
 				rows := make([]store.AuditEvent, per)

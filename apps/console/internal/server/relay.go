@@ -86,8 +86,13 @@ func packRelay(origin string, events []liveEvent) []string {
 		if err != nil {
 			continue
 		}
-		_, isEvent := e.Data.(controlplane.Event)
-		item := mustJSON(relayItem{Type: e.Type, Event: isEvent, Data: data})
+		// relayItem, marshalled by hand: data is already JSON and
+		// need not be compacted again.
+		item := append([]byte(`{"t":`), mustJSON(e.Type)...)
+		if _, isEvent := e.Data.(controlplane.Event); isEvent {
+			item = append(item, `,"c":true`...)
+		}
+		item = append(append(append(item, `,"d":`...), data...), '}')
 		if len(head)+len(item)+2 > store.MaxNotifyPayload {
 			continue
 		}

@@ -182,10 +182,18 @@ func jsonValues(doc string, fn func(string)) {
 	}
 }
 
+// maxQueryWords bounds the words of one search that are looked up, so
+// that a long search cannot make one query arbitrarily expensive; words
+// past it are ignored.
+const maxQueryWords = 16
+
 // queryWords is the words of a search; an empty result (a search of only
 // punctuation) matches nothing.
 func queryWords(q string) []string {
 	ws := words(q)
+	if len(ws) > maxQueryWords {
+		ws = ws[:maxQueryWords]
+	}
 	for i := range ws {
 		ws[i] = cutTerm(ws[i])
 	}

@@ -3,6 +3,7 @@ package store_test
 import (
 	"encoding/json"
 	"fmt"
+	"strings"
 	"testing"
 	"time"
 
@@ -67,7 +68,9 @@ func TestAuditSearch(t *testing.T) {
 			{"nosuchthing", 0},     // a miss
 			{`"Allow_Eng 123"`, 1}, // punctuation around words is ignored
 			{"rule", 0},            // detail keys are not indexed
-			{"%", 0},               // only punctuation: nothing
+			{"db-4 user2 " + strings.Repeat("nosuch ", 20), 0},      // a miss within the first 16 words
+			{"db-4 " + strings.Repeat("user2 ", 15) + "nosuch", 20}, // the 17th word is ignored
+			{"%", 0}, // only punctuation: nothing
 		} {
 			got, err := s.ListAudit(ctx, store.AuditFilter{Query: tc.q, Limit: 1000})
 			if err != nil {

@@ -142,7 +142,8 @@ type AuditFilter struct {
 	// detail, case-insensitive: every word of it must be the start of a
 	// word of the entry, or of a part of one after a . - _ : @ or /
 	// ("example.com" and "user042" find "user042@example.com",
-	// "10.1.2" finds "10.1.2.3"; "xample" finds nothing). See search.go.
+	// "10.1.2" finds "10.1.2.3"; "xample" finds nothing). Words past
+	// the 16th are ignored. See search.go.
 	Query string
 	// Before returns entries with Seq < Before (the cursor); 0: newest.
 	Before int64

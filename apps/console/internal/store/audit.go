@@ -251,18 +251,36 @@ func (s *DB) ListAudit(ctx context.Context, f AuditFilter) ([]AuditEvent, error)
 			// rare word the GIN index, for a common one the primary
 			// key newest first.
 			add(`search @@ CAST(? AS tsquery)`, tsQuery(ws))
-		case f.Actor != "" || f.Resource != "":
-			// Walk the actor or resource index in page order and
-			// ask the search index about each entry (FTS5 answers a
-			// MATCH for one rowid with a seek per term).
-			add(`EXISTS (SELECT 1 FROM audit_fts WHERE audit_fts.rowid = audit.seq AND audit_fts MATCH ?)`, ftsMatch(ws))
 		default:
-			// Walk the search index newest first: FTS5 reads its
-			// doclists backwards and stops at the page's end.
+			x, err := s.ftsExpand(ctx, ws, f.Actor != "" || f.Resource != "")
+			if err != nil {
+				return nil, err
+			}
+			if x.match == "" {
+				return []AuditEvent{}, nil // a word begins no term
+			}
+			if f.Actor != "" || f.Resource != "" {
+				if x.few {
+					// Few entries match the search (or a prefix
+					// must be read in full anyway): collect them
+					// once, then walk the actor or resource index.
+					add(`seq IN (SELECT rowid FROM audit_fts WHERE audit_fts MATCH ?)`, x.match)
+				} else {
+					// Many match: walk the actor or resource index
+					// in page order and ask the search index about
+					// each entry; a page fills quickly.
+					add(`EXISTS (SELECT 1 FROM audit_fts WHERE audit_fts.rowid = audit.seq AND audit_fts MATCH ?)`, x.match)
+				}
+				break
+			}
+			// Walk the search index newest first: FTS5 reads the
+			// doclists of whole terms backwards and stops at the
+			// page's end (a prefix it would read in full first,
+			// which is why ftsExpand spells the terms out).
 			q = `SELECT ` + auditCols + ` FROM audit_fts CROSS JOIN audit ON audit.seq = audit_fts.rowid`
 			order = `audit_fts.rowid`
 			where = append([]string{`audit_fts MATCH ?`}, where...)
-			args = append([]any{ftsMatch(ws)}, args...)
+			args = append([]any{x.match}, args...)
 			if f.Before > 0 {
 				// The cursor on the search index too, so that FTS5
 				// starts there rather than filtering up to it.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"encoding/json"
+	"errors"
 	"slices"
 	"strings"
 	"unicode"
@@ -200,21 +201,87 @@ func queryWords(q string) []string {
 	return ws
 }
 
-// ftsMatch is an FTS5 MATCH expression requiring every word as a prefix
-// of a term: "w1"* AND "w2"*. Words hold no double quotes, so quoting is
-// safe.
-func ftsMatch(ws []string) string {
-	var b strings.Builder
-	for i, w := range ws {
-		if i > 0 {
-			b.WriteString(" AND ")
-		}
-		b.WriteString(`"` + w + `"*`)
-	}
-	return b.String()
+// maxExpand is how many terms a searched word is spelled out into on
+// SQLite; a word that begins more stays a prefix query.
+const maxExpand = 32
+
+// fewMatches is the number of matching entries up to which a search with
+// an actor or resource filter collects them first (a variable for
+// tests).
+var fewMatches = 5000
+
+// ftsExpansion is a search as an FTS5 MATCH expression.
+type ftsExpansion struct {
+	// match is "" when some word begins no term: nothing matches.
+	match string
+	// few says that at most fewMatches entries match (when asked), or
+	// that some word stayed a prefix, which FTS5 reads in full anyway.
+	few bool
 }
 
-// tsQuery is the PostgreSQL tsquery of the same: 'w1':* & 'w2':*.
+// ftsExpand spells each word out into the terms it begins, through the
+// fts5vocab table audit_fts_terms: FTS5 answers a prefix query by
+// reading and merging the doclists of every matching term in full before
+// returning the first row (250 ms for a word in every one of 1,000,000
+// entries), but reads a whole term's doclist lazily, newest first. A
+// word beginning more than maxExpand terms stays a prefix. With count,
+// it also says whether few entries match, counting up to fewMatches
+// entries per term, or a word stayed a prefix: collecting the matches
+// once is then cheaper than a prefix query per entry.
+func (s *DB) ftsExpand(ctx context.Context, ws []string, count bool) (ftsExpansion, error) {
+	var x ftsExpansion
+	groups := make([]string, 0, len(ws))
+	least := -1 // the fewest entries any word matches, as far as counted
+	wide := false
+	for _, w := range ws {
+		var terms []string
+		next := w
+		for len(terms) <= maxExpand {
+			var t string
+			// ">= next" seeks; "> term" would read every instance
+			// of term first.
+			err := s.row(ctx, s.db, `SELECT term FROM audit_fts_terms WHERE term >= ? LIMIT 1`, next).Scan(&t)
+			if errors.Is(err, sql.ErrNoRows) || err == nil && !strings.HasPrefix(t, w) {
+				break
+			}
+			if err != nil {
+				return x, s.wrap(err)
+			}
+			terms = append(terms, t)
+			next = t + "\x00"
+		}
+		if len(terms) == 0 {
+			return ftsExpansion{}, nil
+		}
+		if len(terms) > maxExpand {
+			groups = append(groups, `"`+w+`"*`)
+			wide = true
+			continue
+		}
+		quoted := make([]string, len(terms))
+		n := 0
+		for i, t := range terms {
+			quoted[i] = `"` + t + `"`
+			if count && n <= fewMatches {
+				var c int
+				if err := s.row(ctx, s.db, `SELECT count(*) FROM (SELECT 1 FROM audit_fts_terms WHERE term = ? LIMIT ?)`, t, fewMatches+1).Scan(&c); err != nil {
+					return x, s.wrap(err)
+				}
+				n += c
+			}
+		}
+		if count && (least < 0 || n < least) {
+			least = n
+		}
+		groups = append(groups, "("+strings.Join(quoted, " OR ")+")")
+	}
+	x.match = strings.Join(groups, " AND ")
+	x.few = wide || least >= 0 && least <= fewMatches
+	return x, nil
+}
+
+// tsQuery is the PostgreSQL tsquery requiring every word as a prefix of
+// a term: 'w1':* & 'w2':*.
 // Words hold no quotes or backslashes, so quoting is safe.
 func tsQuery(ws []string) string {
 	var b strings.Builder

@@ -90,10 +90,17 @@ func TestAuditSearch(t *testing.T) {
 			}
 		}
 		for _, f := range []store.AuditFilter{
-			{Query: "10.0", Actor: "user0@example.com", Resource: "db-2", Effect: "deny", Limit: 3},
+			{Query: "10.0", Actor: "user0@example.com", Resource: "db-2", Effect: "deny", Limit: 3}, // a word of many terms
 			{Query: "10.0 allow_eng", Resource: "db-2", Effect: "deny", Limit: 3},
+			{Query: "5432 user0", Resource: "db-2", Effect: "deny", Limit: 3}, // words of few terms
+			{Query: "5432 user0", Resource: "db-2", Effect: "deny", Limit: 3, Since: time.Unix(1, 0)},
 			{Query: "5432", Effect: "deny", Gateway: "", Limit: 3, Since: time.Unix(1700000000, 0)},
 		} {
+			// The fourth filter again with the plan for searches that
+			// match many entries (a threshold of 0).
+			if !f.Since.IsZero() && f.Resource != "" {
+				defer store.SetFewMatches(0)()
+			}
 			var all []store.AuditEvent
 			for range 100 {
 				page, err := s.ListAudit(ctx, f)

@@ -94,6 +94,8 @@ func BenchmarkAPIList(b *testing.B) {
 				{"audit-by-resource-effect", "/api/v1/audit?limit=50&resource=res-007&effect=deny"},
 				{"audit-time-window", "/api/v1/audit?limit=50&since=" + time.Now().Add(-48*time.Hour).UTC().Format(time.RFC3339)},
 				{"audit-search", "/api/v1/audit?limit=50&q=10.3.4"},
+				{"audit-search-common", "/api/v1/audit?limit=50&q=example.com"},
+				{"audit-search-by-user", "/api/v1/audit?limit=50&actor=user042@example.com&q=10.42"},
 				{"devices-first-page", "/api/v1/devices?limit=50"},
 				{"devices-deep-page", "/api/v1/devices?limit=50&cursor=d_005000"},
 				{"devices-by-owner", "/api/v1/devices?limit=50&owner=u_042"},
@@ -193,7 +195,7 @@ func BenchmarkIngest(b *testing.B) {
 			b.Run("reference-copy-unindexed", func(b *testing.B) {
 				ctx := context.Background()
 				db := st.SQL()
-				if _, err := db.ExecContext(ctx, `CREATE TABLE ref_events (seq BIGINT, time BIGINT, actor TEXT, action TEXT, resource TEXT, effect TEXT, gateway TEXT, event_id TEXT, detail TEXT, prev_hash TEXT, hash TEXT)`); err != nil {
+				if _, err := db.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS ref_events (seq BIGINT, time BIGINT, actor TEXT, action TEXT, resource TEXT, effect TEXT, gateway TEXT, event_id TEXT, detail TEXT, prev_hash TEXT, hash TEXT)`); err != nil {
 					b.Fatal(err)
 				}
 				rows := make([]store.AuditEvent, per)

@@ -52,9 +52,18 @@
 // long-polls the configuration version: every change that gateways must
 // see bumps it in the store, in the same transaction, and the server
 // wakes waiting gateways at once; changes made through another console
-// replica are seen within Options.ConfigPoll (1 s). POST /cp/v1/events
+// replica on the same PostgreSQL database arrive by LISTEN/NOTIFY as
+// they commit (and within Options.ConfigPoll in any case). POST /cp/v1/events
 // stores a batch in the audit log, each event once (its id is namespaced
 // by the gateway), and answers only after the commit.
+//
+// # Replicas
+//
+// Over PostgreSQL, any number of Servers (processes) may share one
+// database. Live events published by one are relayed to the others
+// through NOTIFY and reach their SSE and WebSocket subscribers (see
+// relay.go); like every live stream they are best effort, and the audit
+// log keeps everything. A SQLite store serves one process.
 //
 // # Concurrency
 //

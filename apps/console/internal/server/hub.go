@@ -22,6 +22,9 @@ type liveEvent struct {
 // subscriber loses events rather than slowing the publisher.
 type hub struct {
 	poke chan struct{}
+	// relay, when not nil, takes a copy of every event published here
+	// for the other console replicas (see relay.go); full, it drops.
+	relay chan liveEvent
 
 	mu      sync.Mutex // guards the fields below
 	subs    map[chan liveEvent]struct{}
@@ -35,7 +38,20 @@ func newHub() *hub {
 	return &hub{poke: make(chan struct{}, 1), subs: map[chan liveEvent]struct{}{}, changed: make(chan struct{}), done: make(chan struct{})}
 }
 
+// publish sends e to this console's subscribers and, through relay, to
+// the other replicas'.
 func (h *hub) publish(e liveEvent) {
+	h.publishLocal(e)
+	if h.relay != nil {
+		select {
+		case h.relay <- e:
+		default:
+		}
+	}
+}
+
+// publishLocal sends e to this console's subscribers only.
+func (h *hub) publishLocal(e liveEvent) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	for c := range h.subs {
@@ -70,7 +86,8 @@ func (h *hub) setVersion(v int64) {
 	h.changed = make(chan struct{})
 	h.mu.Unlock()
 	if !first {
-		h.publish(liveEvent{Type: "config", Data: map[string]int64{"version": v}})
+		// Each replica sees the version move itself: not relayed.
+		h.publishLocal(liveEvent{Type: "config", Data: map[string]int64{"version": v}})
 	}
 }
 

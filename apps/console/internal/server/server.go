@@ -2,6 +2,7 @@ package server
 
 import (
 	"context"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -36,9 +37,11 @@ type Options struct {
 	// DeviceSession is how long an enrolled device's session lasts before
 	// its owner must log in with MFA again. Default 12 hours.
 	DeviceSession time.Duration
-	// ConfigPoll is how often a bundle long-poll re-reads the
-	// configuration version from the store, which is how changes made
-	// through another console replica are seen. Default 1 second.
+	// ConfigPoll is how often the configuration version is re-read from
+	// the store, which bundle long-polls wait on. Changes made through
+	// this console are seen at once, and on PostgreSQL so are changes
+	// made through another replica (LISTEN/NOTIFY); the poll is the
+	// safety net. Default 1 second.
 	ConfigPoll time.Duration
 	// Now replaces the clock in tests. Default time.Now.
 	Now func() time.Time
@@ -56,7 +59,15 @@ type Server struct {
 	loginIP   *throttle
 	loginUser *throttle
 
+	origin string // this process among the replicas, for relayed events
+	// listening is closed once the server listens to the other
+	// replicas (tests wait on it).
+	listening     chan struct{}
+	listeningOnce sync.Once
+
 	stop     chan struct{}
+	bg       context.Context // ends when stop closes
+	bgCancel context.CancelFunc
 	wg       sync.WaitGroup
 	stopOnce sync.Once
 }
@@ -68,7 +79,7 @@ func New(st store.Store, opts *Options) (*Server, error) {
 	if st == nil {
 		return nil, errors.New("console: nil store")
 	}
-	s := &Server{st: st, mux: http.NewServeMux(), hub: newHub(), stop: make(chan struct{})}
+	s := &Server{st: st, mux: http.NewServeMux(), hub: newHub(), stop: make(chan struct{}), listening: make(chan struct{})}
 	if opts != nil {
 		s.opts = *opts
 	}
@@ -103,8 +114,16 @@ func New(st store.Store, opts *Options) (*Server, error) {
 	for _, rt := range s.routes() {
 		s.handle(rt)
 	}
+	s.bg, s.bgCancel = context.WithCancel(context.Background())
 	s.wg.Add(1)
 	go s.watchConfig()
+	if st.Shared() {
+		s.origin = hex.EncodeToString(randomBytes(8))
+		s.hub.relay = make(chan liveEvent, 4096)
+		s.wg.Add(2)
+		go s.relayLive()
+		go s.listen()
+	}
 	return s, nil
 }
 
@@ -113,6 +132,7 @@ func New(st store.Store, opts *Options) (*Server, error) {
 func (s *Server) Close() error {
 	s.stopOnce.Do(func() {
 		close(s.stop)
+		s.bgCancel()
 		s.hub.close()
 		s.wg.Wait()
 	})

@@ -15,11 +15,27 @@ import (
 // the entry's fields, each length-prefixed so that no two different
 // entries serialise alike.
 func chainHash(prev string, e *AuditEvent) string {
-	h := sha256.New()
-	for _, f := range []string{prev, strconv.FormatInt(e.Seq, 10), strconv.FormatInt(nanos(e.Time), 10), e.Actor, e.Action, e.Resource, e.Effect, e.Gateway, e.EventID, string(e.Detail)} {
-		fmt.Fprintf(h, "%d:%s;", len(f), f)
+	var b [512]byte
+	buf := b[:0]
+	field := func(f string) {
+		buf = strconv.AppendInt(buf, int64(len(f)), 10)
+		buf = append(buf, ':')
+		buf = append(buf, f...)
+		buf = append(buf, ';')
 	}
-	return hex.EncodeToString(h.Sum(nil))
+	var num [20]byte
+	field(prev)
+	field(string(strconv.AppendInt(num[:0], e.Seq, 10)))
+	field(string(strconv.AppendInt(num[:0], nanos(e.Time), 10)))
+	field(e.Actor)
+	field(e.Action)
+	field(e.Resource)
+	field(e.Effect)
+	field(e.Gateway)
+	field(e.EventID)
+	field(string(e.Detail))
+	sum := sha256.Sum256(buf)
+	return hex.EncodeToString(sum[:])
 }
 
 // AppendAudit appends events to the log in order, chaining each to the
@@ -131,21 +147,35 @@ func (s *DB) insertAudit(ctx context.Context, tx *sql.Tx, es []*AuditEvent) erro
 	for len(es) > 0 {
 		n := min(per, len(es))
 		var b strings.Builder
-		b.WriteString(`INSERT INTO audit (seq, time, actor, action, resource, effect, gateway, event_id, detail, prev_hash, hash) VALUES `)
-		args := make([]any, 0, n*11)
+		b.WriteString(`INSERT INTO audit (seq, time, actor, action, resource, effect, gateway, event_id, detail, prev_hash, hash`)
+		if s.postgres {
+			b.WriteString(`, search`)
+		}
+		b.WriteString(`) VALUES `)
+		args := make([]any, 0, n*12)
 		for i, e := range es[:n] {
 			if i > 0 {
 				b.WriteByte(',')
 			}
-			b.WriteString(`(?,?,?,?,?,?,?,?,?,?,?)`)
 			var eid any
 			if e.EventID != "" {
 				eid = e.EventID
 			}
 			args = append(args, e.Seq, nanos(e.Time), e.Actor, e.Action, e.Resource, e.Effect, e.Gateway, eid, string(e.Detail), e.PrevHash, e.Hash)
+			if s.postgres {
+				b.WriteString(`(?,?,?,?,?,?,?,?,?,?,?,CAST(? AS tsvector))`)
+				args = append(args, tsVector(auditTerms(e)))
+			} else {
+				b.WriteString(`(?,?,?,?,?,?,?,?,?,?,?)`)
+			}
 		}
 		if _, err := s.exec(ctx, tx, b.String(), args...); err != nil {
 			return err
+		}
+		if !s.postgres {
+			if err := s.insertFTS(ctx, tx, es[:n]); err != nil {
+				return err
+			}
 		}
 		es = es[n:]
 	}
@@ -208,15 +238,60 @@ func (s *DB) ListAudit(ctx context.Context, f AuditFilter) ([]AuditEvent, error)
 	if !f.Until.IsZero() {
 		add(weak+`time < ?`, nanos(f.Until))
 	}
-	if f.Query != "" {
-		l := like(f.Query)
-		add(`(lower(actor) LIKE ? ESCAPE '\' OR lower(action) LIKE ? ESCAPE '\' OR lower(resource) LIKE ? ESCAPE '\' OR lower(detail) LIKE ? ESCAPE '\')`, l, l, l, l)
-	}
 	q := `SELECT ` + auditCols + ` FROM audit`
+	order := `seq`
+	if f.Query != "" {
+		ws := queryWords(f.Query)
+		if len(ws) == 0 {
+			return []AuditEvent{}, nil // only punctuation: no word to find
+		}
+		switch {
+		case s.postgres:
+			// Planned for these words (see withCustomPlans): for a
+			// rare word the GIN index, for a common one the primary
+			// key newest first.
+			add(`search @@ CAST(? AS tsquery)`, tsQuery(ws))
+		default:
+			x, err := s.ftsExpand(ctx, ws, f.Actor != "" || f.Resource != "")
+			if err != nil {
+				return nil, err
+			}
+			if x.match == "" {
+				return []AuditEvent{}, nil // a word begins no term
+			}
+			if f.Actor != "" || f.Resource != "" {
+				if x.few {
+					// Few entries match the search (or a prefix
+					// must be read in full anyway): collect them
+					// once, then walk the actor or resource index.
+					add(`seq IN (SELECT rowid FROM audit_fts WHERE audit_fts MATCH ?)`, x.match)
+				} else {
+					// Many match: walk the actor or resource index
+					// in page order and ask the search index about
+					// each entry; a page fills quickly.
+					add(`EXISTS (SELECT 1 FROM audit_fts WHERE audit_fts.rowid = audit.seq AND audit_fts MATCH ?)`, x.match)
+				}
+				break
+			}
+			// Walk the search index newest first: FTS5 reads the
+			// doclists of whole terms backwards and stops at the
+			// page's end (a prefix it would read in full first,
+			// which is why ftsExpand spells the terms out).
+			q = `SELECT ` + auditCols + ` FROM audit_fts CROSS JOIN audit ON audit.seq = audit_fts.rowid`
+			order = `audit_fts.rowid`
+			where = append([]string{`audit_fts MATCH ?`}, where...)
+			args = append([]any{x.match}, args...)
+			if f.Before > 0 {
+				// The cursor on the search index too, so that FTS5
+				// starts there rather than filtering up to it.
+				add(`audit_fts.rowid < ?`, f.Before)
+			}
+		}
+	}
 	if len(where) > 0 {
 		q += ` WHERE ` + strings.Join(where, ` AND `)
 	}
-	q += ` ORDER BY seq DESC LIMIT ?`
+	q += ` ORDER BY ` + order + ` DESC LIMIT ?`
 	args = append(args, clampLimit(f.Limit))
 	rows, err := s.query(ctx, s.db, q, args...)
 	if err != nil {

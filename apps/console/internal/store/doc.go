@@ -32,4 +32,19 @@
 // A *DB is safe for concurrent use. Appends to the audit log are
 // serialised (a row lock on PostgreSQL, an immediate transaction on
 // SQLite) so that the chain stays linear with several console replicas.
+//
+// # Several console processes
+//
+// Any number of console processes may share one PostgreSQL database:
+// every change to the configuration notifies ChannelConfig when it
+// commits, and Notify and Listen carry the consoles' live events between
+// them (LISTEN/NOTIFY on a connection of its own). A SQLite store belongs
+// to one process: Shared reports false and Listen is unsupported.
+//
+// # Search
+//
+// The audit log's full-text search is indexed on both backends (FTS5 on
+// SQLite, a tsvector with a GIN index on PostgreSQL) over the same terms,
+// so that it finds the same entries on either; AuditFilter.Query says
+// what matches.
 package store

@@ -12,4 +12,7 @@ var (
 	// ErrTokenUsed is returned when a gateway registration token is
 	// unknown, expired or already used.
 	ErrTokenUsed = errors.New("store: registration token unknown or already used")
+	// ErrUnsupported is returned by calls the backend cannot serve, such
+	// as Listen on SQLite.
+	ErrUnsupported = errors.New("store: not supported by this backend")
 )

@@ -6,13 +6,22 @@ import (
 	"fmt"
 )
 
+// A migration is SQL for both backends, then SQL for one of them, then
+// a data backfill in Go, all in one transaction.
+type migration struct {
+	sql      string
+	sqlite   string
+	postgres string
+	fill     func(ctx context.Context, s *DB, tx *sql.Tx) error
+}
+
 // migrations are applied in order, each once, each in its own
 // transaction; the applied versions are recorded in schema_migrations.
-// Never edit a released migration: add a new one. The SQL must run on
+// Never edit a released migration: add a new one. Shared SQL must run on
 // both SQLite and PostgreSQL; times are Unix nanoseconds in BIGINT.
-var migrations = []string{
+var migrations = []migration{
 	// 1: the initial schema.
-	`
+	{sql: `
 CREATE TABLE config_version (id INTEGER PRIMARY KEY, version BIGINT NOT NULL);
 INSERT INTO config_version (id, version) VALUES (1, 1);
 CREATE TABLE users (
@@ -61,16 +70,38 @@ CREATE TABLE sessions (
 	id TEXT PRIMARY KEY, user_id TEXT NOT NULL, csrf TEXT NOT NULL, created BIGINT NOT NULL,
 	last_seen BIGINT NOT NULL, mfa BOOLEAN NOT NULL);
 CREATE INDEX sessions_user ON sessions (user_id);
-`,
+`},
 	// 2: the audit log's low-selectivity indexes cost every ingested
 	// event three more index insertions and served no query well: pages
 	// filtered by effect, action or time walk the primary key newest
 	// first (see ListAudit).
-	`
+	{sql: `
 DROP INDEX audit_effect;
 DROP INDEX audit_action;
 DROP INDEX audit_time;
+`},
+	// 3: full-text search (see search.go), and on SQLite the effect in
+	// the actor and resource indexes, so that a page filtered by actor or
+	// resource and effect skips non-matching entries inside the index
+	// instead of reading each from the table.
+	{
+		sqlite: `
+CREATE VIRTUAL TABLE audit_fts USING fts5(terms, content='', columnsize=0, detail=none,
+	tokenize="unicode61 remove_diacritics 0 tokenchars '.-_:@/'");
+DROP INDEX audit_actor;
+DROP INDEX audit_resource;
+CREATE INDEX audit_actor ON audit (actor, seq, effect);
+CREATE INDEX audit_resource ON audit (resource, seq, effect);
 `,
+		postgres: `
+ALTER TABLE audit ADD COLUMN search tsvector;
+CREATE INDEX audit_search ON audit USING gin (search);
+`,
+		fill: backfillSearch,
+	},
+	// 4: on SQLite, the search index's terms, read to expand a searched
+	// word into the terms it begins (see ftsExpand).
+	{sqlite: `CREATE VIRTUAL TABLE audit_fts_terms USING fts5vocab(audit_fts, 'instance');`},
 }
 
 func (s *DB) migrate(ctx context.Context) error {
@@ -93,8 +124,22 @@ func (s *DB) migrate(ctx context.Context) error {
 			if n > 0 {
 				return nil
 			}
-			if _, err := tx.ExecContext(ctx, m); err != nil {
-				return err
+			dialect := m.sqlite
+			if s.postgres {
+				dialect = m.postgres
+			}
+			for _, q := range []string{m.sql, dialect} {
+				if q == "" {
+					continue
+				}
+				if _, err := tx.ExecContext(ctx, q); err != nil {
+					return err
+				}
+			}
+			if m.fill != nil {
+				if err := m.fill(ctx, s, tx); err != nil {
+					return err
+				}
 			}
 			_, err := s.exec(ctx, tx, `INSERT INTO schema_migrations (version, applied) VALUES (?, ?)`, v, nanos(nowUTC()))
 			return err

@@ -138,8 +138,12 @@ type AuditEvent struct {
 type AuditFilter struct {
 	Actor, Action, Resource, Effect, Gateway string
 	Since, Until                             time.Time
-	// Query is a case-insensitive substring searched in actor, action,
-	// resource and detail.
+	// Query is a full-text search of actor, action, resource and
+	// detail, case-insensitive: every word of it must be the start of a
+	// word of the entry, or of a part of one after a . - _ : @ or /
+	// ("example.com" and "user042" find "user042@example.com",
+	// "10.1.2" finds "10.1.2.3"; "xample" finds nothing). Words past
+	// the 16th are ignored. See search.go.
 	Query string
 	// Before returns entries with Seq < Before (the cursor); 0: newest.
 	Before int64
@@ -271,6 +275,13 @@ type Store interface {
 
 	Setting(ctx context.Context, key string) (string, error)
 	SetSetting(ctx context.Context, key, value string) error
+
+	// Shared, Notify and Listen let console processes sharing one
+	// database tell each other about changes and live events (see
+	// notify.go): PostgreSQL LISTEN/NOTIFY; SQLite serves one process.
+	Shared() bool
+	Notify(ctx context.Context, channel string, payloads []string) error
+	Listen(ctx context.Context, channels []string, ready func(), fn func(channel, payload string)) error
 
 	CreateSession(ctx context.Context, s *Session) error
 	Session(ctx context.Context, id string) (*Session, error)

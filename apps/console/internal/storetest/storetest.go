@@ -28,17 +28,28 @@ func PostgresBase() string {
 // SQLite opens a fresh SQLite store under tb.TempDir.
 func SQLite(tb testing.TB) *store.DB {
 	tb.Helper()
-	s, err := store.Open(context.Background(), filepath.Join(tb.TempDir(), "console.db"))
-	if err != nil {
-		tb.Fatal(err)
-	}
-	tb.Cleanup(func() { s.Close() })
-	return s
+	return open(tb, SQLiteDSN(tb))
+}
+
+// SQLiteDSN is the path of a fresh SQLite database under tb.TempDir,
+// for tests that open it themselves (and maybe twice).
+func SQLiteDSN(tb testing.TB) string {
+	tb.Helper()
+	return filepath.Join(tb.TempDir(), "console.db")
 }
 
 // Postgres opens a store in a new schema on the test server, dropped at
 // cleanup; it skips the test when the server is unreachable.
 func Postgres(tb testing.TB) *store.DB {
+	tb.Helper()
+	return open(tb, PostgresDSN(tb))
+}
+
+// PostgresDSN creates a new schema on the test server, dropped at
+// cleanup, and returns the DSN of a store in it, for tests that open it
+// themselves (two console replicas on one database, say). It skips the
+// test when the server is unreachable.
+func PostgresDSN(tb testing.TB) string {
 	tb.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
@@ -67,7 +78,14 @@ func Postgres(tb testing.TB) *store.DB {
 		}
 		admin.Close()
 	})
-	s, err := store.Open(ctx, PostgresBase()+"&search_path="+schema)
+	return PostgresBase() + "&search_path=" + schema
+}
+
+func open(tb testing.TB, dsn string) *store.DB {
+	tb.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	s, err := store.Open(ctx, dsn)
 	if err != nil {
 		tb.Fatal(err)
 	}

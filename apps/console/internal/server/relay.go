@@ -1,0 +1,174 @@
+package server
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"strings"
+	"time"
+
+	"github.com/gonaut/gonaut/apps/console/internal/store"
+	"github.com/gonaut/gonaut/ztna/controlplane"
+)
+
+// Console replicas over one PostgreSQL database share live events and
+// configuration changes through LISTEN/NOTIFY:
+//
+//   - every live event published on one replica is relayed, in batches
+//     packed into notifications of at most store.MaxNotifyPayload bytes,
+//     to the others, which publish it to their own subscribers;
+//   - every transaction that moves the configuration version notifies
+//     store.ChannelConfig, on which each replica re-reads the version and
+//     wakes its bundle long-polls.
+//
+// Live events are best effort, as they are within one replica: a full
+// relay queue, an event too large for one notification or a replica
+// reconnecting to the database drops events. Configuration changes are
+// not lost: the version is re-read after reconnecting and every
+// ConfigPoll.
+
+// relayBatch bounds the events relayed in one round trip.
+const relayBatch = 2000
+
+// relayMsg is one notification on store.ChannelLive.
+type relayMsg struct {
+	Origin string      `json:"o"`
+	Events []relayItem `json:"e"`
+}
+
+// relayItem is one live event. Event marks Data as a
+// controlplane.Event, which the dashboard's renderer expects by type;
+// anything else arrives as the generic JSON value.
+type relayItem struct {
+	Type  string          `json:"t"`
+	Event bool            `json:"c,omitempty"`
+	Data  json.RawMessage `json:"d"`
+}
+
+// relayLive sends the events published here to the other replicas.
+func (s *Server) relayLive() {
+	defer s.wg.Done()
+	for {
+		var batch []liveEvent
+		select {
+		case <-s.stop:
+			return
+		case e := <-s.hub.relay:
+			batch = append(batch, e)
+		}
+	drain:
+		for len(batch) < relayBatch {
+			select {
+			case e := <-s.hub.relay:
+				batch = append(batch, e)
+			default:
+				break drain
+			}
+		}
+		payloads := packRelay(s.origin, batch)
+		ctx, cancel := context.WithTimeout(s.bg, 5*time.Second)
+		if err := s.st.Notify(ctx, store.ChannelLive, payloads); err != nil && s.bg.Err() == nil {
+			s.log.Warn("console: relaying live events", "events", len(batch), "err", err)
+		}
+		cancel()
+	}
+}
+
+// packRelay packs events into notification payloads, each at most
+// store.MaxNotifyPayload bytes; an event too large alone is dropped.
+func packRelay(origin string, events []liveEvent) []string {
+	var out []string
+	head := relayHead(origin)
+	cur := []byte(head)
+	n := 0
+	for _, e := range events {
+		data, err := json.Marshal(e.Data)
+		if err != nil {
+			continue
+		}
+		// relayItem, marshalled by hand: data is already JSON and
+		// need not be compacted again.
+		item := append([]byte(`{"t":`), mustJSON(e.Type)...)
+		if _, isEvent := e.Data.(controlplane.Event); isEvent {
+			item = append(item, `,"c":true`...)
+		}
+		item = append(append(append(item, `,"d":`...), data...), '}')
+		if len(head)+len(item)+2 > store.MaxNotifyPayload {
+			continue
+		}
+		if n > 0 && len(cur)+1+len(item)+2 > store.MaxNotifyPayload {
+			out = append(out, string(cur)+"]}")
+			cur, n = []byte(head), 0
+		}
+		if n > 0 {
+			cur = append(cur, ',')
+		}
+		cur = append(cur, item...)
+		n++
+	}
+	if n > 0 {
+		out = append(out, string(cur)+"]}")
+	}
+	return out
+}
+
+// relayHead is how every notification from origin begins.
+func relayHead(origin string) string {
+	return `{"o":` + string(mustJSON(origin)) + `,"e":[`
+}
+
+func mustJSON(v any) []byte {
+	b, _ := json.Marshal(v)
+	return b
+}
+
+// listen receives what the other replicas notify, reconnecting after a
+// second when the connection fails, until the server closes.
+func (s *Server) listen() {
+	defer s.wg.Done()
+	for {
+		// Once listening, re-read the configuration version: it may
+		// have moved while no one was listening.
+		err := s.st.Listen(s.bg, []string{store.ChannelLive, store.ChannelConfig}, func() {
+			s.changed()
+			s.listeningOnce.Do(func() { close(s.listening) })
+		}, s.onNotify)
+		if s.bg.Err() != nil || errors.Is(err, store.ErrUnsupported) {
+			return
+		}
+		s.log.Warn("console: listening to other replicas; retrying in 1s", "err", err)
+		select {
+		case <-s.stop:
+			return
+		case <-time.After(time.Second):
+		}
+	}
+}
+
+func (s *Server) onNotify(channel, payload string) {
+	switch channel {
+	case store.ChannelConfig:
+		s.changed()
+	case store.ChannelLive:
+		if strings.HasPrefix(payload, relayHead(s.origin)) {
+			return // our own, already published here
+		}
+		var m relayMsg
+		if err := json.Unmarshal([]byte(payload), &m); err != nil || m.Origin == s.origin {
+			return
+		}
+		for _, it := range m.Events {
+			e := liveEvent{Type: it.Type}
+			if it.Event {
+				var ev controlplane.Event
+				if json.Unmarshal(it.Data, &ev) != nil {
+					continue
+				}
+				e.Data = ev
+			} else if json.Unmarshal(it.Data, &e.Data) != nil {
+				continue
+			}
+			s.hub.publishLocal(e)
+		}
+	}
+}

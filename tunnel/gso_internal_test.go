@@ -118,7 +118,8 @@ func TestSegmentTCPMalformed(t *testing.T) {
 // and must only accept messages encrypted to our key.
 func FuzzInitiatorKey(f *testing.F) {
 	priv, _ := GeneratePrivateKey()
-	l := &lazyState{priv: priv, pub: priv.PublicKey()}
+	l := &lazyState{}
+	l.setIdentity(priv)
 	f.Add(make([]byte, initiationSize))
 	f.Add(append([]byte{1, 0, 0, 0}, make([]byte, initiationSize-4)...))
 	f.Fuzz(func(t *testing.T, msg []byte) {

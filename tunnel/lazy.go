@@ -17,8 +17,9 @@ import (
 
 // Lazy peers. wireguard-go gives every configured peer its own queues and
 // goroutines, about 28 KiB even when idle, so 10,000 peers cost hundreds of
-// megabytes. With Options.LazyPeers the tunnel keeps every peer in its own
-// configuration but loads into wireguard-go only the peers in use:
+// megabytes. Unless Options.EagerPeers is set, the tunnel keeps every peer
+// in its own configuration but loads into wireguard-go only the peers in
+// use:
 //
 //   - outbound, when the netstack sends a packet to an address in the
 //     AllowedIPs of a peer that is not loaded (link.Read calls
@@ -30,7 +31,8 @@ import (
 //   - always, for peers with a persistent keepalive.
 //
 // A loaded peer without handshake for lazyIdle is unloaded again; its last
-// endpoint is remembered, so a roaming peer is still found.
+// endpoint is remembered, so a roaming peer is still found, and its
+// counters and last handshake are kept and added to those of its next load.
 
 const (
 	lazyIdle          = 5 * time.Minute
@@ -38,15 +40,28 @@ const (
 	initiationSize    = 148
 )
 
-// lazyState is the bookkeeping of lazy peers; apart from gen, its fields
-// are guarded by Tunnel.mu (pub and priv are immutable).
+// lazyState is the bookkeeping of lazy peers; apart from gen and id, its
+// fields are guarded by Tunnel.mu.
 type lazyState struct {
-	gen atomic.Uint64 // bumped on unload; invalidates the link's cache
+	gen atomic.Uint64            // bumped on unload; invalidates the link's cache
+	id  atomic.Pointer[identity] // our keys, read by the bind's receive goroutines
 
 	loaded   map[Key]time.Time      // loaded peers and when they were loaded
 	lastSeen map[Key]netip.AddrPort // endpoints of unloaded peers
-	pub      Key                    // our public key
-	priv     Key                    // our private key
+	retired  map[Key]peerStats      // statistics of earlier loads
+}
+
+// identity is the tunnel's key pair.
+type identity struct{ priv, pub Key }
+
+// peerStats are the statistics of a peer's earlier loads.
+type peerStats struct {
+	rx, tx        uint64
+	lastHandshake time.Time
+}
+
+func (l *lazyState) setIdentity(priv Key) {
+	l.id.Store(&identity{priv: priv, pub: priv.PublicKey()})
 }
 
 func (t *Tunnel) lazyEnabled() bool { return t.lazy != nil }
@@ -122,13 +137,14 @@ func (l *lazyState) initiatorKey(msg []byte) (Key, bool) {
 	if len(msg) != initiationSize || msg[0] != 1 {
 		return Key{}, false
 	}
+	id := l.id.Load()
 	ephemeral := msg[8:40]
 	static := msg[40:88]
 	var hash, chainKey [blake2s.Size]byte
-	mixHash(&hash, &device.InitialHash, l.pub[:])
+	mixHash(&hash, &device.InitialHash, id.pub[:])
 	mixHash(&hash, &hash, ephemeral)
 	device.KDF1(&chainKey, device.InitialChainKey[:], ephemeral)
-	ss, err := curve25519.X25519(l.priv[:], ephemeral)
+	ss, err := curve25519.X25519(id.priv[:], ephemeral)
 	if err != nil {
 		return Key{}, false
 	}
@@ -221,24 +237,46 @@ func (t *Tunnel) evictIdle(cutoff time.Time) {
 		if s.Endpoint.IsValid() {
 			t.lazy.lastSeen[key] = s.Endpoint
 		}
+		r := t.lazy.retired[key]
+		r.rx += s.RxBytes
+		r.tx += s.TxBytes
+		if s.LastHandshake.After(r.lastHandshake) {
+			r.lastHandshake = s.LastHandshake
+		}
+		t.lazy.retired[key] = r
 		delete(t.lazy.loaded, key)
 		t.lazy.gen.Add(1)
 	}
 }
 
-// mergeUnloaded adds the configured peers that are not loaded to the
-// device's peer status.
+// mergeUnloaded adds the statistics of earlier loads to the device's
+// peer status, and the configured peers that are not loaded.
 func (t *Tunnel) mergeUnloaded(ps []PeerStatus) []PeerStatus {
 	t.mu.Lock()
 	defer t.mu.Unlock()
+	for i := range ps {
+		r, ok := t.lazy.retired[ps[i].PublicKey]
+		if !ok {
+			continue
+		}
+		ps[i].RxBytes += r.rx
+		ps[i].TxBytes += r.tx
+		if ps[i].LastHandshake.IsZero() {
+			ps[i].LastHandshake = r.lastHandshake
+		}
+	}
 	for _, p := range t.cfg.Peers {
 		if _, ok := t.lazy.loaded[p.PublicKey]; ok {
 			continue
 		}
+		r := t.lazy.retired[p.PublicKey]
 		s := PeerStatus{
 			PublicKey:           p.PublicKey,
 			AllowedIPs:          append([]netip.Prefix(nil), p.AllowedIPs...),
 			PersistentKeepalive: p.PersistentKeepalive,
+			RxBytes:             r.rx,
+			TxBytes:             r.tx,
+			LastHandshake:       r.lastHandshake,
 		}
 		if ep, ok := t.lazy.lastSeen[p.PublicKey]; ok {
 			s.Endpoint = ep

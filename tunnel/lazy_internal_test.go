@@ -30,7 +30,7 @@ func TestLazyEvictAndReload(t *testing.T) {
 			Endpoint:   fmt.Sprintf("127.0.0.1:%d", spoke.ListenPort()),
 			AllowedIPs: []netip.Prefix{netip.MustParsePrefix("10.60.0.2/32")},
 		}},
-	}, &Options{LazyPeers: true})
+	}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -69,15 +69,29 @@ func TestLazyEvictAndReload(t *testing.T) {
 	if n := len(hub.devicePeers()); n != 1 {
 		t.Fatalf("%d peers loaded after traffic, want 1", n)
 	}
+	before := hub.Peers()
+	if len(before) != 1 || before[0].RxBytes == 0 || before[0].TxBytes == 0 || before[0].LastHandshake.IsZero() {
+		t.Fatalf("Peers() after traffic: %+v", before)
+	}
 	hub.evictIdle(time.Now().Add(time.Hour))
 	if n := len(hub.devicePeers()); n != 0 {
 		t.Fatalf("%d peers loaded after eviction, want 0", n)
 	}
-	if ps := hub.Peers(); len(ps) != 1 || ps[0].Endpoint.Port() != uint16(spoke.ListenPort()) {
+	ps := hub.Peers()
+	if len(ps) != 1 || ps[0].Endpoint.Port() != uint16(spoke.ListenPort()) {
 		t.Fatalf("Peers() after eviction: %+v", ps)
+	}
+	// An unloaded peer keeps its statistics.
+	if ps[0].RxBytes != before[0].RxBytes || ps[0].TxBytes != before[0].TxBytes || !ps[0].LastHandshake.Equal(before[0].LastHandshake) {
+		t.Errorf("Peers() after eviction %+v, want the statistics of %+v", ps[0], before[0])
 	}
 	fetch()
 	if n := len(hub.devicePeers()); n != 1 {
 		t.Fatalf("%d peers loaded after new traffic, want 1", n)
+	}
+	// The next load's counters add to the earlier ones.
+	ps = hub.Peers()
+	if len(ps) != 1 || ps[0].RxBytes <= before[0].RxBytes || ps[0].TxBytes <= before[0].TxBytes || !ps[0].LastHandshake.After(before[0].LastHandshake) {
+		t.Errorf("Peers() after reload %+v, want more than %+v", ps[0], before[0])
 	}
 }

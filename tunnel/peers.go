@@ -62,6 +62,10 @@ func (t *Tunnel) SetPeer(ctx context.Context, p PeerConfig) error {
 			t.lazy.loaded[p.PublicKey] = time.Now()
 		}
 	}
+	if t.lazy != nil && p.Endpoint != "" {
+		// A configured endpoint replaces the one last seen.
+		delete(t.lazy.lastSeen, p.PublicKey)
+	}
 	i := slices.IndexFunc(t.cfg.Peers, func(q PeerConfig) bool { return q.PublicKey == p.PublicKey })
 	var old []netip.Prefix
 	if i >= 0 {
@@ -102,6 +106,7 @@ func (t *Tunnel) RemovePeer(key Key) error {
 	if t.lazy != nil {
 		delete(t.lazy.loaded, key)
 		delete(t.lazy.lastSeen, key)
+		delete(t.lazy.retired, key)
 		t.lazy.gen.Add(1)
 	}
 	t.table.setPeer(key, t.cfg.Peers[i].AllowedIPs, nil)
@@ -110,8 +115,9 @@ func (t *Tunnel) RemovePeer(key Key) error {
 }
 
 // Peers returns the status of every configured peer, in no fixed order.
-// With Options.LazyPeers, peers not loaded show no handshake and zero
-// counters.
+// Statistics cover the peer's whole life in the tunnel, across the loads
+// and unloads of lazy loading (see Options.EagerPeers); a peer that has
+// never been in use shows no handshake and zero counters.
 func (t *Tunnel) Peers() []PeerStatus {
 	ps := t.devicePeers()
 	if t.lazy != nil {

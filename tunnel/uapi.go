@@ -99,9 +99,11 @@ func (t *Tunnel) handleUAPI(c net.Conn) {
 		}
 		switch op {
 		case "get=1\n":
-			if b, err := rw.ReadByte(); err != nil {
+			var b byte
+			if b, err = rw.ReadByte(); err != nil {
 				return
-			} else if b != '\n' {
+			}
+			if b != '\n' {
 				err = uapiErrorf(ipc.IpcErrorInvalid, "trailing character in UAPI get: %q", b)
 				break
 			}
@@ -354,14 +356,36 @@ func parseHexKey(s string) (Key, error) {
 func (t *Tunnel) applyUAPISet(req *uapiSet) error {
 	cur := t.Config()
 	final := make(map[Key]PeerConfig, len(cur.Peers))
+	owner := make(map[netip.Prefix]Key) // which peer of final has each prefix
 	if !req.replacePeers {
 		for _, p := range cur.Peers {
 			final[p.PublicKey] = p
+			for _, a := range p.AllowedIPs {
+				owner[a.Masked()] = p.PublicKey
+			}
 		}
+	}
+	// take gives prefix a to key, taking it from the peer that has it, as
+	// wireguard-go's allowed IPs do.
+	take := func(key Key, a netip.Prefix) {
+		if other, ok := owner[a]; ok && other != key {
+			if o, ok := final[other]; ok {
+				o.AllowedIPs = slices.DeleteFunc(slices.Clone(o.AllowedIPs), func(b netip.Prefix) bool { return b.Masked() == a })
+				final[other] = o
+			}
+		}
+		owner[a] = key
 	}
 	var touched []Key // peers to set, in request order
 	for _, rp := range req.peers {
 		if rp.remove {
+			if p, ok := final[rp.key]; ok {
+				for _, a := range p.AllowedIPs {
+					if owner[a.Masked()] == rp.key {
+						delete(owner, a.Masked())
+					}
+				}
+			}
 			delete(final, rp.key)
 			continue
 		}
@@ -388,6 +412,7 @@ func (t *Tunnel) applyUAPISet(req *uapiSet) error {
 			p.AllowedIPs = slices.DeleteFunc(p.AllowedIPs, func(a netip.Prefix) bool { return a.Masked() == c.prefix })
 			if c.add {
 				p.AllowedIPs = append(p.AllowedIPs, c.prefix)
+				take(rp.key, c.prefix)
 			}
 		}
 		if err := p.validate(); err != nil {

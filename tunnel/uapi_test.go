@@ -3,6 +3,7 @@ package tunnel_test
 import (
 	"bufio"
 	"fmt"
+	"io"
 	"net"
 	"net/netip"
 	"os"
@@ -143,22 +144,52 @@ func TestUAPIUnloadedPeers(t *testing.T) {
 
 	// A request with a bad line fails whole: the peer before it is not
 	// added.
-	c, err := net.Dial("unix", filepath.Join("/var/run/wireguard", name+".sock"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
 	fresh := mustKey(t).PublicKey()
-	fmt.Fprintf(c, "set=1\npublic_key=%x\nallowed_ip=10.72.0.0/16\npublic_key=%x\nallowed_ip=not-a-prefix\n\n", fresh[:], keys[0][:])
-	c.SetReadDeadline(time.Now().Add(10 * time.Second))
-	reply, err := bufio.NewReader(c).ReadString('\n')
-	if err != nil || reply != "errno=-22\n" {
-		t.Errorf("reply to a bad set: %q, %v; want errno=-22", reply, err)
+	reply := uapiRequest(t, name, fmt.Sprintf("set=1\npublic_key=%x\nallowed_ip=10.72.0.0/16\npublic_key=%x\nallowed_ip=not-a-prefix\n\n", fresh[:], keys[0][:]))
+	if reply != "errno=-22\n\n" {
+		t.Errorf("reply to a bad set: %q, want errno=-22", reply)
 	}
 	if _, ok := a.WhoIs(netip.MustParseAddr("10.72.0.1")); ok {
 		t.Error("a failed set request added a peer")
 	}
 	if n := len(a.Peers()); n != 50 {
 		t.Errorf("%d peers after a failed set, want 50", n)
+	}
+	if reply := uapiRequest(t, name, "get=1\nx"); reply != "errno=-22\n\n" {
+		t.Errorf("reply to a get with a trailing character: %q", reply)
+	}
+
+	// As in WireGuard, a prefix given to one peer is taken from another,
+	// even when that other peer comes later in the same request.
+	reply = uapiRequest(t, name, fmt.Sprintf("set=1\npublic_key=%x\nallowed_ip=10.70.0.2/32\npublic_key=%x\nendpoint=127.0.0.1:7\n\n", keys[1][:], keys[2][:]))
+	if reply != "errno=0\n\n" {
+		t.Fatalf("reply to a set: %q", reply)
+	}
+	if k, ok := a.WhoIs(netip.MustParseAddr("10.70.0.2")); !ok || k != keys[1] {
+		t.Errorf("WhoIs(10.70.0.2) = %v, %v; want the peer that took it", k, ok)
+	}
+}
+
+// uapiRequest sends one raw request to the UAPI socket NAME and returns
+// the reply up to its empty line.
+func uapiRequest(t *testing.T, name, req string) string {
+	t.Helper()
+	c, err := net.Dial("unix", filepath.Join("/var/run/wireguard", name+".sock"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	c.SetDeadline(time.Now().Add(10 * time.Second))
+	if _, err := io.WriteString(c, req); err != nil {
+		t.Fatal(err)
+	}
+	r := bufio.NewReader(c)
+	var reply strings.Builder
+	for {
+		line, err := r.ReadString('\n')
+		reply.WriteString(line)
+		if err != nil || line == "\n" {
+			return reply.String()
+		}
 	}
 }

@@ -75,6 +75,8 @@ type Options struct {
 	// LazyPeers asked for lazy peer loading when it was not the default.
 	// It is kept so that existing callers compile; peers are loaded lazily
 	// unless EagerPeers is set, whatever LazyPeers says.
+	//
+	// Deprecated: lazy loading is the default; see EagerPeers.
 	LazyPeers bool
 
 	// Bind is the UDP transport. Default: conn.NewDefaultBind(), one UDP

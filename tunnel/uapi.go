@@ -462,11 +462,11 @@ func (t *Tunnel) setInterface(req *uapiSet) error {
 	if b.Len() == 0 {
 		return nil
 	}
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	if t.closed {
-		return uapiErrorf(ipc.IpcErrorIO, "%w", ErrClosed)
+	if err := t.checkOpen(); err != nil {
+		return uapiErrorf(ipc.IpcErrorIO, "%w", err)
 	}
+	// Not under t.mu: a new listen port rebinds the UDP socket, which waits
+	// for the receive goroutines, and those take t.mu to load peers.
 	if err := t.dev.IpcSet(b.String()); err != nil {
 		code := int64(ipc.IpcErrorUnknown)
 		var ie *device.IPCError
@@ -475,6 +475,15 @@ func (t *Tunnel) setInterface(req *uapiSet) error {
 		}
 		return uapiErrorf(code, "set interface: %w", err)
 	}
+	port := 0
+	if req.listenPort != nil {
+		port = *req.listenPort
+		if port == 0 {
+			port = t.deviceListenPort()
+		}
+	}
+	t.mu.Lock()
+	defer t.mu.Unlock()
 	if req.privateKey != nil && !req.privateKey.IsZero() {
 		t.cfg.PrivateKey = *req.privateKey
 		if t.lazy != nil {
@@ -482,10 +491,7 @@ func (t *Tunnel) setInterface(req *uapiSet) error {
 		}
 	}
 	if req.listenPort != nil {
-		t.cfg.ListenPort = *req.listenPort
-		if t.cfg.ListenPort == 0 {
-			t.cfg.ListenPort = t.deviceListenPort()
-		}
+		t.cfg.ListenPort = port
 	}
 	return nil
 }

@@ -73,6 +73,34 @@ func testUAPIWithWg(t *testing.T, eager bool) {
 	}
 	run(t, "wg", "set", name, "peer", newPeer.String(), "remove")
 	eventually(t, func() bool { _, ok := a.WhoIs(netip.MustParseAddr("10.5.0.77")); return !ok })
+
+	// A new listen port rebinds the socket; b follows it and traffic
+	// flows again. A new private key changes the public key.
+	pc, err := net.ListenPacket("udp4", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	port := pc.LocalAddr().(*net.UDPAddr).Port
+	pc.Close()
+	run(t, "wg", "set", name, "listen-port", strconv.Itoa(port))
+	if a.ListenPort() != port {
+		t.Errorf("ListenPort() = %d after wg set listen-port %d", a.ListenPort(), port)
+	}
+	a.port = port
+	connect(t, a, b)
+	roundTrip(t, a, netip.AddrPortFrom(b.v4, 4001))
+	newKey := mustKey(t)
+	keyFile := filepath.Join(t.TempDir(), "key")
+	if err := os.WriteFile(keyFile, []byte(newKey.String()+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	run(t, "wg", "set", name, "private-key", keyFile)
+	if a.PublicKey() != newKey.PublicKey() || a.Config().PrivateKey != newKey {
+		t.Errorf("PublicKey() = %v after wg set private-key, want %v", a.PublicKey(), newKey.PublicKey())
+	}
+	if out := run(t, "wg", "show", name, "public-key"); strings.TrimSpace(out) != newKey.PublicKey().String() {
+		t.Errorf("wg show public-key = %q", out)
+	}
 	a.Close()
 	if _, err := os.Stat(filepath.Join("/var/run/wireguard", name+".sock")); !os.IsNotExist(err) {
 		t.Errorf("UAPI socket left behind: %v", err)

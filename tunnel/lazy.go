@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net/netip"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -81,43 +82,44 @@ func (t *Tunnel) initialPeers(cfg *Config) []PeerConfig {
 	return ps
 }
 
-// loadLocked configures p in wireguard-go. Must hold t.mu.
-func (t *Tunnel) loadLocked(p *PeerConfig) error {
-	q := *p
-	if ep, ok := t.lazy.lastSeen[p.PublicKey]; ok {
-		q.Endpoint = ep.String()
+// loadKey loads the configured peer key if it is not loaded. It is called
+// from the packet paths, and does nothing while the device rebinds or
+// closes (see Tunnel.rebindMu).
+func (t *Tunnel) loadKey(key Key) {
+	if !t.rebindMu.TryRLock() {
+		return
 	}
+	defer t.rebindMu.RUnlock()
+	t.cfgMu.Lock()
+	defer t.cfgMu.Unlock()
+	t.mu.Lock()
+	_, loaded := t.lazy.loaded[key]
+	i := slices.IndexFunc(t.cfg.Peers, func(q PeerConfig) bool { return q.PublicKey == key })
+	if t.closed || loaded || i < 0 {
+		t.mu.Unlock()
+		return
+	}
+	p := t.cfg.Peers[i].clone()
+	if ep, ok := t.lazy.lastSeen[key]; ok {
+		p.Endpoint = ep.String()
+	}
+	t.mu.Unlock()
+	// Not under mu (see Tunnel.cfgMu); cfgMu keeps the peer from being
+	// changed or removed meanwhile.
 	var b strings.Builder
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	if err := peerConfig(ctx, &b, &q); err != nil {
-		return err
+	err := peerConfig(ctx, &b, &p)
+	if err == nil {
+		err = t.dev.IpcSet(b.String())
 	}
-	if err := t.dev.IpcSet(b.String()); err != nil {
-		return err
+	if err != nil {
+		t.log.Warn("load peer", "peer", key.String(), "err", err)
+		return
 	}
-	t.lazy.loaded[p.PublicKey] = time.Now()
-	return nil
-}
-
-// loadKey loads the configured peer key if it is not loaded.
-func (t *Tunnel) loadKey(key Key) {
 	t.mu.Lock()
-	defer t.mu.Unlock()
-	if t.closed {
-		return
-	}
-	if _, ok := t.lazy.loaded[key]; ok {
-		return
-	}
-	for i := range t.cfg.Peers {
-		if t.cfg.Peers[i].PublicKey == key {
-			if err := t.loadLocked(&t.cfg.Peers[i]); err != nil {
-				t.log.Warn("load peer", "peer", key.String(), "err", err)
-			}
-			return
-		}
-	}
+	t.lazy.loaded[key] = time.Now()
+	t.mu.Unlock()
 }
 
 // loadForDestination loads the peer that routes dst, if any.
@@ -211,13 +213,15 @@ func (t *Tunnel) evictLoop(interval time.Duration) {
 // evictIdle unloads peers loaded before cutoff whose last handshake is
 // also before cutoff, except peers with a persistent keepalive.
 func (t *Tunnel) evictIdle(cutoff time.Time) {
+	t.cfgMu.Lock()
+	defer t.cfgMu.Unlock()
 	status := make(map[Key]PeerStatus)
 	for _, s := range t.devicePeers() {
 		status[s.PublicKey] = s
 	}
 	t.mu.Lock()
-	defer t.mu.Unlock()
 	if t.closed {
+		t.mu.Unlock()
 		return
 	}
 	keep := make(map[Key]bool)
@@ -226,12 +230,10 @@ func (t *Tunnel) evictIdle(cutoff time.Time) {
 			keep[p.PublicKey] = true
 		}
 	}
+	var evict []Key
 	for key, at := range t.lazy.loaded {
 		s := status[key]
 		if keep[key] || at.After(cutoff) || s.LastHandshake.After(cutoff) {
-			continue
-		}
-		if err := t.dev.IpcSet(fmt.Sprintf("public_key=%s\nremove=true\n", key.hex())); err != nil {
 			continue
 		}
 		if s.Endpoint.IsValid() {
@@ -245,7 +247,19 @@ func (t *Tunnel) evictIdle(cutoff time.Time) {
 		}
 		t.lazy.retired[key] = r
 		delete(t.lazy.loaded, key)
+		evict = append(evict, key)
+	}
+	if len(evict) > 0 {
 		t.lazy.gen.Add(1)
+	}
+	t.mu.Unlock()
+	// Not under mu (see Tunnel.cfgMu). A packet for an evicted peer that
+	// comes before its removal loads nothing (loadKey waits for cfgMu);
+	// one that comes after loads it again.
+	for _, key := range evict {
+		if err := t.dev.IpcSet(fmt.Sprintf("public_key=%s\nremove=true\n", key.hex())); err != nil {
+			t.log.Warn("unload peer", "peer", key.String(), "err", err)
+		}
 	}
 }
 

@@ -48,19 +48,27 @@ func (t *Tunnel) SetPeer(ctx context.Context, p PeerConfig) error {
 	if err := peerConfig(ctx, &b, &p); err != nil {
 		return err
 	}
+	// Device changes happen under cfgMu but not mu: wireguard-go may wait
+	// for its goroutines, which take mu (flow interception, lazy loads).
+	t.cfgMu.Lock()
+	defer t.cfgMu.Unlock()
 	t.mu.Lock()
-	defer t.mu.Unlock()
-	if t.closed {
+	closed := t.closed
+	_, loaded := t.lazy.loadedPeer(p.PublicKey)
+	t.mu.Unlock()
+	if closed {
 		return ErrClosed
 	}
-	_, loaded := t.lazy.loadedPeer(p.PublicKey)
-	if t.lazy == nil || loaded || p.PersistentKeepalive > 0 {
+	load := t.lazy == nil || loaded || p.PersistentKeepalive > 0
+	if load {
 		if err := t.dev.IpcSet(b.String()); err != nil {
 			return fmt.Errorf("tunnel: set peer %v: %w", p.PublicKey, err)
 		}
-		if t.lazy != nil {
-			t.lazy.loaded[p.PublicKey] = time.Now()
-		}
+	}
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if load && t.lazy != nil {
+		t.lazy.loaded[p.PublicKey] = time.Now()
 	}
 	if t.lazy != nil && p.Endpoint != "" {
 		// A configured endpoint replaces the one last seen.
@@ -89,20 +97,19 @@ func (t *Tunnel) SetPeer(ctx context.Context, p PeerConfig) error {
 // packets from and to it stop flowing; connections through it stall and
 // time out. It returns ErrUnknownPeer if no such peer is configured.
 func (t *Tunnel) RemovePeer(key Key) error {
+	t.cfgMu.Lock()
+	defer t.cfgMu.Unlock()
 	t.mu.Lock()
-	defer t.mu.Unlock()
 	if t.closed {
+		t.mu.Unlock()
 		return ErrClosed
 	}
 	i := slices.IndexFunc(t.cfg.Peers, func(q PeerConfig) bool { return q.PublicKey == key })
 	if i < 0 {
+		t.mu.Unlock()
 		return fmt.Errorf("%w: %v", ErrUnknownPeer, key)
 	}
-	if _, loaded := t.lazy.loadedPeer(key); t.lazy == nil || loaded {
-		if err := t.dev.IpcSet(fmt.Sprintf("public_key=%s\nremove=true\n", key.hex())); err != nil {
-			return fmt.Errorf("tunnel: remove peer %v: %w", key, err)
-		}
-	}
+	_, loaded := t.lazy.loadedPeer(key)
 	if t.lazy != nil {
 		delete(t.lazy.loaded, key)
 		delete(t.lazy.lastSeen, key)
@@ -111,6 +118,15 @@ func (t *Tunnel) RemovePeer(key Key) error {
 	}
 	t.table.setPeer(key, t.cfg.Peers[i].AllowedIPs, nil)
 	t.cfg.Peers = slices.Delete(t.cfg.Peers, i, i+1)
+	t.mu.Unlock()
+	// The tunnel no longer routes to the peer, so nothing loads it again
+	// before wireguard-go has removed it. Removing a peer waits for its
+	// goroutines, which may be delivering a packet that takes mu.
+	if loaded {
+		if err := t.dev.IpcSet(fmt.Sprintf("public_key=%s\nremove=true\n", key.hex())); err != nil {
+			return fmt.Errorf("tunnel: remove peer %v: %w", key, err)
+		}
+	}
 	return nil
 }
 

@@ -108,6 +108,23 @@ type Tunnel struct {
 	udpWaiting  atomic.Int64 // entries in udpPending
 	up          atomic.Bool  // set when New has finished; read by metric callbacks
 
+	// cfgMu serializes changes of the configuration that call into
+	// wireguard-go (SetPeer, RemovePeer, lazy loads and unloads, UAPI
+	// interface settings). It is taken before mu, and mu is never held
+	// across a call into wireguard-go that may wait for the device's
+	// goroutines: those deliver packets into the netstack, whose flow
+	// interception takes mu.
+	cfgMu sync.Mutex
+
+	// rebindMu is held for writing while wireguard-go rebinds or closes
+	// its UDP socket, which waits for its receive goroutines while holding
+	// the device's configuration lock. The packet paths (a receive
+	// goroutine, the TUN reader) load a lazy peer only if they can take a
+	// read lock at once: otherwise they could wait for that configuration
+	// lock forever. The packet that would have loaded the peer is then
+	// dropped, and its sender retries.
+	rebindMu sync.RWMutex
+
 	mu         sync.Mutex   // guards the fields below
 	httpClient *http.Client // made by HTTPClient
 	cfg        Config       // the applied configuration; Peers mirror the device
@@ -283,7 +300,9 @@ func (t *Tunnel) shutdown() {
 		uc.Close()
 	}
 	t.flowCancel()
+	t.rebindMu.Lock()
 	t.dev.Close()
+	t.rebindMu.Unlock()
 	t.stack.Close()
 	t.wg.Wait()
 	t.stack.Wait()

@@ -465,9 +465,13 @@ func (t *Tunnel) setInterface(req *uapiSet) error {
 	if err := t.checkOpen(); err != nil {
 		return uapiErrorf(ipc.IpcErrorIO, "%w", err)
 	}
-	// Not under t.mu: a new listen port rebinds the UDP socket, which waits
-	// for the receive goroutines, and those take t.mu to load peers.
-	if err := t.dev.IpcSet(b.String()); err != nil {
+	// A new listen port or mark rebinds the UDP socket, which waits for
+	// the receive goroutines: hold rebindMu, not mu or cfgMu, which those
+	// goroutines may wait for.
+	t.rebindMu.Lock()
+	err := t.dev.IpcSet(b.String())
+	t.rebindMu.Unlock()
+	if err != nil {
 		code := int64(ipc.IpcErrorUnknown)
 		var ie *device.IPCError
 		if errors.As(err, &ie) {

@@ -191,15 +191,14 @@ type uapiSet struct {
 
 // uapiPeer is the part of a set request about one peer.
 type uapiPeer struct {
-	key             Key
-	remove          bool
-	updateOnly      bool
-	psk             *Key
-	endpoint        *netip.AddrPort
-	keepalive       *time.Duration
-	replaceAllowed  bool
-	allowed         []allowedChange // in request order
-	protocolVersion bool
+	key            Key
+	remove         bool
+	updateOnly     bool
+	psk            *Key
+	endpoint       *netip.AddrPort
+	keepalive      *time.Duration
+	replaceAllowed bool
+	allowed        []allowedChange // in request order
 }
 
 type allowedChange struct {
@@ -333,7 +332,6 @@ func (p *uapiPeer) set(k, v string) error {
 		if v != "1" {
 			return uapiErrorf(ipc.IpcErrorInvalid, "invalid protocol_version %q", v)
 		}
-		p.protocolVersion = true
 	default:
 		return uapiErrorf(ipc.IpcErrorInvalid, "invalid UAPI peer key %q", k)
 	}

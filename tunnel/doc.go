@@ -112,8 +112,8 @@
 // loopback passes as one UDP GSO packet, so that a receiver on the same
 // host reads whole runs per system call. TCP buffers grow to
 // [Options].TCPBufferSize (4 MiB). On the development machine (2 cores
-// shared with other jobs, load average 10–18) bulk TCP between two tunnels
-// over loopback ran 4–8.5× faster than two stock adapters, with 3.4–4.1
+// shared with other jobs, load average 6–18) bulk TCP between two tunnels
+// over loopback ran 3.2–8.5× faster than two stock adapters, with 3.3–4.1
 // CPU-seconds per GiB against their 15–19, both ends counted;
 // BenchmarkThroughput measures both and raw loopback TCP side by side.
 //

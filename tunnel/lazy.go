@@ -48,7 +48,7 @@ type lazyState struct {
 	id  atomic.Pointer[identity] // our keys, read by the bind's receive goroutines
 
 	loaded   map[Key]time.Time      // loaded peers and when they were loaded
-	lastSeen map[Key]netip.AddrPort // endpoints of unloaded peers
+	lastSeen map[Key]netip.AddrPort // endpoints of unloaded peers: last seen, or configured and resolved
 	retired  map[Key]peerStats      // statistics of earlier loads
 }
 
@@ -67,19 +67,30 @@ func (l *lazyState) setIdentity(priv Key) {
 
 func (t *Tunnel) lazyEnabled() bool { return t.lazy != nil }
 
-// initialPeers returns the peers to load at start.
-func (t *Tunnel) initialPeers(cfg *Config) []PeerConfig {
+// initialPeers returns the peers to load at start. It resolves the
+// endpoints of the others now, as WireGuard would, so that loading them
+// later does not resolve a host name on a packet path.
+func (t *Tunnel) initialPeers(ctx context.Context, cfg *Config) ([]PeerConfig, error) {
 	if !t.lazyEnabled() {
-		return cfg.Peers
+		return cfg.Peers, nil
 	}
 	var ps []PeerConfig
 	for _, p := range cfg.Peers {
 		if p.PersistentKeepalive > 0 {
 			ps = append(ps, p)
 			t.lazy.loaded[p.PublicKey] = time.Now()
+			continue
 		}
+		if p.Endpoint == "" {
+			continue
+		}
+		ep, err := resolveEndpoint(ctx, p.Endpoint)
+		if err != nil {
+			return nil, err
+		}
+		t.lazy.lastSeen[p.PublicKey] = ep
 	}
-	return ps
+	return ps, nil
 }
 
 // loadKey loads the configured peer key if it is not loaded. It is called
@@ -109,7 +120,7 @@ func (t *Tunnel) loadKey(key Key) {
 	var b strings.Builder
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	err := peerConfig(ctx, &b, &p)
+	_, err := peerConfig(ctx, &b, &p)
 	if err == nil {
 		err = t.dev.IpcSet(b.String())
 	}

@@ -45,7 +45,8 @@ func (t *Tunnel) SetPeer(ctx context.Context, p PeerConfig) error {
 	}
 	p = p.clone()
 	var b strings.Builder
-	if err := peerConfig(ctx, &b, &p); err != nil {
+	ep, err := peerConfig(ctx, &b, &p)
+	if err != nil {
 		return err
 	}
 	// Device changes happen under cfgMu but not mu: wireguard-go may wait
@@ -70,9 +71,11 @@ func (t *Tunnel) SetPeer(ctx context.Context, p PeerConfig) error {
 	if load && t.lazy != nil {
 		t.lazy.loaded[p.PublicKey] = time.Now()
 	}
-	if t.lazy != nil && p.Endpoint != "" {
-		// A configured endpoint replaces the one last seen.
-		delete(t.lazy.lastSeen, p.PublicKey)
+	if t.lazy != nil && ep.IsValid() {
+		// A configured endpoint replaces the one last seen. It is kept
+		// resolved, as WireGuard keeps it, so that loading the peer
+		// later does not resolve a host name on a packet path.
+		t.lazy.lastSeen[p.PublicKey] = ep
 	}
 	i := slices.IndexFunc(t.cfg.Peers, func(q PeerConfig) bool { return q.PublicKey == p.PublicKey })
 	var old []netip.Prefix

@@ -189,7 +189,13 @@ func New(ctx context.Context, cfg Config, opts *Options) (*Tunnel, error) {
 		t.bind = &lazyBind{Bind: t.bind, t: t}
 		dc := &destCache{t: t}
 		t.link.onSend = dc.check
-		devCfg.Peers = t.initialPeers(&cfg)
+		if devCfg.Peers, err = t.initialPeers(ctx, &cfg); err != nil {
+			t.flowCancel()
+			t.stack.Close()
+			t.stack.Wait()
+			t.tel.close()
+			return nil, err
+		}
 	}
 	t.dev = device.NewDevice(t.link, t.bind, wgLogger(log))
 

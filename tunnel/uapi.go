@@ -375,6 +375,7 @@ func (t *Tunnel) applyUAPISet(req *uapiSet) error {
 		owner[a] = key
 	}
 	var touched []Key // peers to set, in request order
+	inTouched := make(map[Key]bool)
 	for _, rp := range req.peers {
 		if rp.remove {
 			if p, ok := final[rp.key]; ok {
@@ -417,7 +418,8 @@ func (t *Tunnel) applyUAPISet(req *uapiSet) error {
 			return uapiErrorf(ipc.IpcErrorInvalid, "peer %v: %w", rp.key, err)
 		}
 		final[rp.key] = p
-		if !slices.Contains(touched, rp.key) {
+		if !inTouched[rp.key] {
+			inTouched[rp.key] = true
 			touched = append(touched, rp.key)
 		}
 	}

@@ -93,7 +93,9 @@
 // returns the live configuration including peers changed since [New].
 // Errors carry the line number ([ConfigError]). With [Options].UAPIName set,
 // the tunnel serves the standard UAPI socket in /var/run/wireguard, and
-// `wg show NAME` and `wg set NAME ...` work against it.
+// `wg show NAME` and `wg set NAME ...` work against it; the tunnel answers
+// the protocol from its own peer table, so changes made with wg set show in
+// Config, Peers and WhoIs at once.
 //
 // # Performance
 //
@@ -105,19 +107,39 @@
 // MTU-sized packets (segmentation offload), hands decrypted batches to the
 // stack through gVisor's GRO so that TCP processes coalesced segments, and
 // skips checksum verification of packets WireGuard has already
-// authenticated. TCP buffers grow to [Options].TCPBufferSize (4 MiB). On
-// the development machine (2 cores shared with other jobs, load average
-// 3–13) bulk TCP between two tunnels over loopback ran 2.3–5× faster than
-// two stock adapters (median of runs about 2.9×) with 13–14 CPU-seconds
-// per GiB against their 30–37, both ends counted; BenchmarkThroughput
-// measures both and raw loopback TCP side by side.
+// authenticated. It cuts segments a little short of gVisor's MSS where
+// that keeps WireGuard's runs of equal-sized UDP datagrams within what
+// loopback passes as one UDP GSO packet, so that a receiver on the same
+// host reads whole runs per system call. TCP buffers grow to
+// [Options].TCPBufferSize (4 MiB). On the development machine (2 cores
+// shared with other jobs, load average 6–18) bulk TCP between two tunnels
+// over loopback ran 3.2–8.5× faster than two stock adapters, with 3.3–4.1
+// CPU-seconds per GiB against their 15–19, both ends counted;
+// BenchmarkThroughput measures both and raw loopback TCP side by side.
 //
 // Every peer loaded into wireguard-go costs about 28 KiB (its per-peer
-// queues and goroutines), so 10,000 configured peers take about 280 MiB.
-// With [Options].LazyPeers a peer is loaded only while in use — when the
-// tunnel sends to it or its handshake arrives — and unloaded after five idle
-// minutes; 10,000 idle peers then fit in about 20 MiB of RSS for the whole
-// process. BenchmarkIdlePeers measures both modes in fresh processes.
+// queues and goroutines), so 10,000 loaded peers take about 280 MiB. The
+// tunnel therefore keeps its peers in its own table and loads a peer into
+// wireguard-go only while it is in use — when the tunnel sends to it or its
+// handshake arrives — and unloads it after five idle minutes; 10,000 idle
+// peers then fit in about 20 MiB of RSS for the whole process. The first
+// packet to or from an unloaded peer pays a peer setup of tens of
+// microseconds. [Tunnel.Peers], [Tunnel.Config], [Tunnel.WhoIs] and the UAPI
+// socket see every configured peer whether loaded or not, with statistics
+// summed across loads. [Options].EagerPeers loads every peer at start, as
+// stock wireguard-go does. BenchmarkIdlePeers measures both modes in fresh
+// processes.
+//
+// # Telemetry
+//
+// Metrics go to [Options].MeterProvider under the scope [ScopeName]:
+// gonaut.tunnel.peers (configured peers), gonaut.tunnel.rx_bytes and
+// gonaut.tunnel.tx_bytes (WireGuard transport bytes, all peers),
+// gonaut.tunnel.handshakes (completed handshakes, counted when a collection
+// sees a peer's last handshake time advance, so collect at least every two
+// minutes to see every rekey) and gonaut.tunnel.flows (flows offered to the
+// flow handler, by protocol and verdict). Each flow decision is a span
+// "tunnel.flow" from [Options].TracerProvider.
 //
 // # Concurrency, errors and lifetime
 //

@@ -3,10 +3,12 @@ package tunnel_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"net/netip"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -246,5 +248,81 @@ func TestFlowPendingAtClose(t *testing.T) {
 	case <-returned:
 	default:
 		t.Fatal("Close returned before the flow handler")
+	}
+}
+
+// TestRemovePeerDuringUDPFlows removes and re-adds a peer while it opens
+// new UDP flows as fast as it can. gVisor offers a new UDP flow to the
+// tunnel on the goroutine that delivers the packet, which is one that
+// removing the peer waits for: removal must not hold what flow
+// interception needs.
+func TestRemovePeerDuringUDPFlows(t *testing.T) {
+	var seen atomic.Int64
+	r := newFlowRig(t, func(ctx context.Context, f *tunnel.Flow) {
+		seen.Add(1)
+		f.Refuse()
+	})
+	stop := make(chan struct{})
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for port := 1; ; port++ {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			c, err := r.client.Dial(context.Background(), "udp", fmt.Sprintf("10.100.0.9:%d", 1000+port%5000))
+			if err != nil {
+				continue
+			}
+			c.Write([]byte("x"))
+			c.Close()
+		}
+	}()
+	defer func() { close(stop); <-done }()
+	go func() {
+		for {
+			select {
+			case <-r.flows:
+			case <-stop:
+				return
+			}
+		}
+	}()
+	peer := tunnel.PeerConfig{
+		PublicKey:  r.client.PublicKey(),
+		Endpoint:   r.client.endpoint(),
+		AllowedIPs: []netip.Prefix{netip.PrefixFrom(r.client.v4, 32), netip.PrefixFrom(r.client.v6, 128)},
+	}
+	for i := range 10 {
+		// Wait until flows from the peer arrive, then remove it.
+		n0 := seen.Load()
+		ctx := testCtx(t, 30*time.Second)
+		for seen.Load() < n0+20 {
+			if ctx.Err() != nil {
+				t.Fatalf("round %d: no flows from the peer", i)
+			}
+			// A packet from the gateway loads the peer and starts a
+			// handshake, so the client's traffic gets through again.
+			if c, err := r.gw.Dial(ctx, "udp", netip.AddrPortFrom(r.client.v4, 9).String()); err == nil {
+				c.Write([]byte("hello"))
+				c.Close()
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+		removed := make(chan error, 1)
+		go func() { removed <- r.gw.RemovePeer(peer.PublicKey) }()
+		select {
+		case err := <-removed:
+			if err != nil {
+				t.Fatal(err)
+			}
+		case <-time.After(20 * time.Second):
+			t.Fatalf("round %d: RemovePeer blocked while the peer was opening flows", i)
+		}
+		if err := r.gw.SetPeer(context.Background(), peer); err != nil {
+			t.Fatal(err)
+		}
 	}
 }

@@ -17,17 +17,20 @@ import (
 // TCP sender, route and NIC code: that difference is most of the per-packet
 // overhead of the stock path.
 
-// segmentCount returns how many packets pkt becomes on the wire.
-func segmentCount(pkt *stack.PacketBuffer) int {
+// segmentCount returns how many packets pkt becomes on the wire, as
+// segmentTCP cuts it for a link of the given MTU.
+func segmentCount(pkt *stack.PacketBuffer, mtu int) int {
 	g := pkt.GSOOptions
 	if g.Type != stack.GSOTCPv4 && g.Type != stack.GSOTCPv6 || g.MSS == 0 {
 		return 1
 	}
-	payload := pkt.Size() - len(pkt.NetworkHeader().Slice()) - len(pkt.TransportHeader().Slice())
+	hdrLen := len(pkt.NetworkHeader().Slice()) + len(pkt.TransportHeader().Slice())
+	payload := pkt.Size() - hdrLen
 	if payload <= int(g.MSS) {
 		return 1
 	}
-	return (payload + int(g.MSS) - 1) / int(g.MSS)
+	mss := wholeBatchPayload(int(g.MSS), hdrLen, mtu)
+	return (payload + mss - 1) / mss
 }
 
 // maxHeaders bounds the IP plus TCP header bytes of a GSO packet: a
@@ -40,7 +43,7 @@ const maxHeaders = 120
 // IP header and TCP checksum. It copies each payload byte once, straight
 // from the packet's views. It returns the number of buffers filled; a
 // malformed packet yields 0 (it is dropped, which TCP recovers from).
-func segmentTCP(pkt [][]byte, total int, gso stack.GSO, bufs [][]byte, sizes []int, offset int) int {
+func segmentTCP(pkt [][]byte, total int, gso stack.GSO, mtu int, bufs [][]byte, sizes []int, offset int) int {
 	var hdrBuf [maxHeaders]byte
 	n := 0
 	for _, v := range pkt {
@@ -97,6 +100,8 @@ func segmentTCP(pkt [][]byte, total int, gso stack.GSO, bufs [][]byte, sizes []i
 	mss := int(gso.MSS)
 	if mss <= 0 {
 		mss = max(payloadLen, 1)
+	} else if mss < payloadLen {
+		mss = wholeBatchPayload(mss, hdrLen, mtu)
 	}
 	tcpIn := header.TCP(hdr[ipHdrLen:])
 	seq := tcpIn.SequenceNumber()
@@ -151,6 +156,49 @@ func segmentTCP(pkt [][]byte, total int, gso stack.GSO, bufs [][]byte, sizes []i
 		off = end
 	}
 	return n
+}
+
+// WireGuard's UDP transport (conn.StdNetBind) hands the kernel runs of
+// equal-sized datagrams as one UDP GSO send of up to 64 datagrams and 64 KiB
+// of payload, and the receiving socket gets them as one UDP GRO read — but
+// only if the run, with its UDP, IP and link headers, fits in the 64 KiB
+// GSO limit of the device. Over loopback a run of 46 datagrams of 1,424
+// bytes (65,504 bytes of payload) does not: the kernel cuts it into single
+// datagrams, and the receiver reads two datagrams per system call instead
+// of a whole run. 1,424-byte datagrams are what gVisor's MSS (MTU 1420 less
+// 40 bytes of headers and 40 of room for TCP options) produces with the
+// default MTU, so the segments are shortened by one padding unit when
+// their datagrams would form such runs.
+const (
+	wgOverhead  = 32    // WireGuard transport header and AEAD tag
+	wgPadding   = 16    // WireGuard pads packets to a multiple of this
+	maxGSORun   = 64    // datagrams per UDP GSO send in conn.StdNetBind
+	maxUDPRunV4 = 65507 // UDP payload limits of one send in conn.StdNetBind
+	maxUDPRunV6 = 65527
+	maxGSOWhole = 65470 // UDP payload of one GSO send that loopback passes whole (IPv6; IPv4 allows a little more)
+)
+
+// wholeBatchPayload returns the segment payload size to use instead of
+// mss: mss, or less if a full run of datagrams of that size would exceed
+// maxGSOWhole.
+func wholeBatchPayload(mss, hdrLen, mtu int) int {
+	for p := mss; p > mss-4*wgPadding && p > wgPadding; {
+		inner := hdrLen + p
+		padded := min((inner+wgPadding-1)&^(wgPadding-1), max(mtu, inner))
+		dgram := padded + wgOverhead
+		if runBytes(dgram, maxUDPRunV4) <= maxGSOWhole && runBytes(dgram, maxUDPRunV6) <= maxGSOWhole {
+			return p
+		}
+		// The largest payload whose packet pads to one unit less.
+		p = (padded - wgPadding) - hdrLen
+	}
+	return mss
+}
+
+// runBytes is the payload of the longest run of size-byte datagrams that
+// conn.StdNetBind sends as one, given its payload limit.
+func runBytes(size, limit int) int {
+	return min(maxGSORun, limit/size) * size
 }
 
 // viewReader reads a packet's views in order.

@@ -57,8 +57,16 @@ func TestSegmentTCP(t *testing.T) {
 				bufs[i] = make([]byte, 16+2000)
 			}
 			sizes := make([]int, batchSize)
-			n := segmentTCP(views, total, stack.GSO{Type: stack.GSOTCPv4, MSS: mss}, bufs, sizes, 16)
-			want := max(1, (size+mss-1)/mss)
+			hdrLen := header.IPv4MinimumSize + header.TCPMinimumSize + 12
+			if v6 {
+				hdrLen += header.IPv6MinimumSize - header.IPv4MinimumSize
+			}
+			n := segmentTCP(views, total, stack.GSO{Type: stack.GSOTCPv4, MSS: mss}, DefaultMTU, bufs, sizes, 16)
+			segLen := mss
+			if size > mss {
+				segLen = wholeBatchPayload(mss, hdrLen, DefaultMTU)
+			}
+			want := max(1, (size+segLen-1)/segLen)
 			if n != want {
 				t.Fatalf("v6=%v size=%d: %d segments, want %d", v6, size, n, want)
 			}
@@ -107,8 +115,39 @@ func TestSegmentTCPMalformed(t *testing.T) {
 	bufs := [][]byte{make([]byte, 2000)}
 	sizes := []int{0}
 	for _, pkt := range [][]byte{nil, {0x45}, {0x60, 0}, make([]byte, 40), {0x45, 0, 0, 40, 0, 0, 0, 0, 64, 17}} {
-		if n := segmentTCP([][]byte{pkt}, len(pkt), stack.GSO{MSS: 100}, bufs, sizes, 0); n != 0 {
+		if n := segmentTCP([][]byte{pkt}, len(pkt), stack.GSO{MSS: 100}, DefaultMTU, bufs, sizes, 0); n != 0 {
 			t.Errorf("segmentTCP(%x) = %d, want 0", pkt, n)
+		}
+	}
+}
+
+// TestWholeBatchPayload checks the segment sizes chosen so that runs of
+// WireGuard datagrams pass loopback as one UDP GSO send: gVisor's MSS at
+// the default MTU (1340 bytes after 52 bytes of IPv4 and TCP headers with
+// timestamps) is shortened to the next padding unit, and every result is
+// either the MSS or a size whose runs fit.
+func TestWholeBatchPayload(t *testing.T) {
+	if got := wholeBatchPayload(1340, 52, DefaultMTU); got != 1324 {
+		t.Errorf("wholeBatchPayload(1340, 52, 1420) = %d, want 1324", got)
+	}
+	if got := wholeBatchPayload(1000, 52, DefaultMTU); got != 1000 {
+		t.Errorf("wholeBatchPayload(1000, 52, 1420) = %d, want 1000 (runs fit)", got)
+	}
+	for _, mtu := range []int{1280, 1420, 1500, 9000} {
+		for _, hdrLen := range []int{40, 52, 60, 72} {
+			for mss := 500; mss+hdrLen <= mtu; mss++ {
+				p := wholeBatchPayload(mss, hdrLen, mtu)
+				if p > mss || p < mss-4*wgPadding {
+					t.Fatalf("wholeBatchPayload(%d, %d, %d) = %d", mss, hdrLen, mtu, p)
+				}
+				if p == mss {
+					continue
+				}
+				dgram := min((hdrLen+p+wgPadding-1)&^(wgPadding-1), mtu) + wgOverhead
+				if runBytes(dgram, maxUDPRunV4) > maxGSOWhole || runBytes(dgram, maxUDPRunV6) > maxGSOWhole {
+					t.Fatalf("wholeBatchPayload(%d, %d, %d) = %d: runs of %d-byte datagrams are too long", mss, hdrLen, mtu, p, dgram)
+				}
+			}
 		}
 	}
 }
@@ -118,7 +157,8 @@ func TestSegmentTCPMalformed(t *testing.T) {
 // and must only accept messages encrypted to our key.
 func FuzzInitiatorKey(f *testing.F) {
 	priv, _ := GeneratePrivateKey()
-	l := &lazyState{priv: priv, pub: priv.PublicKey()}
+	l := &lazyState{}
+	l.setIdentity(priv)
 	f.Add(make([]byte, initiationSize))
 	f.Add(append([]byte{1, 0, 0, 0}, make([]byte, initiationSize-4)...))
 	f.Fuzz(func(t *testing.T, msg []byte) {

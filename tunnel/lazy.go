@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net/netip"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -17,8 +18,9 @@ import (
 
 // Lazy peers. wireguard-go gives every configured peer its own queues and
 // goroutines, about 28 KiB even when idle, so 10,000 peers cost hundreds of
-// megabytes. With Options.LazyPeers the tunnel keeps every peer in its own
-// configuration but loads into wireguard-go only the peers in use:
+// megabytes. Unless Options.EagerPeers is set, the tunnel keeps every peer
+// in its own configuration but loads into wireguard-go only the peers in
+// use:
 //
 //   - outbound, when the netstack sends a packet to an address in the
 //     AllowedIPs of a peer that is not loaded (link.Read calls
@@ -30,7 +32,8 @@ import (
 //   - always, for peers with a persistent keepalive.
 //
 // A loaded peer without handshake for lazyIdle is unloaded again; its last
-// endpoint is remembered, so a roaming peer is still found.
+// endpoint is remembered, so a roaming peer is still found, and its
+// counters and last handshake are kept and added to those of its next load.
 
 const (
 	lazyIdle          = 5 * time.Minute
@@ -38,71 +41,96 @@ const (
 	initiationSize    = 148
 )
 
-// lazyState is the bookkeeping of lazy peers; apart from gen, its fields
-// are guarded by Tunnel.mu (pub and priv are immutable).
+// lazyState is the bookkeeping of lazy peers; apart from gen and id, its
+// fields are guarded by Tunnel.mu.
 type lazyState struct {
-	gen atomic.Uint64 // bumped on unload; invalidates the link's cache
+	gen atomic.Uint64            // bumped on unload; invalidates the link's cache
+	id  atomic.Pointer[identity] // our keys, read by the bind's receive goroutines
 
 	loaded   map[Key]time.Time      // loaded peers and when they were loaded
-	lastSeen map[Key]netip.AddrPort // endpoints of unloaded peers
-	pub      Key                    // our public key
-	priv     Key                    // our private key
+	lastSeen map[Key]netip.AddrPort // endpoints of unloaded peers: last seen, or configured and resolved
+	retired  map[Key]peerStats      // statistics of earlier loads
+}
+
+// identity is the tunnel's key pair.
+type identity struct{ priv, pub Key }
+
+// peerStats are the statistics of a peer's earlier loads.
+type peerStats struct {
+	rx, tx        uint64
+	lastHandshake time.Time
+}
+
+func (l *lazyState) setIdentity(priv Key) {
+	l.id.Store(&identity{priv: priv, pub: priv.PublicKey()})
 }
 
 func (t *Tunnel) lazyEnabled() bool { return t.lazy != nil }
 
-// initialPeers returns the peers to load at start.
-func (t *Tunnel) initialPeers(cfg *Config) []PeerConfig {
+// initialPeers returns the peers to load at start. It resolves the
+// endpoints of the others now, as WireGuard would, so that loading them
+// later does not resolve a host name on a packet path.
+func (t *Tunnel) initialPeers(ctx context.Context, cfg *Config) ([]PeerConfig, error) {
 	if !t.lazyEnabled() {
-		return cfg.Peers
+		return cfg.Peers, nil
 	}
 	var ps []PeerConfig
 	for _, p := range cfg.Peers {
 		if p.PersistentKeepalive > 0 {
 			ps = append(ps, p)
 			t.lazy.loaded[p.PublicKey] = time.Now()
+			continue
 		}
+		if p.Endpoint == "" {
+			continue
+		}
+		ep, err := resolveEndpoint(ctx, p.Endpoint)
+		if err != nil {
+			return nil, err
+		}
+		t.lazy.lastSeen[p.PublicKey] = ep
 	}
-	return ps
+	return ps, nil
 }
 
-// loadLocked configures p in wireguard-go. Must hold t.mu.
-func (t *Tunnel) loadLocked(p *PeerConfig) error {
-	q := *p
-	if ep, ok := t.lazy.lastSeen[p.PublicKey]; ok {
-		q.Endpoint = ep.String()
+// loadKey loads the configured peer key if it is not loaded. It is called
+// from the packet paths, and does nothing while the device rebinds or
+// closes (see Tunnel.rebindMu).
+func (t *Tunnel) loadKey(key Key) {
+	if !t.rebindMu.TryRLock() {
+		return
 	}
+	defer t.rebindMu.RUnlock()
+	t.cfgMu.Lock()
+	defer t.cfgMu.Unlock()
+	t.mu.Lock()
+	_, loaded := t.lazy.loaded[key]
+	i := slices.IndexFunc(t.cfg.Peers, func(q PeerConfig) bool { return q.PublicKey == key })
+	if t.closed || loaded || i < 0 {
+		t.mu.Unlock()
+		return
+	}
+	p := t.cfg.Peers[i].clone()
+	if ep, ok := t.lazy.lastSeen[key]; ok {
+		p.Endpoint = ep.String()
+	}
+	t.mu.Unlock()
+	// Not under mu (see Tunnel.cfgMu); cfgMu keeps the peer from being
+	// changed or removed meanwhile.
 	var b strings.Builder
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	if err := peerConfig(ctx, &b, &q); err != nil {
-		return err
+	_, err := peerConfig(ctx, &b, &p)
+	if err == nil {
+		err = t.dev.IpcSet(b.String())
 	}
-	if err := t.dev.IpcSet(b.String()); err != nil {
-		return err
+	if err != nil {
+		t.log.Warn("load peer", "peer", key.String(), "err", err)
+		return
 	}
-	t.lazy.loaded[p.PublicKey] = time.Now()
-	return nil
-}
-
-// loadKey loads the configured peer key if it is not loaded.
-func (t *Tunnel) loadKey(key Key) {
 	t.mu.Lock()
-	defer t.mu.Unlock()
-	if t.closed {
-		return
-	}
-	if _, ok := t.lazy.loaded[key]; ok {
-		return
-	}
-	for i := range t.cfg.Peers {
-		if t.cfg.Peers[i].PublicKey == key {
-			if err := t.loadLocked(&t.cfg.Peers[i]); err != nil {
-				t.log.Warn("load peer", "peer", key.String(), "err", err)
-			}
-			return
-		}
-	}
+	t.lazy.loaded[key] = time.Now()
+	t.mu.Unlock()
 }
 
 // loadForDestination loads the peer that routes dst, if any.
@@ -122,13 +150,14 @@ func (l *lazyState) initiatorKey(msg []byte) (Key, bool) {
 	if len(msg) != initiationSize || msg[0] != 1 {
 		return Key{}, false
 	}
+	id := l.id.Load()
 	ephemeral := msg[8:40]
 	static := msg[40:88]
 	var hash, chainKey [blake2s.Size]byte
-	mixHash(&hash, &device.InitialHash, l.pub[:])
+	mixHash(&hash, &device.InitialHash, id.pub[:])
 	mixHash(&hash, &hash, ephemeral)
 	device.KDF1(&chainKey, device.InitialChainKey[:], ephemeral)
-	ss, err := curve25519.X25519(l.priv[:], ephemeral)
+	ss, err := curve25519.X25519(id.priv[:], ephemeral)
 	if err != nil {
 		return Key{}, false
 	}
@@ -195,13 +224,15 @@ func (t *Tunnel) evictLoop(interval time.Duration) {
 // evictIdle unloads peers loaded before cutoff whose last handshake is
 // also before cutoff, except peers with a persistent keepalive.
 func (t *Tunnel) evictIdle(cutoff time.Time) {
+	t.cfgMu.Lock()
+	defer t.cfgMu.Unlock()
 	status := make(map[Key]PeerStatus)
 	for _, s := range t.devicePeers() {
 		status[s.PublicKey] = s
 	}
 	t.mu.Lock()
-	defer t.mu.Unlock()
 	if t.closed {
+		t.mu.Unlock()
 		return
 	}
 	keep := make(map[Key]bool)
@@ -210,35 +241,67 @@ func (t *Tunnel) evictIdle(cutoff time.Time) {
 			keep[p.PublicKey] = true
 		}
 	}
+	var evict []Key
 	for key, at := range t.lazy.loaded {
 		s := status[key]
 		if keep[key] || at.After(cutoff) || s.LastHandshake.After(cutoff) {
 			continue
 		}
-		if err := t.dev.IpcSet(fmt.Sprintf("public_key=%s\nremove=true\n", key.hex())); err != nil {
-			continue
-		}
 		if s.Endpoint.IsValid() {
 			t.lazy.lastSeen[key] = s.Endpoint
 		}
+		r := t.lazy.retired[key]
+		r.rx += s.RxBytes
+		r.tx += s.TxBytes
+		if s.LastHandshake.After(r.lastHandshake) {
+			r.lastHandshake = s.LastHandshake
+		}
+		t.lazy.retired[key] = r
 		delete(t.lazy.loaded, key)
+		evict = append(evict, key)
+	}
+	if len(evict) > 0 {
 		t.lazy.gen.Add(1)
+	}
+	t.mu.Unlock()
+	// Not under mu (see Tunnel.cfgMu). A packet for an evicted peer that
+	// comes before its removal loads nothing (loadKey waits for cfgMu);
+	// one that comes after loads it again.
+	for _, key := range evict {
+		if err := t.dev.IpcSet(fmt.Sprintf("public_key=%s\nremove=true\n", key.hex())); err != nil {
+			t.log.Warn("unload peer", "peer", key.String(), "err", err)
+		}
 	}
 }
 
-// mergeUnloaded adds the configured peers that are not loaded to the
-// device's peer status.
+// mergeUnloaded adds the statistics of earlier loads to the device's
+// peer status, and the configured peers that are not loaded.
 func (t *Tunnel) mergeUnloaded(ps []PeerStatus) []PeerStatus {
 	t.mu.Lock()
 	defer t.mu.Unlock()
+	for i := range ps {
+		r, ok := t.lazy.retired[ps[i].PublicKey]
+		if !ok {
+			continue
+		}
+		ps[i].RxBytes += r.rx
+		ps[i].TxBytes += r.tx
+		if ps[i].LastHandshake.IsZero() {
+			ps[i].LastHandshake = r.lastHandshake
+		}
+	}
 	for _, p := range t.cfg.Peers {
 		if _, ok := t.lazy.loaded[p.PublicKey]; ok {
 			continue
 		}
+		r := t.lazy.retired[p.PublicKey]
 		s := PeerStatus{
 			PublicKey:           p.PublicKey,
 			AllowedIPs:          append([]netip.Prefix(nil), p.AllowedIPs...),
 			PersistentKeepalive: p.PersistentKeepalive,
+			RxBytes:             r.rx,
+			TxBytes:             r.tx,
+			LastHandshake:       r.lastHandshake,
 		}
 		if ep, ok := t.lazy.lastSeen[p.PublicKey]; ok {
 			s.Endpoint = ep

@@ -11,12 +11,12 @@ import (
 	"github.com/gonaut/gonaut/tunnel"
 )
 
-// TestLazyPeers runs a hub with LazyPeers and many configured peers:
+// TestLazyPeers runs a hub with lazily loaded peers and many configured peers:
 // a spoke that connects in (handshake first), and a spoke the hub
 // connects out to (packet first), both get through, and the other
 // configured peers stay unloaded.
 func TestLazyPeers(t *testing.T) {
-	hub := newNode(t, 1, &tunnel.Options{LazyPeers: true})
+	hub := newNode(t, 1, nil) // lazy peers are the default
 	in := newNode(t, 2, nil)
 	out := newNode(t, 3, nil)
 	ctx := context.Background()
@@ -106,15 +106,5 @@ func TestLazyPeers(t *testing.T) {
 	}
 	if _, err := hub.Dial(testCtx(t, time.Second), "tcp", fmt.Sprintf("%v:81", out.v4)); err == nil {
 		t.Error("dial to a removed peer succeeded")
-	}
-}
-
-func TestLazyPeersWithUAPIRejected(t *testing.T) {
-	_, err := tunnel.New(context.Background(), tunnel.Config{
-		PrivateKey: mustKey(t),
-		Addresses:  []netip.Prefix{netip.MustParsePrefix("10.0.0.1/32")},
-	}, &tunnel.Options{LazyPeers: true, UAPIName: "x"})
-	if err == nil {
-		t.Fatal("accepted LazyPeers with UAPIName")
 	}
 }

@@ -113,7 +113,7 @@ func (l *link) Read(bufs [][]byte, sizes []int, offset int) (int, error) {
 	room := len(bufs)
 	take := 0
 	for take < len(l.queue) {
-		segs := segmentCount(l.queue[take])
+		segs := segmentCount(l.queue[take], int(l.mtu))
 		if segs > room {
 			break
 		}
@@ -159,7 +159,7 @@ func (l *link) emit(pkt *stack.PacketBuffer, bufs [][]byte, sizes []int, offset 
 		sizes[0] = n
 		return 1
 	}
-	return segmentTCP(views, pkt.Size(), pkt.GSOOptions, bufs, sizes, offset)
+	return segmentTCP(views, pkt.Size(), pkt.GSOOptions, int(l.mtu), bufs, sizes, offset)
 }
 
 // Write delivers decrypted packets to the stack.

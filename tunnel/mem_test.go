@@ -64,7 +64,7 @@ func TestIdlePeersChild(t *testing.T) {
 			AllowedIPs: []netip.Prefix{netip.PrefixFrom(netip.AddrFrom4([4]byte{10, 1 + byte(i>>16), byte(i >> 8), byte(i)}), 32)},
 		})
 	}
-	tun, err := tunnel.New(context.Background(), cfg, &tunnel.Options{LazyPeers: os.Getenv("GONAUT_MEM_LAZY") == "1"})
+	tun, err := tunnel.New(context.Background(), cfg, &tunnel.Options{EagerPeers: os.Getenv("GONAUT_MEM_LAZY") != "1"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -77,8 +77,8 @@ func TestIdlePeersChild(t *testing.T) {
 
 // BenchmarkIdlePeers reports the live heap and the resident set size of
 // a fresh process holding one tunnel with 1, 1,000 and 10,000 configured,
-// idle peers, with every peer loaded into wireguard-go (eager) and with
-// Options.LazyPeers. Each measurement runs in a child process (this test
+// idle peers, with every peer loaded into wireguard-go (Options.EagerPeers)
+// and loaded lazily (the default). Each measurement runs in a child process (this test
 // binary) so that nothing else is in its memory.
 func BenchmarkIdlePeers(b *testing.B) {
 	for _, lazy := range []bool{false, true} {

@@ -45,22 +45,37 @@ func (t *Tunnel) SetPeer(ctx context.Context, p PeerConfig) error {
 	}
 	p = p.clone()
 	var b strings.Builder
-	if err := peerConfig(ctx, &b, &p); err != nil {
+	ep, err := peerConfig(ctx, &b, &p)
+	if err != nil {
 		return err
 	}
+	// Device changes happen under cfgMu but not mu: wireguard-go may wait
+	// for its goroutines, which take mu (flow interception, lazy loads).
+	t.cfgMu.Lock()
+	defer t.cfgMu.Unlock()
 	t.mu.Lock()
-	defer t.mu.Unlock()
-	if t.closed {
+	closed := t.closed
+	_, loaded := t.lazy.loadedPeer(p.PublicKey)
+	t.mu.Unlock()
+	if closed {
 		return ErrClosed
 	}
-	_, loaded := t.lazy.loadedPeer(p.PublicKey)
-	if t.lazy == nil || loaded || p.PersistentKeepalive > 0 {
+	load := t.lazy == nil || loaded || p.PersistentKeepalive > 0
+	if load {
 		if err := t.dev.IpcSet(b.String()); err != nil {
 			return fmt.Errorf("tunnel: set peer %v: %w", p.PublicKey, err)
 		}
-		if t.lazy != nil {
-			t.lazy.loaded[p.PublicKey] = time.Now()
-		}
+	}
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if load && t.lazy != nil {
+		t.lazy.loaded[p.PublicKey] = time.Now()
+	}
+	if t.lazy != nil && ep.IsValid() {
+		// A configured endpoint replaces the one last seen. It is kept
+		// resolved, as WireGuard keeps it, so that loading the peer
+		// later does not resolve a host name on a packet path.
+		t.lazy.lastSeen[p.PublicKey] = ep
 	}
 	i := slices.IndexFunc(t.cfg.Peers, func(q PeerConfig) bool { return q.PublicKey == p.PublicKey })
 	var old []netip.Prefix
@@ -85,33 +100,43 @@ func (t *Tunnel) SetPeer(ctx context.Context, p PeerConfig) error {
 // packets from and to it stop flowing; connections through it stall and
 // time out. It returns ErrUnknownPeer if no such peer is configured.
 func (t *Tunnel) RemovePeer(key Key) error {
+	t.cfgMu.Lock()
+	defer t.cfgMu.Unlock()
 	t.mu.Lock()
-	defer t.mu.Unlock()
 	if t.closed {
+		t.mu.Unlock()
 		return ErrClosed
 	}
 	i := slices.IndexFunc(t.cfg.Peers, func(q PeerConfig) bool { return q.PublicKey == key })
 	if i < 0 {
+		t.mu.Unlock()
 		return fmt.Errorf("%w: %v", ErrUnknownPeer, key)
 	}
-	if _, loaded := t.lazy.loadedPeer(key); t.lazy == nil || loaded {
-		if err := t.dev.IpcSet(fmt.Sprintf("public_key=%s\nremove=true\n", key.hex())); err != nil {
-			return fmt.Errorf("tunnel: remove peer %v: %w", key, err)
-		}
-	}
+	_, loaded := t.lazy.loadedPeer(key)
 	if t.lazy != nil {
 		delete(t.lazy.loaded, key)
 		delete(t.lazy.lastSeen, key)
+		delete(t.lazy.retired, key)
 		t.lazy.gen.Add(1)
 	}
 	t.table.setPeer(key, t.cfg.Peers[i].AllowedIPs, nil)
 	t.cfg.Peers = slices.Delete(t.cfg.Peers, i, i+1)
+	t.mu.Unlock()
+	// The tunnel no longer routes to the peer, so nothing loads it again
+	// before wireguard-go has removed it. Removing a peer waits for its
+	// goroutines, which may be delivering a packet that takes mu.
+	if loaded {
+		if err := t.dev.IpcSet(fmt.Sprintf("public_key=%s\nremove=true\n", key.hex())); err != nil {
+			return fmt.Errorf("tunnel: remove peer %v: %w", key, err)
+		}
+	}
 	return nil
 }
 
 // Peers returns the status of every configured peer, in no fixed order.
-// With Options.LazyPeers, peers not loaded show no handshake and zero
-// counters.
+// Statistics cover the peer's whole life in the tunnel, across the loads
+// and unloads of lazy loading (see Options.EagerPeers); a peer that has
+// never been in use shows no handshake and zero counters.
 func (t *Tunnel) Peers() []PeerStatus {
 	ps := t.devicePeers()
 	if t.lazy != nil {

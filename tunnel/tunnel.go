@@ -44,9 +44,8 @@ type Options struct {
 	// UAPIName, when set, serves the standard WireGuard UAPI socket
 	// /var/run/wireguard/UAPIName.sock so that `wg show UAPIName` and
 	// `wg set UAPIName ...` work against the tunnel (needs write access to
-	// /var/run/wireguard). Changes made with wg set are read back into
-	// Config, Peers and WhoIs when wg closes the connection. Default: no
-	// socket.
+	// /var/run/wireguard). Changes made with wg set apply to Config,
+	// Peers and WhoIs at once. Default: no socket.
 	UAPIName string
 
 	// TCPBufferSize is the maximum TCP send and receive buffer of each
@@ -60,13 +59,24 @@ type Options struct {
 	// separately). It exists for measurements; leave it false.
 	DisableOffload bool
 
-	// LazyPeers loads a peer into WireGuard only while it is in use: when
-	// the tunnel sends to its AllowedIPs or its handshake arrives, and
-	// until it has been idle for five minutes (peers with a persistent
-	// keepalive stay loaded). An idle peer then costs about 1 KiB instead
-	// of about 28 KiB, which matters from thousands of peers on. The first
-	// packet to or from an unloaded peer costs a peer setup (tens of
-	// microseconds). Not compatible with UAPIName. Default: false.
+	// EagerPeers loads every configured peer into WireGuard at start and
+	// keeps it loaded, as stock wireguard-go does: no peer setup on the
+	// first packet, but about 28 KiB per idle peer (280 MiB for 10,000).
+	// Default: false, peers are loaded lazily: into WireGuard only while
+	// in use — when the tunnel sends to their AllowedIPs or their
+	// handshake arrives — and until they have been idle for five minutes
+	// (peers with a persistent keepalive stay loaded). An idle peer then
+	// costs about 1 KiB, and the first packet to or from an unloaded peer
+	// costs a peer setup (tens of microseconds). Peers, Config, WhoIs and
+	// the UAPI socket show every configured peer either way, with
+	// statistics that add up across loads.
+	EagerPeers bool
+
+	// LazyPeers asked for lazy peer loading when it was not the default.
+	// It is kept so that existing callers compile; peers are loaded lazily
+	// unless EagerPeers is set, whatever LazyPeers says.
+	//
+	// Deprecated: lazy loading is the default; see EagerPeers.
 	LazyPeers bool
 
 	// Bind is the UDP transport. Default: conn.NewDefaultBind(), one UDP
@@ -89,7 +99,7 @@ type Tunnel struct {
 	addrs []netip.Addr
 	dns   []netip.Addr
 	tel   *telemetry
-	lazy  *lazyState // nil unless Options.LazyPeers
+	lazy  *lazyState // nil with Options.EagerPeers
 
 	flowHandler FlowHandler
 	flowCtx     context.Context
@@ -97,6 +107,23 @@ type Tunnel struct {
 	udpPending  sync.Map     // stack.TransportEndpointID -> struct{}
 	udpWaiting  atomic.Int64 // entries in udpPending
 	up          atomic.Bool  // set when New has finished; read by metric callbacks
+
+	// cfgMu serializes changes of the configuration that call into
+	// wireguard-go (SetPeer, RemovePeer, lazy loads and unloads, UAPI
+	// interface settings). It is taken before mu, and mu is never held
+	// across a call into wireguard-go that may wait for the device's
+	// goroutines: those deliver packets into the netstack, whose flow
+	// interception takes mu.
+	cfgMu sync.Mutex
+
+	// rebindMu is held for writing while wireguard-go rebinds or closes
+	// its UDP socket, which waits for its receive goroutines while holding
+	// the device's configuration lock. The packet paths (a receive
+	// goroutine, the TUN reader) load a lazy peer only if they can take a
+	// read lock at once: otherwise they could wait for that configuration
+	// lock forever. The packet that would have loaded the peer is then
+	// dropped, and its sender retries.
+	rebindMu sync.RWMutex
 
 	mu         sync.Mutex   // guards the fields below
 	httpClient *http.Client // made by HTTPClient
@@ -118,9 +145,6 @@ func New(ctx context.Context, cfg Config, opts *Options) (*Tunnel, error) {
 	}
 	if err := cfg.Validate(); err != nil {
 		return nil, err
-	}
-	if opts.LazyPeers && opts.UAPIName != "" {
-		return nil, fmt.Errorf("%w: LazyPeers and UAPIName cannot be combined", ErrInvalidConfig)
 	}
 	cfg = cfg.Clone()
 	log := opts.Logger
@@ -155,17 +179,23 @@ func New(ctx context.Context, cfg Config, opts *Options) (*Tunnel, error) {
 		t.bind = conn.NewDefaultBind()
 	}
 	devCfg := cfg
-	if opts.LazyPeers {
+	if !opts.EagerPeers {
 		t.lazy = &lazyState{
 			loaded:   make(map[Key]time.Time),
 			lastSeen: make(map[Key]netip.AddrPort),
-			priv:     cfg.PrivateKey,
-			pub:      cfg.PrivateKey.PublicKey(),
+			retired:  make(map[Key]peerStats),
 		}
+		t.lazy.setIdentity(cfg.PrivateKey)
 		t.bind = &lazyBind{Bind: t.bind, t: t}
 		dc := &destCache{t: t}
 		t.link.onSend = dc.check
-		devCfg.Peers = t.initialPeers(&cfg)
+		if devCfg.Peers, err = t.initialPeers(ctx, &cfg); err != nil {
+			t.flowCancel()
+			t.stack.Close()
+			t.stack.Wait()
+			t.tel.close()
+			return nil, err
+		}
 	}
 	t.dev = device.NewDevice(t.link, t.bind, wgLogger(log))
 
@@ -203,7 +233,11 @@ func New(ctx context.Context, cfg Config, opts *Options) (*Tunnel, error) {
 }
 
 // PublicKey returns the tunnel's public key, which peers configure.
-func (t *Tunnel) PublicKey() Key { return t.cfg.PrivateKey.PublicKey() }
+func (t *Tunnel) PublicKey() Key {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.cfg.PrivateKey.PublicKey()
+}
 
 // Addresses returns the tunnel's own addresses inside the tunnel.
 func (t *Tunnel) Addresses() []netip.Addr { return append([]netip.Addr(nil), t.addrs...) }
@@ -272,7 +306,9 @@ func (t *Tunnel) shutdown() {
 		uc.Close()
 	}
 	t.flowCancel()
+	t.rebindMu.Lock()
 	t.dev.Close()
+	t.rebindMu.Unlock()
 	t.stack.Close()
 	t.wg.Wait()
 	t.stack.Wait()

@@ -19,20 +19,23 @@ func deviceConfig(ctx context.Context, cfg *Config, full bool) (string, error) {
 		b.WriteString("replace_peers=true\n")
 	}
 	for i := range cfg.Peers {
-		if err := peerConfig(ctx, &b, &cfg.Peers[i]); err != nil {
+		if _, err := peerConfig(ctx, &b, &cfg.Peers[i]); err != nil {
 			return "", err
 		}
 	}
 	return b.String(), nil
 }
 
-func peerConfig(ctx context.Context, b *strings.Builder, p *PeerConfig) error {
+// peerConfig renders p in the UAPI "set" syntax and returns its endpoint,
+// resolved (invalid if p has none).
+func peerConfig(ctx context.Context, b *strings.Builder, p *PeerConfig) (netip.AddrPort, error) {
 	fmt.Fprintf(b, "public_key=%s\n", p.PublicKey.hex())
 	fmt.Fprintf(b, "preshared_key=%s\n", p.PresharedKey.hex())
+	var ap netip.AddrPort
 	if p.Endpoint != "" {
-		ap, err := resolveEndpoint(ctx, p.Endpoint)
-		if err != nil {
-			return err
+		var err error
+		if ap, err = resolveEndpoint(ctx, p.Endpoint); err != nil {
+			return ap, err
 		}
 		fmt.Fprintf(b, "endpoint=%s\n", ap)
 	}
@@ -41,7 +44,7 @@ func peerConfig(ctx context.Context, b *strings.Builder, p *PeerConfig) error {
 	for _, a := range p.AllowedIPs {
 		fmt.Fprintf(b, "allowed_ip=%s\n", a.Masked())
 	}
-	return nil
+	return ap, nil
 }
 
 // resolveEndpoint turns "host:port" into an address, resolving a host name

@@ -72,13 +72,6 @@ type Options struct {
 	// statistics that add up across loads.
 	EagerPeers bool
 
-	// LazyPeers asked for lazy peer loading when it was not the default.
-	// It is kept so that existing callers compile; peers are loaded lazily
-	// unless EagerPeers is set, whatever LazyPeers says.
-	//
-	// Deprecated: lazy loading is the default; see EagerPeers.
-	LazyPeers bool
-
 	// Bind is the UDP transport. Default: conn.NewDefaultBind(), one UDP
 	// socket per address family with batched sends and receives.
 	Bind conn.Bind

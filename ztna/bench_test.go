@@ -455,12 +455,12 @@ func BenchmarkThroughput(b *testing.B) {
 // BenchmarkGatewayRSS starts a gateway with 1,000 and 10,000 configured
 // idle peers in a fresh process and reports its resident memory.
 func BenchmarkGatewayRSS(b *testing.B) {
-	for _, lazy := range []bool{false, true} {
+	for _, eager := range []bool{false, true} {
 		for _, n := range []int{1000, 10000} {
-			b.Run(fmt.Sprintf("peers=%d/lazy=%t", n, lazy), func(b *testing.B) {
+			b.Run(fmt.Sprintf("peers=%d/eager=%t", n, eager), func(b *testing.B) {
 				for range b.N {
 					cmd := exec.Command(os.Args[0], "-test.run=^TestGatewayRSSHelper$", "-test.count=1")
-					cmd.Env = append(os.Environ(), fmt.Sprintf("GONAUT_RSS_PEERS=%d", n), fmt.Sprintf("GONAUT_RSS_LAZY=%t", lazy))
+					cmd.Env = append(os.Environ(), fmt.Sprintf("GONAUT_RSS_PEERS=%d", n), fmt.Sprintf("GONAUT_RSS_EAGER=%t", eager))
 					out, err := cmd.CombinedOutput()
 					if err != nil {
 						b.Fatalf("%v\n%s", err, out)
@@ -491,7 +491,7 @@ func TestGatewayRSSHelper(t *testing.T) {
 		cfg.Devices = append(cfg.Devices, ztna.DeviceConfig{ID: fmt.Sprint("d", i), User: "u", PublicKey: mustKey(t).PublicKey().String(), Address: a.String()})
 	}
 	cfg.Resources = []ztna.ResourceConfig{{Name: "echo.corp", Kind: "tcp", Port: 7, Upstreams: []string{"127.0.0.1:7"}}}
-	g, err := ztna.New(context.Background(), cfg, &ztna.Options{LazyPeers: os.Getenv("GONAUT_RSS_LAZY") == "true"})
+	g, err := ztna.New(context.Background(), cfg, &ztna.Options{EagerPeers: os.Getenv("GONAUT_RSS_EAGER") == "true"})
 	if err != nil {
 		t.Fatal(err)
 	}

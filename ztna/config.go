@@ -64,10 +64,11 @@ type Config struct {
 	RateLimits RateLimitConfig `yaml:"rate_limits"`
 	Analytics  AnalyticsConfig `yaml:"analytics"`
 
-	// LazyPeers loads a device's WireGuard peer only while it is in use
-	// (see tunnel.Options.LazyPeers): an idle device then costs about
-	// 1 KiB instead of 28 KiB. Worth it from a few thousand devices.
-	LazyPeers bool `yaml:"lazy_peers"`
+	// EagerPeers keeps every device's WireGuard peer loaded from start
+	// (see tunnel.Options.EagerPeers): no peer setup on a device's first
+	// packet, but about 28 KiB per idle device instead of 1 KiB. Default:
+	// false, peers are loaded while in use.
+	EagerPeers bool `yaml:"eager_peers"`
 
 	// Recheck is how often live flows are re-decided even without a
 	// change, to catch session expiry and risk crossing a threshold.

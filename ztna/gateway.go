@@ -65,9 +65,10 @@ type Options struct {
 	// JWKS).
 	SigningKey ed25519.PrivateKey
 
-	// LazyPeers is passed to the tunnel: idle peers cost about 1 KiB
-	// instead of 28 KiB. Default: false, unless Config.LazyPeers.
-	LazyPeers bool
+	// EagerPeers is passed to the tunnel: every peer stays loaded, at
+	// about 28 KiB per idle peer instead of 1 KiB. Default: false, unless
+	// Config.EagerPeers.
+	EagerPeers bool
 }
 
 // Gateway is the zero-trust gateway: a WireGuard tunnel whose every new
@@ -254,7 +255,7 @@ func New(ctx context.Context, cfg *Config, opts *Options) (*Gateway, error) {
 	g.startEvents()
 	g.tun, err = tunnel.New(ctx, tcfg, &tunnel.Options{
 		Logger: g.log, MeterProvider: mp, TracerProvider: tp,
-		FlowHandler: g.handleFlow, LazyPeers: opts.LazyPeers || cfg.LazyPeers,
+		FlowHandler: g.handleFlow, EagerPeers: opts.EagerPeers || cfg.EagerPeers,
 	})
 	if err != nil {
 		g.stopEvents()

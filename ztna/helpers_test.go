@@ -144,8 +144,10 @@ func (w *world) waitEvent(tb testing.TB, ok func(ztna.Event) bool) ztna.Event {
 	return ztna.Event{}
 }
 
-// echoServer is a TCP echo upstream on loopback.
-func echoServer(tb testing.TB) string {
+// tcpServer is a TCP upstream on loopback that runs handle on each
+// connection and closes it after; the listener and every open connection
+// close when the test ends.
+func tcpServer(tb testing.TB, handle func(net.Conn)) string {
 	tb.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -168,7 +170,7 @@ func echoServer(tb testing.TB) string {
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
-				io.Copy(c, c)
+				handle(c)
 				c.Close()
 				mu.Lock()
 				delete(conns, c)
@@ -186,6 +188,12 @@ func echoServer(tb testing.TB) string {
 		wg.Wait()
 	})
 	return ln.Addr().String()
+}
+
+// echoServer is a TCP echo upstream on loopback.
+func echoServer(tb testing.TB) string {
+	tb.Helper()
+	return tcpServer(tb, func(c net.Conn) { io.Copy(c, c) })
 }
 
 // httpServer is an HTTP upstream on loopback; it closes when the test

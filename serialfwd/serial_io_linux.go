@@ -173,20 +173,10 @@ func (t *ttyIO) Write(p []byte) (int, error) {
 	defer t.inflight.RUnlock()
 	var fds []unix.PollFd
 	written := 0
-	for written < len(p) {
-		if t.closed.Load() {
-			return written, errTTYClosed
-		}
-		n, err := unix.Write(t.fd, p[written:])
-		if n > 0 {
-			written += n
-		}
-		switch {
-		case err == nil:
-			continue
-		case errors.Is(err, unix.EINTR):
-			continue
-		case !errors.Is(err, unix.EAGAIN):
+	for {
+		n, full, err := t.writeAvail(p[written:])
+		written += n
+		if err != nil || !full {
 			return written, err
 		}
 		// The output queue is full (flow control, or a slow line):
@@ -202,7 +192,28 @@ func (t *ttyIO) Write(p []byte) (int, error) {
 			return written, errTTYClosed
 		}
 	}
-	return written, nil
+}
+
+// writeAvail writes as much of p as the tty's output queue takes now;
+// full says the queue refused the rest. The caller holds inflight.
+func (t *ttyIO) writeAvail(p []byte) (written int, full bool, err error) {
+	for written < len(p) {
+		if t.closed.Load() {
+			return written, false, errTTYClosed
+		}
+		n, err := unix.Write(t.fd, p[written:])
+		if n > 0 {
+			written += n
+		}
+		switch {
+		case err == nil, errors.Is(err, unix.EINTR):
+		case errors.Is(err, unix.EAGAIN):
+			return written, true, nil
+		default:
+			return written, false, err
+		}
+	}
+	return written, false, nil
 }
 
 // Close wakes a pending Read or Write, waits for them to return and closes
@@ -267,23 +278,6 @@ func (t *ttyIO) readNB(p []byte) (int, error) {
 func (t *ttyIO) writeNB(p []byte) (int, error) {
 	t.inflight.RLock()
 	defer t.inflight.RUnlock()
-	written := 0
-	for written < len(p) {
-		if t.closed.Load() {
-			return written, errTTYClosed
-		}
-		n, err := unix.Write(t.fd, p[written:])
-		if n > 0 {
-			written += n
-		}
-		switch {
-		case err == nil:
-		case errors.Is(err, unix.EINTR):
-		case errors.Is(err, unix.EAGAIN):
-			return written, nil
-		default:
-			return written, err
-		}
-	}
-	return written, nil
+	n, _, err := t.writeAvail(p)
+	return n, err
 }

@@ -162,27 +162,8 @@ func TestUSBThroughConnector(t *testing.T) {
 // device path; carol is refused; when the device disappears at the
 // connector, connections are refused as absent.
 func TestSerialThroughConnector(t *testing.T) {
-	needTool(t, "socat")
-	py := needTool(t, "/usr/bin/python3")
-	if err := exec.Command(py, "-c", "import serial").Run(); err != nil {
-		t.Skip("needs python3-serial")
-	}
-	dir := t.TempDir()
-	a, b := filepath.Join(dir, "ttyA"), filepath.Join(dir, "ttyB")
-	socat := exec.Command("socat", "pty,raw,echo=0,link="+a, "pty,raw,echo=0,link="+b)
-	if err := socat.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { socat.Process.Kill(); socat.Wait() })
-	for i := 0; ; i++ {
-		if _, err := os.Stat(b); err == nil {
-			break
-		}
-		if i > 200 {
-			t.Fatal("socat made no pty pair")
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+	py := needPyserial(t)
+	dir, a, b := ptyPair(t)
 	// The connector's device is a link to one end of the pair, so that
 	// removing the link unplugs it.
 	dev := filepath.Join(dir, "ttyLab")

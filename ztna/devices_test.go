@@ -130,27 +130,8 @@ func TestUSBThroughGateway(t *testing.T) {
 // to a pty shared as a serial resource; a user outside the policy is
 // refused.
 func TestSerialThroughGateway(t *testing.T) {
-	needTool(t, "socat")
-	py := needTool(t, "/usr/bin/python3")
-	if err := exec.Command(py, "-c", "import serial").Run(); err != nil {
-		t.Skip("needs python3-serial")
-	}
-	dir := t.TempDir()
-	a, b := filepath.Join(dir, "ttyA"), filepath.Join(dir, "ttyB")
-	socat := exec.Command("socat", "pty,raw,echo=0,link="+a, "pty,raw,echo=0,link="+b)
-	if err := socat.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { socat.Process.Kill(); socat.Wait() })
-	for i := 0; ; i++ {
-		if _, err := os.Stat(b); err == nil {
-			break
-		}
-		if i > 200 {
-			t.Fatal("socat made no pty pair")
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+	py := needPyserial(t)
+	_, a, b := ptyPair(t)
 	w := newWorld(t)
 	w.cfg.Resources = []ztna.ResourceConfig{{Name: "console.corp", Kind: "serial", Serial: &ztna.SerialConfig{Path: a, Baud: 115200}}}
 	g := w.start(t, nil)
@@ -205,5 +186,39 @@ s.close()
 	flow := w.waitEvent(t, func(ev ztna.Event) bool { return ev.Resource == "console.corp" && ev.Kind == ztna.EventFlow })
 	if flow.Subject != "alice" || flow.BytesIn == 0 || flow.BytesOut == 0 {
 		t.Errorf("alice's serial flow: %+v", flow)
+	}
+}
+
+// needPyserial skips the test without socat or Debian's python3-serial and
+// returns the python to run.
+func needPyserial(t *testing.T) string {
+	t.Helper()
+	needTool(t, "socat")
+	py := needTool(t, "/usr/bin/python3")
+	if err := exec.Command(py, "-c", "import serial").Run(); err != nil {
+		t.Skip("needs python3-serial")
+	}
+	return py
+}
+
+// ptyPair makes a connected pty pair with socat, linked as dir/ttyA and
+// dir/ttyB, for the test's lifetime.
+func ptyPair(t *testing.T) (dir, a, b string) {
+	t.Helper()
+	dir = t.TempDir()
+	a, b = filepath.Join(dir, "ttyA"), filepath.Join(dir, "ttyB")
+	socat := exec.Command("socat", "pty,raw,echo=0,link="+a, "pty,raw,echo=0,link="+b)
+	if err := socat.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { socat.Process.Kill(); socat.Wait() })
+	for i := 0; ; i++ {
+		if _, err := os.Stat(b); err == nil {
+			return dir, a, b
+		}
+		if i > 200 {
+			t.Fatal("socat made no pty pair")
+		}
+		time.Sleep(10 * time.Millisecond)
 	}
 }

@@ -33,7 +33,9 @@
 //     (gonaut.ztna.decisions, gonaut.ztna.flows.active,
 //     gonaut.ztna.flow.bytes, gonaut.ztna.flow.duration,
 //     gonaut.ztna.decision.duration, gonaut.ztna.revocations) and a trace
-//     span per flow.
+//     span per flow. An alert that analytics raises on an event becomes
+//     an [Event] of kind [EventAlert] in the same batch, so the audit
+//     sink receives it too.
 //
 // # Resources
 //
@@ -101,7 +103,10 @@
 // controlplane.Client) as Options.Audit, apply the first bundle with
 // Gateway.ApplyBundle, then run Gateway.SyncConsole, which applies every
 // newer bundle as the console publishes it and pushes the gateway's status
-// (with the bundle version it enforces) after each one and on a heartbeat.
+// (with the bundle version it enforces, and [Gateway.Risks], the risk
+// score of every subject scoring above zero) after each one and on a
+// heartbeat. ConsoleAudit delivers analytics alerts to the console like
+// every other event; the console stores each as one of its alerts.
 // ApplyBundle compiles the bundle's policies and builds its resources
 // first (a bundle whose policies do not compile is refused and the running
 // one stays), then swaps the directory, the tunnel's peers, the policy set

@@ -462,6 +462,18 @@ func TestRiskThresholdCutsLiveFlow(t *testing.T) {
 			if _, err := alice.Dial(ctx, "tcp", "echo.corp:7"); err == nil {
 				t.Error("a new flow was admitted at high risk")
 			}
+			if tc.recheck == 0 {
+				return // the alerts were raised outside the gateway
+			}
+			// The gateway's own alert joins the audit trail, and the
+			// subject's score is among those it reports.
+			al := w.waitEvent(t, func(ev ztna.Event) bool { return ev.Kind == ztna.EventAlert && ev.Subject == "alice" })
+			if al.Alert == nil || al.Alert.Detector != analytics.DenialBurst || al.Alert.Evidence["denials"] == nil || al.Reason == "" {
+				t.Errorf("alert event = %+v, alert %+v", al, al.Alert)
+			}
+			if rs := g.Risks(); len(rs) != 1 || rs[0].Subject != "alice" || rs[0].Score != eng.Risk("alice").Score {
+				t.Errorf("Risks() = %+v, want alice at %d", rs, eng.Risk("alice").Score)
+			}
 		})
 	}
 }

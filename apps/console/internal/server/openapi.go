@@ -69,7 +69,7 @@ var apiDocs = []apiDoc{
 	{"GET", "/api/v1/alerts", "List alerts, newest first", append([]string{"state"}, listParams...), nil, page[store.Alert]{}, 0},
 	{"POST", "/api/v1/alerts/{id}/state", "Acknowledge or resolve an alert", nil, alertState{}, nil, 204},
 	{"GET", "/api/v1/alerts/{id}", "Get an alert with its evidence", nil, nil, store.Alert{}, 0},
-	{"GET", "/api/v1/analytics/risk", "Risk score per user over the last day, from stored alerts, with allowed and denied decisions of the last hour; riskiest first", []string{"q", "limit"}, nil, page[UserRisk]{}, 0},
+	{"GET", "/api/v1/analytics/risk", "Risk score per user: the highest score a live gateway reports, else the console's own from the alerts of the last day; with allowed and denied decisions of the last hour; riskiest first", []string{"q", "limit"}, nil, page[UserRisk]{}, 0},
 	{"GET", "/api/v1/analytics/detectors", "Alerts per detector and hour over the last day", nil, nil, DetectorHits{}, 0},
 	{"GET", "/api/v1/analytics/summary", "Decisions per minute, allowed and denied, top resources, gateway health", nil, nil, Summary{}, 0},
 	{"GET", "/api/v1/audit", "Search the audit log, newest first; cursor is the last seq", []string{"actor", "action", "resource", "effect", "gateway", "since", "until", "q", "cursor", "limit"}, nil, page[store.AuditEvent]{}, 0},

@@ -374,7 +374,7 @@ func (s *Server) pagePolicySave(w http.ResponseWriter, r *http.Request, p *princ
 			e.IsNew, e.Version = false, old.Version
 		}
 		if errors.As(err, &ve) {
-			e.Error = "Not saved: the policy does not compile or its tests fail."
+			e.Error = "Not saved: " + ve.Error() + "."
 		} else if errors.Is(err, store.ErrInvalid) {
 			e.Error = "Not saved: the name may use letters, digits and _ . : -"
 		} else {
@@ -415,6 +415,11 @@ func (s *Server) pagePolicyHistory(w http.ResponseWriter, r *http.Request, p *pr
 func (s *Server) pagePolicyRollback(w http.ResponseWriter, r *http.Request, p *principal) {
 	v, _ := strconv.Atoi(r.PostFormValue("version"))
 	pv, err := s.Rollback(r, r.PathValue("name"), v, p)
+	var ve *validationError
+	if errors.As(err, &ve) {
+		redirect(w, r, "/policies/"+url.PathEscape(r.PathValue("name"))+"/history", "error", fmt.Sprintf("Not rolled back to version %d: %s.", v, ve.Error()))
+		return
+	}
 	if err != nil {
 		s.pageError(w, r, err)
 		return

@@ -56,6 +56,10 @@ type Server struct {
 	loginIP   *throttle
 	loginUser *throttle
 
+	// policyMu serialises policy changes (save, rollback, delete) with
+	// their check of the whole enabled set.
+	policyMu sync.Mutex
+
 	stop     chan struct{}
 	wg       sync.WaitGroup
 	stopOnce sync.Once

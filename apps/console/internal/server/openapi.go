@@ -51,7 +51,7 @@ var apiDocs = []apiDoc{
 	{"GET", "/api/v1/resources", "List resources", listParams, nil, page[store.Resource]{}, 0},
 	{"GET", "/api/v1/resources/{name}", "Get a resource", nil, nil, store.Resource{}, 0},
 	{"GET", "/api/v1/attachments", "USB and serial resources with who is attached now, derived from reported decisions and flows", nil, nil, page[DeviceResource]{}, 0},
-	{"PUT", "/api/v1/resources/{name}", "Create or replace a resource", nil, resourceRequest{}, store.Resource{}, 0},
+	{"PUT", "/api/v1/resources/{name}", "Create or replace a resource. tcp, udp and http need a DNS name as name and an upstream as address host:port, or address host with port (http defaults to 80); 400 with the offending field otherwise", nil, resourceRequest{}, store.Resource{}, 0},
 	{"DELETE", "/api/v1/resources/{name}", "Delete a resource", nil, nil, nil, 204},
 	{"GET", "/api/v1/policies", "List policies at their current versions", listParams, nil, page[store.Policy]{}, 0},
 	{"GET", "/api/v1/policies/{name}", "Get a policy at its current version", nil, nil, store.Policy{}, 0},

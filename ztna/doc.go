@@ -135,9 +135,11 @@
 // # Limits
 //
 // Bandwidth limits are shared by all of a user's and a device's TCP,
-// UDP and HTTP flows; USB/IP and serial connections are not throttled. Passive ejection takes a failing
-// upstream out for ten seconds, including a connector's service after a
-// failed dial. UDP upstreams have no active health check. A usb resource
+// UDP and HTTP flows; USB/IP and serial connections are not throttled.
+// Passive ejection takes an upstream whose dial (or proxied request)
+// failed out for ten seconds, unless it is the last upstream of its
+// resource that is up: that one, such as a connector's only service, is
+// tried again on the next flow. UDP upstreams have no active health check. A usb resource
 // takes its devices either from the configuration or from one connector.
 //
 // # Connectors

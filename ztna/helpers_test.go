@@ -145,9 +145,12 @@ func (w *world) waitEvent(tb testing.TB, ok func(ztna.Event) bool) ztna.Event {
 }
 
 // echoServer is a TCP echo upstream on loopback.
-func echoServer(tb testing.TB) string {
+func echoServer(tb testing.TB) string { return echoServerAt(tb, "127.0.0.1:0") }
+
+// echoServerAt is echoServer on addr.
+func echoServerAt(tb testing.TB, addr string) string {
 	tb.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		tb.Fatal(err)
 	}

@@ -155,9 +155,13 @@ func gatewayAlertsE2E(t *testing.T, st *store.DB) {
 
 // TestGatewayAlertRedelivered posts one gateway's alert event twice, as a
 // gateway does when the console's answer to a stored batch is lost: the
-// console stores one alert and one audit entry.
+// console stores one alert and one audit entry, on each store backend.
 func TestGatewayAlertRedelivered(t *testing.T) {
-	e := newEnv(t, nil)
+	storetest.Each(t, func(t *testing.T, st *store.DB) { gatewayAlertRedelivered(t, st) })
+}
+
+func gatewayAlertRedelivered(t *testing.T, st *store.DB) {
+	e := newEnv(t, st)
 	var gw gatewayCreated
 	e.call(store.RoleOperator, "POST", "/api/v1/gateways", gatewayRequest{Name: "edge-dup"}, &gw)
 	var cred controlplane.Credential

@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"testing"
 	"time"
 
@@ -266,5 +267,9 @@ func TestRiskCombinesGateways(t *testing.T) {
 	}
 	if len(risks.Items) != 3 || risks.Items[0].Subject != "u_ann" {
 		t.Errorf("risk list = %+v, want u_ann first of 3", risks.Items)
+	}
+	// The analytics page says where each score comes from.
+	if code, body := e.page(store.RoleViewer, "/analytics"); code != 200 || !strings.Contains(body, "<td>gateway edge-b</td>") || !strings.Contains(body, "<td>console</td>") {
+		t.Errorf("analytics page: %d, lacks the scores' sources", code)
 	}
 }

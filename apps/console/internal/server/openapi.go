@@ -60,7 +60,7 @@ var apiDocs = []apiDoc{
 	{"GET", "/api/v1/policies/{name}/versions", "Every saved version, newest first", nil, nil, page[store.PolicyVersion]{}, 0},
 	{"GET", "/api/v1/policies/{name}/diff", "Line diff between two versions (default: previous and current)", []string{"from", "to"}, nil, PolicyDiff{}, 0},
 	{"POST", "/api/v1/policies/{name}/rollback", "Save an earlier version as the next version, with the same checks as a save (422 otherwise)", nil, rollbackRequest{}, store.PolicyVersion{}, 0},
-	{"POST", "/api/v1/policies/validate", "Parse, compile and test a draft: diagnostics at line:column and test results", nil, draft{}, Validation{}, 0},
+	{"POST", "/api/v1/policies/validate", "Parse, compile and test a draft: diagnostics at line:column and test results; once valid on its own, set is the check of the enabled policies with the draft in place (what a save checks)", nil, draft{}, Validation{}, 0},
 	{"POST", "/api/v1/policies/simulate", "What-if: decide recorded requests with the draft and report what changes", nil, draft{}, Simulation{}, 0},
 	{"GET", "/api/v1/templates", "The policy templates gallery", nil, nil, map[string]any{}, 0},
 	{"GET", "/api/v1/gateways", "List gateways with status", nil, nil, page[store.Gateway]{}, 0},

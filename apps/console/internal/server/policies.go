@@ -211,8 +211,25 @@ func (s *Server) apiPolicyValidate(w http.ResponseWriter, r *http.Request, _ *pr
 	if d.Name == "" {
 		d.Name = "draft"
 	}
-	v, _ := Validate(r.Context(), d.Name, d.Source)
-	writeJSON(w, http.StatusOK, v)
+	writeJSON(w, http.StatusOK, s.validateDraft(r.Context(), d.Name, d.Source))
+}
+
+// validateDraft is Validate followed, when the draft is valid on its own,
+// by the check of the enabled set with the draft in place of its
+// namesake: what a save would check, so the editor shows it first.
+func (s *Server) validateDraft(ctx context.Context, name, source string) *Validation {
+	v, _ := Validate(ctx, name, source)
+	if !v.OK {
+		return v
+	}
+	c, err := s.checkSet(ctx, name, source, false)
+	if err != nil {
+		s.log.Warn("console: policy set check", "err", err)
+		return v
+	}
+	v.Set = c
+	v.OK = c.OK
+	return v
 }
 
 func (s *Server) apiSavePolicy(w http.ResponseWriter, r *http.Request, p *principal) {

@@ -59,11 +59,18 @@ func TestPolicySaveChecksWholeSet(t *testing.T) {
 	e.mustCall(store.RolePolicyEditor, "PUT", "/api/v1/policies/wiki", draft{Source: goodPolicy, Message: "v1"}, 200, nil)
 	ver0, _ := e.st.ConfigVersion(bg)
 
-	// Alone, closedWiki validates.
+	// Alone, closedWiki compiles and passes its tests; validation says
+	// that, with the enabled policies, wiki's test would fail.
 	var v Validation
 	e.mustCall(store.RoleViewer, "POST", "/api/v1/policies/validate", draft{Name: "maint", Source: closedWiki}, 200, &v)
-	if !v.OK {
-		t.Fatalf("closedWiki alone: %+v", v)
+	if v.OK || len(v.Diagnostics) != 0 || len(v.Tests) != 1 || !v.Tests[0].Passed || v.Set == nil || len(v.Set.Failed) != 1 || v.Set.Failed[0].Document != "wiki" {
+		t.Fatalf("closedWiki validation = %+v (set %+v)", v, v.Set)
+	}
+	// The editor's live validation shows it too.
+	resp := e.form(store.RoleViewer, "/ui/policies/validate", url.Values{"name": {"maint"}, "source": {closedWiki}})
+	panel, _ := io.ReadAll(resp.Body)
+	if !strings.Contains(string(panel), "with the enabled policies, policy &#34;wiki&#34;") && !strings.Contains(string(panel), `with the enabled policies, policy "wiki"`) {
+		t.Errorf("editor panel lacks the set's failure:\n%s", panel)
 	}
 	// With goodPolicy, it breaks goodPolicy's test: refused, nothing stored.
 	var bad invalidPolicy
@@ -83,7 +90,7 @@ func TestPolicySaveChecksWholeSet(t *testing.T) {
 	}
 
 	// The page form refuses it too, saying which document and test.
-	resp := e.form(store.RolePolicyEditor, "/policies/save", url.Values{"name": {"maint"}, "source": {closedWiki}, "message": {"close"}})
+	resp = e.form(store.RolePolicyEditor, "/policies/save", url.Values{"name": {"maint"}, "source": {closedWiki}, "message": {"close"}})
 	body, _ := io.ReadAll(resp.Body)
 	if resp.StatusCode != http.StatusUnprocessableEntity || !strings.Contains(string(body), "engineer") || !strings.Contains(string(body), "wiki") {
 		t.Errorf("page save: %d, body lacks the failing test", resp.StatusCode)

@@ -187,7 +187,8 @@ type SerialConfig struct {
 // HealthCheckConfig is an active health check of a resource's upstreams.
 type HealthCheckConfig struct {
 	// Interval between checks; 0 disables active checks (a failed dial
-	// still ejects an upstream for a while: passive ejection).
+	// still ejects an upstream for ten seconds, unless it is the last one
+	// up: passive ejection).
 	Interval time.Duration `yaml:"interval"`
 	// Timeout of one check. Default: 1s.
 	Timeout time.Duration `yaml:"timeout"`

@@ -1,12 +1,16 @@
 package ztna
 
 import (
+	"encoding/json"
+
 	"github.com/gonaut/gonaut/ztna/controlplane"
 )
 
 // ConsoleAudit is the AuditSink of a gateway managed by a console: every
 // event is emitted to the control-plane client, which spools it durably and
-// delivers it exactly once to the console's audit log.
+// delivers it exactly once to the console's audit log. Analytics alerts
+// (EventAlert) go the same way, with their detector, severity, score and
+// evidence, and the console also stores each as one of its alerts.
 type ConsoleAudit struct {
 	Client *controlplane.Client
 }
@@ -14,7 +18,8 @@ type ConsoleAudit struct {
 var _ AuditSink = (*ConsoleAudit)(nil)
 
 // Record implements AuditSink. Request decisions are recorded as the
-// console's "decision" kind; flows and revocations keep their kind.
+// console's "decision" kind; flows, revocations and alerts keep their
+// kind.
 func (a *ConsoleAudit) Record(ev *Event) error {
 	kind := ev.Kind
 	if kind == EventRequest {
@@ -24,7 +29,16 @@ func (a *ConsoleAudit) Record(ev *Event) error {
 	if ev.Method != "" {
 		msg = ev.Method + " " + ev.Path + " " + msg
 	}
+	var alert *controlplane.Alert
+	if ev.Alert != nil {
+		alert = &controlplane.Alert{Detector: ev.Alert.Detector.String(), Severity: ev.Alert.Severity.String(), Score: ev.Alert.Score}
+		if len(ev.Alert.Evidence) > 0 {
+			// Evidence is numbers and strings by name: it marshals.
+			alert.Evidence, _ = json.Marshal(ev.Alert.Evidence)
+		}
+	}
 	return a.Client.Emit(controlplane.Event{
+		Alert:    alert,
 		ID:       controlplane.NewEventID(),
 		Time:     ev.Time,
 		Kind:     kind,

@@ -26,8 +26,9 @@ type SyncOptions struct {
 // until ctx is done: it long-polls cp for bundles newer than the one d
 // serves and applies each with ApplyBundle (a refused bundle is logged and
 // the running configuration stays), and pushes the gateway's status —
-// bundle version, peers, flows, health — right after every applied bundle
-// and every Heartbeat, so the console sees within moments which version
+// bundle version, peers, flows, health, and the risk score of every
+// subject scoring above zero on the gateway's analytics — right after
+// every applied bundle and every Heartbeat, so the console sees within moments which version
 // each gateway enforces. Events go to the console through ConsoleAudit,
 // not through SyncConsole.
 //
@@ -93,6 +94,12 @@ func (g *Gateway) consoleStatus(d *ConsoleDirectory) controlplane.Status {
 		Time: time.Now().UTC(), BundleVersion: d.Version(),
 		Peers: len(d.Peers()), Flows: g.ActiveFlows(), Healthy: g.Ready(),
 		PublicKey: g.PublicKey().String(), Endpoint: cfg.Endpoint, DNS: g.Address().String(),
+	}
+	for _, r := range g.Risks() {
+		if len(st.Risk) == controlplane.MaxRisk {
+			break
+		}
+		st.Risk = append(st.Risk, controlplane.SubjectRisk{Subject: r.Subject, Score: r.Score, Signals: r.Signals})
 	}
 	if pc, err := PeerConfig(cfg, g.PublicKey(), tunnel.Key{}, g.Address(), "-"); err == nil && len(pc.Peers) == 1 {
 		for _, p := range pc.Peers[0].AllowedIPs {

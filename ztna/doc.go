@@ -33,7 +33,9 @@
 //     (gonaut.ztna.decisions, gonaut.ztna.flows.active,
 //     gonaut.ztna.flow.bytes, gonaut.ztna.flow.duration,
 //     gonaut.ztna.decision.duration, gonaut.ztna.revocations) and a trace
-//     span per flow.
+//     span per flow. An alert that analytics raises on an event becomes
+//     an [Event] of kind [EventAlert] in the same batch, so the audit
+//     sink receives it too.
 //
 // # Resources
 //
@@ -101,7 +103,10 @@
 // controlplane.Client) as Options.Audit, apply the first bundle with
 // Gateway.ApplyBundle, then run Gateway.SyncConsole, which applies every
 // newer bundle as the console publishes it and pushes the gateway's status
-// (with the bundle version it enforces) after each one and on a heartbeat.
+// (with the bundle version it enforces, and [Gateway.Risks], the risk
+// score of every subject scoring above zero) after each one and on a
+// heartbeat. ConsoleAudit delivers analytics alerts to the console like
+// every other event; the console stores each as one of its alerts.
 // ApplyBundle compiles the bundle's policies and builds its resources
 // first (a bundle whose policies do not compile is refused and the running
 // one stays), then swaps the directory, the tunnel's peers, the policy set
@@ -130,9 +135,11 @@
 // # Limits
 //
 // Bandwidth limits are shared by all of a user's and a device's TCP,
-// UDP and HTTP flows; USB/IP and serial connections are not throttled. Passive ejection takes a failing
-// upstream out for ten seconds, including a connector's service after a
-// failed dial. UDP upstreams have no active health check. A usb resource
+// UDP and HTTP flows; USB/IP and serial connections are not throttled.
+// Passive ejection takes an upstream whose dial (or proxied request)
+// failed out for ten seconds, unless it is the last upstream of its
+// resource that is up: that one, such as a connector's only service, is
+// tried again on the next flow. UDP upstreams have no active health check. A usb resource
 // takes its devices either from the configuration or from one connector.
 //
 // # Connectors

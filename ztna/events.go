@@ -8,6 +8,8 @@ import (
 	"log/slog"
 	"net/netip"
 	"os"
+	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -28,10 +30,13 @@ const (
 	EventFlow = "flow"
 	// EventRevoke is a live flow cut by a re-decision.
 	EventRevoke = "revoke"
+	// EventAlert is an alert raised by the gateway's analytics; the
+	// event's Alert holds it.
+	EventAlert = "alert"
 )
 
 // Event is one entry of the audit trail: a decision, an HTTP request's
-// decision, a revocation or a closed flow.
+// decision, a revocation, a closed flow or an analytics alert.
 type Event struct {
 	Time     time.Time `json:"time"`
 	Kind     string    `json:"kind"`
@@ -53,6 +58,9 @@ type Event struct {
 	BytesIn  uint64    `json:"bytes_in,omitempty"`  // peer to resource
 	BytesOut uint64    `json:"bytes_out,omitempty"` // resource to peer
 	Duration float64   `json:"duration_s,omitempty"`
+	// Alert is the analytics alert of an EventAlert, raised by the
+	// event recorded just before it.
+	Alert *analytics.Alert `json:"alert,omitempty"`
 
 	// Set on the flow's path and turned into Peer, Source and Inner by
 	// the event writer, so that formatting stays off that path.
@@ -278,17 +286,20 @@ func (g *Gateway) record(evs []*Event) {
 		g.metrics.event(ctx, ev)
 	}
 	// Analytics first: a risk score that moves re-decides live flows, and
-	// whoever reads the audit trail finds the risk already updated.
-	kick := false
+	// whoever reads the audit trail finds the risk already updated. The
+	// alerts raised join the batch as events of their own, so that the
+	// audit sink (a console, through ConsoleAudit) receives them too.
+	var alerts []*Event
 	if g.analytics != nil {
 		for _, ev := range evs {
-			if ev.Subject != "" && ev.Kind != EventRevoke {
-				kick = g.observe(ev) || kick
+			if ev.Subject != "" && ev.Kind != EventRevoke && ev.Kind != EventAlert {
+				alerts = g.observe(ev, alerts)
 			}
 		}
 	}
-	if kick {
+	if len(alerts) > 0 {
 		g.kick() // a risk score moved: re-decide live flows
+		evs = append(evs[:len(evs):len(evs)], alerts...)
 	}
 	if g.audit != nil {
 		var err error
@@ -316,8 +327,9 @@ func (g *Gateway) record(evs []*Event) {
 	}
 }
 
-// observe feeds ev to analytics and reports whether it raised an alert.
-func (g *Gateway) observe(ev *Event) bool {
+// observe feeds ev to analytics and appends the alerts it raised to
+// alerts, as events.
+func (g *Gateway) observe(ev *Event, alerts []*Event) []*Event {
 	aev := analytics.Event{
 		Time: ev.Time, Subject: ev.Subject, Device: ev.Device,
 		Country: ev.Country, ASN: ev.ASN, Resource: ev.Resource, Rule: ev.Rule,
@@ -333,13 +345,90 @@ func (g *Gateway) observe(ev *Event) bool {
 	} else {
 		aev.Kind, aev.Effect = analytics.KindDecision, analytics.Effect(ev.Effect)
 	}
-	alerts, err := g.analytics.Observe(aev)
+	as, err := g.analytics.Observe(aev)
 	if err != nil {
 		g.log.Debug("analytics rejected event", "err", err)
-		return false
+		return alerts
 	}
-	for _, a := range alerts {
-		g.log.Warn("analytics alert", "alert", fmt.Sprint(a))
+	for i := range as {
+		a := &as[i]
+		g.log.Warn("analytics alert", "alert", fmt.Sprint(*a))
+		if a.Subject != "" {
+			g.risky.add(a.Subject)
+		}
+		aev := &Event{Time: a.Time, Kind: EventAlert, Subject: a.Subject, Device: a.Device, Reason: a.Reason, Alert: a}
+		if a.SourceIP.IsValid() {
+			aev.Source = a.SourceIP.String()
+		}
+		alerts = append(alerts, aev)
 	}
-	return len(alerts) > 0
+	return alerts
+}
+
+// riskySubjects are the subjects whose analytics raised an alert since
+// their risk score last fell to zero: the gateway reports their scores to
+// its console. Safe for concurrent use.
+type riskySubjects struct {
+	mu sync.Mutex
+	m  map[string]struct{} // guarded by mu
+}
+
+func (r *riskySubjects) add(subject string) {
+	r.mu.Lock()
+	if r.m == nil {
+		r.m = map[string]struct{}{}
+	}
+	r.m[subject] = struct{}{}
+	r.mu.Unlock()
+}
+
+// Risks returns the current risk of every subject whose score on the
+// gateway's analytics is above zero, highest first (nil without
+// analytics). Only subjects that raised an alert can score above zero,
+// and those are the ones the gateway tracks; a subject whose score has
+// decayed to zero is forgotten until its next alert.
+func (g *Gateway) Risks() []SubjectRisk {
+	if g.analytics == nil {
+		return nil
+	}
+	r := &g.risky
+	r.mu.Lock()
+	names := make([]string, 0, len(r.m))
+	for s := range r.m {
+		names = append(names, s)
+	}
+	r.mu.Unlock()
+	out := make([]SubjectRisk, 0, len(names))
+	var zero []string
+	for _, s := range names {
+		risk := g.analytics.Risk(s)
+		if risk.Score <= 0 {
+			zero = append(zero, s)
+			continue
+		}
+		out = append(out, SubjectRisk{Subject: s, Risk: risk})
+	}
+	if len(zero) > 0 {
+		r.mu.Lock()
+		for _, s := range zero {
+			// An alert raised since the read above keeps the subject.
+			if g.analytics.Risk(s).Score <= 0 {
+				delete(r.m, s)
+			}
+		}
+		r.mu.Unlock()
+	}
+	slices.SortFunc(out, func(a, b SubjectRisk) int {
+		if a.Score != b.Score {
+			return b.Score - a.Score
+		}
+		return strings.Compare(a.Subject, b.Subject)
+	})
+	return out
+}
+
+// SubjectRisk is one subject's current risk on a gateway.
+type SubjectRisk struct {
+	Subject string
+	analytics.Risk
 }

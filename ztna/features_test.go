@@ -15,6 +15,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -400,7 +401,10 @@ func TestRiskThresholdCutsLiveFlow(t *testing.T) {
 			// flow in time; with the default (0: 500 ms) the periodic
 			// re-decision must.
 			w.cfg.Recheck = tc.recheck
-			eng, err := analytics.New(nil)
+			// The engine's clock is real time plus skew, so that the test
+			// can age the risk score at the end.
+			var skew atomic.Int64
+			eng, err := analytics.New(&analytics.Options{Now: func() time.Time { return time.Now().Add(time.Duration(skew.Load())) }})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -441,6 +445,24 @@ func TestRiskThresholdCutsLiveFlow(t *testing.T) {
 			}
 			if _, err := alice.Dial(ctx, "tcp", "echo.corp:7"); err == nil {
 				t.Error("a new flow was admitted at high risk")
+			}
+			if tc.recheck == 0 {
+				return // the alerts were raised outside the gateway
+			}
+			// The gateway's own alert joins the audit trail, and the
+			// subject's score is among those it reports.
+			al := w.waitEvent(t, func(ev ztna.Event) bool { return ev.Kind == ztna.EventAlert && ev.Subject == "alice" })
+			if al.Alert == nil || al.Alert.Detector != analytics.DenialBurst || al.Alert.Evidence["denials"] == nil || al.Reason == "" {
+				t.Errorf("alert event = %+v, alert %+v", al, al.Alert)
+			}
+			if rs := g.Risks(); len(rs) != 1 || rs[0].Subject != "alice" || rs[0].Score != eng.Risk("alice").Score {
+				t.Errorf("Risks() = %+v, want alice at %d", rs, eng.Risk("alice").Score)
+			}
+			// Two days on, the score has decayed to zero and the gateway
+			// reports nobody.
+			skew.Store(int64(48 * time.Hour))
+			if rs := g.Risks(); len(rs) != 0 {
+				t.Errorf("Risks() two days on = %+v, want none", rs)
 			}
 		})
 	}

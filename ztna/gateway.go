@@ -88,6 +88,7 @@ type Gateway struct {
 	audit        AuditSink
 	ownAudit     *FileAudit
 	analytics    *analytics.Engine
+	risky        riskySubjects // subjects whose risk the console hears of
 	ownAnalytics bool
 	geo          analytics.GeoIP
 	ownGeo       *analytics.MaxMind

@@ -378,6 +378,87 @@ func TestPassiveEjection(t *testing.T) {
 	}
 }
 
+// deadAddr is a loopback address nothing listens on (until a test
+// listens there).
+func deadAddr(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close()
+	return addr
+}
+
+// TestPassiveEjectionKeepsLastUpstream checks that a failed dial never
+// takes a pool's last upstream that is up out of rotation: a resource
+// with one upstream (as a connector's service has) is dialled again on
+// the next flow, and works as soon as its upstream does, rather than ten
+// seconds later.
+func TestPassiveEjectionKeepsLastUpstream(t *testing.T) {
+	for _, balance := range []string{"", "least_conn"} {
+		t.Run("balance="+balance, func(t *testing.T) {
+			only, a, b := deadAddr(t), deadAddr(t), deadAddr(t)
+			w := newWorld(t)
+			w.cfg.Resources = []ztna.ResourceConfig{
+				{Name: "lb.corp", Kind: "tcp", Port: 7, Balance: balance, Upstreams: []string{only}},
+				{Name: "sink.corp", Kind: "tcp", Port: 7, Balance: balance, Upstreams: []string{a, b}},
+			}
+			g := w.start(t, nil)
+			ctx := testCtx(t, 30*time.Second)
+			alice := w.client(t, g, "alice")
+
+			// The only upstream is down (a blip): the flow fails, the
+			// upstream stays in rotation.
+			if c, err := alice.Dial(ctx, "tcp", "lb.corp:7"); err == nil {
+				c.Close()
+				t.Fatal("dial to a dead upstream succeeded")
+			}
+			if st := g.Upstreams("lb.corp"); len(st) != 1 || !st[0].Healthy {
+				t.Fatalf("after one failed dial: %+v, want the only upstream still in rotation", st)
+			}
+			// Back up: the next flow goes through at once.
+			echoServerAt(t, only)
+			c, err := alice.Dial(ctx, "tcp", "lb.corp:7")
+			if err != nil {
+				t.Fatalf("dial once the only upstream is back: %v", err)
+			}
+			echoOnce(t, c, "back")
+			c.Close()
+
+			// Both upstreams of a pair fail: one is ejected, the last one
+			// stays in rotation and serves as soon as it is back.
+			for range 3 {
+				if c, err := alice.Dial(ctx, "tcp", "sink.corp:7"); err == nil {
+					c.Close()
+					t.Fatal("dial to two dead upstreams succeeded")
+				}
+			}
+			st := g.Upstreams("sink.corp")
+			var kept string
+			for _, u := range st {
+				if u.Healthy {
+					if kept != "" {
+						t.Fatalf("both upstreams still in rotation after failed dials: %+v", st)
+					}
+					kept = u.Address
+				}
+			}
+			if kept == "" {
+				t.Fatalf("every upstream ejected: %+v", st)
+			}
+			echoServerAt(t, kept)
+			c, err = alice.Dial(ctx, "tcp", "sink.corp:7")
+			if err != nil {
+				t.Fatalf("dial once the kept upstream %s is back: %v", kept, err)
+			}
+			echoOnce(t, c, "pair back")
+			c.Close()
+		})
+	}
+}
+
 func TestRevocationCutsLiveFlow(t *testing.T) {
 	w := newWorld(t)
 	w.cfg.Resources = []ztna.ResourceConfig{{Name: "echo.corp", Kind: "tcp", Port: 7, Upstreams: []string{echoServer(t)}}}

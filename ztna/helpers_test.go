@@ -149,7 +149,13 @@ func (w *world) waitEvent(tb testing.TB, ok func(ztna.Event) bool) ztna.Event {
 // close when the test ends.
 func tcpServer(tb testing.TB, handle func(net.Conn)) string {
 	tb.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	return tcpServerAt(tb, "127.0.0.1:0", handle)
+}
+
+// tcpServerAt is tcpServer on addr.
+func tcpServerAt(tb testing.TB, addr string, handle func(net.Conn)) string {
+	tb.Helper()
+	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		tb.Fatal(err)
 	}
@@ -193,7 +199,13 @@ func tcpServer(tb testing.TB, handle func(net.Conn)) string {
 // echoServer is a TCP echo upstream on loopback.
 func echoServer(tb testing.TB) string {
 	tb.Helper()
-	return tcpServer(tb, func(c net.Conn) { io.Copy(c, c) })
+	return echoServerAt(tb, "127.0.0.1:0")
+}
+
+// echoServerAt is echoServer on addr.
+func echoServerAt(tb testing.TB, addr string) string {
+	tb.Helper()
+	return tcpServerAt(tb, addr, func(c net.Conn) { io.Copy(c, c) })
 }
 
 // httpServer is an HTTP upstream on loopback; it closes when the test

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"slices"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -12,7 +13,8 @@ import (
 )
 
 // ejectFor is how long a passive failure (a failed dial or proxied
-// request) takes an upstream out of rotation.
+// request) takes an upstream out of rotation. The last upstream of a pool
+// that is up is never ejected (see pool.eject).
 const ejectFor = 10 * time.Second
 
 // UpstreamStatus is the live state of one upstream target.
@@ -43,6 +45,10 @@ type pool struct {
 	hc        HealthCheckConfig
 	http      bool
 	network   string // tcp, or udp for udp resources
+
+	// ejectMu makes eject's look at the other upstreams and its ejection
+	// one step, so that concurrent failures cannot eject every upstream.
+	ejectMu sync.Mutex
 }
 
 func newPool(rc ResourceConfig, dial func(ctx context.Context, network, addr string) (net.Conn, error)) *pool {
@@ -65,12 +71,15 @@ func newPool(rc ResourceConfig, dial func(ctx context.Context, network, addr str
 }
 
 // pick chooses an upstream that is up, or nil.
-func (p *pool) pick() *upstream {
+func (p *pool) pick() *upstream { return p.pickExcept(nil) }
+
+// pickExcept chooses an upstream that is up and not in tried, or nil.
+func (p *pool) pickExcept(tried []*upstream) *upstream {
 	now := time.Now()
 	if p.leastConn {
 		var best *upstream
 		for _, u := range p.ups {
-			if u.up(now) && (best == nil || u.active.Load() < best.active.Load()) {
+			if u.up(now) && !slices.Contains(tried, u) && (best == nil || u.active.Load() < best.active.Load()) {
 				best = u
 			}
 		}
@@ -79,27 +88,45 @@ func (p *pool) pick() *upstream {
 	n := uint64(len(p.ups))
 	start := p.next.Add(1) - 1
 	for i := range n {
-		if u := p.ups[(start+i)%n]; u.up(now) {
+		if u := p.ups[(start+i)%n]; u.up(now) && !slices.Contains(tried, u) {
 			return u
 		}
 	}
 	return nil
 }
 
-// eject takes u out of rotation for ejectFor.
-func (p *pool) eject(u *upstream) {
-	u.ejectedUntil.Store(time.Now().Add(ejectFor).UnixNano())
+// eject takes u out of rotation for ejectFor after a passive failure,
+// unless it is the last upstream of the pool that is up: one failed dial
+// (a network blip, a connector's tunnel re-handshaking) would otherwise
+// leave a resource with a single upstream, such as a connector's service,
+// unreachable for ejectFor although the next dial might succeed. Flows
+// keep trying the last upstream instead, each with its own dial timeout;
+// an active health check, where configured, still takes it out when it
+// fails. It reports whether u was ejected.
+func (p *pool) eject(u *upstream) bool {
+	p.ejectMu.Lock()
+	defer p.ejectMu.Unlock()
+	now := time.Now()
+	for _, o := range p.ups {
+		if o != u && o.up(now) {
+			u.ejectedUntil.Store(now.Add(ejectFor).UnixNano())
+			return true
+		}
+	}
+	return false
 }
 
 // connect dials an upstream, trying each healthy one at most once. The
 // caller must call done when the flow ends.
 func (p *pool) connect(ctx context.Context) (net.Conn, *upstream, error) {
 	var last error
+	tried := make([]*upstream, 0, min(len(p.ups), 4))
 	for range p.ups {
-		u := p.pick()
+		u := p.pickExcept(tried)
 		if u == nil {
 			break
 		}
+		tried = append(tried, u)
 		dctx, cancel := context.WithTimeout(ctx, p.timeout)
 		c, err := p.dial(dctx, p.network, u.addr)
 		cancel()

@@ -103,7 +103,37 @@ type Event struct {
 	// console replays recorded requests in what-if simulations.
 	Request json.RawMessage `json:"request,omitempty"`
 	Message string          `json:"message,omitempty"`
+	// Alert is set on events of kind "alert": what the gateway's
+	// analytics detected. Message carries the alert's reason.
+	Alert *Alert `json:"alert,omitempty"`
 }
+
+// An Alert is an analytics alert a gateway raised (analytics.Alert in
+// wire form). The console stores it once per event ID as one of its
+// alerts, to be acknowledged and resolved there.
+type Alert struct {
+	// Detector is the detector's name, such as "denial_burst".
+	Detector string `json:"detector"`
+	// Severity is low, medium, high or critical.
+	Severity string `json:"severity"`
+	// Score is the subject's (or, without a subject, the source's) risk
+	// score on the gateway right after the alert.
+	Score int `json:"score"`
+	// Evidence holds the numbers the detector compared, by name.
+	Evidence json.RawMessage `json:"evidence,omitempty"`
+}
+
+// SubjectRisk is a subject's current risk score on a gateway, as policies
+// there see it in risk.score and risk.signals.
+type SubjectRisk struct {
+	Subject string   `json:"subject"`
+	Score   int      `json:"score"`
+	Signals []string `json:"signals,omitempty"`
+}
+
+// MaxRisk is the most subjects a Status reports risk for: the highest
+// scores are kept.
+const MaxRisk = 1000
 
 // EventBatch is the body of POST /cp/v1/events.
 type EventBatch struct {
@@ -138,4 +168,9 @@ type Status struct {
 	Endpoint  string   `json:"endpoint,omitempty"`
 	DNS       string   `json:"dns,omitempty"`
 	Routes    []string `json:"routes,omitempty"`
+	// Risk lists the subjects whose risk score on the gateway is above
+	// zero (at most MaxRisk, highest first): the gateway's analytics see
+	// every flow it carries, so the console prefers these scores to what
+	// it computes from the alerts it stores.
+	Risk []SubjectRisk `json:"risk,omitempty"`
 }

@@ -2,6 +2,7 @@ package server
 
 import (
 	"context"
+	"encoding/json"
 	"math"
 	"net/http"
 	"slices"
@@ -10,18 +11,25 @@ import (
 	"time"
 
 	"github.com/gonaut/gonaut/apps/console/internal/store"
+	"github.com/gonaut/gonaut/ztna/controlplane"
 )
 
 // The console's analytics are derived from what it stores: the alerts
-// (raised by the analytics detectors and stored with the detector's name
-// as their kind) and the decisions gateways report to the audit log.
-// Gateways report neither risk scores nor alerts in their status or event
-// stream, so the console computes each user's risk itself, with the same
-// rule the analytics package applies on a gateway: every alert adds its
-// severity's weight (low 10, medium 25, high 45, critical 70), the weight
-// halves every two hours, and the score is 100·(1 − e^(−S/60)) of the sum
-// S. The score therefore matches a gateway's for the alerts the console
-// holds, and falls back to zero as they age.
+// (raised by the analytics detectors of the gateways, which send them as
+// events of kind "alert", and stored with the detector's name as their
+// kind), the decisions gateways report to the audit log, and the risk
+// scores gateways report in their heartbeat.
+//
+// A user's risk is the highest score any live gateway (seen within
+// gatewayRiskFresh, not revoked) reports for them: a gateway's analytics
+// see every flow it carries, including what never becomes an alert. A
+// user no live gateway reports (their score there is zero, or the
+// gateways are down) gets the console's own computation from the alerts
+// it stores, with the same rule the analytics package applies on a
+// gateway: every alert adds its severity's weight (low 10, medium 25,
+// high 45, critical 70), the weight halves every two hours, and the score
+// is 100·(1 − e^(−S/60)) of the sum S. Both figures are in the answer
+// (GatewayScore, ConsoleScore) and ScoreFrom says which one Score is.
 
 // Windows the analytics pages and API look at.
 const (
@@ -31,6 +39,9 @@ const (
 	// the count cheap on a busy console.
 	decisionWindow = time.Hour
 	riskHalfLife   = 2 * time.Hour
+	// gatewayRiskFresh is how recent a gateway's heartbeat must be for
+	// its risk scores to count.
+	gatewayRiskFresh = 2 * time.Minute
 	// analyticsScanCap bounds how many alerts and audit entries one
 	// analytics answer reads, so that a busy day cannot make a page slow.
 	analyticsScanCap = 20000
@@ -41,9 +52,19 @@ var severityWeight = map[string]float64{"low": 10, "medium": 25, "high": 45, "cr
 // UserRisk is one user's risk as the console sees it over the last day.
 type UserRisk struct {
 	Subject string `json:"subject"`
-	// Score is 0 (nothing unusual) to 100, from the alerts' decayed weight.
+	// Score is 0 (nothing unusual) to 100: GatewayScore when a live
+	// gateway reports the user, else ConsoleScore.
 	Score int `json:"score"`
-	// Signals are the detectors whose alerts still weigh in the score.
+	// ScoreFrom is "gateway" or "console": where Score comes from.
+	ScoreFrom string `json:"score_from"`
+	// GatewayScore is the highest score live gateways report for the
+	// user, and Gateway the name of the gateway that reports it.
+	GatewayScore int    `json:"gateway_score,omitempty"`
+	Gateway      string `json:"gateway,omitempty"`
+	// ConsoleScore is the console's score from the alerts it stores.
+	ConsoleScore int `json:"console_score"`
+	// Signals are the detectors that weigh in Score: the gateway's, or
+	// those whose stored alerts still count.
 	Signals    []string  `json:"signals"`
 	Alerts     int       `json:"alerts"`
 	OpenAlerts int       `json:"open_alerts"`
@@ -144,7 +165,23 @@ func (s *Server) userRisks(ctx context.Context, as []store.Alert, withDecisions 
 			}
 		}
 		sort.Strings(u.Signals)
-		u.Score = riskScore(total)
+		u.ConsoleScore = riskScore(total)
+	}
+	reported, err := s.gatewayRisks(ctx, now)
+	if err != nil {
+		return nil, err
+	}
+	for name, r := range reported {
+		u := get(name)
+		u.GatewayScore, u.Gateway = r.Score, r.gateway
+		u.Signals = append([]string{}, r.Signals...)
+		sort.Strings(u.Signals)
+	}
+	for _, u := range users {
+		u.Score, u.ScoreFrom = u.ConsoleScore, "console"
+		if _, ok := reported[u.Subject]; ok {
+			u.Score, u.ScoreFrom = u.GatewayScore, "gateway"
+		}
 	}
 	if withDecisions {
 		cs, err := s.st.DecisionCounts(ctx, now.Add(-decisionWindow), analyticsScanCap)
@@ -177,6 +214,44 @@ func (s *Server) userRisks(ctx context.Context, as []store.Alert, withDecisions 
 		}
 		return a.Subject < b.Subject
 	})
+	return out, nil
+}
+
+// reportedRisk is one subject's risk as a gateway reports it.
+type reportedRisk struct {
+	controlplane.SubjectRisk
+	gateway string
+}
+
+// gatewayRisks returns the highest risk score that any live gateway
+// reports per subject in its last heartbeat. Subjects at zero are not
+// reported.
+func (s *Server) gatewayRisks(ctx context.Context, now time.Time) (map[string]reportedRisk, error) {
+	gs, err := s.st.ListGateways(ctx)
+	if err != nil {
+		return nil, err
+	}
+	out := map[string]reportedRisk{}
+	for _, g := range gs {
+		if g.Revoked || now.Sub(g.LastSeen) > gatewayRiskFresh || len(g.Status) == 0 {
+			continue
+		}
+		var st struct {
+			Risk []controlplane.SubjectRisk `json:"risk"`
+		}
+		if json.Unmarshal(g.Status, &st) != nil {
+			continue
+		}
+		for _, r := range st.Risk {
+			if r.Subject == "" || r.Score <= 0 {
+				continue
+			}
+			r.Score = min(r.Score, 100)
+			if cur, ok := out[r.Subject]; !ok || r.Score > cur.Score {
+				out[r.Subject] = reportedRisk{SubjectRisk: r, gateway: g.Name}
+			}
+		}
+	}
 	return out, nil
 }
 

@@ -376,6 +376,11 @@ func (s *Server) apiPutResource(w http.ResponseWriter, r *http.Request, p *princ
 		writeError(w, http.StatusBadRequest, "invalid", "kind must be tcp, udp, http, usb or serial and port 0-65535")
 		return
 	}
+	req.Address = strings.TrimSpace(req.Address)
+	if fe := validateResource(r.PathValue("name"), req.Kind, req.Address, req.Port); fe != nil {
+		writeFieldError(w, fe)
+		return
+	}
 	x := &store.Resource{Name: r.PathValue("name"), Kind: req.Kind, Address: req.Address, Port: req.Port, Labels: req.Labels, Gateway: req.Gateway, Note: req.Note}
 	if err := s.st.PutResource(r.Context(), x); err != nil {
 		s.storeError(w, err)

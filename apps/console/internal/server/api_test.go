@@ -260,7 +260,7 @@ func TestResourcesUsersDevicesAndPagination(t *testing.T) {
 func TestAuditAPI(t *testing.T) {
 	e := newEnv(t, nil)
 	e.mustCall(store.RoleOperator, "PUT", "/api/v1/resources/=cmd", resourceRequest{Kind: "tcp"}, 400, nil)
-	e.mustCall(store.RoleOperator, "PUT", "/api/v1/resources/db", resourceRequest{Kind: "tcp"}, 200, nil)
+	e.mustCall(store.RoleOperator, "PUT", "/api/v1/resources/db", resourceRequest{Kind: "tcp", Address: "10.0.0.5:5432"}, 200, nil)
 	var p page[store.AuditEvent]
 	e.mustCall(store.RoleAuditor, "GET", "/api/v1/audit?action=resource.put", nil, 200, &p)
 	if len(p.Items) != 1 || p.Items[0].Resource != "db" || p.Items[0].Actor != "apikey:test-operator" {

@@ -2,7 +2,10 @@ package server
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"strconv"
 	"time"
@@ -198,12 +201,49 @@ func (s *Server) cpEvents(w http.ResponseWriter, r *http.Request, p *principal) 
 		s.storeError(w, err)
 		return
 	}
+	// Alerts are stored after the audit entries and before the answer:
+	// a batch that failed in between is sent again, and the alert's ID,
+	// derived from the event's, stores it once.
+	for i := range b.Events {
+		if a := gatewayAlert(g, &b.Events[i]); a != nil {
+			if _, err := s.st.AddAlertOnce(r.Context(), a); err != nil {
+				s.storeError(w, err)
+				return
+			}
+		}
+	}
 	if added > 0 {
 		for i := range b.Events {
 			s.hub.publish(liveEvent{Type: b.Events[i].Kind, Data: b.Events[i]})
 		}
 	}
 	writeJSON(w, http.StatusOK, controlplane.EventAck{Accepted: added, Duplicates: dups})
+}
+
+// gatewayAlert is the console alert of an event of kind "alert" from
+// gateway g, or nil for other events and for alerts without a detector
+// or with an unknown severity (those stay in the audit log only: refusing
+// the batch would hold back every later event of the gateway's spool).
+// The alert's ID is derived from the gateway's and the event's, so that a
+// redelivered event finds its alert stored.
+func gatewayAlert(g *store.Gateway, e *controlplane.Event) *store.Alert {
+	if e.Kind != "alert" || e.Alert == nil || e.Alert.Detector == "" || severityWeight[e.Alert.Severity] == 0 {
+		return nil
+	}
+	sum := sha256.Sum256([]byte(g.ID + ":" + e.ID))
+	msg := e.Message
+	if msg == "" {
+		msg = e.Alert.Detector
+	}
+	msg = fmt.Sprintf("%s (gateway %s, score %d)", msg, g.Name, e.Alert.Score)
+	evidence := e.Alert.Evidence
+	if len(evidence) > 0 && !json.Valid(evidence) {
+		evidence = nil
+	}
+	return &store.Alert{
+		ID: "a_" + hex.EncodeToString(sum[:10]), Time: e.Time, Severity: e.Alert.Severity,
+		Kind: e.Alert.Detector, Subject: e.Subject, Message: msg, Evidence: evidence,
+	}
 }
 
 // eventDetail is what an audit entry from a gateway keeps beyond the

@@ -84,14 +84,18 @@ func (m *managedGateway) counts() map[string]int {
 }
 
 // startManagedGateway registers a gateway with the console at url and
-// starts it with cfg's local resources. It stops at cleanup.
-func startManagedGateway(t testing.TB, url, token string, resources []ztna.ResourceConfig) *managedGateway {
+// starts it with cfg's local resources; each of tune may change its
+// configuration first. It stops at cleanup.
+func startManagedGateway(t testing.TB, url, token string, resources []ztna.ResourceConfig, tune ...func(*ztna.Config)) *managedGateway {
 	t.Helper()
 	key, err := tunnel.GeneratePrivateKey()
 	if err != nil {
 		t.Fatal(err)
 	}
 	cfg := &ztna.Config{PrivateKey: key.String(), Address: "10.77.0.1/16", Recheck: 100 * time.Millisecond, Dir: t.TempDir(), Resources: resources}
+	for _, f := range tune {
+		f(cfg)
+	}
 	tr := &http.Transport{}
 	cp, err := controlplane.New(url, &controlplane.Options{
 		StateDir: t.TempDir(), HTTPClient: &http.Client{Transport: tr},

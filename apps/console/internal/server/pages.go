@@ -327,6 +327,16 @@ func toUIValidation(v *Validation) ui.Validation {
 	for _, t := range v.Tests {
 		out.Tests = append(out.Tests, ui.TestRow{Name: t.Name, Passed: t.Passed, Failure: t.Failure})
 	}
+	// What fails in the enabled set with the draft in place, naming the
+	// document: a save would be refused for it.
+	if c := v.Set; c != nil {
+		for _, d := range c.Diagnostics {
+			out.Diags = append(out.Diags, ui.Diag{Line: d.Line, Column: d.Column, Message: fmt.Sprintf("with the enabled policies, in policy %q: %s", d.Document, d.Message)})
+		}
+		for _, t := range c.Failed {
+			out.Tests = append(out.Tests, ui.TestRow{Name: t.Name, Failure: fmt.Sprintf("with the enabled policies, policy %q: %s", t.Document, t.Failure)})
+		}
+	}
 	return out
 }
 
@@ -336,7 +346,7 @@ func (s *Server) fragValidate(w http.ResponseWriter, r *http.Request, _ *princip
 	if name == "" {
 		name = "draft"
 	}
-	v, _ := Validate(r.Context(), name, r.PostFormValue("source"))
+	v := s.validateDraft(r.Context(), name, r.PostFormValue("source"))
 	s.render(w, r, http.StatusOK, ui.ValidationPanel(toUIValidation(v)))
 }
 
@@ -374,7 +384,7 @@ func (s *Server) pagePolicySave(w http.ResponseWriter, r *http.Request, p *princ
 			e.IsNew, e.Version = false, old.Version
 		}
 		if errors.As(err, &ve) {
-			e.Error = "Not saved: the policy does not compile or its tests fail."
+			e.Error = "Not saved: " + ve.Error() + "."
 		} else if errors.Is(err, store.ErrInvalid) {
 			e.Error = "Not saved: the name may use letters, digits and _ . : -"
 		} else {
@@ -415,6 +425,11 @@ func (s *Server) pagePolicyHistory(w http.ResponseWriter, r *http.Request, p *pr
 func (s *Server) pagePolicyRollback(w http.ResponseWriter, r *http.Request, p *principal) {
 	v, _ := strconv.Atoi(r.PostFormValue("version"))
 	pv, err := s.Rollback(r, r.PathValue("name"), v, p)
+	var ve *validationError
+	if errors.As(err, &ve) {
+		redirect(w, r, "/policies/"+url.PathEscape(r.PathValue("name"))+"/history", "error", fmt.Sprintf("Not rolled back to version %d: %s.", v, ve.Error()))
+		return
+	}
 	if err != nil {
 		s.pageError(w, r, err)
 		return

@@ -68,7 +68,15 @@ func (s *Server) pageResourcePost(w http.ResponseWriter, r *http.Request, p *pri
 		redirect(w, r, "/resources", "error", "unknown kind")
 		return
 	}
-	x := &store.Resource{Name: r.PostFormValue("name"), Kind: kind, Address: r.PostFormValue("address"), Port: port, Labels: labels}
+	if p := strings.TrimSpace(r.PostFormValue("port")); p != "" && strconv.Itoa(port) != p {
+		redirect(w, r, "/resources", "error", fmt.Sprintf("not saved: port: %q is not a number", p))
+		return
+	}
+	x := &store.Resource{Name: r.PostFormValue("name"), Kind: kind, Address: strings.TrimSpace(r.PostFormValue("address")), Port: port, Labels: labels}
+	if fe := validateResource(x.Name, x.Kind, x.Address, x.Port); fe != nil {
+		redirect(w, r, "/resources", "error", "not saved: "+fe.Error())
+		return
+	}
 	if err := s.st.PutResource(r.Context(), x); err != nil {
 		redirect(w, r, "/resources", "error", "not saved: "+err.Error())
 		return

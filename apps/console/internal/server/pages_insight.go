@@ -48,6 +48,10 @@ func (s *Server) pageAnalytics(w http.ResponseWriter, r *http.Request, p *princi
 		if u.LastAlert.IsZero() {
 			row.LastAlert = "none"
 		}
+		row.From = "console"
+		if u.ScoreFrom == "gateway" {
+			row.From = "gateway " + u.Gateway
+		}
 		a.Risks = append(a.Risks, row)
 	}
 	a.RiskChart = ui.RiskChart(a.Risks, 10)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"net/http"
 	"strconv"
 	"strings"
@@ -32,20 +33,25 @@ func (s *Server) apiGetPolicy(w http.ResponseWriter, r *http.Request, _ *princip
 	writeJSON(w, http.StatusOK, p)
 }
 
-// Diagnostic is one policy problem at a line and column.
+// Diagnostic is one policy problem at a line and column. Document names
+// the policy it is in when that is not the draft (a check of the whole
+// enabled set).
 type Diagnostic struct {
-	Line    int    `json:"line"`
-	Column  int    `json:"column"`
-	Rule    string `json:"rule,omitempty"`
-	Message string `json:"message"`
+	Document string `json:"document,omitempty"`
+	Line     int    `json:"line"`
+	Column   int    `json:"column"`
+	Rule     string `json:"rule,omitempty"`
+	Message  string `json:"message"`
 }
 
-// TestOutcome is one policy test's result.
+// TestOutcome is one policy test's result; Document is the policy the
+// test is in (set only in a check of the whole enabled set).
 type TestOutcome struct {
-	Name    string `json:"name"`
-	Line    int    `json:"line"`
-	Passed  bool   `json:"passed"`
-	Failure string `json:"failure,omitempty"`
+	Document string `json:"document,omitempty"`
+	Name     string `json:"name"`
+	Line     int    `json:"line"`
+	Passed   bool   `json:"passed"`
+	Failure  string `json:"failure,omitempty"`
 }
 
 // Validation is what the editor shows for a draft.
@@ -54,6 +60,107 @@ type Validation struct {
 	Diagnostics []Diagnostic  `json:"diagnostics"`
 	Tests       []TestOutcome `json:"tests"`
 	Rules       int           `json:"rules"`
+	// Set is the check of the enabled policy set with the change in
+	// place, made on save, rollback and delete once the draft is valid
+	// on its own.
+	Set *SetCheck `json:"set,omitempty"`
+}
+
+// SetCheck is the check of the whole enabled policy set that a change
+// would leave: every gateway compiles the enabled policies as one set and
+// runs every document's tests against it, and refuses a bundle for which
+// that fails, so the console refuses such a change first.
+type SetCheck struct {
+	OK        bool `json:"ok"`
+	Documents int  `json:"documents"`
+	// Diagnostics are the set's compile problems, each naming its
+	// document.
+	Diagnostics []Diagnostic `json:"diagnostics"`
+	// Failed are the tests, of any document, that fail against the set.
+	Failed []TestOutcome `json:"failed"`
+}
+
+// Summary says in one line what fails, naming documents and tests.
+func (c *SetCheck) Summary() string {
+	var parts []string
+	for _, d := range c.Diagnostics {
+		pos := ""
+		if d.Line > 0 {
+			pos = fmt.Sprintf(":%d:%d", d.Line, d.Column)
+		}
+		parts = append(parts, fmt.Sprintf("policy %q%s: %s", d.Document, pos, d.Message))
+	}
+	for _, t := range c.Failed {
+		parts = append(parts, fmt.Sprintf("policy %q line %d: %s", t.Document, t.Line, t.Failure))
+	}
+	return strings.Join(parts, "; ")
+}
+
+// checkSet compiles the enabled policies as a gateway would once the
+// change is made, running every document's tests: the stored enabled
+// policies, with the one named name replaced by source (or left out, when
+// remove). It reports the compile problems and failing tests, each with
+// its document.
+func (s *Server) checkSet(ctx context.Context, name, source string, remove bool) (*SetCheck, error) {
+	c := &SetCheck{Diagnostics: []Diagnostic{}, Failed: []TestOutcome{}}
+	var docs []*policy.Document
+	add := func(n, src string) {
+		d, err := policy.Parse(n, []byte(src))
+		if err != nil {
+			c.Diagnostics = append(c.Diagnostics, diagnostics(n, err)...)
+			return
+		}
+		docs = append(docs, d)
+	}
+	err := eachPage(func(after string) (string, int, error) {
+		ps, err := s.st.ListPolicies(ctx, store.ListOptions{After: after, Limit: 1000})
+		for _, p := range ps {
+			if p.Enabled && p.Name != name {
+				add(p.Name, p.Source)
+			}
+		}
+		return lastKey(len(ps), func() string { return ps[len(ps)-1].Name }), len(ps), err
+	})
+	if err != nil {
+		return nil, err
+	}
+	if !remove {
+		add(name, source)
+	}
+	c.Documents = len(docs) + len(c.Diagnostics)
+	if len(c.Diagnostics) > 0 {
+		return c, nil
+	}
+	set, err := policy.Compile(docs, &policy.CompileOptions{SkipTests: true})
+	if err != nil {
+		c.Diagnostics = append(c.Diagnostics, diagnostics("", err)...)
+		return c, nil
+	}
+	for _, t := range set.Tests(ctx) {
+		if !t.Passed {
+			c.Failed = append(c.Failed, TestOutcome{Document: t.Document, Name: t.Name, Line: t.Line, Failure: t.Failure()})
+		}
+	}
+	c.OK = len(c.Failed) == 0
+	return c, nil
+}
+
+// diagnostics turns a Parse or Compile error into diagnostics; doc names
+// the document when the error does not.
+func diagnostics(doc string, err error) []Diagnostic {
+	var ds *policy.Diagnostics
+	if !errors.As(err, &ds) {
+		return []Diagnostic{{Document: doc, Message: err.Error()}}
+	}
+	out := make([]Diagnostic, 0, len(ds.List))
+	for _, d := range ds.List {
+		f := d.File
+		if f == "" {
+			f = doc
+		}
+		out = append(out, Diagnostic{Document: f, Line: d.Line, Column: d.Column, Rule: d.Rule, Message: d.Message})
+	}
+	return out
 }
 
 // Validate parses and compiles a draft on its own, and runs its tests.
@@ -104,8 +211,25 @@ func (s *Server) apiPolicyValidate(w http.ResponseWriter, r *http.Request, _ *pr
 	if d.Name == "" {
 		d.Name = "draft"
 	}
-	v, _ := Validate(r.Context(), d.Name, d.Source)
-	writeJSON(w, http.StatusOK, v)
+	writeJSON(w, http.StatusOK, s.validateDraft(r.Context(), d.Name, d.Source))
+}
+
+// validateDraft is Validate followed, when the draft is valid on its own,
+// by the check of the enabled set with the draft in place of its
+// namesake: what a save would check, so the editor shows it first.
+func (s *Server) validateDraft(ctx context.Context, name, source string) *Validation {
+	v, _ := Validate(ctx, name, source)
+	if !v.OK {
+		return v
+	}
+	c, err := s.checkSet(ctx, name, source, false)
+	if err != nil {
+		s.log.Warn("console: policy set check", "err", err)
+		return v
+	}
+	v.Set = c
+	v.OK = c.OK
+	return v
 }
 
 func (s *Server) apiSavePolicy(w http.ResponseWriter, r *http.Request, p *principal) {
@@ -114,16 +238,22 @@ func (s *Server) apiSavePolicy(w http.ResponseWriter, r *http.Request, p *princi
 		return
 	}
 	pv, err := s.SavePolicy(r, r.PathValue("name"), d.Source, d.Message, p)
-	var ve *validationError
-	if errors.As(err, &ve) {
-		writeJSON(w, http.StatusUnprocessableEntity, invalidPolicy{Status: 422, Code: "invalid_policy", Message: "the policy does not compile or its tests fail", Validation: ve.v})
-		return
-	}
 	if err != nil {
-		s.storeError(w, err)
+		s.policyError(w, err)
 		return
 	}
 	writeJSON(w, http.StatusOK, pv)
+}
+
+// policyError answers a refused policy change: 422 with the validation
+// when it failed validation, else the store's error.
+func (s *Server) policyError(w http.ResponseWriter, err error) {
+	var ve *validationError
+	if errors.As(err, &ve) {
+		writeJSON(w, http.StatusUnprocessableEntity, invalidPolicy{Status: 422, Code: "invalid_policy", Message: ve.Error(), Validation: ve.v})
+		return
+	}
+	s.storeError(w, err)
 }
 
 // invalidPolicy is the error answer of a save that fails validation: the
@@ -137,12 +267,16 @@ type invalidPolicy struct {
 
 var errInvalidPolicy = errors.New("console: invalid policy")
 
-// SavePolicy validates a draft and, when it compiles and its tests pass,
-// saves it as the policy's next version.
+// SavePolicy validates a draft and, when it compiles and its tests pass
+// on their own and the enabled policy set with the draft in place
+// compiles and passes every document's tests (see checkSet), saves it as
+// the policy's next version. A refused draft leaves the stored versions
+// as they were.
 func (s *Server) SavePolicy(r *http.Request, name, source, message string, p *principal) (*store.PolicyVersion, error) {
-	v, _ := Validate(r.Context(), name, source)
-	if !v.OK {
-		return nil, &validationError{v}
+	s.policyMu.Lock()
+	defer s.policyMu.Unlock()
+	if err := s.validateChange(r.Context(), name, source, false); err != nil {
+		return nil, err
 	}
 	pv, err := s.st.SavePolicy(r.Context(), name, source, p.name(), message)
 	if err != nil {
@@ -153,14 +287,46 @@ func (s *Server) SavePolicy(r *http.Request, name, source, message string, p *pr
 	return pv, nil
 }
 
+// validateChange checks a change to policy name: source on its own
+// (unless remove), then the enabled set with the change in place. The
+// caller holds policyMu, so that two changes cannot each pass against the
+// set the other one changes (within this console process; replicas
+// sharing a database check against what they read).
+func (s *Server) validateChange(ctx context.Context, name, source string, remove bool) error {
+	v := &Validation{OK: true, Diagnostics: []Diagnostic{}, Tests: []TestOutcome{}}
+	if !remove {
+		if v, _ = Validate(ctx, name, source); !v.OK {
+			return &validationError{v}
+		}
+	}
+	c, err := s.checkSet(ctx, name, source, remove)
+	if err != nil {
+		return err
+	}
+	v.Set = c
+	if !c.OK {
+		v.OK = false
+		return &validationError{v}
+	}
+	return nil
+}
+
 type validationError struct{ v *Validation }
 
-func (e *validationError) Error() string { return errInvalidPolicy.Error() }
+func (e *validationError) Error() string {
+	if c := e.v.Set; c != nil && !c.OK {
+		return "the enabled policies would fail as a set, so every gateway would refuse the bundle: " + c.Summary()
+	}
+	return "the policy does not compile or its tests fail"
+}
+
 func (e *validationError) Unwrap() error { return errInvalidPolicy }
 
+// apiDeletePolicy deletes a policy unless the remaining enabled policies
+// would fail as a set (another document's tests relying on it).
 func (s *Server) apiDeletePolicy(w http.ResponseWriter, r *http.Request, p *principal) {
-	if err := s.st.DeletePolicy(r.Context(), r.PathValue("name")); err != nil {
-		s.storeError(w, err)
+	if err := s.deletePolicy(r.Context(), r.PathValue("name")); err != nil {
+		s.policyError(w, err)
 		return
 	}
 	s.audit(r.Context(), p.name(), "policy.delete", r.PathValue("name"), "", nil)
@@ -229,16 +395,35 @@ func (s *Server) apiPolicyRollback(w http.ResponseWriter, r *http.Request, p *pr
 	}
 	pv, err := s.Rollback(r, r.PathValue("name"), req.Version, p)
 	if err != nil {
-		s.storeError(w, err)
+		s.policyError(w, err)
 		return
 	}
 	writeJSON(w, http.StatusOK, pv)
 }
 
-// Rollback saves an earlier version's source as the next version.
+func (s *Server) deletePolicy(ctx context.Context, name string) error {
+	s.policyMu.Lock()
+	defer s.policyMu.Unlock()
+	if _, err := s.st.Policy(ctx, name); err != nil {
+		return err
+	}
+	if err := s.validateChange(ctx, name, "", true); err != nil {
+		return err
+	}
+	return s.st.DeletePolicy(ctx, name)
+}
+
+// Rollback saves an earlier version's source as the next version, after
+// the same checks as SavePolicy: an old version may no longer fit the
+// other documents.
 func (s *Server) Rollback(r *http.Request, name string, version int, p *principal) (*store.PolicyVersion, error) {
+	s.policyMu.Lock()
+	defer s.policyMu.Unlock()
 	old, err := s.st.PolicyVersion(r.Context(), name, version)
 	if err != nil {
+		return nil, err
+	}
+	if err := s.validateChange(r.Context(), name, old.Source, false); err != nil {
 		return nil, err
 	}
 	pv, err := s.st.SavePolicy(r.Context(), name, old.Source, p.name(), "rollback to version "+strconv.Itoa(version))

@@ -65,6 +65,10 @@ type Server struct {
 	listening     chan struct{}
 	listeningOnce sync.Once
 
+	// policyMu serialises policy changes (save, rollback, delete) with
+	// their check of the whole enabled set.
+	policyMu sync.Mutex
+
 	stop     chan struct{}
 	bg       context.Context // ends when stop closes
 	bgCancel context.CancelFunc

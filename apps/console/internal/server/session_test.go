@@ -130,7 +130,7 @@ func TestLoginTOTPAndCSRF(t *testing.T) {
 		t.Errorf("form without CSRF: %d", resp.StatusCode)
 	}
 	tok := b.csrf("/resources")
-	if resp, _ := b.post("/resources", url.Values{"csrf": {tok}, "name": {"x"}, "kind": {"tcp"}}); resp.StatusCode != http.StatusSeeOther {
+	if resp, _ := b.post("/resources", url.Values{"csrf": {tok}, "name": {"x"}, "kind": {"tcp"}, "address": {"10.0.0.1:22"}}); resp.StatusCode != http.StatusSeeOther || strings.Contains(resp.Header.Get("Location"), "error=") {
 		t.Errorf("form with CSRF: %d", resp.StatusCode)
 	}
 	// API calls with the session cookie need the token in a header.
@@ -140,7 +140,7 @@ func TestLoginTOTPAndCSRF(t *testing.T) {
 	if r2.StatusCode != 403 {
 		t.Errorf("API PUT with cookie and no CSRF header: %d", r2.StatusCode)
 	}
-	req, _ = http.NewRequest("PUT", hs.URL+"/api/v1/resources/y", strings.NewReader(`{"kind":"tcp"}`))
+	req, _ = http.NewRequest("PUT", hs.URL+"/api/v1/resources/y", strings.NewReader(`{"kind":"tcp","address":"10.0.0.1:22"}`))
 	req.Header.Set("X-CSRF-Token", tok)
 	r2, _ = b.c.Do(req)
 	r2.Body.Close()

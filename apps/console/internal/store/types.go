@@ -266,6 +266,8 @@ type Store interface {
 	ListAlerts(ctx context.Context, state string, o ListOptions) ([]Alert, error)
 	Alert(ctx context.Context, id string) (*Alert, error)
 	SetAlertState(ctx context.Context, id, state string) error
+	// AddAlertOnce stores an alert unless its ID is stored already.
+	AddAlertOnce(ctx context.Context, a *Alert) (bool, error)
 
 	CreateAPIKey(ctx context.Context, k *APIKey) error
 	APIKey(ctx context.Context, id string) (*APIKey, error)

@@ -12,6 +12,7 @@ import (
 type RiskRow struct {
 	Subject         string
 	Score           int
+	From            string // where Score comes from: "gateway NAME" or "console"
 	Signals         string
 	Alerts, Open    int
 	Allowed, Denied int

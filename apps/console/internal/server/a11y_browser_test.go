@@ -185,9 +185,9 @@ func TestAccessibility(t *testing.T) {
 	code, _ := totp.GenerateCode(key.Secret(), time.Now())
 	do("log in",
 		chromedp.Navigate(hs.URL+"/login"), chromedp.WaitVisible(chromedp.CSS("#login-form")),
-		chromedp.SendKeys(chromedp.CSS("#email"), "ada@example.com"),
-		chromedp.SendKeys(chromedp.CSS("#password"), "correct horse battery"),
-		chromedp.SendKeys(chromedp.CSS("#code"), code),
+		chromedp.Focus(chromedp.CSS("#email"), chromedp.NodeVisible), chromedp.KeyEvent("ada@example.com"),
+		chromedp.Focus(chromedp.CSS("#password"), chromedp.NodeVisible), chromedp.KeyEvent("correct horse battery"),
+		chromedp.Focus(chromedp.CSS("#code"), chromedp.NodeVisible), chromedp.KeyEvent(code),
 		chromedp.Click(chromedp.CSS("#login-submit")),
 		chromedp.WaitVisible(chromedp.CSS("#feed")),
 	)

@@ -87,13 +87,16 @@ func TestBrowser(t *testing.T) {
 		return s
 	}
 
+	// Typing is Focus then KeyEvent, not chromedp.SendKeys: SendKeys reads
+	// the node's attributes without chromedp's lock, racing with its own
+	// DOM event handler while htmx changes attributes (chromedp v0.23.0).
 	code, _ := totp.GenerateCode(key.Secret(), time.Now())
 	do("open login", chromedp.Navigate(hs.URL+"/"), chromedp.WaitVisible(css("#login-form")))
 	shot("login")
 	do("log in",
-		chromedp.SendKeys(css("#email"), "ada@example.com"),
-		chromedp.SendKeys(css("#password"), "correct horse battery"),
-		chromedp.SendKeys(css("#code"), code),
+		chromedp.Focus(css("#email"), chromedp.NodeVisible), chromedp.KeyEvent("ada@example.com"),
+		chromedp.Focus(css("#password"), chromedp.NodeVisible), chromedp.KeyEvent("correct horse battery"),
+		chromedp.Focus(css("#code"), chromedp.NodeVisible), chromedp.KeyEvent(code),
 		chromedp.Click(css("#login-submit")),
 		chromedp.WaitVisible(css("#feed")),
 	)
@@ -124,7 +127,7 @@ func TestBrowser(t *testing.T) {
 		chromedp.WaitVisible(css("#policy-source")),
 		chromedp.SetValue(css("#policy-name"), "wiki"),
 		chromedp.SetValue(css("#policy-source"), typo),
-		chromedp.SendKeys(css("#policy-source"), " "), // a real input event
+		chromedp.Focus(css("#policy-source"), chromedp.NodeVisible), chromedp.KeyEvent(" "), // a real input event
 		chromedp.WaitVisible(css("#diagnostics li.diag")),
 	)
 	shot("policy-typo")
@@ -148,7 +151,7 @@ func TestBrowser(t *testing.T) {
 
 	saved := time.Now()
 	do("save",
-		chromedp.SendKeys(css("#policy-message"), "first version"),
+		chromedp.Focus(css("#policy-message"), chromedp.NodeVisible), chromedp.KeyEvent("first version"),
 		chromedp.Click(css("#save")),
 		chromedp.WaitVisible(css(".toast")),
 	)

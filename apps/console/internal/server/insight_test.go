@@ -2,6 +2,7 @@ package server
 
 import (
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -263,6 +264,40 @@ func TestAttachmentsFromEvents(t *testing.T) {
 	code, html := e.page(store.RoleViewer, "/attachments")
 	if code != 200 || !strings.Contains(html, "bob@example.com") || !strings.Contains(html, "gateway silent") {
 		t.Errorf("attachments page %d:\n%s", code, html)
+	}
+
+	// Events appended since are read on the next request: bob detaches,
+	// carol attaches.
+	if _, _, err := e.st.AppendAudit(bg, []store.AuditEvent{
+		flow(now.Add(-30*time.Second), "bob@example.com", "yubikey", "g1", "desk"),
+		decision(now.Add(-20*time.Second), "carol@example.com", "yubikey", "allow", "g1", "tablet"),
+	}); err != nil {
+		t.Fatal(err)
+	}
+	e.mustCall(store.RoleViewer, "GET", "/api/v1/attachments", nil, 200, &got)
+	for _, d := range got.Items {
+		by[d.Resource.Name] = d
+	}
+	if y := by["yubikey"]; len(y.Attachments) != 1 || y.Attachments[0].Subject != "carol@example.com" || !y.LastUse.Equal(now.Add(-20*time.Second)) {
+		t.Errorf("yubikey after more events = %+v", y)
+	}
+	// A burst longer than the scan: ada's attachment falls out of it.
+	var burst []store.AuditEvent
+	for i := range attachmentScan {
+		burst = append(burst, decision(now.Add(-10*time.Second), "eve@example.com", "console-port", "deny", "g1", fmt.Sprint("d", i)))
+	}
+	if _, _, err := e.st.AppendAudit(bg, burst); err != nil {
+		t.Fatal(err)
+	}
+	e.mustCall(store.RoleViewer, "GET", "/api/v1/attachments", nil, 200, &got)
+	for _, d := range got.Items {
+		by[d.Resource.Name] = d
+	}
+	if c := by["console-port"]; len(c.Attachments) != 0 || !c.LastUse.Equal(now.Add(-10*time.Second)) {
+		t.Errorf("console-port after a burst = %d attachments, last use %v", len(c.Attachments), c.LastUse)
+	}
+	if y := by["yubikey"]; len(y.Attachments) != 1 || y.Attachments[0].Subject != "carol@example.com" {
+		t.Errorf("yubikey after another resource's burst = %+v", y)
 	}
 }
 

@@ -70,6 +70,8 @@ type Server struct {
 	bgCancel context.CancelFunc
 	wg       sync.WaitGroup
 	stopOnce sync.Once
+
+	attach attachCache // see attachments.go
 }
 
 var _ http.Handler = (*Server)(nil)

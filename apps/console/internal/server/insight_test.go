@@ -356,3 +356,37 @@ func TestDashboardListsRecentOpenAlerts(t *testing.T) {
 		t.Errorf("dashboard's recent alerts:\n%s", html)
 	}
 }
+
+func TestSummaryWindowAndCache(t *testing.T) {
+	e := newEnv(t, nil)
+	now := time.Now().UTC()
+	if _, _, err := e.st.AppendAudit(bg, []store.AuditEvent{
+		decision(now.Add(-40*time.Minute), "ada@example.com", "wiki", "allow", "g1", "laptop"),
+		decision(now.Add(-10*time.Minute), "ada@example.com", "wiki", "allow", "g1", "laptop"),
+		decision(now.Add(-5*time.Minute), "bob@example.com", "db", "deny", "g1", "desk"),
+		decision(now.Add(-time.Minute), "bob@example.com", "wiki", "allow", "g1", "desk"),
+	}); err != nil {
+		t.Fatal(err)
+	}
+	var sum Summary
+	e.mustCall(store.RoleViewer, "GET", "/api/v1/analytics/summary", nil, 200, &sum)
+	if sum.Decisions != 3 || sum.Allowed != 2 || sum.Denied != 1 || len(sum.TopResources) == 0 || sum.TopResources[0] != (ResourceCount{"wiki", 2}) {
+		t.Fatalf("summary = %+v", sum)
+	}
+	// A decision appended later is counted once the cached summary has
+	// expired.
+	if _, _, err := e.st.AppendAudit(bg, []store.AuditEvent{decision(now, "carol@example.com", "db", "deny", "g1", "tablet")}); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		e.mustCall(store.RoleViewer, "GET", "/api/v1/analytics/summary", nil, 200, &sum)
+		if sum.Decisions == 4 && sum.Denied == 2 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("summary after a new decision = %+v", sum)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}

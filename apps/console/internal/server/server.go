@@ -71,7 +71,8 @@ type Server struct {
 	wg       sync.WaitGroup
 	stopOnce sync.Once
 
-	attach attachCache // see attachments.go
+	attach attachCache  // see attachments.go
+	sum    summaryCache // see auditapi.go
 }
 
 var _ http.Handler = (*Server)(nil)

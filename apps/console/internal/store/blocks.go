@@ -1,8 +1,12 @@
 package store
 
 import (
+	"context"
+	"database/sql"
+	"math"
 	"strconv"
 	"strings"
+	"time"
 )
 
 // The audit log is walked newest first by sequence number, and times
@@ -65,12 +69,28 @@ func blockUpsert(postgres bool, spans []blockSpan) (string, []any) {
 	return b.String(), args
 }
 
-// Conditions bounding a time window's entries by sequence number: the
-// first block whose latest time is at or after the window's start, the
-// block after the last whose earliest time is before its end. Where no
-// block qualifies the subquery is NULL and the condition matches
-// nothing, which is right: no entry lies in the window.
-const (
-	sinceBlocks = `seq >= (SELECT MIN(block) * 1024 FROM audit_blocks WHERE max_time >= ?)`
-	untilBlocks = `seq < (SELECT (MAX(block) + 1) * 1024 FROM audit_blocks WHERE min_time < ?)`
-)
+// blockBounds returns the range of sequence numbers [lo, hi) holding
+// every entry of the time window [since, until) (a zero time leaves that
+// side open): from the first block whose latest time is at or after
+// since to the end of the last whose earliest time is before until. ok
+// is false when no block meets the window, and so no entry. The bounds
+// are read before the page's query, rather than in it, so that
+// PostgreSQL plans the page for the range it actually spans.
+func (s *DB) blockBounds(ctx context.Context, since, until time.Time) (lo, hi int64, ok bool, err error) {
+	from, to := int64(math.MinInt64), int64(math.MaxInt64)
+	if !since.IsZero() {
+		from = nanos(since)
+	}
+	if !until.IsZero() {
+		to = nanos(until)
+	}
+	var first, last sql.NullInt64
+	err = s.row(ctx, s.db, `SELECT (SELECT MIN(block) FROM audit_blocks WHERE max_time >= ?), (SELECT MAX(block) FROM audit_blocks WHERE min_time < ?)`, from, to).Scan(&first, &last)
+	if err != nil {
+		return 0, 0, false, s.wrap(err)
+	}
+	if !first.Valid || !last.Valid || first.Int64 > last.Int64 {
+		return 0, 0, false, nil
+	}
+	return first.Int64 * auditBlock, (last.Int64 + 1) * auditBlock, true, nil
+}

@@ -241,7 +241,21 @@ func (s *DB) ListAudit(ctx context.Context, f AuditFilter) ([]AuditEvent, error)
 	}
 	// A time window also bounds the walk by sequence number (see
 	// blocks.go), so that its last page stops at the window's start.
-	if !f.Since.IsZero() || !f.Until.IsZero() {
+	if !f.Since.IsZero() {
+		add(weak+`time >= ?`, nanos(f.Since))
+	}
+	if !f.Until.IsZero() {
+		add(weak+`time < ?`, nanos(f.Until))
+	}
+	if !s.postgres {
+		// SQLite evaluates the bounds once, before the walk.
+		if !f.Since.IsZero() {
+			add(sinceBlocks, nanos(f.Since))
+		}
+		if !f.Until.IsZero() {
+			add(untilBlocks, nanos(f.Until))
+		}
+	} else if !f.Since.IsZero() || !f.Until.IsZero() {
 		lo, hi, ok, err := s.blockBounds(ctx, f.Since, f.Until)
 		if err != nil {
 			return nil, err
@@ -250,11 +264,9 @@ func (s *DB) ListAudit(ctx context.Context, f AuditFilter) ([]AuditEvent, error)
 			return []AuditEvent{}, nil
 		}
 		if !f.Since.IsZero() {
-			add(weak+`time >= ?`, nanos(f.Since))
 			add(`seq >= ?`, lo)
 		}
 		if !f.Until.IsZero() {
-			add(weak+`time < ?`, nanos(f.Until))
 			add(`seq < ?`, hi)
 		}
 	}

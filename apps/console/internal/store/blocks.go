@@ -69,13 +69,25 @@ func blockUpsert(postgres bool, spans []blockSpan) (string, []any) {
 	return b.String(), args
 }
 
+// Conditions bounding a time window's entries by sequence number on
+// SQLite, which evaluates such a subquery once: from the first block
+// whose latest time is at or after the window's start, to the end of the
+// last whose earliest time is before its end. Where no block qualifies
+// the subquery is NULL and the condition matches nothing, which is
+// right: no entry lies in the window.
+const (
+	sinceBlocks = `seq >= (SELECT MIN(block) * 1024 FROM audit_blocks WHERE max_time >= ?)`
+	untilBlocks = `seq < (SELECT (MAX(block) + 1) * 1024 FROM audit_blocks WHERE min_time < ?)`
+)
+
 // blockBounds returns the range of sequence numbers [lo, hi) holding
 // every entry of the time window [since, until) (a zero time leaves that
 // side open): from the first block whose latest time is at or after
 // since to the end of the last whose earliest time is before until. ok
 // is false when no block meets the window, and so no entry. The bounds
 // are read before the page's query, rather than in it, so that
-// PostgreSQL plans the page for the range it actually spans.
+// PostgreSQL plans the page for the range it actually spans (with a
+// subquery it assumes a third of the log and starts parallel workers).
 func (s *DB) blockBounds(ctx context.Context, since, until time.Time) (lo, hi int64, ok bool, err error) {
 	from, to := int64(math.MinInt64), int64(math.MaxInt64)
 	if !since.IsZero() {

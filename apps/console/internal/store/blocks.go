@@ -18,11 +18,12 @@ import (
 // consecutive entries the least and the greatest time in it: a few
 // hundred rows per million entries, one upsert per appended batch. A
 // window's entries all lie in the blocks whose range of times meets it,
-// which bounds the walk by sequence number (blockBounds). Late arrivals
-// and clocks ahead of time widen a block's range, never hide an entry.
+// which bounds the walk by sequence number (sinceBlocks and untilBlocks
+// on SQLite, blockBounds on PostgreSQL). Late arrivals and clocks ahead
+// of time widen a block's range, never hide an entry.
 
-// auditBlock is the number of entries per block; migration 5 spells it
-// out in its backfill.
+// auditBlock is the number of entries per block; migration 5's backfill
+// and sinceBlocks and untilBlocks spell it out.
 const auditBlock = 1024
 
 // blockSpan is the range of times appended to one block.

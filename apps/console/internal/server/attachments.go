@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"net/http"
 	"sort"
+	"sync"
 	"time"
 
 	"github.com/gonaut/gonaut/apps/console/internal/store"
@@ -63,35 +64,92 @@ func (s *Server) deviceResources(ctx context.Context) ([]DeviceResource, error) 
 		return nil, err
 	}
 	since := s.now().Add(-attachmentWindow)
+	c := &s.attach
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	logs := make(map[string]*deviceLog, len(out))
 	for i := range out {
-		if err := s.attachments(ctx, &out[i], since); err != nil {
+		name := out[i].Resource.Name
+		l := c.logs[name]
+		if l == nil {
+			l = &deviceLog{}
+		}
+		if err := l.refresh(ctx, s.st, name); err != nil {
 			return nil, err
 		}
+		logs[name] = l
+		l.attachments(&out[i], since)
 	}
+	c.logs = logs // forgets resources no longer usb or serial
 	return out, nil
 }
 
-func (s *Server) attachments(ctx context.Context, d *DeviceResource, since time.Time) error {
-	var es []store.AuditEvent
-	if err := s.recentAudit(ctx, store.AuditFilter{Resource: d.Resource.Name}, since, attachmentScan, func(e store.AuditEvent) { es = append(es, e) }); err != nil {
+// attachCache keeps the events each usb or serial resource's
+// attachments are derived from, so that a request reads from the log
+// only what was appended since the previous one: the log is append-only
+// and numbered in commit order, so those are the entries past the last
+// one read. Each replica keeps its own. The lock is held while the log
+// is read: requests for the page take turns, each reading little.
+type attachCache struct {
+	mu   sync.Mutex
+	logs map[string]*deviceLog // by resource name
+}
+
+// deviceLog is a resource's last attachmentScan events, oldest first,
+// with their details decoded.
+type deviceLog struct {
+	last   int64 // the newest entry read
+	events []deviceEvent
+}
+
+type deviceEvent struct {
+	time                                           time.Time
+	actor, action, effect, gateway, device, detail string
+}
+
+// refresh reads the resource's entries appended since l.last.
+func (l *deviceLog) refresh(ctx context.Context, st store.Store, resource string) error {
+	es, err := st.ListAudit(ctx, store.AuditFilter{Resource: resource, After: l.last, Limit: attachmentScan})
+	if err != nil {
 		return err
 	}
-	type key struct{ subject, device, gateway string }
-	open := map[key][]Attachment{}
-	// The log answers newest first; replay it oldest first.
+	if len(es) == 0 {
+		return nil
+	}
+	if len(es) == attachmentScan {
+		l.events = l.events[:0] // the new entries are all the scan keeps
+	}
+	// The log answers newest first; keep them oldest first.
 	for i := len(es) - 1; i >= 0; i-- {
 		e := es[i]
 		var det eventDetail
 		decodeDetail(e.Detail, &det)
-		k := key{e.Actor, det.Device, e.Gateway}
-		switch e.Action {
+		l.events = append(l.events, deviceEvent{e.Time, e.Actor, e.Action, e.Effect, e.Gateway, det.Device, det.Message})
+	}
+	if n := len(l.events) - attachmentScan; n > 0 {
+		l.events = append(l.events[:0:0], l.events[n:]...)
+	}
+	l.last = es[0].Seq
+	return nil
+}
+
+// attachments replays the events since the window's start into d.
+func (l *deviceLog) attachments(d *DeviceResource, since time.Time) {
+	type key struct{ subject, device, gateway string }
+	open := map[key][]Attachment{}
+	for _, e := range l.events {
+		if e.time.Before(since) {
+			continue
+		}
+		k := key{e.actor, e.device, e.gateway}
+		switch e.action {
 		case "decision":
-			d.LastUse = e.Time
-			if e.Effect == "allow" {
-				open[k] = append(open[k], Attachment{Subject: e.Actor, Device: det.Device, Gateway: e.Gateway, Since: e.Time, Detail: det.Message})
+			d.LastUse = e.time
+			if e.effect == "allow" {
+				open[k] = append(open[k], Attachment{Subject: e.actor, Device: e.device, Gateway: e.gateway, Since: e.time, Detail: e.detail})
 			}
 		case "flow":
-			d.LastUse = e.Time
+			d.LastUse = e.time
 			if n := len(open[k]); n > 0 {
 				open[k] = open[k][1:]
 			}
@@ -104,37 +162,6 @@ func (s *Server) attachments(ctx context.Context, d *DeviceResource, since time.
 		a, b := d.Attachments[i], d.Attachments[j]
 		return a.Since.Before(b.Since) || a.Since.Equal(b.Since) && a.Subject < b.Subject
 	})
-	return nil
-}
-
-// recentAudit calls fn for the entries matching f, newest first, until
-// it passes since or has read limit entries (rounded up to a page). It
-// walks the log in arrival order and stops at the first page that
-// reaches past since, rather than filtering by time, which would make
-// the store look through the whole log for late arrivals; an event
-// spooled by a gateway for longer than the window may be missed.
-func (s *Server) recentAudit(ctx context.Context, f store.AuditFilter, since time.Time, limit int, fn func(store.AuditEvent)) error {
-	f.Limit = min(limit, 1000)
-	for read := 0; read < limit; {
-		es, err := s.st.ListAudit(ctx, f)
-		if err != nil {
-			return err
-		}
-		past := false
-		for _, e := range es {
-			if e.Time.Before(since) {
-				past = true
-				continue
-			}
-			fn(e)
-		}
-		read += len(es)
-		if past || len(es) < f.Limit {
-			return nil
-		}
-		f.Before = es[len(es)-1].Seq
-	}
-	return nil
 }
 
 func (s *Server) apiAttachments(w http.ResponseWriter, r *http.Request, _ *principal) {

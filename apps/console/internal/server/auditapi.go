@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"sort"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/gonaut/gonaut/apps/console/internal/store"
@@ -136,8 +137,38 @@ type ResourceCount struct {
 	Count    int    `json:"count"`
 }
 
-// summary reads the last 30 minutes of decisions (at most 20,000).
+// summaryCache holds the last summary for summaryTTL: opening the
+// dashboard and every viewer's live update ask for it, and on a busy log
+// it reads up to 20,000 entries. Concurrent requests wait for one
+// reading rather than each making its own.
+type summaryCache struct {
+	mu     sync.Mutex
+	at     time.Time // when read, on this process's clock
+	minute time.Time // the minute it was read for, on the console's clock
+	sum    *Summary
+}
+
+const summaryTTL = time.Second
+
+// summary returns the dashboard's numbers, at most summaryTTL old.
 func (s *Server) summary(r *http.Request) (*Summary, error) {
+	c := &s.sum
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	minute := s.now().Truncate(time.Minute)
+	if c.sum == nil || time.Since(c.at) >= summaryTTL || !c.minute.Equal(minute) {
+		sum, err := s.readSummary(r)
+		if err != nil {
+			return nil, err
+		}
+		c.sum, c.at, c.minute = sum, time.Now(), minute
+	}
+	sum := *c.sum // callers may not change the shared slices
+	return &sum, nil
+}
+
+// readSummary reads the last 30 minutes of decisions (at most 20,000).
+func (s *Server) readSummary(r *http.Request) (*Summary, error) {
 	ctx := r.Context()
 	now := s.now()
 	sum := &Summary{Since: now.Add(-30 * time.Minute).Truncate(time.Minute), PerMinute: []MinuteCount{}, TopResources: []ResourceCount{}}

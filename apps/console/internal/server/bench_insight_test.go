@@ -12,8 +12,9 @@ import (
 	"github.com/gonaut/gonaut/apps/console/internal/storetest"
 )
 
-// BenchmarkInsightPages measures the analytics, alert, groups and USB
-// pages and their API routes over the same data as BenchmarkAPIList
+// BenchmarkInsightPages measures the analytics, alert, groups, USB and
+// dashboard pages, the list pages and routes BenchmarkAPIList leaves
+// out, and their API routes, over the same data as BenchmarkAPIList
 // (1,000,000 audit entries, GONAUT_BENCH_AUDIT) plus 2,000 alerts over
 // the last two days, on both stores, and reports median and 95th
 // percentile latency.
@@ -47,26 +48,52 @@ func BenchmarkInsightPages(b *testing.B) {
 			}
 			e := newEnv(b, st)
 			key := e.keys[store.RoleAdmin]
-			for _, ep := range []struct{ name, path string }{
-				{"api-risk", "/api/v1/analytics/risk"},
-				{"api-detectors", "/api/v1/analytics/detectors"},
-				{"api-attachments", "/api/v1/attachments"},
-				{"page-analytics", "/analytics"},
-				{"page-alert", "/alerts/" + alertID},
-				{"page-groups", "/groups"},
-				{"page-attachments", "/attachments"},
+			for _, ep := range []struct {
+				name, path string
+				// cold empties the dashboard summary's cache before
+				// each request, so that it is read every time.
+				cold bool
+			}{
+				{"api-risk", "/api/v1/analytics/risk", false},
+				{"api-detectors", "/api/v1/analytics/detectors", false},
+				{"api-attachments", "/api/v1/attachments", false},
+				{"page-analytics", "/analytics", false},
+				{"page-alert", "/alerts/" + alertID, false},
+				{"page-groups", "/groups", false},
+				{"page-attachments", "/attachments", false},
+				{"api-summary", "/api/v1/analytics/summary", true},
+				{"page-dashboard", "/", true},
+				{"api-alerts", "/api/v1/alerts?limit=50", false},
+				{"page-alerts", "/alerts", false},
+				{"page-audit", "/audit", false},
+				{"api-users", "/api/v1/users", false},
+				{"api-resources", "/api/v1/resources", false},
+				{"api-policies", "/api/v1/policies", false},
+				{"api-gateways", "/api/v1/gateways", false},
+				{"api-apikeys", "/api/v1/apikeys", false},
+				{"pages-users-resources-policies-gateways", "", false},
 			} {
 				b.Run(ep.name, func(b *testing.B) {
 					lat := make([]time.Duration, 0, 1024)
-					for b.Loop() {
-						req := httptest.NewRequest("GET", ep.path, nil)
+					paths := []string{ep.path}
+					if ep.path == "" {
+						paths = []string{"/users", "/resources", "/policies", "/gateways"}
+					}
+					for i := 0; b.Loop(); i++ {
+						if ep.cold {
+							e.srv.sum.mu.Lock()
+							e.srv.sum.sum = nil
+							e.srv.sum.mu.Unlock()
+						}
+						path := paths[i%len(paths)]
+						req := httptest.NewRequest("GET", path, nil)
 						req.Header.Set("Authorization", "Bearer "+key)
 						w := httptest.NewRecorder()
 						t0 := time.Now()
 						e.srv.ServeHTTP(w, req)
 						lat = append(lat, time.Since(t0))
 						if w.Code != 200 {
-							b.Fatalf("%s: %d %s", ep.path, w.Code, w.Body.String())
+							b.Fatalf("%s: %d %s", path, w.Code, w.Body.String())
 						}
 					}
 					reportPercentiles(b, lat)

@@ -93,6 +93,9 @@ func BenchmarkAPIList(b *testing.B) {
 				{"audit-by-user", "/api/v1/audit?limit=50&actor=user042@example.com"},
 				{"audit-by-resource-effect", "/api/v1/audit?limit=50&resource=res-007&effect=deny"},
 				{"audit-time-window", "/api/v1/audit?limit=50&since=" + time.Now().Add(-48*time.Hour).UTC().Format(time.RFC3339)},
+				// The window's last page: ten entries, then nothing
+				// older in the window.
+				{"audit-time-window-last-page", "/api/v1/audit?limit=50&since=" + time.Now().Add(-48*time.Hour).UTC().Format(time.RFC3339) + "&cursor=" + strconv.Itoa(n-n/15+10)},
 				{"audit-search", "/api/v1/audit?limit=50&q=10.3.4"},
 				{"audit-search-common", "/api/v1/audit?limit=50&q=example.com"},
 				{"audit-search-by-user", "/api/v1/audit?limit=50&actor=user042@example.com&q=10.42"},

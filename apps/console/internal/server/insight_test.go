@@ -2,6 +2,7 @@ package server
 
 import (
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -264,6 +265,40 @@ func TestAttachmentsFromEvents(t *testing.T) {
 	if code != 200 || !strings.Contains(html, "bob@example.com") || !strings.Contains(html, "gateway silent") {
 		t.Errorf("attachments page %d:\n%s", code, html)
 	}
+
+	// Events appended since are read on the next request: bob detaches,
+	// carol attaches.
+	if _, _, err := e.st.AppendAudit(bg, []store.AuditEvent{
+		flow(now.Add(-30*time.Second), "bob@example.com", "yubikey", "g1", "desk"),
+		decision(now.Add(-20*time.Second), "carol@example.com", "yubikey", "allow", "g1", "tablet"),
+	}); err != nil {
+		t.Fatal(err)
+	}
+	e.mustCall(store.RoleViewer, "GET", "/api/v1/attachments", nil, 200, &got)
+	for _, d := range got.Items {
+		by[d.Resource.Name] = d
+	}
+	if y := by["yubikey"]; len(y.Attachments) != 1 || y.Attachments[0].Subject != "carol@example.com" || !y.LastUse.Equal(now.Add(-20*time.Second)) {
+		t.Errorf("yubikey after more events = %+v", y)
+	}
+	// A burst longer than the scan: ada's attachment falls out of it.
+	var burst []store.AuditEvent
+	for i := range attachmentScan {
+		burst = append(burst, decision(now.Add(-10*time.Second), "eve@example.com", "console-port", "deny", "g1", fmt.Sprint("d", i)))
+	}
+	if _, _, err := e.st.AppendAudit(bg, burst); err != nil {
+		t.Fatal(err)
+	}
+	e.mustCall(store.RoleViewer, "GET", "/api/v1/attachments", nil, 200, &got)
+	for _, d := range got.Items {
+		by[d.Resource.Name] = d
+	}
+	if c := by["console-port"]; len(c.Attachments) != 0 || !c.LastUse.Equal(now.Add(-10*time.Second)) {
+		t.Errorf("console-port after a burst = %d attachments, last use %v", len(c.Attachments), c.LastUse)
+	}
+	if y := by["yubikey"]; len(y.Attachments) != 1 || y.Attachments[0].Subject != "carol@example.com" {
+		t.Errorf("yubikey after another resource's burst = %+v", y)
+	}
 }
 
 func TestUsersPageChangesRoles(t *testing.T) {
@@ -319,5 +354,39 @@ func TestDashboardListsRecentOpenAlerts(t *testing.T) {
 	_, html := e.page(store.RoleViewer, "/")
 	if !strings.Contains(html, `href="/alerts/`+open.ID+`"`) || strings.Contains(html, "night owl") {
 		t.Errorf("dashboard's recent alerts:\n%s", html)
+	}
+}
+
+func TestSummaryWindowAndCache(t *testing.T) {
+	e := newEnv(t, nil)
+	now := time.Now().UTC()
+	if _, _, err := e.st.AppendAudit(bg, []store.AuditEvent{
+		decision(now.Add(-40*time.Minute), "ada@example.com", "wiki", "allow", "g1", "laptop"),
+		decision(now.Add(-10*time.Minute), "ada@example.com", "wiki", "allow", "g1", "laptop"),
+		decision(now.Add(-5*time.Minute), "bob@example.com", "db", "deny", "g1", "desk"),
+		decision(now.Add(-time.Minute), "bob@example.com", "wiki", "allow", "g1", "desk"),
+	}); err != nil {
+		t.Fatal(err)
+	}
+	var sum Summary
+	e.mustCall(store.RoleViewer, "GET", "/api/v1/analytics/summary", nil, 200, &sum)
+	if sum.Decisions != 3 || sum.Allowed != 2 || sum.Denied != 1 || len(sum.TopResources) == 0 || sum.TopResources[0] != (ResourceCount{"wiki", 2}) {
+		t.Fatalf("summary = %+v", sum)
+	}
+	// A decision appended later is counted once the cached summary has
+	// expired.
+	if _, _, err := e.st.AppendAudit(bg, []store.AuditEvent{decision(now, "carol@example.com", "db", "deny", "g1", "tablet")}); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		e.mustCall(store.RoleViewer, "GET", "/api/v1/analytics/summary", nil, 200, &sum)
+		if sum.Decisions == 4 && sum.Denied == 2 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("summary after a new decision = %+v", sum)
+		}
+		time.Sleep(100 * time.Millisecond)
 	}
 }

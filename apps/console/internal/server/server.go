@@ -74,6 +74,9 @@ type Server struct {
 	bgCancel context.CancelFunc
 	wg       sync.WaitGroup
 	stopOnce sync.Once
+
+	attach attachCache  // see attachments.go
+	sum    summaryCache // see auditapi.go
 }
 
 var _ http.Handler = (*Server)(nil)

@@ -73,6 +73,10 @@ func (s *DB) AppendAudit(ctx context.Context, events []AuditEvent) (added, dups 
 		if added == 0 {
 			return nil
 		}
+		q, args := blockUpsert(s.postgres, blockSpans(keep))
+		if _, err := s.exec(ctx, tx, q, args...); err != nil {
+			return err
+		}
 		_, err = s.exec(ctx, tx, `UPDATE audit_head SET seq = ?, hash = ? WHERE id = 1`, seq, head)
 		return err
 	})
@@ -232,11 +236,39 @@ func (s *DB) ListAudit(ctx context.Context, f AuditFilter) ([]AuditEvent, error)
 	if f.Gateway != "" {
 		add(weak+`gateway = ?`, f.Gateway)
 	}
+	if f.After > 0 {
+		add(`seq > ?`, f.After)
+	}
+	// A time window also bounds the walk by sequence number (see
+	// blocks.go), so that its last page stops at the window's start.
 	if !f.Since.IsZero() {
 		add(weak+`time >= ?`, nanos(f.Since))
 	}
 	if !f.Until.IsZero() {
 		add(weak+`time < ?`, nanos(f.Until))
+	}
+	if !s.postgres {
+		// SQLite evaluates the bounds once, before the walk.
+		if !f.Since.IsZero() {
+			add(sinceBlocks, nanos(f.Since))
+		}
+		if !f.Until.IsZero() {
+			add(untilBlocks, nanos(f.Until))
+		}
+	} else if !f.Since.IsZero() || !f.Until.IsZero() {
+		lo, hi, ok, err := s.blockBounds(ctx, f.Since, f.Until)
+		if err != nil {
+			return nil, err
+		}
+		if !ok {
+			return []AuditEvent{}, nil
+		}
+		if !f.Since.IsZero() {
+			add(`seq >= ?`, lo)
+		}
+		if !f.Until.IsZero() {
+			add(`seq < ?`, hi)
+		}
 	}
 	q := `SELECT ` + auditCols + ` FROM audit`
 	order := `seq`

@@ -135,6 +135,8 @@ func appendCopy(ctx context.Context, pc *pgx.Conn, events []AuditEvent, lookup b
 	}
 	var end pgx.Batch
 	if len(keep) > 0 {
+		q, args := blockUpsert(true, blockSpans(keep))
+		end.Queue(q, args...)
 		end.Queue(`UPDATE audit_head SET seq = $1, hash = $2 WHERE id = 1`, seq, head)
 	}
 	end.Queue(`COMMIT`)

@@ -102,6 +102,13 @@ CREATE INDEX audit_search ON audit USING gin (search);
 	// 4: on SQLite, the search index's terms, read to expand a searched
 	// word into the terms it begins (see ftsExpand).
 	{sqlite: `CREATE VIRTUAL TABLE audit_fts_terms USING fts5vocab(audit_fts, 'instance');`},
+	// 5: the range of times in each block of auditBlock entries, which
+	// bounds by sequence number the part of the log a time window can
+	// touch (see blockBounds), filled from the entries already logged.
+	{sql: `
+CREATE TABLE audit_blocks (block BIGINT PRIMARY KEY, min_time BIGINT NOT NULL, max_time BIGINT NOT NULL);
+INSERT INTO audit_blocks (block, min_time, max_time) SELECT seq / 1024, MIN(time), MAX(time) FROM audit GROUP BY seq / 1024;
+`},
 }
 
 func (s *DB) migrate(ctx context.Context) error {

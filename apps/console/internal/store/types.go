@@ -147,6 +147,9 @@ type AuditFilter struct {
 	Query string
 	// Before returns entries with Seq < Before (the cursor); 0: newest.
 	Before int64
+	// After returns entries with Seq > After: those appended since an
+	// entry already read. 0: no bound.
+	After int64
 	// Limit defaults to 50 and is capped at 1000.
 	Limit int
 }

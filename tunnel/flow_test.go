@@ -26,7 +26,13 @@ func newFlowRig(t *testing.T, handle func(ctx context.Context, f *tunnel.Flow)) 
 	t.Helper()
 	r := &flowRig{flows: make(chan tunnel.Flow, 100)}
 	r.gw = newNode(t, 1, &tunnel.Options{FlowHandler: func(ctx context.Context, f *tunnel.Flow) {
-		r.flows <- tunnel.Flow{Protocol: f.Protocol, Peer: f.Peer, Source: f.Source, Destination: f.Destination}
+		// A test that stops reading copies must not block handlers (and
+		// with them Close, which waits for handlers after cancelling ctx).
+		select {
+		case r.flows <- tunnel.Flow{Protocol: f.Protocol, Peer: f.Peer, Source: f.Source, Destination: f.Destination}:
+		case <-ctx.Done():
+			return
+		}
 		handle(ctx, f)
 	}})
 	r.client = newNode(t, 2, nil)

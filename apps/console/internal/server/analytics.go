@@ -314,10 +314,5 @@ func (s *Server) apiDetectorHits(w http.ResponseWriter, r *http.Request, _ *prin
 }
 
 func (s *Server) apiGetAlert(w http.ResponseWriter, r *http.Request, _ *principal) {
-	a, err := s.st.Alert(r.Context(), r.PathValue("id"))
-	if err != nil {
-		s.storeError(w, err)
-		return
-	}
-	writeJSON(w, http.StatusOK, a)
+	serveOne(s, w, r, s.st.Alert, "id")
 }

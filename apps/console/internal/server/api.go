@@ -1,6 +1,7 @@
 package server
 
 import (
+	"context"
 	"net/http"
 	"strconv"
 	"strings"
@@ -87,6 +88,28 @@ func listOpts(r *http.Request) store.ListOptions {
 	q := r.URL.Query()
 	n, _ := strconv.Atoi(q.Get("limit"))
 	return store.ListOptions{After: q.Get("cursor"), Limit: n, Query: q.Get("q")}
+}
+
+// serveList answers a list request with list's page for the request's
+// cursor, limit and search; key names an item as the next cursor.
+func serveList[T any](s *Server, w http.ResponseWriter, r *http.Request, list func(context.Context, store.ListOptions) ([]T, error), key func(T) string) {
+	o := listOpts(r)
+	items, err := list(r.Context(), o)
+	if err != nil {
+		s.storeError(w, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, pageOf(items, o, key))
+}
+
+// serveOne answers a request for the item that the path value param names.
+func serveOne[T any](s *Server, w http.ResponseWriter, r *http.Request, get func(context.Context, string) (T, error), param string) {
+	x, err := get(r.Context(), r.PathValue(param))
+	if err != nil {
+		s.storeError(w, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, x)
 }
 
 func pageOf[T any](items []T, o store.ListOptions, key func(T) string) page[T] {
@@ -196,18 +219,14 @@ func (s *Server) confirmTOTP(r *http.Request, p *principal, code string) ([]stri
 	return codes, nil
 }
 
+// errString is a request the console refuses as invalid (400), with the
+// reason for the caller; storeError answers it.
 type errString string
 
 func (e errString) Error() string { return string(e) }
 
 func (s *Server) apiListUsers(w http.ResponseWriter, r *http.Request, _ *principal) {
-	o := listOpts(r)
-	us, err := s.st.ListUsers(r.Context(), o)
-	if err != nil {
-		s.storeError(w, err)
-		return
-	}
-	writeJSON(w, http.StatusOK, pageOf(us, o, func(u store.User) string { return u.ID }))
+	serveList(s, w, r, s.st.ListUsers, func(u store.User) string { return u.ID })
 }
 
 type userRequest struct {
@@ -238,12 +257,7 @@ func (s *Server) apiCreateUser(w http.ResponseWriter, r *http.Request, p *princi
 }
 
 func (s *Server) apiGetUser(w http.ResponseWriter, r *http.Request, _ *principal) {
-	u, err := s.st.User(r.Context(), r.PathValue("id"))
-	if err != nil {
-		s.storeError(w, err)
-		return
-	}
-	writeJSON(w, http.StatusOK, u)
+	serveOne(s, w, r, s.st.User, "id")
 }
 
 type userPatch struct {
@@ -338,22 +352,11 @@ func (s *Server) apiDeleteGroup(w http.ResponseWriter, r *http.Request, p *princ
 }
 
 func (s *Server) apiListResources(w http.ResponseWriter, r *http.Request, _ *principal) {
-	o := listOpts(r)
-	rs, err := s.st.ListResources(r.Context(), o)
-	if err != nil {
-		s.storeError(w, err)
-		return
-	}
-	writeJSON(w, http.StatusOK, pageOf(rs, o, func(x store.Resource) string { return x.Name }))
+	serveList(s, w, r, s.st.ListResources, func(x store.Resource) string { return x.Name })
 }
 
 func (s *Server) apiGetResource(w http.ResponseWriter, r *http.Request, _ *principal) {
-	x, err := s.st.Resource(r.Context(), r.PathValue("name"))
-	if err != nil {
-		s.storeError(w, err)
-		return
-	}
-	writeJSON(w, http.StatusOK, x)
+	serveOne(s, w, r, s.st.Resource, "name")
 }
 
 type resourceRequest struct {
@@ -468,13 +471,9 @@ func (s *Server) apiRevokeGateway(w http.ResponseWriter, r *http.Request, p *pri
 }
 
 func (s *Server) apiListAlerts(w http.ResponseWriter, r *http.Request, _ *principal) {
-	o := listOpts(r)
-	as, err := s.st.ListAlerts(r.Context(), r.URL.Query().Get("state"), o)
-	if err != nil {
-		s.storeError(w, err)
-		return
-	}
-	writeJSON(w, http.StatusOK, pageOf(as, o, func(a store.Alert) string { return a.ID }))
+	serveList(s, w, r, func(ctx context.Context, o store.ListOptions) ([]store.Alert, error) {
+		return s.st.ListAlerts(ctx, r.URL.Query().Get("state"), o)
+	}, func(a store.Alert) string { return a.ID })
 }
 
 type alertState struct {

@@ -2,6 +2,7 @@ package server
 
 import (
 	"bytes"
+	"context"
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
@@ -29,22 +30,13 @@ const (
 )
 
 func (s *Server) apiListDevices(w http.ResponseWriter, r *http.Request, _ *principal) {
-	o := listOpts(r)
-	ds, err := s.st.ListDevices(r.Context(), r.URL.Query().Get("owner"), o)
-	if err != nil {
-		s.storeError(w, err)
-		return
-	}
-	writeJSON(w, http.StatusOK, pageOf(ds, o, func(d store.Device) string { return d.ID }))
+	serveList(s, w, r, func(ctx context.Context, o store.ListOptions) ([]store.Device, error) {
+		return s.st.ListDevices(ctx, r.URL.Query().Get("owner"), o)
+	}, func(d store.Device) string { return d.ID })
 }
 
 func (s *Server) apiGetDevice(w http.ResponseWriter, r *http.Request, _ *principal) {
-	d, err := s.st.Device(r.Context(), r.PathValue("id"))
-	if err != nil {
-		s.storeError(w, err)
-		return
-	}
-	writeJSON(w, http.StatusOK, d)
+	serveOne(s, w, r, s.st.Device, "id")
 }
 
 type enrolRequest struct {
@@ -79,10 +71,6 @@ func (s *Server) apiEnrolDevice(w http.ResponseWriter, r *http.Request, p *princ
 	}
 	e, err := s.EnrolDevice(r, owner, req.Name, req.PublicKey, req.Posture, p)
 	if err != nil {
-		if se, ok := err.(errString); ok {
-			writeError(w, http.StatusBadRequest, "invalid", "%s", se)
-			return
-		}
 		s.storeError(w, err)
 		return
 	}

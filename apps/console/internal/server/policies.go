@@ -15,22 +15,11 @@ import (
 )
 
 func (s *Server) apiListPolicies(w http.ResponseWriter, r *http.Request, _ *principal) {
-	o := listOpts(r)
-	ps, err := s.st.ListPolicies(r.Context(), o)
-	if err != nil {
-		s.storeError(w, err)
-		return
-	}
-	writeJSON(w, http.StatusOK, pageOf(ps, o, func(p store.Policy) string { return p.Name }))
+	serveList(s, w, r, s.st.ListPolicies, func(p store.Policy) string { return p.Name })
 }
 
 func (s *Server) apiGetPolicy(w http.ResponseWriter, r *http.Request, _ *principal) {
-	p, err := s.st.Policy(r.Context(), r.PathValue("name"))
-	if err != nil {
-		s.storeError(w, err)
-		return
-	}
-	writeJSON(w, http.StatusOK, p)
+	serveOne(s, w, r, s.st.Policy, "name")
 }
 
 // Diagnostic is one policy problem at a line and column. Document names

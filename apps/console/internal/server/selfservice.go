@@ -23,10 +23,6 @@ func (s *Server) apiSelfEnrol(w http.ResponseWriter, r *http.Request, p *princip
 	}
 	e, err := s.EnrolDevice(r, p.user.ID, req.Name, req.PublicKey, nil, p)
 	if err != nil {
-		if se, ok := err.(errString); ok {
-			writeError(w, http.StatusBadRequest, "invalid", "%s", se)
-			return
-		}
 		s.storeError(w, err)
 		return
 	}

@@ -210,7 +210,10 @@ func writeError(w http.ResponseWriter, status int, code, format string, args ...
 
 // storeError maps a store error to an API answer.
 func (s *Server) storeError(w http.ResponseWriter, err error) {
+	var invalid errString
 	switch {
+	case errors.As(err, &invalid):
+		writeError(w, http.StatusBadRequest, "invalid", "%s", invalid)
 	case errors.Is(err, store.ErrNotFound):
 		writeError(w, http.StatusNotFound, "not_found", "not found")
 	case errors.Is(err, store.ErrConflict):

@@ -198,7 +198,12 @@ func TestBrowser(t *testing.T) {
 	do("disable device", chromedp.Click(css(`button[aria-label="disable `+en.Device.ID+`"]`)))
 	cut := waitCut(t, live, 2*time.Second)
 	t.Logf("device disabled in the browser: live flow cut %v after the click (%v in all)", cut, time.Since(start))
-	do("devices page after", chromedp.Navigate(hs.URL+"/devices"), chromedp.WaitVisible(css("main h1")))
+	// The click's form post redirects back to the devices page with a
+	// toast; navigating again before that load ends would abort it.
+	do("devices page after", chromedp.WaitVisible(css(".toast")))
+	if flash := text(".toast"); !strings.Contains(flash, "disabled") {
+		t.Errorf("after disabling: toast %q", flash)
+	}
 	shot("device-disabled")
 	if d, err := e.st.Device(bg, en.Device.ID); err != nil || !d.Disabled {
 		t.Errorf("device after the click: %+v, %v", d, err)

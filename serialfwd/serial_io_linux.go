@@ -102,39 +102,15 @@ func (t *ttyIO) Read(p []byte) (int, error) {
 	// and poll only if that finds nothing. After a small one (a reply, a
 	// keystroke) the queue is probably empty: poll first, which saves the
 	// read that would fail.
-	if t.lastRead.Load() >= readFirstAfter {
-		n, err := unix.Read(t.fd, p)
-		switch {
-		case err == nil && n > 0:
-			t.lastRead.Store(int32(min(n, readFirstAfter)))
-			return n, nil
-		case err == nil:
-			return 0, io.EOF
-		case !errors.Is(err, unix.EAGAIN) && !errors.Is(err, unix.EINTR):
-			return 0, err
-		}
-	}
-	fds := []unix.PollFd{{Fd: int32(t.fd), Events: unix.POLLIN}, {Fd: int32(t.wake), Events: unix.POLLIN}}
+	pollFirst := t.lastRead.Load() < readFirstAfter
+	var fds [2]unix.PollFd
 	for {
-		if t.closed.Load() {
-			return 0, errTTYClosed
-		}
-		fds[0].Revents, fds[1].Revents = 0, 0
-		if _, err := unix.Poll(fds, -1); err != nil {
-			if errors.Is(err, unix.EINTR) {
-				continue
+		if pollFirst {
+			if err := t.pollLocked(fds[:], unix.POLLIN); err != nil {
+				return 0, err
 			}
-			return 0, err
 		}
-		if fds[1].Revents != 0 {
-			return 0, errTTYClosed
-		}
-		if fds[0].Revents&unix.POLLNVAL != 0 {
-			return 0, errTTYClosed
-		}
-		if fds[0].Revents == 0 {
-			continue
-		}
+		pollFirst = true
 		n, err := unix.Read(t.fd, p)
 		switch {
 		case err == nil && n > 0:
@@ -143,7 +119,7 @@ func (t *ttyIO) Read(p []byte) (int, error) {
 		case err == nil:
 			return 0, io.EOF
 		case errors.Is(err, unix.EAGAIN), errors.Is(err, unix.EINTR):
-			continue // another reader took the data, or a signal
+			continue // nothing yet, another reader took the data, or a signal
 		default:
 			return 0, err
 		}
@@ -241,6 +217,11 @@ func (t *ttyIO) Close() error {
 func (t *ttyIO) poll(fds []unix.PollFd, ttyEvents int16) error {
 	t.inflight.RLock()
 	defer t.inflight.RUnlock()
+	return t.pollLocked(fds, ttyEvents)
+}
+
+// pollLocked is poll for a caller that holds inflight.
+func (t *ttyIO) pollLocked(fds []unix.PollFd, ttyEvents int16) error {
 	fds[0] = unix.PollFd{Fd: int32(t.fd), Events: ttyEvents}
 	fds[1] = unix.PollFd{Fd: int32(t.wake), Events: unix.POLLIN}
 	for {

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"maps"
 	"net"
@@ -238,18 +237,7 @@ func (c *Connector) Export(ctx context.Context, port int, dial func(ctx context.
 				if err != nil {
 					return
 				}
-				defer out.Close()
-				done := make(chan struct{})
-				go func() {
-					io.Copy(out, in)
-					if cw, ok := out.(closeWriter); ok {
-						cw.CloseWrite()
-					}
-					close(done)
-				}()
-				io.Copy(in, out)
-				in.Close()
-				<-done
+				splice(in, out, 0, false)
 			}()
 		}
 	}()

@@ -209,7 +209,7 @@ func (g *Gateway) handleFlow(ctx context.Context, f *tunnel.Flow) {
 	conn = throttle(conn, bw)
 	lf := &liveFlow{a: a, req: req, hasReq: true, start: time.Now(), maxSession: d.Obligations.MaxSession, conns: []net.Conn{conn, up}}
 	g.flows.add(lf)
-	in, out := g.splice(conn, up, res.cfg.IdleTimeout, res.cfg.Kind == "udp")
+	in, out := splice(conn, up, res.cfg.IdleTimeout, res.cfg.Kind == "udp")
 	g.flows.remove(lf)
 	fev := g.event(EventFlow, a)
 	fev.Effect, fev.Rule, fev.Upstream = "allow", d.Rule, u.addr
@@ -445,8 +445,9 @@ type closeWriter interface{ CloseWrite() error }
 
 // splice copies between the peer's connection and the upstream until both
 // directions end or either connection is closed, and returns the bytes
-// each way. packets says the connections carry datagrams (a udp flow).
-func (g *Gateway) splice(peer, up net.Conn, idle time.Duration, packets bool) (in, out uint64) {
+// each way. idle > 0 closes both after that long without a byte either
+// way; packets says the connections carry datagrams (a udp flow).
+func splice(peer, up net.Conn, idle time.Duration, packets bool) (in, out uint64) {
 	var last atomic.Int64
 	last.Store(time.Now().UnixNano())
 	copyDir := func(dst, src net.Conn, n *uint64) {

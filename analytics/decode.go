@@ -46,7 +46,6 @@ type wireEvent struct {
 type Decoder struct {
 	r    *bufio.Reader
 	line int
-	long []byte
 }
 
 // NewDecoder returns a Decoder reading from r.

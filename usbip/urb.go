@@ -147,18 +147,6 @@ func parseCommand(b []byte, maxTransfer int, lookup endpointLookup) (command, er
 	return c, nil
 }
 
-// bodyLen is the number of bytes that follow the header of c.
-func (c *command) bodyLen() int {
-	if c.kind != cmdSubmit {
-		return 0
-	}
-	n := c.packets * isoDescLen
-	if c.ep&0x80 == 0 {
-		n += c.length
-	}
-	return n
-}
-
 // readCommandBody reads the OUT payload and ISO descriptors of a
 // CMD_SUBMIT into buf (len(buf) >= c.length) and validates every ISO
 // descriptor's offset and length against the buffer.

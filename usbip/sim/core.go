@@ -62,13 +62,6 @@ func (c *core) checkEndpoint(ep uint8) error {
 	return nil
 }
 
-// halt marks ep halted, as a device does when it stalls a bulk endpoint.
-func (c *core) halt(ep uint8) {
-	c.mu.Lock()
-	c.halted[ep] = true
-	c.mu.Unlock()
-}
-
 func (c *core) resetCore() {
 	c.mu.Lock()
 	c.configured = 0

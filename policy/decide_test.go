@@ -344,3 +344,34 @@ func TestManyMatchesAndJSON(t *testing.T) {
 		t.Fatalf("json %s (%v)", js, err)
 	}
 }
+
+// TestConstantCollectionsDoNotFailOpen: a generated, empty blocklist must
+// still evaluate its element. A request without the attribute makes the
+// deny rule fail, and a failed deny denies; folding "x in []" to false
+// let the engineers' allow rule through.
+func TestConstantCollectionsDoNotFailOpen(t *testing.T) {
+	for _, when := range []string{
+		`subject.attributes["team"] in []`,
+		`subject.attributes["team"] in {}`,
+		`!("x" in ["x", subject.attributes["team"]]) || subject.attributes["team"] in []`,
+		`time.getHours("No/Such_Zone") in []`,
+		`device.attributes["os"] in [] || "web" in ["web", subject.attributes["team"]]`,
+	} {
+		t.Run(when, func(t *testing.T) {
+			doc, err := policy.Parse("blocklist.yaml", []byte("rules:\n"+
+				"  - id: blocked\n    effect: deny\n    when: '"+strings.ReplaceAll(when, "'", "''")+"'\n"+
+				"  - id: engineers\n    effect: allow\n    when: '\"eng\" in subject.groups'\n"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			var e policy.Engine
+			if _, err := e.Load([]*policy.Document{doc}, nil); err != nil {
+				t.Fatal(err)
+			}
+			d := e.Decide(context.Background(), &policy.Request{Subject: policy.Subject{ID: "u1", Groups: []string{"eng"}}})
+			if d.Effect != policy.Deny || d.Rule != "blocked" || len(d.Errors) != 1 {
+				t.Fatalf("decided %s by %q with %d error(s), want deny by the failed blocklist: %s", d.Effect, d.Rule, len(d.Errors), d.Explain())
+			}
+		})
+	}
+}

@@ -375,3 +375,19 @@ func TestConstantCollectionsDoNotFailOpen(t *testing.T) {
 		})
 	}
 }
+
+// TestZonedTimesReadInUTC: getHours() without a zone is UTC, whether the
+// condition runs on the fast path or in CEL, and whatever zone the
+// request's times carry (time.Now is local).
+func TestZonedTimesReadInUTC(t *testing.T) {
+	s := mustSet(t, "rules:\n"+
+		"  - {id: fast, effect: allow, resources: {kind: tcp}, when: 'time.getHours() == 5 && subject.auth_time.getHours() == 5'}\n"+
+		"  - {id: cel, effect: allow, resources: {kind: udp}, when: '[time.getHours()][0] == 5 && [subject.auth_time.getHours()][0] == 5'}\n")
+	at := time.Date(2026, 3, 2, 7, 30, 0, 0, time.FixedZone("", 2*3600)) // 05:30 UTC
+	for _, kind := range []string{"tcp", "udp"} {
+		d := s.Decide(context.Background(), &policy.Request{Time: at, Subject: policy.Subject{AuthTime: at}, Resource: policy.Resource{Kind: kind}})
+		if d.Effect != policy.Allow {
+			t.Errorf("kind %s: %s", kind, d.Explain())
+		}
+	}
+}

@@ -97,13 +97,16 @@ func fuzzRequest(data []byte) *Request {
 	}
 	flag := func() bool { return pick("0", "1") == "1" }
 	when := func() time.Time {
-		switch pick("zero", "recent", "old", "future", "far") {
+		switch pick("zero", "recent", "old", "future", "far", "zoned") {
 		case "zero":
 			return time.Time{}
 		case "recent":
 			return time.Date(2026, 3, 2, 10, 0, 0, 0, time.UTC).Add(time.Duration(num()) * time.Minute)
 		case "old":
 			return time.Date(2020, 1, 1, 0, 0, 0, 0, time.UTC).Add(time.Duration(num()) * time.Hour)
+		case "zoned":
+			// A request's times need not be in UTC (time.Now is local).
+			return time.Date(2026, 3, 2, 23, 30, 0, 0, time.FixedZone("", 2*3600)).Add(time.Duration(num()) * time.Minute)
 		case "future":
 			return time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC)
 		}

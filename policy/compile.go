@@ -98,6 +98,15 @@ func compileRule(env *cel.Env, d *Document, r *Rule, maxCost uint64, diags *Diag
 		line:        r.line,
 		kinds:       r.Resources.Kinds,
 	}
+	// Parse checks kinds, but a Document's rules may be edited after it;
+	// the index files a rule under "" as one for any kind, so an empty
+	// kind here would widen the rule to every resource.
+	for _, k := range r.Resources.Kinds {
+		if !validKind(k) {
+			diags.add(d.Name, r.line, r.col, r.ID, "kind %q is not one of tcp, udp, http, usb, serial", k)
+			return nil, false
+		}
+	}
 	for k, v := range r.Resources.Labels {
 		cr.labels = append(cr.labels, label{k, v})
 	}

@@ -391,3 +391,17 @@ func TestZonedTimesReadInUTC(t *testing.T) {
 		}
 	}
 }
+
+// TestCompileRejectsEditedKinds: a rule whose kinds were edited after
+// Parse to hold "" would be indexed as a rule for every kind; Compile
+// refuses it instead of widening it.
+func TestCompileRejectsEditedKinds(t *testing.T) {
+	doc, err := policy.Parse("k.yaml", []byte("rules:\n  - {id: usb-only, effect: allow, resources: {kind: usb}}\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	doc.Rules[0].Resources.Kinds = []string{""}
+	if _, err := policy.Compile([]*policy.Document{doc}, nil); !errors.Is(err, policy.ErrInvalid) {
+		t.Fatalf("compiled a rule with kind \"\": %v", err)
+	}
+}

@@ -11,6 +11,7 @@ import (
 
 	"cel.dev/cel-go/cel"
 	"cel.dev/cel-go/common"
+	"cel.dev/cel-go/interpreter"
 	"go.yaml.in/yaml/v3"
 )
 
@@ -152,13 +153,14 @@ func compileRule(env *cel.Env, d *Document, r *Rule, maxCost uint64, diags *Diag
 	// limit at run time, for requests larger than the hints.
 	const growth = 16
 	big, err := env.EstimateCost(ast, sizeEstimator{list: hintListLen * growth, str: hintStringLen * growth})
-	//
+
 	// The program runs the checked AST as written: no constant folding and
 	// no cel.OptOptimize. Both rewrite "x in []" to false (and cel-go's
 	// folder "a" in ["a", y] to true) without evaluating x or y, so a
 	// condition that CEL says fails — and so must deny — would quietly
-	// decide instead.
-	var popts []cel.ProgramOption
+	// decide instead. Only constant regular expressions are compiled
+	// ahead, which changes no result (a bad one fails the compile).
+	popts := []cel.ProgramOption{cel.OptimizeRegex(interpreter.MatchesRegexOptimization)}
 	if err != nil || big.Max/growth > est.Max+est.Max/8 {
 		popts = append(popts, cel.CostLimit(maxCost), cel.InterruptCheckFrequency(64))
 		cr.bounded = true

@@ -28,6 +28,8 @@ var referenceConditions = []string{
 	`size(subject.attributes) > 0 && subject.attributes["team"] in ["web", "ops"]`,
 	`duration("1h") > duration("2h") || subject.attributes["team"] in []`,
 	`int("nope") in []`,
+	`subject.email.matches("^a@") || subject.attributes["team"] in []`,
+	`subject.attributes["team"].matches("^w") && subject.email.matches("b$")`,
 	`[time.getHours()][0] < 6 || [subject.auth_time.getHours()][0] == 23`,
 	`time.getHours() < 6 || subject.auth_time.getHours() == 23 || device.posture_time.getDayOfWeek() == 1`,
 }

@@ -11,6 +11,7 @@ import (
 
 	"cel.dev/cel-go/cel"
 	"cel.dev/cel-go/common"
+	"cel.dev/cel-go/interpreter"
 	"go.yaml.in/yaml/v3"
 )
 
@@ -98,6 +99,15 @@ func compileRule(env *cel.Env, d *Document, r *Rule, maxCost uint64, diags *Diag
 		line:        r.line,
 		kinds:       r.Resources.Kinds,
 	}
+	// Parse checks kinds, but a Document's rules may be edited after it;
+	// the index files a rule under "" as one for any kind, so an empty
+	// kind here would widen the rule to every resource.
+	for _, k := range r.Resources.Kinds {
+		if !validKind(k) {
+			diags.add(d.Name, r.line, r.col, r.ID, "kind %q is not one of tcp, udp, http, usb, serial", k)
+			return nil, false
+		}
+	}
 	for k, v := range r.Resources.Labels {
 		cr.labels = append(cr.labels, label{k, v})
 	}
@@ -143,12 +153,18 @@ func compileRule(env *cel.Env, d *Document, r *Rule, maxCost uint64, diags *Diag
 	// limit at run time, for requests larger than the hints.
 	const growth = 16
 	big, err := env.EstimateCost(ast, sizeEstimator{list: hintListLen * growth, str: hintStringLen * growth})
-	popts := []cel.ProgramOption{cel.EvalOptions(cel.OptOptimize)}
+
+	// The program runs the checked AST as written: no constant folding and
+	// no cel.OptOptimize. Both rewrite "x in []" to false (and cel-go's
+	// folder "a" in ["a", y] to true) without evaluating x or y, so a
+	// condition that CEL says fails — and so must deny — would quietly
+	// decide instead. Only constant regular expressions are compiled
+	// ahead, which changes no result (a bad one fails the compile).
+	popts := []cel.ProgramOption{cel.OptimizeRegex(interpreter.MatchesRegexOptimization)}
 	if err != nil || big.Max/growth > est.Max+est.Max/8 {
 		popts = append(popts, cel.CostLimit(maxCost), cel.InterruptCheckFrequency(64))
 		cr.bounded = true
 	}
-	ast = fold(env, ast)
 	prg, err := env.Program(ast, popts...)
 	if err != nil {
 		line, col := celPosition(d.source, r.when, common.NoLocation)
@@ -160,25 +176,6 @@ func compileRule(env *cel.Env, d *Document, r *Rule, maxCost uint64, diags *Diag
 	cr.cost = est.Max
 	progs[r.When] = cr
 	return cr, true
-}
-
-// fold evaluates constant subexpressions once, at compile time. Folding
-// gives up on values that have no literal form (a cidr(...)); the fast path
-// handles those itself.
-func fold(env *cel.Env, a *cel.Ast) *cel.Ast {
-	folder, err := cel.NewConstantFoldingOptimizer()
-	if err != nil {
-		return a
-	}
-	opt, err := cel.NewStaticOptimizer(folder)
-	if err != nil {
-		return a
-	}
-	folded, iss := opt.Optimize(env, a)
-	if iss != nil && iss.Err() != nil {
-		return a
-	}
-	return folded
 }
 
 // celPosition maps a position inside a condition to the file. Positions in

@@ -344,3 +344,64 @@ func TestManyMatchesAndJSON(t *testing.T) {
 		t.Fatalf("json %s (%v)", js, err)
 	}
 }
+
+// TestConstantCollectionsDoNotFailOpen: a generated, empty blocklist must
+// still evaluate its element. A request without the attribute makes the
+// deny rule fail, and a failed deny denies; folding "x in []" to false
+// let the engineers' allow rule through.
+func TestConstantCollectionsDoNotFailOpen(t *testing.T) {
+	for _, when := range []string{
+		`subject.attributes["team"] in []`,
+		`subject.attributes["team"] in {}`,
+		`!("x" in ["x", subject.attributes["team"]]) || subject.attributes["team"] in []`,
+		`time.getHours("No/Such_Zone") in []`,
+		`device.attributes["os"] in [] || "web" in ["web", subject.attributes["team"]]`,
+	} {
+		t.Run(when, func(t *testing.T) {
+			doc, err := policy.Parse("blocklist.yaml", []byte("rules:\n"+
+				"  - id: blocked\n    effect: deny\n    when: '"+strings.ReplaceAll(when, "'", "''")+"'\n"+
+				"  - id: engineers\n    effect: allow\n    when: '\"eng\" in subject.groups'\n"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			var e policy.Engine
+			if _, err := e.Load([]*policy.Document{doc}, nil); err != nil {
+				t.Fatal(err)
+			}
+			d := e.Decide(context.Background(), &policy.Request{Subject: policy.Subject{ID: "u1", Groups: []string{"eng"}}})
+			if d.Effect != policy.Deny || d.Rule != "blocked" || len(d.Errors) != 1 {
+				t.Fatalf("decided %s by %q with %d error(s), want deny by the failed blocklist: %s", d.Effect, d.Rule, len(d.Errors), d.Explain())
+			}
+		})
+	}
+}
+
+// TestZonedTimesReadInUTC: getHours() without a zone is UTC, whether the
+// condition runs on the fast path or in CEL, and whatever zone the
+// request's times carry (time.Now is local).
+func TestZonedTimesReadInUTC(t *testing.T) {
+	s := mustSet(t, "rules:\n"+
+		"  - {id: fast, effect: allow, resources: {kind: tcp}, when: 'time.getHours() == 5 && subject.auth_time.getHours() == 5'}\n"+
+		"  - {id: cel, effect: allow, resources: {kind: udp}, when: '[time.getHours()][0] == 5 && [subject.auth_time.getHours()][0] == 5'}\n")
+	at := time.Date(2026, 3, 2, 7, 30, 0, 0, time.FixedZone("", 2*3600)) // 05:30 UTC
+	for _, kind := range []string{"tcp", "udp"} {
+		d := s.Decide(context.Background(), &policy.Request{Time: at, Subject: policy.Subject{AuthTime: at}, Resource: policy.Resource{Kind: kind}})
+		if d.Effect != policy.Allow {
+			t.Errorf("kind %s: %s", kind, d.Explain())
+		}
+	}
+}
+
+// TestCompileRejectsEditedKinds: a rule whose kinds were edited after
+// Parse to hold "" would be indexed as a rule for every kind; Compile
+// refuses it instead of widening it.
+func TestCompileRejectsEditedKinds(t *testing.T) {
+	doc, err := policy.Parse("k.yaml", []byte("rules:\n  - {id: usb-only, effect: allow, resources: {kind: usb}}\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	doc.Rules[0].Resources.Kinds = []string{""}
+	if _, err := policy.Compile([]*policy.Document{doc}, nil); !errors.Is(err, policy.ErrInvalid) {
+		t.Fatalf("compiled a rule with kind \"\": %v", err)
+	}
+}

@@ -73,7 +73,10 @@
 // denied. A rule matches when its resource selector and its condition both
 // hold. A condition that fails to evaluate — a missing key, the cost limit, a
 // cancelled context — never allows, and a deny rule whose condition fails
-// denies: the engine fails closed. The [Decision] names the deciding rule
+// denies: the engine fails closed. Conditions are evaluated as CEL defines
+// them, with no constant folding: x in [] fails when x does, as does
+// "a" in ["a", x]. Only where CEL itself says so (&&, ||, ?: and the
+// exists and all macros) does a decided result absorb a failing part. The [Decision] names the deciding rule
 // (the first matching deny rule, else the first matching allow rule), lists
 // every matching rule, merges the obligations of the matching rules of the
 // deciding effect (require_mfa and log if any asks, the shortest

@@ -14,8 +14,6 @@ import (
 	"cel.dev/cel-go/common/operators"
 	"cel.dev/cel-go/common/types"
 	"cel.dev/cel-go/common/types/ref"
-	"cel.dev/cel-go/common/types/traits"
-	"cel.dev/cel-go/ext"
 )
 
 // The fast path compiles the conditions most policies are made of —
@@ -254,14 +252,10 @@ func compileBool(e ast.Expr) boolFn {
 	return nil
 }
 
-// constCIDR reads cidr("...") with a constant argument (or its folded
-// literal), with the network extension's rules: no zones, no IPv4-mapped
-// IPv6. Anything it would reject at run time stays with CEL.
+// constCIDR reads cidr("...") with a constant argument, with the network
+// extension's rules: no zones, no IPv4-mapped IPv6. Anything it would
+// reject at run time stays with CEL.
 func constCIDR(e ast.Expr) (netip.Prefix, bool) {
-	if v, ok := literal(e); ok {
-		c, ok := v.(ext.CIDR)
-		return c.Prefix, ok
-	}
 	if e.Kind() != ast.CallKind || e.AsCall().FunctionName() != "cidr" || len(e.AsCall().Args()) != 1 || e.AsCall().IsMemberFunction() {
 		return netip.Prefix{}, false
 	}
@@ -402,39 +396,24 @@ func compileIn(elem, coll ast.Expr) boolFn {
 	return nil
 }
 
-// constList returns the elements of a constant list, written out or folded.
+// constList returns the elements of a list written out as literals.
 func constList(e ast.Expr) ([]ref.Val, bool) {
-	switch e.Kind() {
-	case ast.ListKind:
-		l := e.AsList()
-		if len(l.OptionalIndices()) > 0 {
-			return nil, false
-		}
-		out := make([]ref.Val, 0, l.Size())
-		for _, el := range l.Elements() {
-			v, ok := literal(el)
-			if !ok {
-				return nil, false
-			}
-			out = append(out, v)
-		}
-		return out, true
-	case ast.LiteralKind:
-		l, ok := e.AsLiteral().(traits.Lister)
-		if !ok {
-			return nil, false
-		}
-		n, ok := l.Size().(types.Int)
-		if !ok {
-			return nil, false
-		}
-		out := make([]ref.Val, 0, int(n))
-		for i := types.Int(0); i < n; i++ {
-			out = append(out, l.Get(i))
-		}
-		return out, true
+	if e.Kind() != ast.ListKind {
+		return nil, false
 	}
-	return nil, false
+	l := e.AsList()
+	if len(l.OptionalIndices()) > 0 {
+		return nil, false
+	}
+	out := make([]ref.Val, 0, l.Size())
+	for _, el := range l.Elements() {
+		v, ok := literal(el)
+		if !ok {
+			return nil, false
+		}
+		out = append(out, v)
+	}
+	return out, true
 }
 
 func constInts(e ast.Expr) ([]int64, bool) {
@@ -627,15 +606,9 @@ func compileTs(e ast.Expr) tsFn {
 var unixEpoch = time.Unix(0, 0).UTC()
 
 func compileDur(e ast.Expr) durFn {
-	if v, ok := literal(e); ok {
-		d, ok := v.(types.Duration)
-		if !ok {
-			return nil
-		}
-		return func(evalCtx) (time.Duration, error) { return d.Duration, nil }
-	}
 	if e.Kind() == ast.CallKind && e.AsCall().FunctionName() == "duration" && len(e.AsCall().Args()) == 1 && !e.AsCall().IsMemberFunction() {
-		// duration("24h") when folding gave up on the expression.
+		// duration("24h"), parsed once here; a string CEL would reject
+		// stays with CEL, which fails at run time.
 		v, ok := literal(e.AsCall().Args()[0])
 		if !ok {
 			return nil

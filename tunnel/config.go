@@ -116,7 +116,7 @@ func (c *Config) Validate() error {
 		}
 		seen[p.PublicKey] = true
 	}
-	return nil
+	return checkOverlaps(c.Peers)
 }
 
 func (p *PeerConfig) validate() error {

@@ -61,7 +61,11 @@ type Flow struct {
 
 	// Peer is the public key of the WireGuard peer that sent the flow,
 	// found with WhoIs on the source address; zero if no peer's
-	// AllowedIPs contain it.
+	// AllowedIPs contain it. wireguard-go delivers a packet only if its
+	// source is routed to the peer whose session key decrypted it, and no
+	// two peers' AllowedIPs may overlap (SetPeer refuses it), so the one
+	// peer whose prefixes contain the source is that peer: Peer is the
+	// authenticated sender, not a guess from a second table.
 	Peer Key
 
 	// Source is the peer-side address and port; Destination is the

@@ -38,7 +38,10 @@ type PeerStatus struct {
 // replaced). Traffic to other peers is not interrupted, and an established
 // session with this peer survives an update. ctx bounds the resolution of an
 // endpoint host name. As in WireGuard, an allowed IP prefix belongs to one
-// peer: giving it to this peer takes it from any other.
+// peer: SetPeer refuses allowed IPs that overlap another peer's (equal,
+// inside or around them) with an error naming both, rather than moving
+// them as wg(8) does, so that WhoIs and Flow.Peer always name the peer
+// whose key authenticated a packet (see checkOverlaps).
 func (t *Tunnel) SetPeer(ctx context.Context, p PeerConfig) error {
 	if err := p.validate(); err != nil {
 		return err
@@ -59,6 +62,13 @@ func (t *Tunnel) SetPeer(ctx context.Context, p PeerConfig) error {
 	t.mu.Unlock()
 	if closed {
 		return ErrClosed
+	}
+	// cfgMu keeps the other peers from changing until p is applied.
+	t.mu.Lock()
+	err = checkOverlaps(replacePeer(t.cfg.Peers, p))
+	t.mu.Unlock()
+	if err != nil {
+		return err
 	}
 	load := t.lazy == nil || loaded || p.PersistentKeepalive > 0
 	if load {
@@ -85,14 +95,7 @@ func (t *Tunnel) SetPeer(ctx context.Context, p PeerConfig) error {
 	} else {
 		t.cfg.Peers = append(t.cfg.Peers, p)
 	}
-	for loser, lost := range t.table.setPeer(p.PublicKey, old, p.AllowedIPs) {
-		j := slices.IndexFunc(t.cfg.Peers, func(q PeerConfig) bool { return q.PublicKey == loser })
-		if j >= 0 {
-			t.cfg.Peers[j].AllowedIPs = slices.DeleteFunc(t.cfg.Peers[j].AllowedIPs, func(a netip.Prefix) bool {
-				return slices.Contains(lost, a.Masked())
-			})
-		}
-	}
+	t.table.setPeer(p.PublicKey, old, p.AllowedIPs) // no losers: overlaps were refused
 	return nil
 }
 

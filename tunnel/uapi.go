@@ -354,37 +354,15 @@ func parseHexKey(s string) (Key, error) {
 func (t *Tunnel) applyUAPISet(req *uapiSet) error {
 	cur := t.Config()
 	final := make(map[Key]PeerConfig, len(cur.Peers))
-	owner := make(map[netip.Prefix]Key) // which peer of final has each prefix
 	if !req.replacePeers {
 		for _, p := range cur.Peers {
 			final[p.PublicKey] = p
-			for _, a := range p.AllowedIPs {
-				owner[a.Masked()] = p.PublicKey
-			}
 		}
-	}
-	// take gives prefix a to key, taking it from the peer that has it, as
-	// wireguard-go's allowed IPs do.
-	take := func(key Key, a netip.Prefix) {
-		if other, ok := owner[a]; ok && other != key {
-			if o, ok := final[other]; ok {
-				o.AllowedIPs = slices.DeleteFunc(slices.Clone(o.AllowedIPs), func(b netip.Prefix) bool { return b.Masked() == a })
-				final[other] = o
-			}
-		}
-		owner[a] = key
 	}
 	var touched []Key // peers to set, in request order
 	inTouched := make(map[Key]bool)
 	for _, rp := range req.peers {
 		if rp.remove {
-			if p, ok := final[rp.key]; ok {
-				for _, a := range p.AllowedIPs {
-					if owner[a.Masked()] == rp.key {
-						delete(owner, a.Masked())
-					}
-				}
-			}
 			delete(final, rp.key)
 			continue
 		}
@@ -411,7 +389,6 @@ func (t *Tunnel) applyUAPISet(req *uapiSet) error {
 			p.AllowedIPs = slices.DeleteFunc(p.AllowedIPs, func(a netip.Prefix) bool { return a.Masked() == c.prefix })
 			if c.add {
 				p.AllowedIPs = append(p.AllowedIPs, c.prefix)
-				take(rp.key, c.prefix)
 			}
 		}
 		if err := p.validate(); err != nil {
@@ -424,6 +401,15 @@ func (t *Tunnel) applyUAPISet(req *uapiSet) error {
 		}
 	}
 
+	// Unlike wg(8) on a kernel interface, a prefix is never moved from one
+	// peer to another: the request fails whole (see checkOverlaps).
+	peers := make([]PeerConfig, 0, len(final))
+	for _, p := range final {
+		peers = append(peers, p)
+	}
+	if err := checkOverlaps(peers); err != nil {
+		return uapiErrorf(ipc.IpcErrorInvalid, "%w", err)
+	}
 	if err := t.setInterface(req); err != nil {
 		return err
 	}

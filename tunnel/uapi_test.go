@@ -187,14 +187,20 @@ func TestUAPIUnloadedPeers(t *testing.T) {
 		t.Errorf("reply to a get with a trailing character: %q", reply)
 	}
 
-	// As in WireGuard, a prefix given to one peer is taken from another,
-	// even when that other peer comes later in the same request.
+	// Unlike wg(8) on a kernel interface, a prefix another peer holds is
+	// not taken from it: the request fails whole and names both peers.
 	reply = uapiRequest(t, name, fmt.Sprintf("set=1\npublic_key=%x\nallowed_ip=10.70.0.2/32\npublic_key=%x\nendpoint=127.0.0.1:7\n\n", keys[1][:], keys[2][:]))
-	if reply != "errno=0\n\n" {
-		t.Fatalf("reply to a set: %q", reply)
+	if reply != "errno=-22\n\n" {
+		t.Fatalf("reply to an overlapping set: %q, want errno=-22", reply)
 	}
-	if k, ok := a.WhoIs(netip.MustParseAddr("10.70.0.2")); !ok || k != keys[1] {
-		t.Errorf("WhoIs(10.70.0.2) = %v, %v; want the peer that took it", k, ok)
+	if k, ok := a.WhoIs(netip.MustParseAddr("10.70.0.2")); !ok || k != keys[2] {
+		t.Errorf("WhoIs(10.70.0.2) = %v, %v; want the peer that had it", k, ok)
+	}
+	if out, err := exec.Command("wg", "set", name, "peer", keys[3].String(), "allowed-ips", "10.70.0.0/24").CombinedOutput(); err == nil {
+		t.Errorf("wg set with an overlapping prefix succeeded: %s", out)
+	}
+	if k, ok := a.WhoIs(netip.MustParseAddr("10.70.0.5")); !ok || k != keys[5] {
+		t.Errorf("WhoIs(10.70.0.5) = %v, %v after a refused wg set", k, ok)
 	}
 }
 

@@ -123,3 +123,20 @@ func TestEnrolForAnotherUserNeedsAdmin(t *testing.T) {
 		t.Errorf("posture source = %q, want %q", en.Device.PostureSource, store.PosturePerson)
 	}
 }
+
+func TestHugePolicyDraftIsRefused(t *testing.T) {
+	e := newEnv(t, nil)
+	hs := httptest.NewServer(e.srv)
+	defer hs.Close()
+	body := `{"name":"p","source":"` + strings.Repeat("a", 9<<20) + `"}`
+	req, _ := http.NewRequest("POST", hs.URL+"/api/v1/policies/validate", strings.NewReader(body))
+	req.Header.Set("Authorization", "Bearer "+e.keys[store.RoleViewer])
+	resp, err := hs.Client().Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusRequestEntityTooLarge {
+		t.Fatalf("9 MiB draft: %d, want 413", resp.StatusCode)
+	}
+}

@@ -238,14 +238,14 @@ func TestResourcesUsersDevicesAndPagination(t *testing.T) {
 	e.mustCall(store.RoleAdmin, "POST", "/api/v1/users", userRequest{Email: "x@example.com", Role: store.RoleViewer, Password: "short"}, 400, nil)
 
 	var en Enrolment
-	e.mustCall(store.RoleOperator, "POST", "/api/v1/devices", enrolRequest{Name: "laptop", Owner: u.ID}, 201, &en)
+	e.mustCall(store.RoleAdmin, "POST", "/api/v1/devices", enrolRequest{Name: "laptop", Owner: u.ID}, 201, &en)
 	if en.PrivateKey == "" || !strings.Contains(en.Config, "PrivateKey = "+en.PrivateKey) || en.QR == "" || en.Device.Address != "100.64.0.2/32" {
 		t.Fatalf("enrolment = %+v", en)
 	}
 	var en2 Enrolment
-	e.mustCall(store.RoleOperator, "POST", "/api/v1/devices", enrolRequest{Name: "phone", Owner: u.ID, PublicKey: en.Device.PublicKey}, 409, nil)
-	e.mustCall(store.RoleOperator, "POST", "/api/v1/devices", enrolRequest{Name: "phone", Owner: u.ID, PublicKey: "not-a-key"}, 400, nil)
-	e.mustCall(store.RoleOperator, "POST", "/api/v1/devices", enrolRequest{Name: "phone", Owner: u.ID, PublicKey: "xTIBA5rboUvnH4htodjb6e697QjLERt1NAB4mZqp8Dg="}, 201, &en2)
+	e.mustCall(store.RoleAdmin, "POST", "/api/v1/devices", enrolRequest{Name: "phone", Owner: u.ID, PublicKey: en.Device.PublicKey}, 409, nil)
+	e.mustCall(store.RoleAdmin, "POST", "/api/v1/devices", enrolRequest{Name: "phone", Owner: u.ID, PublicKey: "not-a-key"}, 400, nil)
+	e.mustCall(store.RoleAdmin, "POST", "/api/v1/devices", enrolRequest{Name: "phone", Owner: u.ID, PublicKey: "xTIBA5rboUvnH4htodjb6e697QjLERt1NAB4mZqp8Dg="}, 201, &en2)
 	if en2.PrivateKey != "" || en2.Device.Address != "100.64.0.3/32" {
 		t.Errorf("accepted-key enrolment = %+v", en2)
 	}

@@ -9,6 +9,7 @@ import (
 	"image/png"
 	"net/http"
 	"net/netip"
+	"strconv"
 	"strings"
 	"time"
 
@@ -27,7 +28,14 @@ const (
 	SettingWGNetwork   = "wireguard.network" // e.g. 100.64.0.0/16
 	SettingWGDNS       = "wireguard.dns"
 	SettingWGAllowed   = "wireguard.allowed_ips"
+	// SettingDeviceQuota is how many devices one user may enrol for
+	// themselves (default 5; 0 or less: no limit).
+	SettingDeviceQuota = "devices.quota"
 )
+
+// defaultDeviceQuota bounds self-enrolment so that one user cannot drain
+// the tunnel address pool.
+const defaultDeviceQuota = 5
 
 func (s *Server) apiListDevices(w http.ResponseWriter, r *http.Request, _ *principal) {
 	serveList(s, w, r, func(ctx context.Context, o store.ListOptions) ([]store.Device, error) {
@@ -69,7 +77,14 @@ func (s *Server) apiEnrolDevice(w http.ResponseWriter, r *http.Request, p *princ
 	if owner == "" && p.user != nil {
 		owner = p.user.ID
 	}
-	e, err := s.EnrolDevice(r, owner, req.Name, req.PublicKey, req.Posture, p)
+	// A device is a credential of its owner: only an admin may mint one
+	// for somebody else.
+	if !mayEnrolFor(p, owner) {
+		w.Header().Set("X-Gonaut-Refusal", "owner")
+		writeError(w, http.StatusForbidden, "forbidden", "only an admin may enrol a device for another user")
+		return
+	}
+	e, err := s.EnrolDevice(r, owner, req.Name, req.PublicKey, req.Posture, p, 0)
 	if err != nil {
 		s.storeError(w, err)
 		return
@@ -78,8 +93,10 @@ func (s *Server) apiEnrolDevice(w http.ResponseWriter, r *http.Request, p *princ
 }
 
 // EnrolDevice creates a device for owner, generating a key pair when
-// publicKey is empty, and allocates it the next tunnel address.
-func (s *Server) EnrolDevice(r *http.Request, owner, name, publicKey string, posture json.RawMessage, p *principal) (*Enrolment, error) {
+// publicKey is empty, and allocates it the lowest free address of the
+// tunnel pool. quota, when positive, caps owner's devices. Posture given
+// here was typed by a person and is recorded as such.
+func (s *Server) EnrolDevice(r *http.Request, owner, name, publicKey string, posture json.RawMessage, p *principal, quota int) (*Enrolment, error) {
 	ctx := r.Context()
 	if owner == "" {
 		return nil, errString("a device needs an owner")
@@ -108,16 +125,19 @@ func (s *Server) EnrolDevice(r *http.Request, owner, name, publicKey string, pos
 	if name == "" {
 		name = "device"
 	}
-	addr, err := s.nextAddress(r)
+	pool, err := s.addressPool(r)
 	if err != nil {
 		return nil, err
 	}
 	now := s.now()
-	d := &store.Device{Name: name, Owner: owner, PublicKey: publicKey, Address: addr, Posture: posture, SessionExpires: now.Add(s.opts.DeviceSession)}
+	d := &store.Device{Name: name, Owner: owner, PublicKey: publicKey, Posture: posture, SessionExpires: now.Add(s.opts.DeviceSession)}
+	if len(posture) > 0 {
+		d.PostureSource = store.PosturePerson
+	}
 	if p != nil && p.session != nil && p.session.MFA && p.user != nil && p.user.ID == owner {
 		d.MFATime = now
 	}
-	if err := s.st.CreateDevice(ctx, d); err != nil {
+	if err := s.st.AllocateDevice(ctx, d, pool, quota); err != nil {
 		return nil, err
 	}
 	s.audit(ctx, p.name(), "device.enrol", d.Name, "", map[string]string{"device": d.ID, "owner": owner, "public_key": publicKey})
@@ -135,25 +155,28 @@ func (s *Server) setting(r *http.Request, key, def string) string {
 	return v
 }
 
-// nextAddress picks the tunnel address after the number of devices; with
-// deletions absent from the store this stays unique.
-func (s *Server) nextAddress(r *http.Request) (string, error) {
-	n, err := s.st.CountDevices(r.Context())
-	if err != nil {
-		return "", err
-	}
+// mayEnrolFor reports whether p may enrol a device owned by owner: an
+// admin for anyone, everybody else only for themselves.
+func mayEnrolFor(p *principal, owner string) bool {
+	return p.role == store.RoleAdmin || (p.user != nil && owner == p.user.ID)
+}
+
+// addressPool is the configured tunnel address pool.
+func (s *Server) addressPool(r *http.Request) (netip.Prefix, error) {
 	pfx, err := netip.ParsePrefix(s.setting(r, SettingWGNetwork, "100.64.0.0/10"))
 	if err != nil || !pfx.Addr().Is4() {
-		return "", errString("setting " + SettingWGNetwork + " must be an IPv4 prefix")
+		return netip.Prefix{}, errString("setting " + SettingWGNetwork + " must be an IPv4 prefix")
 	}
-	base := pfx.Masked().Addr().As4()
-	v := uint32(base[0])<<24 | uint32(base[1])<<16 | uint32(base[2])<<8 | uint32(base[3])
-	v += uint32(n) + 2 // .1 is the gateway
-	a := netip.AddrFrom4([4]byte{byte(v >> 24), byte(v >> 16), byte(v >> 8), byte(v)})
-	if !pfx.Contains(a) {
-		return "", errString("the tunnel address pool is full")
+	return pfx.Masked(), nil
+}
+
+// deviceQuota is the configured self-enrolment quota.
+func (s *Server) deviceQuota(r *http.Request) int {
+	n, err := strconv.Atoi(s.setting(r, SettingDeviceQuota, ""))
+	if err != nil {
+		return defaultDeviceQuota
 	}
-	return a.String() + "/32", nil
+	return n
 }
 
 func (s *Server) wgQuick(r *http.Request, d *store.Device, priv string) string {
@@ -249,6 +272,7 @@ func (s *Server) apiPatchDevice(w http.ResponseWriter, r *http.Request, p *princ
 			return
 		}
 		d.Posture = *req.Posture
+		d.PostureSource = store.PosturePerson
 	}
 	if req.RenewSession {
 		d.SessionExpires = s.now().Add(s.opts.DeviceSession)

@@ -202,7 +202,11 @@ func (s *Server) pageDevicePost(w http.ResponseWriter, r *http.Request, p *princ
 	if owner == "" && p.user != nil {
 		owner = p.user.ID
 	}
-	e, err := s.EnrolDevice(r, owner, r.PostFormValue("name"), strings.TrimSpace(r.PostFormValue("public_key")), nil, p)
+	if !mayEnrolFor(p, owner) {
+		redirect(w, r, "/devices", "error", "not enrolled: only an admin may enrol a device for another user")
+		return
+	}
+	e, err := s.EnrolDevice(r, owner, r.PostFormValue("name"), strings.TrimSpace(r.PostFormValue("public_key")), nil, p, 0)
 	if err != nil {
 		redirect(w, r, "/devices", "error", "not enrolled: "+err.Error())
 		return

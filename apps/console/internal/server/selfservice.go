@@ -21,7 +21,7 @@ func (s *Server) apiSelfEnrol(w http.ResponseWriter, r *http.Request, p *princip
 		writeError(w, http.StatusBadRequest, "invalid", "devices belong to users; API keys enrol through POST /api/v1/devices")
 		return
 	}
-	e, err := s.EnrolDevice(r, p.user.ID, req.Name, req.PublicKey, nil, p)
+	e, err := s.EnrolDevice(r, p.user.ID, req.Name, req.PublicKey, nil, p, s.deviceQuota(r))
 	if err != nil {
 		s.storeError(w, err)
 		return

@@ -220,6 +220,10 @@ func (s *Server) storeError(w http.ResponseWriter, err error) {
 		writeError(w, http.StatusConflict, "conflict", "already exists")
 	case errors.Is(err, store.ErrInvalid):
 		writeError(w, http.StatusBadRequest, "invalid", "%s", strings.TrimPrefix(err.Error(), "store: invalid: "))
+	case errors.Is(err, store.ErrQuota):
+		writeError(w, http.StatusConflict, "quota", "device quota reached (%s); remove a device first", strings.TrimPrefix(err.Error(), store.ErrQuota.Error()+": "))
+	case errors.Is(err, store.ErrPoolFull):
+		writeError(w, http.StatusInsufficientStorage, "pool_full", "the tunnel address pool is full; widen %s", SettingWGNetwork)
 	case errors.Is(err, store.ErrTokenUsed):
 		writeError(w, http.StatusUnauthorized, "unauthorized", "registration token unknown, expired or already used")
 	default:
@@ -234,6 +238,10 @@ func decode(w http.ResponseWriter, r *http.Request, v any) bool {
 	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, 2<<20))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(v); err != nil {
+		if _, ok := errors.AsType[*http.MaxBytesError](err); ok {
+			writeError(w, http.StatusRequestEntityTooLarge, "too_large", "request body too large")
+			return false
+		}
 		writeError(w, http.StatusBadRequest, "invalid", "request body: %v", err)
 		return false
 	}

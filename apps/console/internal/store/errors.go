@@ -16,3 +16,12 @@ var (
 	// as Listen on SQLite.
 	ErrUnsupported = errors.New("store: not supported by this backend")
 )
+
+var (
+	// ErrPoolFull is returned when the tunnel address pool has no free
+	// address for a new device.
+	ErrPoolFull = errors.New("store: tunnel address pool is full")
+	// ErrQuota is returned when a user already holds as many devices as
+	// their quota allows.
+	ErrQuota = errors.New("store: device quota reached")
+)

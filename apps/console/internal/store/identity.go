@@ -155,13 +155,15 @@ func (s *DB) ListGroups(ctx context.Context) ([]Group, error) {
 	return out, s.wrap(rows.Err())
 }
 
-const deviceCols = `id, name, owner, public_key, address, posture, disabled, created, last_seen, session_expires, mfa_time`
+const deviceCols = `id, name, owner, public_key, address, posture, disabled, created, last_seen, session_expires, mfa_time, network, posture_source`
+
+const devicePlaceholders = `?,?,?,?,?,?,?,?,?,?,?,?,?`
 
 func scanDevice(sc interface{ Scan(...any) error }) (*Device, error) {
 	var d Device
 	var posture string
 	var created, seen, exp, mfa int64
-	if err := sc.Scan(&d.ID, &d.Name, &d.Owner, &d.PublicKey, &d.Address, &posture, &d.Disabled, &created, &seen, &exp, &mfa); err != nil {
+	if err := sc.Scan(&d.ID, &d.Name, &d.Owner, &d.PublicKey, &d.Address, &posture, &d.Disabled, &created, &seen, &exp, &mfa, &d.Network, &d.PostureSource); err != nil {
 		return nil, err
 	}
 	if posture != "" {
@@ -172,7 +174,7 @@ func scanDevice(sc interface{ Scan(...any) error }) (*Device, error) {
 }
 
 func deviceArgs(d *Device) []any {
-	return []any{d.ID, d.Name, d.Owner, d.PublicKey, d.Address, string(d.Posture), d.Disabled, nanos(d.Created), nanos(d.LastSeen), nanos(d.SessionExpires), nanos(d.MFATime)}
+	return []any{d.ID, d.Name, d.Owner, d.PublicKey, d.Address, string(d.Posture), d.Disabled, nanos(d.Created), nanos(d.LastSeen), nanos(d.SessionExpires), nanos(d.MFATime), d.Network, d.PostureSource}
 }
 
 // CreateDevice inserts d, filling in ID and Created when empty. Public
@@ -188,7 +190,7 @@ func (s *DB) CreateDevice(ctx context.Context, d *Device) error {
 		d.Created = nowUTC()
 	}
 	return s.tx(ctx, func(tx *sql.Tx) error {
-		if _, err := s.exec(ctx, tx, `INSERT INTO devices (`+deviceCols+`) VALUES (?,?,?,?,?,?,?,?,?,?,?)`, deviceArgs(d)...); err != nil {
+		if _, err := s.exec(ctx, tx, `INSERT INTO devices (`+deviceCols+`) VALUES (`+devicePlaceholders+`)`, deviceArgs(d)...); err != nil {
 			return err
 		}
 		return s.bump(ctx, tx)
@@ -204,12 +206,12 @@ func (s *DB) BulkDevices(ctx context.Context, ds []Device) error {
 			n := min(per, len(ds))
 			var b strings.Builder
 			b.WriteString(`INSERT INTO devices (` + deviceCols + `) VALUES `)
-			args := make([]any, 0, n*11)
+			args := make([]any, 0, n*13)
 			for i := range ds[:n] {
 				if i > 0 {
 					b.WriteByte(',')
 				}
-				b.WriteString(`(?,?,?,?,?,?,?,?,?,?,?)`)
+				b.WriteString(`(` + devicePlaceholders + `)`)
 				if ds[i].ID == "" {
 					ds[i].ID = NewID("d")
 				}
@@ -228,7 +230,7 @@ func (s *DB) BulkDevices(ctx context.Context, ds []Device) error {
 func (s *DB) UpdateDevice(ctx context.Context, d *Device) error {
 	return s.tx(ctx, func(tx *sql.Tx) error {
 		a := deviceArgs(d)
-		r, err := s.exec(ctx, tx, `UPDATE devices SET name=?, owner=?, public_key=?, address=?, posture=?, disabled=?, created=?, last_seen=?, session_expires=?, mfa_time=? WHERE id=?`, append(a[1:], a[0])...)
+		r, err := s.exec(ctx, tx, `UPDATE devices SET name=?, owner=?, public_key=?, address=?, posture=?, disabled=?, created=?, last_seen=?, session_expires=?, mfa_time=?, network=?, posture_source=? WHERE id=?`, append(a[1:], a[0])...)
 		if err != nil {
 			return err
 		}

@@ -109,6 +109,12 @@ CREATE INDEX audit_search ON audit USING gin (search);
 CREATE TABLE audit_blocks (block BIGINT PRIMARY KEY, min_time BIGINT NOT NULL, max_time BIGINT NOT NULL);
 INSERT INTO audit_blocks (block, min_time, max_time) SELECT seq / 1024, MIN(time), MAX(time) FROM audit GROUP BY seq / 1024;
 `},
+	// Devices record the pool their address came from and who set their
+	// posture; duplicate addresses are moved before (network, address)
+	// becomes unique.
+	{sql: `
+ALTER TABLE devices ADD COLUMN network TEXT NOT NULL DEFAULT '';
+ALTER TABLE devices ADD COLUMN posture_source TEXT NOT NULL DEFAULT '';`, fill: dedupeAddresses},
 }
 
 func (s *DB) migrate(ctx context.Context) error {

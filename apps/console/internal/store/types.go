@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"encoding/json"
+	"net/netip"
 	"time"
 )
 
@@ -68,7 +69,20 @@ type Device struct {
 	LastSeen       time.Time       `json:"last_seen,omitzero"`
 	SessionExpires time.Time       `json:"session_expires,omitzero"`
 	MFATime        time.Time       `json:"mfa_time,omitzero"`
+	// Network is the pool Address was allocated from; empty for an
+	// address set by hand. (Network, Address) is unique.
+	Network string `json:"network,omitempty"`
+	// PostureSource says who asserted Posture: PosturePerson when a
+	// console user or API key set it, PostureDevice when the device or
+	// a gateway reported it; empty when there is no posture.
+	PostureSource string `json:"posture_source,omitempty"`
 }
+
+// Posture sources.
+const (
+	PosturePerson = "person"
+	PostureDevice = "device"
+)
 
 // Resource is a protected resource.
 type Resource struct {
@@ -235,6 +249,7 @@ type Store interface {
 	ListGroups(ctx context.Context) ([]Group, error)
 
 	CreateDevice(ctx context.Context, d *Device) error
+	AllocateDevice(ctx context.Context, d *Device, pool netip.Prefix, quota int) error
 	UpdateDevice(ctx context.Context, d *Device) error
 	Device(ctx context.Context, id string) (*Device, error)
 	ListDevices(ctx context.Context, owner string, o ListOptions) ([]Device, error)

@@ -82,7 +82,9 @@ func TestHTTPPathBypass(t *testing.T) {
 		}
 		mu.Unlock()
 	}
-	ev := w.waitEvent(t, func(ev ztna.Event) bool { return ev.Kind == ztna.EventRequest && ev.Path == "/admin" && ev.Effect == "deny" })
+	ev := w.waitEvent(t, func(ev ztna.Event) bool {
+		return ev.Kind == ztna.EventRequest && ev.Path == "/admin" && ev.Effect == "deny"
+	})
 	if ev.Rule != "wiki-no-admin" {
 		t.Errorf("normalised admin request event = %+v", ev)
 	}

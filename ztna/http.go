@@ -163,9 +163,20 @@ func (p *httpProxy) serveHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	start := time.Now()
 	a := hc.a
+	raw, path, perr := normalizePath(r.URL.EscapedPath())
+	if perr != nil {
+		ev := g.event(EventRequest, a)
+		ev.Method, ev.Path, ev.Effect, ev.Reason = r.Method, r.URL.EscapedPath(), "deny", perr.Error()
+		g.emit(ev)
+		setSecurityHeaders(w.Header())
+		http.Error(w, "gonaut: "+perr.Error(), http.StatusBadRequest)
+		return
+	}
+	// The decided path is the forwarded path: the proxy joins nothing to it.
+	r.URL.Path, r.URL.RawPath = path, raw
 	req := g.request(a)
 	req.Resource.Method = r.Method
-	req.Resource.Path = r.URL.Path
+	req.Resource.Path = path
 	req.Resource.Host = stripPort(r.Host)
 	d := g.engine.Decide(r.Context(), &req)
 	why := verdict(&d, &req)
@@ -174,7 +185,7 @@ func (p *httpProxy) serveHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	g.metrics.latency.Record(r.Context(), time.Since(start).Seconds())
 	ev := g.event(EventRequest, a)
-	ev.Method, ev.Path, ev.Effect, ev.Rule = r.Method, r.URL.Path, effectOf(why), d.Rule
+	ev.Method, ev.Path, ev.Effect, ev.Rule = r.Method, path, effectOf(why), d.Rule
 	if why != nil {
 		ev.Reason = why.Error()
 		g.emit(ev)
@@ -215,6 +226,7 @@ func (bufferPool) Put(b []byte) { copyBufs.Put(&b) }
 func (p *httpProxy) rewrite(pr *httputil.ProxyRequest) {
 	pc := pr.In.Context().Value(proxyCtxKey{}).(*proxyCtx)
 	pr.SetURL(&url.URL{Scheme: "http", Host: pc.u.addr})
+	pr.Out.URL.Path, pr.Out.URL.RawPath = pr.In.URL.Path, pr.In.URL.RawPath
 	pr.Out.Host = pr.In.Host
 	pr.Out.Header.Del(IdentityHeader)
 	pr.Out.Header.Del("Forwarded")

@@ -1,0 +1,117 @@
+package ztna
+
+import (
+	"errors"
+	"fmt"
+	"net/url"
+	"strings"
+)
+
+// errBadPath is the reason of an HTTP request whose path the gateway
+// refuses to normalise.
+var errBadPath = errors.New("ztna: bad request path")
+
+// normalizePath is the one form of an escaped request path that policy
+// decides on and the upstream receives. It decodes percent-encoded
+// unreserved characters (RFC 3986 §2.3), upper-cases the remaining
+// escapes, collapses runs of slashes and removes dot segments (§5.2.4),
+// so that /./admin, //admin, /x/../admin and /%61dmin all become /admin.
+// An encoded or literal slash or backslash inside a segment (%2F, %5C,
+// \) is refused: upstreams disagree on whether it separates segments, so
+// no single path could be both decided and forwarded; so is a byte that
+// has no place unescaped in a path (controls, space, ?, #, non-ASCII).
+// It returns the escaped path to forward and its decoded form for policy.
+func normalizePath(escaped string) (raw, decoded string, err error) {
+	if escaped == "" || escaped[0] != '/' {
+		escaped = "/" + escaped
+	}
+	var b strings.Builder
+	b.Grow(len(escaped))
+	for i := 0; i < len(escaped); i++ {
+		c := escaped[i]
+		switch {
+		case c == '\\':
+			return "", "", fmt.Errorf("%w: backslash", errBadPath)
+		case c <= ' ' || c >= 0x7f || c == '?' || c == '#':
+			return "", "", fmt.Errorf("%w: unescaped byte %#x", errBadPath, c)
+		case c == '%':
+			if i+2 >= len(escaped) || !isHex(escaped[i+1]) || !isHex(escaped[i+2]) {
+				return "", "", fmt.Errorf("%w: malformed escape", errBadPath)
+			}
+			v := unhex(escaped[i+1])<<4 | unhex(escaped[i+2])
+			switch {
+			case v == '/' || v == '\\':
+				return "", "", fmt.Errorf("%w: encoded slash or backslash", errBadPath)
+			case isUnreserved(v):
+				b.WriteByte(v)
+			default:
+				b.WriteByte('%')
+				b.WriteByte(upperHex(escaped[i+1]))
+				b.WriteByte(upperHex(escaped[i+2]))
+			}
+			i += 2
+		default:
+			b.WriteByte(c)
+		}
+	}
+	raw = removeDotSegments(b.String())
+	decoded, err = url.PathUnescape(raw)
+	if err != nil {
+		return "", "", fmt.Errorf("%w: %v", errBadPath, err)
+	}
+	return raw, decoded, nil
+}
+
+// removeDotSegments drops empty, "." and ".." segments of an absolute
+// path; ".." above the root stays at the root. A trailing slash, or a
+// final "." or "..", leaves the result ending in a slash.
+func removeDotSegments(p string) string {
+	segs := strings.Split(p[1:], "/")
+	out := make([]string, 0, len(segs))
+	trailing := false
+	for _, s := range segs {
+		trailing = false
+		switch s {
+		case "", ".":
+			trailing = true
+		case "..":
+			if len(out) > 0 {
+				out = out[:len(out)-1]
+			}
+			trailing = true
+		default:
+			out = append(out, s)
+		}
+	}
+	r := "/" + strings.Join(out, "/")
+	if trailing && len(out) > 0 {
+		r += "/"
+	}
+	return r
+}
+
+func isUnreserved(c byte) bool {
+	return 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' ||
+		c == '-' || c == '.' || c == '_' || c == '~'
+}
+
+func isHex(c byte) bool {
+	return '0' <= c && c <= '9' || 'a' <= c && c <= 'f' || 'A' <= c && c <= 'F'
+}
+
+func unhex(c byte) byte {
+	switch {
+	case c >= 'a':
+		return c - 'a' + 10
+	case c >= 'A':
+		return c - 'A' + 10
+	}
+	return c - '0'
+}
+
+func upperHex(c byte) byte {
+	if 'a' <= c && c <= 'f' {
+		return c - 'a' + 'A'
+	}
+	return c
+}

@@ -1,0 +1,91 @@
+package ztna_test
+
+import (
+	"io"
+	"net/http"
+	"net/url"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/gonaut/gonaut/ztna"
+)
+
+// TestHTTPPathBypass sends the spellings of /admin that once slipped past
+// the wiki-no-admin rule through the gateway to a real upstream: each is
+// refused, and an allowed spelling reaches the upstream as exactly the
+// path policy decided on.
+func TestHTTPPathBypass(t *testing.T) {
+	var mu sync.Mutex
+	var seen []string
+	up := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		seen = append(seen, r.RequestURI)
+		mu.Unlock()
+		io.WriteString(w, "ok")
+	})
+	w := newWorld(t)
+	w.cfg.Resources = []ztna.ResourceConfig{{Name: "wiki.corp", Kind: "http", Upstreams: []string{httpServer(t, up)}}}
+	g := w.start(t, nil)
+	ctx := testCtx(t, 30*time.Second)
+	hc := w.client(t, g, "alice").HTTPClient()
+	defer hc.CloseIdleConnections()
+	do := func(path string) int {
+		t.Helper()
+		u, err := url.Parse("http://wiki.corp" + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		req, _ := http.NewRequestWithContext(ctx, "GET", "http://wiki.corp/", nil)
+		req.URL = u
+		resp, err := hc.Do(req)
+		if err != nil {
+			t.Fatalf("GET %s: %v", path, err)
+		}
+		io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	for _, p := range []string{
+		"/admin", "/./admin", "//admin", "/x/../admin", "/x/%2e%2e/admin", "/%2e/admin",
+		"/%61dmin", "/%41dmin/../admin/users", "///admin//users", "/x/./../admin",
+	} {
+		if code := do(p); code != http.StatusForbidden {
+			t.Errorf("GET %s = %d, want 403", p, code)
+		}
+	}
+	for _, p := range []string{"/x%2F..%2Fadmin", "/x%5C..%5Cadmin", "/x%2fadmin"} {
+		if code := do(p); code != http.StatusBadRequest {
+			t.Errorf("GET %s = %d, want 400", p, code)
+		}
+	}
+	mu.Lock()
+	if len(seen) != 0 {
+		t.Errorf("refused requests reached the upstream: %q", seen)
+	}
+	mu.Unlock()
+
+	for p, want := range map[string]string{
+		"/x/../page":       "/page",
+		"//a/./b/%7euser/": "/a/b/~user/",
+		"/a%20b/%3f":       "/a%20b/%3F",
+	} {
+		mu.Lock()
+		seen = nil
+		mu.Unlock()
+		if code := do(p); code != 200 {
+			t.Fatalf("GET %s = %d, want 200", p, code)
+		}
+		mu.Lock()
+		if len(seen) != 1 || seen[0] != want {
+			t.Errorf("GET %s reached the upstream as %q, want %q", p, seen, want)
+		}
+		mu.Unlock()
+	}
+	ev := w.waitEvent(t, func(ev ztna.Event) bool {
+		return ev.Kind == ztna.EventRequest && ev.Path == "/admin" && ev.Effect == "deny"
+	})
+	if ev.Rule != "wiki-no-admin" {
+		t.Errorf("normalised admin request event = %+v", ev)
+	}
+}

@@ -93,6 +93,9 @@ type throttle struct {
 	next map[string]time.Time
 }
 
+// throttleMaxKeys bounds the memory of one throttle.
+const throttleMaxKeys = 100000
+
 func newThrottle(burst int, interval time.Duration) *throttle {
 	return &throttle{burst: burst, interval: interval, next: map[string]time.Time{}}
 }
@@ -101,11 +104,19 @@ func newThrottle(burst int, interval time.Duration) *throttle {
 func (t *throttle) allow(key string, now time.Time) bool {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	if len(t.next) > 100000 {
+	if _, ok := t.next[key]; !ok && len(t.next) >= throttleMaxKeys {
 		for k, v := range t.next {
 			if v.Before(now) {
 				delete(t.next, k)
 			}
+		}
+		// Still full of live buckets: drop arbitrary ones rather than
+		// grow without bound or refuse every newcomer.
+		for k := range t.next {
+			if len(t.next) < throttleMaxKeys {
+				break
+			}
+			delete(t.next, k)
 		}
 	}
 	n := t.next[key]

@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"net"
 	"net/http"
 	"strconv"
 	"time"
@@ -31,7 +32,9 @@ func (s *Server) cpRegister(w http.ResponseWriter, r *http.Request, _ *principal
 		return
 	}
 	now := s.now()
-	ip := r.RemoteAddr
+	// The bucket is the client's address: with the port in the key every
+	// new connection would start a fresh one.
+	ip, _, _ := net.SplitHostPort(r.RemoteAddr)
 	if !s.loginIP.allow("register:"+ip, now) {
 		writeError(w, http.StatusTooManyRequests, "throttled", "too many attempts")
 		return

@@ -11,6 +11,7 @@ import (
 	"strings"
 	"sync"
 	"time"
+	"unicode"
 
 	"github.com/a-h/templ"
 	"github.com/gonaut/gonaut/apps/console/internal/store"
@@ -100,9 +101,23 @@ func redirect(w http.ResponseWriter, r *http.Request, path, key, msg string) {
 	http.Redirect(w, r, path, http.StatusSeeOther)
 }
 
-// safeNext keeps post-login redirects on this site.
+// safeNext keeps post-login redirects on this site: it returns next
+// only when it is a relative path that every browser resolves against
+// this origin, and "/" otherwise. Browsers strip tabs and newlines from
+// URLs and read a backslash as a slash, so "/\t/evil" or "/\\evil" would
+// become the protocol-relative "//evil"; any control character, space or
+// backslash is therefore refused outright, before the URL is parsed.
 func safeNext(next string) string {
-	if !strings.HasPrefix(next, "/") || strings.HasPrefix(next, "//") || strings.HasPrefix(next, "/\\") {
+	if len(next) > 2048 || !strings.HasPrefix(next, "/") || strings.HasPrefix(next, "//") {
+		return "/"
+	}
+	for _, c := range next {
+		if c <= ' ' || c == 0x7f || c == '\\' || !unicode.IsPrint(c) {
+			return "/"
+		}
+	}
+	u, err := url.Parse(next)
+	if err != nil || u.Scheme != "" || u.Host != "" || u.User != nil || u.Opaque != "" || !strings.HasPrefix(u.Path, "/") || strings.HasPrefix(u.Path, "//") {
 		return "/"
 	}
 	return next

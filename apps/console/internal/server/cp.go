@@ -265,6 +265,11 @@ func (s *Server) cpStatus(w http.ResponseWriter, r *http.Request, p *principal) 
 	if !decode(w, r, &st) {
 		return
 	}
+	// A refused report leaves the last good one in place.
+	if err := validateStatus(&st); err != nil {
+		writeError(w, http.StatusBadRequest, "invalid", "%v", err)
+		return
+	}
 	data, _ := json.Marshal(st)
 	if err := s.st.UpdateGatewayStatus(r.Context(), p.gateway.ID, s.now(), st.BundleVersion, data); err != nil {
 		s.storeError(w, err)

@@ -5,7 +5,6 @@ import (
 	"context"
 	"encoding/base64"
 	"encoding/json"
-	"fmt"
 	"image/png"
 	"net/http"
 	"net/netip"
@@ -180,11 +179,10 @@ func (s *Server) deviceQuota(r *http.Request) int {
 }
 
 func (s *Server) wgQuick(r *http.Request, d *store.Device, priv string) string {
-	if priv == "" {
-		priv = "<the device's private key>"
-	}
 	// The settings win; where they say nothing, the most recently seen
-	// gateway's own report of its key, address and routes fills in.
+	// gateway's own report of its key, address and routes fills in. Every
+	// value is parsed into its type before rendering: one that does not
+	// parse renders as a placeholder, never as text.
 	gw := s.gatewayReport(r)
 	or := func(v, def string) string {
 		if v != "" {
@@ -192,16 +190,28 @@ func (s *Server) wgQuick(r *http.Request, d *store.Device, priv string) string {
 		}
 		return def
 	}
-	var b strings.Builder
-	fmt.Fprintf(&b, "[Interface]\n# %s (%s)\nPrivateKey = %s\nAddress = %s\n", d.Name, d.ID, priv, d.Address)
-	if dns := s.setting(r, SettingWGDNS, gw.DNS); dns != "" {
-		fmt.Fprintf(&b, "DNS = %s\n", dns)
+	c := wgQuickConfig{Comment: d.Name + " (" + d.ID + ")"}
+	if k, err := parseWGKey(priv); err == nil {
+		c.PrivateKey = &k
 	}
-	fmt.Fprintf(&b, "\n[Peer]\nPublicKey = %s\nAllowedIPs = %s\nEndpoint = %s\nPersistentKeepalive = 25\n",
-		s.setting(r, SettingWGPublicKey, or(gw.PublicKey, "<the gateway's public key>")),
-		s.setting(r, SettingWGAllowed, or(strings.Join(gw.Routes, ", "), "100.64.0.0/10")),
-		s.setting(r, SettingWGEndpoint, or(gw.Endpoint, "<gateway-host>:51820")))
-	return b.String()
+	if a, err := netip.ParsePrefix(d.Address); err == nil {
+		c.Address = a
+	}
+	if dns := s.setting(r, SettingWGDNS, gw.DNS); dns != "" {
+		c.DNS, _ = parseAddrList(dns)
+	}
+	if k, err := parseWGKey(s.setting(r, SettingWGPublicKey, gw.PublicKey)); err == nil {
+		c.PublicKey = &k
+	}
+	allowed, err := parsePrefixList(s.setting(r, SettingWGAllowed, or(strings.Join(gw.Routes, ", "), "100.64.0.0/10")))
+	if err != nil || len(allowed) == 0 {
+		allowed = []netip.Prefix{netip.MustParsePrefix("100.64.0.0/10")}
+	}
+	c.AllowedIPs = allowed
+	if ep, err := parseWGEndpoint(s.setting(r, SettingWGEndpoint, gw.Endpoint)); err == nil {
+		c.Endpoint = &ep
+	}
+	return c.String()
 }
 
 // gatewayReport is the status of the registered gateway seen most
@@ -215,7 +225,7 @@ func (s *Server) gatewayReport(r *http.Request) controlplane.Status {
 	var seen time.Time
 	for _, g := range gs {
 		var st controlplane.Status
-		if g.Revoked || len(g.Status) == 0 || json.Unmarshal(g.Status, &st) != nil || st.PublicKey == "" {
+		if g.Revoked || len(g.Status) == 0 || json.Unmarshal(g.Status, &st) != nil || st.PublicKey == "" || validateStatus(&st) != nil {
 			continue
 		}
 		if g.LastSeen.After(seen) {

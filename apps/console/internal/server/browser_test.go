@@ -111,7 +111,7 @@ func TestBrowser(t *testing.T) {
 	e.mustCall(store.RoleAdmin, "POST", "/api/v1/users", userRequest{Email: "bob@example.com", Role: store.RoleViewer, Groups: []string{"eng"}, Password: "correct horse battery"}, 201, &bob)
 	e.mustCall(store.RolePolicyEditor, "PUT", "/api/v1/policies/echo", draft{Source: e2ePolicy}, 200, nil)
 	var en Enrolment
-	e.mustCall(store.RoleOperator, "POST", "/api/v1/devices", enrolRequest{Name: "bob-laptop", Owner: bob.ID}, 201, &en)
+	e.mustCall(store.RoleAdmin, "POST", "/api/v1/devices", enrolRequest{Name: "bob-laptop", Owner: bob.ID}, 201, &en)
 	ver, _ := e.st.ConfigVersion(bg)
 	m.waitVersion(t, ver, 5*time.Second)
 	live, err := wgClient(t, en.Config).Dial(ctx, "tcp", "echo.corp:7")

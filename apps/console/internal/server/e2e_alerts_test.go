@@ -60,7 +60,7 @@ func gatewayAlertsE2E(t *testing.T, st *store.DB) {
 		return err == nil && json.Unmarshal(g.Status, &s) == nil && s.PublicKey == m.g.PublicKey().String()
 	})
 	var en Enrolment
-	e.httpAPI(base, store.RoleOperator, "POST", "/api/v1/devices", enrolRequest{Name: "bob-laptop", Owner: u.ID}, 201, &en)
+	e.httpAPI(base, store.RoleAdmin, "POST", "/api/v1/devices", enrolRequest{Name: "bob-laptop", Owner: u.ID}, 201, &en)
 	ver, _ := st.ConfigVersion(context.Background())
 	m.waitVersion(t, ver, 5*time.Second)
 	cl := wgClient(t, en.Config)

@@ -391,7 +391,7 @@ func consoleGatewayE2E(t *testing.T, st *store.DB) {
 		return err == nil && json.Unmarshal(g.Status, &s) == nil && s.PublicKey == m.g.PublicKey().String()
 	})
 	var en Enrolment
-	e.httpAPI(base, store.RoleOperator, "POST", "/api/v1/devices", enrolRequest{Name: "ada-laptop", Owner: u.ID}, 201, &en)
+	e.httpAPI(base, store.RoleAdmin, "POST", "/api/v1/devices", enrolRequest{Name: "ada-laptop", Owner: u.ID}, 201, &en)
 	ver, _ := st.ConfigVersion(context.Background())
 	m.waitVersion(t, ver, 2*time.Second)
 	cl := wgClient(t, en.Config)

@@ -83,7 +83,7 @@ func TestGatewayStatusCannotInjectWGQuick(t *testing.T) {
 	var u store.User
 	e.mustCall(store.RoleAdmin, "POST", "/api/v1/users", userRequest{Email: "ada@example.com", Role: store.RoleViewer, Password: "correct horse battery"}, 201, &u)
 	var en Enrolment
-	e.mustCall(store.RoleOperator, "POST", "/api/v1/devices", enrolRequest{Name: "laptop\nPostUp = id", Owner: u.ID}, 201, &en)
+	e.mustCall(store.RoleAdmin, "POST", "/api/v1/devices", enrolRequest{Name: "laptop\nPostUp = id", Owner: u.ID}, 201, &en)
 	if strings.Contains(en.Config, "PostUp") && !strings.Contains(en.Config, "# laptopPostUp") {
 		t.Fatalf("config carries PostUp:\n%s", en.Config)
 	}

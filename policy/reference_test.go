@@ -38,18 +38,7 @@ var referenceConditions = []string{
 // folding, no optimisation, the request's structs as the variables.
 func reference(t testing.TB, cond string) func(*Request) (bool, error) {
 	t.Helper()
-	env, err := Env()
-	if err != nil {
-		t.Fatal(err)
-	}
-	ast, iss := env.Compile(cond)
-	if iss.Err() != nil {
-		t.Fatalf("%s: %v", cond, iss.Err())
-	}
-	prg, err := env.Program(ast)
-	if err != nil {
-		t.Fatal(err)
-	}
+	prg, _ := plainProgram(t, cond)
 	return func(r *Request) (bool, error) {
 		out, _, err := prg.Eval(map[string]any{
 			"subject": &r.Subject, "device": &r.Device, "source": &r.Source,

@@ -24,7 +24,12 @@ import (
 // concurrent use.
 type ConsoleDirectory struct {
 	snap atomic.Pointer[consoleSnap]
-	now  func() time.Time
+	// enforced is the version of the last bundle applied in full. It is
+	// set only once peers, policies and resources are all in place, so
+	// that neither the heartbeat nor a watcher reads a version whose
+	// resources are not installed yet.
+	enforced atomic.Int64
+	now      func() time.Time
 }
 
 var _ Directory = (*ConsoleDirectory)(nil)
@@ -50,8 +55,9 @@ func NewConsoleDirectory() *ConsoleDirectory {
 	return d
 }
 
-// Version is the version of the bundle the directory serves (0: none yet).
-func (d *ConsoleDirectory) Version() int64 { return d.snap.Load().version }
+// Version is the version of the bundle the gateway enforces in full —
+// its devices, policies and resources (0: none yet).
+func (d *ConsoleDirectory) Version() int64 { return d.enforced.Load() }
 
 // Lookup implements Directory. A device that is disabled, whose owner is
 // disabled or whose session expired is unknown.
@@ -265,5 +271,6 @@ func (g *Gateway) applyConsole(ctx context.Context, d *ConsoleDirectory, snap *c
 	}
 	g.Reauthorize(ctx)
 	g.removeStalePeers(oldPeers, newPeers)
+	d.enforced.Store(snap.version)
 	return nil
 }

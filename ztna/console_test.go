@@ -213,6 +213,11 @@ func TestConsoleManagedGateway(t *testing.T) {
 		t.Fatalf("flow not cut within 2 s of disabling the device: %v", err)
 	}
 	t.Logf("device disabled in the console: flow cut after %v (%v)", time.Since(start), err)
+	// The flow is cut while the bundle is applied; the version is
+	// reported once the whole bundle is in place, just after.
+	for deadline := time.Now().Add(2 * time.Second); dir.Version() != 2 && time.Now().Before(deadline); {
+		time.Sleep(5 * time.Millisecond)
+	}
 	if dir.Version() != 2 {
 		t.Errorf("directory version = %d, want 2", dir.Version())
 	}

@@ -61,10 +61,25 @@
 //
 // Every answer carries the value in effect after the device tried to apply
 // the request, read back from the device — never simply the request echoed.
-// A Linux pty, for example, has no DTR or RTS and forces 8 data bits
-// without parity: asked for DTR on or 7E1 the server answers DTR off and 8N,
-// and pyserial reports "remote rejected value". The [Client] reports such a
-// difference as [ErrRefused] together with the applied value.
+// A Linux pty, for example, forces 8 data bits without parity: asked for
+// 7E1 the server answers 8N, and pyserial reports "remote rejected value".
+// The [Client] reports such a difference as [ErrRefused] together with the
+// applied value.
+//
+// # Modem lines
+//
+// [PortConfig].ModemLines says how DTR, RTS and flow-control requests are
+// answered. ModemLinesReal passes them to the device and answers with what
+// it applied: right for a UART. A pty (QEMU's -serial pty, simulators,
+// socat, a chained ser2net) has no modem lines, and pyserial, which sets
+// DTR and RTS when it opens a port, would fail on such a port with "remote
+// rejected value for option 'control'". ModemLinesVirtual acknowledges the
+// requests, remembers them and reports the remembered state (modem inputs
+// read as off). ModemLinesRefuse never changes the lines or the flow
+// control and answers with the state in effect, for a board that a DTR
+// toggle would reset. The default, ModemLinesAuto, is real for a device
+// whose modem lines can be read when it opens and virtual otherwise, so
+// pyserial's default open, a baud change and a break work on a pty.
 //
 // 0xFF is doubled in data and in subnegotiations in both directions. Telnet
 // input is parsed incrementally with bounded state: a subnegotiation longer

@@ -16,7 +16,8 @@ func TestPyserialClient(t *testing.T) {
 	needTool(t, "/usr/lib/python3/dist-packages/serial/rfc2217.py")
 	pp := newPtyPair(t)
 	var rec *recordingDevice
-	cfg := PortConfig{Name: "pty", Open: func(ctx context.Context) (Device, error) {
+	// Real modem lines, as for hardware: the pty's refusals are reported.
+	cfg := PortConfig{Name: "pty", ModemLines: ModemLinesReal, Open: func(ctx context.Context) (Device, error) {
 		d, err := OpenSerial(pp.A, Mode{})
 		if err != nil {
 			return nil, err

@@ -27,6 +27,8 @@ type port struct {
 	mode     Mode
 	brk      bool
 	modem    ModemState
+	lines    ModemLines  // in effect for the open device: never Auto
+	flow     FlowControl // virtual lines: the flow control last asked for; 0 if none
 	sessions map[*session]struct{}
 	writer   *session
 	closed   bool
@@ -135,14 +137,25 @@ func (p *port) openLocked(ctx context.Context) error {
 	if mode.BaudRate == 0 {
 		mode = p.cfg.Mode.Merge(DefaultMode)
 	}
-	p.dev, p.mode, p.brk = dev, mode, false
-	p.modem, _ = dev.ModemState()
+	p.dev, p.mode, p.brk, p.flow = dev, mode, false, 0
+	var merr error
+	p.modem, merr = dev.ModemState()
+	p.lines = p.cfg.ModemLines
+	if p.lines == ModemLinesAuto {
+		p.lines = ModemLinesReal
+		if errors.Is(merr, ErrUnsupported) {
+			p.lines = ModemLinesVirtual
+		}
+	}
+	if p.lines == ModemLinesVirtual {
+		p.modem = ModemState{}
+	}
 	devCtx, stop := context.WithCancel(context.Background())
 	p.devStop = stop
 	p.devDone = make(chan struct{})
 	p.devWG.Add(1)
 	p.devLoop = p.startDeviceLoop(devCtx, dev, p.devDone)
-	p.srv.log.Info("device opened", "port", p.cfg.Name, "mode", mode)
+	p.srv.log.Info("device opened", "port", p.cfg.Name, "mode", mode, "modem_lines", p.lines)
 	return nil
 }
 
@@ -249,6 +262,10 @@ func (p *port) pollModem(ctx context.Context, dev Device) {
 			return // no modem lines (a pty): nothing will change
 		}
 		p.mu.Lock()
+		if p.dev != dev || p.lines == ModemLinesVirtual {
+			p.mu.Unlock()
+			return // the inputs of virtual lines read as off
+		}
 		old := p.modem
 		p.modem = st
 		var targets []*session
@@ -296,12 +313,27 @@ func (p *port) control(s *session, f func(dev Device) error) (Mode, bool, ModemS
 	return p.mode, p.brk, p.modem
 }
 
-// setMode applies m for the writer and returns the mode in effect.
+// setMode applies m for the writer and returns the mode in effect. Flow
+// control follows the port's ModemLines.
 func (p *port) setMode(s *session, m Mode) Mode {
 	mode, _, _ := p.control(s, func(dev Device) error {
+		if m.Flow != 0 && p.lines == ModemLinesRefuse {
+			m.Flow = 0
+		}
 		got, err := dev.SetMode(m)
 		if got.BaudRate != 0 {
 			p.mode = got
+		}
+		if p.lines == ModemLinesVirtual {
+			if m.Flow != 0 {
+				p.flow = m.Flow
+			}
+			if p.flow != 0 {
+				p.mode.Flow = p.flow
+				if m.Flow != 0 && got.Flow != m.Flow {
+					err = nil // remembered, not refused
+				}
+			}
 		}
 		return err
 	})
@@ -317,22 +349,33 @@ func (p *port) setBreak(s *session, on bool) bool {
 	return brk
 }
 
+// setDTR and setRTS set a modem output line for the writer, as the port's
+// ModemLines says, and return the line's state afterwards.
 func (p *port) setDTR(s *session, on bool) bool {
 	_, _, m := p.control(s, func(dev Device) error {
-		got, err := dev.SetDTR(on)
-		p.modem.DTR = got
-		return err
+		return p.setLineLocked(on, &p.modem.DTR, dev.SetDTR)
 	})
 	return m.DTR
 }
 
 func (p *port) setRTS(s *session, on bool) bool {
 	_, _, m := p.control(s, func(dev Device) error {
-		got, err := dev.SetRTS(on)
-		p.modem.RTS = got
-		return err
+		return p.setLineLocked(on, &p.modem.RTS, dev.SetRTS)
 	})
 	return m.RTS
+}
+
+func (p *port) setLineLocked(on bool, state *bool, set func(bool) (bool, error)) error {
+	switch p.lines {
+	case ModemLinesVirtual:
+		*state = on
+		return nil
+	case ModemLinesRefuse:
+		return nil
+	}
+	got, err := set(on)
+	*state = got
+	return err
 }
 
 func (p *port) purge(s *session, input, output bool) {

@@ -109,6 +109,11 @@ type PortConfig struct {
 	// without modem lines is polled once.
 	ModemPoll time.Duration
 
+	// ModemLines says how DTR, RTS and flow-control requests are answered:
+	// see [ModemLines]. Default ModemLinesAuto: real lines where the device
+	// has them, virtual ones on a pty.
+	ModemLines ModemLines
+
 	// QueueChunks bounds the device data queued for one session, in reads of
 	// at most 32 KiB each. When the writer's queue is full the port stops
 	// reading the device (the kernel and the line's flow control hold the
@@ -197,6 +202,9 @@ func (s *Server) AddPort(cfg PortConfig) error {
 	}
 	if err := cfg.Mode.Validate(); err != nil {
 		return err
+	}
+	if !cfg.ModemLines.valid() {
+		return fmt.Errorf("serialfwd: port %q: unknown modem line mode %d", cfg.Name, cfg.ModemLines)
 	}
 	if cfg.ModemPoll == 0 {
 		cfg.ModemPoll = 100 * time.Millisecond

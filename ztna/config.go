@@ -14,6 +14,8 @@ import (
 
 	"go.yaml.in/yaml/v3"
 
+	"github.com/gonaut/gonaut/serialfwd"
+
 	"github.com/gonaut/gonaut/tunnel"
 )
 
@@ -182,6 +184,9 @@ type SerialConfig struct {
 	Baud int `yaml:"baud"`
 	// Protocol is rfc2217 (default) or raw.
 	Protocol string `yaml:"protocol"`
+	// ModemLines is auto (default), real, virtual or refuse: how DTR, RTS
+	// and flow-control requests are answered (see serialfwd.ModemLines).
+	ModemLines string `yaml:"modem_lines"`
 }
 
 // HealthCheckConfig is an active health check of a resource's upstreams.
@@ -499,6 +504,9 @@ func (c *Config) Validate() error {
 			case "", "rfc2217", "raw":
 			default:
 				return bad("resource %q: serial.protocol %q: want rfc2217 or raw", r.Name, r.Serial.Protocol)
+			}
+			if _, err := serialfwd.ParseModemLines(r.Serial.ModemLines); err != nil {
+				return bad("resource %q: serial.modem_lines %q: want auto, real, virtual or refuse", r.Name, r.Serial.ModemLines)
 			}
 			if r.Serial.Baud < 0 {
 				return bad("resource %q: serial.baud must not be negative", r.Name)

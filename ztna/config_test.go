@@ -53,6 +53,7 @@ func TestParseConfig(t *testing.T) {
 		{"bad key", strings.Replace(goodConfig, "xTIBA5", "!!!", 1), "public_key", 0},
 		{"bad yaml", "address: [\n", "", 0},
 		{"unknown template", "address: 10.77.0.1/16\npolicy_templates: [nope]\n", "nope", 0},
+		{"bad modem lines", "address: 10.77.0.1/16\nresources: [{name: plc, kind: serial, serial: {path: /dev/ttyS0, modem_lines: sometimes}}]\n", "modem_lines", 0},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

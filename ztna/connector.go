@@ -147,6 +147,9 @@ type SerialExport struct {
 	// value) or raw. It must match the gateway resource's
 	// serial.protocol.
 	Protocol serialfwd.Protocol
+	// ModemLines says how DTR, RTS and flow-control requests are answered;
+	// the zero value is serialfwd.ModemLinesAuto (virtual on a pty).
+	ModemLines serialfwd.ModemLines
 	// Open opens the device instead of serialfwd.SerialOpener(Path,
 	// Mode), for a device that is not a tty. Optional.
 	Open serialfwd.Opener
@@ -398,7 +401,7 @@ func (c *Connector) ExportSerial(ctx context.Context, port int, sp SerialExport)
 		c.serial = serialfwd.NewServer(&serialfwd.ServerOptions{Logger: c.Logger})
 	}
 	name := strconv.Itoa(port)
-	if err := c.serial.AddPort(serialfwd.PortConfig{Name: name, Open: open, Mode: sp.Mode}); err != nil {
+	if err := c.serial.AddPort(serialfwd.PortConfig{Name: name, Open: open, Mode: sp.Mode, ModemLines: sp.ModemLines}); err != nil {
 		return fmt.Errorf("ztna: connector: %w", err)
 	}
 	ln, err := t.Listen("tcp", fmt.Sprintf(":%d", port))

@@ -102,9 +102,11 @@ func (g *Gateway) attachDevices(r *resource, prev *resource) error {
 			proto = serialfwd.ProtocolRaw
 		}
 		srv := serialfwd.NewServer(&serialfwd.ServerOptions{Logger: g.log, Authorize: g.authorizeSerial})
+		lines, _ := serialfwd.ParseModemLines(want.ModemLines) // validated with the config
 		if err := srv.AddPort(serialfwd.PortConfig{
-			Name: r.cfg.Name,
-			Open: serialfwd.SerialOpener(want.Path, serialfwd.Mode{BaudRate: want.Baud}),
+			Name:       r.cfg.Name,
+			Open:       serialfwd.SerialOpener(want.Path, serialfwd.Mode{BaudRate: want.Baud}),
+			ModemLines: lines,
 		}); err != nil {
 			srv.Close()
 			return fmt.Errorf("ztna: resource %q: %w", r.cfg.Name, err)

@@ -27,20 +27,25 @@ func main() {
 	listen := flag.String("listen", "127.0.0.1:2217", "TCP address to listen on")
 	modeFlag := flag.String("mode", "rfc2217", "protocol: raw or rfc2217")
 	baud := flag.Int("baud", 115200, "baud rate the port opens with")
+	lines := flag.String("modem-lines", "auto", "how DTR/RTS/flow-control requests are answered: auto (virtual on a pty), real, virtual or refuse")
 	access := flag.String("access", "exclusive", "exclusive, kick (newest client wins) or shared (one writer, read-only watchers)")
 	flag.Parse()
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	if err := run(ctx, os.Stdout, *port, *listen, *modeFlag, *baud, *access); err != nil {
+	if err := run(ctx, os.Stdout, *port, *listen, *modeFlag, *baud, *access, *lines); err != nil {
 		fmt.Fprintln(os.Stderr, "serial-share:", err)
 		os.Exit(1)
 	}
 }
 
 // run shares path on addr until ctx ends; it prints the address to out.
-func run(ctx context.Context, out io.Writer, path, addr, modeName string, baud int, accessName string) error {
+func run(ctx context.Context, out io.Writer, path, addr, modeName string, baud int, accessName, linesName string) error {
 	if path == "" {
 		return errors.New("-port is required")
+	}
+	// Say now that the port is missing, not at the first connection.
+	if _, err := os.Stat(path); err != nil {
+		return fmt.Errorf("no serial port at %s: %w", path, err)
 	}
 	proto, err := serialfwd.ParseProtocol(modeName)
 	if err != nil {
@@ -55,13 +60,18 @@ func run(ctx context.Context, out io.Writer, path, addr, modeName string, baud i
 	if !ok {
 		return fmt.Errorf("unknown -access %q", accessName)
 	}
+	lines, err := serialfwd.ParseModemLines(linesName)
+	if err != nil {
+		return err
+	}
 	log := slog.New(slog.NewTextHandler(os.Stderr, nil))
 	srv := serialfwd.NewServer(&serialfwd.ServerOptions{Logger: log})
 	defer srv.Close()
 	err = srv.AddPort(serialfwd.PortConfig{
-		Name:   path,
-		Open:   serialfwd.SerialOpener(path, serialfwd.Mode{BaudRate: baud}),
-		Access: acc,
+		Name:       path,
+		Open:       serialfwd.SerialOpener(path, serialfwd.Mode{BaudRate: baud}),
+		Access:     acc,
+		ModemLines: lines,
 	})
 	if err != nil {
 		return err

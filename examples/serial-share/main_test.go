@@ -40,7 +40,7 @@ func TestShareRaw(t *testing.T) {
 	pr, pw := io.Pipe()
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
-	go func() { done <- run(ctx, pw, a, "127.0.0.1:0", "raw", 9600, "exclusive"); pw.Close() }()
+	go func() { done <- run(ctx, pw, a, "127.0.0.1:0", "raw", 9600, "exclusive", "auto"); pw.Close() }()
 	defer func() {
 		cancel()
 		if err := <-done; err != nil {
@@ -77,5 +77,18 @@ func TestShareRaw(t *testing.T) {
 		}
 	case <-time.After(10 * time.Second):
 		t.Fatal("timed out")
+	}
+}
+
+// TestShareMissingPort checks that a port that does not exist is reported
+// when serial-share starts, not when the first client connects.
+func TestShareMissingPort(t *testing.T) {
+	missing := filepath.Join(t.TempDir(), "ttyNONE")
+	err := run(context.Background(), io.Discard, missing, "127.0.0.1:0", "raw", 0, "exclusive", "auto")
+	if err == nil || !strings.Contains(err.Error(), missing) {
+		t.Fatalf("run on a missing port: %v", err)
+	}
+	if err := run(context.Background(), io.Discard, os.DevNull, "127.0.0.1:0", "raw", 0, "exclusive", "sometimes"); err == nil {
+		t.Fatal("run accepted an unknown -modem-lines")
 	}
 }

@@ -77,9 +77,12 @@ func (l *loopback) ModemState() (serialfwd.ModemState, error) {
 func Example() {
 	srv := serialfwd.NewServer(nil)
 	defer srv.Close()
+	// The loopback has no modem lines; with real lines its refusal of DTR
+	// reaches the client (the default, auto, would answer it virtually).
 	srv.AddPort(serialfwd.PortConfig{
-		Name: "console",
-		Open: func(context.Context) (serialfwd.Device, error) { return newLoopback(), nil },
+		Name:       "console",
+		Open:       func(context.Context) (serialfwd.Device, error) { return newLoopback(), nil },
+		ModemLines: serialfwd.ModemLinesReal,
 	})
 	l, _ := net.Listen("tcp", "127.0.0.1:0")
 	go srv.Serve(l, "console", serialfwd.ProtocolRFC2217)

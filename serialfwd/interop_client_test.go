@@ -151,10 +151,11 @@ func TestClientAgainstSer2net(t *testing.T) {
 }
 
 // TestClientAgainstServer runs the same checks against the Gonaut server,
-// plus the answers only it gives exactly: the refused data size and DTR.
+// plus the answers only it gives exactly: the refused data size and, with
+// real modem lines, the refused DTR.
 func TestClientAgainstServer(t *testing.T) {
 	pp := newPtyPair(t)
-	_, addr := serve(t, nil, PortConfig{Name: "pty", Open: SerialOpener(pp.A, Mode{})}, ProtocolRFC2217)
+	_, addr := serve(t, nil, PortConfig{Name: "pty", ModemLines: ModemLinesReal, Open: SerialOpener(pp.A, Mode{})}, ProtocolRFC2217)
 	far, err := openSerial(pp.B, Mode{}, false)
 	if err != nil {
 		t.Fatal(err)

@@ -8,7 +8,6 @@ import (
 	"io"
 	"regexp"
 	"slices"
-	"strconv"
 	"strings"
 	"time"
 
@@ -129,8 +128,8 @@ func Parse(name string, data []byte) (*Document, error) {
 		if errors.Is(err, io.EOF) {
 			diags.add(name, 1, 1, "", "document is empty")
 		} else {
-			line, msg := yamlErrorLine(err)
-			diags.add(name, line, 0, "", "%s", msg)
+			line, col, msg := yamlSyntaxPosition(data, err)
+			diags.add(name, line, col, "", "%s", msg)
 		}
 		return nil, diags.err()
 	}
@@ -139,8 +138,8 @@ func Parse(name string, data []byte) (*Document, error) {
 		diags.add(name, extra.Line, extra.Column, "", "more than one YAML document in one file")
 		return nil, diags.err()
 	} else if !errors.Is(err, io.EOF) {
-		line, msg := yamlErrorLine(err)
-		diags.add(name, line, 0, "", "%s", msg)
+		line, col, msg := yamlSyntaxPosition(data, err)
+		diags.add(name, line, col, "", "%s", msg)
 		return nil, diags.err()
 	}
 	p := &parser{file: name, diags: diags}
@@ -153,17 +152,6 @@ func Parse(name string, data []byte) (*Document, error) {
 		return nil, err
 	}
 	return doc, nil
-}
-
-var yamlLineRe = regexp.MustCompile(`^yaml: line (\d+): (.*)$`)
-
-func yamlErrorLine(err error) (int, string) {
-	msg := err.Error()
-	if m := yamlLineRe.FindStringSubmatch(msg); m != nil {
-		n, _ := strconv.Atoi(m[1])
-		return n, m[2]
-	}
-	return 0, strings.TrimPrefix(msg, "yaml: ")
 }
 
 type parser struct {

@@ -1,7 +1,9 @@
 package policy_test
 
 import (
+	"bytes"
 	"context"
+	"errors"
 	"testing"
 
 	"github.com/gonaut/gonaut/policy"
@@ -13,6 +15,8 @@ import (
 // key of the format; the shipped templates are covered by their own test.
 func FuzzParseCompile(f *testing.F) {
 	f.Add([]byte(semantics))
+	f.Add([]byte("description: d\nrules:\n  - id: a\n   effect: allow\n"))
+	f.Add([]byte("rules:\n  - id: a\n\teffect: allow\n"))
 	f.Add([]byte("rules: [{id: a, effect: allow, when: 'subject.groups.all(g, g.size() > 0)'}]"))
 	f.Add([]byte("rules:\n  - id: a\n    effect: deny\n    when: |\n      time.getHours('Europe/Berlin') > 3\n"))
 	f.Add([]byte("description: d\nrules:\n  - id: r\n    effect: allow\n    resources: {kind: [usb, serial], names: ['a*', b?], labels: {site: lab}}\n" +
@@ -26,6 +30,16 @@ func FuzzParseCompile(f *testing.F) {
 		}
 		doc, err := policy.Parse("fuzz.yaml", data)
 		if err != nil {
+			// Every diagnostic points into the document.
+			var ds *policy.Diagnostics
+			if errors.As(err, &ds) {
+				lines := bytes.Count(data, []byte("\n")) + 1
+				for _, d := range ds.List {
+					if d.Line < 0 || d.Line > lines || d.Column < 0 {
+						t.Fatalf("diagnostic %s outside a %d-line document", d, lines)
+					}
+				}
+			}
 			return
 		}
 		s, err := policy.Compile([]*policy.Document{doc}, &policy.CompileOptions{SkipTests: true})

@@ -29,7 +29,12 @@ func TestDiagnosticsHavePositions(t *testing.T) {
 		line, col int
 		msg       string
 	}{
-		{"yaml syntax", "rules:\n  - id: a\n    effect: [allow\n", 2, 0, "did not find expected"},
+		{"yaml syntax", "rules:\n  - id: a\n    effect: [allow\n", 3, 5, "did not find expected"},
+		{"yaml indentation", "description: d\nrules:\n  - id: a\n   effect: allow\n", 4, 4, "did not find expected"},
+		{"yaml tab", "rules:\n  - id: a\n\teffect: allow\n", 3, 1, "tab"},
+		{"yaml mapping in value", "rules:\n  - id: a\n    effect: allow\n    when: a: b\n", 4, 5, "mapping values"},
+		{"yaml key without colon", "rules:\n  - id: a\n    effect: allow\n    when\n  - id: b\n", 4, 5, "could not find expected ':'"},
+		{"yaml unclosed quote", "rules:\n  - id: a\n    effect: allow\n    when: 'subject.mfa\n", 4, 5, "end of stream"},
 		{"unknown top-level key", "rules: []\nrulez: []\n", 2, 1, `unknown key "rulez"`},
 		{"unknown rule key", "rules:\n  - id: a\n    effect: allow\n    wen: 'true'\n", 4, 5, `unknown key "wen"`},
 		{"bad effect", "rules:\n  - id: a\n    effect: permit\n", 3, 13, "effect must be allow or deny"},

@@ -143,7 +143,7 @@ func policyCheck(ctx context.Context, args []string, stdout, stderr io.Writer) e
 		fmt.Fprintf(stderr, "%d of %d tests failed\n", failed, len(results))
 		return exitError{1}
 	}
-	fmt.Fprintf(stdout, "ok: %d rules, %d tests passed, version %s\n", set.Len(), len(results), set.Version())
+	fmt.Fprintf(stdout, "ok: %s, %s passed, version %s\n", count(set.Len(), "rule"), count(len(results), "test"), set.Version())
 	return nil
 }
 
@@ -343,4 +343,12 @@ func effectRule(d policy.Decision) string {
 		return d.Effect.String() + " (default)"
 	}
 	return d.Effect.String() + " (" + d.Rule + ")"
+}
+
+// count says "1 rule" or "2 rules".
+func count(n int, noun string) string {
+	if n == 1 {
+		return "1 " + noun
+	}
+	return fmt.Sprintf("%d %ss", n, noun)
 }

@@ -41,13 +41,20 @@ tests:
 func TestPolicyCheck(t *testing.T) {
 	good := writeFile(t, "good.yaml", cliPolicy)
 	code, out, errs := gw(t, "policy", "check", good)
-	if code != 0 || !strings.Contains(out, "1 rules, 1 tests passed") {
+	if code != 0 || !strings.Contains(out, "ok: 1 rule, 1 test passed") {
 		t.Fatalf("check good: code %d, out %q, err %q", code, out, errs)
 	}
 	typo := writeFile(t, "typo.yaml", "rules:\n  - id: eng\n    effect: allow\n    when: subject.mfa == 1\n")
 	code, _, errs = gw(t, "policy", "check", typo)
 	if code != 1 || !strings.Contains(errs, typo+":4:") || !strings.Contains(errs, "no matching overload") {
 		t.Fatalf("check typo: code %d, err %q", code, errs)
+	}
+	// A YAML mistake is reported on its own line, not on the line of the
+	// sequence that holds it.
+	indent := writeFile(t, "indent.yaml", "rules:\n  - id: eng\n    effect: allow\n   when: 'true'\n")
+	code, _, errs = gw(t, "policy", "check", indent)
+	if code != 1 || !strings.Contains(errs, indent+":4:4:") {
+		t.Fatalf("check indentation: code %d, err %q", code, errs)
 	}
 	failing := writeFile(t, "failing.yaml", strings.Replace(cliPolicy, "expect: allow", "expect: deny", 1))
 	code, _, errs = gw(t, "policy", "check", failing)

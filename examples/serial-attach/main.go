@@ -18,10 +18,13 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/gonaut/gonaut/internal/cli"
 	"github.com/gonaut/gonaut/serialfwd"
 )
 
 func main() {
+	cli.Describe("serial-attach", "-remote HOST:PORT [-link PATH] [-v]",
+		"Makes a local pty for a remote RFC 2217 serial port and prints its path; programs\nsuch as minicom or picocom open it like a local device until stopped.")
 	remote := flag.String("remote", "", "address of the RFC 2217 server, host:port (required)")
 	link := flag.String("link", "", "optional stable symlink to create for the pty")
 	verbose := flag.Bool("v", false, "log line-setting changes")
@@ -29,8 +32,7 @@ func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	if err := run(ctx, os.Stdout, *remote, *link, *verbose); err != nil {
-		fmt.Fprintln(os.Stderr, "serial-attach:", err)
-		os.Exit(1)
+		cli.Fail("serial-attach", err)
 	}
 }
 

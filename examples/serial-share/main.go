@@ -19,10 +19,13 @@ import (
 	"os/signal"
 	"syscall"
 
+	"github.com/gonaut/gonaut/internal/cli"
 	"github.com/gonaut/gonaut/serialfwd"
 )
 
 func main() {
+	cli.Describe("serial-share", "-port PATH [-listen ADDR] [-mode raw|rfc2217] [flags]",
+		"Shares one serial port over TCP, in raw mode or with RFC 2217.")
 	port := flag.String("port", "", "serial device to share, e.g. /dev/ttyUSB0 (required)")
 	listen := flag.String("listen", "127.0.0.1:2217", "TCP address to listen on")
 	modeFlag := flag.String("mode", "rfc2217", "protocol: raw or rfc2217")
@@ -33,8 +36,7 @@ func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	if err := run(ctx, os.Stdout, *port, *listen, *modeFlag, *baud, *access, *lines); err != nil {
-		fmt.Fprintln(os.Stderr, "serial-share:", err)
-		os.Exit(1)
+		cli.Fail("serial-share", err)
 	}
 }
 

@@ -25,6 +25,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/gonaut/gonaut/internal/cli"
 	"github.com/gonaut/gonaut/tunnel"
 )
 
@@ -32,15 +33,16 @@ func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	if err := run(ctx, os.Args[1:], os.Stdout, nil); err != nil {
-		fmt.Fprintln(os.Stderr, "tunnel-serve:", err)
-		os.Exit(1)
+		cli.Fail("tunnel-serve", err)
 	}
 }
 
 // run is main without the process. ready, if not nil, receives the tunnel
 // once it serves.
 func run(ctx context.Context, args []string, stdout io.Writer, ready chan<- *tunnel.Tunnel) error {
-	fs := flag.NewFlagSet("tunnel-serve", flag.ContinueOnError)
+	fs := cli.DescribeSet(flag.NewFlagSet("tunnel-serve", flag.ContinueOnError), "[flags]",
+		"A WireGuard peer that needs no root and no TUN device: it serves HTTP on port 80\n"+
+			"of its tunnel address and prints a wg-quick configuration for the other end.")
 	privFlag := fs.String("private-key", "", "this end's private key, base64 (generated when absent)")
 	port := fs.Int("listen-port", 51820, "UDP port to listen on (0 picks one)")
 	addrFlag := fs.String("address", "10.77.0.1/24", "this end's tunnel address, CIDR")
@@ -49,7 +51,7 @@ func run(ctx context.Context, args []string, stdout io.Writer, ready chan<- *tun
 	peerEndpoint := fs.String("peer-endpoint", "", "the peer's UDP address HOST:PORT (optional: it can roam to us)")
 	advertise := fs.String("public-host", "", "host or IP the peer uses to reach this machine, for the printed config (default: this machine's outbound address)")
 	verbose := fs.Bool("v", false, "log WireGuard events to stderr")
-	if err := fs.Parse(args); err != nil {
+	if err := cli.Parse(fs, args); err != nil {
 		return err
 	}
 

@@ -22,11 +22,14 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/gonaut/gonaut/internal/cli"
 	"github.com/gonaut/gonaut/usbip"
 	"github.com/gonaut/gonaut/usbip/sim"
 )
 
 func main() {
+	cli.Describe("usbip-client", "[-server HOST:PORT] [-busid ID] [-keys N]",
+		"Lists the devices a USB/IP server exports and reads from one of them in\nuserspace, with no kernel module.")
 	server := flag.String("server", "127.0.0.1:3240", "USB/IP server address")
 	busID := flag.String("busid", "", "device to import and read from (default: list only)")
 	keys := flag.Int("keys", 5, "keyboard: how many characters to read")
@@ -34,8 +37,7 @@ func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	if err := run(ctx, *server, *busID, *keys); err != nil {
-		fmt.Fprintln(os.Stderr, "usbip-client:", err)
-		os.Exit(1)
+		cli.Fail("usbip-client", err)
 	}
 }
 

@@ -25,11 +25,14 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/gonaut/gonaut/internal/cli"
 	"github.com/gonaut/gonaut/usbip"
 	"github.com/gonaut/gonaut/usbip/sim"
 )
 
 func main() {
+	cli.Describe("usbip-export", "[-listen ADDR] [-sim hid,cdcacm,storage] [-deny BUSID] [-v]",
+		"Exports simulated USB devices over USB/IP, behind an authorisation hook.")
 	listen := flag.String("listen", "127.0.0.1:3240", "TCP address to serve USB/IP on")
 	simList := flag.String("sim", "hid,cdcacm,storage", "simulated devices to export: hid, cdcacm, storage (comma-separated)")
 	deny := flag.String("deny", "", "bus id whose import is refused (shows authorisation)")
@@ -38,8 +41,7 @@ func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	if err := run(ctx, *listen, *simList, *deny, *verbose); err != nil {
-		fmt.Fprintln(os.Stderr, "usbip-export:", err)
-		os.Exit(1)
+		cli.Fail("usbip-export", err)
 	}
 }
 

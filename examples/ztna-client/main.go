@@ -15,21 +15,23 @@ import (
 	"os"
 	"time"
 
+	"github.com/gonaut/gonaut/internal/cli"
 	"github.com/gonaut/gonaut/ztna"
 )
 
 func main() {
+	cli.Describe("ztna-client", "-config FILE URL",
+		"Fetches URL through a Gonaut gateway with the wg-quick file FILE, the way an\napplication embeds ztna.Client: no root, no TUN device.")
 	cfg := flag.String("config", "", "wg-quick file printed by 'gateway peer add' or 'gateway demo'")
 	flag.Parse()
 	if *cfg == "" || flag.NArg() != 1 {
-		fmt.Fprintln(os.Stderr, "usage: ztna-client -config FILE URL")
+		flag.Usage()
 		os.Exit(2)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
 	defer cancel()
 	if err := run(ctx, os.Stdout, *cfg, flag.Arg(0)); err != nil {
-		fmt.Fprintln(os.Stderr, "ztna-client:", err)
-		os.Exit(1)
+		cli.Fail("ztna-client", err)
 	}
 }
 

@@ -111,6 +111,10 @@ func TestLinuxUsbipAttach(t *testing.T) {
 	if err == nil || !strings.Contains(out, "Attach Request for 1-2 failed - Request Failed") {
 		t.Fatalf("denied import: err=%v\n%s", err, out)
 	}
+	// The protocol has no room for a reason: the server logs it.
+	if !rec.has("usbip: import refused busid=1-2") || !rec.has("policy says no") {
+		t.Errorf("refusal of 1-2 not logged with its reason: %q", rec.msgs)
+	}
 	out, _ = runUsbip(t, "--tcp-port", srv.port(), "attach", "-r", "127.0.0.1", "-b", "7-7")
 	if !strings.Contains(out, "Device not found") {
 		t.Errorf("unknown bus id:\n%s", out)

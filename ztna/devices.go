@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net"
 	"sync"
 	"sync/atomic"
@@ -159,6 +160,17 @@ func (g *Gateway) RemoveUSBDevice(resource, busID string) error {
 type deviceFlow struct {
 	a  *access
 	lf *liveFlow
+}
+
+// LogValue names the flow in the device servers' logs (a refused USB/IP
+// import is logged there with the rule: the protocol cannot carry it).
+func (df *deviceFlow) LogValue() slog.Value {
+	a := df.a
+	attrs := []slog.Attr{slog.String("subject", a.id.Subject.ID), slog.String("device", a.id.Device.ID)}
+	if a.res != nil {
+		attrs = append(attrs, slog.String("resource", a.res.cfg.Name))
+	}
+	return slog.GroupValue(attrs...)
 }
 
 // serveDeviceFlow admits a connection to a usb or serial resource and

@@ -1,12 +1,15 @@
 package ztna_test
 
 import (
+	"bytes"
 	"context"
 	"io"
+	"log/slog"
 	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"sync"
 	"testing"
@@ -85,7 +88,8 @@ func TestUSBThroughGateway(t *testing.T) {
 		{BusID: "1-1", Simulate: "keyboard", SerialNumber: "KB-1"},
 		{BusID: "1-2", Simulate: "storage", SerialNumber: "DISK-2"},
 	}}}
-	g := w.start(t, nil)
+	var logs syncBuffer
+	g := w.start(t, &ztna.Options{Logger: slog.New(slog.NewTextHandler(&logs, nil))})
 	addr := forward(t, w.client(t, g, "alice"), "lab-usb.corp:3240")
 	_, port, _ := net.SplitHostPort(addr)
 	run := func(args ...string) (string, error) {
@@ -113,6 +117,11 @@ func TestUSBThroughGateway(t *testing.T) {
 	}
 	allow := w.waitEvent(t, func(ev ztna.Event) bool { return ev.Resource == "lab-usb.corp" && ev.Path == "1-1" })
 	deny := w.waitEvent(t, func(ev ztna.Event) bool { return ev.Resource == "lab-usb.corp" && ev.Path == "1-2" })
+	// usbip can only say "Request Failed"; the gateway's log says who was
+	// refused and by which rule.
+	if l := logs.String(); deny.Effect == "deny" && !regexp.MustCompile(`usbip: import refused" busid=1-2 principal.subject=alice .*reason=".*rule`).MatchString(l) {
+		t.Errorf("refused import not logged with subject and rule:\n%s", l)
+	}
 	if allow.Effect != "allow" || allow.Rule != "eng-usb-keyboard" || deny.Effect != "deny" {
 		t.Errorf("import events: %+v / %+v", allow, deny)
 	}
@@ -221,4 +230,23 @@ func ptyPair(t *testing.T) (dir, a, b string) {
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
+}
+
+// syncBuffer is a bytes.Buffer that a logger may write from several
+// goroutines while the test reads it.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
 }

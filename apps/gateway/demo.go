@@ -34,8 +34,10 @@ printer (printer.office:9100, an echo service), the small-business policy
 template, a user "ann" in the team and a device for her, and prints the
 device's wg-quick config and QR code. Connect a stock WireGuard client with
 it, then open http://wiki.office/. The files go to DIR (default: a new
-temporary directory); run 'gateway run --config DIR/gateway.yaml' to start
-the same gateway again. Ctrl-C stops it.
+temporary directory, removed when the demo stops); with --dir, run
+'gateway run --config DIR/gateway.yaml' to start the same gateway again.
+Behavioural analytics are on: a burst of denials raises an alert. Ctrl-C
+stops it.
 
 With --console URL --token-file FILE the demo gateway registers with a
 Gonaut console (e.g. 'console demo -token-file FILE'), takes its users,
@@ -74,10 +76,14 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	if err != nil {
 		return usageError{err.Error()}
 	}
-	if *dir == "" {
+	temp := *dir == ""
+	if temp {
+		// Keys and the console credential live here: nothing of the demo
+		// stays behind once it stops.
 		if *dir, err = os.MkdirTemp("", "gonaut-demo-"); err != nil {
 			return err
 		}
+		defer os.RemoveAll(*dir)
 	} else if err := os.MkdirAll(*dir, 0o700); err != nil {
 		return err
 	}
@@ -166,6 +172,9 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 			console = *cf.url
 		}
 		printDemo(stdout, cfgPath, peerPath, text, *noQR, console)
+		if temp {
+			fmt.Fprintf(stdout, "%s is removed when the demo stops; give --dir DIR to keep its files.\n", *dir)
+		}
 		fmt.Fprintf(stdout, "Ready. Ctrl-C stops the gateway.\n")
 	}, link)
 }
@@ -256,6 +265,7 @@ resources:
     upstreams: [%q]
 rate_limits:
   per_user: {flows_per_second: 50, burst: 100, concurrent: 256}
+analytics: {enabled: true}
 `, port, endpoint, admin, wiki, books, printer)
 	return os.WriteFile(path, []byte(cfg), 0o600)
 }

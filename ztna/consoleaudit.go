@@ -37,7 +37,13 @@ func (a *ConsoleAudit) Record(ev *Event) error {
 			alert.Evidence, _ = json.Marshal(ev.Alert.Evidence)
 		}
 	}
+	var req json.RawMessage
+	if kind == EventDecision && ev.Request.Resource.Name != "" {
+		// The request policy saw, for the console's what-if replays.
+		req, _ = json.Marshal(&ev.Request)
+	}
 	return a.Client.Emit(controlplane.Event{
+		Request:  req,
 		Alert:    alert,
 		ID:       controlplane.NewEventID(),
 		Time:     ev.Time,

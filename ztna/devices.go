@@ -240,7 +240,7 @@ func (g *Gateway) decideDevice(ctx context.Context, principal any, fill func(*po
 	}
 	if record {
 		ev := g.event(EventDecision, df.a)
-		ev.Effect, ev.Rule = effectOf(why), d.Rule
+		ev.Effect, ev.Rule, ev.Request = effectOf(why), d.Rule, req
 		if req.Resource.BusID != "" {
 			ev.Path = req.Resource.BusID
 		}

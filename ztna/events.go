@@ -17,6 +17,7 @@ import (
 	"go.opentelemetry.io/otel/metric"
 
 	"github.com/gonaut/gonaut/analytics"
+	"github.com/gonaut/gonaut/policy"
 	"github.com/gonaut/gonaut/tunnel"
 )
 
@@ -61,6 +62,13 @@ type Event struct {
 	// Alert is the analytics alert of an EventAlert, raised by the
 	// event recorded just before it.
 	Alert *analytics.Alert `json:"alert,omitempty"`
+	// Request is the request policy decided, on decision and request
+	// events: what a what-if simulation replays. Credentials in it are
+	// redacted and its size is bounded (see RecordedRequest).
+	Request policy.Request `json:"request,omitzero"`
+	// RequestTrimmed says Request lost its headers and attributes to the
+	// size bound.
+	RequestTrimmed bool `json:"request_trimmed,omitempty"`
 
 	// Set on the flow's path and turned into Peer, Source and Inner by
 	// the event writer, so that formatting stays off that path.
@@ -68,8 +76,10 @@ type Event struct {
 	outer, inner netip.Addr
 }
 
-// format fills in the text fields that the flow's path left raw.
+// format fills in the text fields that the flow's path left raw, and
+// redacts and bounds the recorded request.
 func (ev *Event) format() {
+	ev.RequestTrimmed = recordRequest(&ev.Request)
 	if ev.Peer == "" && !ev.peerKey.IsZero() {
 		ev.Peer = ev.peerKey.String()
 	}

@@ -189,7 +189,7 @@ func (g *Gateway) handleFlow(ctx context.Context, f *tunnel.Flow) {
 	}
 	g.metrics.latency.Record(ctx, time.Since(start).Seconds())
 	ev := g.event(EventDecision, a)
-	ev.Effect, ev.Rule = effectOf(why), d.Rule
+	ev.Effect, ev.Rule, ev.Request = effectOf(why), d.Rule, req
 	if why != nil {
 		ev.Reason = why.Error()
 	} else {

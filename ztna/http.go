@@ -185,7 +185,7 @@ func (p *httpProxy) serveHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	g.metrics.latency.Record(r.Context(), time.Since(start).Seconds())
 	ev := g.event(EventRequest, a)
-	ev.Method, ev.Path, ev.Effect, ev.Rule = r.Method, path, effectOf(why), d.Rule
+	ev.Method, ev.Path, ev.Effect, ev.Rule, ev.Request = r.Method, path, effectOf(why), d.Rule, req
 	if why != nil {
 		ev.Reason = why.Error()
 		g.emit(ev)

@@ -5,8 +5,10 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"maps"
 	"net/http"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -375,6 +377,9 @@ func (s *Server) fragSimulate(w http.ResponseWriter, r *http.Request, _ *princip
 	out := ui.Simulation{Invalid: sim.Report == nil}
 	if rep := sim.Report; rep != nil {
 		out.Total, out.Changed, out.NowAllowed, out.NowDenied, out.RuleOnly = rep.Total, rep.Changed, rep.NowAllowed, rep.NowDenied, rep.RuleOnly
+		for _, why := range slices.Sorted(maps.Keys(sim.Unreplayable)) {
+			out.Unreplayable = append(out.Unreplayable, fmt.Sprintf("%d with %s", sim.Unreplayable[why], why))
+		}
 		for i, c := range rep.Changes {
 			if i == 100 {
 				break

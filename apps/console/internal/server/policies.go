@@ -439,7 +439,18 @@ func (s *Server) Rollback(r *http.Request, name string, version int, p *principa
 type Simulation struct {
 	Validation *Validation              `json:"validation"`
 	Report     *policy.SimulationReport `json:"report,omitempty"`
+	// Unreplayable counts the recorded decisions in the window that could
+	// not be replayed, by why: "no request recorded" (a gateway that did
+	// not send it, or an event that is not a policy decision) or "request
+	// unreadable".
+	Unreplayable map[string]int `json:"unreplayable"`
 }
+
+// Reasons a recorded decision cannot be replayed.
+const (
+	unreplayableMissing    = "no request recorded"
+	unreplayableUnreadable = "request unreadable"
+)
 
 func (s *Server) apiPolicySimulate(w http.ResponseWriter, r *http.Request, _ *principal) {
 	var d draft
@@ -513,7 +524,8 @@ func (s *Server) Simulate(ctx context.Context, d draft) (*Simulation, error) {
 	if limit <= 0 || limit > 10000 {
 		limit = 10000
 	}
-	reqs, err := s.recordedRequests(ctx, s.now().Add(-time.Duration(days)*24*time.Hour), limit)
+	sim.Unreplayable = map[string]int{}
+	reqs, err := s.recordedRequests(ctx, s.now().Add(-time.Duration(days)*24*time.Hour), limit, sim.Unreplayable)
 	if err != nil {
 		return nil, err
 	}
@@ -526,8 +538,9 @@ func (s *Server) Simulate(ctx context.Context, d draft) (*Simulation, error) {
 }
 
 // recordedRequests reads the requests of recorded decisions, newest
-// first, from the audit log.
-func (s *Server) recordedRequests(ctx context.Context, since time.Time, limit int) ([]policy.Request, error) {
+// first, from the audit log, and counts those it cannot replay in skipped
+// by why.
+func (s *Server) recordedRequests(ctx context.Context, since time.Time, limit int, skipped map[string]int) ([]policy.Request, error) {
 	var out []policy.Request
 	var before int64
 	for len(out) < limit {
@@ -538,10 +551,12 @@ func (s *Server) recordedRequests(ctx context.Context, since time.Time, limit in
 		for _, e := range es {
 			var det eventDetail
 			if json.Unmarshal(e.Detail, &det) != nil || len(det.Request) == 0 {
+				skipped[unreplayableMissing]++
 				continue
 			}
 			req, err := policy.ParseRequest(det.Request)
 			if err != nil {
+				skipped[unreplayableUnreadable]++
 				continue
 			}
 			if req.Time.IsZero() {

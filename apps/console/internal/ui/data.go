@@ -95,6 +95,9 @@ type Simulation struct {
 	Total, Changed, NowAllowed, NowDenied, RuleOnly int
 	Changes                                         []Row
 	Invalid                                         bool
+	// Unreplayable says which recorded decisions could not be replayed
+	// and why, one line each ("3 with no request recorded").
+	Unreplayable []string
 }
 
 // Version is one line of a policy's history.

@@ -272,9 +272,20 @@ func TestHTTPKeepAliveRedecided(t *testing.T) {
 	if seen := up.take(); len(seen) != 0 {
 		t.Errorf("denied request reached the upstream: %+v", seen)
 	}
-	// Still the same connection, and still decided per request.
+	// Still the same connection, and still decided per request; the
+	// assertion the upstream gets says what the directory says now.
 	if resp, body := rc.do(t, "GET /public/news HTTP/1.1\nHost: wiki.corp"); resp.StatusCode != 200 {
 		t.Fatalf("GET /public/news after the change = %d %q", resp.StatusCode, body)
+	}
+	seen := up.take()
+	if len(seen) != 1 {
+		t.Fatalf("upstream received %d requests, want 1", len(seen))
+	}
+	jwks := httptest.NewRecorder()
+	g.JWKSHandler().ServeHTTP(jwks, httptest.NewRequest("GET", ztna.JWKSPath, nil))
+	claims, err := ztna.VerifyAssertion(jwks.Body.Bytes(), seen[0].header.Get(ztna.IdentityHeader), "wiki.corp", time.Now())
+	if err != nil || len(claims.Groups) != 1 || claims.Groups[0] != "sales" {
+		t.Errorf("assertion after the group change = %+v (%v), want groups [sales]", claims, err)
 	}
 	ev := w.waitEvent(t, func(ev ztna.Event) bool {
 		return ev.Kind == ztna.EventRequest && ev.Path == "/page" && ev.Effect == "deny" && ev.Time.After(start)

@@ -18,7 +18,9 @@ var errBadPath = errors.New("ztna: bad request path")
 // so that /./admin, //admin, /x/../admin and /%61dmin all become /admin.
 // A literal backslash is refused (upstreams disagree on whether it
 // separates segments), and so is a byte that has no place unescaped in a
-// path (controls, space, ?, #, non-ASCII).
+// path (controls, space, ?, #, non-ASCII); any other byte that RFC 3986
+// allows only escaped (", <, [, ...) is escaped, so that the path is
+// forwarded byte for byte as normalised.
 //
 // An encoded slash or backslash (%2F, %5C) is refused too unless
 // keepSlashes: upstreams disagree on whether it separates segments, so no
@@ -58,8 +60,15 @@ func normalizePath(escaped string, keepSlashes bool) (raw, decoded string, err e
 				b.WriteByte(upperHex(escaped[i+2]))
 			}
 			i += 2
-		default:
+		case isPathChar(c):
 			b.WriteByte(c)
+		default:
+			// A byte RFC 3986 allows only escaped (", <, {, |, ...) is
+			// escaped here, or the proxy's URL would re-encode the whole
+			// path on its own terms when writing the request line.
+			b.WriteByte('%')
+			b.WriteByte(upperHexDigit[c>>4])
+			b.WriteByte(upperHexDigit[c&15])
 		}
 	}
 	raw = removeDotSegments(b.String())
@@ -129,6 +138,14 @@ func isUnreserved(c byte) bool {
 	return 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' ||
 		c == '-' || c == '.' || c == '_' || c == '~'
 }
+
+// isPathChar reports whether c may appear unescaped in a path: RFC 3986's
+// pchar without pct-encoded, and the separator.
+func isPathChar(c byte) bool {
+	return isUnreserved(c) || strings.IndexByte("!$&'()*+,;=:@/", c) >= 0
+}
+
+const upperHexDigit = "0123456789ABCDEF"
 
 func isHex(c byte) bool {
 	return '0' <= c && c <= '9' || 'a' <= c && c <= 'f' || 'A' <= c && c <= 'F'

@@ -103,7 +103,8 @@ type Resource struct {
 	Method string `json:"method,omitempty" cel:"method"`
 	// Path is the HTTP request path (http only).
 	Path string `json:"path,omitempty" cel:"path"`
-	// Host is the HTTP Host header (http only).
+	// Host is the HTTP Host the upstream receives (http only); the
+	// gateway sends the resource's name, whatever the client sent.
 	Host string `json:"host,omitempty" cel:"host"`
 	// Headers are the HTTP request headers with lower-case names, multiple
 	// values joined by ", " (http only).

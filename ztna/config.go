@@ -66,6 +66,16 @@ type Config struct {
 	RateLimits RateLimitConfig `yaml:"rate_limits"`
 	Analytics  AnalyticsConfig `yaml:"analytics"`
 
+	// EncodedSlashes is what the HTTP proxy does with a request path that
+	// holds an encoded slash or backslash (%2F, %5C): "refuse" (the
+	// default) answers 400, since upstreams disagree on whether such a
+	// path has one segment or two; "keep" forwards it as sent and has
+	// policy see it still encoded. Keep it only for upstreams that treat
+	// %2F as data, never as a separator: to one that decodes it before
+	// routing, /x%2F..%2Fadmin is /admin, which a rule on the prefix
+	// /admin does not see. A resource's encoded_slashes overrides it.
+	EncodedSlashes string `yaml:"encoded_slashes"`
+
 	// EagerPeers keeps every device's WireGuard peer loaded from start
 	// (see tunnel.Options.EagerPeers): no peer setup on a device's first
 	// packet, but about 28 KiB per idle device instead of 1 KiB. Default:
@@ -165,6 +175,9 @@ type ResourceConfig struct {
 	// Default: none for tcp, 60s for udp (a UDP flow has no end of its
 	// own).
 	IdleTimeout time.Duration `yaml:"idle_timeout"`
+	// EncodedSlashes is Config.EncodedSlashes for this http resource.
+	// Default: the gateway's.
+	EncodedSlashes string `yaml:"encoded_slashes"`
 }
 
 // USBDeviceConfig is a simulated USB device exported by a usb resource.
@@ -384,6 +397,9 @@ func (c *Config) Validate() error {
 	if c.Recheck < 0 {
 		return bad("recheck must not be negative")
 	}
+	if !validSlashMode(c.EncodedSlashes) {
+		return bad("encoded_slashes %q: want refuse or keep", c.EncodedSlashes)
+	}
 	for _, n := range c.PolicyTemplates {
 		if !templateExists(n) {
 			return bad("policy_templates: no template named %q", n)
@@ -532,6 +548,12 @@ func (c *Config) Validate() error {
 		default:
 			return bad("resource %q: balance %q: want round_robin or least_conn", r.Name, r.Balance)
 		}
+		if !validSlashMode(r.EncodedSlashes) {
+			return bad("resource %q: encoded_slashes %q: want refuse or keep", r.Name, r.EncodedSlashes)
+		}
+		if r.EncodedSlashes != "" && r.Kind != "http" {
+			return bad("resource %q: encoded_slashes applies to http resources only", r.Name)
+		}
 		if r.HealthCheck.Interval < 0 || r.HealthCheck.Timeout < 0 || r.DialTimeout < 0 || r.IdleTimeout < 0 {
 			return bad("resource %q: durations must not be negative", r.Name)
 		}
@@ -543,3 +565,7 @@ func (c *Config) Validate() error {
 	}
 	return nil
 }
+
+// validSlashMode reports whether s is a value of encoded_slashes; empty
+// means the default.
+func validSlashMode(s string) bool { return s == "" || s == "refuse" || s == "keep" }

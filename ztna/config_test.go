@@ -54,6 +54,9 @@ func TestParseConfig(t *testing.T) {
 		{"bad yaml", "address: [\n", "", 0},
 		{"unknown template", "address: 10.77.0.1/16\npolicy_templates: [nope]\n", "nope", 0},
 		{"bad modem lines", "address: 10.77.0.1/16\nresources: [{name: plc, kind: serial, serial: {path: /dev/ttyS0, modem_lines: sometimes}}]\n", "modem_lines", 0},
+		{"bad encoded_slashes", "address: 10.77.0.1/16\nencoded_slashes: decode\n", "encoded_slashes", 0},
+		{"bad resource encoded_slashes", strings.Replace(goodConfig, "    kind: http", "    kind: http\n    encoded_slashes: allow", 1), "encoded_slashes", 0},
+		{"encoded_slashes on tcp", "address: 10.77.0.1/16\nresources: [{name: a, kind: tcp, port: 1, upstreams: ['h:1'], encoded_slashes: keep}]\n", "http resources only", 0},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

@@ -54,14 +54,28 @@
 //     ([DefaultUDPIdleTimeout] when unset). Rate limits, re-decisions and
 //     the closed-flow event with its bytes apply as for tcp; a refused
 //     flow's datagrams are dropped, so the peer sees no answer.
-//   - http: proxied at layer 7. Every request is decided on its own, with
-//     resource.method, resource.path and resource.host; a refused request
-//     gets 403 (429 when rate limited). The upstream receives
+//   - http: proxied at layer 7. Every request is decided on its own, as
+//     if it opened the connection: the peer is identified again in the
+//     directory, and the request decided with the running resource and
+//     policy and the current risk, with resource.method, resource.path
+//     and resource.host; a refused request gets 403 (429 when rate
+//     limited). The path is normalised once and forwarded exactly as
+//     decided; an encoded slash or backslash is refused with 400 unless
+//     Config.EncodedSlashes (or the resource's) is keep. The upstream
+//     always receives the resource's name as Host (resource.host is that
+//     name), and a request whose Host names another resource is refused
+//     with 421 ([ErrMisdirected]). The upstream receives
 //     [IdentityHeader], an EdDSA-signed JWT naming the user, device,
 //     groups and resource (audience), verifiable with the JWKS the gateway
 //     serves at http://GATEWAY-ADDRESS[JWKSPath] inside the tunnel and
-//     through [Gateway.JWKSHandler]; [VerifyAssertion] checks one. A copy
-//     of the header sent by the peer is dropped. Responses get standard
+//     through [Gateway.JWKSHandler]; [VerifyAssertion] checks one, and an
+//     upstream must check the audience against its own resource name,
+//     never against the Host. Every spelling a peer sends of that header,
+//     of Forwarded, X-Forwarded-*, X-Real-IP and similar identity and
+//     address headers is dropped (names compared case-insensitively, '_'
+//     read as '-'), and X-Forwarded-For, -Host and -Proto are set from
+//     the gateway's own knowledge: the peer's tunnel address, the
+//     resource's name, http. Responses get standard
 //     security headers (nosniff, frame options, referrer policy). WebSocket
 //     and other upgrades pass through. Upstream connections are pooled.
 //   - usb: a usbip.Server; each device of a list and each import is
@@ -82,7 +96,7 @@
 // `risk.score < 30` cuts a subject's flows within milliseconds of an alert
 // the gateway's events raise, and within Config.Recheck of a score raised
 // by events fed to a shared analytics.Engine from elsewhere. An HTTP connection is re-decided with its last
-// request. A device removed on reload keeps its WireGuard session for a
+// request, and each of its later requests is decided afresh. A device removed on reload keeps its WireGuard session for a
 // quarter of a second so that the resets reach it, and can open nothing
 // meanwhile.
 //

@@ -31,6 +31,11 @@ var (
 	// healthy upstream to dial.
 	ErrNoUpstream = errors.New("ztna: no healthy upstream")
 
+	// ErrMisdirected is the reason of an HTTP request refused with 421
+	// because its Host names another resource than the one it was sent
+	// to.
+	ErrMisdirected = errors.New("ztna: misdirected request")
+
 	// ErrRevoked is the reason of a live flow cut because a re-decision
 	// (policy or identity change, risk, session expiry) denied it.
 	ErrRevoked = errors.New("ztna: access revoked")

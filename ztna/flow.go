@@ -45,7 +45,7 @@ func (g *Gateway) identify(ctx context.Context, st *state, peer tunnel.Key, src 
 	}
 	a.id = id
 	a.outer = g.endpoint(peer)
-	if a.outer.IsValid() { // formatted once per flow, not per HTTP request
+	if a.outer.IsValid() { // formatted once per access, not per policy request
 		a.srcIP = a.outer.Addr().String()
 	} else {
 		a.srcIP = src.Addr().String()

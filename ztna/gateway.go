@@ -131,6 +131,7 @@ type state struct {
 	dir     Directory
 	byDest  map[netip.AddrPort]*resource
 	byName  map[string]*resource
+	byAddr  map[netip.Addr]*resource // by virtual address, for Host checks
 	limits  *limits
 	recheck time.Duration
 	// connectors by id; their values are copies
@@ -145,6 +146,9 @@ type resource struct {
 	addr netip.Addr
 	port uint16
 	pool *pool
+	// keepSlashes is the resolved encoded_slashes of an http resource:
+	// forward %2F and %5C instead of refusing them.
+	keepSlashes bool
 }
 
 // ResourceInfo describes a resource as peers see it.
@@ -316,6 +320,7 @@ func (g *Gateway) buildWith(cfg *Config, console []ResourceConfig) (*state, *pol
 		cfg: cfg, local: local, dir: dir,
 		byDest:  map[netip.AddrPort]*resource{},
 		byName:  map[string]*resource{},
+		byAddr:  map[netip.Addr]*resource{},
 		limits:  newLimits(cfg.RateLimits),
 		recheck: cfg.Recheck,
 	}
@@ -396,7 +401,13 @@ func (g *Gateway) assignResources(st *state, cfg *Config) error {
 			r.cfg.IdleTimeout = DefaultUDPIdleTimeout
 		}
 		r.pool = newPool(r.cfg, dial)
+		mode := r.cfg.EncodedSlashes
+		if mode == "" {
+			mode = cfg.EncodedSlashes
+		}
+		r.keepSlashes = mode == "keep"
 		st.byDest[netip.AddrPortFrom(r.addr, r.port)] = r
+		st.byAddr[r.addr] = r
 		var po *resource
 		if prev != nil {
 			po = prev.byName[strings.ToLower(r.cfg.Name)]

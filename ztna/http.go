@@ -17,7 +17,7 @@ import (
 
 // IdentityHeader carries the signed identity assertion (a JWT) on every
 // request the gateway proxies to an HTTP upstream. The gateway removes
-// any copy of it a peer sends.
+// every copy of it a peer sends, in any spelling (see stripClientHeaders).
 const IdentityHeader = "X-Gonaut-Identity"
 
 // JWKSPath is where the gateway serves the public keys that verify
@@ -87,9 +87,11 @@ type httpProxy struct {
 	wg  sync.WaitGroup
 }
 
+// proxyCtx is what the reverse proxy's hooks need of an admitted
+// request: its access, as decided, and the upstream picked for it.
 type proxyCtx struct {
-	hc *httpConn
-	u  *upstream
+	a *access
+	u *upstream
 }
 
 func newHTTPProxy(g *Gateway) *httpProxy {
@@ -162,56 +164,99 @@ func (p *httpProxy) serveHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	start := time.Now()
-	a := hc.a
-	raw, path, perr := normalizePath(r.URL.EscapedPath())
-	if perr != nil {
-		ev := g.event(EventRequest, a)
-		ev.Method, ev.Path, ev.Effect, ev.Reason = r.Method, r.URL.EscapedPath(), "deny", perr.Error()
-		g.emit(ev)
-		setSecurityHeaders(w.Header())
-		http.Error(w, "gonaut: "+perr.Error(), http.StatusBadRequest)
+	// Each request is decided as if it opened the connection: with the
+	// directory's identity of the peer now, the running resource and
+	// policy set, and the risk now. What the flow was admitted with
+	// (hc.a) names only the peer and the resource it dialed.
+	st := g.state.Load()
+	a, err := g.identifyRequest(r.Context(), st, hc)
+	if err != nil {
+		// The peer's device or user is gone or disabled, or the resource
+		// removed: nothing more is decided on this connection.
+		w.Header().Set("Connection", "close")
+		p.refuseRequest(w, g.requestEvent(a, r.Method, r.URL.EscapedPath()), http.StatusForbidden, err)
 		return
 	}
-	// The decided path is the forwarded path: the proxy joins nothing to it.
-	r.URL.Path, r.URL.RawPath = path, raw
+	if other, bad := misdirected(st, a.res, r.Host); bad {
+		p.refuseRequest(w, g.requestEvent(a, r.Method, r.URL.EscapedPath()), http.StatusMisdirectedRequest, misdirectedError(r.Host, other))
+		return
+	}
+	raw, path, perr := normalizePath(r.URL.EscapedPath(), a.res.keepSlashes)
+	if perr != nil {
+		p.refuseRequest(w, g.requestEvent(a, r.Method, r.URL.EscapedPath()), http.StatusBadRequest, perr)
+		return
+	}
+	// The decided path is the forwarded path: the proxy joins nothing to
+	// it, and RawPath makes the outgoing request line exactly raw.
+	r.URL.RawPath = raw
+	if r.URL.Path = path; a.res.keepSlashes {
+		r.URL.Path, _ = url.PathUnescape(raw) // normalizePath checked the escapes
+	}
 	req := g.request(a)
 	req.Resource.Method = r.Method
 	req.Resource.Path = path
-	req.Resource.Host = stripPort(r.Host)
+	req.Resource.Host = a.res.cfg.Name // the Host the upstream receives
 	d := g.engine.Decide(r.Context(), &req)
 	why := verdict(&d, &req)
-	if why == nil && !hc.st.limits.allowRequest(a.id) {
+	if why == nil && !st.limits.allowRequest(a.id) {
 		why = ErrRateLimited
 	}
 	g.metrics.latency.Record(r.Context(), time.Since(start).Seconds())
-	ev := g.event(EventRequest, a)
-	ev.Method, ev.Path, ev.Effect, ev.Rule, ev.Request = r.Method, path, effectOf(why), d.Rule, req
+	ev := g.requestEvent(a, r.Method, path)
+	ev.Rule = d.Rule
+	ev.Request = req
 	if why != nil {
-		ev.Reason = why.Error()
-		g.emit(ev)
 		status := http.StatusForbidden
 		if errors.Is(why, ErrRateLimited) {
 			status = http.StatusTooManyRequests
 		}
-		setSecurityHeaders(w.Header())
-		http.Error(w, "gonaut: "+why.Error(), status)
+		p.refuseRequest(w, ev, status, why)
 		return
 	}
 	hc.lf.setRequest(req, d.Obligations.MaxSession)
 	u := a.res.pool.pick()
 	if u == nil {
-		ev.Effect, ev.Reason = "deny", ErrNoUpstream.Error()
-		g.emit(ev)
-		setSecurityHeaders(w.Header())
-		http.Error(w, "gonaut: "+ErrNoUpstream.Error(), http.StatusBadGateway)
+		p.refuseRequest(w, ev, http.StatusBadGateway, ErrNoUpstream)
 		return
 	}
-	ev.Upstream = u.addr
+	ev.Effect, ev.Upstream = "allow", u.addr
 	g.emit(ev)
 	u.active.Add(1)
 	defer u.active.Add(-1)
-	pc := &proxyCtx{hc: hc, u: u}
+	pc := &proxyCtx{a: a, u: u}
 	p.rp.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), proxyCtxKey{}, pc)))
+}
+
+// identifyRequest is the access of one request on hc: the peer that
+// opened the connection, identified again in st's directory, to st's
+// resource of the name the connection was opened to. On error the access
+// still names the peer and the resource, for the event.
+func (g *Gateway) identifyRequest(ctx context.Context, st *state, hc *httpConn) (*access, error) {
+	res := st.byName[lowerName(hc.a.res.cfg.Name)]
+	if res == nil {
+		return hc.a, fmt.Errorf("%w: resource %s removed", ErrDenied, hc.a.res.cfg.Name)
+	}
+	a, err := g.identify(ctx, st, hc.a.peer, hc.a.inner, res)
+	if err != nil && a.id.Subject.ID == "" {
+		a.id = hc.a.id // who the connection belonged to, for the record
+	}
+	return a, err
+}
+
+// requestEvent is the event of an HTTP request, denied until set
+// otherwise.
+func (g *Gateway) requestEvent(a *access, method, path string) *Event {
+	ev := g.event(EventRequest, a)
+	ev.Method, ev.Path, ev.Effect = method, path, "deny"
+	return ev
+}
+
+// refuseRequest records ev as denied for why and answers with status.
+func (p *httpProxy) refuseRequest(w http.ResponseWriter, ev *Event, status int, why error) {
+	ev.Effect, ev.Reason = "deny", why.Error()
+	p.g.emit(ev)
+	setSecurityHeaders(w.Header())
+	http.Error(w, "gonaut: "+why.Error(), status)
 }
 
 type proxyCtxKey struct{}
@@ -227,20 +272,22 @@ func (p *httpProxy) rewrite(pr *httputil.ProxyRequest) {
 	pc := pr.In.Context().Value(proxyCtxKey{}).(*proxyCtx)
 	pr.SetURL(&url.URL{Scheme: "http", Host: pc.u.addr})
 	pr.Out.URL.Path, pr.Out.URL.RawPath = pr.In.URL.Path, pr.In.URL.RawPath
-	pr.Out.Host = pr.In.Host
-	pr.Out.Header.Del(IdentityHeader)
-	pr.Out.Header.Del("Forwarded")
-	pr.Out.Header.Set("X-Forwarded-For", pc.hc.a.inner.Addr().String())
-	pr.Out.Header.Set("X-Forwarded-Host", pr.In.Host)
+	// The upstream sees the resource the request was decided for, never
+	// a Host the peer chose: one upstream may serve several resources.
+	name := pc.a.res.cfg.Name
+	pr.Out.Host = name
+	stripClientHeaders(pr.Out.Header)
+	pr.Out.Header.Set("X-Forwarded-For", pc.a.inner.Addr().String())
+	pr.Out.Header.Set("X-Forwarded-Host", name)
 	pr.Out.Header.Set("X-Forwarded-Proto", "http")
-	if tok, err := p.g.signer.token(pc.hc.a, time.Now()); err == nil {
+	if tok, err := p.g.signer.token(pc.a, time.Now()); err == nil {
 		pr.Out.Header.Set(IdentityHeader, tok)
 	}
 }
 
 func (p *httpProxy) errorHandler(w http.ResponseWriter, r *http.Request, err error) {
 	if pc, ok := r.Context().Value(proxyCtxKey{}).(*proxyCtx); ok && r.Context().Err() == nil {
-		pc.hc.a.res.pool.eject(pc.u)
+		pc.a.res.pool.eject(pc.u)
 	}
 	setSecurityHeaders(w.Header())
 	http.Error(w, "gonaut: upstream: "+err.Error(), http.StatusBadGateway)
@@ -257,13 +304,6 @@ func setSecurityHeaders(h http.Header) {
 			h.Set(kv[0], kv[1])
 		}
 	}
-}
-
-func stripPort(host string) string {
-	if h, _, err := net.SplitHostPort(host); err == nil {
-		return h
-	}
-	return host
 }
 
 func lowerName(s string) string { return strings.ToLower(s) }

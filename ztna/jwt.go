@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/netip"
+	"strconv"
 	"sync"
 	"time"
 )
@@ -44,9 +45,13 @@ type signer struct {
 	cache map[tokenKey]cachedToken
 }
 
+// tokenKey is everything an assertion says apart from its times, so
+// that a changed identity (a group removed, MFA lost) gets a new
+// assertion at once instead of the cached one.
 type tokenKey struct {
-	peer string
-	res  string
+	peer   string
+	res    string
+	claims string
 }
 
 type cachedToken struct {
@@ -76,7 +81,7 @@ func newSigner(key ed25519.PrivateKey) (*signer, error) {
 // token returns a signed assertion for a's identity and resource, reusing
 // one issued less than half its lifetime ago.
 func (s *signer) token(a *access, now time.Time) (string, error) {
-	k := tokenKey{peer: a.id.Device.ID + "\x00" + a.id.Subject.ID, res: a.res.cfg.Name}
+	k := tokenKey{peer: a.id.Device.ID + "\x00" + a.id.Subject.ID, res: a.res.cfg.Name, claims: claimsKey(a)}
 	s.mu.Lock()
 	if c, ok := s.cache[k]; ok && now.Before(c.exp) {
 		s.mu.Unlock()
@@ -98,6 +103,17 @@ func (s *signer) token(a *access, now time.Time) (string, error) {
 	s.cache[k] = cachedToken{tok: tok, exp: now.Add(assertionTTL / 2)}
 	s.mu.Unlock()
 	return tok, nil
+}
+
+// claimsKey encodes the identity claims of a's assertion besides subject
+// and device.
+func claimsKey(a *access) string {
+	b := strconv.AppendQuote(nil, a.id.Subject.Email)
+	b = strconv.AppendBool(b, a.id.Subject.MFA)
+	for _, g := range a.id.Subject.Groups {
+		b = strconv.AppendQuote(b, g)
+	}
+	return string(b)
 }
 
 func (s *signer) sign(c Claims) (string, error) {

@@ -92,12 +92,12 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	}
 
 	var gw atomic.Pointer[ztna.Gateway]
-	wiki, err := startDemoApp("wiki", &gw)
+	wiki, err := startDemoApp("wiki", "wiki.office", &gw)
 	if err != nil {
 		return err
 	}
 	defer wiki.Close()
-	books, err := startDemoApp("books", &gw)
+	books, err := startDemoApp("books", "books.office", &gw)
 	if err != nil {
 		return err
 	}
@@ -291,30 +291,42 @@ On a phone: scan the QR code in the WireGuard app.
 	fmt.Fprintf(w, "More devices: gateway peer add NAME --user ann --config %s, then kill -HUP the gateway.\n\n", cfgPath)
 }
 
-// startDemoApp serves a small page that shows who the gateway says is
-// calling, verified against the gateway's JWKS.
-func startDemoApp(name string, gw *atomic.Pointer[ztna.Gateway]) (net.Listener, error) {
+// startDemoApp serves demoApp on a new loopback port.
+func startDemoApp(name, resource string, gw *atomic.Pointer[ztna.Gateway]) (net.Listener, error) {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return nil, err
 	}
+	go http.Serve(ln, demoApp(name, resource, func() []byte {
+		if g := gw.Load(); g != nil {
+			return httpBody(g.JWKSHandler())
+		}
+		return nil
+	}))
+	return ln, nil
+}
+
+// demoApp is a small page that shows who the gateway says is calling,
+// verified against the gateway's JWKS (nil: no gateway yet). An assertion
+// counts only if it was issued for resource, the name this app is
+// published as: never the request's Host, which whoever holds an
+// assertion for another resource could set to that resource's name.
+func demoApp(name, resource string, jwks func() []byte) http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("/healthz", func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "ok\n") })
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		who := "nobody (no identity assertion)"
-		if g := gw.Load(); g != nil {
-			jwks := httpBody(g.JWKSHandler())
-			if c, err := ztna.VerifyAssertion(jwks, r.Header.Get(ztna.IdentityHeader), r.Host, time.Now()); err == nil {
+		if keys := jwks(); keys != nil {
+			if c, err := ztna.VerifyAssertion(keys, r.Header.Get(ztna.IdentityHeader), resource, time.Now()); err == nil {
 				who = fmt.Sprintf("%s <%s> on device %s, groups %v", c.Subject, c.Email, c.Device, c.Groups)
 			} else {
 				who = "unverified: " + err.Error()
 			}
 		}
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
-		fmt.Fprintf(w, "Hello from the demo %s app at %s.\nThe gateway says you are: %s\n", name, html.EscapeString(r.Host), who)
+		fmt.Fprintf(w, "Hello from the demo %s app at %s.\nThe gateway says you are: %s\n", name, html.EscapeString(resource), who)
 	})
-	go http.Serve(ln, mux)
-	return ln, nil
+	return mux
 }
 
 func httpBody(h http.Handler) []byte {

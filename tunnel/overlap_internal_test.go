@@ -68,3 +68,34 @@ func TestUAPISetOverlapRefused(t *testing.T) {
 		t.Errorf("after a refused set: WhoIs = %v, %v; peers %v", k, ok, tun.Config().Peers)
 	}
 }
+
+// TestUAPISetMovesPrefix moves an address from one peer to another in one
+// UAPI set that names the new holder first. The request as a whole has
+// no overlap, so it must apply, with the address taken from the old
+// holder before the new one gets it.
+func TestUAPISetMovesPrefix(t *testing.T) {
+	priv, _ := GeneratePrivateKey()
+	tun, err := New(context.Background(), Config{PrivateKey: priv, Addresses: []netip.Prefix{netip.MustParsePrefix("10.5.1.1/32")}}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tun.Close()
+	ka, kb := Key{1}, Key{2}
+	for _, req := range []string{
+		fmt.Sprintf("public_key=%x\nallowed_ip=10.6.0.2/32\n\n", ka[:]),
+		fmt.Sprintf("public_key=%x\nallowed_ip=10.6.0.2/32\npublic_key=%x\nreplace_allowed_ips=true\nallowed_ip=10.6.0.3/32\n\n", kb[:], ka[:]),
+	} {
+		r, err := readUAPISet(bufio.NewReader(strings.NewReader(req)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := tun.applyUAPISet(r); err != nil {
+			t.Fatalf("set %q: %v", req, err)
+		}
+	}
+	for addr, want := range map[string]Key{"10.6.0.2": kb, "10.6.0.3": ka} {
+		if k, ok := tun.WhoIs(netip.MustParseAddr(addr)); !ok || k != want {
+			t.Errorf("WhoIs(%s) = %v, %v; want %v", addr, k, ok, want)
+		}
+	}
+}

@@ -148,3 +148,89 @@ func testFlowPeerDuringMove(t *testing.T, eager bool) {
 		t.Error("the senders never got a flow through: the test proved nothing")
 	}
 }
+
+// TestSetPeersMovesPrefix applies bundles that move an address between
+// two connected peers in one call, while each keeps sending from it, and
+// checks that every bundle applies and flows follow the address.
+func TestSetPeersMovesPrefix(t *testing.T) {
+	type seen struct {
+		peer tunnel.Key
+		port uint16
+	}
+	flows := make(chan seen, 1024)
+	gw := newNodeAt(t, netip.MustParseAddr("10.77.0.1"), &tunnel.Options{FlowHandler: func(ctx context.Context, f *tunnel.Flow) {
+		select {
+		case flows <- seen{f.Peer, f.Destination.Port()}:
+		default:
+		}
+		if c, err := f.Accept(); err == nil {
+			c.Close()
+		}
+	}})
+	x := netip.MustParseAddr("10.77.0.50")
+	a, b := newNodeAt(t, x, nil), newNodeAt(t, x, nil)
+	ctx := testCtx(t, time.Minute)
+	for _, n := range []*node{a, b} {
+		if err := n.SetPeer(ctx, tunnel.PeerConfig{PublicKey: gw.PublicKey(), Endpoint: gw.endpoint(), AllowedIPs: []netip.Prefix{netip.PrefixFrom(gw.v4, 32)}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	bundle := func(holder *node) []tunnel.PeerConfig {
+		var ps []tunnel.PeerConfig
+		for i, n := range []*node{a, b} {
+			p := tunnel.PeerConfig{PublicKey: n.PublicKey(), Endpoint: n.endpoint(), AllowedIPs: []netip.Prefix{netip.PrefixFrom(netip.AddrFrom4([4]byte{10, 77, 1, byte(i)}), 32)}}
+			if n == holder {
+				p.AllowedIPs = append(p.AllowedIPs, netip.PrefixFrom(x, 32))
+			}
+			ps = append(ps, p)
+		}
+		return ps
+	}
+	for i, holder := range []*node{a, b, a} {
+		if err := gw.SetPeers(ctx, bundle(holder)); err != nil {
+			t.Fatalf("bundle %d: %v", i, err)
+		}
+		if k, _ := gw.WhoIs(x); k != holder.PublicKey() {
+			t.Fatalf("bundle %d: WhoIs = %v, want %v", i, k, holder.PublicKey())
+		}
+		// The holder's flows arrive as its own; the other's are dropped.
+		port := uint16(1000 + i)
+		got := false
+		for try := 0; try < 20 && !got; try++ {
+			for _, n := range []*node{a, b} {
+				if c, err := n.Dial(ctx, "udp", netip.AddrPortFrom(gw.v4, port).String()); err == nil {
+					c.Write([]byte("hello"))
+					c.Close()
+				}
+			}
+			timeout := time.After(250 * time.Millisecond)
+		drain:
+			for {
+				select {
+				case f := <-flows:
+					if f.port != port {
+						continue
+					}
+					if f.peer != holder.PublicKey() {
+						t.Fatalf("bundle %d: flow named %v, want the holder %v", i, f.peer, holder.PublicKey())
+					}
+					got = true
+				case <-timeout:
+					break drain
+				}
+			}
+		}
+		if !got {
+			t.Fatalf("bundle %d: no flow from the holder arrived", i)
+		}
+	}
+	if n := len(gw.Config().Peers); n != 2 {
+		t.Errorf("peers after the bundles: %d, want 2", n)
+	}
+	if err := gw.SetPeers(ctx, bundle(a)[:1]); err != nil {
+		t.Fatal(err)
+	}
+	if ps := gw.Config().Peers; len(ps) != 1 || ps[0].PublicKey != a.PublicKey() {
+		t.Errorf("a bundle without b left %+v", ps)
+	}
+}

@@ -63,6 +63,21 @@ func (t *Tunnel) SetPeer(ctx context.Context, p PeerConfig) error {
 	// for its goroutines, which take mu (flow interception, lazy loads).
 	t.cfgMu.Lock()
 	defer t.cfgMu.Unlock()
+	return t.setPeerLocked(p, b.String(), ep)
+}
+
+// setPeerLocked applies p, validated, cloned and rendered for wireguard-go
+// as uapi with its endpoint ep resolved. Must hold cfgMu, not mu.
+func (t *Tunnel) setPeerLocked(p PeerConfig, uapi string, ep netip.AddrPort) error {
+	return t.applyPeerLocked(p, uapi, ep, true)
+}
+
+// applyPeerLocked is setPeerLocked; with check unset the caller has made
+// sure that p's allowed IPs overlap no other peer's. Must hold cfgMu, not
+// mu.
+func (t *Tunnel) applyPeerLocked(p PeerConfig, uapi string, ep netip.AddrPort, check bool) error {
+	var b strings.Builder
+	b.WriteString(uapi)
 	t.mu.Lock()
 	closed := t.closed
 	_, loaded := t.lazy.loadedPeer(p.PublicKey)
@@ -71,11 +86,13 @@ func (t *Tunnel) SetPeer(ctx context.Context, p PeerConfig) error {
 		return ErrClosed
 	}
 	// cfgMu keeps the other peers from changing until p is applied.
-	t.mu.Lock()
-	err = checkOverlaps(replacePeer(t.cfg.Peers, p))
-	t.mu.Unlock()
-	if err != nil {
-		return err
+	if check {
+		t.mu.Lock()
+		err := checkOverlaps(replacePeer(t.cfg.Peers, p))
+		t.mu.Unlock()
+		if err != nil {
+			return err
+		}
 	}
 	t.mu.Lock()
 	var old []netip.Prefix
@@ -138,6 +155,11 @@ func (t *Tunnel) SetPeer(ctx context.Context, p PeerConfig) error {
 func (t *Tunnel) RemovePeer(key Key) error {
 	t.cfgMu.Lock()
 	defer t.cfgMu.Unlock()
+	return t.removePeerLocked(key)
+}
+
+// removePeerLocked is RemovePeer. Must hold cfgMu, not mu.
+func (t *Tunnel) removePeerLocked(key Key) error {
 	t.mu.Lock()
 	if t.closed {
 		t.mu.Unlock()

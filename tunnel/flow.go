@@ -91,11 +91,17 @@ type flowState struct {
 
 	accept func() (net.Conn, error)
 	refuse func()
+	lease  *flowLease // set by startFlow
 }
 
 // Accept admits the flow and returns its connection: a *gonet.TCPConn or a
 // *gonet.UDPConn, whose LocalAddr is Destination and RemoteAddr is Source.
-// It returns ErrFlowDecided if the flow was already accepted or refused.
+// It returns ErrFlowDecided if the flow was already accepted or refused,
+// and refuses the flow with ErrFlowMoved if its source has been taken
+// from Peer since the flow arrived. The tunnel closes the connection if
+// the source is taken from Peer while the handler runs (SetPeer without
+// it, SetPeers, RemovePeer): from then on packets from that source would
+// be authenticated by another key, or none.
 func (f *Flow) Accept() (net.Conn, error) {
 	s := f.s
 	s.mu.Lock()
@@ -105,7 +111,16 @@ func (f *Flow) Accept() (net.Conn, error) {
 	}
 	s.decided = true
 	s.mu.Unlock()
+	if !s.lease.begin() {
+		s.refuse()
+		s.tel.decided(f, "refuse")
+		return nil, fmt.Errorf("%w: %v: the source was taken from the peer", ErrFlowMoved, f)
+	}
 	c, err := s.accept()
+	if err == nil && !s.lease.attach(c) {
+		c.Close()
+		c, err = nil, fmt.Errorf("%w: %v: the source was taken from the peer", ErrFlowMoved, f)
+	}
 	if err != nil {
 		s.tel.decided(f, "error")
 	} else {
@@ -144,10 +159,12 @@ func (t *Tunnel) startFlow(f *Flow) bool {
 		return false
 	}
 	f.s.tel = t.tel
+	f.s.lease = &flowLease{t: t, peer: f.Peer, src: f.Source.Addr()}
 	t.wg.Add(1)
 	t.mu.Unlock()
 	go func() {
 		defer t.wg.Done()
+		defer f.s.lease.end()
 		ctx, span := t.tel.startFlow(t.flowCtx, f)
 		f.s.span = span
 		defer f.Refuse()

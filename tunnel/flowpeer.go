@@ -2,6 +2,7 @@ package tunnel
 
 import (
 	"fmt"
+	"net"
 	"net/netip"
 	"slices"
 
@@ -106,8 +107,10 @@ func (t *Tunnel) synDone(id stack.TransportEndpointID) {
 func (t *Tunnel) revokePrefixes(key Key, lost []netip.Prefix) (netip.AddrPort, error) {
 	t.mu.Lock()
 	t.table.setPeer(key, lost, nil)
+	cut := t.cutLeasesLocked(key, lost)
 	_, loaded := t.lazy.loadedPeer(key)
 	t.mu.Unlock()
+	closeAll(cut)
 	if !loaded {
 		// Not in wireguard-go, so nothing of it is in flight: unloading
 		// stopped it as below.
@@ -165,5 +168,85 @@ func (t *Tunnel) kickHandshake(p PeerConfig) {
 		if err != nil {
 			t.log.Warn("restart peer: keepalive", "peer", p.PublicKey.String(), "err", err)
 		}
+	}
+}
+
+// A flowLease (nil for a Flow not started by the tunnel) ties an accepted flow to the peer it was named after, for
+// as long as its handler runs. When a prefix holding the flow's source
+// is taken from that peer, the flow is cut: its connection is closed, or
+// Accept refuses it if it comes later, since further packets from the
+// source would be authenticated by another key (or none) while the flow
+// still carried the old peer's identity. Its fields are guarded by
+// Tunnel.mu.
+type flowLease struct {
+	t    *Tunnel
+	peer Key
+	src  netip.Addr
+	conn net.Conn // once accepted
+	cut  bool
+}
+
+// begin registers the lease before the flow is accepted; false if the
+// source no longer belongs to the peer.
+func (l *flowLease) begin() bool {
+	if l == nil {
+		return true
+	}
+	t := l.t
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if k, _ := t.table.lookup(l.src); k != l.peer || l.cut {
+		return false
+	}
+	t.leases[l] = struct{}{}
+	return true
+}
+
+// attach records the accepted connection; false if the lease was cut
+// meanwhile, and the caller must close c.
+func (l *flowLease) attach(c net.Conn) bool {
+	if l == nil {
+		return true
+	}
+	l.t.mu.Lock()
+	defer l.t.mu.Unlock()
+	if l.cut {
+		return false
+	}
+	l.conn = c
+	return true
+}
+
+// end forgets the lease once the flow's handler has returned.
+func (l *flowLease) end() {
+	if l == nil {
+		return
+	}
+	l.t.mu.Lock()
+	delete(l.t.leases, l)
+	l.t.mu.Unlock()
+}
+
+// cutLeasesLocked cuts the leases of key whose source is in one of lost
+// and returns their connections, for the caller to close after releasing
+// mu. Must hold mu.
+func (t *Tunnel) cutLeasesLocked(key Key, lost []netip.Prefix) []net.Conn {
+	var cs []net.Conn
+	for l := range t.leases {
+		if l.peer != key || !slices.ContainsFunc(lost, func(p netip.Prefix) bool { return p.Contains(l.src) }) {
+			continue
+		}
+		l.cut = true
+		delete(t.leases, l)
+		if l.conn != nil {
+			cs = append(cs, l.conn)
+		}
+	}
+	return cs
+}
+
+func closeAll(cs []net.Conn) {
+	for _, c := range cs {
+		c.Close()
 	}
 }

@@ -2,7 +2,10 @@ package tunnel_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"io"
+	"net"
 	"net/netip"
 	"sync"
 	"sync/atomic"
@@ -233,4 +236,93 @@ func TestSetPeersMovesPrefix(t *testing.T) {
 	if ps := gw.Config().Peers; len(ps) != 1 || ps[0].PublicKey != a.PublicKey() {
 		t.Errorf("a bundle without b left %+v", ps)
 	}
+}
+
+// TestFlowCutWhenSourceLeavesPeer takes a client's address from it at the
+// gateway while one of its flows is open and another waits for its
+// decision. Packets from that address could from then on come from
+// whichever peer is given it next, under the old flow's identity, so the
+// open flow is closed and the pending one cannot be accepted. Then the
+// address comes back and the client, whose session the gateway
+// restarted, gets through again at once.
+func TestFlowCutWhenSourceLeavesPeer(t *testing.T) {
+	type result struct {
+		port uint16
+		err  error
+	}
+	results := make(chan result, 4)
+	proceed := make(chan struct{})
+	gw := newNodeAt(t, netip.MustParseAddr("10.77.0.1"), &tunnel.Options{FlowHandler: func(ctx context.Context, f *tunnel.Flow) {
+		port := f.Destination.Port()
+		if port == 2 {
+			<-proceed // decided only after the address has moved
+		}
+		c, err := f.Accept()
+		if err != nil {
+			results <- result{port, err}
+			return
+		}
+		defer c.Close()
+		_, err = io.Copy(c, c) // echo until the connection ends
+		results <- result{port, err}
+	}})
+	x := netip.MustParseAddr("10.77.0.50")
+	a := newNodeAt(t, x, nil)
+	ctx := testCtx(t, time.Minute)
+	if err := a.SetPeer(ctx, tunnel.PeerConfig{PublicKey: gw.PublicKey(), Endpoint: gw.endpoint(), AllowedIPs: []netip.Prefix{netip.PrefixFrom(gw.v4, 32)}}); err != nil {
+		t.Fatal(err)
+	}
+	give := func(hasX bool) {
+		p := tunnel.PeerConfig{PublicKey: a.PublicKey(), Endpoint: a.endpoint(), AllowedIPs: []netip.Prefix{netip.MustParsePrefix("10.77.1.1/32")}}
+		if hasX {
+			p.AllowedIPs = append(p.AllowedIPs, netip.PrefixFrom(x, 32))
+		}
+		if err := gw.SetPeer(ctx, p); err != nil {
+			t.Fatal(err)
+		}
+	}
+	echo := func(port uint16) net.Conn {
+		t.Helper()
+		c, err := a.Dial(testCtx(t, 10*time.Second), "tcp", netip.AddrPortFrom(gw.v4, port).String())
+		if err != nil {
+			t.Fatalf("dial port %d: %v", port, err)
+		}
+		t.Cleanup(func() { c.Close() })
+		c.SetDeadline(time.Now().Add(10 * time.Second))
+		if _, err := c.Write([]byte("ping")); err != nil {
+			t.Fatal(err)
+		}
+		buf := make([]byte, 4)
+		if _, err := io.ReadFull(c, buf); err != nil || string(buf) != "ping" {
+			t.Fatalf("echo on port %d: %q, %v", port, buf, err)
+		}
+		return c
+	}
+	give(true)
+	echo(1)
+	// A second connection whose SYN is delivered now and decided later.
+	go func() {
+		if c, err := a.Dial(testCtx(t, 10*time.Second), "tcp", netip.AddrPortFrom(gw.v4, 2).String()); err == nil {
+			c.Close()
+		}
+	}()
+	time.Sleep(500 * time.Millisecond) // the SYN reaches the handler
+
+	give(false)
+	close(proceed)
+	want := map[uint16]bool{1: true, 2: true}
+	for len(want) > 0 {
+		select {
+		case r := <-results:
+			if r.port == 2 && !errors.Is(r.err, tunnel.ErrFlowMoved) {
+				t.Errorf("pending flow decided after its address moved: Accept err = %v, want ErrFlowMoved", r.err)
+			}
+			delete(want, r.port)
+		case <-time.After(5 * time.Second):
+			t.Fatalf("flows still open 5 s after their address was taken from their peer: ports %v", want)
+		}
+	}
+
+	give(true)
+	echo(3)
 }

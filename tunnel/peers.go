@@ -151,7 +151,7 @@ func (t *Tunnel) applyPeerLocked(p PeerConfig, uapi string, ep netip.AddrPort, c
 
 // RemovePeer removes a peer. Its session keys are destroyed at once, so
 // packets from and to it stop flowing; connections through it stall and
-// time out. It returns ErrUnknownPeer if no such peer is configured.
+// time out, and flows a FlowHandler accepted from it are closed. It returns ErrUnknownPeer if no such peer is configured.
 func (t *Tunnel) RemovePeer(key Key) error {
 	t.cfgMu.Lock()
 	defer t.cfgMu.Unlock()
@@ -181,8 +181,10 @@ func (t *Tunnel) removePeerLocked(key Key) error {
 	// Out of the table before wireguard-go stops the peer, which waits
 	// for the packets it authenticated (see flowpeer.go).
 	t.table.setPeer(key, t.cfg.Peers[i].AllowedIPs, nil)
+	cut := t.cutLeasesLocked(key, t.cfg.Peers[i].AllowedIPs)
 	t.cfg.Peers = slices.Delete(t.cfg.Peers, i, i+1)
 	t.mu.Unlock()
+	closeAll(cut)
 	// The tunnel no longer routes to the peer, so nothing loads it again
 	// before wireguard-go has removed it. Removing a peer waits for its
 	// goroutines, which may be delivering a packet that takes mu.

@@ -124,6 +124,7 @@ type Tunnel struct {
 	table      prefixTable                       // written only as described in flowpeer.go
 	synPeer    map[stack.TransportEndpointID]Key // peers of SYNs awaiting forwardTCP's decision
 	restarted  map[Key]peerStats                 // with EagerPeers: statistics of peers restarted by revokePrefixes
+	leases     map[*flowLease]struct{}           // flows being handled, cut when their source leaves their peer
 	closed     bool
 	uapi       net.Listener
 	uapiConn   net.Conn       // the UAPI client being served, if any
@@ -156,6 +157,7 @@ func New(ctx context.Context, cfg Config, opts *Options) (*Tunnel, error) {
 		dns:         cfg.DNS,
 		bind:        opts.Bind,
 		synPeer:     make(map[stack.TransportEndpointID]Key),
+		leases:      make(map[*flowLease]struct{}),
 		restarted:   make(map[Key]peerStats),
 	}
 	t.flowCtx, t.flowCancel = context.WithCancel(context.Background())

@@ -62,7 +62,9 @@
 // stopping the peer in wireguard-go (which waits for the packets it has
 // authenticated) before any other peer may have it. Taking allowed IPs
 // from a peer therefore restarts its session; the tunnel starts the new
-// handshake at once when it knows the peer's endpoint.
+// handshake at once when it knows the peer's endpoint. It also closes the
+// flows accepted from those addresses, whose later packets would be
+// authenticated by another key.
 //
 // # Flow interception for gateways
 //

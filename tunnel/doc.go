@@ -46,13 +46,25 @@
 //
 // [Tunnel.SetPeer] adds or updates a peer and [Tunnel.RemovePeer] removes
 // one while traffic to other peers flows; removing a peer destroys its
-// session keys at once. [Tunnel.Peers] reports each peer's current
-// endpoint (WireGuard follows a roaming peer to the address its
-// authenticated packets come from), last handshake and byte counters.
-// [Tunnel.WhoIs] maps an inner source address to the peer whose allowed IPs
-// contain it; since WireGuard drops packets whose source is outside the
-// sending peer's allowed IPs, that answers "which key sent this" for any
-// connection received through the tunnel.
+// session keys at once. [Tunnel.SetPeers] replaces the whole peer set in
+// one step, as a control plane's bundle does, and can move an address
+// from one peer to another. No two peers' allowed IPs may overlap: every
+// entry point refuses it with an error naming both. [Tunnel.Peers]
+// reports each peer's current endpoint (WireGuard follows a roaming peer
+// to the address its authenticated packets come from), last handshake and
+// byte counters. [Tunnel.WhoIs] maps an inner source address to the peer
+// whose allowed IPs contain it now.
+//
+// A [Flow]'s Peer is the key that authenticated its first packet. The
+// tunnel names it while wireguard-go delivers that packet, from a table it
+// changes only in step with wireguard-go's cryptokey routing: a prefix is
+// given to a peer in wireguard-go first, and taken from a peer by
+// stopping the peer in wireguard-go (which waits for the packets it has
+// authenticated) before any other peer may have it. Taking allowed IPs
+// from a peer therefore restarts its session; the tunnel starts the new
+// handshake at once when it knows the peer's endpoint. It also closes the
+// flows accepted from those addresses, whose later packets would be
+// authenticated by another key.
 //
 // # Flow interception for gateways
 //
@@ -95,7 +107,8 @@
 // the tunnel serves the standard UAPI socket in /var/run/wireguard, and
 // `wg show NAME` and `wg set NAME ...` work against it; the tunnel answers
 // the protocol from its own peer table, so changes made with wg set show in
-// Config, Peers and WhoIs at once.
+// Config, Peers and WhoIs at once; a set request is applied as
+// [Tunnel.SetPeers] applies a peer set.
 //
 // # Performance
 //

@@ -25,4 +25,8 @@ var (
 	// ErrFlowDecided is returned by Flow.Accept when the flow was already
 	// accepted or refused.
 	ErrFlowDecided = errors.New("tunnel: flow already decided")
+
+	// ErrFlowMoved is returned by Flow.Accept when the flow's source
+	// address no longer belongs to the flow's peer.
+	ErrFlowMoved = errors.New("tunnel: flow source moved to another peer")
 )

@@ -2,6 +2,7 @@ package tunnel_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -161,4 +162,42 @@ func ExampleKey_PublicKey() {
 	priv, _ := tunnel.ParseKey("dwdtCnMYpX08FsFyUbJmRd9ML4frwJkqsXf7pR25LCo=")
 	fmt.Println(priv.PublicKey())
 	// Output: hSDwCYkwp1R0i33ctD73Wg2/Og0mOBr066SpjqqbTmo=
+}
+
+// A control plane hands the gateway its whole peer set as a bundle; here
+// the address 10.77.0.2 moves from one device to another in one step, and
+// a bundle giving two devices one address is refused whole.
+func ExampleTunnel_SetPeers() {
+	ctx := context.Background()
+	gwKey, _ := tunnel.GeneratePrivateKey()
+	oldKey, _ := tunnel.GeneratePrivateKey()
+	newKey, _ := tunnel.GeneratePrivateKey()
+	device := func(k tunnel.Key, addr string) tunnel.PeerConfig {
+		return tunnel.PeerConfig{PublicKey: k.PublicKey(), AllowedIPs: []netip.Prefix{netip.MustParsePrefix(addr)}}
+	}
+	gw, err := tunnel.New(ctx, tunnel.Config{
+		PrivateKey: gwKey,
+		Addresses:  []netip.Prefix{netip.MustParsePrefix("10.77.0.1/24")},
+		Peers:      []tunnel.PeerConfig{device(oldKey, "10.77.0.2/32")},
+	}, nil)
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	defer gw.Close()
+
+	err = gw.SetPeers(ctx, []tunnel.PeerConfig{device(newKey, "10.77.0.2/32"), device(oldKey, "10.77.0.3/32")})
+	fmt.Println("moved:", err)
+	k, _ := gw.WhoIs(netip.MustParseAddr("10.77.0.2"))
+	fmt.Println("10.77.0.2 is the new device:", k == newKey.PublicKey())
+
+	err = gw.SetPeers(ctx, []tunnel.PeerConfig{device(newKey, "10.77.0.2/32"), device(oldKey, "10.77.0.2/32")})
+	fmt.Println("overlap refused:", errors.Is(err, tunnel.ErrInvalidConfig))
+	k, _ = gw.WhoIs(netip.MustParseAddr("10.77.0.3"))
+	fmt.Println("set unchanged:", k == oldKey.PublicKey())
+	// Output:
+	// moved: <nil>
+	// 10.77.0.2 is the new device: true
+	// overlap refused: true
+	// set unchanged: true
 }

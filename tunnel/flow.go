@@ -59,13 +59,19 @@ type Flow struct {
 	// Protocol is TCP or UDP.
 	Protocol Protocol
 
-	// Peer is the public key of the WireGuard peer that sent the flow,
-	// found with WhoIs on the source address; zero if no peer's
-	// AllowedIPs contain it. wireguard-go delivers a packet only if its
-	// source is routed to the peer whose session key decrypted it, and no
-	// two peers' AllowedIPs may overlap (SetPeer refuses it), so the one
-	// peer whose prefixes contain the source is that peer: Peer is the
-	// authenticated sender, not a guess from a second table.
+	// Peer is the public key of the WireGuard peer whose session key
+	// authenticated the flow's first packet (the SYN, or the first
+	// datagram); zero if none can be named, which a gateway must refuse.
+	// wireguard-go accepts a packet only if its source is in the allowed
+	// IPs of the peer whose key decrypted it. The tunnel names the peer
+	// while that packet is being delivered, from the one table it keeps
+	// in step with wireguard-go's: a prefix is given to a peer in
+	// wireguard-go before the tunnel names that peer for it, and taken
+	// from a peer by stopping the peer in wireguard-go, which waits for
+	// every packet the peer had authenticated, before any other peer can
+	// be given it. No two peers' allowed IPs overlap. So Peer is the key
+	// that authenticated the packet even while a prefix moves between
+	// peers (see flowpeer.go).
 	Peer Key
 
 	// Source is the peer-side address and port; Destination is the
@@ -85,11 +91,17 @@ type flowState struct {
 
 	accept func() (net.Conn, error)
 	refuse func()
+	lease  *flowLease // set by startFlow
 }
 
 // Accept admits the flow and returns its connection: a *gonet.TCPConn or a
 // *gonet.UDPConn, whose LocalAddr is Destination and RemoteAddr is Source.
-// It returns ErrFlowDecided if the flow was already accepted or refused.
+// It returns ErrFlowDecided if the flow was already accepted or refused,
+// and refuses the flow with ErrFlowMoved if its source has been taken
+// from Peer since the flow arrived. The tunnel closes the connection if
+// the source is taken from Peer while the handler runs (SetPeer without
+// it, SetPeers, RemovePeer): from then on packets from that source would
+// be authenticated by another key, or none.
 func (f *Flow) Accept() (net.Conn, error) {
 	s := f.s
 	s.mu.Lock()
@@ -99,7 +111,16 @@ func (f *Flow) Accept() (net.Conn, error) {
 	}
 	s.decided = true
 	s.mu.Unlock()
+	if !s.lease.begin() {
+		s.refuse()
+		s.tel.decided(f, "refuse")
+		return nil, fmt.Errorf("%w: %v: the source was taken from the peer", ErrFlowMoved, f)
+	}
 	c, err := s.accept()
+	if err == nil && !s.lease.attach(c) {
+		c.Close()
+		c, err = nil, fmt.Errorf("%w: %v: the source was taken from the peer", ErrFlowMoved, f)
+	}
 	if err != nil {
 		s.tel.decided(f, "error")
 	} else {
@@ -129,18 +150,21 @@ func (f *Flow) String() string {
 
 // startFlow runs the handler for f in a goroutine owned by the tunnel. It
 // returns false, without running anything, once the tunnel is closing.
+// f.Peer is set by the caller, from the delivery of the flow's first
+// packet.
 func (t *Tunnel) startFlow(f *Flow) bool {
 	t.mu.Lock()
 	if t.closed {
 		t.mu.Unlock()
 		return false
 	}
-	f.Peer, _ = t.table.lookup(f.Source.Addr())
 	f.s.tel = t.tel
+	f.s.lease = &flowLease{t: t, peer: f.Peer, src: f.Source.Addr()}
 	t.wg.Add(1)
 	t.mu.Unlock()
 	go func() {
 		defer t.wg.Done()
+		defer f.s.lease.end()
 		ctx, span := t.tel.startFlow(t.flowCtx, f)
 		f.s.span = span
 		defer f.Refuse()
@@ -149,12 +173,23 @@ func (t *Tunnel) startFlow(f *Flow) bool {
 	return true
 }
 
-// forwardTCP is the netstack's TCP forwarder callback: a SYN for which no
-// endpoint exists.
+// forwardTCP is the netstack's TCP forwarder callback, in a goroutine of
+// its own: a SYN for which no endpoint exists. Its peer was recorded by
+// interceptTCP when the SYN was delivered.
 func (t *Tunnel) forwardTCP(r *tcp.ForwarderRequest) {
 	id := r.ID()
+	peer, ok := t.takeSYNPeer(id)
+	complete := func(reset bool) {
+		r.Complete(reset)
+		t.synDone(id)
+	}
+	if !ok {
+		complete(true) // not delivered through interceptTCP: never guess
+		return
+	}
 	f := &Flow{
 		Protocol:    TCP,
+		Peer:        peer,
 		Source:      addrFromTCPIP(id.RemoteAddress, id.RemotePort),
 		Destination: addrFromTCPIP(id.LocalAddress, id.LocalPort),
 		s:           &flowState{},
@@ -163,15 +198,15 @@ func (t *Tunnel) forwardTCP(r *tcp.ForwarderRequest) {
 		var wq waiter.Queue
 		ep, err := r.CreateEndpoint(&wq)
 		if err != nil {
-			r.Complete(true)
+			complete(true)
 			return nil, fmt.Errorf("tunnel: accept %v: %v", f, err)
 		}
-		r.Complete(false)
+		complete(false)
 		return gonet.NewTCPConn(&wq, ep), nil
 	}
-	f.s.refuse = func() { r.Complete(true) }
+	f.s.refuse = func() { complete(true) }
 	if !t.startFlow(f) {
-		r.Complete(true)
+		complete(true)
 	}
 }
 
@@ -192,6 +227,7 @@ func (t *Tunnel) forwardUDP(r *udp.ForwarderRequest) {
 	}
 	f := &Flow{
 		Protocol:    UDP,
+		Peer:        t.flowPeer(id), // the forwarder runs inside the datagram's delivery
 		Source:      addrFromTCPIP(id.RemoteAddress, id.RemotePort),
 		Destination: addrFromTCPIP(id.LocalAddress, id.LocalPort),
 		s:           &flowState{},

@@ -247,16 +247,7 @@ func (t *Tunnel) evictIdle(cutoff time.Time) {
 		if keep[key] || at.After(cutoff) || s.LastHandshake.After(cutoff) {
 			continue
 		}
-		if s.Endpoint.IsValid() {
-			t.lazy.lastSeen[key] = s.Endpoint
-		}
-		r := t.lazy.retired[key]
-		r.rx += s.RxBytes
-		r.tx += s.TxBytes
-		if s.LastHandshake.After(r.lastHandshake) {
-			r.lastHandshake = s.LastHandshake
-		}
-		t.lazy.retired[key] = r
+		t.lazy.retire(key, s)
 		delete(t.lazy.loaded, key)
 		evict = append(evict, key)
 	}
@@ -272,6 +263,25 @@ func (t *Tunnel) evictIdle(cutoff time.Time) {
 			t.log.Warn("unload peer", "peer", key.String(), "err", err)
 		}
 	}
+}
+
+// retire keeps the statistics and endpoint of a peer that is being
+// removed from wireguard-go, for its next load. Must hold Tunnel.mu.
+func (l *lazyState) retire(key Key, s PeerStatus) {
+	if s.Endpoint.IsValid() {
+		l.lastSeen[key] = s.Endpoint
+	}
+	l.retired[key] = l.retired[key].add(s)
+}
+
+// add returns r with the statistics of s added.
+func (r peerStats) add(s PeerStatus) peerStats {
+	r.rx += s.RxBytes
+	r.tx += s.TxBytes
+	if s.LastHandshake.After(r.lastHandshake) {
+		r.lastHandshake = s.LastHandshake
+	}
+	return r
 }
 
 // mergeUnloaded adds the statistics of earlier loads to the device's

@@ -10,15 +10,14 @@ import (
 // An allowed IP prefix belongs to at most one peer, and no peer's prefix
 // lies inside another peer's. WireGuard's cryptokey routing accepts a
 // packet from a peer only if its source is routed to that peer, and the
-// tunnel names a flow's peer by the same longest-prefix match (WhoIs).
-// With overlaps the two can disagree: wireguard-go moves a duplicated
-// prefix to the last peer given it, and holds only the loaded peers (see
-// Options.EagerPeers), so a peer with 10.0.0.0/24 is accepted as the
-// sender of 10.0.0.2 while the peer with 10.0.0.2/32 is unloaded, and
-// WhoIs names the other one. Refusing overlaps at every entry point keeps
-// the configured table and wireguard-go's table in agreement: any source
-// address is in at most one peer's prefixes, so the peer whose key
-// authenticated a packet is the only answer WhoIs can give for it.
+// tunnel names a flow's peer by the same longest-prefix match in its own
+// table (see flowpeer.go for how the two are kept in step). With
+// overlaps the two could disagree: wireguard-go moves a duplicated prefix
+// to the last peer given it, and holds only the loaded peers (see
+// Options.EagerPeers), so a peer with 10.0.0.0/24 would be accepted as
+// the sender of 10.0.0.2 while the peer with 10.0.0.2/32 is unloaded, and
+// the table would name the other one. Refusing overlaps at every entry
+// point means any source address is in at most one peer's prefixes.
 
 // checkOverlaps returns an error naming two peers whose allowed IPs
 // overlap, or nil.

@@ -73,6 +73,12 @@ func TestOverlapRefused(t *testing.T) {
 			if len(n.Config().Peers) != 1 || len(n.Config().Peers[0].AllowedIPs) != 2 {
 				t.Errorf("config after a refused SetPeer: %+v", n.Config().Peers)
 			}
+			// A bundle: the whole peer set at once, which must leave the
+			// running set as it was.
+			wantNamesBoth(t, n.SetPeers(context.Background(), peers), ka, kb)
+			if len(n.Config().Peers) != 1 || n.Config().Peers[0].PublicKey != ka || len(n.Config().Peers[0].AllowedIPs) != 2 {
+				t.Errorf("config after a refused SetPeers: %+v", n.Config().Peers)
+			}
 		})
 	}
 }

@@ -36,12 +36,19 @@ type PeerStatus struct {
 // SetPeer adds a peer or, if its public key is already configured, updates
 // it in place (endpoint, preshared key, keepalive, and AllowedIPs, which are
 // replaced). Traffic to other peers is not interrupted, and an established
-// session with this peer survives an update. ctx bounds the resolution of an
+// session with this peer survives an update that keeps its allowed IPs or
+// adds to them. An update that removes any of them restarts the peer in
+// WireGuard (its session is renegotiated on the next packet; counters and
+// the roaming endpoint are kept), so that a packet it authenticated with
+// the old prefixes is delivered, and its flow named, before another peer
+// can be given them (see flowpeer.go). ctx bounds the resolution of an
 // endpoint host name. As in WireGuard, an allowed IP prefix belongs to one
 // peer: SetPeer refuses allowed IPs that overlap another peer's (equal,
 // inside or around them) with an error naming both, rather than moving
 // them as wg(8) does, so that WhoIs and Flow.Peer always name the peer
-// whose key authenticated a packet (see checkOverlaps).
+// whose key authenticated a packet (see checkOverlaps). To move a prefix,
+// take it from its peer first (SetPeer without it, or RemovePeer), or use
+// SetPeers.
 func (t *Tunnel) SetPeer(ctx context.Context, p PeerConfig) error {
 	if err := p.validate(); err != nil {
 		return err
@@ -56,6 +63,21 @@ func (t *Tunnel) SetPeer(ctx context.Context, p PeerConfig) error {
 	// for its goroutines, which take mu (flow interception, lazy loads).
 	t.cfgMu.Lock()
 	defer t.cfgMu.Unlock()
+	return t.setPeerLocked(p, b.String(), ep)
+}
+
+// setPeerLocked applies p, validated, cloned and rendered for wireguard-go
+// as uapi with its endpoint ep resolved. Must hold cfgMu, not mu.
+func (t *Tunnel) setPeerLocked(p PeerConfig, uapi string, ep netip.AddrPort) error {
+	return t.applyPeerLocked(p, uapi, ep, true)
+}
+
+// applyPeerLocked is setPeerLocked; with check unset the caller has made
+// sure that p's allowed IPs overlap no other peer's. Must hold cfgMu, not
+// mu.
+func (t *Tunnel) applyPeerLocked(p PeerConfig, uapi string, ep netip.AddrPort, check bool) error {
+	var b strings.Builder
+	b.WriteString(uapi)
 	t.mu.Lock()
 	closed := t.closed
 	_, loaded := t.lazy.loadedPeer(p.PublicKey)
@@ -64,16 +86,45 @@ func (t *Tunnel) SetPeer(ctx context.Context, p PeerConfig) error {
 		return ErrClosed
 	}
 	// cfgMu keeps the other peers from changing until p is applied.
+	if check {
+		t.mu.Lock()
+		err := checkOverlaps(replacePeer(t.cfg.Peers, p))
+		t.mu.Unlock()
+		if err != nil {
+			return err
+		}
+	}
 	t.mu.Lock()
-	err = checkOverlaps(replacePeer(t.cfg.Peers, p))
+	var old []netip.Prefix
+	if i := slices.IndexFunc(t.cfg.Peers, func(q PeerConfig) bool { return q.PublicKey == p.PublicKey }); i >= 0 {
+		old = t.cfg.Peers[i].AllowedIPs
+	}
 	t.mu.Unlock()
-	if err != nil {
-		return err
+	// A peer that loses prefixes is stopped in wireguard-go before it is
+	// configured again (see flowpeer.go): a packet it authenticated with
+	// them must be delivered before another peer can be given them.
+	restarted := false
+	if lost := lostPrefixes(old, p.AllowedIPs); len(lost) > 0 {
+		seen, err := t.revokePrefixes(p.PublicKey, lost)
+		if err != nil {
+			t.mu.Lock()
+			t.table.setPeer(p.PublicKey, nil, lost) // wireguard-go may still have them
+			t.mu.Unlock()
+			return err
+		}
+		if p.Endpoint == "" && seen.IsValid() {
+			fmt.Fprintf(&b, "endpoint=%s\n", seen)
+			ep = seen
+		}
+		restarted = loaded
 	}
 	load := t.lazy == nil || loaded || p.PersistentKeepalive > 0
 	if load {
 		if err := t.dev.IpcSet(b.String()); err != nil {
 			return fmt.Errorf("tunnel: set peer %v: %w", p.PublicKey, err)
+		}
+		if restarted && ep.IsValid() {
+			t.kickHandshake(p)
 		}
 	}
 	t.mu.Lock()
@@ -87,24 +138,28 @@ func (t *Tunnel) SetPeer(ctx context.Context, p PeerConfig) error {
 		// later does not resolve a host name on a packet path.
 		t.lazy.lastSeen[p.PublicKey] = ep
 	}
-	i := slices.IndexFunc(t.cfg.Peers, func(q PeerConfig) bool { return q.PublicKey == p.PublicKey })
-	var old []netip.Prefix
-	if i >= 0 {
-		old = t.cfg.Peers[i].AllowedIPs
+	if i := slices.IndexFunc(t.cfg.Peers, func(q PeerConfig) bool { return q.PublicKey == p.PublicKey }); i >= 0 {
 		t.cfg.Peers[i] = p
 	} else {
 		t.cfg.Peers = append(t.cfg.Peers, p)
 	}
-	t.table.setPeer(p.PublicKey, old, p.AllowedIPs) // no losers: overlaps were refused
+	// Granted after wireguard-go has them (see flowpeer.go); no losers,
+	// since overlaps were refused.
+	t.table.setPeer(p.PublicKey, old, p.AllowedIPs)
 	return nil
 }
 
 // RemovePeer removes a peer. Its session keys are destroyed at once, so
 // packets from and to it stop flowing; connections through it stall and
-// time out. It returns ErrUnknownPeer if no such peer is configured.
+// time out, and flows a FlowHandler accepted from it are closed. It returns ErrUnknownPeer if no such peer is configured.
 func (t *Tunnel) RemovePeer(key Key) error {
 	t.cfgMu.Lock()
 	defer t.cfgMu.Unlock()
+	return t.removePeerLocked(key)
+}
+
+// removePeerLocked is RemovePeer. Must hold cfgMu, not mu.
+func (t *Tunnel) removePeerLocked(key Key) error {
 	t.mu.Lock()
 	if t.closed {
 		t.mu.Unlock()
@@ -122,9 +177,14 @@ func (t *Tunnel) RemovePeer(key Key) error {
 		delete(t.lazy.retired, key)
 		t.lazy.gen.Add(1)
 	}
+	delete(t.restarted, key)
+	// Out of the table before wireguard-go stops the peer, which waits
+	// for the packets it authenticated (see flowpeer.go).
 	t.table.setPeer(key, t.cfg.Peers[i].AllowedIPs, nil)
+	cut := t.cutLeasesLocked(key, t.cfg.Peers[i].AllowedIPs)
 	t.cfg.Peers = slices.Delete(t.cfg.Peers, i, i+1)
 	t.mu.Unlock()
+	closeAll(cut)
 	// The tunnel no longer routes to the peer, so nothing loads it again
 	// before wireguard-go has removed it. Removing a peer waits for its
 	// goroutines, which may be delivering a packet that takes mu.
@@ -143,7 +203,18 @@ func (t *Tunnel) RemovePeer(key Key) error {
 func (t *Tunnel) Peers() []PeerStatus {
 	ps := t.devicePeers()
 	if t.lazy != nil {
-		ps = t.mergeUnloaded(ps)
+		return t.mergeUnloaded(ps)
+	}
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	for i := range ps {
+		if r, ok := t.restarted[ps[i].PublicKey]; ok {
+			ps[i].RxBytes += r.rx
+			ps[i].TxBytes += r.tx
+			if ps[i].LastHandshake.IsZero() {
+				ps[i].LastHandshake = r.lastHandshake
+			}
+		}
 	}
 	return ps
 }

@@ -79,7 +79,7 @@ func (t *Tunnel) newStack(bufSize int, intercept bool) (*stack.Stack, error) {
 			return fail("spoofing", err)
 		}
 		tf := tcp.NewForwarder(s, 0, maxPendingFlows, t.forwardTCP)
-		s.SetTransportProtocolHandler(tcp.ProtocolNumber, tf.HandlePacket)
+		s.SetTransportProtocolHandler(tcp.ProtocolNumber, t.interceptTCP(tf))
 		uf := udp.NewForwarder(s, t.forwardUDP)
 		s.SetTransportProtocolHandler(udp.ProtocolNumber, uf.HandlePacket)
 	}

@@ -118,10 +118,13 @@ type Tunnel struct {
 	// dropped, and its sender retries.
 	rebindMu sync.RWMutex
 
-	mu         sync.Mutex   // guards the fields below
-	httpClient *http.Client // made by HTTPClient
-	cfg        Config       // the applied configuration; Peers mirror the device
-	table      prefixTable
+	mu         sync.Mutex                        // guards the fields below
+	httpClient *http.Client                      // made by HTTPClient
+	cfg        Config                            // the applied configuration; Peers mirror the device
+	table      prefixTable                       // written only as described in flowpeer.go
+	synPeer    map[stack.TransportEndpointID]Key // peers of SYNs awaiting forwardTCP's decision
+	restarted  map[Key]peerStats                 // with EagerPeers: statistics of peers restarted by revokePrefixes
+	leases     map[*flowLease]struct{}           // flows being handled, cut when their source leaves their peer
 	closed     bool
 	uapi       net.Listener
 	uapiConn   net.Conn       // the UAPI client being served, if any
@@ -153,6 +156,9 @@ func New(ctx context.Context, cfg Config, opts *Options) (*Tunnel, error) {
 		flowHandler: opts.FlowHandler,
 		dns:         cfg.DNS,
 		bind:        opts.Bind,
+		synPeer:     make(map[stack.TransportEndpointID]Key),
+		leases:      make(map[*flowLease]struct{}),
+		restarted:   make(map[Key]peerStats),
 	}
 	t.flowCtx, t.flowCancel = context.WithCancel(context.Background())
 	for _, p := range cfg.Addresses {

@@ -413,22 +413,16 @@ func (t *Tunnel) applyUAPISet(req *uapiSet) error {
 	if err := t.setInterface(req); err != nil {
 		return err
 	}
-	for _, p := range cur.Peers {
-		if _, kept := final[p.PublicKey]; kept {
-			continue
-		}
-		if err := t.RemovePeer(p.PublicKey); err != nil && !errors.Is(err, ErrUnknownPeer) {
-			return uapiErrorf(ipc.IpcErrorInvalid, "%w", err)
-		}
-	}
+	// Applied as SetPeers does, so that a request may move a prefix
+	// between peers in any order: prefixes are taken before any is given.
+	apply := make(map[Key]bool, len(touched))
 	for _, key := range touched {
-		p, ok := final[key]
-		if !ok {
-			continue // removed later in the request
-		}
-		if err := t.SetPeer(context.Background(), p); err != nil {
-			return uapiErrorf(ipc.IpcErrorInvalid, "%w", err)
-		}
+		apply[key] = true
+	}
+	t.cfgMu.Lock()
+	defer t.cfgMu.Unlock()
+	if err := t.applyPeersLocked(context.Background(), peers, apply); err != nil {
+		return uapiErrorf(ipc.IpcErrorInvalid, "%w", err)
 	}
 	return nil
 }

@@ -71,10 +71,12 @@ func (pt *prefixTable) lookup(a netip.Addr) (Key, bool) {
 }
 
 // WhoIs returns the public key of the peer that an inner source address
-// belongs to: the peer whose AllowedIPs contain addr by longest-prefix
-// match. WireGuard only accepts a packet from a peer if its source is in
-// that peer's AllowedIPs, so for traffic received through the tunnel the
-// answer identifies the sender cryptographically.
+// belongs to now: the peer whose AllowedIPs contain addr. WireGuard only
+// accepts a packet from a peer if its source is in that peer's
+// AllowedIPs, so while the configuration does not change the answer is
+// the sender of traffic from addr. To know who sent a given flow, use
+// Flow.Peer, which is fixed when the flow's first packet is delivered:
+// WhoIs asked later may see a prefix that has moved since.
 func (t *Tunnel) WhoIs(addr netip.Addr) (Key, bool) {
 	t.mu.Lock()
 	defer t.mu.Unlock()

@@ -259,11 +259,9 @@ func (g *Gateway) applyConsole(ctx context.Context, d *ConsoleDirectory, snap *c
 	oldPeers := st.peers()
 	prev := d.snap.Swap(snap)
 	newPeers := st.peers()
-	for _, p := range newPeers {
-		if err := g.tun.SetPeer(ctx, p); err != nil {
-			d.snap.Store(prev)
-			return fmt.Errorf("ztna: peer %s: %w", p.PublicKey, err)
-		}
+	if err := g.setTunnelPeers(ctx, newPeers); err != nil {
+		d.snap.Store(prev)
+		return fmt.Errorf("ztna: bundle %d: %w", snap.version, err)
 	}
 	g.engine.Swap(set)
 	if nst != nil {

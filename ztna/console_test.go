@@ -9,10 +9,12 @@ import (
 	"net/http/httptest"
 	"os"
 	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/gonaut/gonaut/tunnel"
 	"github.com/gonaut/gonaut/ztna"
 	"github.com/gonaut/gonaut/ztna/controlplane"
 )
@@ -333,4 +335,70 @@ func TestConsoleBundleResources(t *testing.T) {
 	}
 	echoOnce(t, c, "the file's resource stays")
 	c.Close()
+}
+
+// TestConsoleBundlePeers sends the gateway console bundles that give two
+// devices one tunnel address, the way duplicated enrolments did. A bundle
+// in which two devices overlap is refused whole with an error naming both
+// keys, and the enforced bundle stays; a later bundle that has removed
+// the first device and given its address to another applies at once, and
+// the address's flows are the new holder's. Before the fix the refused
+// bundle left the removed device in the tunnel, so every later bundle
+// failed on the overlap with it.
+func TestConsoleBundlePeers(t *testing.T) {
+	w := newWorld(t)
+	w.cfg.Resources = []ztna.ResourceConfig{{Name: "echo.corp", Kind: "tcp", Port: 7, Upstreams: []string{echoServer(t)}}}
+	w.cfg.Policies = nil
+	w.cfg.Users, w.cfg.Devices = nil, nil
+	pol, err := os.ReadFile("testdata/policy.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	bob, carol := w.devices["bob"], w.devices["carol"]
+	x := bob.addr.String() + "/32" // the address carol's device had, then bob's
+	bundle := func(version int64, devs ...controlplane.Device) *controlplane.Bundle {
+		return &controlplane.Bundle{
+			Version:  version,
+			Policies: []controlplane.Policy{{Name: "policy.yaml", Version: 1, Source: string(pol)}},
+			Users: []controlplane.Identity{
+				{ID: "bob", Email: "bob@example.com", Groups: []string{"eng"}},
+				{ID: "carol", Email: "carol@example.com", Groups: []string{"sales"}},
+			},
+			Devices: devs,
+		}
+	}
+	carolAtX := controlplane.Device{ID: carol.id, Name: "laptop", Owner: "carol", PublicKey: carol.key.PublicKey().String(), Address: x}
+	bobAtX := controlplane.Device{ID: bob.id, Name: "laptop", Owner: "bob", PublicKey: bob.key.PublicKey().String(), Address: x}
+
+	dir := ztna.NewConsoleDirectory()
+	g := w.start(t, &ztna.Options{Directory: dir})
+	ctx := testCtx(t, 60*time.Second)
+	if err := g.ApplyBundle(ctx, dir, bundle(1, carolAtX)); err != nil {
+		t.Fatal(err)
+	}
+
+	err = g.ApplyBundle(ctx, dir, bundle(2, carolAtX, bobAtX))
+	if !errors.Is(err, tunnel.ErrInvalidConfig) || !strings.Contains(err.Error(), bobAtX.PublicKey) || !strings.Contains(err.Error(), carolAtX.PublicKey) {
+		t.Fatalf("bundle with two devices at %s: err = %v, want an overlap naming both keys", x, err)
+	}
+	if v := dir.Version(); v != 1 {
+		t.Errorf("enforced version after a refused bundle = %d, want 1", v)
+	}
+	if k, _ := g.Tunnel().WhoIs(bob.addr); k != carol.key.PublicKey() {
+		t.Errorf("after a refused bundle %s belongs to %v, want carol's device still", x, k)
+	}
+
+	// The console deletes carol's device and gives its address to bob's.
+	if err := g.ApplyBundle(ctx, dir, bundle(3, bobAtX)); err != nil {
+		t.Fatalf("bundle moving %s to a new device: %v", x, err)
+	}
+	if k, _ := g.Tunnel().WhoIs(bob.addr); k != bob.key.PublicKey() {
+		t.Errorf("%s belongs to %v, want bob's device", x, k)
+	}
+	c, err := w.client(t, g, "bob").Dial(ctx, "tcp", "echo.corp:7")
+	if err != nil {
+		t.Fatalf("bob's device at the moved address: %v", err)
+	}
+	defer c.Close()
+	echoOnce(t, c, "at the moved address")
 }

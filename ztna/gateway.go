@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/http"
 	"net/netip"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -522,16 +523,51 @@ func (g *Gateway) Reload(ctx context.Context, cfg *Config) error {
 		set = cs // a console-managed gateway keeps the console's policies
 	}
 	newPeers := st.peers()
-	for _, p := range newPeers {
-		if err := g.tun.SetPeer(ctx, p); err != nil {
-			return fmt.Errorf("ztna: peer %s: %w", p.PublicKey, err)
-		}
+	if err := g.setTunnelPeers(ctx, newPeers); err != nil {
+		return fmt.Errorf("ztna: reload: %w", err)
 	}
 	g.engine.Swap(set)
 	g.install(st)
 	g.Reauthorize(ctx)
 	g.removeStalePeers(old.peers(), newPeers)
 	return nil
+}
+
+// setTunnelPeers gives the tunnel the directory's peers in one step
+// (tunnel.SetPeers), so that a set in which two devices overlap is refused
+// whole with an error naming both, and an address that moved from a
+// removed device to another moves at once. Other peers of the tunnel
+// (removed devices within their peerGrace, peers added through the UAPI
+// socket) stay, unless they hold a prefix that now belongs to a directory
+// peer: that prefix's flows must be named after its new holder, and the
+// old one could open nothing anyway, since the directory no longer knows
+// it.
+func (g *Gateway) setTunnelPeers(ctx context.Context, peers []tunnel.PeerConfig) error {
+	dirPeer := make(map[tunnel.Key]bool, len(peers))
+	for _, p := range peers {
+		dirPeer[p.PublicKey] = true
+	}
+	final := slices.Clone(peers)
+	for _, p := range g.tun.Config().Peers {
+		if !dirPeer[p.PublicKey] && !overlapsAny(p, peers) {
+			final = append(final, p)
+		}
+	}
+	return g.tun.SetPeers(ctx, final)
+}
+
+// overlapsAny reports whether an allowed IP of p overlaps one of peers'.
+func overlapsAny(p tunnel.PeerConfig, peers []tunnel.PeerConfig) bool {
+	for _, q := range peers {
+		for _, a := range p.AllowedIPs {
+			for _, b := range q.AllowedIPs {
+				if a.Overlaps(b) {
+					return true
+				}
+			}
+		}
+	}
+	return false
 }
 
 // peerGrace is how long a removed device's peer stays in the tunnel after

@@ -266,7 +266,8 @@ type userPatch struct {
 	Groups   *[]string   `json:"groups"`
 	Disabled *bool       `json:"disabled"`
 	Password *string     `json:"password"`
-	Unlock   bool        `json:"unlock"`
+	// Unlock ends the sign-in backoff of the user from every source.
+	Unlock bool `json:"unlock"`
 }
 
 func (s *Server) apiPatchUser(w http.ResponseWriter, r *http.Request, p *principal) {

@@ -104,6 +104,12 @@ func TestAttackerCannotLockOutAdmin(t *testing.T) {
 	if resp := forger.login("admin@example.com", "correct horse battery", ""); resp.StatusCode != 401 {
 		t.Errorf("a forged X-Forwarded-For escaped the backoff: %d", resp.StatusCode)
 	}
+	// An admin's unlock ends the backoff of every source.
+	u, _ := e.st.UserByEmail(bg, "admin@example.com")
+	patchUser(t, hs, e.keys[store.RoleAdmin], u.ID, map[string]any{"unlock": true})
+	if resp := attacker.login("admin@example.com", "correct horse battery", ""); resp.StatusCode != http.StatusSeeOther {
+		t.Errorf("the right password after an unlock: %d", resp.StatusCode)
+	}
 	srcs := loginSources(t, e.st, "admin@example.com")
 	if len(srcs) == 0 || slices.ContainsFunc(srcs, func(s string) bool { return s != "127.0.0.2" && s != "127.0.0.3" }) {
 		t.Errorf("audited sources %v", srcs)

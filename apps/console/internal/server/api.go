@@ -266,7 +266,8 @@ type userPatch struct {
 	Groups   *[]string   `json:"groups"`
 	Disabled *bool       `json:"disabled"`
 	Password *string     `json:"password"`
-	Unlock   bool        `json:"unlock"`
+	// Unlock ends the sign-in backoff of the user from every source.
+	Unlock bool `json:"unlock"`
 }
 
 func (s *Server) apiPatchUser(w http.ResponseWriter, r *http.Request, p *principal) {
@@ -274,41 +275,53 @@ func (s *Server) apiPatchUser(w http.ResponseWriter, r *http.Request, p *princip
 	if !decode(w, r, &req) {
 		return
 	}
-	u, err := s.st.User(r.Context(), r.PathValue("id"))
+	if req.Password != nil && len(*req.Password) < 12 {
+		writeError(w, http.StatusBadRequest, "invalid", "password must have at least 12 characters")
+		return
+	}
+	var hash string
+	if req.Password != nil {
+		hash = HashPassword(*req.Password)
+	}
+	// Only the fields the patch names change, on the newest row.
+	u, err := s.updateUser(r.Context(), r.PathValue("id"), func(u *store.User) (bool, error) {
+		if req.Name != nil {
+			u.Name = *req.Name
+		}
+		if req.Role != nil {
+			u.Role = *req.Role
+		}
+		if req.Groups != nil {
+			u.Groups = *req.Groups
+		}
+		if req.Disabled != nil {
+			u.Disabled = *req.Disabled
+		}
+		if req.Password != nil {
+			u.PasswordHash = hash
+		}
+		return true, nil
+	})
 	if err != nil {
 		s.storeError(w, err)
 		return
 	}
-	if req.Name != nil {
-		u.Name = *req.Name
-	}
-	if req.Role != nil {
-		u.Role = *req.Role
-	}
-	if req.Groups != nil {
-		u.Groups = *req.Groups
-	}
-	if req.Disabled != nil {
-		u.Disabled = *req.Disabled
-	}
-	if req.Password != nil {
-		if len(*req.Password) < 12 {
-			writeError(w, http.StatusBadRequest, "invalid", "password must have at least 12 characters")
+	if req.Unlock {
+		// The login backoff of every source ends.
+		if err := s.st.ClearLoginFailures(r.Context(), u.ID, ""); err != nil {
+			s.storeError(w, err)
 			return
 		}
-		u.PasswordHash = HashPassword(*req.Password)
-	}
-	if req.Unlock {
-		u.LockedUntil, u.FailedLogins = time.Time{}, 0
-	}
-	if err := s.st.UpdateUser(r.Context(), u); err != nil {
-		s.storeError(w, err)
-		return
 	}
 	if u.Disabled || req.Password != nil {
 		s.st.DeleteUserSessions(r.Context(), u.ID)
 	}
-	s.audit(r.Context(), p.name(), "user.update", u.Email, "", req)
+	// The audit log records that the password changed, never the password.
+	logged := req
+	if logged.Password != nil {
+		logged.Password = new("(changed)")
+	}
+	s.audit(r.Context(), p.name(), "user.update", u.Email, "", logged)
 	s.changed()
 	writeJSON(w, http.StatusOK, u)
 }

@@ -6,7 +6,6 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
-	"net"
 	"net/http"
 	"strconv"
 	"time"
@@ -32,10 +31,10 @@ func (s *Server) cpRegister(w http.ResponseWriter, r *http.Request, _ *principal
 		return
 	}
 	now := s.now()
-	// The bucket is the client's address: with the port in the key every
-	// new connection would start a fresh one.
-	ip, _, _ := net.SplitHostPort(r.RemoteAddr)
-	if !s.loginIP.allow("register:"+ip, now) {
+	// The bucket is the client's address (behind a trusted proxy, the
+	// one it forwards): with the port in the key every new connection
+	// would start a fresh one.
+	if !s.loginIP.allow("register:"+s.clientSource(r), now) {
 		writeError(w, http.StatusTooManyRequests, "throttled", "too many attempts")
 		return
 	}

@@ -15,8 +15,19 @@
 //
 // People log in with an email, an argon2id-hashed password and, once they
 // enrolled an authenticator, a TOTP code or one of ten one-time recovery
-// codes. Logins are throttled per client address and per account, and an
-// account locks for Options.LockoutFor after Options.LockoutAfter failures.
+// codes. Logins are throttled per client source, and failures slow down
+// one account from one source only: after Options.BackoffAfter failures
+// in a row that source waits Options.BackoffBase, doubling up to
+// Options.BackoffMax, before its next attempt is checked, while the
+// account's owner logs in from elsewhere as usual. Unknown, disabled and
+// backed-off accounts get the answer of a wrong password after the same
+// argon2 work. The client source is the TCP peer, or, when the peer is
+// one of the trusted_proxies setting's prefixes, the rightmost
+// X-Forwarded-For hop that is not a trusted proxy (an IPv6 client
+// counts by its /64). Login never rewrites the user row, and every
+// read-modify-write of a user is compare-and-swap on its row version
+// (store.ErrStale, 409, after a few retries), so a concurrent disable,
+// demotion or reset always holds.
 // A login always starts a new session (the old cookie is dropped), kept
 // in an HttpOnly, SameSite=Strict cookie whose value is stored only as a
 // SHA-256; sessions end after Options.SessionIdle without a request and

@@ -86,17 +86,23 @@ func (s *Server) setMember(ctx context.Context, group, user string, member bool,
 			return nil, err
 		}
 	}
-	has := slices.Contains(u.Groups, group)
-	switch {
-	case member && !has:
-		u.Groups = append(u.Groups, group)
-	case !member && has:
-		u.Groups = slices.DeleteFunc(u.Groups, func(g string) bool { return g == group })
-	default:
-		return u, nil
-	}
-	if err := s.st.UpdateUser(ctx, u); err != nil {
-		return nil, err
+	changed := false
+	u, err = s.updateUser(ctx, u.ID, func(u *store.User) (bool, error) {
+		has := slices.Contains(u.Groups, group)
+		switch {
+		case member && !has:
+			u.Groups = append(u.Groups, group)
+		case !member && has:
+			u.Groups = slices.DeleteFunc(u.Groups, func(g string) bool { return g == group })
+		default:
+			changed = false
+			return false, nil
+		}
+		changed = true
+		return true, nil
+	})
+	if err != nil || !changed {
+		return u, err
 	}
 	action := "group.member.add"
 	if !member {

@@ -37,7 +37,7 @@ var apiDocs = []apiDoc{
 	{"GET", "/api/v1/users", "List users", listParams, nil, page[store.User]{}, 0},
 	{"POST", "/api/v1/users", "Create a user", nil, userRequest{}, store.User{}, 201},
 	{"GET", "/api/v1/users/{id}", "Get a user", nil, nil, store.User{}, 0},
-	{"PATCH", "/api/v1/users/{id}", "Change a user: name, role, groups, disable, password, unlock", nil, userPatch{}, store.User{}, 0},
+	{"PATCH", "/api/v1/users/{id}", "Change a user: name, role, groups, disable, password, unlock (end the sign-in backoff of every source)", nil, userPatch{}, store.User{}, 0},
 	{"GET", "/api/v1/groups", "List groups", nil, nil, page[store.Group]{}, 0},
 	{"PUT", "/api/v1/groups/{name}", "Create or update a group", nil, groupRequest{}, store.Group{}, 0},
 	{"DELETE", "/api/v1/groups/{name}", "Delete a group", nil, nil, nil, 204},

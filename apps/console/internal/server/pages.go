@@ -148,7 +148,7 @@ func (s *Server) pageLoginPost(w http.ResponseWriter, r *http.Request, _ *princi
 		l := ui.Login{Page: s.pageOf(r, nil, "Log in", ""), Email: email, Next: r.PostFormValue("next")}
 		l.CSRF = s.loginCSRF(w, r)
 		l.Error = strings.TrimPrefix(err.Error(), "console: ")
-		if !errors.Is(err, errLoginFailed) && !errors.Is(err, errThrottled) && !errors.Is(err, errLocked) {
+		if !errors.Is(err, errLoginFailed) && !errors.Is(err, errThrottled) {
 			l.Error = "login failed"
 		}
 		status := http.StatusUnauthorized

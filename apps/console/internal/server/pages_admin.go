@@ -303,13 +303,11 @@ func (s *Server) pageUserPost(w http.ResponseWriter, r *http.Request, p *princip
 
 func (s *Server) pageUserToggle(disable bool) func(http.ResponseWriter, *http.Request, *principal) {
 	return func(w http.ResponseWriter, r *http.Request, p *principal) {
-		u, err := s.st.User(r.Context(), r.PathValue("id"))
+		u, err := s.updateUser(r.Context(), r.PathValue("id"), func(u *store.User) (bool, error) {
+			u.Disabled = disable
+			return true, nil
+		})
 		if err != nil {
-			s.pageError(w, r, err)
-			return
-		}
-		u.Disabled = disable
-		if err := s.st.UpdateUser(r.Context(), u); err != nil {
 			s.pageError(w, r, err)
 			return
 		}

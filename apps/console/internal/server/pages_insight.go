@@ -229,8 +229,10 @@ func (s *Server) pageUserRole(w http.ResponseWriter, r *http.Request, p *princip
 		}
 	}
 	old := u.Role
-	u.Role = role
-	if err := s.st.UpdateUser(ctx, u); err != nil {
+	if u, err = s.updateUser(ctx, u.ID, func(u *store.User) (bool, error) {
+		u.Role = role
+		return true, nil
+	}); err != nil {
 		redirect(w, r, back, "error", "not changed: "+err.Error())
 		return
 	}

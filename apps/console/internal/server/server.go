@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/gonaut/gonaut/apps/console/internal/store"
@@ -30,10 +31,15 @@ type Options struct {
 	// SecureCookies marks cookies Secure; set it whenever the console is
 	// served over HTTPS (always, outside a laptop). Default false.
 	SecureCookies bool
-	// LockoutAfter failed logins lock an account for LockoutFor.
-	// Defaults 5 and 15 minutes.
-	LockoutAfter int
-	LockoutFor   time.Duration
+	// BackoffAfter failed logins in a row of one account from one source
+	// (client address, IPv6 /64) make that source wait BackoffBase before
+	// its next attempt on the account is checked, doubling with every
+	// further failure up to BackoffMax. Other sources are not slowed, so
+	// an attacker cannot lock a user out. Defaults 5, 1 second and 15
+	// minutes.
+	BackoffAfter int
+	BackoffBase  time.Duration
+	BackoffMax   time.Duration
 	// DeviceSession is how long an enrolled device's session lasts before
 	// its owner must log in with MFA again. Default 12 hours.
 	DeviceSession time.Duration
@@ -56,8 +62,14 @@ type Server struct {
 	mux  *http.ServeMux
 	hub  *hub
 
-	loginIP   *throttle
-	loginUser *throttle
+	loginIP *throttle // per client source: logins and registrations
+
+	// testHookPasswordChecked, when set by a test, runs in login between
+	// the password check and what login does with the result; it widens
+	// the window a concurrent change of the user must not be lost in.
+	// Production never sets it.
+	testHookPasswordChecked atomic.Pointer[func()]
+	badProxies              sync.Map // malformed trusted_proxies values already logged
 
 	origin string // this process among the replicas, for relayed events
 	// listening is closed once the server listens to the other
@@ -97,11 +109,14 @@ func New(st store.Store, opts *Options) (*Server, error) {
 	if o.SessionMax <= 0 {
 		o.SessionMax = 12 * time.Hour
 	}
-	if o.LockoutAfter <= 0 {
-		o.LockoutAfter = 5
+	if o.BackoffAfter <= 0 {
+		o.BackoffAfter = 5
 	}
-	if o.LockoutFor <= 0 {
-		o.LockoutFor = 15 * time.Minute
+	if o.BackoffBase <= 0 {
+		o.BackoffBase = time.Second
+	}
+	if o.BackoffMax <= 0 {
+		o.BackoffMax = 15 * time.Minute
 	}
 	if o.DeviceSession <= 0 {
 		o.DeviceSession = 12 * time.Hour
@@ -117,7 +132,6 @@ func New(st store.Store, opts *Options) (*Server, error) {
 		s.log = slog.New(slog.DiscardHandler)
 	}
 	s.loginIP = newThrottle(20, 3*time.Second)
-	s.loginUser = newThrottle(10, 6*time.Second)
 	for _, rt := range s.routes() {
 		s.handle(rt)
 	}
@@ -216,6 +230,8 @@ func (s *Server) storeError(w http.ResponseWriter, err error) {
 		writeError(w, http.StatusBadRequest, "invalid", "%s", invalid)
 	case errors.Is(err, store.ErrNotFound):
 		writeError(w, http.StatusNotFound, "not_found", "not found")
+	case errors.Is(err, store.ErrStale):
+		writeError(w, http.StatusConflict, "stale", "it changed while this request was being handled; reload and try again")
 	case errors.Is(err, store.ErrConflict):
 		writeError(w, http.StatusConflict, "conflict", "already exists")
 	case errors.Is(err, store.ErrInvalid):

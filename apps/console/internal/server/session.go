@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/subtle"
 	"errors"
-	"net"
 	"net/http"
 	"strings"
 	"time"
@@ -121,57 +120,96 @@ func (s *Server) checkLoginCSRF(r *http.Request, tok string) bool {
 }
 
 var errThrottled = errors.New("console: too many login attempts; wait a little")
-var errLocked = errors.New("console: account locked after too many failed logins; try again later")
 
-// login checks credentials and a TOTP or recovery code, applying
-// throttling and lockout, and starts a new session: any session the
-// browser had is ended (rotation), so a planted cookie never becomes a
-// logged-in one.
+// backoffForget is how long after its last failure a run of failed
+// logins of one account from one source is forgotten.
+const backoffForget = 24 * time.Hour
+
+// maxAuditedEmail bounds the email recorded for a failed login.
+const maxAuditedEmail = 254
+
+// login checks credentials and a TOTP or recovery code and starts a new
+// session: any session the browser had is ended (rotation), so a planted
+// cookie never becomes a logged-in one.
+//
+// Failures slow down one account from one source (see loginBackoff),
+// never the account everywhere. Unknown, disabled and backed-off
+// accounts get the same answer as a wrong password, after the same
+// argon2 work (against a dummy hash), so that neither the answer nor its
+// timing tells them apart. Login never rewrites the user row: failures
+// are counted in their own table and a recovery code is consumed by a
+// targeted update, so a concurrent disable, demotion or password reset
+// always holds.
 func (s *Server) login(w http.ResponseWriter, r *http.Request, email, password, code string) (*store.User, error) {
 	ctx := r.Context()
 	now := s.now()
-	ip, _, _ := net.SplitHostPort(r.RemoteAddr)
-	if !s.loginIP.allow("ip:"+ip, now) || !s.loginUser.allow("user:"+strings.ToLower(email), now) {
+	src := s.clientSource(r)
+	if !s.loginIP.allow("ip:"+src, now) {
 		return nil, errThrottled
 	}
 	u, err := s.st.UserByEmail(ctx, email)
 	if err != nil {
-		// Spend the same time as a real check so that timing does not
-		// tell which emails exist.
-		CheckPassword(dummyHash, password)
-		return nil, errLoginFailed
+		u = nil
 	}
-	if u.LockedUntil.After(now) {
-		return nil, errLocked
+	hash, reason := dummyHash, "unknown account"
+	if u != nil {
+		f, err := s.st.LoginFailures(ctx, u.ID, src)
+		if err != nil {
+			CheckPassword(dummyHash, password)
+			return nil, err
+		}
+		switch wait := s.loginBackoff(f.Failures); {
+		case u.Disabled:
+			reason = "disabled"
+		case now.Before(f.Last.Add(wait)):
+			reason = "backoff"
+		default:
+			hash, reason = u.PasswordHash, ""
+		}
 	}
-	ok := !u.Disabled && CheckPassword(u.PasswordHash, password)
+	// The password is checked in every case, against a dummy hash when
+	// there is no real check to make, so that timing says nothing.
+	ok := CheckPassword(hash, password) && reason == ""
+	if reason == "" && !ok {
+		reason = "password"
+	}
+	if hook := s.testHookPasswordChecked.Load(); hook != nil {
+		(*hook)()
+	}
 	mfa := false
 	if ok && u.TOTPEnabled {
 		code = strings.TrimSpace(code)
 		switch {
 		case totp.Validate(code, u.TOTPSecret):
 			mfa = true
-		case useRecovery(u, code):
-			mfa = true
 		default:
-			ok = false
+			used, err := s.st.UseRecoveryCode(ctx, u.ID, tokenHash(strings.ToLower(code)))
+			if err != nil {
+				return nil, err
+			}
+			mfa, ok = used, used
+			if !used {
+				reason = "code"
+			}
 		}
 	}
 	if !ok {
-		u.FailedLogins++
-		if u.FailedLogins >= s.opts.LockoutAfter {
-			u.LockedUntil = now.Add(s.opts.LockoutFor)
-			u.FailedLogins = 0
+		actor := strings.ToLower(email)
+		if len(actor) > maxAuditedEmail {
+			actor = actor[:maxAuditedEmail]
 		}
-		s.st.UpdateUser(ctx, u)
-		s.audit(ctx, u.Email, "login.failed", "", "", nil)
+		if reason == "password" || reason == "code" {
+			// Only a real check counts: attempts while backed off were
+			// never checked and do not extend the wait.
+			if _, err := s.st.RecordLoginFailure(ctx, u.ID, src, now, backoffForget); err != nil {
+				s.log.Error("console: recording a failed login", "err", err)
+			}
+		}
+		s.audit(ctx, actor, "login.failed", "", "", map[string]string{"source": src, "reason": reason})
 		return nil, errLoginFailed
 	}
-	if u.FailedLogins != 0 || mfa {
-		u.FailedLogins = 0
-		if err := s.st.UpdateUser(ctx, u); err != nil {
-			return nil, err
-		}
+	if err := s.st.ClearLoginFailures(ctx, u.ID, src); err != nil {
+		return nil, err
 	}
 	if c, err := r.Cookie(sessionCookie); err == nil {
 		s.st.DeleteSession(ctx, tokenHash(c.Value))
@@ -182,21 +220,24 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request, email, password, 
 		return nil, err
 	}
 	s.setCookie(w, sessionCookie, sid, int(s.opts.SessionMax/time.Second))
-	s.audit(ctx, u.Email, "login", "", "", map[string]any{"mfa": mfa})
+	s.audit(ctx, u.Email, "login", "", "", map[string]any{"mfa": mfa, "source": src})
 	return u, nil
 }
 
-// useRecovery consumes a recovery code of u if code is one; the caller
-// saves u.
-func useRecovery(u *store.User, code string) bool {
-	h := tokenHash(strings.ToLower(code))
-	for i, c := range u.Recovery {
-		if subtle.ConstantTimeCompare([]byte(c), []byte(h)) == 1 {
-			u.Recovery = append(u.Recovery[:i:i], u.Recovery[i+1:]...)
-			return true
-		}
+// loginBackoff is how long a source must wait after its last failure
+// before its next attempt on an account is checked, after failures in a
+// row from it: nothing for the first BackoffAfter-1, then BackoffBase,
+// doubling with every further failure up to BackoffMax.
+func (s *Server) loginBackoff(failures int) time.Duration {
+	n := failures - s.opts.BackoffAfter
+	if n < 0 {
+		return 0
 	}
-	return false
+	d := s.opts.BackoffBase
+	for ; n > 0 && d < s.opts.BackoffMax; n-- {
+		d *= 2
+	}
+	return min(d, s.opts.BackoffMax)
 }
 
 var dummyHash = HashPassword("not a password anyone has")

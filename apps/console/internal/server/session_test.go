@@ -189,11 +189,11 @@ func TestLoginTOTPAndCSRF(t *testing.T) {
 	}
 }
 
-func TestLockoutAndTimeouts(t *testing.T) {
+func TestBackoffAndTimeouts(t *testing.T) {
 	st := newEnv(t, nil).st
 	now := time.Now()
 	clock := func() time.Time { return now }
-	srv, _ := New(st, &Options{Now: func() time.Time { return clock() }, LockoutAfter: 3, LockoutFor: time.Minute, SessionIdle: 10 * time.Minute, SessionMax: time.Hour})
+	srv, _ := New(st, &Options{Now: func() time.Time { return clock() }, BackoffAfter: 3, BackoffBase: time.Minute, BackoffMax: 4 * time.Minute, SessionIdle: 10 * time.Minute, SessionMax: time.Hour})
 	defer srv.Close()
 	hs := httptest.NewServer(srv)
 	defer hs.Close()
@@ -203,11 +203,21 @@ func TestLockoutAndTimeouts(t *testing.T) {
 		b.login("bob@example.com", "nope nope nope", "")
 	}
 	if resp := b.login("bob@example.com", "correct horse battery", ""); resp.StatusCode != 401 {
-		t.Errorf("locked account logged in: %d", resp.StatusCode)
+		t.Errorf("backed-off source logged in: %d", resp.StatusCode)
 	}
-	now = now.Add(2 * time.Minute)
+	// The wait doubles with every further checked failure: 1, 2, then 4
+	// minutes, which is the cap.
+	for _, wait := range []time.Duration{time.Minute, 2 * time.Minute, 4 * time.Minute} {
+		now = now.Add(wait + time.Second)
+		b.login("bob@example.com", "nope nope nope", "")
+	}
+	now = now.Add(4*time.Minute - time.Second)
+	if resp := b.login("bob@example.com", "correct horse battery", ""); resp.StatusCode != 401 {
+		t.Errorf("login before the capped wait ended: %d", resp.StatusCode)
+	}
+	now = now.Add(2 * time.Second)
 	if resp := b.login("bob@example.com", "correct horse battery", ""); resp.StatusCode != http.StatusSeeOther {
-		t.Fatalf("login after the lockout: %d", resp.StatusCode)
+		t.Fatalf("login after the backoff: %d", resp.StatusCode)
 	}
 	// Idle timeout.
 	now = now.Add(11 * time.Minute)

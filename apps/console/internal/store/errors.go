@@ -7,6 +7,9 @@ var (
 	ErrNotFound = errors.New("store: not found")
 	// ErrConflict is returned when a unique name, email or key is taken.
 	ErrConflict = errors.New("store: conflict")
+	// ErrStale is returned by a compare-and-swap update when the record
+	// changed since it was read; read it again and retry.
+	ErrStale = errors.New("store: changed since it was read")
 	// ErrInvalid is returned for a record that fails validation.
 	ErrInvalid = errors.New("store: invalid")
 	// ErrTokenUsed is returned when a gateway registration token is

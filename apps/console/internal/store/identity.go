@@ -5,19 +5,24 @@ import (
 	"database/sql"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 )
 
 func nowUTC() time.Time { return time.Now().UTC() }
 
-const userCols = `id, email, name, role, groups_json, password_hash, totp_secret, totp_enabled, recovery_json, disabled, failed_logins, locked_until, created`
+// userCols are the users columns a User is read from. failed_logins
+// and locked_until are no longer read or written: failed logins are
+// counted per account and source in login_failures (see
+// loginfailures.go), so that a login never writes the user row.
+const userCols = `id, email, name, role, groups_json, password_hash, totp_secret, totp_enabled, recovery_json, disabled, created, version`
 
 func scanUser(sc interface{ Scan(...any) error }) (*User, error) {
 	var u User
 	var groups, rec string
-	var locked, created int64
-	if err := sc.Scan(&u.ID, &u.Email, &u.Name, &u.Role, &groups, &u.PasswordHash, &u.TOTPSecret, &u.TOTPEnabled, &rec, &u.Disabled, &u.FailedLogins, &locked, &created); err != nil {
+	var created int64
+	if err := sc.Scan(&u.ID, &u.Email, &u.Name, &u.Role, &groups, &u.PasswordHash, &u.TOTPSecret, &u.TOTPEnabled, &rec, &u.Disabled, &created, &u.Version); err != nil {
 		return nil, err
 	}
 	json.Unmarshal([]byte(groups), &u.Groups)
@@ -25,14 +30,14 @@ func scanUser(sc interface{ Scan(...any) error }) (*User, error) {
 	if u.Groups == nil {
 		u.Groups = []string{}
 	}
-	u.LockedUntil, u.Created = fromNanos(locked), fromNanos(created)
+	u.Created = fromNanos(created)
 	return &u, nil
 }
 
 func userArgs(u *User) []any {
 	g, _ := json.Marshal(orEmpty(u.Groups))
 	r, _ := json.Marshal(orEmpty(u.Recovery))
-	return []any{u.ID, strings.ToLower(u.Email), u.Name, string(u.Role), string(g), u.PasswordHash, u.TOTPSecret, u.TOTPEnabled, string(r), u.Disabled, u.FailedLogins, nanos(u.LockedUntil), nanos(u.Created)}
+	return []any{u.ID, strings.ToLower(u.Email), u.Name, string(u.Role), string(g), u.PasswordHash, u.TOTPSecret, u.TOTPEnabled, string(r), u.Disabled, nanos(u.Created), u.Version}
 }
 
 func orEmpty(s []string) []string {
@@ -42,7 +47,8 @@ func orEmpty(s []string) []string {
 	return s
 }
 
-// CreateUser inserts u, filling in ID and Created when empty.
+// CreateUser inserts u, filling in ID and Created when empty, at
+// version 0.
 func (s *DB) CreateUser(ctx context.Context, u *User) error {
 	if u.Email == "" || !u.Role.Valid() {
 		return fmt.Errorf("%w: user needs an email and a valid role", ErrInvalid)
@@ -53,30 +59,84 @@ func (s *DB) CreateUser(ctx context.Context, u *User) error {
 	if u.Created.IsZero() {
 		u.Created = nowUTC()
 	}
+	u.Version = 0
 	return s.tx(ctx, func(tx *sql.Tx) error {
-		if _, err := s.exec(ctx, tx, `INSERT INTO users (`+userCols+`) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)`, userArgs(u)...); err != nil {
+		if _, err := s.exec(ctx, tx, `INSERT INTO users (`+userCols+`, failed_logins, locked_until) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,0,0)`, userArgs(u)...); err != nil {
 			return err
 		}
 		return s.bump(ctx, tx)
 	})
 }
 
-// UpdateUser replaces every field of the user with u's.
+// UpdateUser replaces every field of the user with u's, provided the
+// row is still at u.Version (compare and swap), and moves u.Version on.
+// When the row changed since u was read it returns ErrStale and
+// changes nothing, so a read-modify-write never overwrites a concurrent
+// change (a disable, a demotion, a password reset) with stale fields.
 func (s *DB) UpdateUser(ctx context.Context, u *User) error {
 	if !u.Role.Valid() {
 		return fmt.Errorf("%w: role %q", ErrInvalid, u.Role)
 	}
-	return s.tx(ctx, func(tx *sql.Tx) error {
+	err := s.tx(ctx, func(tx *sql.Tx) error {
 		a := userArgs(u)
-		r, err := s.exec(ctx, tx, `UPDATE users SET email=?, name=?, role=?, groups_json=?, password_hash=?, totp_secret=?, totp_enabled=?, recovery_json=?, disabled=?, failed_logins=?, locked_until=? WHERE id=?`, append(a[1:12], a[0])...)
+		args := append(append([]any{}, a[1:10]...), u.ID, u.Version)
+		r, err := s.exec(ctx, tx, `UPDATE users SET email=?, name=?, role=?, groups_json=?, password_hash=?, totp_secret=?, totp_enabled=?, recovery_json=?, disabled=?, version=version+1 WHERE id=? AND version=?`, args...)
 		if err != nil {
 			return err
 		}
 		if n, _ := r.RowsAffected(); n == 0 {
-			return ErrNotFound
+			return s.missingOrStale(ctx, tx, u.ID)
 		}
 		return s.bump(ctx, tx)
 	})
+	if err == nil {
+		u.Version++
+	}
+	return err
+}
+
+// missingOrStale explains why a compare-and-swap update of user id
+// changed no row.
+func (s *DB) missingOrStale(ctx context.Context, tx *sql.Tx, id string) error {
+	var n int
+	if err := s.row(ctx, tx, `SELECT COUNT(*) FROM users WHERE id = ?`, id).Scan(&n); err != nil {
+		return s.wrap(err)
+	}
+	if n == 0 {
+		return ErrNotFound
+	}
+	return fmt.Errorf("%w: user %s", ErrStale, id)
+}
+
+// UseRecoveryCode removes the recovery code whose hash is hash from the
+// user's unused ones, reporting whether it was there. It changes only
+// that column (and the row version), atomically: of concurrent uses of
+// one code exactly one reports true.
+func (s *DB) UseRecoveryCode(ctx context.Context, id, hash string) (bool, error) {
+	used := false
+	err := s.tx(ctx, func(tx *sql.Tx) error {
+		var rec string
+		if err := s.row(ctx, tx, `SELECT recovery_json FROM users WHERE id = ?`, id).Scan(&rec); err != nil {
+			return s.wrap(err)
+		}
+		var codes []string
+		json.Unmarshal([]byte(rec), &codes)
+		i := slices.Index(codes, hash)
+		if i < 0 || hash == "" {
+			return nil
+		}
+		left, _ := json.Marshal(orEmpty(slices.Delete(codes, i, i+1)))
+		// The WHERE on the old value makes a concurrent use of the same
+		// code, which read the same list, change nothing.
+		r, err := s.exec(ctx, tx, `UPDATE users SET recovery_json = ?, version = version + 1 WHERE id = ? AND recovery_json = ?`, string(left), id, rec)
+		if err != nil {
+			return err
+		}
+		n, _ := r.RowsAffected()
+		used = n == 1
+		return nil
+	})
+	return used && err == nil, err
 }
 
 // User returns one user by id.

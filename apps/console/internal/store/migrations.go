@@ -115,6 +115,16 @@ INSERT INTO audit_blocks (block, min_time, max_time) SELECT seq / 1024, MIN(time
 	{sql: `
 ALTER TABLE devices ADD COLUMN network TEXT NOT NULL DEFAULT '';
 ALTER TABLE devices ADD COLUMN posture_source TEXT NOT NULL DEFAULT '';`, fill: dedupeAddresses},
+	// Users carry a row version, so that read-modify-write updates are
+	// compare-and-swap; failed logins are counted per account and source
+	// in a table of their own, so that a login never rewrites the user row
+	// (users.failed_logins and users.locked_until are no longer used).
+	{sql: `
+ALTER TABLE users ADD COLUMN version BIGINT NOT NULL DEFAULT 0;
+CREATE TABLE login_failures (
+	user_id TEXT NOT NULL, source TEXT NOT NULL, failures INTEGER NOT NULL, last_failure BIGINT NOT NULL,
+	PRIMARY KEY (user_id, source));
+CREATE INDEX login_failures_last ON login_failures (last_failure);`},
 }
 
 func (s *DB) migrate(ctx context.Context) error {

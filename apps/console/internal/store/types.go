@@ -45,9 +45,10 @@ type User struct {
 	TOTPEnabled  bool      `json:"totp_enabled"`
 	Recovery     []string  `json:"-"` // hashed recovery codes, unused ones
 	Disabled     bool      `json:"disabled"`
-	FailedLogins int       `json:"-"`
-	LockedUntil  time.Time `json:"locked_until,omitzero"`
 	Created      time.Time `json:"created"`
+	// Version moves on with every change of the row; UpdateUser
+	// succeeds only on the version it was read at.
+	Version int64 `json:"version"`
 }
 
 // Group is a named set of users, used by policy as subject.groups.
@@ -243,6 +244,12 @@ type Store interface {
 	User(ctx context.Context, id string) (*User, error)
 	UserByEmail(ctx context.Context, email string) (*User, error)
 	ListUsers(ctx context.Context, o ListOptions) ([]User, error)
+	UseRecoveryCode(ctx context.Context, id, hash string) (bool, error)
+
+	// Failed logins, per account and source (see loginfailures.go).
+	LoginFailures(ctx context.Context, userID, source string) (LoginFailures, error)
+	RecordLoginFailure(ctx context.Context, userID, source string, now time.Time, forget time.Duration) (LoginFailures, error)
+	ClearLoginFailures(ctx context.Context, userID, source string) error
 
 	PutGroup(ctx context.Context, g Group) error
 	DeleteGroup(ctx context.Context, name string) error

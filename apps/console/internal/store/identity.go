@@ -61,14 +61,17 @@ func (s *DB) CreateUser(ctx context.Context, u *User) error {
 	})
 }
 
-// UpdateUser replaces every field of the user with u's.
+// UpdateUser replaces the fields of the user with u's, except the second
+// factor (TOTPSecret, TOTPEnabled, Recovery), which only the targeted
+// methods of mfa.go change: a caller's stale copy must never bring back a
+// consumed recovery code or a replaced secret.
 func (s *DB) UpdateUser(ctx context.Context, u *User) error {
 	if !u.Role.Valid() {
 		return fmt.Errorf("%w: role %q", ErrInvalid, u.Role)
 	}
 	return s.tx(ctx, func(tx *sql.Tx) error {
 		a := userArgs(u)
-		r, err := s.exec(ctx, tx, `UPDATE users SET email=?, name=?, role=?, groups_json=?, password_hash=?, totp_secret=?, totp_enabled=?, recovery_json=?, disabled=?, failed_logins=?, locked_until=? WHERE id=?`, append(a[1:12], a[0])...)
+		r, err := s.exec(ctx, tx, `UPDATE users SET email=?, name=?, role=?, groups_json=?, password_hash=?, disabled=?, failed_logins=?, locked_until=? WHERE id=?`, append(append([]any{}, a[1:6]...), a[9], a[10], a[11], a[0])...)
 		if err != nil {
 			return err
 		}

@@ -115,6 +115,13 @@ INSERT INTO audit_blocks (block, min_time, max_time) SELECT seq / 1024, MIN(time
 	{sql: `
 ALTER TABLE devices ADD COLUMN network TEXT NOT NULL DEFAULT '';
 ALTER TABLE devices ADD COLUMN posture_source TEXT NOT NULL DEFAULT '';`, fill: dedupeAddresses},
+	// TOTP codes are single-use: the last time step a user's code was
+	// accepted at, which a login must exceed (see UseTOTPStep); and a
+	// secret awaiting confirmation is kept apart from the one in use, so
+	// starting a new enrolment never switches the current one off.
+	{sql: `
+ALTER TABLE users ADD COLUMN totp_last_step BIGINT NOT NULL DEFAULT 0;
+ALTER TABLE users ADD COLUMN totp_pending TEXT NOT NULL DEFAULT '';`},
 }
 
 func (s *DB) migrate(ctx context.Context) error {

@@ -2,13 +2,14 @@
 // serving the pages, the REST API, live updates and the gateways' control
 // plane over an embedded SQLite store (default) or PostgreSQL.
 //
-//	console serve [-listen 127.0.0.1:8080] [-db console.db | -db postgres://...]
+//	console serve [-listen 127.0.0.1:8080] [-db console.db | -db postgres://...] [-secret-key-file F]
 //	console demo  [-listen 127.0.0.1:8080] [-db DIR/console.db] [-token-file F] [-device-key-file F]
 //	console audit verify [-db ...]
 //	console user add -email E -role admin [-db ...]   (prints a password)
 package main
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"flag"
@@ -34,7 +35,7 @@ func main() {
 }
 
 const usage = `usage:
-  console serve [-listen ADDR] [-db PATH|postgres://...] [-secure-cookies]
+  console serve [-listen ADDR] [-db PATH|postgres://...] [-secret-key-file FILE] [-secure-cookies]
   console demo [-listen ADDR] [-db PATH] [-token-file FILE] [-device-key-file FILE]
   console audit verify [-db PATH|postgres://...]
   console user add -email EMAIL [-name NAME] [-role ROLE] [-db ...]
@@ -90,13 +91,18 @@ type exitCode int
 func (e exitCode) Error() string { return fmt.Sprintf("exit status %d", int(e)) }
 
 func openStore(ctx context.Context, dsn string) (*store.DB, error) {
+	return store.Open(ctx, storeDSN(dsn))
+}
+
+// storeDSN is the database that -db value dsn names.
+func storeDSN(dsn string) string {
 	if dsn == "" {
 		dsn = "console.db"
 	}
 	if env := os.Getenv("GONAUT_CONSOLE_DB"); env != "" && dsn == "console.db" {
 		dsn = env
 	}
-	return store.Open(ctx, dsn)
+	return dsn
 }
 
 func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer, demo bool) error {
@@ -107,6 +113,7 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer, demo
 	secure := fs.Bool("secure-cookies", false, "mark cookies Secure (set when served over HTTPS)")
 	tokenFile := fs.String("token-file", "", "demo: write the demo gateway's registration token to this file")
 	deviceKeyFile := fs.String("device-key-file", "", "demo: write the private key of the demo device "+demoDeviceName+" to this file (gateway demo --device-key prints its wg-quick config)")
+	keyFile := fs.String("secret-key-file", "", "file with the key that seals TOTP secrets, created on first start (default: "+secretKeyFileName+" next to the SQLite database, or in the working directory for PostgreSQL); "+secretKeyEnv+" overrides it")
 	verbose := fs.Bool("v", false, "log requests' errors to stderr")
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -128,7 +135,12 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer, demo
 	if *verbose {
 		logger = slog.New(slog.NewTextHandler(stderr, nil))
 	}
-	srv, err := server.New(st, &server.Options{SecureCookies: *secure, Logger: logger})
+	var keyNote bytes.Buffer
+	key, err := loadSecretKey(storeDSN(*dsn), *keyFile, &keyNote)
+	if err != nil {
+		return err
+	}
+	srv, err := server.New(st, &server.Options{SecureCookies: *secure, Logger: logger, SecretKey: key})
 	if err != nil {
 		return err
 	}
@@ -154,6 +166,7 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer, demo
 	} else {
 		fmt.Fprintf(stdout, "Gonaut console at %s (store: %s)\n", url, st.Backend())
 	}
+	stdout.Write(keyNote.Bytes())
 	hs := &http.Server{Handler: srv, ReadHeaderTimeout: 10 * time.Second, ErrorLog: slog.NewLogLogger(logger.Handler(), slog.LevelWarn)}
 	errc := make(chan error, 1)
 	go func() { errc <- hs.Serve(ln) }()

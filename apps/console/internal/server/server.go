@@ -43,6 +43,16 @@ type Options struct {
 	// made through another replica (LISTEN/NOTIFY); the poll is the
 	// safety net. Default 1 second.
 	ConfigPoll time.Duration
+	// SecretKey (SecretKeySize bytes) seals the secrets the console
+	// must read back, TOTP secrets, so that the database alone does not
+	// reveal them; keep it outside the database (LoadOrCreateSecretKey)
+	// and give every replica the same one. New seals secrets stored
+	// before they were sealed, and refuses to start when the database's
+	// secrets were sealed with another key. Default: a random key for
+	// this process only, which nothing is migrated to and which makes
+	// TOTP enrolled now unusable after a restart: for tests and for
+	// commands that do not touch secrets.
+	SecretKey []byte
 	// Now replaces the clock in tests. Default time.Now.
 	Now func() time.Time
 }
@@ -58,6 +68,9 @@ type Server struct {
 
 	loginIP   *throttle
 	loginUser *throttle
+
+	box          *sealer // seals TOTP secrets (see sealedsecret.go)
+	ephemeralKey bool    // box's key is this process's own
 
 	origin string // this process among the replicas, for relayed events
 	// listening is closed once the server listens to the other
@@ -115,6 +128,22 @@ func New(st store.Store, opts *Options) (*Server, error) {
 	s.log = o.Logger
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
+	}
+	key := o.SecretKey
+	if len(key) == 0 {
+		key, s.ephemeralKey = randomBytes(SecretKeySize), true
+	}
+	var err error
+	if s.box, err = newSealer(key); err != nil {
+		return nil, err
+	}
+	if !s.ephemeralKey {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		err := s.sealStoredSecrets(ctx)
+		cancel()
+		if err != nil {
+			return nil, err
+		}
 	}
 	s.loginIP = newThrottle(20, 3*time.Second)
 	s.loginUser = newThrottle(10, 6*time.Second)

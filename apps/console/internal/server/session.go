@@ -10,7 +10,6 @@ import (
 	"time"
 
 	"github.com/gonaut/gonaut/apps/console/internal/store"
-	"github.com/pquerna/otp/totp"
 )
 
 const (
@@ -147,15 +146,12 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request, email, password, 
 	ok := !u.Disabled && CheckPassword(u.PasswordHash, password)
 	mfa := false
 	if ok && u.TOTPEnabled {
-		code = strings.TrimSpace(code)
-		switch {
-		case totp.Validate(code, u.TOTPSecret):
-			mfa = true
-		case useRecovery(u, code):
-			mfa = true
-		default:
-			ok = false
+		// The accepted step or recovery code is used up in the store
+		// itself, so a replay or a concurrent login with it fails.
+		if mfa, err = s.secondFactor(ctx, u, code); err != nil {
+			return nil, err
 		}
+		ok = mfa
 	}
 	if !ok {
 		u.FailedLogins++
@@ -167,7 +163,7 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request, email, password, 
 		s.audit(ctx, u.Email, "login.failed", "", "", nil)
 		return nil, errLoginFailed
 	}
-	if u.FailedLogins != 0 || mfa {
+	if u.FailedLogins != 0 {
 		u.FailedLogins = 0
 		if err := s.st.UpdateUser(ctx, u); err != nil {
 			return nil, err
@@ -184,19 +180,6 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request, email, password, 
 	s.setCookie(w, sessionCookie, sid, int(s.opts.SessionMax/time.Second))
 	s.audit(ctx, u.Email, "login", "", "", map[string]any{"mfa": mfa})
 	return u, nil
-}
-
-// useRecovery consumes a recovery code of u if code is one; the caller
-// saves u.
-func useRecovery(u *store.User, code string) bool {
-	h := tokenHash(strings.ToLower(code))
-	for i, c := range u.Recovery {
-		if subtle.ConstantTimeCompare([]byte(c), []byte(h)) == 1 {
-			u.Recovery = append(u.Recovery[:i:i], u.Recovery[i+1:]...)
-			return true
-		}
-	}
-	return false
 }
 
 var dummyHash = HashPassword("not a password anyone has")

@@ -15,7 +15,14 @@
 //
 // People log in with an email, an argon2id-hashed password and, once they
 // enrolled an authenticator, a TOTP code or one of ten one-time recovery
-// codes. Logins are throttled per client address and per account, and an
+// codes. Each code works once: the TOTP time step and the recovery code
+// are used up in the store by a conditional update, so a replay or
+// concurrent logins with one code give one session (mfa.go). Replacing or
+// turning off the authenticator needs the password and a current code in
+// the request; a signed-in user changes their own password by giving the
+// current one, which ends their other sessions (password.go). TOTP
+// secrets are stored sealed with Options.SecretKey (sealedsecret.go;
+// LoadOrCreateSecretKey keeps it in a file). Logins are throttled per client address and per account, and an
 // account locks for Options.LockoutFor after Options.LockoutAfter failures.
 // A login always starts a new session (the old cookie is dropped), kept
 // in an HttpOnly, SameSite=Strict cookie whose value is stored only as a

@@ -6,6 +6,7 @@
 //	console demo  [-listen 127.0.0.1:8080] [-db DIR/console.db] [-token-file F] [-device-key-file F]
 //	console audit verify [-db ...]
 //	console user add -email E -role admin [-db ...]   (prints a password)
+//	console user reset-mfa -email E | -all [-db ...]  (turns TOTP off, ends sessions)
 package main
 
 import (
@@ -39,6 +40,7 @@ const usage = `usage:
   console demo [-listen ADDR] [-db PATH] [-token-file FILE] [-device-key-file FILE]
   console audit verify [-db PATH|postgres://...]
   console user add -email EMAIL [-name NAME] [-role ROLE] [-db ...]
+  console user reset-mfa -email EMAIL | -all [-db ...]
 `
 
 // run is main without the process, for tests.
@@ -60,11 +62,15 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		}
 		err = cmdVerify(ctx, args[2:], stdout, stderr)
 	case "user":
-		if len(args) < 2 || args[1] != "add" {
+		switch {
+		case len(args) >= 2 && args[1] == "add":
+			err = cmdUserAdd(ctx, args[2:], stdout, stderr)
+		case len(args) >= 2 && args[1] == "reset-mfa":
+			err = cmdUserResetMFA(ctx, args[2:], stdout, stderr)
+		default:
 			fmt.Fprint(stderr, usage)
 			return 2
 		}
-		err = cmdUserAdd(ctx, args[2:], stdout, stderr)
 	case "-h", "--help", "help":
 		fmt.Fprint(stdout, usage)
 		return 0
@@ -234,5 +240,47 @@ func cmdUserAdd(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		return err
 	}
 	fmt.Fprintf(stdout, "added %s (%s); password: %s\n", *email, *role, pw)
+	return nil
+}
+
+// cmdUserResetMFA turns users' second factor off from the console's
+// host: for a user who lost authenticator and recovery codes, and, with
+// -all, for a database whose secret key is lost (serve refuses to start
+// with another key until no secret sealed with the old one is left).
+func cmdUserResetMFA(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("user reset-mfa", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	dsn := fs.String("db", "", "SQLite file (default console.db) or postgres:// URL")
+	email := fs.String("email", "", "the user whose TOTP to turn off")
+	all := fs.Bool("all", false, "turn TOTP off for every user (after losing the secret key)")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if (*email == "") == !*all {
+		return errors.New("give exactly one of -email and -all")
+	}
+	st, err := openStore(ctx, *dsn)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	// No secret key: nothing here reads a secret.
+	srv, err := server.New(st, nil)
+	if err != nil {
+		return err
+	}
+	defer srv.Close()
+	if *all {
+		n, err := srv.ResetAllMFA(ctx)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(stdout, "turned TOTP off for %d users; they log in with their password and enrol again\n", n)
+		return nil
+	}
+	if err := srv.ResetMFA(ctx, *email); err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "turned TOTP off for %s; they log in with their password and enrol again\n", *email)
 	return nil
 }

@@ -96,6 +96,24 @@ func TestSecretKeyFile(t *testing.T) {
 	if code, _, errText := serveOnce(t, "-db", db); code != 1 || !strings.Contains(errText, "sealed with key") {
 		t.Errorf("another key: %d %q", code, errText)
 	}
+	// With the key lost, turning every user's TOTP off lets a console
+	// with a new key start.
+	var out2, err2 bytes.Buffer
+	if code := run(context.Background(), []string{"user", "reset-mfa", "-all", "-db", db}, &out2, &err2); code != 0 || !strings.Contains(out2.String(), "for 1 users") {
+		t.Fatalf("reset-mfa -all: %d %q %q", code, out2.String(), err2.String())
+	}
+	if code, _, errText := serveOnce(t, "-db", db); code != 0 {
+		t.Errorf("start with a new key after reset-mfa -all: %d %q", code, errText)
+	}
+	st, _ = store.Open(context.Background(), db)
+	got, _ = st.User(context.Background(), u.ID)
+	st.Close()
+	if got.TOTPEnabled || got.TOTPSecret != "" {
+		t.Errorf("after reset-mfa: %+v", got)
+	}
+	if code := run(context.Background(), []string{"user", "reset-mfa", "-db", db}, &out2, &err2); code != 1 {
+		t.Errorf("reset-mfa without -email or -all: %d", code)
+	}
 	t.Setenv(secretKeyEnv, strings.TrimSpace(string(key)))
 	if code, out, errText := serveOnce(t, "-db", db); code != 0 || !strings.Contains(out, "from "+secretKeyEnv) {
 		t.Errorf("the file's key given in %s: %d %q %q", secretKeyEnv, code, out, errText)

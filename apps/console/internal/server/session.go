@@ -149,6 +149,7 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request, email, password, 
 		// The accepted step or recovery code is used up in the store
 		// itself, so a replay or a concurrent login with it fails.
 		if mfa, err = s.secondFactor(ctx, u, code); err != nil {
+			s.log.Error("console: checking a second factor", "user", u.ID, "err", err)
 			return nil, err
 		}
 		ok = mfa

@@ -2,13 +2,15 @@
 // serving the pages, the REST API, live updates and the gateways' control
 // plane over an embedded SQLite store (default) or PostgreSQL.
 //
-//	console serve [-listen 127.0.0.1:8080] [-db console.db | -db postgres://...]
+//	console serve [-listen 127.0.0.1:8080] [-db console.db | -db postgres://...] [-secret-key-file F]
 //	console demo  [-listen 127.0.0.1:8080] [-db DIR/console.db] [-token-file F] [-device-key-file F]
 //	console audit verify [-db ...]
 //	console user add -email E -role admin [-db ...]   (prints a password)
+//	console user reset-mfa -email E | -all [-db ...]  (turns TOTP off, ends sessions)
 package main
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"flag"
@@ -34,10 +36,11 @@ func main() {
 }
 
 const usage = `usage:
-  console serve [-listen ADDR] [-db PATH|postgres://...] [-secure-cookies]
+  console serve [-listen ADDR] [-db PATH|postgres://...] [-secret-key-file FILE] [-secure-cookies]
   console demo [-listen ADDR] [-db PATH] [-token-file FILE] [-device-key-file FILE]
   console audit verify [-db PATH|postgres://...]
   console user add -email EMAIL [-name NAME] [-role ROLE] [-db ...]
+  console user reset-mfa -email EMAIL | -all [-db ...]
 `
 
 // run is main without the process, for tests.
@@ -59,11 +62,15 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		}
 		err = cmdVerify(ctx, args[2:], stdout, stderr)
 	case "user":
-		if len(args) < 2 || args[1] != "add" {
+		switch {
+		case len(args) >= 2 && args[1] == "add":
+			err = cmdUserAdd(ctx, args[2:], stdout, stderr)
+		case len(args) >= 2 && args[1] == "reset-mfa":
+			err = cmdUserResetMFA(ctx, args[2:], stdout, stderr)
+		default:
 			fmt.Fprint(stderr, usage)
 			return 2
 		}
-		err = cmdUserAdd(ctx, args[2:], stdout, stderr)
 	case "-h", "--help", "help":
 		fmt.Fprint(stdout, usage)
 		return 0
@@ -90,13 +97,18 @@ type exitCode int
 func (e exitCode) Error() string { return fmt.Sprintf("exit status %d", int(e)) }
 
 func openStore(ctx context.Context, dsn string) (*store.DB, error) {
+	return store.Open(ctx, storeDSN(dsn))
+}
+
+// storeDSN is the database that -db value dsn names.
+func storeDSN(dsn string) string {
 	if dsn == "" {
 		dsn = "console.db"
 	}
 	if env := os.Getenv("GONAUT_CONSOLE_DB"); env != "" && dsn == "console.db" {
 		dsn = env
 	}
-	return store.Open(ctx, dsn)
+	return dsn
 }
 
 func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer, demo bool) error {
@@ -107,6 +119,7 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer, demo
 	secure := fs.Bool("secure-cookies", false, "mark cookies Secure (set when served over HTTPS)")
 	tokenFile := fs.String("token-file", "", "demo: write the demo gateway's registration token to this file")
 	deviceKeyFile := fs.String("device-key-file", "", "demo: write the private key of the demo device "+demoDeviceName+" to this file (gateway demo --device-key prints its wg-quick config)")
+	keyFile := fs.String("secret-key-file", "", "file with the key that seals TOTP secrets, created on first start (default: "+secretKeyFileName+" next to the SQLite database, or in the working directory for PostgreSQL); "+secretKeyEnv+" overrides it")
 	verbose := fs.Bool("v", false, "log requests' errors to stderr")
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -128,7 +141,12 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer, demo
 	if *verbose {
 		logger = slog.New(slog.NewTextHandler(stderr, nil))
 	}
-	srv, err := server.New(st, &server.Options{SecureCookies: *secure, Logger: logger})
+	var keyNote bytes.Buffer
+	key, err := loadSecretKey(storeDSN(*dsn), *keyFile, &keyNote)
+	if err != nil {
+		return err
+	}
+	srv, err := server.New(st, &server.Options{SecureCookies: *secure, Logger: logger, SecretKey: key})
 	if err != nil {
 		return err
 	}
@@ -154,6 +172,7 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer, demo
 	} else {
 		fmt.Fprintf(stdout, "Gonaut console at %s (store: %s)\n", url, st.Backend())
 	}
+	stdout.Write(keyNote.Bytes())
 	hs := &http.Server{Handler: srv, ReadHeaderTimeout: 10 * time.Second, ErrorLog: slog.NewLogLogger(logger.Handler(), slog.LevelWarn)}
 	errc := make(chan error, 1)
 	go func() { errc <- hs.Serve(ln) }()
@@ -221,5 +240,47 @@ func cmdUserAdd(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		return err
 	}
 	fmt.Fprintf(stdout, "added %s (%s); password: %s\n", *email, *role, pw)
+	return nil
+}
+
+// cmdUserResetMFA turns users' second factor off from the console's
+// host: for a user who lost authenticator and recovery codes, and, with
+// -all, for a database whose secret key is lost (serve refuses to start
+// with another key until no secret sealed with the old one is left).
+func cmdUserResetMFA(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("user reset-mfa", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	dsn := fs.String("db", "", "SQLite file (default console.db) or postgres:// URL")
+	email := fs.String("email", "", "the user whose TOTP to turn off")
+	all := fs.Bool("all", false, "turn TOTP off for every user (after losing the secret key)")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if (*email == "") == !*all {
+		return errors.New("give exactly one of -email and -all")
+	}
+	st, err := openStore(ctx, *dsn)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	// No secret key: nothing here reads a secret.
+	srv, err := server.New(st, nil)
+	if err != nil {
+		return err
+	}
+	defer srv.Close()
+	if *all {
+		n, err := srv.ResetAllMFA(ctx)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(stdout, "turned TOTP off for %d users; they log in with their password and enrol again\n", n)
+		return nil
+	}
+	if err := srv.ResetMFA(ctx, *email); err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "turned TOTP off for %s; they log in with their password and enrol again\n", *email)
 	return nil
 }

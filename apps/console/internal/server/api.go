@@ -9,7 +9,6 @@ import (
 
 	"github.com/gonaut/gonaut/apps/console/internal/store"
 	"github.com/gonaut/gonaut/policy"
-	"github.com/pquerna/otp/totp"
 )
 
 func (s *Server) apiRoutes() []route {
@@ -18,6 +17,8 @@ func (s *Server) apiRoutes() []route {
 		{method: "GET", path: "/api/v1/me", perm: permSelf, h: s.apiMe},
 		{method: "POST", path: "/api/v1/me/totp", perm: permSelf, h: s.apiTOTPStart},
 		{method: "POST", path: "/api/v1/me/totp/confirm", perm: permSelf, h: s.apiTOTPConfirm},
+		{method: "POST", path: "/api/v1/me/totp/disable", perm: permSelf, h: s.apiTOTPDisable},
+		{method: "POST", path: "/api/v1/me/password", perm: permSelf, h: s.apiChangePassword},
 		{method: "POST", path: "/api/v1/me/devices", perm: permSelf, h: s.apiSelfEnrol},
 		{method: "POST", path: "/api/v1/me/devices/{id}/renew", perm: permSelf, h: s.apiSelfRenew},
 
@@ -149,74 +150,6 @@ func (s *Server) apiMe(w http.ResponseWriter, r *http.Request, p *principal) {
 		a.Name = p.apiKey.Name
 	}
 	writeJSON(w, http.StatusOK, a)
-}
-
-type totpStart struct {
-	Secret string `json:"secret"`
-	URL    string `json:"url"`
-	QR     string `json:"qr_png_base64"`
-}
-
-func (s *Server) apiTOTPStart(w http.ResponseWriter, r *http.Request, p *principal) {
-	if p.user == nil {
-		writeError(w, http.StatusBadRequest, "invalid", "TOTP is for user accounts")
-		return
-	}
-	key, err := totp.Generate(totp.GenerateOpts{Issuer: "Gonaut", AccountName: p.user.Email})
-	if err != nil {
-		writeError(w, http.StatusInternalServerError, "internal", "%v", err)
-		return
-	}
-	u := *p.user
-	u.TOTPSecret, u.TOTPEnabled = key.Secret(), false
-	if err := s.st.UpdateUser(r.Context(), &u); err != nil {
-		s.storeError(w, err)
-		return
-	}
-	qr, _ := qrPNG(key.URL(), 256)
-	writeJSON(w, http.StatusOK, totpStart{Secret: key.Secret(), URL: key.URL(), QR: qr})
-}
-
-type codeRequest struct {
-	Code string `json:"code"`
-}
-
-type recoveryAnswer struct {
-	RecoveryCodes []string `json:"recovery_codes"`
-}
-
-func (s *Server) apiTOTPConfirm(w http.ResponseWriter, r *http.Request, p *principal) {
-	var req codeRequest
-	if !decode(w, r, &req) {
-		return
-	}
-	codes, err := s.confirmTOTP(r, p, req.Code)
-	if err != nil {
-		writeError(w, http.StatusBadRequest, "invalid", "%v", err)
-		return
-	}
-	writeJSON(w, http.StatusOK, recoveryAnswer{RecoveryCodes: codes})
-}
-
-func (s *Server) confirmTOTP(r *http.Request, p *principal, code string) ([]string, error) {
-	if p.user == nil || p.user.TOTPSecret == "" {
-		return nil, errString("start TOTP enrolment first")
-	}
-	if !totp.Validate(strings.TrimSpace(code), p.user.TOTPSecret) {
-		return nil, errString("the code does not match; check the device's clock")
-	}
-	codes := recoveryCodes(10)
-	u := *p.user
-	u.TOTPEnabled = true
-	u.Recovery = make([]string, len(codes))
-	for i, c := range codes {
-		u.Recovery[i] = tokenHash(c)
-	}
-	if err := s.st.UpdateUser(r.Context(), &u); err != nil {
-		return nil, err
-	}
-	s.audit(r.Context(), u.Email, "mfa.enrol", "", "", nil)
-	return codes, nil
 }
 
 // errString is a request the console refuses as invalid (400), with the

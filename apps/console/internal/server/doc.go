@@ -28,6 +28,14 @@
 // read-modify-write of a user is compare-and-swap on its row version
 // (store.ErrStale, 409, after a few retries), so a concurrent disable,
 // demotion or reset always holds.
+// Each code works once: the TOTP time step and the recovery code are used
+// up in the store by a conditional update, so a replay or concurrent logins
+// with one code give one session (mfa.go). Replacing or turning off the
+// authenticator needs the password and a current code in the request; a
+// signed-in user changes their own password by giving the current one,
+// which ends their other sessions (password.go). TOTP secrets are stored
+// sealed with Options.SecretKey (sealedsecret.go; LoadOrCreateSecretKey
+// keeps it in a file).
 // A login always starts a new session (the old cookie is dropped), kept
 // in an HttpOnly, SameSite=Strict cookie whose value is stored only as a
 // SHA-256; sessions end after Options.SessionIdle without a request and

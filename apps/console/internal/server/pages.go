@@ -1,7 +1,6 @@
 package server
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -41,6 +40,8 @@ func (s *Server) pageRoutes() []route {
 		pg("GET", "/account", permSelf, s.pageAccount),
 		pg("POST", "/account/totp", permSelf, s.pageTOTPStart),
 		pg("POST", "/account/totp/confirm", permSelf, s.pageTOTPConfirm),
+		pg("POST", "/account/totp/disable", permSelf, s.pageTOTPDisable),
+		pg("POST", "/account/password", permSelf, s.pagePasswordChange),
 		pg("GET", "/policies", permRead, s.pagePolicies),
 		pg("GET", "/policies/new", permPolicy, s.pagePolicyNew),
 		pg("GET", "/policies/{name}", permRead, s.pagePolicyEdit),
@@ -244,11 +245,9 @@ func (s *Server) pageAccount(w http.ResponseWriter, r *http.Request, p *principa
 }
 
 func (s *Server) pageTOTPStart(w http.ResponseWriter, r *http.Request, p *principal) {
-	rec := &captureWriter{header: http.Header{}}
-	s.apiTOTPStart(rec, r, p)
-	var ts totpStart
-	if rec.status != http.StatusOK || json.Unmarshal(rec.body, &ts) != nil {
-		redirect(w, r, "/account", "error", "could not start enrolment")
+	ts, err := s.startTOTP(r.Context(), p, r.PostFormValue("password"), r.PostFormValue("code"))
+	if err != nil {
+		redirect(w, r, "/account", "error", credentialMessage(err, "could not start enrolment"))
 		return
 	}
 	a := ui.Account{Page: s.pageOf(r, p, "Account", ""), Secret: ts.Secret, QR: ts.QR}
@@ -256,24 +255,43 @@ func (s *Server) pageTOTPStart(w http.ResponseWriter, r *http.Request, p *princi
 }
 
 func (s *Server) pageTOTPConfirm(w http.ResponseWriter, r *http.Request, p *principal) {
-	if p.user == nil {
-		redirect(w, r, "/account", "error", "TOTP is for user accounts")
-		return
-	}
-	// Re-read the user: the secret was stored by the start step.
-	u, err := s.st.User(r.Context(), p.user.ID)
+	codes, err := s.confirmTOTP(r.Context(), p, r.PostFormValue("code"))
 	if err != nil {
-		redirect(w, r, "/account", "error", "unknown user")
-		return
-	}
-	p.user = u
-	codes, err := s.confirmTOTP(r, p, r.PostFormValue("code"))
-	if err != nil {
-		redirect(w, r, "/account", "error", err.Error())
+		redirect(w, r, "/account", "error", credentialMessage(err, "could not confirm the authenticator"))
 		return
 	}
 	a := ui.Account{Page: s.pageOf(r, p, "Account", ""), TOTPEnabled: true, Recovery: codes}
 	s.render(w, r, http.StatusOK, ui.AccountPage(a))
+}
+
+func (s *Server) pageTOTPDisable(w http.ResponseWriter, r *http.Request, p *principal) {
+	if err := s.disableTOTP(r.Context(), p, r.PostFormValue("password"), r.PostFormValue("code")); err != nil {
+		redirect(w, r, "/account", "error", credentialMessage(err, "could not turn two-factor authentication off"))
+		return
+	}
+	redirect(w, r, "/account", "flash", "Two-factor authentication is off.")
+}
+
+func (s *Server) pagePasswordChange(w http.ResponseWriter, r *http.Request, p *principal) {
+	if err := s.changePassword(r.Context(), p, r.PostFormValue("current_password"), r.PostFormValue("new_password")); err != nil {
+		redirect(w, r, "/account", "error", credentialMessage(err, "could not change the password"))
+		return
+	}
+	redirect(w, r, "/account", "flash", "Password changed; your other sessions were ended.")
+}
+
+// credentialMessage is what an account page says about a refused
+// credential change: the reason when it is the caller's, fallback when
+// it is the console's.
+func credentialMessage(err error, fallback string) string {
+	var invalid errString
+	switch {
+	case errors.As(err, &invalid):
+		return string(invalid)
+	case errors.Is(err, errReauth), errors.Is(err, errThrottled):
+		return strings.TrimPrefix(err.Error(), "console: ")
+	}
+	return fallback
 }
 
 // captureWriter records an API handler's answer for a page to reuse.

@@ -49,6 +49,16 @@ type Options struct {
 	// made through another replica (LISTEN/NOTIFY); the poll is the
 	// safety net. Default 1 second.
 	ConfigPoll time.Duration
+	// SecretKey (SecretKeySize bytes) seals the secrets the console
+	// must read back, TOTP secrets, so that the database alone does not
+	// reveal them; keep it outside the database (LoadOrCreateSecretKey)
+	// and give every replica the same one. New seals secrets stored
+	// before they were sealed, and refuses to start when the database's
+	// secrets were sealed with another key. Default: a random key for
+	// this process only, which nothing is migrated to and which makes
+	// TOTP enrolled now unusable after a restart: for tests and for
+	// commands that do not touch secrets.
+	SecretKey []byte
 	// Now replaces the clock in tests. Default time.Now.
 	Now func() time.Time
 }
@@ -63,6 +73,10 @@ type Server struct {
 	hub  *hub
 
 	loginIP *throttle // per client source: logins and registrations
+	// reauth is per user: password checks by a signed-in user (changing
+	// the password, the second factor). It slows a stolen session's
+	// guessing; it cannot lock the owner out of signing in.
+	reauth *throttle
 
 	// testHookPasswordChecked, when set by a test, runs in login between
 	// the password check and what login does with the result; it widens
@@ -70,6 +84,9 @@ type Server struct {
 	// Production never sets it.
 	testHookPasswordChecked atomic.Pointer[func()]
 	badProxies              sync.Map // malformed trusted_proxies values already logged
+
+	box          *sealer // seals TOTP secrets (see sealedsecret.go)
+	ephemeralKey bool    // box's key is this process's own
 
 	origin string // this process among the replicas, for relayed events
 	// listening is closed once the server listens to the other
@@ -131,7 +148,24 @@ func New(st store.Store, opts *Options) (*Server, error) {
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
 	}
+	key := o.SecretKey
+	if len(key) == 0 {
+		key, s.ephemeralKey = randomBytes(SecretKeySize), true
+	}
+	var err error
+	if s.box, err = newSealer(key); err != nil {
+		return nil, err
+	}
+	if !s.ephemeralKey {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		err := s.sealStoredSecrets(ctx)
+		cancel()
+		if err != nil {
+			return nil, err
+		}
+	}
 	s.loginIP = newThrottle(20, 3*time.Second)
+	s.reauth = newThrottle(10, 6*time.Second)
 	for _, rt := range s.routes() {
 		s.handle(rt)
 	}

@@ -9,7 +9,6 @@ import (
 	"time"
 
 	"github.com/gonaut/gonaut/apps/console/internal/store"
-	"github.com/pquerna/otp/totp"
 )
 
 const (
@@ -178,20 +177,16 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request, email, password, 
 	}
 	mfa := false
 	if ok && u.TOTPEnabled {
-		code = strings.TrimSpace(code)
-		switch {
-		case totp.Validate(code, u.TOTPSecret):
-			mfa = true
-		default:
-			used, err := s.st.UseRecoveryCode(ctx, u.ID, tokenHash(strings.ToLower(code)))
-			if err != nil {
-				return nil, err
-			}
-			mfa, ok = used, used
-			if !used {
-				reason = "code"
-			}
+		// The accepted step or recovery code is used up in the store
+		// itself, so a replay or a concurrent login with it fails.
+		if mfa, err = s.secondFactor(ctx, u, code); err != nil {
+			s.log.Error("console: checking a second factor", "user", u.ID, "err", err)
+			return nil, err
 		}
+		if !mfa {
+			reason = "code"
+		}
+		ok = mfa
 	}
 	if !ok {
 		actor := strings.ToLower(email)

@@ -7,8 +7,10 @@
 //
 // # What it keeps
 //
-// Users (argon2id password hashes, TOTP secrets, hashed recovery codes,
-// lockout state), groups, devices (WireGuard public keys, posture, owner,
+// Users (argon2id password hashes, TOTP secrets as the console sealed
+// them, the last TOTP time step used, hashed recovery codes, lockout
+// state; the second factor changes only through the targeted,
+// conditional updates of mfa.go), groups, devices (WireGuard public keys, posture, owner,
 // session expiry), resources, policies with every saved version (author,
 // time, message), gateways (hashed one-time registration token, hashed
 // credential, last status), the audit log, alerts, API keys (hashed),

@@ -5,7 +5,6 @@ import (
 	"database/sql"
 	"encoding/json"
 	"fmt"
-	"slices"
 	"strings"
 	"time"
 )
@@ -68,19 +67,22 @@ func (s *DB) CreateUser(ctx context.Context, u *User) error {
 	})
 }
 
-// UpdateUser replaces every field of the user with u's, provided the
-// row is still at u.Version (compare and swap), and moves u.Version on.
-// When the row changed since u was read it returns ErrStale and
-// changes nothing, so a read-modify-write never overwrites a concurrent
-// change (a disable, a demotion, a password reset) with stale fields.
+// UpdateUser replaces the fields of the user with u's, except the second
+// factor (TOTPSecret, TOTPEnabled, Recovery), which only the targeted
+// methods of mfa.go change, provided the row is still at u.Version
+// (compare and swap), and moves u.Version on. When the row changed since u
+// was read it returns ErrStale and changes nothing, so a read-modify-write
+// never overwrites a concurrent change (a disable, a demotion, a password
+// reset) with stale fields, and a stale copy never brings back a consumed
+// recovery code or a replaced secret.
 func (s *DB) UpdateUser(ctx context.Context, u *User) error {
 	if !u.Role.Valid() {
 		return fmt.Errorf("%w: role %q", ErrInvalid, u.Role)
 	}
 	err := s.tx(ctx, func(tx *sql.Tx) error {
 		a := userArgs(u)
-		args := append(append([]any{}, a[1:10]...), u.ID, u.Version)
-		r, err := s.exec(ctx, tx, `UPDATE users SET email=?, name=?, role=?, groups_json=?, password_hash=?, totp_secret=?, totp_enabled=?, recovery_json=?, disabled=?, version=version+1 WHERE id=? AND version=?`, args...)
+		args := append(append([]any{}, a[1:6]...), a[9], u.ID, u.Version)
+		r, err := s.exec(ctx, tx, `UPDATE users SET email=?, name=?, role=?, groups_json=?, password_hash=?, disabled=?, version=version+1 WHERE id=? AND version=?`, args...)
 		if err != nil {
 			return err
 		}
@@ -106,37 +108,6 @@ func (s *DB) missingOrStale(ctx context.Context, tx *sql.Tx, id string) error {
 		return ErrNotFound
 	}
 	return fmt.Errorf("%w: user %s", ErrStale, id)
-}
-
-// UseRecoveryCode removes the recovery code whose hash is hash from the
-// user's unused ones, reporting whether it was there. It changes only
-// that column (and the row version), atomically: of concurrent uses of
-// one code exactly one reports true.
-func (s *DB) UseRecoveryCode(ctx context.Context, id, hash string) (bool, error) {
-	used := false
-	err := s.tx(ctx, func(tx *sql.Tx) error {
-		var rec string
-		if err := s.row(ctx, tx, `SELECT recovery_json FROM users WHERE id = ?`, id).Scan(&rec); err != nil {
-			return s.wrap(err)
-		}
-		var codes []string
-		json.Unmarshal([]byte(rec), &codes)
-		i := slices.Index(codes, hash)
-		if i < 0 || hash == "" {
-			return nil
-		}
-		left, _ := json.Marshal(orEmpty(slices.Delete(codes, i, i+1)))
-		// The WHERE on the old value makes a concurrent use of the same
-		// code, which read the same list, change nothing.
-		r, err := s.exec(ctx, tx, `UPDATE users SET recovery_json = ?, version = version + 1 WHERE id = ? AND recovery_json = ?`, string(left), id, rec)
-		if err != nil {
-			return err
-		}
-		n, _ := r.RowsAffected()
-		used = n == 1
-		return nil
-	})
-	return used && err == nil, err
 }
 
 // User returns one user by id.

@@ -125,6 +125,13 @@ CREATE TABLE login_failures (
 	user_id TEXT NOT NULL, source TEXT NOT NULL, failures INTEGER NOT NULL, last_failure BIGINT NOT NULL,
 	PRIMARY KEY (user_id, source));
 CREATE INDEX login_failures_last ON login_failures (last_failure);`},
+	// TOTP codes are single-use: the last time step a user's code was
+	// accepted at, which a login must exceed (see UseTOTPStep); and a
+	// secret awaiting confirmation is kept apart from the one in use, so
+	// starting a new enrolment never switches the current one off.
+	{sql: `
+ALTER TABLE users ADD COLUMN totp_last_step BIGINT NOT NULL DEFAULT 0;
+ALTER TABLE users ADD COLUMN totp_pending TEXT NOT NULL DEFAULT '';`},
 }
 
 func (s *DB) migrate(ctx context.Context) error {

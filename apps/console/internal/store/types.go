@@ -41,7 +41,7 @@ type User struct {
 	Role         Role      `json:"role"`
 	Groups       []string  `json:"groups"`
 	PasswordHash string    `json:"-"`
-	TOTPSecret   string    `json:"-"`
+	TOTPSecret   string    `json:"-"` // as the console stored it: sealed (see ConfirmTOTP)
 	TOTPEnabled  bool      `json:"totp_enabled"`
 	Recovery     []string  `json:"-"` // hashed recovery codes, unused ones
 	Disabled     bool      `json:"disabled"`
@@ -244,7 +244,6 @@ type Store interface {
 	User(ctx context.Context, id string) (*User, error)
 	UserByEmail(ctx context.Context, email string) (*User, error)
 	ListUsers(ctx context.Context, o ListOptions) ([]User, error)
-	UseRecoveryCode(ctx context.Context, id, hash string) (bool, error)
 
 	// Failed logins, per account and source (see loginfailures.go).
 	LoginFailures(ctx context.Context, userID, source string) (LoginFailures, error)
@@ -315,6 +314,17 @@ type Store interface {
 	TouchSession(ctx context.Context, id string, t time.Time) error
 	DeleteSession(ctx context.Context, id string) error
 	DeleteUserSessions(ctx context.Context, userID string) error
+	DeleteOtherSessions(ctx context.Context, userID, keep string) error
+
+	// Credentials: targeted updates (see mfa.go and password.go).
+	SetPasswordHash(ctx context.Context, userID, hash string) error
+	SetTOTPPending(ctx context.Context, userID, secret string) error
+	TOTPPending(ctx context.Context, userID string) (string, error)
+	ConfirmTOTP(ctx context.Context, userID, pending string, step int64, recoveryHashes []string) error
+	DisableTOTP(ctx context.Context, userID string) error
+	UseTOTPStep(ctx context.Context, userID string, step int64) (bool, error)
+	UseRecoveryCode(ctx context.Context, userID, hash string) (bool, error)
+	ReplaceTOTPSecret(ctx context.Context, userID, old, secret string) (bool, error)
 }
 
 var _ Store = (*DB)(nil)

@@ -181,7 +181,7 @@ type Result struct {
 	Lines []string
 }
 
-// Account is the user's own page: TOTP enrolment.
+// Account is the user's own page: TOTP enrolment and password change.
 type Account struct {
 	Page
 	TOTPEnabled bool

@@ -101,8 +101,10 @@ func TestUpdateUserCompareAndSwap(t *testing.T) {
 		if ok, err := s.UseRecoveryCode(ctx, u.ID, "r1"); !ok || err != nil {
 			t.Fatalf("recovery code: %v, %v", ok, err)
 		}
-		if err := s.UpdateUser(ctx, c); !errors.Is(err, store.ErrStale) {
-			t.Errorf("update from before a recovery code's use: %v, want ErrStale", err)
+		// UpdateUser does not write the second factor, so the write-back
+		// of c succeeds without restoring r1.
+		if err := s.UpdateUser(ctx, c); err != nil {
+			t.Errorf("update from before a recovery code's use: %v", err)
 		}
 		if ok, _ := s.UseRecoveryCode(ctx, u.ID, "r1"); ok {
 			t.Error("a recovery code worked twice")

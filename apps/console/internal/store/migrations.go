@@ -115,6 +115,12 @@ INSERT INTO audit_blocks (block, min_time, max_time) SELECT seq / 1024, MIN(time
 	{sql: `
 ALTER TABLE devices ADD COLUMN network TEXT NOT NULL DEFAULT '';
 ALTER TABLE devices ADD COLUMN posture_source TEXT NOT NULL DEFAULT '';`, fill: dedupeAddresses},
+	// Signed checkpoints of the audit chain's head (see checkpoints.go),
+	// made with a key kept outside the database, so that whoever can write
+	// the rows cannot forge them.
+	{sql: `
+CREATE TABLE audit_checkpoints (
+	seq BIGINT PRIMARY KEY, hash TEXT NOT NULL, time BIGINT NOT NULL, signature TEXT NOT NULL);`},
 }
 
 func (s *DB) migrate(ctx context.Context) error {

@@ -4,7 +4,8 @@
 //
 //	console serve [-listen 127.0.0.1:8080] [-db console.db | -db postgres://...]
 //	console demo  [-listen 127.0.0.1:8080] [-db DIR/console.db] [-token-file F] [-device-key-file F]
-//	console audit verify [-db ...]
+//	console audit verify [-db ...] [-audit-key F | -public-key K] [-checkpoints F]
+//	console audit checkpoints [-db ...] [-audit-key F | -public-key K] > F
 //	console user add -email E -role admin [-db ...]   (prints a password)
 package main
 
@@ -34,9 +35,10 @@ func main() {
 }
 
 const usage = `usage:
-  console serve [-listen ADDR] [-db PATH|postgres://...] [-secure-cookies]
+  console serve [-listen ADDR] [-db PATH|postgres://...] [-secure-cookies] [-audit-key FILE] [-checkpoint-every N]
   console demo [-listen ADDR] [-db PATH] [-token-file FILE] [-device-key-file FILE]
-  console audit verify [-db PATH|postgres://...]
+  console audit verify [-db PATH|postgres://...] [-audit-key FILE | -public-key KEY] [-checkpoints FILE]
+  console audit checkpoints [-db PATH|postgres://...] [-audit-key FILE | -public-key KEY]
   console user add -email EMAIL [-name NAME] [-role ROLE] [-db ...]
 `
 
@@ -53,11 +55,15 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	case "demo":
 		err = cmdServe(ctx, args[1:], stdout, stderr, true)
 	case "audit":
-		if len(args) < 2 || args[1] != "verify" {
+		switch {
+		case len(args) >= 2 && args[1] == "verify":
+			err = cmdVerify(ctx, args[2:], stdout, stderr)
+		case len(args) >= 2 && args[1] == "checkpoints":
+			err = cmdCheckpoints(ctx, args[2:], stdout, stderr)
+		default:
 			fmt.Fprint(stderr, usage)
 			return 2
 		}
-		err = cmdVerify(ctx, args[2:], stdout, stderr)
 	case "user":
 		if len(args) < 2 || args[1] != "add" {
 			fmt.Fprint(stderr, usage)
@@ -89,14 +95,20 @@ type exitCode int
 
 func (e exitCode) Error() string { return fmt.Sprintf("exit status %d", int(e)) }
 
-func openStore(ctx context.Context, dsn string) (*store.DB, error) {
+// resolveDSN is the store a -db flag names: console.db by default, or
+// $GONAUT_CONSOLE_DB when the flag is left at that default.
+func resolveDSN(dsn string) string {
 	if dsn == "" {
 		dsn = "console.db"
 	}
 	if env := os.Getenv("GONAUT_CONSOLE_DB"); env != "" && dsn == "console.db" {
 		dsn = env
 	}
-	return store.Open(ctx, dsn)
+	return dsn
+}
+
+func openStore(ctx context.Context, dsn string) (*store.DB, error) {
+	return store.Open(ctx, resolveDSN(dsn))
 }
 
 func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer, demo bool) error {
@@ -108,6 +120,8 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer, demo
 	tokenFile := fs.String("token-file", "", "demo: write the demo gateway's registration token to this file")
 	deviceKeyFile := fs.String("device-key-file", "", "demo: write the private key of the demo device "+demoDeviceName+" to this file (gateway demo --device-key prints its wg-quick config)")
 	verbose := fs.Bool("v", false, "log requests' errors to stderr")
+	keyFile := fs.String("audit-key", "", "Ed25519 key that signs audit checkpoints, created (0600) if absent (default: "+auditKeyName+" next to the SQLite file, or in the working directory for PostgreSQL; $"+auditKeyEnv+" wins)")
+	every := fs.Int("checkpoint-every", 1000, "sign an audit checkpoint every this many entries (and every minute with new entries)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -119,6 +133,16 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer, demo
 		defer os.RemoveAll(dir)
 		*dsn = dir + "/console.db"
 	}
+	if *keyFile == "" {
+		*keyFile = defaultAuditKeyPath(resolveDSN(*dsn))
+	}
+	key, created, err := loadAuditKey(*keyFile, true)
+	if err != nil {
+		return err
+	}
+	if created {
+		fmt.Fprintf(stdout, "created the audit signing key %s: back it up, and keep it away from the database\n", *keyFile)
+	}
 	st, err := openStore(ctx, *dsn)
 	if err != nil {
 		return err
@@ -128,7 +152,7 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer, demo
 	if *verbose {
 		logger = slog.New(slog.NewTextHandler(stderr, nil))
 	}
-	srv, err := server.New(st, &server.Options{SecureCookies: *secure, Logger: logger})
+	srv, err := server.New(st, &server.Options{SecureCookies: *secure, Logger: logger, AuditKey: key, CheckpointEvery: *every})
 	if err != nil {
 		return err
 	}
@@ -166,30 +190,6 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer, demo
 	defer cancel()
 	srv.Close() // ends live streams and long polls so Shutdown can finish
 	hs.Shutdown(sctx)
-	return nil
-}
-
-func cmdVerify(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := flag.NewFlagSet("audit verify", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	dsn := fs.String("db", "", "SQLite file (default console.db) or postgres:// URL")
-	if err := fs.Parse(args); err != nil {
-		return err
-	}
-	st, err := openStore(ctx, *dsn)
-	if err != nil {
-		return err
-	}
-	defer st.Close()
-	rep, err := st.VerifyAudit(ctx)
-	if err != nil {
-		return err
-	}
-	if !rep.OK {
-		fmt.Fprintf(stdout, "audit log BROKEN at entry %d: %s (%d entries read)\n", rep.BrokenAt, rep.Reason, rep.Entries)
-		return exitCode(1)
-	}
-	fmt.Fprintf(stdout, "audit log intact: %d entries, head %s\n", rep.Entries, rep.Head)
 	return nil
 }
 

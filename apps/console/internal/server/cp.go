@@ -204,6 +204,7 @@ func (s *Server) cpEvents(w http.ResponseWriter, r *http.Request, p *principal) 
 		s.storeError(w, err)
 		return
 	}
+	s.auditAppended()
 	// Alerts are stored after the audit entries and before the answer:
 	// a batch that failed in between is sent again, and the alert's ID,
 	// derived from the event's, stores it once.

@@ -2,6 +2,7 @@ package server
 
 import (
 	"context"
+	"crypto/ed25519"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
@@ -43,6 +44,18 @@ type Options struct {
 	// made through another replica (LISTEN/NOTIFY); the poll is the
 	// safety net. Default 1 second.
 	ConfigPoll time.Duration
+	// AuditKey signs checkpoints of the audit chain's head (see
+	// checkpoints.go). Keep it outside the database: whoever holds it can
+	// sign a rewritten log. Replicas sharing a database share the key.
+	// Default nil: no checkpoints, and the log is protected by its chain
+	// alone.
+	AuditKey ed25519.PrivateKey
+	// CheckpointEvery signs the head once it is this many entries past
+	// the last checkpoint. Default 1000.
+	CheckpointEvery int
+	// CheckpointInterval signs the head this often when entries arrived
+	// since the last checkpoint. Default 1 minute.
+	CheckpointInterval time.Duration
 	// Now replaces the clock in tests. Default time.Now.
 	Now func() time.Time
 }
@@ -74,6 +87,8 @@ type Server struct {
 	bgCancel context.CancelFunc
 	wg       sync.WaitGroup
 	stopOnce sync.Once
+
+	cpPoke chan struct{} // wakes the checkpointer, see checkpoints.go
 
 	attach attachCache  // see attachments.go
 	sum    summaryCache // see auditapi.go
@@ -109,6 +124,15 @@ func New(st store.Store, opts *Options) (*Server, error) {
 	if o.ConfigPoll <= 0 {
 		o.ConfigPoll = time.Second
 	}
+	if o.CheckpointEvery <= 0 {
+		o.CheckpointEvery = 1000
+	}
+	if o.CheckpointInterval <= 0 {
+		o.CheckpointInterval = time.Minute
+	}
+	if o.AuditKey != nil && len(o.AuditKey) != ed25519.PrivateKeySize {
+		return nil, errors.New("console: the audit key is not an Ed25519 private key")
+	}
 	if o.Now == nil {
 		o.Now = time.Now
 	}
@@ -124,6 +148,11 @@ func New(st store.Store, opts *Options) (*Server, error) {
 	s.bg, s.bgCancel = context.WithCancel(context.Background())
 	s.wg.Add(1)
 	go s.watchConfig()
+	if o.AuditKey != nil {
+		s.cpPoke = make(chan struct{}, 1)
+		s.wg.Add(1)
+		go s.checkpointLoop()
+	}
 	if st.Shared() {
 		s.origin = hex.EncodeToString(randomBytes(8))
 		s.hub.relay = make(chan liveEvent, 4096)

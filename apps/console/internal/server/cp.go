@@ -142,7 +142,7 @@ func (s *Server) bundle(ctx context.Context, g *store.Gateway) (*controlplane.Bu
 		for _, d := range ds {
 			b.Devices = append(b.Devices, controlplane.Device{
 				ID: d.ID, Name: d.Name, Owner: d.Owner, PublicKey: d.PublicKey, Address: d.Address,
-				Disabled: d.Disabled || disabled[d.Owner], Posture: d.Posture, SessionExpires: d.SessionExpires, MFATime: d.MFATime,
+				Disabled: d.Disabled || disabled[d.Owner], Posture: d.Posture, PostureSource: d.PostureSource, SessionExpires: d.SessionExpires, MFATime: d.MFATime,
 			})
 		}
 		return lastKey(len(ds), func() string { return ds[len(ds)-1].ID }), len(ds), err

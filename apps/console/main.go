@@ -35,7 +35,7 @@ func main() {
 }
 
 const usage = `usage:
-  console serve [-listen ADDR] [-db PATH|postgres://...] [-secure-cookies] [-audit-key FILE] [-checkpoint-every N]
+  console serve [-listen ADDR] [-db PATH|postgres://...] [-secure-cookies] [-audit-key FILE] [-checkpoint-every N] [-policy-draft-limit BYTES]
   console demo [-listen ADDR] [-db PATH] [-token-file FILE] [-device-key-file FILE]
   console audit verify [-db PATH|postgres://...] [-audit-key FILE | -public-key KEY] [-checkpoints FILE]
   console audit checkpoints [-db PATH|postgres://...] [-audit-key FILE | -public-key KEY]
@@ -122,6 +122,7 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer, demo
 	verbose := fs.Bool("v", false, "log requests' errors to stderr")
 	keyFile := fs.String("audit-key", "", "Ed25519 key that signs audit checkpoints, created (0600) if absent (default: "+auditKeyName+" next to the SQLite file, or in the working directory for PostgreSQL; $"+auditKeyEnv+" wins)")
 	every := fs.Int("checkpoint-every", 1000, "sign an audit checkpoint every this many entries (and every minute with new entries)")
+	draftLimit := fs.Int64("policy-draft-limit", 1<<20, "largest request body carrying a policy draft (validate, simulate, save), in bytes; larger ones get 413")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -152,7 +153,7 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer, demo
 	if *verbose {
 		logger = slog.New(slog.NewTextHandler(stderr, nil))
 	}
-	srv, err := server.New(st, &server.Options{SecureCookies: *secure, Logger: logger, AuditKey: key, CheckpointEvery: *every})
+	srv, err := server.New(st, &server.Options{SecureCookies: *secure, Logger: logger, AuditKey: key, CheckpointEvery: *every, PolicyDraftLimit: *draftLimit})
 	if err != nil {
 		return err
 	}

@@ -56,6 +56,18 @@ type Options struct {
 	// CheckpointInterval signs the head this often when entries arrived
 	// since the last checkpoint. Default 1 minute.
 	CheckpointInterval time.Duration
+	// PolicyDraftLimit bounds the body of every request that carries a
+	// policy draft (validate, simulate, save; API and pages): a larger
+	// one is refused with 413 before it is read. Default 1 MiB; at most
+	// policy.MaxDocumentBytes plus 64 KiB.
+	PolicyDraftLimit int64
+	// CompileBurst and CompileEvery rate-limit, per user (or API key),
+	// the routes that compile whatever draft they are sent (validate and
+	// simulate): a token bucket of CompileBurst requests refilled one
+	// per CompileEvery; past it the answer is 429 with Retry-After.
+	// Defaults 20 and 500 ms.
+	CompileBurst int
+	CompileEvery time.Duration
 	// Now replaces the clock in tests. Default time.Now.
 	Now func() time.Time
 }
@@ -71,6 +83,7 @@ type Server struct {
 
 	loginIP   *throttle
 	loginUser *throttle
+	compile   *throttle // per principal, see drafts.go
 
 	origin string // this process among the replicas, for relayed events
 	// listening is closed once the server listens to the other
@@ -124,6 +137,16 @@ func New(st store.Store, opts *Options) (*Server, error) {
 	if o.ConfigPoll <= 0 {
 		o.ConfigPoll = time.Second
 	}
+	if o.PolicyDraftLimit <= 0 {
+		o.PolicyDraftLimit = defaultDraftLimit
+	}
+	o.PolicyDraftLimit = min(o.PolicyDraftLimit, maxDraftLimit)
+	if o.CompileBurst <= 0 {
+		o.CompileBurst = 20
+	}
+	if o.CompileEvery <= 0 {
+		o.CompileEvery = 500 * time.Millisecond
+	}
 	if o.CheckpointEvery <= 0 {
 		o.CheckpointEvery = 1000
 	}
@@ -142,6 +165,7 @@ func New(st store.Store, opts *Options) (*Server, error) {
 	}
 	s.loginIP = newThrottle(20, 3*time.Second)
 	s.loginUser = newThrottle(10, 6*time.Second)
+	s.compile = newThrottle(o.CompileBurst, o.CompileEvery)
 	for _, rt := range s.routes() {
 		s.handle(rt)
 	}
@@ -264,7 +288,12 @@ func (s *Server) storeError(w http.ResponseWriter, err error) {
 // decode reads a JSON body of at most 2 MiB into v, refusing unknown
 // fields; it writes the error answer itself and reports false on failure.
 func decode(w http.ResponseWriter, r *http.Request, v any) bool {
-	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, 2<<20))
+	return decodeLimit(w, r, v, 2<<20)
+}
+
+// decodeLimit is decode with a limit of n bytes.
+func decodeLimit(w http.ResponseWriter, r *http.Request, v any, n int64) bool {
+	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, n))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(v); err != nil {
 		if _, ok := errors.AsType[*http.MaxBytesError](err); ok {

@@ -49,7 +49,9 @@
 //
 //   - subject ([Subject]): id, email, groups, roles, mfa, auth_time, attributes
 //   - device ([Device]): id, os, os_version, managed, disk_encrypted,
-//     firewall, screen_lock, client_version, posture_time, attributes
+//     firewall, screen_lock, client_version, posture_time, posture_source
+//     ("person" when a console user typed the posture, "device" when it
+//     was reported), attributes
 //   - source ([Source]): ip (text; use cidr(...).containsIP(source.ip) or
 //     ip(source.ip)), country, asn
 //   - resource ([Resource]): kind, name, labels, address, port; method, path,

@@ -77,6 +77,7 @@ var (
 		"device.os":             func(r *Request) string { return r.Device.OS },
 		"device.os_version":     func(r *Request) string { return r.Device.OSVersion },
 		"device.client_version": func(r *Request) string { return r.Device.ClientVersion },
+		"device.posture_source": func(r *Request) string { return r.Device.PostureSource },
 		"source.ip":             func(r *Request) string { return r.Source.IP },
 		"source.country":        func(r *Request) string { return r.Source.Country },
 		"resource.kind":         func(r *Request) string { return r.Resource.Kind },

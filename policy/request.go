@@ -69,6 +69,12 @@ type Device struct {
 	ClientVersion string `json:"client_version,omitempty" cel:"client_version"`
 	// PostureTime is when the posture facts above were collected.
 	PostureTime time.Time `json:"posture_time,omitzero" cel:"posture_time"`
+	// PostureSource says who asserted the posture facts: "person" when
+	// a console user or API key typed them, "device" when the device or
+	// a gateway reported them, empty when nobody did. A policy that
+	// trusts posture only as measured can deny "person". The console
+	// sets it; posture facts cannot claim a source of their own.
+	PostureSource string `json:"posture_source,omitempty" cel:"posture_source"`
 	// Attributes are free-form posture facts.
 	Attributes map[string]string `json:"attributes,omitempty" cel:"attributes"`
 }

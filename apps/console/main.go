@@ -4,7 +4,8 @@
 //
 //	console serve [-listen 127.0.0.1:8080] [-db console.db | -db postgres://...] [-secret-key-file F]
 //	console demo  [-listen 127.0.0.1:8080] [-db DIR/console.db] [-token-file F] [-device-key-file F]
-//	console audit verify [-db ...]
+//	console audit verify [-db ...] [-audit-key F | -public-key K] [-checkpoints F]
+//	console audit checkpoints [-db ...] [-audit-key F | -public-key K] > F
 //	console user add -email E -role admin [-db ...]   (prints a password)
 //	console user reset-mfa -email E | -all [-db ...]  (turns TOTP off, ends sessions)
 package main
@@ -36,9 +37,10 @@ func main() {
 }
 
 const usage = `usage:
-  console serve [-listen ADDR] [-db PATH|postgres://...] [-secret-key-file FILE] [-secure-cookies]
+  console serve [-listen ADDR] [-db PATH|postgres://...] [-secret-key-file FILE] [-secure-cookies] [-audit-key FILE] [-checkpoint-every N] [-policy-draft-limit BYTES]
   console demo [-listen ADDR] [-db PATH] [-token-file FILE] [-device-key-file FILE]
-  console audit verify [-db PATH|postgres://...]
+  console audit verify [-db PATH|postgres://...] [-audit-key FILE | -public-key KEY] [-checkpoints FILE]
+  console audit checkpoints [-db PATH|postgres://...] [-audit-key FILE | -public-key KEY]
   console user add -email EMAIL [-name NAME] [-role ROLE] [-db ...]
   console user reset-mfa -email EMAIL | -all [-db ...]
 `
@@ -56,11 +58,15 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	case "demo":
 		err = cmdServe(ctx, args[1:], stdout, stderr, true)
 	case "audit":
-		if len(args) < 2 || args[1] != "verify" {
+		switch {
+		case len(args) >= 2 && args[1] == "verify":
+			err = cmdVerify(ctx, args[2:], stdout, stderr)
+		case len(args) >= 2 && args[1] == "checkpoints":
+			err = cmdCheckpoints(ctx, args[2:], stdout, stderr)
+		default:
 			fmt.Fprint(stderr, usage)
 			return 2
 		}
-		err = cmdVerify(ctx, args[2:], stdout, stderr)
 	case "user":
 		switch {
 		case len(args) >= 2 && args[1] == "add":
@@ -119,8 +125,11 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer, demo
 	secure := fs.Bool("secure-cookies", false, "mark cookies Secure (set when served over HTTPS)")
 	tokenFile := fs.String("token-file", "", "demo: write the demo gateway's registration token to this file")
 	deviceKeyFile := fs.String("device-key-file", "", "demo: write the private key of the demo device "+demoDeviceName+" to this file (gateway demo --device-key prints its wg-quick config)")
-	keyFile := fs.String("secret-key-file", "", "file with the key that seals TOTP secrets, created on first start (default: "+secretKeyFileName+" next to the SQLite database, or in the working directory for PostgreSQL); "+secretKeyEnv+" overrides it")
+	secretKeyFile := fs.String("secret-key-file", "", "file with the key that seals TOTP secrets, created on first start (default: "+secretKeyFileName+" next to the SQLite database, or in the working directory for PostgreSQL); "+secretKeyEnv+" overrides it")
 	verbose := fs.Bool("v", false, "log requests' errors to stderr")
+	auditKeyFile := fs.String("audit-key", "", "Ed25519 key that signs audit checkpoints, created (0600) if absent (default: "+auditKeyName+" next to the SQLite file, or in the working directory for PostgreSQL; $"+auditKeyEnv+" wins)")
+	every := fs.Int("checkpoint-every", 1000, "sign an audit checkpoint every this many entries (and every minute with new entries)")
+	draftLimit := fs.Int64("policy-draft-limit", 1<<20, "largest request body carrying a policy draft (validate, simulate, save), in bytes; larger ones get 413")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -132,6 +141,16 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer, demo
 		defer os.RemoveAll(dir)
 		*dsn = dir + "/console.db"
 	}
+	if *auditKeyFile == "" {
+		*auditKeyFile = defaultAuditKeyPath(storeDSN(*dsn))
+	}
+	auditKey, created, err := loadAuditKey(*auditKeyFile, true)
+	if err != nil {
+		return err
+	}
+	if created {
+		fmt.Fprintf(stdout, "created the audit signing key %s: back it up, and keep it away from the database\n", *auditKeyFile)
+	}
 	st, err := openStore(ctx, *dsn)
 	if err != nil {
 		return err
@@ -142,11 +161,12 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer, demo
 		logger = slog.New(slog.NewTextHandler(stderr, nil))
 	}
 	var keyNote bytes.Buffer
-	key, err := loadSecretKey(storeDSN(*dsn), *keyFile, &keyNote)
+	secretKey, err := loadSecretKey(storeDSN(*dsn), *secretKeyFile, &keyNote)
 	if err != nil {
 		return err
 	}
-	srv, err := server.New(st, &server.Options{SecureCookies: *secure, Logger: logger, SecretKey: key})
+	srv, err := server.New(st, &server.Options{SecureCookies: *secure, Logger: logger, SecretKey: secretKey,
+		AuditKey: auditKey, CheckpointEvery: *every, PolicyDraftLimit: *draftLimit})
 	if err != nil {
 		return err
 	}
@@ -185,30 +205,6 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer, demo
 	defer cancel()
 	srv.Close() // ends live streams and long polls so Shutdown can finish
 	hs.Shutdown(sctx)
-	return nil
-}
-
-func cmdVerify(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := flag.NewFlagSet("audit verify", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	dsn := fs.String("db", "", "SQLite file (default console.db) or postgres:// URL")
-	if err := fs.Parse(args); err != nil {
-		return err
-	}
-	st, err := openStore(ctx, *dsn)
-	if err != nil {
-		return err
-	}
-	defer st.Close()
-	rep, err := st.VerifyAudit(ctx)
-	if err != nil {
-		return err
-	}
-	if !rep.OK {
-		fmt.Fprintf(stdout, "audit log BROKEN at entry %d: %s (%d entries read)\n", rep.BrokenAt, rep.Reason, rep.Entries)
-		return exitCode(1)
-	}
-	fmt.Fprintf(stdout, "audit log intact: %d entries, head %s\n", rep.Entries, rep.Head)
 	return nil
 }
 

@@ -68,7 +68,9 @@ func Request(dev *Device, u *Identity) policy.Request {
 	if len(dev.Posture) > 0 {
 		json.Unmarshal(dev.Posture, &r.Device)
 	}
-	r.Device.ID = dev.ID
+	// The console's record of who set the posture, never a claim
+	// inside the posture itself.
+	r.Device.ID, r.Device.PostureSource = dev.ID, dev.PostureSource
 	if u != nil {
 		r.Subject = policy.Subject{ID: u.ID, Email: u.Email, Groups: u.Groups, Roles: u.Roles}
 	}

@@ -54,3 +54,16 @@ func TestBundleDirectoryAndPolicies(t *testing.T) {
 		t.Errorf("bad policy: %v", err)
 	}
 }
+
+// TestPostureCannotClaimItsSource: the posture facts are whatever a
+// person or device wrote, so a "posture_source" inside them is ignored
+// and the console's record of who set them wins.
+func TestPostureCannotClaimItsSource(t *testing.T) {
+	for _, src := range []string{"person", "device", ""} {
+		dev := &controlplane.Device{ID: "d1", Owner: "u1", PostureSource: src, Posture: json.RawMessage(`{"managed":true,"posture_source":"device-claimed"}`)}
+		r := controlplane.Request(dev, &controlplane.Identity{ID: "u1"})
+		if r.Device.PostureSource != src || !r.Device.Managed {
+			t.Errorf("source %q: request device = %+v", src, r.Device)
+		}
+	}
+}

@@ -78,6 +78,9 @@ type Device struct {
 	Disabled bool   `json:"disabled,omitempty"`
 	// Posture is the device's posture facts in the policy.Device JSON form.
 	Posture json.RawMessage `json:"posture,omitempty"`
+	// PostureSource is who asserted Posture ("person", "device" or
+	// empty); it becomes device.posture_source, whatever Posture says.
+	PostureSource string `json:"posture_source,omitempty"`
 	// SessionExpires ends the device's session; the zero time never does.
 	SessionExpires time.Time `json:"session_expires,omitzero"`
 	// MFATime is when the owner last completed MFA for this device's

@@ -102,6 +102,13 @@ func newThrottle(burst int, interval time.Duration) *throttle {
 
 // allow reports whether key may try now and records the attempt.
 func (t *throttle) allow(key string, now time.Time) bool {
+	ok, _ := t.allowWait(key, now)
+	return ok
+}
+
+// allowWait is allow that also says, when it refuses, how long until
+// key may try again.
+func (t *throttle) allowWait(key string, now time.Time) (bool, time.Duration) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	if _, ok := t.next[key]; !ok && len(t.next) >= throttleMaxKeys {
@@ -123,11 +130,15 @@ func (t *throttle) allow(key string, now time.Time) bool {
 	if n.Before(now) {
 		n = now
 	}
-	if n.Sub(now) >= time.Duration(t.burst)*t.interval {
-		return false
+	// Generic cell rate: n is when key's bucket will be full again;
+	// a request fits while that is at most burst-1 intervals away (the
+	// earlier test, n-now >= burst intervals, let burst+1 through
+	// whenever the clock moved between requests).
+	if ahead := n.Sub(now) - time.Duration(t.burst-1)*t.interval; ahead > 0 {
+		return false, ahead
 	}
 	t.next[key] = n.Add(t.interval)
-	return true
+	return true, 0
 }
 
 var errLoginFailed = errors.New("console: wrong email, password or code")

@@ -141,7 +141,7 @@ func (s *Server) bundle(ctx context.Context, g *store.Gateway) (*controlplane.Bu
 		for _, d := range ds {
 			b.Devices = append(b.Devices, controlplane.Device{
 				ID: d.ID, Name: d.Name, Owner: d.Owner, PublicKey: d.PublicKey, Address: d.Address,
-				Disabled: d.Disabled || disabled[d.Owner], Posture: d.Posture, SessionExpires: d.SessionExpires, MFATime: d.MFATime,
+				Disabled: d.Disabled || disabled[d.Owner], Posture: d.Posture, PostureSource: d.PostureSource, SessionExpires: d.SessionExpires, MFATime: d.MFATime,
 			})
 		}
 		return lastKey(len(ds), func() string { return ds[len(ds)-1].ID }), len(ds), err
@@ -203,6 +203,7 @@ func (s *Server) cpEvents(w http.ResponseWriter, r *http.Request, p *principal) 
 		s.storeError(w, err)
 		return
 	}
+	s.auditAppended()
 	// Alerts are stored after the audit entries and before the answer:
 	// a batch that failed in between is sent again, and the alert's ID,
 	// derived from the event's, stores it once.

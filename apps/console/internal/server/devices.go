@@ -118,6 +118,11 @@ func (s *Server) EnrolDevice(r *http.Request, owner, name, publicKey string, pos
 	} else if b, err := base64.StdEncoding.DecodeString(publicKey); err != nil || len(b) != 32 {
 		return nil, errString("public_key must be a base64 WireGuard key (32 bytes)")
 	}
+	if t := bytes.TrimSpace(posture); len(t) == 0 || string(t) == "null" {
+		// An absent posture (JSON null, as a request without the field
+		// decodes) is no posture, and nobody asserted it.
+		posture = nil
+	}
 	if len(posture) > 0 && !json.Valid(posture) {
 		return nil, errString("posture must be JSON")
 	}

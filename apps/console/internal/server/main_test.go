@@ -36,10 +36,16 @@ type env struct {
 
 func newEnv(t testing.TB, st *store.DB) *env {
 	t.Helper()
+	return newEnvWith(t, st, nil)
+}
+
+// newEnvWith is newEnv with server options.
+func newEnvWith(t testing.TB, st *store.DB, opts *Options) *env {
+	t.Helper()
 	if st == nil {
 		st = storetest.SQLite(t)
 	}
-	srv, err := New(st, nil)
+	srv, err := New(st, opts)
 	if err != nil {
 		t.Fatal(err)
 	}

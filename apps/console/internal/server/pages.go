@@ -26,6 +26,8 @@ func (s *Server) pageRoutes() []route {
 	pg := func(method, path string, p perm, h func(http.ResponseWriter, *http.Request, *principal)) route {
 		return route{method: method, path: path, perm: p, page: true, h: h}
 	}
+	// Pages carrying a policy draft, and those that compile it.
+	draft := func(rt route, compile bool) route { rt.draft, rt.compile = true, compile; return rt }
 	return []route{
 		{method: "GET", path: "/healthz", perm: permPublic, h: func(w http.ResponseWriter, r *http.Request, _ *principal) { w.Write([]byte("ok\n")) }},
 		{method: "GET", path: "/static/", perm: permPublic, h: func(w http.ResponseWriter, r *http.Request, _ *principal) {
@@ -45,11 +47,11 @@ func (s *Server) pageRoutes() []route {
 		pg("GET", "/policies", permRead, s.pagePolicies),
 		pg("GET", "/policies/new", permPolicy, s.pagePolicyNew),
 		pg("GET", "/policies/{name}", permRead, s.pagePolicyEdit),
-		pg("POST", "/policies/save", permPolicy, s.pagePolicySave),
+		draft(pg("POST", "/policies/save", permPolicy, s.pagePolicySave), false),
 		pg("GET", "/policies/{name}/history", permRead, s.pagePolicyHistory),
 		pg("POST", "/policies/{name}/rollback", permPolicy, s.pagePolicyRollback),
-		pg("POST", "/ui/policies/validate", permRead, s.fragValidate),
-		pg("POST", "/ui/policies/simulate", permPolicy, s.fragSimulate),
+		draft(pg("POST", "/ui/policies/validate", permRead, s.fragValidate), true),
+		draft(pg("POST", "/ui/policies/simulate", permPolicy, s.fragSimulate), true),
 		pg("GET", "/templates", permRead, s.pageTemplates),
 		pg("GET", "/resources", permRead, s.pageResources),
 		pg("POST", "/resources", permOps, s.pageResourcePost),

@@ -394,7 +394,7 @@ func (s *Server) pageAudit(w http.ResponseWriter, r *http.Request, p *principal)
 		a.Next = "/audit?" + q.Encode()
 	}
 	if r.Method == http.MethodPost {
-		rep, err := s.st.VerifyAudit(r.Context())
+		rep, err := s.st.VerifyAuditSigned(r.Context(), s.auditPublicKey(), nil)
 		if err != nil {
 			s.pageError(w, r, err)
 			return

@@ -194,15 +194,7 @@ type draft struct {
 
 func (s *Server) apiPolicyValidate(w http.ResponseWriter, r *http.Request, _ *principal) {
 	var d draft
-	// Validation compiles whatever it is sent; a draft over the limit is
-	// refused before it is read, so a reader cannot make the console
-	// buffer and parse megabytes per request.
-	if r.ContentLength > policyDraftLimit {
-		writeError(w, http.StatusRequestEntityTooLarge, "too_large", "a policy draft is at most %d bytes", policyDraftLimit)
-		return
-	}
-	r.Body = http.MaxBytesReader(w, r.Body, policyDraftLimit)
-	if !decode(w, r, &d) {
+	if !decodeLimit(w, r, &d, maxDraftLimit) { // the route bounds the body
 		return
 	}
 	if d.Name == "" {
@@ -210,9 +202,6 @@ func (s *Server) apiPolicyValidate(w http.ResponseWriter, r *http.Request, _ *pr
 	}
 	writeJSON(w, http.StatusOK, s.validateDraft(r.Context(), d.Name, d.Source))
 }
-
-// policyDraftLimit bounds the body of a policy validation request.
-const policyDraftLimit = 1 << 20
 
 // validateDraft is Validate followed, when the draft is valid on its own,
 // by the check of the enabled set with the draft in place of its
@@ -234,7 +223,7 @@ func (s *Server) validateDraft(ctx context.Context, name, source string) *Valida
 
 func (s *Server) apiSavePolicy(w http.ResponseWriter, r *http.Request, p *principal) {
 	var d draft
-	if !decode(w, r, &d) {
+	if !decodeLimit(w, r, &d, maxDraftLimit) {
 		return
 	}
 	pv, err := s.SavePolicy(r, r.PathValue("name"), d.Source, d.Message, p)
@@ -454,7 +443,7 @@ const (
 
 func (s *Server) apiPolicySimulate(w http.ResponseWriter, r *http.Request, _ *principal) {
 	var d draft
-	if !decode(w, r, &d) {
+	if !decodeLimit(w, r, &d, maxDraftLimit) {
 		return
 	}
 	sim, err := s.Simulate(r.Context(), d)

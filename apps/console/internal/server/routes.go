@@ -44,7 +44,12 @@ type route struct {
 	// page routes answer errors with HTML redirects to the login page;
 	// API routes answer with the JSON error format.
 	page bool
-	h    func(w http.ResponseWriter, r *http.Request, p *principal)
+	// draft routes carry a policy draft: their body is bounded by
+	// Options.PolicyDraftLimit before anything reads it. compile routes
+	// compile whatever they are sent and are rate-limited per principal
+	// (see drafts.go).
+	draft, compile bool
+	h              func(w http.ResponseWriter, r *http.Request, p *principal)
 }
 
 // principal is who makes a request.
@@ -84,6 +89,9 @@ func (s *Server) handle(rt route) {
 		pattern = rt.method + " " + rt.path
 	}
 	s.mux.HandleFunc(pattern, func(w http.ResponseWriter, r *http.Request) {
+		if rt.draft && !s.limitDraft(w, r) {
+			return
+		}
 		var p *principal
 		switch rt.perm {
 		case permPublic:
@@ -122,6 +130,9 @@ func (s *Server) handle(rt route) {
 				writeError(w, http.StatusForbidden, "csrf", "missing or wrong CSRF token (send X-CSRF-Token)")
 				return
 			}
+		}
+		if rt.compile && !s.allowCompile(w, r, p) {
+			return
 		}
 		r = r.WithContext(context.WithValue(r.Context(), ctxKey{}, p))
 		rt.h(w, r, p)

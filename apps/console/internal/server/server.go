@@ -2,6 +2,7 @@ package server
 
 import (
 	"context"
+	"crypto/ed25519"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
@@ -59,6 +60,30 @@ type Options struct {
 	// TOTP enrolled now unusable after a restart: for tests and for
 	// commands that do not touch secrets.
 	SecretKey []byte
+	// AuditKey signs checkpoints of the audit chain's head (see
+	// checkpoints.go). Keep it outside the database: whoever holds it can
+	// sign a rewritten log. Replicas sharing a database share the key.
+	// Default nil: no checkpoints, and the log is protected by its chain
+	// alone.
+	AuditKey ed25519.PrivateKey
+	// CheckpointEvery signs the head once it is this many entries past
+	// the last checkpoint. Default 1000.
+	CheckpointEvery int
+	// CheckpointInterval signs the head this often when entries arrived
+	// since the last checkpoint. Default 1 minute.
+	CheckpointInterval time.Duration
+	// PolicyDraftLimit bounds the body of every request that carries a
+	// policy draft (validate, simulate, save; API and pages): a larger
+	// one is refused with 413 before it is read. Default 1 MiB; at most
+	// policy.MaxDocumentBytes plus 64 KiB.
+	PolicyDraftLimit int64
+	// CompileBurst and CompileEvery rate-limit, per user (or API key),
+	// the routes that compile whatever draft they are sent (validate and
+	// simulate): a token bucket of CompileBurst requests refilled one
+	// per CompileEvery; past it the answer is 429 with Retry-After.
+	// Defaults 20 and 500 ms.
+	CompileBurst int
+	CompileEvery time.Duration
 	// Now replaces the clock in tests. Default time.Now.
 	Now func() time.Time
 }
@@ -87,6 +112,7 @@ type Server struct {
 
 	box          *sealer // seals TOTP secrets (see sealedsecret.go)
 	ephemeralKey bool    // box's key is this process's own
+	compile *throttle // per principal, see drafts.go
 
 	origin string // this process among the replicas, for relayed events
 	// listening is closed once the server listens to the other
@@ -103,6 +129,8 @@ type Server struct {
 	bgCancel context.CancelFunc
 	wg       sync.WaitGroup
 	stopOnce sync.Once
+
+	cpPoke chan struct{} // wakes the checkpointer, see checkpoints.go
 
 	attach attachCache  // see attachments.go
 	sum    summaryCache // see auditapi.go
@@ -141,6 +169,25 @@ func New(st store.Store, opts *Options) (*Server, error) {
 	if o.ConfigPoll <= 0 {
 		o.ConfigPoll = time.Second
 	}
+	if o.PolicyDraftLimit <= 0 {
+		o.PolicyDraftLimit = defaultDraftLimit
+	}
+	o.PolicyDraftLimit = min(o.PolicyDraftLimit, maxDraftLimit)
+	if o.CompileBurst <= 0 {
+		o.CompileBurst = 20
+	}
+	if o.CompileEvery <= 0 {
+		o.CompileEvery = 500 * time.Millisecond
+	}
+	if o.CheckpointEvery <= 0 {
+		o.CheckpointEvery = 1000
+	}
+	if o.CheckpointInterval <= 0 {
+		o.CheckpointInterval = time.Minute
+	}
+	if o.AuditKey != nil && len(o.AuditKey) != ed25519.PrivateKeySize {
+		return nil, errors.New("console: the audit key is not an Ed25519 private key")
+	}
 	if o.Now == nil {
 		o.Now = time.Now
 	}
@@ -166,12 +213,18 @@ func New(st store.Store, opts *Options) (*Server, error) {
 	}
 	s.loginIP = newThrottle(20, 3*time.Second)
 	s.reauth = newThrottle(10, 6*time.Second)
+	s.compile = newThrottle(o.CompileBurst, o.CompileEvery)
 	for _, rt := range s.routes() {
 		s.handle(rt)
 	}
 	s.bg, s.bgCancel = context.WithCancel(context.Background())
 	s.wg.Add(1)
 	go s.watchConfig()
+	if o.AuditKey != nil {
+		s.cpPoke = make(chan struct{}, 1)
+		s.wg.Add(1)
+		go s.checkpointLoop()
+	}
 	if st.Shared() {
 		s.origin = hex.EncodeToString(randomBytes(8))
 		s.hub.relay = make(chan liveEvent, 4096)
@@ -285,7 +338,12 @@ func (s *Server) storeError(w http.ResponseWriter, err error) {
 // decode reads a JSON body of at most 2 MiB into v, refusing unknown
 // fields; it writes the error answer itself and reports false on failure.
 func decode(w http.ResponseWriter, r *http.Request, v any) bool {
-	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, 2<<20))
+	return decodeLimit(w, r, v, 2<<20)
+}
+
+// decodeLimit is decode with a limit of n bytes.
+func decodeLimit(w http.ResponseWriter, r *http.Request, v any, n int64) bool {
+	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, n))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(v); err != nil {
 		if _, ok := errors.AsType[*http.MaxBytesError](err); ok {

@@ -19,5 +19,7 @@ func (s *Server) audit(ctx context.Context, actor, action, resource, effect stri
 	}
 	if _, _, err := s.st.AppendAudit(ctx, []auditEvent{{Time: s.now(), Actor: actor, Action: action, Resource: resource, Effect: effect, Detail: d}}); err != nil {
 		s.log.Error("console: audit append failed", "action", action, "err", err)
+		return
 	}
+	s.auditAppended()
 }

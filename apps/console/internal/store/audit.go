@@ -400,6 +400,7 @@ func (s *DB) VerifyAudit(ctx context.Context) (*VerifyReport, error) {
 	rep.Head = prev
 	if last != headSeq || prev != headHash {
 		rep.OK, rep.BrokenAt, rep.Reason = false, last+1, fmt.Sprintf("log ends at entry %d but the head records %d", last, headSeq)
+		rep.Truncated = last < headSeq
 	}
 	return rep, nil
 }

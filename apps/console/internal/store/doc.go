@@ -29,6 +29,17 @@
 // first broken entry. Entries that come from gateways carry the gateway's
 // event id, which is unique: appending the same event twice stores it once.
 //
+// The chain alone does not stop whoever can write the database from
+// removing the last entries or re-chaining rewritten ones. An
+// AuditCheckpoint is the head (entry, hash, time) signed with an Ed25519
+// key the database never holds; VerifyAuditSigned checks every stored
+// checkpoint, and every one of an exported copy (WriteCheckpoints,
+// ParseCheckpoints), against the chain: a hash that differs means the log
+// was rewritten up to that entry, a checkpoint past the end means entries
+// were removed, and an exported checkpoint missing from the database means
+// checkpoints were deleted. Entries after the last checkpoint are held by
+// the chain alone.
+//
 // # Concurrency
 //
 // A *DB is safe for concurrent use. Appends to the audit log are

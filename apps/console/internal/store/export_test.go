@@ -23,3 +23,36 @@ func RedoAddressMigration(s *DB) error {
 	}
 	return s.tx(context.Background(), func(tx *sql.Tx) error { return dedupeAddresses(context.Background(), s, tx) })
 }
+
+// Rechain recomputes every entry's link and hash from its stored fields
+// and resets the head record to the last entry: what anyone who can write
+// the database (and read the documented hash format) can do after
+// changing or deleting entries.
+func Rechain(s *DB) error {
+	ctx := context.Background()
+	rows, err := s.db.QueryContext(ctx, `SELECT `+auditCols+` FROM audit ORDER BY seq`)
+	if err != nil {
+		return err
+	}
+	var es []*AuditEvent
+	for rows.Next() {
+		e, err := scanAudit(rows)
+		if err != nil {
+			rows.Close()
+			return err
+		}
+		es = append(es, e)
+	}
+	rows.Close()
+	prev := ""
+	var seq int64
+	for _, e := range es {
+		e.PrevHash, e.Hash = prev, chainHash(prev, e)
+		if _, err := s.exec(ctx, s.db, `UPDATE audit SET prev_hash = ?, hash = ? WHERE seq = ?`, e.PrevHash, e.Hash, e.Seq); err != nil {
+			return err
+		}
+		prev, seq = e.Hash, e.Seq
+	}
+	_, err = s.exec(ctx, s.db, `UPDATE audit_head SET seq = ?, hash = ? WHERE id = 1`, seq, prev)
+	return err
+}

@@ -132,6 +132,12 @@ CREATE INDEX login_failures_last ON login_failures (last_failure);`},
 	{sql: `
 ALTER TABLE users ADD COLUMN totp_last_step BIGINT NOT NULL DEFAULT 0;
 ALTER TABLE users ADD COLUMN totp_pending TEXT NOT NULL DEFAULT '';`},
+	// Signed checkpoints of the audit chain's head (see checkpoints.go),
+	// made with a key kept outside the database, so that whoever can write
+	// the rows cannot forge them.
+	{sql: `
+CREATE TABLE audit_checkpoints (
+	seq BIGINT PRIMARY KEY, hash TEXT NOT NULL, time BIGINT NOT NULL, signature TEXT NOT NULL);`},
 }
 
 func (s *DB) migrate(ctx context.Context) error {

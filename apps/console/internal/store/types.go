@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"crypto/ed25519"
 	"encoding/json"
 	"net/netip"
 	"time"
@@ -177,6 +178,16 @@ type VerifyReport struct {
 	BrokenAt int64  `json:"broken_at,omitempty"`
 	Reason   string `json:"reason,omitempty"`
 	Head     string `json:"head"`
+	// Truncated says that entries were removed from the log's end: the
+	// head record or a signed checkpoint names an entry past it.
+	Truncated bool `json:"truncated,omitempty"`
+	// Checkpoints is how many signed checkpoints matched the chain, the
+	// last of them at entry SignedThrough; entries after it are held by
+	// the chain alone. SignaturesChecked is false when no public key was
+	// given, so only the checkpoints' hashes were compared.
+	Checkpoints       int   `json:"checkpoints"`
+	SignedThrough     int64 `json:"signed_through,omitempty"`
+	SignaturesChecked bool  `json:"signatures_checked"`
 }
 
 // Alert is an analytics alert.
@@ -283,6 +294,11 @@ type Store interface {
 	AppendAudit(ctx context.Context, events []AuditEvent) (added, duplicates int, err error)
 	ListAudit(ctx context.Context, f AuditFilter) ([]AuditEvent, error)
 	VerifyAudit(ctx context.Context) (*VerifyReport, error)
+	VerifyAuditSigned(ctx context.Context, pub ed25519.PublicKey, exported []AuditCheckpoint) (*VerifyReport, error)
+	AuditHead(ctx context.Context) (seq int64, hash string, err error)
+	AddAuditCheckpoint(ctx context.Context, c *AuditCheckpoint) error
+	LastAuditCheckpoint(ctx context.Context) (*AuditCheckpoint, error)
+	ListAuditCheckpoints(ctx context.Context, after int64, limit int) ([]AuditCheckpoint, error)
 	CountAudit(ctx context.Context) (int64, error)
 	DecisionCounts(ctx context.Context, since time.Time, limit int) ([]DecisionCount, error)
 

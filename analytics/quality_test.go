@@ -38,7 +38,7 @@ func TestScenarioQuality(t *testing.T) {
 	if testing.Short() {
 		t.Skip("replays half a million events")
 	}
-	cfg := scenario.Config{Seed: 1, Users: 200, Days: 50}
+	cfg := scenario.Config{Seed: 1, Users: 220, Days: 50}
 	sc := scenario.Generate(cfg)
 	rep := scenario.Evaluate(sc, runScenario(t, sc))
 	t.Logf("seed %d, %d users, %d days, %d events, %d incidents:\n%s", cfg.Seed, cfg.Users, cfg.Days, rep.Events, len(sc.Incidents), rep.Table())

@@ -107,7 +107,7 @@ var allResources = func() []string {
 // an office, a few habitual resources, and the benign variations the
 // detectors must tolerate — working late or early by up to two hours,
 // weekend work, bursts of requests, busy mornings (on about one workday in
-// 25, two to five decisions a minute for 90 to 180 minutes), occasional
+// 50, two to four decisions a minute for 60 to 120 minutes), occasional
 // denials, a second work site in a neighbouring country reached overnight,
 // days behind the corporate VPN (egress in another country), low-accuracy
 // geolocation, large but ordinary downloads, an office NAT address shared
@@ -328,20 +328,20 @@ func (g *gen) day(u *user, d int) {
 			g.access(u, tb, dev, c, g.resource(u), r.Float64() >= 0.03, true)
 		}
 	}
-	if workday && !onboarding && r.Float64() < 0.04 {
+	if workday && !onboarding && r.Float64() < 0.02 {
 		g.busyMorning(u, d, ctx)
 	}
 }
 
 // busyMorning is a person's busiest kind of day: from the start of their
-// working day, 90 to 180 minutes at 2 to 5 decisions a minute on their
+// working day, 60 to 120 minutes at 2 to 4 decisions a minute on their
 // usual resources and devices, on top of the day's ordinary traffic. It is
 // many times their usual rate per window, for far longer than a burst, and
 // it is what the rate detector's absolute floors must stay above.
 func (g *gen) busyMorning(u *user, d int, ctx netctx) {
 	r := g.rng
-	span := 90 + 90*r.Float64() // minutes
-	n := int(span * (2 + 3*r.Float64()))
+	span := 60 + 60*r.Float64() // minutes
+	n := int(span * (2 + 2*r.Float64()))
 	start := g.at(u, d, u.start)
 	for i := 0; i < n; i++ {
 		t := start.Add(time.Duration(r.Float64() * span * float64(time.Minute)))

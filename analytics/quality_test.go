@@ -2,6 +2,7 @@ package analytics_test
 
 import (
 	"math/rand/v2"
+	"slices"
 	"testing"
 	"time"
 
@@ -104,6 +105,44 @@ func TestScenarioSlightlyDisordered(t *testing.T) {
 	for _, row := range rep.Rows {
 		if row.Recall() < 0.95 || row.Precision() < 0.9 {
 			t.Errorf("%s: recall %.3f, precision %.3f", row.Detector, row.Recall(), row.Precision())
+		}
+	}
+}
+
+// TestRateFloorsClearPeople is the data behind Options.Rate's floors: in
+// attack-free traffic, busy mornings and bursts included, the busiest
+// window of any person stays under half of each window's default floor.
+// (Automation accounts go far above the floors; their own learned peaks
+// keep them quiet.) Run with -v for the figures.
+func TestRateFloorsClearPeople(t *testing.T) {
+	if testing.Short() {
+		t.Skip("generates a scenario")
+	}
+	sc := scenario.Generate(scenario.Config{Seed: 1, Users: 220, Days: 50, AttackFree: true})
+	times := map[string][]time.Time{}
+	for _, ev := range sc.Events {
+		if ev.Kind == analytics.KindDecision && !slices.Contains(sc.Automation, ev.Subject) {
+			times[ev.Subject] = append(times[ev.Subject], ev.Time) // sorted: events are
+		}
+	}
+	for _, w := range []struct {
+		length time.Duration
+		floor  int
+	}{{time.Minute, 60}, {5 * time.Minute, 100}, {15 * time.Minute, 200}} {
+		busiest, who := 0, ""
+		for s, ts := range times {
+			for i, j := 0, 0; i < len(ts); i++ {
+				for ts[i].Sub(ts[j]) >= w.length {
+					j++
+				}
+				if n := i - j + 1; n > busiest {
+					busiest, who = n, s
+				}
+			}
+		}
+		t.Logf("%v: busiest person %s made %d decisions (floor %d)", w.length, who, busiest, w.floor)
+		if 2*busiest > w.floor {
+			t.Errorf("%v: %s made %d decisions, more than half the floor %d", w.length, who, busiest, w.floor)
 		}
 	}
 }

@@ -46,6 +46,9 @@ type Scenario struct {
 	// CorporateEgress is the organisation's VPN egress, to be passed in
 	// analytics.Options so that it is not mistaken for travel.
 	CorporateEgress []netip.Prefix
+	// Automation names the automation accounts (around-the-clock services
+	// and nightly jobs); every other subject is a person.
+	Automation []string
 }
 
 // Options returns engine options that match the scenario (its corporate
@@ -157,7 +160,13 @@ func Generate(cfg Config) *Scenario {
 	slices.SortStableFunc(g.incidents, func(a, b Incident) int {
 		return cmp.Or(cmp.Compare(a.Kind, b.Kind), a.Start.Compare(b.Start))
 	})
-	return &Scenario{Events: g.events, Incidents: g.incidents, CorporateEgress: []netip.Prefix{vpnPrefix}}
+	var auto []string
+	for _, u := range g.users {
+		if u.automation() {
+			auto = append(auto, u.name)
+		}
+	}
+	return &Scenario{Events: g.events, Incidents: g.incidents, CorporateEgress: []netip.Prefix{vpnPrefix}, Automation: auto}
 }
 
 func (g *gen) makeUsers() {

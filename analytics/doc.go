@@ -141,7 +141,12 @@
 // checksummed binary format; [Engine.Restore] reads one back so that a
 // restart keeps what was learned. Restore validates everything before it
 // swaps anything in: a corrupt, truncated or foreign snapshot returns an
-// error wrapping [ErrSnapshot] and leaves the engine as it was.
+// error wrapping [ErrSnapshot] and leaves the engine as it was. Snapshots
+// are written in version 2 of the format, which added the 5- and 15-minute
+// rate windows; version 1 snapshots still restore (the one-minute rate
+// baseline carries over, and the longer windows learn from then on, firing
+// once each has seen 20 active windows). A snapshot from a newer build
+// fails with [ErrSnapshotVersion], naming the versions this build reads.
 //
 // # Quality
 //

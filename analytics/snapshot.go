@@ -376,6 +376,13 @@ func decodeSubject(b *rbuf, version uint16) *subject {
 			w.peakAt = b.u32()
 		}
 	}
+	for i := range s.rate {
+		// A bucket past MaxTime would never be reached again, and the
+		// window would stop learning.
+		if uint64(s.rate[i].bucket)*uint64(rateWindowSecs[i]) > uint64(stamp(MaxTime)) && b.err == nil {
+			b.fail(fmt.Sprintf("%s rate window beyond the last valid time", rateWindowNames[i]))
+		}
+	}
 	s.flowBytes = b.ewma()
 	s.denyLevel = b.f32pos()
 	s.denyAt = b.u32()

@@ -101,8 +101,9 @@
 //     batch jobs and a job the subject runs every night are learned). The
 //     evidence names the window ("1m", "5m", "15m") with its count, rate
 //     per minute, mean, spread, recent peak and limit. The floors sit at
-//     about twice the busiest windows of people in the scenario's
-//     attack-free traffic (21, 39 and 82 on seed 1, busy mornings included).
+//     about two and a half times the busiest windows of people in the
+//     scenario's attack-free traffic (23, 36 and 80 decisions on seed 1,
+//     busy mornings included).
 //     A window's count is estimated from two fixed buckets (the previous
 //     one weighted by how much of it the window still covers), and a
 //     bucket joins the baseline only once it has left the window, so that

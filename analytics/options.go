@@ -122,9 +122,10 @@ type HourOptions struct {
 // The floors are absolute: Min within a minute (a burst), Min5 within 5
 // minutes and Min15 within 15 minutes (a script that keeps a steadier pace,
 // such as a scraper at one request every two seconds). They sit at about
-// twice the busiest windows of people in the scenario's attack-free traffic,
-// busy mornings included (up to 39, 47 and 106). Defaults: Min 60, Min5
-// 100, Min15 200, Sigmas 6, PeakFactor 2.
+// two and a half times the busiest windows of people in the scenario's
+// attack-free traffic, busy mornings included (23, 36 and 80 decisions on
+// seed 1; see TestRateFloorsClearPeople). Defaults: Min 60, Min5 100,
+// Min15 200, Sigmas 6, PeakFactor 2.
 type RateOptions struct {
 	Min        int
 	Min5       int

@@ -146,3 +146,55 @@ func TestRateFloorsClearPeople(t *testing.T) {
 		}
 	}
 }
+
+// TestScenarioRateLookalikesMatter shows that the rate lookalikes are not
+// trivially quiet: without the per-subject baseline (sigmas and learned
+// peaks near zero) the nightly-job accounts raise rate_spike, and with
+// floors a quarter of the defaults people's busy mornings do.
+func TestScenarioRateLookalikesMatter(t *testing.T) {
+	if testing.Short() {
+		t.Skip("replays a scenario twice")
+	}
+	free := scenario.Generate(scenario.Config{Seed: 1, Users: 100, Days: 50, AttackFree: true})
+	rateSubjects := func(opts *analytics.Options) (automation, people map[string]int) {
+		automation, people = map[string]int{}, map[string]int{}
+		e, err := analytics.New(opts)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer e.Close()
+		for _, ev := range free.Events {
+			alerts, err := e.Observe(ev)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, a := range alerts {
+				if a.Detector != analytics.RateSpike {
+					continue
+				}
+				if slices.Contains(free.Automation, a.Subject) {
+					automation[a.Subject]++
+				} else {
+					people[a.Subject]++
+				}
+			}
+		}
+		return automation, people
+	}
+
+	opts := free.Options()
+	opts.Rate.Sigmas, opts.Rate.PeakFactor = 0.01, 0.01
+	automation, _ := rateSubjects(opts)
+	if len(automation) == 0 {
+		t.Error("without a baseline, no automation account raised rate_spike")
+	}
+	t.Logf("without a baseline: rate_spike on automation accounts %v", automation)
+
+	opts = free.Options()
+	opts.Rate.Min, opts.Rate.Min5, opts.Rate.Min15 = 15, 25, 50
+	_, people := rateSubjects(opts)
+	if len(people) == 0 {
+		t.Error("with a quarter of the floors, no person raised rate_spike")
+	}
+	t.Logf("with a quarter of the floors: rate_spike on %d people", len(people))
+}

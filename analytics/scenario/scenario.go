@@ -109,18 +109,18 @@ var allResources = func() []string {
 // time zones, one to three devices, a home ISP (some with a mobile ISP too),
 // an office, a few habitual resources, and the benign variations the
 // detectors must tolerate — working late or early by up to two hours,
-// weekend work, bursts of requests, busy mornings (on about one workday in
-// 50, two to four decisions a minute for 60 to 120 minutes), occasional
-// denials, a second work site in a neighbouring country reached overnight,
-// days behind the corporate VPN (egress in another country), low-accuracy
-// geolocation, large but ordinary downloads, an office NAT address shared
-// by everyone in a country, a few users who move hundreds of megabytes per
-// flow every day, automation accounts (one user in 100) busy around the
-// clock with a batch of about a hundred requests in a minute every six
-// hours, and nightly-job accounts (one in 50) that make one request every
-// two seconds for about ten minutes every night. Each user shows all their
-// habits within the first days (onboarding), so that the learning period
-// covers them.
+// weekend work, bursts of requests, busy mornings (from day 14 on, on about
+// one workday in 50, two to four decisions a minute for 60 to 120
+// minutes), occasional denials, a second work site in a neighbouring
+// country reached overnight, days behind the corporate VPN (egress in
+// another country), low-accuracy geolocation, large but ordinary
+// downloads, an office NAT address shared by everyone in a country, a few
+// users who move hundreds of megabytes per flow every day, automation
+// accounts (one user in 100) busy around the clock with a batch of about a
+// hundred requests in a minute every six hours, and nightly-job accounts
+// (one in 50) that make one request every two seconds for about ten
+// minutes every night. Each user shows all their habits within the first
+// days (onboarding), so that the learning period covers them.
 //
 // Unless AttackFree, it then injects AttacksPerKind incidents of each
 // detector's kind, on distinct victims, from day 14 on, as many again
@@ -337,7 +337,7 @@ func (g *gen) day(u *user, d int) {
 			g.access(u, tb, dev, c, g.resource(u), r.Float64() >= 0.03, true)
 		}
 	}
-	if workday && !onboarding && r.Float64() < 0.02 {
+	if workday && d >= 14 && r.Float64() < 0.02 {
 		g.busyMorning(u, d, ctx)
 	}
 }
@@ -346,7 +346,10 @@ func (g *gen) day(u *user, d int) {
 // working day, 60 to 120 minutes at 2 to 4 decisions a minute on their
 // usual resources and devices, on top of the day's ordinary traffic. It is
 // many times their usual rate per window, for far longer than a burst, and
-// it is what the rate detector's absolute floors must stay above.
+// it is what the rate detector's absolute floors must stay above. Busy
+// mornings come after the learning period, from day 14 on: one in a
+// subject's first week would hold most of their young hour histogram, and
+// their ordinary hours would then look unusual.
 func (g *gen) busyMorning(u *user, d int, ctx netctx) {
 	r := g.rng
 	span := 60 + 60*r.Float64() // minutes

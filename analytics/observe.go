@@ -384,7 +384,7 @@ func (e *Engine) rateLocked(s *subject, t uint32, learned bool, fs *findings) {
 	best, bestN, bestLimit := -1, 0.0, 0.0
 	for i := range s.rate {
 		w := &s.rate[i]
-		n := w.count(t, rateWindowSecs[i])
+		n := w.count(t, rateWindowSecs[i], rateWindowInv[i])
 		if !learned || n < c.rateMin[i] || w.base.n < rateMinBuckets {
 			continue
 		}

@@ -9,6 +9,7 @@ const numRateWindows = 3
 
 var (
 	rateWindowSecs  = [numRateWindows]uint32{60, 300, 900}
+	rateWindowInv   = [numRateWindows]float64{1.0 / 60, 1.0 / 300, 1.0 / 900}
 	rateWindowNames = [numRateWindows]string{"1m", "5m", "15m"}
 	// For alert reasons: "within a minute", "an active minute".
 	rateWindowSpans = [numRateWindows]string{"a minute", "5 minutes", "15 minutes"}
@@ -46,21 +47,27 @@ type rateWindow struct {
 }
 
 // count records a decision at stamp t and returns the number of decisions
-// within the last length seconds (approximately; see rateWindow). A late
-// event, from before the current bucket, counts towards the current one.
-func (w *rateWindow) count(t, length uint32) float64 {
-	b := t / length
-	if b > w.bucket {
-		w.advance(b, length)
+// within the last length seconds (approximately; see rateWindow); perSec
+// is 1/length. A late event, from before the current bucket, counts
+// towards the current one.
+func (w *rateWindow) count(t, length uint32, perSec float64) float64 {
+	// Most events fall in the current bucket: a multiplication and a
+	// comparison instead of a division on the hot path.
+	end := (w.bucket + 1) * length
+	if t >= end {
+		w.advance(t/length, length)
+		end = (w.bucket + 1) * length
 	}
 	w.cur++
 	n := float64(w.cur)
 	if w.prev > 0 {
-		into := uint32(0)
-		if b == w.bucket {
-			into = t % length
+		// The share of the previous bucket still inside the window: all of
+		// it for a late event.
+		left := length
+		if t >= end-length {
+			left = end - t
 		}
-		n += float64(w.prev) * float64(length-into) / float64(length)
+		n += float64(w.prev) * float64(left) * perSec
 	}
 	if f := float32(n); f > w.hi {
 		w.hi = f

@@ -155,12 +155,8 @@ type subject struct {
 	networks  [networkSlots]slot
 	resources [resourceSlots]slot
 
-	rateMinute uint32  // minute (stamp/60) of the current bucket
-	rateCount  uint32  // decisions in the current bucket
-	rate       ewma    // decisions per active minute
-	ratePeak   float32 // busiest closed minute, decaying with a 7-day half-life
-	ratePeakAt uint32
-	flowBytes  ewma // log2(bytes_out+1) per flow
+	rate      [numRateWindows]rateWindow // decisions per 1, 5 and 15 minutes
+	flowBytes ewma                       // log2(bytes_out+1) per flow
 
 	denyLevel float32 // decayed denial count
 	denyAt    uint32

@@ -52,7 +52,8 @@ type snapshotVersionError struct{ got uint16 }
 
 func (e snapshotVersionError) Error() string {
 	return "analytics: unsupported snapshot version " + strconv.Itoa(int(e.got)) +
-		" (this build reads version " + strconv.Itoa(snapshotVersion) + ")"
+		" (this build reads versions " + strconv.Itoa(snapshotOldestRead) + " to " + strconv.Itoa(snapshotVersion) +
+		"; a snapshot from a newer build cannot be restored by an older one)"
 }
 
 func (e snapshotVersionError) Is(target error) bool {

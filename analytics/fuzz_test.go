@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"io"
+	"os"
 	"testing"
 	"time"
 
@@ -78,6 +79,12 @@ func FuzzRestore(f *testing.F) {
 	good := snapshot(f, src)
 	f.Add(good)
 	f.Add(good[:len(good)/2])
+	// A version-1 snapshot (one rate window), which Restore still reads.
+	v1, err := os.ReadFile("testdata/snapshot-v1.bin")
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Add(v1)
 	empty, _ := analytics.New(nil)
 	f.Add(snapshot(f, empty))
 	empty.Close()

@@ -344,7 +344,7 @@ func (e *Engine) allowedLocked(s *subject, ev *Event, ks *keys, t uint32, fs *fi
 	}
 	s.countHour(how)
 
-	e.rateLocked(s, ev, t, learned, fs)
+	e.rateLocked(s, t, learned, fs)
 	e.resourceLocked(s, ev, ks, t, learned, true, fs)
 
 	s.events++
@@ -370,42 +370,41 @@ func (e *Engine) deniedLocked(s *subject, ev *Event, ks *keys, t uint32, fs *fin
 				s.name, lvl, time.Duration(c.denyTau)*time.Second, orUnknown(ev.Resource), orUnknown(ev.Rule)),
 			map[string]any{"denials": round1(lvl), "window_s": c.denyTau, "resource": ev.Resource, "rule": ev.Rule})
 	}
-	e.rateLocked(s, ev, t, learned, fs)
+	e.rateLocked(s, t, learned, fs)
 	e.resourceLocked(s, ev, ks, t, learned, false, fs)
 }
 
-// ratePeakHalfLife is how fast the remembered busiest minute fades, in
-// seconds: a week, so that weekly batch jobs stay remembered.
-const ratePeakHalfLife = 7 * 24 * 3600
-
-// rateLocked counts the decision in its minute and checks for a spike.
-func (e *Engine) rateLocked(s *subject, _ *Event, t uint32, learned bool, fs *findings) {
+// rateLocked counts the decision in every rate window and checks for a
+// spike: within one of them, more decisions than the window's floor, than
+// its mean per active bucket plus Sigmas standard deviations, and than
+// PeakFactor times its busiest recent count. When several windows are over
+// their limits, the alert names the one furthest over.
+func (e *Engine) rateLocked(s *subject, t uint32, learned bool, fs *findings) {
 	c := &e.cfg
-	m := t / 60
-	if m > s.rateMinute {
-		if s.rateCount > 0 {
-			s.rate.add(float64(s.rateCount), 0.05)
-			end := s.rateMinute*60 + 59
-			peak := float64(s.ratePeak)
-			if end > s.ratePeakAt {
-				peak *= math.Exp2(-float64(end-s.ratePeakAt) / ratePeakHalfLife)
-			}
-			s.ratePeak, s.ratePeakAt = float32(max(peak, float64(s.rateCount))), max(end, s.ratePeakAt)
+	best, bestN, bestLimit := -1, 0.0, 0.0
+	for i := range s.rate {
+		w := &s.rate[i]
+		n := w.count(t, rateWindowSecs[i], rateWindowInv[i])
+		if !learned || n < c.rateMin[i] || w.base.n < rateMinBuckets {
+			continue
 		}
-		s.rateMinute, s.rateCount = m, 0
+		limit := max(float64(w.base.mean)+c.rateSigmas*max(w.base.sd(), 1), c.ratePeakFactor*float64(w.peak))
+		if n > limit && (best < 0 || n/limit > bestN/bestLimit) {
+			best, bestN, bestLimit = i, n, limit
+		}
 	}
-	s.rateCount++
-	if !learned || s.rate.n < 20 || s.rateCount < c.rateMin {
+	if best < 0 || !e.ready(s, RateSpike, t) {
 		return
 	}
-	limit := max(float64(s.rate.mean)+c.rateSigmas*max(s.rate.sd(), 1), c.ratePeakFactor*float64(s.ratePeak))
-	if float64(s.rateCount) > limit && e.ready(s, RateSpike, t) {
-		fs.add(RateSpike, SeverityMedium,
-			fmt.Sprintf("%s made %d requests within a minute; they usually make %.1f per active minute, and %.0f in their busiest recent minute.",
-				s.name, s.rateCount, s.rate.mean, s.ratePeak),
-			map[string]any{"per_minute": s.rateCount, "mean": round1(float64(s.rate.mean)), "sd": round1(s.rate.sd()),
-				"recent_peak": round1(float64(s.ratePeak)), "limit": round1(limit)})
-	}
+	w := &s.rate[best]
+	perMinute := bestN * 60 / float64(rateWindowSecs[best])
+	fs.add(RateSpike, SeverityMedium,
+		fmt.Sprintf("%s made about %.0f requests within %s (%.1f a minute); they usually make %.1f in an active %s, and %.0f in their busiest recent one.",
+			s.name, bestN, rateWindowSpans[best], perMinute, w.base.mean, rateWindowNouns[best], w.peak),
+		map[string]any{"window": rateWindowNames[best], "window_s": rateWindowSecs[best],
+			"count": round1(bestN), "per_minute": round1(perMinute),
+			"mean": round1(float64(w.base.mean)), "sd": round1(w.base.sd()),
+			"recent_peak": round1(float64(w.peak)), "limit": round1(bestLimit)})
 }
 
 // resourceLocked records the resource and checks for a sweep.

@@ -109,14 +109,27 @@ type HourOptions struct {
 	Margin   int
 }
 
-// RateOptions tunes rate spike: a minute with at least Min decisions, more
-// than the subject's mean per active minute plus Sigmas standard
-// deviations, and more than PeakFactor times the subject's busiest recent
-// minute (a maximum that decays with a half-life of a week), so that a
-// subject whose batch jobs routinely burst is not flagged for them.
-// Defaults: 60, 6, 2.
+// RateOptions tunes rate spike. The detector counts each subject's
+// decisions over three sliding windows, of 1, 5 and 15 minutes, and keeps a
+// baseline per window: the mean and standard deviation of its count per
+// active window, and its busiest recent count (a maximum that decays with a
+// half-life of a week, so that a job the subject runs every night, or a
+// batch that routinely bursts, is learned). It fires when, within one
+// window, the count reaches that window's floor, exceeds the mean plus
+// Sigmas standard deviations, and exceeds PeakFactor times the busiest
+// recent count.
+//
+// The floors are absolute: Min within a minute (a burst), Min5 within 5
+// minutes and Min15 within 15 minutes (a script that keeps a steadier pace,
+// such as a scraper at one request every two seconds). They sit at about
+// two and a half times the busiest windows of people in the scenario's
+// attack-free traffic, busy mornings included (23, 36 and 80 decisions on
+// seed 1; see TestRateFloorsClearPeople). Defaults: Min 60, Min5 100,
+// Min15 200, Sigmas 6, PeakFactor 2.
 type RateOptions struct {
 	Min        int
+	Min5       int
+	Min15      int
 	Sigmas     float64
 	PeakFactor float64
 }
@@ -180,7 +193,7 @@ type config struct {
 	travelSpeed, travelMinKM, travelMaxAcc float64
 	hourShare                              float64
 	hourMargin                             int
-	rateMin                                uint32
+	rateMin                                [numRateWindows]float64
 	rateSigmas                             float64
 	ratePeakFactor                         float64
 	denyThreshold                          float64
@@ -251,7 +264,7 @@ func (o *Options) config() config {
 		travelMaxAcc:   orFloat(o.Travel.MaxAccuracyKM, 300),
 		hourShare:      orFloat(o.Hour.MinShare, 0.02),
 		hourMargin:     min(orInt(o.Hour.Margin, 3), 11),
-		rateMin:        uint32(orInt(o.Rate.Min, 60)),
+		rateMin:        [numRateWindows]float64{float64(orInt(o.Rate.Min, 60)), float64(orInt(o.Rate.Min5, 100)), float64(orInt(o.Rate.Min15, 200))},
 		rateSigmas:     orFloat(o.Rate.Sigmas, 6),
 		ratePeakFactor: orFloat(o.Rate.PeakFactor, 2),
 		denyThreshold:  float64(orInt(o.Denial.Threshold, 10)),

@@ -2,6 +2,7 @@ package analytics_test
 
 import (
 	"math/rand/v2"
+	"slices"
 	"testing"
 	"time"
 
@@ -38,7 +39,7 @@ func TestScenarioQuality(t *testing.T) {
 	if testing.Short() {
 		t.Skip("replays half a million events")
 	}
-	cfg := scenario.Config{Seed: 1, Users: 200, Days: 50}
+	cfg := scenario.Config{Seed: 1, Users: 220, Days: 50}
 	sc := scenario.Generate(cfg)
 	rep := scenario.Evaluate(sc, runScenario(t, sc))
 	t.Logf("seed %d, %d users, %d days, %d events, %d incidents:\n%s", cfg.Seed, cfg.Users, cfg.Days, rep.Events, len(sc.Incidents), rep.Table())
@@ -106,4 +107,94 @@ func TestScenarioSlightlyDisordered(t *testing.T) {
 			t.Errorf("%s: recall %.3f, precision %.3f", row.Detector, row.Recall(), row.Precision())
 		}
 	}
+}
+
+// TestRateFloorsClearPeople is the data behind Options.Rate's floors: in
+// attack-free traffic, busy mornings and bursts included, the busiest
+// window of any person stays under half of each window's default floor.
+// (Automation accounts go far above the floors; their own learned peaks
+// keep them quiet.) Run with -v for the figures.
+func TestRateFloorsClearPeople(t *testing.T) {
+	if testing.Short() {
+		t.Skip("generates a scenario")
+	}
+	sc := scenario.Generate(scenario.Config{Seed: 1, Users: 220, Days: 50, AttackFree: true})
+	times := map[string][]time.Time{}
+	for _, ev := range sc.Events {
+		if ev.Kind == analytics.KindDecision && !slices.Contains(sc.Automation, ev.Subject) {
+			times[ev.Subject] = append(times[ev.Subject], ev.Time) // sorted: events are
+		}
+	}
+	for _, w := range []struct {
+		length time.Duration
+		floor  int
+	}{{time.Minute, 60}, {5 * time.Minute, 100}, {15 * time.Minute, 200}} {
+		busiest, who := 0, ""
+		for s, ts := range times {
+			for i, j := 0, 0; i < len(ts); i++ {
+				for ts[i].Sub(ts[j]) >= w.length {
+					j++
+				}
+				if n := i - j + 1; n > busiest {
+					busiest, who = n, s
+				}
+			}
+		}
+		t.Logf("%v: busiest person %s made %d decisions (floor %d)", w.length, who, busiest, w.floor)
+		if 2*busiest > w.floor {
+			t.Errorf("%v: %s made %d decisions, more than half the floor %d", w.length, who, busiest, w.floor)
+		}
+	}
+}
+
+// TestScenarioRateLookalikesMatter shows that the rate lookalikes are not
+// trivially quiet: without the per-subject baseline (sigmas and learned
+// peaks near zero) the nightly-job accounts raise rate_spike, and with
+// floors a quarter of the defaults people's busy mornings do.
+func TestScenarioRateLookalikesMatter(t *testing.T) {
+	if testing.Short() {
+		t.Skip("replays a scenario twice")
+	}
+	free := scenario.Generate(scenario.Config{Seed: 1, Users: 100, Days: 50, AttackFree: true})
+	rateSubjects := func(opts *analytics.Options) (automation, people map[string]int) {
+		automation, people = map[string]int{}, map[string]int{}
+		e, err := analytics.New(opts)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer e.Close()
+		for _, ev := range free.Events {
+			alerts, err := e.Observe(ev)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, a := range alerts {
+				if a.Detector != analytics.RateSpike {
+					continue
+				}
+				if slices.Contains(free.Automation, a.Subject) {
+					automation[a.Subject]++
+				} else {
+					people[a.Subject]++
+				}
+			}
+		}
+		return automation, people
+	}
+
+	opts := free.Options()
+	opts.Rate.Sigmas, opts.Rate.PeakFactor = 0.01, 0.01
+	automation, _ := rateSubjects(opts)
+	if len(automation) == 0 {
+		t.Error("without a baseline, no automation account raised rate_spike")
+	}
+	t.Logf("without a baseline: rate_spike on automation accounts %v", automation)
+
+	opts = free.Options()
+	opts.Rate.Min, opts.Rate.Min5, opts.Rate.Min15 = 15, 25, 50
+	_, people := rateSubjects(opts)
+	if len(people) == 0 {
+		t.Error("with a quarter of the floors, no person raised rate_spike")
+	}
+	t.Logf("with a quarter of the floors: rate_spike on %d people", len(people))
 }

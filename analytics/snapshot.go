@@ -13,7 +13,7 @@ import (
 	"slices"
 )
 
-// Snapshot format, version 1. All integers are little-endian.
+// Snapshot format, version 2. All integers are little-endian.
 //
 //	header   "GNAUTAN\x00" (8 bytes), version uint16, reserved uint16 (0)
 //	records  any number of: tag uint8 (1 subject, 2 device, 3 source),
@@ -26,9 +26,17 @@ import (
 // and bytes, slot tables a uint8 count and that many (key uint64, last
 // uint32, count uint32). Restore checks every length, count, range and the
 // checksum before it replaces anything.
+//
+// Version 2 replaced the subject's one-minute rate state (bucket uint32,
+// count uint32, ewma, peak float32, peak stamp uint32) by a window count
+// uint8 (3) and, per rate window, bucket, current and previous counts
+// (uint32), highest sliding counts of both (float32), ewma, peak (float32)
+// and peak stamp (uint32). Restore still reads version 1: its one-minute
+// state becomes the first window's, and the longer windows start empty.
 const (
-	snapshotMagic   = "GNAUTAN\x00"
-	snapshotVersion = 1
+	snapshotMagic      = "GNAUTAN\x00"
+	snapshotVersion    = 2
+	snapshotOldestRead = 1
 
 	tagSubject = 1
 	tagDevice  = 2
@@ -135,8 +143,9 @@ func (e *Engine) Restore(r io.Reader) error {
 	if string(hdr[:8]) != snapshotMagic {
 		return fmt.Errorf("%w: not an analytics snapshot", ErrSnapshot)
 	}
-	if v := binary.LittleEndian.Uint16(hdr[8:]); v != snapshotVersion {
-		return snapshotVersionError{v}
+	version := binary.LittleEndian.Uint16(hdr[8:])
+	if version < snapshotOldestRead || version > snapshotVersion {
+		return snapshotVersionError{version}
 	}
 	var (
 		subjects [numShards]map[string]*subject
@@ -180,7 +189,7 @@ func (e *Engine) Restore(r io.Reader) error {
 		rb := rbuf{b: payload}
 		switch tag {
 		case tagSubject:
-			s := decodeSubject(&rb)
+			s := decodeSubject(&rb, version)
 			if rb.err == nil {
 				m := subjects[shardOf(s.name)]
 				if _, dup := m[s.name]; dup {
@@ -293,11 +302,18 @@ func encodeSubject(b *wbuf, s *subject) {
 	b.slots(s.asns[:])
 	b.slots(s.networks[:])
 	b.slots(s.resources[:])
-	b.u32(s.rateMinute)
-	b.u32(s.rateCount)
-	b.ewma(s.rate)
-	b.f32(s.ratePeak)
-	b.u32(s.ratePeakAt)
+	b.u8(numRateWindows)
+	for i := range s.rate {
+		w := &s.rate[i]
+		b.u32(w.bucket)
+		b.u32(w.cur)
+		b.u32(w.prev)
+		b.f32(w.hi)
+		b.f32(w.prevHi)
+		b.ewma(w.base)
+		b.f32(w.peak)
+		b.u32(w.peakAt)
+	}
 	b.ewma(s.flowBytes)
 	b.f32(s.denyLevel)
 	b.u32(s.denyAt)
@@ -318,7 +334,7 @@ func encodeSubject(b *wbuf, s *subject) {
 	b.u8(s.recentN)
 }
 
-func decodeSubject(b *rbuf) *subject {
+func decodeSubject(b *rbuf, version uint16) *subject {
 	s := &subject{}
 	s.name = b.str()
 	s.first = b.u32()
@@ -335,11 +351,38 @@ func decodeSubject(b *rbuf) *subject {
 	b.slots(s.asns[:])
 	b.slots(s.networks[:])
 	b.slots(s.resources[:])
-	s.rateMinute = b.u32()
-	s.rateCount = b.u32()
-	s.rate = b.ewma()
-	s.ratePeak = b.f32pos()
-	s.ratePeakAt = b.u32()
+	if version == 1 {
+		// One window, of a minute, whose peak was the busiest closed minute.
+		w := &s.rate[0]
+		w.bucket = b.u32()
+		w.cur = b.u32()
+		w.base = b.ewma()
+		w.peak = b.f32pos()
+		w.peakAt = b.u32()
+		w.hi = float32(w.cur)
+	} else {
+		if n := int(b.u8()); n != numRateWindows && b.err == nil {
+			b.fail(fmt.Sprintf("%d rate windows, want %d", n, numRateWindows))
+		}
+		for i := range s.rate {
+			w := &s.rate[i]
+			w.bucket = b.u32()
+			w.cur = b.u32()
+			w.prev = b.u32()
+			w.hi = b.f32pos()
+			w.prevHi = b.f32pos()
+			w.base = b.ewma()
+			w.peak = b.f32pos()
+			w.peakAt = b.u32()
+		}
+	}
+	for i := range s.rate {
+		// A bucket past MaxTime would never be reached again, and the
+		// window would stop learning.
+		if uint64(s.rate[i].bucket)*uint64(rateWindowSecs[i]) > uint64(stamp(MaxTime)) && b.err == nil {
+			b.fail(fmt.Sprintf("%s rate window beyond the last valid time", rateWindowNames[i]))
+		}
+	}
 	s.flowBytes = b.ewma()
 	s.denyLevel = b.f32pos()
 	s.denyAt = b.u32()

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net/netip"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -95,6 +96,13 @@ func TestBadSnapshotKeepsState(t *testing.T) {
 		bad := slices.Clone(good)
 		binary.LittleEndian.PutUint16(bad[8:], 99)
 		check(t, bad, analytics.ErrSnapshotVersion)
+		binary.LittleEndian.PutUint16(bad[8:], 0)
+		check(t, bad, analytics.ErrSnapshotVersion)
+		binary.LittleEndian.PutUint16(bad[8:], 3) // from a newer build
+		err := e.Restore(bytes.NewReader(bad))
+		if !errors.Is(err, analytics.ErrSnapshotVersion) || !strings.Contains(err.Error(), "reads versions 1 to 2") {
+			t.Fatalf("restore of version 3: %v", err)
+		}
 	})
 	t.Run("every truncation", func(t *testing.T) {
 		step := max(1, len(good)/300)

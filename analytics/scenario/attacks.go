@@ -30,7 +30,7 @@ func (g *gen) attacks() {
 	// dormant.
 	var pool []*user
 	for _, i := range g.rng.Perm(len(g.users)) {
-		if g.users[i].dormFrom < 0 && !g.users[i].service {
+		if g.users[i].dormFrom < 0 && !g.users[i].automation() {
 			pool = append(pool, g.users[i])
 		}
 	}
@@ -52,6 +52,43 @@ func (g *gen) attacks() {
 			g.attack(kind, u, day, attacker)
 		}
 	}
+	// Sustained automated access, after every other kind so that a small
+	// population runs out of victims here first: as many again rate
+	// spikes, half of them a scraper at one request every two seconds for
+	// ten minutes, half a slower one.
+	for k := 0; k < g.cfg.AttacksPerKind; k++ {
+		attacker++
+		if next >= len(pool) {
+			return
+		}
+		u := pool[next]
+		next++
+		g.scraper(u, 14+g.rng.IntN(g.cfg.Days-16), k%2 == 1)
+	}
+}
+
+// scraper is a script on a stolen session, from the victim's home and
+// device, on their usual resources: one request every two seconds for ten
+// minutes (30 a minute: far below a burst, but hundreds of times the
+// person's rate), or, slow, one every three to four seconds for 30 to 40
+// minutes.
+func (g *gen) scraper(u *user, day int, slow bool) {
+	r := g.rng
+	t0 := g.at(u, day, u.start+1+r.Float64()*(u.len-2))
+	every, span, variant := 2*time.Second, 10*time.Minute, "scraper"
+	if slow {
+		every = 3*time.Second + time.Duration(r.IntN(1000))*time.Millisecond
+		span = time.Duration(30+r.IntN(11)) * time.Minute
+		variant = "slow scraper"
+	}
+	home, dev := g.home(u), u.devices[0]
+	last := t0
+	for t := t0; t.Before(t0.Add(span)); t = t.Add(every + time.Duration(r.IntN(200e6)-100e6)) {
+		g.unlocated(u, t, dev, home, g.resource(u), true)
+		last = t
+	}
+	g.record(analytics.RateSpike, u.name, netip.Addr{}, t0, last.Add(15*time.Minute))
+	g.incidents[len(g.incidents)-1].Variant = variant
 }
 
 func (g *gen) record(kind analytics.Detector, subject string, src netip.Addr, start, end time.Time, expect ...analytics.Detector) {
@@ -122,6 +159,7 @@ func (g *gen) attack(kind analytics.Detector, u *user, day, attacker int) {
 			g.unlocated(u, last, dev, home, g.resource(u), true)
 		}
 		g.record(kind, u.name, netip.Addr{}, t0, last.Add(15*time.Minute))
+		g.incidents[len(g.incidents)-1].Variant = "burst"
 	case analytics.DenialBurst:
 		n := 15 + r.IntN(20)
 		targets := []string{allResources[200+r.IntN(100)], allResources[200+r.IntN(100)], u.resources[0]}

@@ -26,8 +26,12 @@
 //   - new country or ASN: a known device from a foreign country, without a
 //     location;
 //   - unusual hour: accesses in the middle of the user's night;
-//   - rate spike: a script making 100 to 300 requests a minute for two to
-//     three minutes;
+//   - rate spike, three variants (Incident.Variant): a burst, a script
+//     making 100 to 300 requests a minute for two to three minutes; a
+//     scraper on a stolen session, one request every two seconds for ten
+//     minutes; and a slow scraper, one every three to four seconds for 30
+//     to 40 minutes. Bursts are AttacksPerKind incidents, scrapers as many
+//     again, half of them slow;
 //   - denial burst: 15 to 34 denials within a few minutes;
 //   - password spray: one foreign address denied for 12 to 25 accounts, real
 //     and made up, within two to eight minutes;
@@ -38,10 +42,11 @@
 //   - dormant account: users who fall silent for five weeks and come back.
 //
 // Victims are distinct people (never automation accounts), so Users should
-// be at least eight times AttacksPerKind (password sprays need no victim)
-// plus AttacksPerKind dormant users; with fewer, later attack kinds get
-// fewer incidents.
+// be at least eleven times AttacksPerKind: nine victims per AttacksPerKind
+// (password sprays need none, scrapers need their own), AttacksPerKind
+// dormant users, and the automation accounts; with fewer, the scrapers and
+// then the later attack kinds get fewer incidents.
 //
 // [Evaluate] scores alerts against the incidents: precision and recall per
-// detector, and the alerts that match no incident.
+// detector, recall per variant, and the alerts that match no incident.
 package scenario

@@ -1,6 +1,7 @@
 package scenario
 
 import (
+	"cmp"
 	"fmt"
 	"slices"
 	"strings"
@@ -34,10 +35,39 @@ func (r Row) Precision() float64 {
 	return float64(r.Matched) / float64(r.Alerts)
 }
 
+// VariantRow is the recall on one variant of an attack kind (see
+// Incident.Variant): how many of its incidents an alert of the kind's own
+// detector matched.
+type VariantRow struct {
+	Kind      analytics.Detector
+	Variant   string
+	Incidents int
+	Detected  int
+}
+
+// Recall is Detected/Incidents (1 when there are no incidents).
+func (r VariantRow) Recall() float64 {
+	if r.Incidents == 0 {
+		return 1
+	}
+	return float64(r.Detected) / float64(r.Incidents)
+}
+
 // Report is the quality of every detector over one scenario.
 type Report struct {
-	Events int
-	Rows   []Row // one per detector, in analytics.Detectors order
+	Events   int
+	Rows     []Row        // one per detector, in analytics.Detectors order
+	Variants []VariantRow // one per variant present, by kind, then name
+}
+
+// Variant returns the row of one variant of kind.
+func (r Report) Variant(kind analytics.Detector, variant string) VariantRow {
+	for _, v := range r.Variants {
+		if v.Kind == kind && v.Variant == variant {
+			return v
+		}
+	}
+	return VariantRow{Kind: kind, Variant: variant}
 }
 
 // Row returns the row of d.
@@ -117,6 +147,24 @@ func Evaluate(sc *Scenario, alerts []analytics.Alert) Report {
 			rows[d].Detected++
 		}
 	}
+	for i := range sc.Incidents {
+		in := &sc.Incidents[i]
+		if in.Variant == "" {
+			continue
+		}
+		k := slices.IndexFunc(rep.Variants, func(v VariantRow) bool { return v.Kind == in.Kind && v.Variant == in.Variant })
+		if k < 0 {
+			rep.Variants = append(rep.Variants, VariantRow{Kind: in.Kind, Variant: in.Variant})
+			k = len(rep.Variants) - 1
+		}
+		rep.Variants[k].Incidents++
+		if detected[i][in.Kind] {
+			rep.Variants[k].Detected++
+		}
+	}
+	slices.SortFunc(rep.Variants, func(a, b VariantRow) int {
+		return cmp.Or(cmp.Compare(a.Kind, b.Kind), strings.Compare(a.Variant, b.Variant))
+	})
 	for _, d := range analytics.Detectors() {
 		rep.Rows = append(rep.Rows, *rows[d])
 	}
@@ -131,6 +179,13 @@ func (r Report) Table() string {
 	for _, row := range r.Rows {
 		fmt.Fprintf(&b, "| %s | %d | %d | %.3f | %d | %d | %.3f |\n",
 			row.Detector, row.Incidents, row.Detected, row.Recall(), row.Alerts, row.Matched, row.Precision())
+	}
+	if len(r.Variants) > 0 {
+		fmt.Fprintf(&b, "\n| attack | variant | incidents | detected | recall |\n")
+		fmt.Fprintf(&b, "| --- | --- | ---: | ---: | ---: |\n")
+		for _, v := range r.Variants {
+			fmt.Fprintf(&b, "| %s | %s | %d | %d | %.3f |\n", v.Kind, v.Variant, v.Incidents, v.Detected, v.Recall())
+		}
 	}
 	return b.String()
 }

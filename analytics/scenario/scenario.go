@@ -34,6 +34,9 @@ type Incident struct {
 	Source  netip.Addr           // the attacker's address, for source-level attacks
 	Start   time.Time            // first attack event
 	End     time.Time            // last moment an alert is attributable to it
+	// Variant names the shape of an attack whose kind has several (rate
+	// spikes: "burst", "scraper", "slow scraper"); empty otherwise.
+	Variant string
 }
 
 // A Scenario is a labelled event stream, sorted by time.
@@ -43,6 +46,9 @@ type Scenario struct {
 	// CorporateEgress is the organisation's VPN egress, to be passed in
 	// analytics.Options so that it is not mistaken for travel.
 	CorporateEgress []netip.Prefix
+	// Automation names the automation accounts (around-the-clock services
+	// and nightly jobs); every other subject is a person.
+	Automation []string
 }
 
 // Options returns engine options that match the scenario (its corporate
@@ -68,6 +74,7 @@ type user struct {
 	dormUntil  int  // first active day after the silence
 	heavy      bool // moves large files every day: flows of hundreds of MB
 	service    bool // an automation account: busy around the clock, hourly batches
+	nightly    bool // an automation account that only runs a job every night
 }
 
 type netctx struct {
@@ -102,18 +109,23 @@ var allResources = func() []string {
 // time zones, one to three devices, a home ISP (some with a mobile ISP too),
 // an office, a few habitual resources, and the benign variations the
 // detectors must tolerate — working late or early by up to two hours,
-// weekend work, bursts of requests, occasional denials, a second work site
-// in a neighbouring country reached overnight, days behind the corporate
-// VPN (egress in another country), low-accuracy geolocation, large but
-// ordinary downloads, an office NAT address shared by everyone in a
-// country, a few users who move hundreds of megabytes per flow every day,
-// and automation accounts busy around the clock with a batch of about a
-// hundred requests in a minute every six hours. Each user shows all their habits within the first days
-// (onboarding), so that the learning period covers them.
+// weekend work, bursts of requests, busy mornings (from day 14 on, on about
+// one workday in 50, two to four decisions a minute for 60 to 120
+// minutes), occasional denials, a second work site in a neighbouring
+// country reached overnight, days behind the corporate VPN (egress in
+// another country), low-accuracy geolocation, large but ordinary
+// downloads, an office NAT address shared by everyone in a country, a few
+// users who move hundreds of megabytes per flow every day, automation
+// accounts (one user in 100) busy around the clock with a batch of about a
+// hundred requests in a minute every six hours, and nightly-job accounts
+// (one in 50) that make one request every two seconds for about ten
+// minutes every night. Each user shows all their habits within the first
+// days (onboarding), so that the learning period covers them.
 //
 // Unless AttackFree, it then injects AttacksPerKind incidents of each
-// detector's kind, on distinct victims, from day 14 on, and makes that many
-// users fall silent for five weeks before coming back.
+// detector's kind, on distinct victims, from day 14 on, as many again
+// sustained rate spikes (scrapers), and makes AttacksPerKind users fall
+// silent for five weeks before coming back.
 func Generate(cfg Config) *Scenario {
 	if cfg.Users <= 0 {
 		cfg.Users = 300
@@ -148,7 +160,13 @@ func Generate(cfg Config) *Scenario {
 	slices.SortStableFunc(g.incidents, func(a, b Incident) int {
 		return cmp.Or(cmp.Compare(a.Kind, b.Kind), a.Start.Compare(b.Start))
 	})
-	return &Scenario{Events: g.events, Incidents: g.incidents, CorporateEgress: []netip.Prefix{vpnPrefix}}
+	var auto []string
+	for _, u := range g.users {
+		if u.automation() {
+			auto = append(auto, u.name)
+		}
+	}
+	return &Scenario{Events: g.events, Incidents: g.incidents, CorporateEgress: []netip.Prefix{vpnPrefix}, Automation: auto}
 }
 
 func (g *gen) makeUsers() {
@@ -194,7 +212,11 @@ func (g *gen) makeUsers() {
 			u.service, u.heavy = true, false
 			u.devices = []string{"runner-" + u.name}
 		}
-		if i < nDormant {
+		if i%50 == 24 {
+			u.nightly, u.heavy = true, false
+			u.devices = []string{"job-" + u.name}
+		}
+		if i < nDormant && !u.automation() {
 			// Users 0..n-1 go silent; they are not attack victims.
 			u.dormFrom = 10 + r.IntN(4)
 			u.dormUntil = u.dormFrom + 32 + r.IntN(5)
@@ -202,6 +224,10 @@ func (g *gen) makeUsers() {
 		g.users = append(g.users, u)
 	}
 }
+
+// automation reports whether u is an automation account rather than a
+// person: never an attack victim, never dormant.
+func (u *user) automation() bool { return u.service || u.nightly }
 
 // neighbour returns a place within about 1,500 km of places[i], or -1.
 func neighbour(i int) int {
@@ -246,6 +272,10 @@ func (g *gen) day(u *user, d int) {
 	}
 	if u.service {
 		g.serviceDay(u, d)
+		return
+	}
+	if u.nightly {
+		g.nightlyJob(u, d)
 		return
 	}
 	wd := g.dayStart(d).Weekday()
@@ -307,6 +337,28 @@ func (g *gen) day(u *user, d int) {
 			g.access(u, tb, dev, c, g.resource(u), r.Float64() >= 0.03, true)
 		}
 	}
+	if workday && d >= 14 && r.Float64() < 0.02 {
+		g.busyMorning(u, d, ctx)
+	}
+}
+
+// busyMorning is a person's busiest kind of day: from the start of their
+// working day, 60 to 120 minutes at 2 to 4 decisions a minute on their
+// usual resources and devices, on top of the day's ordinary traffic. It is
+// many times their usual rate per window, for far longer than a burst, and
+// it is what the rate detector's absolute floors must stay above. Busy
+// mornings come after the learning period, from day 14 on: one in a
+// subject's first week would hold most of their young hour histogram, and
+// their ordinary hours would then look unusual.
+func (g *gen) busyMorning(u *user, d int, ctx netctx) {
+	r := g.rng
+	span := 60 + 60*r.Float64() // minutes
+	n := int(span * (2 + 2*r.Float64()))
+	start := g.at(u, d, u.start)
+	for i := 0; i < n; i++ {
+		t := start.Add(time.Duration(r.Float64() * span * float64(time.Minute)))
+		g.access(u, t, u.devices[r.IntN(len(u.devices))], ctx, g.resource(u), r.Float64() >= 0.03, true)
+	}
 }
 
 func (g *gen) resource(u *user) string {
@@ -356,6 +408,22 @@ func (g *gen) access(u *user, t time.Time, dev string, c netctx, res string, all
 		g.events = append(g.events, f)
 	}
 	return ev
+}
+
+// nightlyJob is a day of an account that runs one job every night: from
+// about 02:00 UTC (give or take a quarter of an hour), one request every
+// two seconds for 8 to 12 minutes from a data-centre address — the same
+// shape as a scraper on a stolen session, but every night, so that the
+// rate detector must learn it.
+func (g *gen) nightlyJob(u *user, d int) {
+	r := g.rng
+	c := netctx{ip: officeAddr(u.home), asn: officeASN(u.home), country: places[u.home].country, p: places[u.home], precise: true}
+	t := g.dayStart(d).Add(2*time.Hour + time.Duration(r.IntN(1800)-900)*time.Second)
+	end := t.Add(time.Duration(8*60+r.IntN(4*60)) * time.Second)
+	for i := 0; t.Before(end); i++ {
+		g.access(u, t, u.devices[0], c, g.resource(u), true, i%30 == 0)
+		t = t.Add(2*time.Second + time.Duration(r.IntN(200e6)-100e6))
+	}
 }
 
 // serviceDay is a day of an automation account: a request every ten

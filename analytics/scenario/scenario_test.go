@@ -5,6 +5,7 @@ import (
 	"reflect"
 	"slices"
 	"testing"
+	"time"
 
 	"github.com/gonaut/gonaut/analytics"
 	"github.com/gonaut/gonaut/analytics/scenario"
@@ -31,8 +32,23 @@ func TestGenerateShape(t *testing.T) {
 		t.Fatal("events not sorted by time")
 	}
 	kinds := map[analytics.Detector]int{}
+	variants := map[string]int{}
 	for _, in := range sc.Incidents {
 		kinds[in.Kind]++
+		variants[in.Variant]++
+		if in.Variant == "scraper" {
+			// One decision every two seconds for ten minutes.
+			n := 0
+			for _, ev := range sc.Events {
+				if ev.Subject == in.Subject && ev.Kind == analytics.KindDecision &&
+					!ev.Time.Before(in.Start) && ev.Time.Before(in.Start.Add(10*time.Minute)) {
+					n++
+				}
+			}
+			if n < 290 || n > 320 {
+				t.Errorf("scraper %+v: %d decisions in its ten minutes", in, n)
+			}
+		}
 		if !slices.Contains(in.Expect, in.Kind) || in.End.Before(in.Start) {
 			t.Fatalf("malformed incident %+v", in)
 		}
@@ -41,9 +57,16 @@ func TestGenerateShape(t *testing.T) {
 		}
 	}
 	for _, d := range analytics.Detectors() {
-		if kinds[d] != 4 {
-			t.Errorf("%s: %d incidents, want 4", d, kinds[d])
+		want := 4
+		if d == analytics.RateSpike {
+			want = 8 // bursts, and as many scrapers
 		}
+		if kinds[d] != want {
+			t.Errorf("%s: %d incidents, want %d", d, kinds[d], want)
+		}
+	}
+	if variants["burst"] != 4 || variants["scraper"] != 2 || variants["slow scraper"] != 2 {
+		t.Errorf("variants %v", variants)
 	}
 	subjects := map[string]bool{}
 	for _, ev := range sc.Events {

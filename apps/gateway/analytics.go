@@ -323,7 +323,8 @@ func analyticsGenerate(ctx context.Context, args []string, stdout, stderr io.Wri
 				Source  netip.Addr           `json:"source_ip,omitzero"`
 				Start   time.Time            `json:"start"`
 				End     time.Time            `json:"end"`
-			}{in.Kind, in.Expect, in.Subject, in.Source, in.Start, in.End}
+				Variant string               `json:"variant,omitempty"`
+			}{in.Kind, in.Expect, in.Subject, in.Source, in.Start, in.End, in.Variant}
 			if err := enc.Encode(rec); err != nil {
 				f.Close()
 				return err

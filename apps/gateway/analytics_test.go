@@ -54,6 +54,7 @@ func TestAnalyticsReplay(t *testing.T) {
 	}
 	// Every stdout line is an alert with the documented fields.
 	seen := map[string]bool{}
+	var alerts []map[string]any
 	sc := bufio.NewScanner(strings.NewReader(out))
 	for sc.Scan() {
 		var a map[string]any
@@ -66,20 +67,46 @@ func TestAnalyticsReplay(t *testing.T) {
 			}
 		}
 		seen[a["detector"].(string)] = true
+		alerts = append(alerts, a)
 	}
 	// Every injected kind was detected.
 	lb, err := os.ReadFile(labels)
 	if err != nil {
 		t.Fatal(err)
 	}
+	scrapers := 0
 	for _, line := range strings.Split(strings.TrimSpace(string(lb)), "\n") {
-		var in struct{ Kind string }
+		var in struct {
+			Kind, Subject, Variant string
+			Start, End             time.Time
+		}
 		if err := json.Unmarshal([]byte(line), &in); err != nil {
 			t.Fatal(err)
 		}
 		if !seen[in.Kind] {
 			t.Errorf("no %s alert for an injected %s incident", in.Kind, in.Kind)
 		}
+		if in.Variant != "scraper" && in.Variant != "slow scraper" {
+			continue
+		}
+		// A scraper never reaches 60 decisions in a minute: it is caught
+		// on a longer window, which the alert names.
+		scrapers++
+		found := false
+		for _, a := range alerts {
+			at, _ := time.Parse(time.RFC3339Nano, fmt.Sprint(a["time"]))
+			ev, _ := a["evidence"].(map[string]any)
+			if a["detector"] == "rate_spike" && a["subject"] == in.Subject && !at.Before(in.Start) && !at.After(in.End) &&
+				(ev["window"] == "5m" || ev["window"] == "15m") {
+				found = true
+			}
+		}
+		if !found {
+			t.Errorf("no rate_spike alert naming a 5m or 15m window for the %s on %s at %s", in.Variant, in.Subject, in.Start)
+		}
+	}
+	if scrapers == 0 {
+		t.Error("the generated stream has no scrapers")
 	}
 	for _, want := range []string{"events read", "subjects tracked", "alerts", "baselines saved to " + snap} {
 		if !strings.Contains(errOut, want) {

@@ -118,9 +118,11 @@ func New(st store.Store, opts *Options) (*Server, error) {
 	}
 	s.loginIP = newThrottle(20, 3*time.Second)
 	s.loginUser = newThrottle(10, 6*time.Second)
-	for _, rt := range s.routes() {
+	rs := s.routes()
+	for _, rt := range rs {
 		s.handle(rt)
 	}
+	s.hub.perms = livePerms(rs)
 	s.bg, s.bgCancel = context.WithCancel(context.Background())
 	s.wg.Add(1)
 	go s.watchConfig()

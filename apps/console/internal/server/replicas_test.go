@@ -176,7 +176,7 @@ func TestReplicasShareLiveEvents(t *testing.T) {
 func TestPackRelay(t *testing.T) {
 	var evs []liveEvent
 	for i := range 300 {
-		evs = append(evs, liveEvent{Type: "decision", Data: controlplane.Event{ID: strconv.Itoa(i), Kind: "decision", Subject: "someone@example.com"}})
+		evs = append(evs, liveEvent{Type: "decision", Data: gatewayEvent{Event: controlplane.Event{ID: strconv.Itoa(i), Kind: "decision", Subject: "u_someone"}, Gateway: "g1"}})
 	}
 	evs = append(evs, liveEvent{Type: "alert", Data: map[string]string{"message": string(bytes.Repeat([]byte("x"), store.MaxNotifyPayload))}})
 	evs = append(evs, liveEvent{Type: "gateway", Data: map[string]any{"id": "g1"}})
@@ -199,8 +199,8 @@ func TestPackRelay(t *testing.T) {
 		t.Fatalf("relayed %d events, want 301 ending with the gateway one", len(got))
 	}
 	for i, it := range got[:300] {
-		var ev controlplane.Event
-		if !it.Event || json.Unmarshal(it.Data, &ev) != nil || ev.ID != strconv.Itoa(i) {
+		var ev gatewayEvent
+		if !it.Event || json.Unmarshal(it.Data, &ev) != nil || ev.ID != strconv.Itoa(i) || ev.Gateway != "g1" {
 			t.Fatalf("event %d = %+v", i, it)
 		}
 	}

@@ -179,7 +179,7 @@ func (s *Server) cpStatus(w http.ResponseWriter, r *http.Request, p *principal) 
 		writeError(w, http.StatusBadRequest, "invalid", "%v", err)
 		return
 	}
-	if err := checkRisk(r.Context(), newBundleMembers(s.st), st.Risk); err != nil {
+	if err := checkRisk(r.Context(), s.bundleMembers(), st.Risk); err != nil {
 		if !errors.Is(err, errOutsideBundle) && !errors.Is(err, errBadRisk) {
 			s.storeError(w, err)
 			return

@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/gonaut/gonaut/apps/console/internal/store"
@@ -144,7 +145,7 @@ func (s *Server) cpEvents(w http.ResponseWriter, r *http.Request, p *principal) 
 	ctx := r.Context()
 	g := p.gateway
 	now, skew := s.now(), s.clockSkew(r)
-	members := newBundleMembers(s.st)
+	members := s.bundleMembers()
 	var ack controlplane.EventAck
 	evs := make([]auditEvent, 0, len(b.Events))
 	lives := make([]gatewayEvent, 0, len(b.Events))
@@ -241,50 +242,98 @@ func gatewayAlert(g *store.Gateway, e *gatewayEvent) *store.Alert {
 }
 
 // bundleMembers answers whether subjects and devices are in the bundle
-// the console sends a gateway, reading each once per request. Every
-// gateway's bundle holds every user and every device (see
-// Server.bundle), and the console deletes neither, so membership is
-// existence in the store; should bundles ever narrow per gateway, this
-// is the rule that must follow.
+// the console sends a gateway. Every gateway's bundle holds every user
+// and every device (see Server.bundle), so membership is existence in
+// the store; should bundles ever narrow per gateway, this is the rule
+// that must follow.
 type bundleMembers struct {
-	st      store.Store
-	users   map[string]bool
-	devices map[string]string // device ID to owner; "" for no such device
+	st    store.Store
+	known *knownMembers
+	// version is the configuration version when the request began;
+	// what the store says is remembered under it.
+	version int64
 }
 
-func newBundleMembers(st store.Store) *bundleMembers {
-	return &bundleMembers{st: st, users: map[string]bool{}, devices: map[string]string{}}
+// knownMembers remembers, for one configuration version, the users and
+// devices found in the store, so that a gateway's stream of events does
+// not read the same rows for every batch. Only what exists is
+// remembered: a subject not found is read again next time, since a
+// gateway may hold a bundle newer than the version this console has
+// seen yet. Every change to users or devices moves the version, which
+// empties it.
+type knownMembers struct {
+	mu      sync.Mutex // guards the fields below
+	version int64
+	users   map[string]struct{}
+	owners  map[string]string // device ID to owner
+}
+
+// maxKnownMembers bounds knownMembers; past it, it starts afresh.
+const maxKnownMembers = 100000
+
+func (k *knownMembers) lookup(version int64, user, device string) (userKnown bool, owner string) {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	if version == 0 || k.version != version {
+		return false, ""
+	}
+	_, userKnown = k.users[user]
+	return userKnown, k.owners[device]
+}
+
+func (k *knownMembers) remember(version int64, user, device, owner string) {
+	if version == 0 {
+		return
+	}
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	if k.version != version || len(k.users)+len(k.owners) >= maxKnownMembers {
+		k.version, k.users, k.owners = version, map[string]struct{}{}, map[string]string{}
+	}
+	if user != "" {
+		k.users[user] = struct{}{}
+	}
+	if device != "" {
+		k.owners[device] = owner
+	}
+}
+
+func (s *Server) bundleMembers() *bundleMembers {
+	v, _ := s.hub.current()
+	return &bundleMembers{st: s.st, known: &s.known, version: v}
 }
 
 // user reports whether id is a user of the bundle.
 func (m *bundleMembers) user(ctx context.Context, id string) (bool, error) {
-	if ok, seen := m.users[id]; seen {
-		return ok, nil
+	if ok, _ := m.known.lookup(m.version, id, ""); ok {
+		return true, nil
 	}
 	_, err := m.st.User(ctx, id)
-	if err != nil && !errors.Is(err, store.ErrNotFound) {
+	if errors.Is(err, store.ErrNotFound) {
+		return false, nil
+	}
+	if err != nil {
 		return false, err
 	}
-	m.users[id] = err == nil
-	return err == nil, nil
+	m.known.remember(m.version, id, "", "")
+	return true, nil
 }
 
 // owner returns the owner of device id, or "" when the bundle has no such
 // device.
 func (m *bundleMembers) owner(ctx context.Context, id string) (string, error) {
-	if o, seen := m.devices[id]; seen {
+	if _, o := m.known.lookup(m.version, "", id); o != "" {
 		return o, nil
 	}
 	d, err := m.st.Device(ctx, id)
-	if err != nil && !errors.Is(err, store.ErrNotFound) {
+	if errors.Is(err, store.ErrNotFound) {
+		return "", nil
+	}
+	if err != nil {
 		return "", err
 	}
-	o := ""
-	if err == nil {
-		o = d.Owner
-	}
-	m.devices[id] = o
-	return o, nil
+	m.known.remember(m.version, "", id, d.Owner)
+	return d.Owner, nil
 }
 
 // check refuses, with an error wrapping errOutsideBundle, a subject that

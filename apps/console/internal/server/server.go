@@ -77,6 +77,7 @@ type Server struct {
 
 	attach attachCache  // see attachments.go
 	sum    summaryCache // see auditapi.go
+	known  knownMembers // see cpevents.go
 }
 
 var _ http.Handler = (*Server)(nil)

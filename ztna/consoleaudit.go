@@ -17,14 +17,22 @@ type ConsoleAudit struct {
 
 var _ AuditSink = (*ConsoleAudit)(nil)
 
-// Record implements AuditSink. Request decisions are recorded as the
-// console's "decision" kind; flows, revocations and alerts keep their
-// kind.
-func (a *ConsoleAudit) Record(ev *Event) error {
-	kind := ev.Kind
-	if kind == EventRequest {
-		kind = EventDecision
+// consoleKind is the controlplane kind an event of kind k is sent as:
+// request decisions are the console's "decision"; every other kind is
+// sent as it is, and is one of controlplane.EventKinds, the only kinds
+// a console accepts.
+func consoleKind(k string) string {
+	if k == EventRequest {
+		return controlplane.KindDecision
 	}
+	return k
+}
+
+// Record implements AuditSink. Request decisions are recorded as the
+// console's "decision" kind; flows, revocations, alerts and device
+// presence keep their kind.
+func (a *ConsoleAudit) Record(ev *Event) error {
+	kind := consoleKind(ev.Kind)
 	msg := ev.Reason
 	if ev.Method != "" {
 		msg = ev.Method + " " + ev.Path + " " + msg

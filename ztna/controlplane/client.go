@@ -267,6 +267,11 @@ func (c *Client) Flush(ctx context.Context) error {
 		if err := c.do(ctx, http.MethodPost, "events", nil, EventBatch{Events: evs}, &ack, true); err != nil {
 			return err
 		}
+		// A refused event would be refused again: it is logged and its
+		// spool file goes with the rest of the batch.
+		for _, rj := range ack.Rejected {
+			c.log.Warn("controlplane: console refused an event", "id", rj.ID, "index", rj.Index, "reason", rj.Reason)
+		}
 		if err := c.spool.remove(f); err != nil {
 			return err
 		}

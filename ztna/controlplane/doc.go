@@ -16,7 +16,11 @@
 //     second or two.
 //   - POST /cp/v1/events with an [EventBatch]. The console records each
 //     event exactly once, keyed by [Event].ID, and answers with an
-//     [EventAck]; a batch sent twice is harmless.
+//     [EventAck]; a batch sent twice is harmless. The console accepts only
+//     the [EventKinds], about subjects and devices of the gateway's own
+//     bundle, and stamps each with the gateway's identity; an event it
+//     refuses is listed in [EventAck].Rejected with the reason, and the
+//     rest of the batch is stored.
 //   - POST /cp/v1/status with a [Status]: heartbeat, peers, flows and
 //     versions.
 //

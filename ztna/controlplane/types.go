@@ -94,7 +94,7 @@ type Device struct {
 type Event struct {
 	ID       string    `json:"id"`
 	Time     time.Time `json:"time"`
-	Kind     string    `json:"kind"` // decision, flow, alert
+	Kind     string    `json:"kind"` // one of EventKinds
 	Subject  string    `json:"subject,omitempty"`
 	Device   string    `json:"device,omitempty"`
 	Resource string    `json:"resource,omitempty"`
@@ -110,6 +110,27 @@ type Event struct {
 	// analytics detected. Message carries the alert's reason.
 	Alert *Alert `json:"alert,omitempty"`
 }
+
+// The kinds of event a gateway sends: the console refuses any other, so
+// that a gateway's credential never writes a console action (a login, a
+// policy save) into the audit log.
+const (
+	// KindDecision is a policy decision on a new flow or an HTTP request.
+	KindDecision = "decision"
+	// KindFlow is a closed flow, with its bytes.
+	KindFlow = "flow"
+	// KindRevoke is a live flow cut by a re-decision.
+	KindRevoke = "revoke"
+	// KindAlert is an analytics alert; the event's Alert holds it.
+	KindAlert = "alert"
+	// KindDevicePresent and KindDeviceAbsent report a USB or serial
+	// device appearing at or leaving its connector.
+	KindDevicePresent = "device_present"
+	KindDeviceAbsent  = "device_absent"
+)
+
+// EventKinds lists every kind a console accepts from a gateway.
+var EventKinds = []string{KindDecision, KindFlow, KindRevoke, KindAlert, KindDevicePresent, KindDeviceAbsent}
 
 // An Alert is an analytics alert a gateway raised (analytics.Alert in
 // wire form). The console stores it once per event ID as one of its
@@ -143,11 +164,25 @@ type EventBatch struct {
 	Events []Event `json:"events"`
 }
 
-// EventAck answers an EventBatch: every event of the batch is now stored.
-// Duplicates counts events that had been stored before.
+// EventAck answers an EventBatch: every event of the batch that is not
+// in Rejected is now stored. Duplicates counts events that had been
+// stored before. Rejected lists the events the console refused and will
+// refuse however often they are sent (an unknown kind, a subject or
+// device outside the gateway's bundle, a missing id); the rest of the
+// batch is stored all the same, so one bad event never holds back a
+// gateway's spool.
 type EventAck struct {
-	Accepted   int `json:"accepted"`
-	Duplicates int `json:"duplicates"`
+	Accepted   int         `json:"accepted"`
+	Duplicates int         `json:"duplicates"`
+	Rejected   []Rejection `json:"rejected,omitempty"`
+}
+
+// A Rejection names one refused event of an EventBatch and says why.
+type Rejection struct {
+	// Index is the event's position in the batch, ID its id.
+	Index  int    `json:"index"`
+	ID     string `json:"id,omitempty"`
+	Reason string `json:"reason"`
 }
 
 // Status is a gateway's heartbeat.

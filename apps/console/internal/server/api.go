@@ -74,7 +74,7 @@ func (s *Server) apiRoutes() []route {
 		{method: "POST", path: "/api/v1/apikeys", perm: permAdmin, h: s.apiCreateKey},
 		{method: "DELETE", path: "/api/v1/apikeys/{id}", perm: permAdmin, h: s.apiRevokeKey},
 
-		{method: "GET", path: "/api/v1/stream", perm: permRead, h: func(w http.ResponseWriter, r *http.Request, _ *principal) { s.serveSSE(w, r, jsonEvent) }},
+		{method: "GET", path: "/api/v1/stream", perm: permRead, h: func(w http.ResponseWriter, r *http.Request, p *principal) { s.serveSSE(w, r, p, jsonEvent) }},
 		{method: "GET", path: "/ws", perm: permRead, h: s.serveWS},
 	}
 }

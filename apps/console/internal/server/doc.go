@@ -74,7 +74,20 @@
 // replica on the same PostgreSQL database arrive by LISTEN/NOTIFY as
 // they commit (and within Options.ConfigPoll in any case). POST /cp/v1/events
 // stores a batch in the audit log, each event once (its id is namespaced
-// by the gateway), and answers only after the commit.
+// by the gateway), and answers only after the commit. A gateway is
+// trusted for what it enforced only (cpevents.go): each event must be of
+// a kind gateways emit and about users and devices of its bundle, is
+// stamped with the sending gateway, and is stored at the console's time,
+// flagged, when its own is outside the gateways.clock_skew window; an
+// event failing a check is refused alone and named in the answer. A
+// heartbeat's risk must name bundle users only.
+//
+// # Live events
+//
+// Each live event carries the permission of the route that serves the
+// same data (liveperm.go): a subscriber sees only what their role may
+// read through the API, so decisions and other audit entries reach only
+// the roles of GET /api/v1/audit.
 //
 // # Replicas
 //

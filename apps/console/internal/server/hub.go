@@ -8,13 +8,21 @@ import (
 	"time"
 
 	"github.com/coder/websocket"
+
+	"github.com/gonaut/gonaut/apps/console/internal/store"
 )
 
-// A liveEvent is one live update: a decision, an alert, a gateway status,
-// a configuration change.
+// A liveEvent is one live update: a gateway event (decision, flow,
+// revoke, alert, device_present, device_absent), a gateway status, a
+// configuration change, or "summary" (new decisions moved the
+// dashboard's numbers).
 type liveEvent struct {
-	Type string `json:"type"` // decision, alert, gateway, config
+	Type string `json:"type"`
 	Data any    `json:"data"`
+	// perm is who may see the event: the permission of the route that
+	// serves the same data (see liveperm.go). Events are made by
+	// hub.event, which sets it.
+	perm perm
 }
 
 // hub fans live events out to subscribers (SSE and WebSocket streams) and
@@ -26,8 +34,12 @@ type hub struct {
 	// for the other console replicas (see relay.go); full, it drops.
 	relay chan liveEvent
 
+	// perms is the permission of each live event type, from the route
+	// table; set before the first publish and read-only after.
+	perms map[string]perm
+
 	mu      sync.Mutex // guards the fields below
-	subs    map[chan liveEvent]struct{}
+	subs    map[chan liveEvent]store.Role
 	version int64
 	changed chan struct{} // closed and replaced when version moves
 	closed  bool
@@ -35,7 +47,18 @@ type hub struct {
 }
 
 func newHub() *hub {
-	return &hub{poke: make(chan struct{}, 1), subs: map[chan liveEvent]struct{}{}, changed: make(chan struct{}), done: make(chan struct{})}
+	return &hub{poke: make(chan struct{}, 1), subs: map[chan liveEvent]store.Role{}, changed: make(chan struct{}), done: make(chan struct{})}
+}
+
+// event is a live event of type typ carrying data, visible to those
+// whose role has the permission of typ's source route. A type without
+// one is visible to no role.
+func (h *hub) event(typ string, data any) liveEvent {
+	p, ok := h.perms[typ]
+	if !ok {
+		p = permNobody
+	}
+	return liveEvent{Type: typ, Data: data, perm: p}
 }
 
 // publish sends e to this console's subscribers and, through relay, to
@@ -50,11 +73,15 @@ func (h *hub) publish(e liveEvent) {
 	}
 }
 
-// publishLocal sends e to this console's subscribers only.
+// publishLocal sends e to this console's subscribers whose role may
+// see it.
 func (h *hub) publishLocal(e liveEvent) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	for c := range h.subs {
+	for c, role := range h.subs {
+		if !allowed(e.perm, role) {
+			continue
+		}
 		select {
 		case c <- e:
 		default:
@@ -62,10 +89,12 @@ func (h *hub) publishLocal(e liveEvent) {
 	}
 }
 
-func (h *hub) subscribe() (chan liveEvent, func()) {
+// subscribe returns a channel of the live events role may see and a
+// function that ends the subscription.
+func (h *hub) subscribe(role store.Role) (chan liveEvent, func()) {
 	c := make(chan liveEvent, 256)
 	h.mu.Lock()
-	h.subs[c] = struct{}{}
+	h.subs[c] = role
 	h.mu.Unlock()
 	return c, func() {
 		h.mu.Lock()
@@ -87,7 +116,7 @@ func (h *hub) setVersion(v int64) {
 	h.mu.Unlock()
 	if !first {
 		// Each replica sees the version move itself: not relayed.
-		h.publishLocal(liveEvent{Type: "config", Data: map[string]int64{"version": v}})
+		h.publishLocal(h.event("config", map[string]int64{"version": v}))
 	}
 }
 
@@ -112,14 +141,15 @@ func (h *hub) close() {
 // clients can tell "decision", "alert", ... apart; render turns an event
 // into its name and data (JSON for API clients, an HTML fragment for
 // pages). An empty name sends an unnamed message, which is what htmx's
-// SSE extension swaps into the page.
-func (s *Server) serveSSE(w http.ResponseWriter, r *http.Request, render func(liveEvent) (string, string, bool)) {
+// SSE extension swaps into the page. Only the events p's role may see
+// reach render.
+func (s *Server) serveSSE(w http.ResponseWriter, r *http.Request, p *principal, render func(liveEvent) (string, string, bool)) {
 	fl, ok := w.(http.Flusher)
 	if !ok {
 		writeError(w, http.StatusInternalServerError, "internal", "streaming unsupported")
 		return
 	}
-	c, unsub := s.hub.subscribe()
+	c, unsub := s.hub.subscribe(p.role)
 	defer unsub()
 	w.Header().Set("Content-Type", "text/event-stream")
 	w.Header().Set("Cache-Control", "no-store")
@@ -171,14 +201,15 @@ func jsonEvent(e liveEvent) (string, string, bool) {
 	return e.Type, string(b), err == nil
 }
 
-// serveWS streams live events as JSON text messages over a WebSocket.
-func (s *Server) serveWS(w http.ResponseWriter, r *http.Request, _ *principal) {
+// serveWS streams the live events p's role may see as JSON text messages
+// over a WebSocket.
+func (s *Server) serveWS(w http.ResponseWriter, r *http.Request, p *principal) {
 	conn, err := websocket.Accept(w, r, nil)
 	if err != nil {
 		return
 	}
 	defer conn.CloseNow()
-	c, unsub := s.hub.subscribe()
+	c, unsub := s.hub.subscribe(p.role)
 	defer unsub()
 	ctx := conn.CloseRead(r.Context())
 	for {

@@ -195,10 +195,14 @@ func feedRow(t time.Time, subject, resource, effect, gateway string) ui.Row {
 }
 
 func (s *Server) pageDashboard(w http.ResponseWriter, r *http.Request, p *principal) {
-	es, _ := s.st.ListAudit(r.Context(), store.AuditFilter{Action: "decision", Limit: 20})
+	// The feed is audit entries: shown to whoever may read the audit
+	// log, as the live feed's decisions are.
 	var feed []ui.Row
-	for _, e := range es {
-		feed = append(feed, feedRow(e.Time, e.Actor, e.Resource, e.Effect, e.Gateway))
+	if allowed(s.hub.event(controlplane.KindDecision, nil).perm, p.role) {
+		es, _ := s.st.ListAudit(r.Context(), store.AuditFilter{Action: controlplane.KindDecision, Limit: 20})
+		for _, e := range es {
+			feed = append(feed, feedRow(e.Time, e.Actor, e.Resource, e.Effect, e.Gateway))
+		}
 	}
 	var alerts []ui.Row
 	if as, err := s.st.ListAlerts(r.Context(), "open", store.ListOptions{Limit: 5}); err == nil {
@@ -210,21 +214,25 @@ func (s *Server) pageDashboard(w http.ResponseWriter, r *http.Request, p *princi
 }
 
 // pageLive streams the dashboard's live updates: each decision is a row
-// for the feed, and at most once a second the stats panel comes along as
-// an out-of-band swap.
-func (s *Server) pageLive(w http.ResponseWriter, r *http.Request, _ *principal) {
+// for the feed (for those who may read the audit log: serveSSE delivers
+// only what the role may see), and at most once a second, on a decision
+// or a summary event, the stats panel comes along as an out-of-band swap.
+func (s *Server) pageLive(w http.ResponseWriter, r *http.Request, p *principal) {
 	var mu sync.Mutex
 	var last time.Time
-	s.serveSSE(w, r, func(e liveEvent) (string, string, bool) {
-		if e.Type != "decision" {
-			return "", "", false
-		}
-		ev, ok := e.Data.(controlplane.Event)
-		if !ok {
-			return "", "", false
-		}
+	s.serveSSE(w, r, p, func(e liveEvent) (string, string, bool) {
 		var b strings.Builder
-		ui.FeedRow(feedRow(ev.Time, ev.Subject, ev.Resource, ev.Effect, ev.Device)).Render(r.Context(), &b)
+		switch e.Type {
+		case controlplane.KindDecision:
+			ev, ok := e.Data.(gatewayEvent)
+			if !ok {
+				return "", "", false
+			}
+			ui.FeedRow(feedRow(ev.Time, ev.Subject, ev.Resource, ev.Effect, ev.Gateway)).Render(r.Context(), &b)
+		case "summary":
+		default:
+			return "", "", false
+		}
 		mu.Lock()
 		if time.Since(last) > time.Second {
 			last = time.Now()
@@ -234,7 +242,7 @@ func (s *Server) pageLive(w http.ResponseWriter, r *http.Request, _ *principal) 
 			mu.Unlock()
 		}
 		// Unnamed: htmx swaps unnamed messages into the feed.
-		return "", b.String(), true
+		return "", b.String(), b.Len() > 0
 	})
 }
 

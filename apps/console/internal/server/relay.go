@@ -8,7 +8,6 @@ import (
 	"time"
 
 	"github.com/gonaut/gonaut/apps/console/internal/store"
-	"github.com/gonaut/gonaut/ztna/controlplane"
 )
 
 // Console replicas over one PostgreSQL database share live events and
@@ -36,9 +35,10 @@ type relayMsg struct {
 	Events []relayItem `json:"e"`
 }
 
-// relayItem is one live event. Event marks Data as a
-// controlplane.Event, which the dashboard's renderer expects by type;
-// anything else arrives as the generic JSON value.
+// relayItem is one live event. Event marks Data as a gatewayEvent,
+// which the dashboard's renderer expects by type; anything else arrives
+// as the generic JSON value. Who may see it is not relayed: the receiving
+// replica derives it from the type, from its own route table.
 type relayItem struct {
 	Type  string          `json:"t"`
 	Event bool            `json:"c,omitempty"`
@@ -89,7 +89,7 @@ func packRelay(origin string, events []liveEvent) []string {
 		// relayItem, marshalled by hand: data is already JSON and
 		// need not be compacted again.
 		item := append([]byte(`{"t":`), mustJSON(e.Type)...)
-		if _, isEvent := e.Data.(controlplane.Event); isEvent {
+		if _, isEvent := e.Data.(gatewayEvent); isEvent {
 			item = append(item, `,"c":true`...)
 		}
 		item = append(append(append(item, `,"d":`...), data...), '}')
@@ -158,17 +158,17 @@ func (s *Server) onNotify(channel, payload string) {
 			return
 		}
 		for _, it := range m.Events {
-			e := liveEvent{Type: it.Type}
+			var data any
 			if it.Event {
-				var ev controlplane.Event
+				var ev gatewayEvent
 				if json.Unmarshal(it.Data, &ev) != nil {
 					continue
 				}
-				e.Data = ev
-			} else if json.Unmarshal(it.Data, &e.Data) != nil {
+				data = ev
+			} else if json.Unmarshal(it.Data, &data) != nil {
 				continue
 			}
-			s.hub.publishLocal(e)
+			s.hub.publishLocal(s.hub.event(it.Type, data))
 		}
 	}
 }

@@ -70,7 +70,7 @@ func TestReplicasShareLiveEvents(t *testing.T) {
 		t.Fatalf("register: %d %s", w.Code, w.Body)
 	}
 
-	live, unsub := b.hub.subscribe()
+	live, unsub := b.hub.subscribe(store.RoleAdmin)
 	defer unsub()
 	// next returns B's next live event of type typ.
 	next := func(typ string) (liveEvent, time.Duration) {
@@ -89,10 +89,19 @@ func TestReplicasShareLiveEvents(t *testing.T) {
 		}
 	}
 
-	// Decisions pushed to A, as the dashboard on B renders them.
+	// Decisions pushed to A, as the dashboard on B renders them, about
+	// users of the gateway's bundle.
+	var users []string
+	for i := range 5 {
+		u := &store.User{Email: fmt.Sprintf("user%d@example.com", i), Role: store.RoleViewer}
+		if err := a.st.CreateUser(bg, u); err != nil {
+			t.Fatal(err)
+		}
+		users = append(users, u.ID)
+	}
 	var evs []controlplane.Event
 	for i := range 50 {
-		evs = append(evs, controlplane.Event{ID: "e" + strconv.Itoa(i), Time: time.Now(), Kind: "decision", Subject: fmt.Sprintf("user%d@example.com", i), Resource: "db", Effect: "allow"})
+		evs = append(evs, controlplane.Event{ID: "e" + strconv.Itoa(i), Time: time.Now(), Kind: "decision", Subject: users[i%len(users)], Resource: "db", Effect: "allow"})
 	}
 	t0 := time.Now()
 	if w := do(a, "POST", "/cp/v1/events", cred.Bearer(), controlplane.EventBatch{Events: evs}); w.Code != 200 {
@@ -100,8 +109,8 @@ func TestReplicasShareLiveEvents(t *testing.T) {
 	}
 	for i := range evs {
 		e, _ := next("decision")
-		ev, ok := e.Data.(controlplane.Event)
-		if !ok || ev.ID != evs[i].ID || ev.Subject != evs[i].Subject || !ev.Time.Equal(evs[i].Time) {
+		ev, ok := e.Data.(gatewayEvent)
+		if !ok || ev.ID != evs[i].ID || ev.Subject != evs[i].Subject || !ev.Time.Equal(evs[i].Time) || ev.Gateway != cred.GatewayID {
 			t.Fatalf("decision %d on B = %#v, want %+v", i, e.Data, evs[i])
 		}
 	}
@@ -167,7 +176,7 @@ func TestReplicasShareLiveEvents(t *testing.T) {
 func TestPackRelay(t *testing.T) {
 	var evs []liveEvent
 	for i := range 300 {
-		evs = append(evs, liveEvent{Type: "decision", Data: controlplane.Event{ID: strconv.Itoa(i), Kind: "decision", Subject: "someone@example.com"}})
+		evs = append(evs, liveEvent{Type: "decision", Data: gatewayEvent{Event: controlplane.Event{ID: strconv.Itoa(i), Kind: "decision", Subject: "u_someone"}, Gateway: "g1"}})
 	}
 	evs = append(evs, liveEvent{Type: "alert", Data: map[string]string{"message": string(bytes.Repeat([]byte("x"), store.MaxNotifyPayload))}})
 	evs = append(evs, liveEvent{Type: "gateway", Data: map[string]any{"id": "g1"}})
@@ -190,8 +199,8 @@ func TestPackRelay(t *testing.T) {
 		t.Fatalf("relayed %d events, want 301 ending with the gateway one", len(got))
 	}
 	for i, it := range got[:300] {
-		var ev controlplane.Event
-		if !it.Event || json.Unmarshal(it.Data, &ev) != nil || ev.ID != strconv.Itoa(i) {
+		var ev gatewayEvent
+		if !it.Event || json.Unmarshal(it.Data, &ev) != nil || ev.ID != strconv.Itoa(i) || ev.Gateway != "g1" {
 			t.Fatalf("event %d = %+v", i, it)
 		}
 	}

@@ -22,6 +22,9 @@ const (
 	permOps     perm = "ops"     // admin, operator
 	permAdmin   perm = "admin"   // admin only
 	permSelf    perm = "self"    // any logged-in user, on their own account
+	// permNobody is held by no role: what a live event without a source
+	// route gets, so that a forgotten type is shown to no one.
+	permNobody perm = "nobody"
 )
 
 // permRoles is the authorisation table.

@@ -134,6 +134,7 @@ type Server struct {
 
 	attach attachCache  // see attachments.go
 	sum    summaryCache // see auditapi.go
+	known  knownMembers // see cpevents.go
 }
 
 var _ http.Handler = (*Server)(nil)
@@ -214,9 +215,11 @@ func New(st store.Store, opts *Options) (*Server, error) {
 	s.loginIP = newThrottle(20, 3*time.Second)
 	s.reauth = newThrottle(10, 6*time.Second)
 	s.compile = newThrottle(o.CompileBurst, o.CompileEvery)
-	for _, rt := range s.routes() {
+	rs := s.routes()
+	for _, rt := range rs {
 		s.handle(rt)
 	}
+	s.hub.perms = livePerms(rs)
 	s.bg, s.bgCancel = context.WithCancel(context.Background())
 	s.wg.Add(1)
 	go s.watchConfig()

@@ -414,6 +414,11 @@ func (s *Server) pagePolicySave(w http.ResponseWriter, r *http.Request, p *princ
 func (s *Server) pagePolicyHistory(w http.ResponseWriter, r *http.Request, p *principal) {
 	name := r.PathValue("name")
 	vs, err := s.st.PolicyVersions(r.Context(), name)
+	if err == nil && len(vs) == 0 {
+		// The Store interface does not promise a non-empty list, and
+		// there is nothing to show or diff without a version.
+		err = store.ErrNotFound
+	}
 	if err != nil {
 		s.pageError(w, r, err)
 		return

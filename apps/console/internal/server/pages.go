@@ -80,25 +80,24 @@ func (s *Server) render(w http.ResponseWriter, r *http.Request, status int, c te
 }
 
 func (s *Server) pageOf(r *http.Request, p *principal, title, nav string) ui.Page {
-	pg := ui.Page{Title: title, Nav: nav, Flash: r.URL.Query().Get("flash"), Error: r.URL.Query().Get("error")}
+	pg := ui.Page{Title: title, Nav: nav}
+	if f, ok := r.Context().Value(flashCtxKey{}).(flash); ok {
+		switch f.kind {
+		case flashInfo:
+			pg.Flash = f.text
+		case flashError:
+			pg.Error = f.text
+		}
+	}
 	if p != nil {
 		pg.User, pg.Role = p.name(), string(p.role)
-		if p.session != nil {
-			pg.CSRF = p.session.CSRF
-		}
+		pg.CSRF = p.csrf
 	}
 	return pg
 }
 
 func (s *Server) pageForbidden(w http.ResponseWriter, r *http.Request, p *principal) {
 	s.render(w, r, http.StatusForbidden, ui.Forbidden(s.pageOf(r, p, "Forbidden", "")))
-}
-
-func redirect(w http.ResponseWriter, r *http.Request, path, key, msg string) {
-	if msg != "" {
-		path += "?" + key + "=" + url.QueryEscape(msg)
-	}
-	http.Redirect(w, r, path, http.StatusSeeOther)
 }
 
 // safeNext keeps post-login redirects on this site: it returns next
@@ -246,7 +245,7 @@ func (s *Server) pageTOTPStart(w http.ResponseWriter, r *http.Request, p *princi
 	s.apiTOTPStart(rec, r, p)
 	var ts totpStart
 	if rec.status != http.StatusOK || json.Unmarshal(rec.body, &ts) != nil {
-		redirect(w, r, "/account", "error", "could not start enrolment")
+		s.redirect(w, r, "/account", flashError, "could not start enrolment")
 		return
 	}
 	a := ui.Account{Page: s.pageOf(r, p, "Account", ""), Secret: ts.Secret, QR: ts.QR}
@@ -255,19 +254,19 @@ func (s *Server) pageTOTPStart(w http.ResponseWriter, r *http.Request, p *princi
 
 func (s *Server) pageTOTPConfirm(w http.ResponseWriter, r *http.Request, p *principal) {
 	if p.user == nil {
-		redirect(w, r, "/account", "error", "TOTP is for user accounts")
+		s.redirect(w, r, "/account", flashError, "TOTP is for user accounts")
 		return
 	}
 	// Re-read the user: the secret was stored by the start step.
 	u, err := s.st.User(r.Context(), p.user.ID)
 	if err != nil {
-		redirect(w, r, "/account", "error", "unknown user")
+		s.redirect(w, r, "/account", flashError, "unknown user")
 		return
 	}
 	p.user = u
 	codes, err := s.confirmTOTP(r, p, r.PostFormValue("code"))
 	if err != nil {
-		redirect(w, r, "/account", "error", err.Error())
+		s.redirect(w, r, "/account", flashError, err.Error())
 		return
 	}
 	a := ui.Account{Page: s.pageOf(r, p, "Account", ""), TOTPEnabled: true, Recovery: codes}
@@ -408,7 +407,7 @@ func (s *Server) pagePolicySave(w http.ResponseWriter, r *http.Request, p *princ
 		s.render(w, r, http.StatusUnprocessableEntity, ui.EditorPage(e))
 		return
 	}
-	redirect(w, r, "/policies/"+url.PathEscape(pv.Name), "flash", fmt.Sprintf("Saved version %d of %s.", pv.Version, pv.Name))
+	s.redirect(w, r, "/policies/"+url.PathEscape(pv.Name), flashInfo, fmt.Sprintf("Saved version %d of %s.", pv.Version, pv.Name))
 }
 
 func (s *Server) pagePolicyHistory(w http.ResponseWriter, r *http.Request, p *principal) {
@@ -447,14 +446,14 @@ func (s *Server) pagePolicyRollback(w http.ResponseWriter, r *http.Request, p *p
 	pv, err := s.Rollback(r, r.PathValue("name"), v, p)
 	var ve *validationError
 	if errors.As(err, &ve) {
-		redirect(w, r, "/policies/"+url.PathEscape(r.PathValue("name"))+"/history", "error", fmt.Sprintf("Not rolled back to version %d: %s.", v, ve.Error()))
+		s.redirect(w, r, "/policies/"+url.PathEscape(r.PathValue("name"))+"/history", flashError, fmt.Sprintf("Not rolled back to version %d: %s.", v, ve.Error()))
 		return
 	}
 	if err != nil {
 		s.pageError(w, r, err)
 		return
 	}
-	redirect(w, r, "/policies/"+url.PathEscape(pv.Name)+"/history", "flash", fmt.Sprintf("Rolled back: version %d is version %d again.", pv.Version, v))
+	s.redirect(w, r, "/policies/"+url.PathEscape(pv.Name)+"/history", flashInfo, fmt.Sprintf("Rolled back: version %d is version %d again.", pv.Version, v))
 }
 
 func (s *Server) pageTemplates(w http.ResponseWriter, r *http.Request, p *principal) {

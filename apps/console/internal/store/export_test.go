@@ -23,3 +23,7 @@ func RedoAddressMigration(s *DB) error {
 	}
 	return s.tx(context.Background(), func(tx *sql.Tx) error { return dedupeAddresses(context.Background(), s, tx) })
 }
+
+// APIKeyMigration is the version of the migration that gave API keys an
+// owner and an expiry and ended sessions with plaintext CSRF tokens.
+const APIKeyMigration = 7

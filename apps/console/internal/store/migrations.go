@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"time"
 )
 
 // A migration is SQL for both backends, then SQL for one of them, then
@@ -115,6 +116,26 @@ INSERT INTO audit_blocks (block, min_time, max_time) SELECT seq / 1024, MIN(time
 	{sql: `
 ALTER TABLE devices ADD COLUMN network TEXT NOT NULL DEFAULT '';
 ALTER TABLE devices ADD COLUMN posture_source TEXT NOT NULL DEFAULT '';`, fill: dedupeAddresses},
+	// 7: API keys get an owner (a user id) and an expiry. Keys made
+	// before this had neither: they keep an empty owner (made by an
+	// admin, acting with their own role) and expire 30 days after the
+	// migration, so they keep working while replacements are made but
+	// not for ever. Sessions held their CSRF token in plaintext; they
+	// now hold its hash, and the old sessions are ended (everyone signs
+	// in again) rather than kept with a token that was readable.
+	{sql: `
+ALTER TABLE api_keys ADD COLUMN owner TEXT NOT NULL DEFAULT '';
+ALTER TABLE api_keys ADD COLUMN expires BIGINT NOT NULL DEFAULT 0;
+DELETE FROM sessions;`, fill: expireLegacyAPIKeys},
+}
+
+// legacyAPIKeyLife is how long the API keys that predate migration 7
+// keep working after it.
+const legacyAPIKeyLife = 30 * 24 * time.Hour
+
+func expireLegacyAPIKeys(ctx context.Context, s *DB, tx *sql.Tx) error {
+	_, err := s.exec(ctx, tx, `UPDATE api_keys SET expires = ? WHERE expires = 0`, nanos(nowUTC().Add(legacyAPIKeyLife)))
+	return err
 }
 
 func (s *DB) migrate(ctx context.Context) error {

@@ -148,3 +148,26 @@ func TestAPIKeysActForTheirOwnerAndExpire(t *testing.T) {
 		t.Errorf("expired key on its own route: %d", code)
 	}
 }
+
+// TestCoversIsPermissionInclusion checks covers against the route table:
+// a holder covers a role exactly when every route the role may use, the
+// holder may use too.
+func TestCoversIsPermissionInclusion(t *testing.T) {
+	e := newEnv(t, nil)
+	for _, holder := range store.Roles {
+		for _, role := range store.Roles {
+			want := true
+			for _, rt := range e.srv.routes() {
+				if rt.perm != permPublic && rt.perm != permGateway && allowed(rt.perm, role) && !allowed(rt.perm, holder) {
+					want = false
+				}
+			}
+			if got := covers(holder, role); got != want {
+				t.Errorf("covers(%s, %s) = %v, want %v", holder, role, got, want)
+			}
+		}
+	}
+	if covers(store.RoleOperator, store.RoleAdmin) || !covers(store.RoleAdmin, store.RoleOperator) || covers(store.RoleOperator, store.RolePolicyEditor) {
+		t.Error("covers disagrees with the roles' documented permissions")
+	}
+}

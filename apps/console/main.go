@@ -2,7 +2,7 @@
 // serving the pages, the REST API, live updates and the gateways' control
 // plane over an embedded SQLite store (default) or PostgreSQL.
 //
-//	console serve [-listen 127.0.0.1:8080] [-db console.db | -db postgres://...] [-secret-key-file F]
+//	console serve [-listen 127.0.0.1:8080] [-db console.db | -db postgres://...] [-secret-key-file F] [-tls-cert F -tls-key F | -behind-tls-proxy]
 //	console demo  [-listen 127.0.0.1:8080] [-db DIR/console.db] [-token-file F] [-device-key-file F]
 //	console audit verify [-db ...] [-audit-key F | -public-key K] [-checkpoints F]
 //	console audit checkpoints [-db ...] [-audit-key F | -public-key K] > F
@@ -13,6 +13,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
 	"errors"
 	"flag"
 	"fmt"
@@ -37,7 +38,7 @@ func main() {
 }
 
 const usage = `usage:
-  console serve [-listen ADDR] [-db PATH|postgres://...] [-secret-key-file FILE] [-secure-cookies] [-audit-key FILE] [-checkpoint-every N] [-policy-draft-limit BYTES]
+  console serve [-listen ADDR] [-db PATH|postgres://...] [-secret-key-file FILE] [-tls-cert FILE -tls-key FILE] [-behind-tls-proxy] [-audit-key FILE] [-checkpoint-every N] [-policy-draft-limit BYTES]
   console demo [-listen ADDR] [-db PATH] [-token-file FILE] [-device-key-file FILE]
   console audit verify [-db PATH|postgres://...] [-audit-key FILE | -public-key KEY] [-checkpoints FILE]
   console audit checkpoints [-db PATH|postgres://...] [-audit-key FILE | -public-key KEY]
@@ -122,7 +123,10 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer, demo
 	fs.SetOutput(stderr)
 	listen := fs.String("listen", "127.0.0.1:8080", "address to serve on")
 	dsn := fs.String("db", "", "SQLite file (default console.db; demo: a fresh temporary one) or postgres:// URL")
-	secure := fs.Bool("secure-cookies", false, "mark cookies Secure (set when served over HTTPS)")
+	tlsCert := fs.String("tls-cert", "", "serve HTTPS with this PEM certificate (chain) file; needs -tls-key")
+	tlsKey := fs.String("tls-key", "", "the PEM private key of -tls-cert")
+	behindTLS := fs.Bool("behind-tls-proxy", false, "the console is reached only through an HTTPS proxy in front of it: mark cookies Secure although it speaks HTTP itself")
+	fs.BoolVar(behindTLS, "secure-cookies", false, "older name of -behind-tls-proxy")
 	tokenFile := fs.String("token-file", "", "demo: write the demo gateway's registration token to this file")
 	deviceKeyFile := fs.String("device-key-file", "", "demo: write the private key of the demo device "+demoDeviceName+" to this file (gateway demo --device-key prints its wg-quick config)")
 	secretKeyFile := fs.String("secret-key-file", "", "file with the key that seals TOTP secrets, created on first start (default: "+secretKeyFileName+" next to the SQLite database, or in the working directory for PostgreSQL); "+secretKeyEnv+" overrides it")
@@ -131,6 +135,10 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer, demo
 	every := fs.Int("checkpoint-every", 1000, "sign an audit checkpoint every this many entries (and every minute with new entries)")
 	draftLimit := fs.Int64("policy-draft-limit", 1<<20, "largest request body carrying a policy draft (validate, simulate, save), in bytes; larger ones get 413")
 	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	tlsConfig, err := loadTLS(*tlsCert, *tlsKey)
+	if err != nil {
 		return err
 	}
 	if demo && *dsn == "" {
@@ -165,7 +173,7 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer, demo
 	if err != nil {
 		return err
 	}
-	srv, err := server.New(st, &server.Options{SecureCookies: *secure, Logger: logger, SecretKey: secretKey,
+	srv, err := server.New(st, &server.Options{SecureCookies: tlsConfig != nil || *behindTLS, Logger: logger, SecretKey: secretKey,
 		AuditKey: auditKey, CheckpointEvery: *every, PolicyDraftLimit: *draftLimit})
 	if err != nil {
 		return err
@@ -176,6 +184,9 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer, demo
 		return err
 	}
 	url := "http://" + ln.Addr().String()
+	if tlsConfig != nil {
+		url = "https://" + ln.Addr().String()
+	}
 	if demo {
 		login, err := seedDemo(ctx, srv, st, *tokenFile, *deviceKeyFile)
 		if err != nil {
@@ -193,9 +204,24 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer, demo
 		fmt.Fprintf(stdout, "Gonaut console at %s (store: %s)\n", url, st.Backend())
 	}
 	stdout.Write(keyNote.Bytes())
-	hs := &http.Server{Handler: srv, ReadHeaderTimeout: 10 * time.Second, ErrorLog: slog.NewLogLogger(logger.Handler(), slog.LevelWarn)}
+	switch {
+	case tlsConfig != nil:
+		fmt.Fprintf(stdout, "  serving HTTPS with %s; cookies are Secure\n", *tlsCert)
+	case *behindTLS:
+		fmt.Fprintf(stdout, "  behind a TLS proxy (-behind-tls-proxy): cookies are Secure; the proxy must be the only way in\n")
+	default:
+		fmt.Fprintf(stderr, "WARNING: the console speaks plain HTTP and its cookies are not Secure: sessions and passwords cross the network in the clear.\n"+
+			"  Outside a laptop, serve HTTPS with -tls-cert and -tls-key, or put an HTTPS proxy in front and pass -behind-tls-proxy.\n")
+	}
+	hs := &http.Server{Handler: srv, ReadHeaderTimeout: 10 * time.Second, ErrorLog: slog.NewLogLogger(logger.Handler(), slog.LevelWarn), TLSConfig: tlsConfig}
 	errc := make(chan error, 1)
-	go func() { errc <- hs.Serve(ln) }()
+	go func() {
+		if tlsConfig != nil {
+			errc <- hs.ServeTLS(ln, "", "")
+			return
+		}
+		errc <- hs.Serve(ln)
+	}()
 	select {
 	case <-ctx.Done():
 	case err := <-errc:
@@ -206,6 +232,22 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer, demo
 	srv.Close() // ends live streams and long polls so Shutdown can finish
 	hs.Shutdown(sctx)
 	return nil
+}
+
+// loadTLS reads the certificate and key of -tls-cert and -tls-key, or
+// answers nil when neither is given.
+func loadTLS(certFile, keyFile string) (*tls.Config, error) {
+	if certFile == "" && keyFile == "" {
+		return nil, nil
+	}
+	if certFile == "" || keyFile == "" {
+		return nil, errors.New("-tls-cert and -tls-key go together")
+	}
+	cert, err := tls.LoadX509KeyPair(certFile, keyFile)
+	if err != nil {
+		return nil, fmt.Errorf("loading -tls-cert %s and -tls-key %s: %w", certFile, keyFile, err)
+	}
+	return &tls.Config{MinVersion: tls.VersionTLS12, Certificates: []tls.Certificate{cert}}, nil
 }
 
 func cmdUserAdd(ctx context.Context, args []string, stdout, stderr io.Writer) error {

@@ -194,11 +194,21 @@ func TestAccessibility(t *testing.T) {
 
 	pages := []string{"/", "/policies", "/policies/new", "/policies/wiki", "/policies/wiki/history", "/templates",
 		"/resources", "/gateways", "/devices", "/attachments", "/users", "/groups", "/analytics",
-		"/alerts", "/alerts/" + alertID, "/audit", "/account", "/alerts/a_missing", "/groups?flash=Saved.", "/groups?error=Not+saved."}
+		"/alerts", "/alerts/" + alertID, "/audit", "/account", "/alerts/a_missing"}
 	for _, p := range pages {
 		for _, th := range []string{"light", "dark"} {
 			do("page "+p, chromedp.Navigate(hs.URL+p), chromedp.WaitVisible(chromedp.CSS("main h1")), theme(th))
 			check(p + " " + th)
+		}
+	}
+	// The toasts, as a real action leaves them (they come in a one-time
+	// cookie): a group created and a name refused.
+	for _, th := range []string{"light", "dark"} {
+		for _, name := range []string{"a11y-" + th, "not a name!"} {
+			do("toast after creating "+name, chromedp.Navigate(hs.URL+"/groups"), chromedp.WaitVisible(chromedp.CSS("#group-form")),
+				script(fmt.Sprintf(`document.getElementById("group-name").value = %q; document.getElementById("group-form").submit()`, name)),
+				chromedp.WaitVisible(chromedp.CSS(".toast")), theme(th))
+			check("/groups toast for " + name + " " + th)
 		}
 	}
 

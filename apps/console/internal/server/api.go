@@ -144,7 +144,7 @@ func (s *Server) apiMe(w http.ResponseWriter, r *http.Request, p *principal) {
 		a.ID, a.Email, a.Name, a.TOTP = p.user.ID, p.user.Email, p.user.Name, p.user.TOTPEnabled
 	}
 	if p.session != nil {
-		a.MFA, a.CSRF = p.session.MFA, p.session.CSRF
+		a.MFA, a.CSRF = p.session.MFA, p.csrf
 	}
 	if p.apiKey != nil {
 		a.Name = p.apiKey.Name
@@ -451,6 +451,9 @@ func (s *Server) apiListKeys(w http.ResponseWriter, r *http.Request, _ *principa
 type keyRequest struct {
 	Name string     `json:"name"`
 	Role store.Role `json:"role"`
+	// ExpiresInDays is the key's lifetime: 1 to MaxAPIKeyDays days,
+	// DefaultAPIKeyDays when zero.
+	ExpiresInDays int `json:"expires_in_days"`
 }
 
 type keyCreated struct {
@@ -458,27 +461,73 @@ type keyCreated struct {
 	Secret string        `json:"secret"` // shown once
 }
 
-// CreateAPIKey makes a key for role and returns the bearer secret.
+// API keys live DefaultAPIKeyDays unless their creator asks for another
+// lifetime, of at most MaxAPIKeyDays.
+const (
+	DefaultAPIKeyDays = 90
+	MaxAPIKeyDays     = 365
+)
+
+// CreateAPIKey makes a key for role, with no owner, that expires after
+// DefaultAPIKeyDays, and returns the bearer secret. It is for the
+// console's own tools; keys made through the REST API always have the
+// user who made them as owner.
 func (s *Server) CreateAPIKey(r *http.Request, name string, role store.Role) (*store.APIKey, string, error) {
+	return s.createAPIKey(r.Context(), &store.APIKey{Name: name, Role: role, Expires: s.now().AddDate(0, 0, DefaultAPIKeyDays)})
+}
+
+// createAPIKey stores k with a fresh secret and returns the bearer
+// secret.
+func (s *Server) createAPIKey(ctx context.Context, k *store.APIKey) (*store.APIKey, string, error) {
 	secret := randomToken()
-	k := &store.APIKey{Name: name, Role: role, Hash: tokenHash(secret)}
-	if err := s.st.CreateAPIKey(r.Context(), k); err != nil {
+	k.Hash = tokenHash(secret)
+	if err := s.st.CreateAPIKey(ctx, k); err != nil {
 		return nil, "", err
 	}
 	return k, "gk_" + k.ID + "." + secret, nil
 }
 
+// apiCreateKey makes a key that acts for whoever asks: its owner is the
+// user asking (or, for a key asking, that key's owner), its role one
+// they hold every permission of, and it expires no later than a key
+// asking does.
 func (s *Server) apiCreateKey(w http.ResponseWriter, r *http.Request, p *principal) {
 	var req keyRequest
 	if !decode(w, r, &req) {
 		return
 	}
-	k, secret, err := s.CreateAPIKey(r, req.Name, req.Role)
+	days := req.ExpiresInDays
+	if days == 0 {
+		days = DefaultAPIKeyDays
+	}
+	if days < 1 || days > MaxAPIKeyDays {
+		writeError(w, http.StatusBadRequest, "invalid", "expires_in_days must be 1 to %d", MaxAPIKeyDays)
+		return
+	}
+	if !req.Role.Valid() {
+		writeError(w, http.StatusBadRequest, "invalid", "unknown role %q", req.Role)
+		return
+	}
+	if !covers(p.role, req.Role) {
+		writeError(w, http.StatusForbidden, "forbidden", "a key cannot have more than its owner's role (%s)", p.role)
+		return
+	}
+	k := &store.APIKey{Name: req.Name, Role: req.Role, Expires: s.now().AddDate(0, 0, days)}
+	switch {
+	case p.user != nil:
+		k.Owner = p.user.ID
+	case p.apiKey != nil:
+		k.Owner = p.apiKey.Owner
+		if k.Expires.After(p.apiKey.Expires) {
+			k.Expires = p.apiKey.Expires
+		}
+	}
+	k, secret, err := s.createAPIKey(r.Context(), k)
 	if err != nil {
 		s.storeError(w, err)
 		return
 	}
-	s.audit(r.Context(), p.name(), "apikey.create", k.Name, "", map[string]any{"role": k.Role})
+	s.audit(r.Context(), p.name(), "apikey.create", k.Name, "", map[string]any{"role": k.Role, "owner": k.Owner, "expires": k.Expires})
 	writeJSON(w, http.StatusCreated, keyCreated{Key: k, Secret: secret})
 }
 

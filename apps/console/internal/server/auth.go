@@ -1,6 +1,7 @@
 package server
 
 import (
+	"crypto/hmac"
 	"crypto/rand"
 	"crypto/sha256"
 	"crypto/subtle"
@@ -70,6 +71,18 @@ func randomToken() string { return base64.RawURLEncoding.EncodeToString(randomBy
 func tokenHash(s string) string {
 	h := sha256.Sum256([]byte(s))
 	return hex.EncodeToString(h[:])
+}
+
+// derivedToken is a secret for one purpose (the CSRF token, the flash
+// cookie's MAC key) derived from a credential the client presents on
+// every request (a session cookie, an API key's secret). The console
+// recomputes it from that credential instead of storing it, so whoever
+// reads the store learns neither; and it is tied to the one credential,
+// so what one session or key gets is worthless to another.
+func derivedToken(credential, purpose string) string {
+	m := hmac.New(sha256.New, []byte(credential))
+	m.Write([]byte("gonaut " + purpose))
+	return base64.RawURLEncoding.EncodeToString(m.Sum(nil))
 }
 
 // recoveryCodes makes n one-time codes, e.g. "k3m9-x2pq-7hva".

@@ -41,10 +41,18 @@
 // SHA-256; sessions end after Options.SessionIdle without a request and
 // Options.SessionMax after login. Every unsafe request made with a session
 // needs the session's CSRF token, in a form field "csrf" or the
-// X-CSRF-Token header (the pages send both); the login form uses a
-// double-submit cookie. Automation uses API keys ("Authorization: Bearer
+// X-CSRF-Token header (the pages send both); the token is derived from the
+// session cookie and the store keeps only its hash. The login form uses a
+// double-submit cookie. Cookies are Secure when Options.SecureCookies is
+// set. Automation uses API keys ("Authorization: Bearer
 // gk_<id>.<secret>"), each scoped to one role, stored hashed, revocable,
-// with their last use recorded.
+// with their last use recorded; a key made through the API belongs to its
+// maker, acts only while they are enabled and hold every permission of
+// its role, and expires (DefaultAPIKeyDays unless asked otherwise).
+//
+// A form's redirect carries its one-line message in a one-time cookie
+// signed with a key derived from the client's credential (flash.go), never
+// in the URL, so no link can put its own text on a console page.
 //
 // # REST API
 //

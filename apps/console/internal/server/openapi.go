@@ -78,7 +78,7 @@ var apiDocs = []apiDoc{
 	{"GET", "/api/v1/audit/export", "Export matching entries as CSV or JSON lines", []string{"format", "actor", "action", "resource", "effect", "gateway", "since", "until", "q"}, nil, "", 0},
 	{"GET", "/api/v1/audit/verify", "Verify the audit log's hash chain", nil, nil, store.VerifyReport{}, 0},
 	{"GET", "/api/v1/apikeys", "List API keys", nil, nil, page[store.APIKey]{}, 0},
-	{"POST", "/api/v1/apikeys", "Create an API key scoped to a role; the secret is shown once", nil, keyRequest{}, keyCreated{}, 201},
+	{"POST", "/api/v1/apikeys", "Create an API key owned by the caller, for a role the caller holds, expiring after expires_in_days (default 90, at most 365); the secret is shown once", nil, keyRequest{}, keyCreated{}, 201},
 	{"DELETE", "/api/v1/apikeys/{id}", "Revoke an API key", nil, nil, nil, 204},
 	{"GET", "/api/v1/stream", "Live events as Server-Sent Events (decision, alert, gateway, config)", nil, nil, "", 0},
 	{"GET", "/ws", "Live events as JSON messages over a WebSocket", nil, nil, "", 101},

@@ -85,25 +85,24 @@ func (s *Server) render(w http.ResponseWriter, r *http.Request, status int, c te
 }
 
 func (s *Server) pageOf(r *http.Request, p *principal, title, nav string) ui.Page {
-	pg := ui.Page{Title: title, Nav: nav, Flash: r.URL.Query().Get("flash"), Error: r.URL.Query().Get("error")}
+	pg := ui.Page{Title: title, Nav: nav}
+	if f, ok := r.Context().Value(flashCtxKey{}).(flash); ok {
+		switch f.kind {
+		case flashInfo:
+			pg.Flash = f.text
+		case flashError:
+			pg.Error = f.text
+		}
+	}
 	if p != nil {
 		pg.User, pg.Role = p.name(), string(p.role)
-		if p.session != nil {
-			pg.CSRF = p.session.CSRF
-		}
+		pg.CSRF = p.csrf
 	}
 	return pg
 }
 
 func (s *Server) pageForbidden(w http.ResponseWriter, r *http.Request, p *principal) {
 	s.render(w, r, http.StatusForbidden, ui.Forbidden(s.pageOf(r, p, "Forbidden", "")))
-}
-
-func redirect(w http.ResponseWriter, r *http.Request, path, key, msg string) {
-	if msg != "" {
-		path += "?" + key + "=" + url.QueryEscape(msg)
-	}
-	http.Redirect(w, r, path, http.StatusSeeOther)
 }
 
 // safeNext keeps post-login redirects on this site: it returns next
@@ -257,7 +256,7 @@ func (s *Server) pageAccount(w http.ResponseWriter, r *http.Request, p *principa
 func (s *Server) pageTOTPStart(w http.ResponseWriter, r *http.Request, p *principal) {
 	ts, err := s.startTOTP(r.Context(), p, r.PostFormValue("password"), r.PostFormValue("code"))
 	if err != nil {
-		redirect(w, r, "/account", "error", credentialMessage(err, "could not start enrolment"))
+		s.redirect(w, r, "/account", flashError, credentialMessage(err, "could not start enrolment"))
 		return
 	}
 	a := ui.Account{Page: s.pageOf(r, p, "Account", ""), Secret: ts.Secret, QR: ts.QR}
@@ -267,7 +266,7 @@ func (s *Server) pageTOTPStart(w http.ResponseWriter, r *http.Request, p *princi
 func (s *Server) pageTOTPConfirm(w http.ResponseWriter, r *http.Request, p *principal) {
 	codes, err := s.confirmTOTP(r.Context(), p, r.PostFormValue("code"))
 	if err != nil {
-		redirect(w, r, "/account", "error", credentialMessage(err, "could not confirm the authenticator"))
+		s.redirect(w, r, "/account", flashError, credentialMessage(err, "could not confirm the authenticator"))
 		return
 	}
 	a := ui.Account{Page: s.pageOf(r, p, "Account", ""), TOTPEnabled: true, Recovery: codes}
@@ -276,18 +275,18 @@ func (s *Server) pageTOTPConfirm(w http.ResponseWriter, r *http.Request, p *prin
 
 func (s *Server) pageTOTPDisable(w http.ResponseWriter, r *http.Request, p *principal) {
 	if err := s.disableTOTP(r.Context(), p, r.PostFormValue("password"), r.PostFormValue("code")); err != nil {
-		redirect(w, r, "/account", "error", credentialMessage(err, "could not turn two-factor authentication off"))
+		s.redirect(w, r, "/account", flashError, credentialMessage(err, "could not turn two-factor authentication off"))
 		return
 	}
-	redirect(w, r, "/account", "flash", "Two-factor authentication is off.")
+	s.redirect(w, r, "/account", flashInfo, "Two-factor authentication is off.")
 }
 
 func (s *Server) pagePasswordChange(w http.ResponseWriter, r *http.Request, p *principal) {
 	if err := s.changePassword(r.Context(), p, r.PostFormValue("current_password"), r.PostFormValue("new_password")); err != nil {
-		redirect(w, r, "/account", "error", credentialMessage(err, "could not change the password"))
+		s.redirect(w, r, "/account", flashError, credentialMessage(err, "could not change the password"))
 		return
 	}
-	redirect(w, r, "/account", "flash", "Password changed; your other sessions were ended.")
+	s.redirect(w, r, "/account", flashInfo, "Password changed; your other sessions were ended.")
 }
 
 // credentialMessage is what an account page says about a refused
@@ -441,12 +440,17 @@ func (s *Server) pagePolicySave(w http.ResponseWriter, r *http.Request, p *princ
 		s.render(w, r, http.StatusUnprocessableEntity, ui.EditorPage(e))
 		return
 	}
-	redirect(w, r, "/policies/"+url.PathEscape(pv.Name), "flash", fmt.Sprintf("Saved version %d of %s.", pv.Version, pv.Name))
+	s.redirect(w, r, "/policies/"+url.PathEscape(pv.Name), flashInfo, fmt.Sprintf("Saved version %d of %s.", pv.Version, pv.Name))
 }
 
 func (s *Server) pagePolicyHistory(w http.ResponseWriter, r *http.Request, p *principal) {
 	name := r.PathValue("name")
 	vs, err := s.st.PolicyVersions(r.Context(), name)
+	if err == nil && len(vs) == 0 {
+		// The Store interface does not promise a non-empty list, and
+		// there is nothing to show or diff without a version.
+		err = store.ErrNotFound
+	}
 	if err != nil {
 		s.pageError(w, r, err)
 		return
@@ -475,14 +479,14 @@ func (s *Server) pagePolicyRollback(w http.ResponseWriter, r *http.Request, p *p
 	pv, err := s.Rollback(r, r.PathValue("name"), v, p)
 	var ve *validationError
 	if errors.As(err, &ve) {
-		redirect(w, r, "/policies/"+url.PathEscape(r.PathValue("name"))+"/history", "error", fmt.Sprintf("Not rolled back to version %d: %s.", v, ve.Error()))
+		s.redirect(w, r, "/policies/"+url.PathEscape(r.PathValue("name"))+"/history", flashError, fmt.Sprintf("Not rolled back to version %d: %s.", v, ve.Error()))
 		return
 	}
 	if err != nil {
 		s.pageError(w, r, err)
 		return
 	}
-	redirect(w, r, "/policies/"+url.PathEscape(pv.Name)+"/history", "flash", fmt.Sprintf("Rolled back: version %d is version %d again.", pv.Version, v))
+	s.redirect(w, r, "/policies/"+url.PathEscape(pv.Name)+"/history", flashInfo, fmt.Sprintf("Rolled back: version %d is version %d again.", pv.Version, v))
 }
 
 func (s *Server) pageTemplates(w http.ResponseWriter, r *http.Request, p *principal) {

@@ -65,25 +65,25 @@ func (s *Server) pageResourcePost(w http.ResponseWriter, r *http.Request, p *pri
 	}
 	kind := r.PostFormValue("kind")
 	if !resourceKinds[kind] {
-		redirect(w, r, "/resources", "error", "unknown kind")
+		s.redirect(w, r, "/resources", flashError, "unknown kind")
 		return
 	}
 	if p := strings.TrimSpace(r.PostFormValue("port")); p != "" && strconv.Itoa(port) != p {
-		redirect(w, r, "/resources", "error", fmt.Sprintf("not saved: port: %q is not a number", p))
+		s.redirect(w, r, "/resources", flashError, fmt.Sprintf("not saved: port: %q is not a number", p))
 		return
 	}
 	x := &store.Resource{Name: r.PostFormValue("name"), Kind: kind, Address: strings.TrimSpace(r.PostFormValue("address")), Port: port, Labels: labels}
 	if fe := validateResource(x.Name, x.Kind, x.Address, x.Port); fe != nil {
-		redirect(w, r, "/resources", "error", "not saved: "+fe.Error())
+		s.redirect(w, r, "/resources", flashError, "not saved: "+fe.Error())
 		return
 	}
 	if err := s.st.PutResource(r.Context(), x); err != nil {
-		redirect(w, r, "/resources", "error", "not saved: "+err.Error())
+		s.redirect(w, r, "/resources", flashError, "not saved: "+err.Error())
 		return
 	}
 	s.audit(r.Context(), p.name(), "resource.put", x.Name, "", x)
 	s.changed()
-	redirect(w, r, "/resources", "flash", "Saved resource "+x.Name+".")
+	s.redirect(w, r, "/resources", flashInfo, "Saved resource "+x.Name+".")
 }
 
 func (s *Server) pageResourceDelete(w http.ResponseWriter, r *http.Request, p *principal) {
@@ -93,7 +93,7 @@ func (s *Server) pageResourceDelete(w http.ResponseWriter, r *http.Request, p *p
 	}
 	s.audit(r.Context(), p.name(), "resource.delete", r.PathValue("id"), "", nil)
 	s.changed()
-	redirect(w, r, "/resources", "flash", "Deleted "+r.PathValue("id")+".")
+	s.redirect(w, r, "/resources", flashInfo, "Deleted "+r.PathValue("id")+".")
 }
 
 func (s *Server) pageGateways(w http.ResponseWriter, r *http.Request, p *principal) {
@@ -137,7 +137,7 @@ func (s *Server) renderGateways(w http.ResponseWriter, r *http.Request, p *princ
 func (s *Server) pageGatewayPost(w http.ResponseWriter, r *http.Request, p *principal) {
 	g, tok, err := s.CreateGateway(r, r.PostFormValue("name"), p)
 	if err != nil {
-		redirect(w, r, "/gateways", "error", "not added: "+err.Error())
+		s.redirect(w, r, "/gateways", flashError, "not added: "+err.Error())
 		return
 	}
 	res := &ui.Result{Title: "Registration token for " + g.Name + " (shown once, valid 24 hours)", Lines: []string{tok},
@@ -159,7 +159,7 @@ func (s *Server) pageGatewayRevoke(w http.ResponseWriter, r *http.Request, p *pr
 		return
 	}
 	s.audit(r.Context(), p.name(), "gateway.revoke", r.PathValue("id"), "", nil)
-	redirect(w, r, "/gateways", "flash", "Gateway revoked.")
+	s.redirect(w, r, "/gateways", flashInfo, "Gateway revoked.")
 }
 
 func (s *Server) pageDevices(w http.ResponseWriter, r *http.Request, p *principal) {
@@ -203,12 +203,12 @@ func (s *Server) pageDevicePost(w http.ResponseWriter, r *http.Request, p *princ
 		owner = p.user.ID
 	}
 	if !mayEnrolFor(p, owner) {
-		redirect(w, r, "/devices", "error", "not enrolled: only an admin may enrol a device for another user")
+		s.redirect(w, r, "/devices", flashError, "not enrolled: only an admin may enrol a device for another user")
 		return
 	}
 	e, err := s.EnrolDevice(r, owner, r.PostFormValue("name"), strings.TrimSpace(r.PostFormValue("public_key")), nil, p, 0)
 	if err != nil {
-		redirect(w, r, "/devices", "error", "not enrolled: "+err.Error())
+		s.redirect(w, r, "/devices", flashError, "not enrolled: "+err.Error())
 		return
 	}
 	res := &ui.Result{Title: "wg-quick configuration for " + e.Device.Name, Text: e.Config, QR: e.QR}
@@ -232,7 +232,7 @@ func (s *Server) pageDeviceToggle(disable bool) func(http.ResponseWriter, *http.
 		}
 		s.audit(r.Context(), p.name(), "device.update", d.Name, "", map[string]any{"device": d.ID, "disabled": disable})
 		s.changed()
-		redirect(w, r, "/devices", "flash", fmt.Sprintf("Device %s %s.", d.Name, map[bool]string{true: "disabled", false: "enabled"}[disable]))
+		s.redirect(w, r, "/devices", flashInfo, fmt.Sprintf("Device %s %s.", d.Name, map[bool]string{true: "disabled", false: "enabled"}[disable]))
 	}
 }
 
@@ -282,7 +282,7 @@ func (s *Server) pageUsers(w http.ResponseWriter, r *http.Request, p *principal)
 func (s *Server) pageUserPost(w http.ResponseWriter, r *http.Request, p *principal) {
 	pw := r.PostFormValue("password")
 	if len(pw) < 12 {
-		redirect(w, r, "/users", "error", "the password needs at least 12 characters")
+		s.redirect(w, r, "/users", flashError, "the password needs at least 12 characters")
 		return
 	}
 	var groups []string
@@ -293,12 +293,12 @@ func (s *Server) pageUserPost(w http.ResponseWriter, r *http.Request, p *princip
 	}
 	u := &store.User{Email: r.PostFormValue("email"), Name: r.PostFormValue("name"), Role: store.Role(r.PostFormValue("role")), Groups: groups, PasswordHash: HashPassword(pw)}
 	if err := s.st.CreateUser(r.Context(), u); err != nil {
-		redirect(w, r, "/users", "error", "not added: "+err.Error())
+		s.redirect(w, r, "/users", flashError, "not added: "+err.Error())
 		return
 	}
 	s.audit(r.Context(), p.name(), "user.create", u.Email, "", map[string]any{"role": u.Role})
 	s.changed()
-	redirect(w, r, "/users", "flash", "Added "+u.Email+".")
+	s.redirect(w, r, "/users", flashInfo, "Added "+u.Email+".")
 }
 
 func (s *Server) pageUserToggle(disable bool) func(http.ResponseWriter, *http.Request, *principal) {
@@ -316,7 +316,7 @@ func (s *Server) pageUserToggle(disable bool) func(http.ResponseWriter, *http.Re
 		}
 		s.audit(r.Context(), p.name(), "user.update", u.Email, "", map[string]bool{"disabled": disable})
 		s.changed()
-		redirect(w, r, "/users", "flash", "Updated "+u.Email+".")
+		s.redirect(w, r, "/users", flashInfo, "Updated "+u.Email+".")
 	}
 }
 
@@ -355,7 +355,7 @@ func (s *Server) pageAlertState(state string) func(http.ResponseWriter, *http.Re
 		if r.PostFormValue("back") == "detail" {
 			back += "/" + url.PathEscape(r.PathValue("id"))
 		}
-		redirect(w, r, back, "flash", "Alert "+state+".")
+		s.redirect(w, r, back, flashInfo, "Alert "+state+".")
 	}
 }
 

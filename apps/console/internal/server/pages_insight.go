@@ -147,17 +147,17 @@ func (s *Server) pageGroups(w http.ResponseWriter, r *http.Request, p *principal
 func (s *Server) pageGroupPost(w http.ResponseWriter, r *http.Request, p *principal) {
 	name := strings.TrimSpace(r.PostFormValue("name"))
 	if !validGroupName(name) {
-		redirect(w, r, "/groups", "error", "a group name is letters, digits, dot, dash and underscore")
+		s.redirect(w, r, "/groups", flashError, "a group name is letters, digits, dot, dash and underscore")
 		return
 	}
 	g := store.Group{Name: name, Description: strings.TrimSpace(r.PostFormValue("description"))}
 	if err := s.st.PutGroup(r.Context(), g); err != nil {
-		redirect(w, r, "/groups", "error", "not saved: "+err.Error())
+		s.redirect(w, r, "/groups", flashError, "not saved: "+err.Error())
 		return
 	}
 	s.audit(r.Context(), p.name(), "group.put", g.Name, "", nil)
 	s.changed()
-	redirect(w, r, "/groups", "flash", "Created group "+g.Name+".")
+	s.redirect(w, r, "/groups", flashInfo, "Created group "+g.Name+".")
 }
 
 func validGroupName(s string) bool {
@@ -176,20 +176,20 @@ func (s *Server) pageMemberAdd(w http.ResponseWriter, r *http.Request, p *princi
 	group := r.PathValue("name")
 	u, err := s.setMember(r.Context(), group, strings.TrimSpace(r.PostFormValue("user")), true, p)
 	if err != nil {
-		redirect(w, r, "/groups", "error", "not added: "+strings.TrimPrefix(err.Error(), "store: "))
+		s.redirect(w, r, "/groups", flashError, "not added: "+strings.TrimPrefix(err.Error(), "store: "))
 		return
 	}
-	redirect(w, r, "/groups", "flash", "Added "+u.Email+" to "+group+".")
+	s.redirect(w, r, "/groups", flashInfo, "Added "+u.Email+" to "+group+".")
 }
 
 func (s *Server) pageMemberRemove(w http.ResponseWriter, r *http.Request, p *principal) {
 	group := r.PathValue("name")
 	u, err := s.setMember(r.Context(), group, r.PathValue("id"), false, p)
 	if err != nil {
-		redirect(w, r, "/groups", "error", "not removed: "+strings.TrimPrefix(err.Error(), "store: "))
+		s.redirect(w, r, "/groups", flashError, "not removed: "+strings.TrimPrefix(err.Error(), "store: "))
 		return
 	}
-	redirect(w, r, "/groups", "flash", "Removed "+u.Email+" from "+group+".")
+	s.redirect(w, r, "/groups", flashInfo, "Removed "+u.Email+" from "+group+".")
 }
 
 // pageUserRole changes a user's console role. It refuses to demote the
@@ -202,13 +202,13 @@ func (s *Server) pageUserRole(w http.ResponseWriter, r *http.Request, p *princip
 	}
 	role := store.Role(r.PostFormValue("role"))
 	if !role.Valid() {
-		redirect(w, r, back, "error", "unknown role")
+		s.redirect(w, r, back, flashError, "unknown role")
 		return
 	}
 	u, err := s.st.User(ctx, who)
 	if err != nil {
 		if u, err = s.st.UserByEmail(ctx, who); err != nil {
-			redirect(w, r, back, "error", "no user "+who)
+			s.redirect(w, r, back, flashError, "no user "+who)
 			return
 		}
 	}
@@ -224,7 +224,7 @@ func (s *Server) pageUserRole(w http.ResponseWriter, r *http.Request, p *princip
 			return lastKey(len(us), func() string { return us[len(us)-1].ID }), len(us), err
 		})
 		if admins <= 1 {
-			redirect(w, r, back, "error", u.Email+" is the last admin; make someone else admin first")
+			s.redirect(w, r, back, flashError, u.Email+" is the last admin; make someone else admin first")
 			return
 		}
 	}
@@ -233,14 +233,14 @@ func (s *Server) pageUserRole(w http.ResponseWriter, r *http.Request, p *princip
 		u.Role = role
 		return true, nil
 	}); err != nil {
-		redirect(w, r, back, "error", "not changed: "+err.Error())
+		s.redirect(w, r, back, flashError, "not changed: "+err.Error())
 		return
 	}
 	// Every request reads the user's role afresh, so open sessions follow
 	// the change at once and need not end.
 	s.audit(ctx, p.name(), "user.role", u.Email, "", map[string]string{"from": string(old), "to": string(role)})
 	s.changed()
-	redirect(w, r, back, "flash", "Changed "+u.Email+" to "+string(role)+".")
+	s.redirect(w, r, back, flashInfo, "Changed "+u.Email+" to "+string(role)+".")
 }
 
 func (s *Server) pageAttachments(w http.ResponseWriter, r *http.Request, p *principal) {

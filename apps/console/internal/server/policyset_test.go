@@ -130,7 +130,7 @@ func TestPolicySaveChecksWholeSet(t *testing.T) {
 	}
 	// The history page's rollback form says why.
 	resp = e.form(store.RolePolicyEditor, "/policies/maint/rollback", url.Values{"version": {"2"}})
-	if loc := resp.Header.Get("Location"); resp.StatusCode != http.StatusSeeOther || !strings.Contains(loc, "error=") || !strings.Contains(loc, "engineer") {
-		t.Errorf("page rollback: %d to %q", resp.StatusCode, loc)
+	if f := e.formFlash(resp, store.RolePolicyEditor); resp.StatusCode != http.StatusSeeOther || f.kind != flashError || !strings.Contains(f.text, "engineer") {
+		t.Errorf("page rollback: %d with %+v", resp.StatusCode, f)
 	}
 }

@@ -78,17 +78,16 @@ func TestResourceValidation(t *testing.T) {
 	} {
 		resp := e.form(store.RoleOperator, "/resources", tc.form)
 		io.Copy(io.Discard, resp.Body)
-		loc, _ := url.Parse(resp.Header.Get("Location"))
-		if resp.StatusCode != http.StatusSeeOther || loc == nil || !strings.Contains(loc.Query().Get("error"), tc.want) {
-			t.Errorf("form %v: %d to %v, want an error on %q", tc.form, resp.StatusCode, loc, tc.want)
+		if f := e.formFlash(resp, store.RoleOperator); resp.StatusCode != http.StatusSeeOther || f.kind != flashError || !strings.Contains(f.text, tc.want) {
+			t.Errorf("form %v: %d with %+v, want an error on %q", tc.form, resp.StatusCode, f, tc.want)
 		}
 		if _, err := e.st.Resource(bg, tc.form.Get("name")); err == nil {
 			t.Errorf("form %v: stored although refused", tc.form)
 		}
 	}
 	resp := e.form(store.RoleOperator, "/resources", url.Values{"name": {"p.corp"}, "kind": {"tcp"}, "address": {"10.0.0.9"}, "port": {"8080"}})
-	if loc := resp.Header.Get("Location"); resp.StatusCode != http.StatusSeeOther || !strings.Contains(loc, "flash=") {
-		t.Errorf("valid form: %d to %q", resp.StatusCode, loc)
+	if f := e.formFlash(resp, store.RoleOperator); resp.StatusCode != http.StatusSeeOther || f.kind != flashInfo {
+		t.Errorf("valid form: %d with %+v", resp.StatusCode, f)
 	}
 	if r, err := e.st.Resource(bg, "p.corp"); err != nil || r.Port != 8080 {
 		t.Errorf("p.corp = %+v, %v", r, err)

@@ -40,6 +40,17 @@ var permRoles = map[perm][]store.Role{
 // allowed reports whether role may use a route with perm p.
 func allowed(p perm, role store.Role) bool { return slices.Contains(permRoles[p], role) }
 
+// covers reports whether holder has every permission of role: an API
+// key with role acts for a holder only while this is true.
+func covers(holder, role store.Role) bool {
+	for p := range permRoles {
+		if allowed(p, role) && !allowed(p, holder) {
+			return false
+		}
+	}
+	return true
+}
+
 // A route is one method and path of the console.
 type route struct {
 	method, path string
@@ -62,6 +73,13 @@ type principal struct {
 	session *store.Session // nil for API keys
 	apiKey  *store.APIKey
 	gateway *store.Gateway
+
+	// csrf is the session's CSRF token, for pages to carry; the store
+	// has only its hash.
+	csrf string
+	// flashKey signs and checks this client's flash cookie (see
+	// flash.go); nil for gateways and anonymous requests.
+	flashKey []byte
 }
 
 func (p *principal) name() string {
@@ -138,6 +156,9 @@ func (s *Server) handle(rt route) {
 			return
 		}
 		r = r.WithContext(context.WithValue(r.Context(), ctxKey{}, p))
+		if rt.page && r.Method == http.MethodGet {
+			r = s.takeFlash(w, r, p)
+		}
 		rt.h(w, r, p)
 	})
 }

@@ -29,8 +29,10 @@ type Options struct {
 	// SessionMax ends a web session this long after login, active or not.
 	// Default 12 hours.
 	SessionMax time.Duration
-	// SecureCookies marks cookies Secure; set it whenever the console is
-	// served over HTTPS (always, outside a laptop). Default false.
+	// SecureCookies marks every cookie Secure and sends
+	// Strict-Transport-Security; set it whenever the console is served
+	// over HTTPS, by itself or by a TLS proxy that is the only way in
+	// (always, outside a laptop). Default false.
 	SecureCookies bool
 	// BackoffAfter failed logins in a row of one account from one source
 	// (client address, IPv6 /64) make that source wait BackoffBase before
@@ -257,6 +259,9 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	h.Set("X-Frame-Options", "DENY")
 	h.Set("Referrer-Policy", "same-origin")
 	h.Set("Content-Security-Policy", "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; connect-src 'self'; frame-ancestors 'none'")
+	if s.opts.SecureCookies {
+		h.Set("Strict-Transport-Security", "max-age=31536000")
+	}
 	s.mux.ServeHTTP(w, r)
 }
 

@@ -51,7 +51,7 @@ func (s *Server) authenticate(w http.ResponseWriter, r *http.Request) (*principa
 	if now.Sub(se.LastSeen) > time.Minute {
 		s.st.TouchSession(ctx, se.ID, now)
 	}
-	return &principal{user: u, role: u.Role, session: se}, true
+	return &principal{user: u, role: u.Role, session: se, csrf: csrfToken(c.Value), flashKey: flashKeyOf(c.Value)}, true
 }
 
 func (s *Server) authAPIKey(ctx context.Context, key string) (*principal, bool) {
@@ -64,10 +64,21 @@ func (s *Server) authAPIKey(ctx context.Context, key string) (*principal, bool) 
 		return nil, false
 	}
 	now := s.now()
+	if !now.Before(k.Expires) {
+		return nil, false
+	}
+	if k.Owner != "" {
+		// The key acts for its owner: it stops when they are disabled
+		// or removed, or no longer hold every permission of its role.
+		u, err := s.st.User(ctx, k.Owner)
+		if err != nil || u.Disabled || !covers(u.Role, k.Role) {
+			return nil, false
+		}
+	}
 	if now.Sub(k.LastUsed) > time.Minute {
 		s.st.TouchAPIKey(ctx, k.ID, now)
 	}
-	return &principal{apiKey: k, role: k.Role}, true
+	return &principal{apiKey: k, role: k.Role, flashKey: flashKeyOf(key)}, true
 }
 
 // authGateway checks a gateway credential; it answers 401 itself.
@@ -86,13 +97,19 @@ func (s *Server) authGateway(w http.ResponseWriter, r *http.Request) (*store.Gat
 	return g, true
 }
 
+// checkCSRF compares the request's CSRF token with the session's, by
+// hash: the store keeps only the hash.
 func (s *Server) checkCSRF(r *http.Request, se *store.Session) bool {
 	tok := r.Header.Get("X-CSRF-Token")
 	if tok == "" {
 		tok = r.PostFormValue("csrf")
 	}
-	return tok != "" && subtle.ConstantTimeCompare([]byte(tok), []byte(se.CSRF)) == 1
+	return tok != "" && subtle.ConstantTimeCompare([]byte(tokenHash(tok)), []byte(se.CSRFHash)) == 1
 }
+
+// csrfToken is the CSRF token of the session whose cookie value is sid.
+// Pages carry it; the store keeps only its hash.
+func csrfToken(sid string) string { return derivedToken(sid, "csrf") }
 
 func (s *Server) setCookie(w http.ResponseWriter, name, value string, maxAge int) {
 	http.SetCookie(w, &http.Cookie{
@@ -210,7 +227,7 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request, email, password, 
 		s.st.DeleteSession(ctx, tokenHash(c.Value))
 	}
 	sid := randomToken()
-	se := &store.Session{ID: tokenHash(sid), UserID: u.ID, CSRF: randomToken(), Created: now, LastSeen: now, MFA: mfa}
+	se := &store.Session{ID: tokenHash(sid), UserID: u.ID, CSRFHash: tokenHash(csrfToken(sid)), Created: now, LastSeen: now, MFA: mfa}
 	if err := s.st.CreateSession(ctx, se); err != nil {
 		return nil, err
 	}

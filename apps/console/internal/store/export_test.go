@@ -56,3 +56,7 @@ func Rechain(s *DB) error {
 	_, err = s.exec(ctx, s.db, `UPDATE audit_head SET seq = ?, hash = ? WHERE id = 1`, seq, prev)
 	return err
 }
+
+// APIKeyMigration is the version of the migration that gave API keys an
+// owner and an expiry and ended sessions with plaintext CSRF tokens.
+const APIKeyMigration = 10

@@ -103,7 +103,7 @@ func TestSecondFactorUpdates(t *testing.T) {
 			t.Errorf("password hash = %q", got.PasswordHash)
 		}
 		for _, id := range []string{"s1", "s2", "s3"} {
-			if err := s.CreateSession(ctx, &store.Session{ID: id, UserID: u.ID, CSRF: "c"}); err != nil {
+			if err := s.CreateSession(ctx, &store.Session{ID: id, UserID: u.ID, CSRFHash: "c"}); err != nil {
 				t.Fatal(err)
 			}
 		}

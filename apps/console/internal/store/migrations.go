@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"time"
 )
 
 // A migration is SQL for both backends, then SQL for one of them, then
@@ -109,13 +110,13 @@ CREATE INDEX audit_search ON audit USING gin (search);
 CREATE TABLE audit_blocks (block BIGINT PRIMARY KEY, min_time BIGINT NOT NULL, max_time BIGINT NOT NULL);
 INSERT INTO audit_blocks (block, min_time, max_time) SELECT seq / 1024, MIN(time), MAX(time) FROM audit GROUP BY seq / 1024;
 `},
-	// Devices record the pool their address came from and who set their
+	// 6: devices record the pool their address came from and who set their
 	// posture; duplicate addresses are moved before (network, address)
 	// becomes unique.
 	{sql: `
 ALTER TABLE devices ADD COLUMN network TEXT NOT NULL DEFAULT '';
 ALTER TABLE devices ADD COLUMN posture_source TEXT NOT NULL DEFAULT '';`, fill: dedupeAddresses},
-	// Users carry a row version, so that read-modify-write updates are
+	// 7: users carry a row version, so that read-modify-write updates are
 	// compare-and-swap; failed logins are counted per account and source
 	// in a table of their own, so that a login never rewrites the user row
 	// (users.failed_logins and users.locked_until are no longer used).
@@ -125,19 +126,39 @@ CREATE TABLE login_failures (
 	user_id TEXT NOT NULL, source TEXT NOT NULL, failures INTEGER NOT NULL, last_failure BIGINT NOT NULL,
 	PRIMARY KEY (user_id, source));
 CREATE INDEX login_failures_last ON login_failures (last_failure);`},
-	// TOTP codes are single-use: the last time step a user's code was
+	// 8: TOTP codes are single-use: the last time step a user's code was
 	// accepted at, which a login must exceed (see UseTOTPStep); and a
 	// secret awaiting confirmation is kept apart from the one in use, so
 	// starting a new enrolment never switches the current one off.
 	{sql: `
 ALTER TABLE users ADD COLUMN totp_last_step BIGINT NOT NULL DEFAULT 0;
 ALTER TABLE users ADD COLUMN totp_pending TEXT NOT NULL DEFAULT '';`},
-	// Signed checkpoints of the audit chain's head (see checkpoints.go),
+	// 9: signed checkpoints of the audit chain's head (see checkpoints.go),
 	// made with a key kept outside the database, so that whoever can write
 	// the rows cannot forge them.
 	{sql: `
 CREATE TABLE audit_checkpoints (
 	seq BIGINT PRIMARY KEY, hash TEXT NOT NULL, time BIGINT NOT NULL, signature TEXT NOT NULL);`},
+	// 10: API keys get an owner (a user id) and an expiry. Keys made
+	// before this had neither: they keep an empty owner (made by an
+	// admin, acting with their own role) and expire 30 days after the
+	// migration, so they keep working while replacements are made but
+	// not for ever. Sessions held their CSRF token in plaintext; they
+	// now hold its hash, and the old sessions are ended (everyone signs
+	// in again) rather than kept with a token that was readable.
+	{sql: `
+ALTER TABLE api_keys ADD COLUMN owner TEXT NOT NULL DEFAULT '';
+ALTER TABLE api_keys ADD COLUMN expires BIGINT NOT NULL DEFAULT 0;
+DELETE FROM sessions;`, fill: expireLegacyAPIKeys},
+}
+
+// legacyAPIKeyLife is how long the API keys that predate migration 7
+// keep working after it.
+const legacyAPIKeyLife = 30 * 24 * time.Hour
+
+func expireLegacyAPIKeys(ctx context.Context, s *DB, tx *sql.Tx) error {
+	_, err := s.exec(ctx, tx, `UPDATE api_keys SET expires = ? WHERE expires = 0`, nanos(nowUTC().Add(legacyAPIKeyLife)))
+	return err
 }
 
 func (s *DB) migrate(ctx context.Context) error {

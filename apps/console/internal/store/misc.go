@@ -91,8 +91,8 @@ func (s *DB) SetAlertState(ctx context.Context, id, state string) error {
 
 // CreateAPIKey stores a key; k.Hash is the hash of its secret.
 func (s *DB) CreateAPIKey(ctx context.Context, k *APIKey) error {
-	if !k.Role.Valid() || k.Hash == "" {
-		return fmt.Errorf("%w: api key needs a role and a hash", ErrInvalid)
+	if !k.Role.Valid() || k.Hash == "" || k.Expires.IsZero() {
+		return fmt.Errorf("%w: api key needs a role, a hash and an expiry", ErrInvalid)
 	}
 	if k.ID == "" {
 		k.ID = NewID("k")
@@ -100,30 +100,30 @@ func (s *DB) CreateAPIKey(ctx context.Context, k *APIKey) error {
 	if k.Created.IsZero() {
 		k.Created = nowUTC()
 	}
-	_, err := s.exec(ctx, s.db, `INSERT INTO api_keys (id, name, role, hash, created, last_used, revoked) VALUES (?,?,?,?,?,?,?)`,
-		k.ID, k.Name, string(k.Role), k.Hash, nanos(k.Created), int64(0), false)
+	_, err := s.exec(ctx, s.db, `INSERT INTO api_keys (id, name, role, hash, created, last_used, revoked, owner, expires) VALUES (?,?,?,?,?,?,?,?,?)`,
+		k.ID, k.Name, string(k.Role), k.Hash, nanos(k.Created), int64(0), false, k.Owner, nanos(k.Expires))
 	return err
 }
 
 func scanKey(sc interface{ Scan(...any) error }) (*APIKey, error) {
 	var k APIKey
-	var c, u int64
-	if err := sc.Scan(&k.ID, &k.Name, &k.Role, &k.Hash, &c, &u, &k.Revoked); err != nil {
+	var c, u, e int64
+	if err := sc.Scan(&k.ID, &k.Name, &k.Role, &k.Hash, &c, &u, &k.Revoked, &k.Owner, &e); err != nil {
 		return nil, err
 	}
-	k.Created, k.LastUsed = fromNanos(c), fromNanos(u)
+	k.Created, k.LastUsed, k.Expires = fromNanos(c), fromNanos(u), fromNanos(e)
 	return &k, nil
 }
 
 // APIKey returns one key by id.
 func (s *DB) APIKey(ctx context.Context, id string) (*APIKey, error) {
-	k, err := scanKey(s.row(ctx, s.db, `SELECT id, name, role, hash, created, last_used, revoked FROM api_keys WHERE id = ?`, id))
+	k, err := scanKey(s.row(ctx, s.db, `SELECT id, name, role, hash, created, last_used, revoked, owner, expires FROM api_keys WHERE id = ?`, id))
 	return k, s.wrap(err)
 }
 
 // ListAPIKeys returns every key, newest first.
 func (s *DB) ListAPIKeys(ctx context.Context) ([]APIKey, error) {
-	rows, err := s.query(ctx, s.db, `SELECT id, name, role, hash, created, last_used, revoked FROM api_keys ORDER BY created DESC`)
+	rows, err := s.query(ctx, s.db, `SELECT id, name, role, hash, created, last_used, revoked, owner, expires FROM api_keys ORDER BY created DESC`)
 	if err != nil {
 		return nil, err
 	}
@@ -173,7 +173,7 @@ func (s *DB) SetSetting(ctx context.Context, key, value string) error {
 // CreateSession stores a session.
 func (s *DB) CreateSession(ctx context.Context, se *Session) error {
 	_, err := s.exec(ctx, s.db, `INSERT INTO sessions (id, user_id, csrf, created, last_seen, mfa) VALUES (?,?,?,?,?,?)`,
-		se.ID, se.UserID, se.CSRF, nanos(se.Created), nanos(se.LastSeen), se.MFA)
+		se.ID, se.UserID, se.CSRFHash, nanos(se.Created), nanos(se.LastSeen), se.MFA)
 	return err
 }
 
@@ -181,7 +181,7 @@ func (s *DB) CreateSession(ctx context.Context, se *Session) error {
 func (s *DB) Session(ctx context.Context, id string) (*Session, error) {
 	var se Session
 	var c, l int64
-	err := s.row(ctx, s.db, `SELECT id, user_id, csrf, created, last_seen, mfa FROM sessions WHERE id = ?`, id).Scan(&se.ID, &se.UserID, &se.CSRF, &c, &l, &se.MFA)
+	err := s.row(ctx, s.db, `SELECT id, user_id, csrf, created, last_seen, mfa FROM sessions WHERE id = ?`, id).Scan(&se.ID, &se.UserID, &se.CSRFHash, &c, &l, &se.MFA)
 	if err != nil {
 		return nil, s.wrap(err)
 	}

@@ -352,7 +352,11 @@ func TestAlertsKeysSettingsSessions(t *testing.T) {
 			t.Errorf("open alerts = %d", len(open))
 		}
 
-		k := &store.APIKey{Name: "ci", Role: store.RoleViewer, Hash: "h"}
+		if err := s.CreateAPIKey(ctx, &store.APIKey{Name: "ci", Role: store.RoleViewer, Hash: "h"}); !errors.Is(err, store.ErrInvalid) {
+			t.Errorf("key without expiry: %v", err)
+		}
+		exp := time.Now().UTC().Add(time.Hour).Truncate(time.Microsecond)
+		k := &store.APIKey{Name: "ci", Role: store.RoleViewer, Hash: "h", Owner: "u_owner", Expires: exp}
 		if err := s.CreateAPIKey(ctx, k); err != nil {
 			t.Fatal(err)
 		}
@@ -360,7 +364,7 @@ func TestAlertsKeysSettingsSessions(t *testing.T) {
 		s.TouchAPIKey(ctx, k.ID, now)
 		s.RevokeAPIKey(ctx, k.ID)
 		got, _ := s.APIKey(ctx, k.ID)
-		if !got.Revoked || !got.LastUsed.Equal(now) || got.Role != store.RoleViewer {
+		if !got.Revoked || !got.LastUsed.Equal(now) || got.Role != store.RoleViewer || got.Owner != "u_owner" || !got.Expires.Equal(exp) {
 			t.Errorf("key = %+v", got)
 		}
 
@@ -373,7 +377,7 @@ func TestAlertsKeysSettingsSessions(t *testing.T) {
 			t.Errorf("setting = %q", v)
 		}
 
-		se := &store.Session{ID: "sid", UserID: "u1", CSRF: "c", Created: now, LastSeen: now, MFA: true}
+		se := &store.Session{ID: "sid", UserID: "u1", CSRFHash: "c", Created: now, LastSeen: now, MFA: true}
 		if err := s.CreateSession(ctx, se); err != nil {
 			t.Fatal(err)
 		}

@@ -202,22 +202,30 @@ type Alert struct {
 	State    string          `json:"state"` // open, acknowledged, resolved
 }
 
-// APIKey is an automation credential scoped to a role.
+// APIKey is an automation credential scoped to a role. It acts for its
+// Owner, a user id, with at most that user's current permissions; Owner
+// is empty only for keys made outside the REST API (by the console's
+// own tools, and keys that predate owners, which migration 7 gave an
+// expiry of 30 days). A key is refused after Expires.
 type APIKey struct {
 	ID       string    `json:"id"` // also the public prefix of the key
 	Name     string    `json:"name"`
 	Role     Role      `json:"role"`
+	Owner    string    `json:"owner"`
 	Hash     string    `json:"-"`
 	Created  time.Time `json:"created"`
+	Expires  time.Time `json:"expires"`
 	LastUsed time.Time `json:"last_used,omitzero"`
 	Revoked  bool      `json:"revoked"`
 }
 
-// Session is a web session; ID is the SHA-256 of the cookie value.
+// Session is a web session; ID is the SHA-256 of the cookie value and
+// CSRFHash the SHA-256 of its CSRF token, so that neither secret can be
+// read back from the store.
 type Session struct {
 	ID       string
 	UserID   string
-	CSRF     string
+	CSRFHash string
 	Created  time.Time
 	LastSeen time.Time
 	MFA      bool

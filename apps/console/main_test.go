@@ -112,6 +112,10 @@ func TestKill9NoEventLost(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// Gateways may write events only about users of their bundle.
+	if err := st.CreateUser(context.Background(), &store.User{ID: "u_kill9", Email: "kill9@example.com", Role: store.RoleViewer, Created: time.Now()}); err != nil {
+		t.Fatal(err)
+	}
 	srv, _ := server.New(st, nil)
 	_, tok, err := srv.AddGateway(context.Background(), "edge", time.Hour)
 	srv.Close()
@@ -150,7 +154,7 @@ func TestKill9NoEventLost(t *testing.T) {
 		if i == 2*total/3 {
 			cmd = start()
 		}
-		if err := cl.Emit(controlplane.Event{ID: fmt.Sprintf("ev-%05d", i), Kind: "decision", Subject: "u", Resource: "r", Effect: "allow"}); err != nil {
+		if err := cl.Emit(controlplane.Event{ID: fmt.Sprintf("ev-%05d", i), Kind: "decision", Subject: "u_kill9", Resource: "r", Effect: "allow"}); err != nil {
 			t.Fatal(err)
 		}
 	}

@@ -42,7 +42,10 @@ func TestAuditCheckpointEveryN(t *testing.T) {
 	}
 	var rep store.VerifyReport
 	e.mustCall(store.RoleAuditor, "GET", "/api/v1/audit/verify", nil, 200, &rep)
-	if !rep.OK || rep.Checkpoints < 2 || !rep.SignaturesChecked {
+	// The checkpointer signs the head it finds, so entries that arrive
+	// faster than it runs share one checkpoint: at least one, not one
+	// per CheckpointEvery.
+	if !rep.OK || rep.Checkpoints < 1 || rep.SignedThrough < head-4 || !rep.SignaturesChecked {
 		t.Fatalf("verify = %+v", rep)
 	}
 	// Remove the signed entries and mend the head record: the chain

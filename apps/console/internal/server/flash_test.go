@@ -152,3 +152,15 @@ func FuzzOpenFlash(f *testing.F) {
 		}
 	})
 }
+
+// flashOf is the flash a page form's answer set for this browser's
+// session, or the zero flash.
+func (b *browser) flashOf(resp *http.Response) flash {
+	for _, c := range resp.Cookies() {
+		if c.Name == flashCookie && c.MaxAge > 0 {
+			f, _ := openFlash(flashKeyOf(b.sessionCookie()), c.Value)
+			return f
+		}
+	}
+	return flash{}
+}

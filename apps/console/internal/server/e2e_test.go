@@ -544,3 +544,39 @@ func waitFor(t testing.TB, within time.Duration, what string, ok func() bool) {
 		time.Sleep(20 * time.Millisecond)
 	}
 }
+
+// listeningConsole serves a console on st at a free loopback address
+// until cleanup and returns its test environment and base URL.
+func listeningConsole(t testing.TB, st *store.DB) (*env, string) {
+	t.Helper()
+	e := newEnv(t, st)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close()
+	startConsole(t, st, addr)
+	return e, "http://" + addr
+}
+
+// enrolThroughGateway points enrolment at m, waits for m's status, enrols
+// a device for owner over the API and waits until m enforces it; it
+// returns the enrolment and a client with the wg-quick config the console
+// printed.
+func enrolThroughGateway(t testing.TB, e *env, st *store.DB, base string, m *managedGateway, name, owner string) (*Enrolment, *ztna.Client) {
+	t.Helper()
+	if err := st.SetSetting(context.Background(), SettingWGEndpoint, fmt.Sprintf("127.0.0.1:%d", m.g.ListenPort())); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, 10*time.Second, "the gateway's status with its public key", func() bool {
+		g, err := st.Gateway(context.Background(), m.cred.GatewayID)
+		var s controlplane.Status
+		return err == nil && json.Unmarshal(g.Status, &s) == nil && s.PublicKey == m.g.PublicKey().String()
+	})
+	var en Enrolment
+	e.httpAPI(base, store.RoleAdmin, "POST", "/api/v1/devices", enrolRequest{Name: name, Owner: owner}, 201, &en)
+	ver, _ := st.ConfigVersion(context.Background())
+	m.waitVersion(t, ver, 5*time.Second)
+	return &en, wgClient(t, en.Config)
+}

@@ -3,15 +3,12 @@ package server
 import (
 	"context"
 	"encoding/json"
-	"fmt"
-	"net"
 	"testing"
 	"time"
 
 	"github.com/gonaut/gonaut/apps/console/internal/store"
 	"github.com/gonaut/gonaut/apps/console/internal/storetest"
 	"github.com/gonaut/gonaut/ztna"
-	"github.com/gonaut/gonaut/ztna/controlplane"
 )
 
 // The posture policy trusts only measured posture: a device whose
@@ -34,15 +31,7 @@ rules:
 // denies person-set posture cuts the device off.
 func TestPersonSetPostureReachesPolicy(t *testing.T) {
 	st := storetest.SQLite(t)
-	e := newEnv(t, st)
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := ln.Addr().String()
-	ln.Close()
-	startConsole(t, st, addr)
-	base := "http://" + addr
+	e, base := listeningConsole(t, st)
 	echoAddr := loopbackServer(t, nil)
 
 	var u store.User
@@ -51,22 +40,10 @@ func TestPersonSetPostureReachesPolicy(t *testing.T) {
 	var gw gatewayCreated
 	e.httpAPI(base, store.RoleOperator, "POST", "/api/v1/gateways", gatewayRequest{Name: "edge-posture"}, 201, &gw)
 	m := startManagedGateway(t, base, gw.Token, []ztna.ResourceConfig{{Name: "echo.corp", Kind: "tcp", Port: 7, Upstreams: []string{echoAddr}}})
-	if err := st.SetSetting(context.Background(), SettingWGEndpoint, fmt.Sprintf("127.0.0.1:%d", m.g.ListenPort())); err != nil {
-		t.Fatal(err)
-	}
-	waitFor(t, 10*time.Second, "the gateway's status with its public key", func() bool {
-		g, err := st.Gateway(context.Background(), m.cred.GatewayID)
-		var s controlplane.Status
-		return err == nil && json.Unmarshal(g.Status, &s) == nil && s.PublicKey == m.g.PublicKey().String()
-	})
-	var en Enrolment
-	e.httpAPI(base, store.RoleAdmin, "POST", "/api/v1/devices", enrolRequest{Name: "ada-laptop", Owner: u.ID}, 201, &en)
+	en, cl := enrolThroughGateway(t, e, st, base, m, "ada-laptop", u.ID)
 	if en.Device.PostureSource != "" {
 		t.Fatalf("a device enrolled without posture has posture source %q", en.Device.PostureSource)
 	}
-	ver, _ := st.ConfigVersion(context.Background())
-	m.waitVersion(t, ver, 2*time.Second)
-	cl := wgClient(t, en.Config)
 	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
 	defer cancel()
 	conn, err := cl.Dial(ctx, "tcp", "echo.corp:7")

@@ -3,7 +3,6 @@ package server
 import (
 	"context"
 	"fmt"
-	"net"
 	"net/http"
 	"testing"
 	"time"
@@ -20,15 +19,7 @@ import (
 // recorded without its request is counted as not replayed, with why.
 func TestSimulationReplaysGatewayTraffic(t *testing.T) {
 	st := storetest.SQLite(t)
-	e := newEnv(t, st)
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := ln.Addr().String()
-	ln.Close()
-	startConsole(t, st, addr)
-	base := "http://" + addr
+	e, base := listeningConsole(t, st)
 	echoAddr := loopbackServer(t, nil)
 	webAddr := loopbackServer(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { fmt.Fprint(w, "web") }))
 
@@ -39,18 +30,7 @@ func TestSimulationReplaysGatewayTraffic(t *testing.T) {
 	var gw gatewayCreated
 	e.httpAPI(base, store.RoleOperator, "POST", "/api/v1/gateways", gatewayRequest{Name: "edge-sim"}, 201, &gw)
 	m := startManagedGateway(t, base, gw.Token, []ztna.ResourceConfig{{Name: "echo.corp", Kind: "tcp", Port: 7, Upstreams: []string{echoAddr}}})
-	if err := st.SetSetting(context.Background(), SettingWGEndpoint, fmt.Sprintf("127.0.0.1:%d", m.g.ListenPort())); err != nil {
-		t.Fatal(err)
-	}
-	waitFor(t, 10*time.Second, "the gateway's status", func() bool {
-		g, err := st.Gateway(context.Background(), m.cred.GatewayID)
-		return err == nil && len(g.Status) > 2
-	})
-	var en Enrolment
-	e.httpAPI(base, store.RoleAdmin, "POST", "/api/v1/devices", enrolRequest{Name: "ada-laptop", Owner: u.ID}, 201, &en)
-	ver, _ := st.ConfigVersion(context.Background())
-	m.waitVersion(t, ver, 5*time.Second)
-	cl := wgClient(t, en.Config)
+	_, cl := enrolThroughGateway(t, e, st, base, m, "ada-laptop", u.ID)
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 

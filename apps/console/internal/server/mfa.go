@@ -162,16 +162,17 @@ func (s *Server) apiTOTPStart(w http.ResponseWriter, r *http.Request, p *princip
 }
 
 // startTOTP makes a new secret the user's pending enrolment. The secret
-// in use, if any, stays in use until the new one is confirmed; replacing
-// it needs re-authentication.
+// in use, if any, stays in use until the new one is confirmed. It needs
+// re-authentication: the password, and a current code when a factor is
+// already enrolled.
 func (s *Server) startTOTP(ctx context.Context, p *principal, password, code string) (*totpStart, error) {
 	if p.user == nil {
 		return nil, errString("TOTP is for user accounts")
 	}
-	if p.user.TOTPEnabled {
-		if err := s.reauthenticate(ctx, p.user, password, code); err != nil {
-			return nil, err
-		}
+	// Even a first enrolment needs the password: a stolen session that
+	// could add its own authenticator would lock the owner out.
+	if err := s.reauthenticate(ctx, p.user, password, code); err != nil {
+		return nil, err
 	}
 	key, err := totp.Generate(totp.GenerateOpts{Issuer: "Gonaut", AccountName: p.user.Email})
 	if err != nil {

@@ -116,7 +116,7 @@ func (c *mfaConsole) enrolTOTP(email string) (*store.User, string, []string) {
 		c.t.Fatalf("login before enrolment: %d", resp.StatusCode)
 	}
 	var ts totpStart
-	if code := b.api("POST", "/api/v1/me/totp", nil, &ts); code != 200 {
+	if code := b.api("POST", "/api/v1/me/totp", reauthRequest{Password: mfaPassword}, &ts); code != 200 {
 		c.t.Fatalf("start enrolment: %d", code)
 	}
 	var ra recoveryAnswer
@@ -146,7 +146,7 @@ func TestTOTPCodeSingleUse(t *testing.T) {
 	b := newBrowser(t, c.hs)
 	b.login(u.Email, mfaPassword, "")
 	var ts totpStart
-	b.api("POST", "/api/v1/me/totp", nil, &ts)
+	b.api("POST", "/api/v1/me/totp", reauthRequest{Password: mfaPassword}, &ts)
 	confirm := c.code(ts.Secret)
 	if code := b.api("POST", "/api/v1/me/totp/confirm", codeRequest{Code: confirm}, nil); code != 200 {
 		t.Fatalf("confirm: %d", code)
@@ -462,4 +462,28 @@ func TestCredentialRoutesAreSelfService(t *testing.T) {
 	// An API key has no password or authenticator of its own.
 	e.mustCall(store.RoleAdmin, "POST", "/api/v1/me/password", passwordChange{CurrentPassword: "x", NewPassword: "yyyyyyyyyyyyyy"}, 400, nil)
 	e.mustCall(store.RoleAdmin, "POST", "/api/v1/me/totp/disable", reauthRequest{}, 400, nil)
+}
+
+// TestFirstTOTPEnrolmentNeedsPassword: a stolen session must not add an
+// authenticator of its own to an account that has none, which would lock
+// the owner out of their next sign-in.
+func TestFirstTOTPEnrolmentNeedsPassword(t *testing.T) {
+	c := newMFAConsole(t, nil, nil)
+	u := addUser(t, c.st, "first@example.com", mfaPassword, store.RoleViewer)
+	b := newBrowser(t, c.hs)
+	if resp := b.login(u.Email, mfaPassword, ""); resp.StatusCode != http.StatusSeeOther {
+		t.Fatalf("login: %d", resp.StatusCode)
+	}
+	for _, req := range []any{nil, reauthRequest{}, reauthRequest{Password: "wrong password!"}} {
+		if code := b.api("POST", "/api/v1/me/totp", req, nil); code != 403 {
+			t.Errorf("first enrolment with %+v: %d, want 403", req, code)
+		}
+	}
+	if pending, _ := c.st.TOTPPending(bg, u.ID); pending != "" {
+		t.Error("a refused enrolment left a pending secret")
+	}
+	var ts totpStart
+	if code := b.api("POST", "/api/v1/me/totp", reauthRequest{Password: mfaPassword}, &ts); code != 200 || ts.Secret == "" {
+		t.Fatalf("first enrolment with the password: %d", code)
+	}
 }

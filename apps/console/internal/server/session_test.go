@@ -149,7 +149,11 @@ func TestLoginTOTPAndCSRF(t *testing.T) {
 	}
 
 	// Enrol TOTP through the pages.
-	_, body := b.post("/account/totp", url.Values{"csrf": {tok}})
+	// A session alone cannot add a factor; the password can.
+	if resp, _ := b.post("/account/totp", url.Values{"csrf": {tok}}); resp.StatusCode != http.StatusSeeOther {
+		t.Fatalf("first enrolment without the password: %d, want a redirect back with an error", resp.StatusCode)
+	}
+	_, body := b.post("/account/totp", url.Values{"csrf": {tok}, "password": {"correct horse battery"}})
 	secret := regexp.MustCompile(`id="totp-secret">([A-Z2-7]+)<`).FindStringSubmatch(body)
 	if secret == nil {
 		t.Fatalf("no TOTP secret shown: %s", body)

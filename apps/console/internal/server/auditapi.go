@@ -32,6 +32,10 @@ func auditFilter(r *http.Request) store.AuditFilter {
 
 func (s *Server) apiListAudit(w http.ResponseWriter, r *http.Request, _ *principal) {
 	f := auditFilter(r)
+	if err := s.widenAuditFilter(r, &f); err != nil {
+		s.storeError(w, err)
+		return
+	}
 	es, err := s.st.ListAudit(r.Context(), f)
 	if err != nil {
 		s.storeError(w, err)
@@ -56,6 +60,10 @@ func (s *Server) apiExportAudit(w http.ResponseWriter, r *http.Request, p *princ
 		return
 	}
 	f := auditFilter(r)
+	if err := s.widenAuditFilter(r, &f); err != nil {
+		s.storeError(w, err)
+		return
+	}
 	f.Limit = 1000
 	stamp := s.now().Format("20060102-150405")
 	if format == "csv" {

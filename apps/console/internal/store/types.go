@@ -267,6 +267,10 @@ type Store interface {
 	UpdateUser(ctx context.Context, u *User) error
 	User(ctx context.Context, id string) (*User, error)
 	UserByEmail(ctx context.Context, email string) (*User, error)
+	// DisplayNames and NameIDs translate between the ids events carry
+	// and the names people use (see names.go).
+	DisplayNames(ctx context.Context, ids []string) (map[string]string, error)
+	NameIDs(ctx context.Context, name string) ([]string, error)
 	ListUsers(ctx context.Context, o ListOptions) ([]User, error)
 
 	// Failed logins, per account and source (see loginfailures.go).

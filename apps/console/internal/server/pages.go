@@ -209,8 +209,13 @@ func (s *Server) pageDashboard(w http.ResponseWriter, r *http.Request, p *princi
 	}
 	var alerts []ui.Row
 	if as, err := s.st.ListAlerts(r.Context(), "open", store.ListOptions{Limit: 5}); err == nil {
+		ids := make([]string, len(as))
+		for i, a := range as {
+			ids[i] = a.Subject
+		}
+		n := s.displayNames(r.Context(), ids)
 		for _, a := range as {
-			alerts = append(alerts, ui.Row{ID: a.ID, Href: "/alerts/" + url.PathEscape(a.ID), Tone: a.Severity, Cells: []string{a.Kind, a.Subject + ": " + a.Message}})
+			alerts = append(alerts, ui.Row{ID: a.ID, Href: "/alerts/" + url.PathEscape(a.ID), Tone: a.Severity, Cells: []string{a.Kind, n.of(a.Subject) + ": " + a.Message}})
 		}
 	}
 	s.render(w, r, http.StatusOK, ui.Dashboard(s.pageOf(r, p, "Dashboard", "dashboard"), s.stats(r), feed, alerts))

@@ -323,11 +323,21 @@ func (s *Server) pageUserToggle(disable bool) func(http.ResponseWriter, *http.Re
 func (s *Server) pageAlerts(w http.ResponseWriter, r *http.Request, p *principal) {
 	o := listOpts(r)
 	state := r.URL.Query().Get("state")
+	shown := o.Query
+	if ids, err := s.st.NameIDs(r.Context(), strings.TrimSpace(o.Query)); err == nil && len(ids) == 1 {
+		o.Query = ids[0] // alerts name their subject by id
+	}
 	as, err := s.st.ListAlerts(r.Context(), state, o)
 	if err != nil {
 		s.pageError(w, r, err)
 		return
 	}
+	o.Query = shown
+	ids := make([]string, len(as))
+	for i, a := range as {
+		ids[i] = a.Subject
+	}
+	n := s.displayNames(r.Context(), ids)
 	l := ui.List{Page: s.pageOf(r, p, "Alerts", "alerts"), Heading: "Alerts", Query: o.Query, Action: "/alerts",
 		Table:   ui.Table{Head: []string{"Time", "Severity", "Kind", "Subject", "Message", "State", "Evidence"}},
 		Filters: []ui.Field{{Name: "state", Label: "State", Options: []string{"", "open", "acknowledged", "resolved"}, Value: state}}}
@@ -339,7 +349,9 @@ func (s *Server) pageAlerts(w http.ResponseWriter, r *http.Request, p *principal
 		if a.State != "open" {
 			tone = "muted"
 		}
-		l.Table.Rows = append(l.Table.Rows, ui.Row{ID: a.ID, Tone: tone, Href: "/alerts/" + url.PathEscape(a.ID), Cells: []string{when(a.Time), a.Severity, a.Kind, a.Subject, a.Message, a.State, ui.Pretty(a.Evidence)}})
+		l.Table.Rows = append(l.Table.Rows, ui.Row{ID: a.ID, Tone: tone, Href: "/alerts/" + url.PathEscape(a.ID),
+			Cells:  []string{when(a.Time), a.Severity, a.Kind, n.of(a.Subject), a.Message, a.State, ui.Pretty(a.Evidence)},
+			Titles: []string{"", "", "", n.title(a.Subject), "", "", ""}})
 	}
 	s.render(w, r, http.StatusOK, ui.ListPage(l))
 }

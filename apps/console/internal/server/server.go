@@ -112,9 +112,9 @@ type Server struct {
 	testHookPasswordChecked atomic.Pointer[func()]
 	badProxies              sync.Map // malformed trusted_proxies values already logged
 
-	box          *sealer // seals TOTP secrets (see sealedsecret.go)
-	ephemeralKey bool    // box's key is this process's own
-	compile *throttle // per principal, see drafts.go
+	box          *sealer   // seals TOTP secrets (see sealedsecret.go)
+	ephemeralKey bool      // box's key is this process's own
+	compile      *throttle // per principal, see drafts.go
 
 	origin string // this process among the replicas, for relayed events
 	// listening is closed once the server listens to the other

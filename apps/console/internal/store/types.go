@@ -158,7 +158,7 @@ type AuditFilter struct {
 	// one of Gateways). The console fills them with the ids a name
 	// stands for (see DB.NameIDs).
 	Actors, Gateways []string
-	Since, Until                             time.Time
+	Since, Until     time.Time
 	// Query is a full-text search of actor, action, resource and
 	// detail, case-insensitive: every word of it must be the start of a
 	// word of the entry, or of a part of one after a . - _ : @ or /

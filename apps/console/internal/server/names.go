@@ -1,9 +1,11 @@
 package server
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"net/http"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -111,39 +113,76 @@ func (s *Server) auditNames(ctx context.Context, es []store.AuditEvent) names {
 	return s.displayNames(ctx, ids)
 }
 
+// auditQuery is an audit filter as a person gave it, widened to the ids
+// its names stand for (see widenAuditFilter).
+type auditQuery struct {
+	store.AuditFilter
+	// alsoQuery are further searches whose entries count as matches
+	// too: the ids a search for one name stands for.
+	alsoQuery []string
+}
+
 // widenAuditFilter lets the actor and gateway filters, and a search
 // that is one name, be given as a person's names: an email, a device
 // name, a gateway name. Each is matched as given (console actions name
 // their signed-in user by email) and as the ids it stands for; a name
 // nothing is called matches only itself, so that an unknown name finds
 // no entries rather than all of them.
-func (s *Server) widenAuditFilter(r *http.Request, f *store.AuditFilter) error {
+func (s *Server) widenAuditFilter(r *http.Request, f store.AuditFilter) (auditQuery, error) {
 	ctx := r.Context()
+	q := auditQuery{AuditFilter: f}
 	if f.Actor != "" {
 		ids, err := s.st.NameIDs(ctx, f.Actor)
 		if err != nil {
-			return err
+			return q, err
 		}
-		f.Actors = append(f.Actors, ids...)
+		q.Actors = append(q.Actors, ids...)
 	}
 	if f.Gateway != "" {
 		ids, err := s.st.NameIDs(ctx, f.Gateway)
 		if err != nil {
-			return err
+			return q, err
 		}
-		f.Gateways = append(f.Gateways, ids...)
+		q.Gateways = append(q.Gateways, ids...)
 	}
-	if q := strings.TrimSpace(f.Query); q != "" && !strings.ContainsAny(q, " \t") {
-		// A search for one name is a search for what it names.
-		ids, err := s.st.NameIDs(ctx, q)
+	if word := strings.TrimSpace(f.Query); word != "" && !strings.ContainsAny(word, " \t") {
+		ids, err := s.st.NameIDs(ctx, word)
 		if err != nil {
-			return err
+			return q, err
 		}
-		if len(ids) == 1 {
-			f.Query = ids[0]
+		q.alsoQuery = ids
+	}
+	return q, nil
+}
+
+// listAudit is ListAudit for q: the entries of q's filter and of each of
+// its further searches, merged newest first, one page of them. Every
+// search walks the same cursor, so the next page continues all of them.
+func (s *Server) listAudit(ctx context.Context, q auditQuery) ([]store.AuditEvent, error) {
+	es, err := s.st.ListAudit(ctx, q.AuditFilter)
+	if err != nil || len(q.alsoQuery) == 0 {
+		return es, err
+	}
+	seen := map[int64]bool{}
+	for _, e := range es {
+		seen[e.Seq] = true
+	}
+	for _, alt := range q.alsoQuery {
+		f := q.AuditFilter
+		f.Query = alt
+		more, err := s.st.ListAudit(ctx, f)
+		if err != nil {
+			return nil, err
+		}
+		for _, e := range more {
+			if !seen[e.Seq] {
+				seen[e.Seq] = true
+				es = append(es, e)
+			}
 		}
 	}
-	return nil
+	slices.SortFunc(es, func(a, b store.AuditEvent) int { return cmp.Compare(b.Seq, a.Seq) })
+	return es[:min(len(es), clampLimit(q.Limit))], nil
 }
 
 // eventDevice is the device id an audit entry's detail names, if any.

@@ -102,6 +102,19 @@ func TestNamesForGatewayEvents(t *testing.T) {
 	if got := auditAPI(url.Values{"q": {"ann@example.com"}, "action": {"decision"}}); len(got) != 2 {
 		t.Errorf("q=ann@example.com: %d decisions, want her 2: %+v", len(got), got)
 	}
+	// A search for her email finds what names her by id and what names
+	// her by email (her account's creation), newest first.
+	found := map[string]int{}
+	got = auditAPI(url.Values{"q": {"ann@example.com"}})
+	for i, a := range got {
+		found[a.Action]++
+		if i > 0 && a.Seq >= got[i-1].Seq {
+			t.Errorf("q=ann@example.com: entries out of order: %d after %d", a.Seq, got[i-1].Seq)
+		}
+	}
+	if found["decision"] != 2 || found["user.create"] != 1 || found["alert"] != 1 {
+		t.Errorf("q=ann@example.com found %v, want her 2 decisions, her alert and her user.create", found)
+	}
 
 	// The audit page: names with the ids on hover, and the same filter.
 	code, body := e.httpGet(hs.URL, store.RoleAuditor, "/audit?action=decision")

@@ -372,13 +372,13 @@ func (s *Server) pageAlertState(state string) func(http.ResponseWriter, *http.Re
 }
 
 func (s *Server) pageAudit(w http.ResponseWriter, r *http.Request, p *principal) {
-	f := auditFilter(r)
-	shown := f // the filters as typed, for the form
-	if err := s.widenAuditFilter(r, &f); err != nil {
+	shown := auditFilter(r) // the filters as typed, for the form
+	f, err := s.widenAuditFilter(r, shown)
+	if err != nil {
 		s.pageError(w, r, err)
 		return
 	}
-	es, err := s.st.ListAudit(r.Context(), f)
+	es, err := s.listAudit(r.Context(), f)
 	if err != nil {
 		s.pageError(w, r, err)
 		return

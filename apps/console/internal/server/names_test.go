@@ -116,6 +116,15 @@ func TestNamesForGatewayEvents(t *testing.T) {
 		t.Errorf("q=ann@example.com found %v, want her 2 decisions, her alert and her user.create", found)
 	}
 
+	// A search for her device's name finds what names the device's id.
+	found = map[string]int{}
+	for _, a := range auditAPI(url.Values{"q": {"ann-laptop"}}) {
+		found[a.Action]++
+	}
+	if found["decision"] != 2 || found["alert"] != 1 || found["decision"]+found["alert"]+found["device.enrol"] != len(auditAPI(url.Values{"q": {"ann-laptop"}})) {
+		t.Errorf("q=ann-laptop found %v, want the device's 2 decisions, its alert and its enrolment", found)
+	}
+
 	// The audit page: names with the ids on hover, and the same filter.
 	code, body := e.httpGet(hs.URL, store.RoleAuditor, "/audit?action=decision")
 	if code != 200 {
@@ -146,6 +155,10 @@ func TestNamesForGatewayEvents(t *testing.T) {
 	if !strings.Contains(body, `title="`+ann.ID+`">ann@example.com</a>`) {
 		t.Errorf("analytics does not show ann@example.com for %s", ann.ID)
 	}
+	_, body = e.httpGet(hs.URL, store.RoleAdmin, "/alerts?q=ann%40example.com")
+	if !strings.Contains(body, "12 denials") || !strings.Contains(body, `<td title="`+ann.ID+`">ann@example.com</td>`) {
+		t.Errorf("/alerts?q=ann@example.com does not list her alert by email:\n%s", body)
+	}
 	var risk page[UserRisk]
 	e.httpAPI(hs.URL, store.RoleAdmin, "GET", "/api/v1/analytics/risk?q=ann%40example.com", nil, 200, &risk)
 	if len(risk.Items) != 1 || risk.Items[0].Subject != ann.ID || risk.Items[0].Name != "ann@example.com" {
@@ -174,4 +187,25 @@ func TestNamesForGatewayEvents(t *testing.T) {
 			t.Errorf("JSON export line %s (%v): want actor %s and gateway %s", line, err, ann.ID, g.id)
 		}
 	}
+}
+
+// FuzzAuditDetail feeds the audit page's detail cell whatever an entry's
+// detail may hold: it never panics, keeps the detail, and names a device
+// only for an id the page resolved.
+func FuzzAuditDetail(f *testing.F) {
+	for _, seed := range []string{``, `{}`, `{"device":"d_1"}`, `{"device":5}`, `[1,2]`, `{"device":"d_1","rule":"x"}`, `not json`, `{"device":"\u0000"}`} {
+		f.Add(seed)
+	}
+	n := names{"d_1": "ann-laptop"}
+	f.Fuzz(func(t *testing.T, detail string) {
+		e := store.AuditEvent{Detail: json.RawMessage(detail)}
+		got := auditDetail(e, n)
+		if d := eventDevice(e); d == "d_1" {
+			if !strings.HasPrefix(got, "device ann-laptop (d_1)\n") {
+				t.Errorf("detail %q: %q does not name the device", detail, got)
+			}
+		} else if strings.HasPrefix(got, "device ann-laptop") && !strings.HasPrefix(detail, "device") {
+			t.Errorf("detail %q names a device it does not hold: %q", detail, got)
+		}
+	})
 }

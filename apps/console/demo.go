@@ -85,12 +85,17 @@ func seedDemo(ctx context.Context, srv *server.Server, st *store.DB, tokenFile, 
 		{"dev@demo.gonaut.dev", store.RoleViewer, []string{"sales"}},
 	}
 	var owners []string
+	// ids maps each person's email to her user id: the seeded history
+	// names people by id, as gateways do, so that one person is one
+	// actor on every page.
+	ids := map[string]string{}
 	for _, p := range people {
 		u, err := srv.AddUser(ctx, p.email, p.email[:len(p.email)-len("@demo.gonaut.dev")], p.role, p.groups, server.RandomPassword())
 		if err != nil {
 			return login, err
 		}
 		owners = append(owners, u.ID)
+		ids[p.email] = u.ID
 	}
 	ann, err := srv.AddUser(ctx, demoDeviceOwner, "ann", store.RoleViewer, []string{"team"}, server.RandomPassword())
 	if err != nil {
@@ -147,7 +152,7 @@ func seedDemo(ctx context.Context, srv *server.Server, st *store.DB, tokenFile, 
 			return login, err
 		}
 	}
-	_, tok, err := srv.AddGateway(ctx, "demo-gateway", 7*24*time.Hour)
+	gw, tok, err := srv.AddGateway(ctx, "demo-gateway", 7*24*time.Hour)
 	if err != nil {
 		return login, err
 	}
@@ -170,21 +175,21 @@ func seedDemo(ctx context.Context, srv *server.Server, st *store.DB, tokenFile, 
 			effect = "deny"
 		}
 		req, _ := json.Marshal(policy.Request{
-			Subject:  policy.Subject{Email: p.email, Groups: p.groups, MFA: rand.IntN(4) != 0},
+			Subject:  policy.Subject{ID: ids[p.email], Email: p.email, Groups: p.groups, MFA: rand.IntN(4) != 0},
 			Device:   policy.Device{Managed: rand.IntN(5) != 0, DiskEncrypted: true, OS: "macos"},
 			Source:   policy.Source{IP: fmt.Sprintf("10.%d.%d.%d", rand.IntN(3), rand.IntN(255), rand.IntN(255))},
 			Resource: policy.Resource{Kind: map[bool]string{true: "http", false: "tcp"}[res == "wiki" || res == "grafana"], Name: res, Labels: map[string]string{"env": "prod"}},
 		})
 		det, _ := json.Marshal(map[string]any{"request": json.RawMessage(req), "rule": "demo"})
-		evs = append(evs, store.AuditEvent{Time: now.Add(-time.Duration(600-i) * 6 * time.Second), Actor: p.email, Action: "decision", Resource: res, Effect: effect, Gateway: "demo-gateway", EventID: fmt.Sprintf("demo-%d", i), Detail: det})
+		evs = append(evs, store.AuditEvent{Time: now.Add(-time.Duration(600-i) * 6 * time.Second), Actor: ids[p.email], Action: "decision", Resource: res, Effect: effect, Gateway: gw.ID, EventID: fmt.Sprintf("demo-%d", i), Detail: det})
 	}
 	if _, _, err := st.AppendAudit(ctx, evs); err != nil {
 		return login, err
 	}
 	for _, a := range []store.Alert{
-		{Severity: "high", Kind: "impossible_travel", Subject: "dev@demo.gonaut.dev", Message: "sign-ins from Lisbon and Osaka 20 minutes apart", Evidence: json.RawMessage(`{"from":"PT","to":"JP","minutes":20}`)},
-		{Severity: "medium", Kind: "denied_burst", Subject: "dev@demo.gonaut.dev", Message: "42 denied accesses to db-main.prod in 5 minutes"},
-		{Severity: "low", Kind: "new_device", Subject: "ana@demo.gonaut.dev", Message: "first access from laptop-1"},
+		{Severity: "high", Kind: "impossible_travel", Subject: ids["dev@demo.gonaut.dev"], Message: "sign-ins from Lisbon and Osaka 20 minutes apart", Evidence: json.RawMessage(`{"from":"PT","to":"JP","minutes":20}`)},
+		{Severity: "medium", Kind: "denied_burst", Subject: ids["dev@demo.gonaut.dev"], Message: "42 denied accesses to db-main.prod in 5 minutes"},
+		{Severity: "low", Kind: "new_device", Subject: ids["ana@demo.gonaut.dev"], Message: "first access from laptop-1"},
 	} {
 		if err := st.CreateAlert(ctx, &a); err != nil {
 			return login, err

@@ -51,7 +51,10 @@ var severityWeight = map[string]float64{"low": 10, "medium": 25, "high": 45, "cr
 
 // UserRisk is one user's risk as the console sees it over the last day.
 type UserRisk struct {
+	// Subject is the user's id as events and alerts carry it (an email
+	// for older entries); Name her email when Subject is a known id.
 	Subject string `json:"subject"`
+	Name    string `json:"name,omitempty"`
 	// Score is 0 (nothing unusual) to 100: GatewayScore when a live
 	// gateway reports the user, else ConsoleScore.
 	Score int `json:"score"`
@@ -200,8 +203,16 @@ func (s *Server) userRisks(ctx context.Context, as []store.Alert, withDecisions 
 			}
 		}
 	}
+	ids := make([]string, 0, len(users))
+	for id := range users {
+		ids = append(ids, id)
+	}
+	n := s.displayNames(ctx, ids)
 	out := make([]UserRisk, 0, len(users))
 	for _, u := range users {
+		if n.title(u.Subject) != "" {
+			u.Name = n.of(u.Subject)
+		}
 		out = append(out, *u)
 	}
 	sort.Slice(out, func(i, j int) bool {
@@ -298,7 +309,9 @@ func (s *Server) apiRisk(w http.ResponseWriter, r *http.Request, _ *principal) {
 	// q narrows to users whose name contains it; limit keeps the riskiest.
 	o := listOpts(r)
 	if q := strings.ToLower(o.Query); q != "" {
-		us = slices.DeleteFunc(us, func(u UserRisk) bool { return !strings.Contains(strings.ToLower(u.Subject), q) })
+		us = slices.DeleteFunc(us, func(u UserRisk) bool {
+			return !strings.Contains(strings.ToLower(u.Subject), q) && !strings.Contains(strings.ToLower(u.Name), q)
+		})
 	}
 	us = us[:min(len(us), clampLimit(o.Limit))]
 	writeJSON(w, http.StatusOK, page[UserRisk]{Items: us})
@@ -315,4 +328,12 @@ func (s *Server) apiDetectorHits(w http.ResponseWriter, r *http.Request, _ *prin
 
 func (s *Server) apiGetAlert(w http.ResponseWriter, r *http.Request, _ *principal) {
 	serveOne(s, w, r, s.st.Alert, "id")
+}
+
+// displayName is what the user is shown as: her email, else the id.
+func (u UserRisk) displayName() string {
+	if u.Name != "" {
+		return u.Name
+	}
+	return u.Subject
 }

@@ -31,8 +31,12 @@ func auditFilter(r *http.Request) store.AuditFilter {
 }
 
 func (s *Server) apiListAudit(w http.ResponseWriter, r *http.Request, _ *principal) {
-	f := auditFilter(r)
-	es, err := s.st.ListAudit(r.Context(), f)
+	f, err := s.widenAuditFilter(r, auditFilter(r))
+	if err != nil {
+		s.storeError(w, err)
+		return
+	}
+	es, err := s.listAudit(r.Context(), f)
 	if err != nil {
 		s.storeError(w, err)
 		return
@@ -55,7 +59,11 @@ func (s *Server) apiExportAudit(w http.ResponseWriter, r *http.Request, p *princ
 		writeError(w, http.StatusBadRequest, "invalid", "format must be csv or jsonl")
 		return
 	}
-	f := auditFilter(r)
+	f, err := s.widenAuditFilter(r, auditFilter(r))
+	if err != nil {
+		s.storeError(w, err)
+		return
+	}
 	f.Limit = 1000
 	stamp := s.now().Format("20060102-150405")
 	if format == "csv" {
@@ -72,7 +80,7 @@ func (s *Server) apiExportAudit(w http.ResponseWriter, r *http.Request, p *princ
 	}
 	enc := json.NewEncoder(bw)
 	for {
-		es, err := s.st.ListAudit(r.Context(), f)
+		es, err := s.listAudit(r.Context(), f)
 		if err != nil {
 			return
 		}

@@ -189,8 +189,11 @@ func (s *Server) stats(r *http.Request) ui.Stats {
 	return st
 }
 
-func feedRow(t time.Time, subject, resource, effect, gateway string) ui.Row {
-	return ui.Row{Cells: []string{t.Format("15:04:05"), subject, resource, effect, gateway}, Tone: effect}
+// feedRow is one decision of the dashboard's feed: the subject and the
+// gateway by name (n), their ids on hover.
+func feedRow(n names, t time.Time, subject, resource, effect, gateway string) ui.Row {
+	return ui.Row{Cells: []string{t.Format("15:04:05"), n.of(subject), resource, effect, n.of(gateway)},
+		Titles: []string{"", n.title(subject), "", "", n.title(gateway)}, Tone: effect}
 }
 
 func (s *Server) pageDashboard(w http.ResponseWriter, r *http.Request, p *principal) {
@@ -199,14 +202,20 @@ func (s *Server) pageDashboard(w http.ResponseWriter, r *http.Request, p *princi
 	var feed []ui.Row
 	if allowed(s.hub.event(controlplane.KindDecision, nil).perm, p.role) {
 		es, _ := s.st.ListAudit(r.Context(), store.AuditFilter{Action: controlplane.KindDecision, Limit: 20})
+		n := s.auditNames(r.Context(), es)
 		for _, e := range es {
-			feed = append(feed, feedRow(e.Time, e.Actor, e.Resource, e.Effect, e.Gateway))
+			feed = append(feed, feedRow(n, e.Time, e.Actor, e.Resource, e.Effect, e.Gateway))
 		}
 	}
 	var alerts []ui.Row
 	if as, err := s.st.ListAlerts(r.Context(), "open", store.ListOptions{Limit: 5}); err == nil {
+		ids := make([]string, len(as))
+		for i, a := range as {
+			ids[i] = a.Subject
+		}
+		n := s.displayNames(r.Context(), ids)
 		for _, a := range as {
-			alerts = append(alerts, ui.Row{ID: a.ID, Href: "/alerts/" + url.PathEscape(a.ID), Tone: a.Severity, Cells: []string{a.Kind, a.Subject + ": " + a.Message}})
+			alerts = append(alerts, ui.Row{ID: a.ID, Href: "/alerts/" + url.PathEscape(a.ID), Tone: a.Severity, Cells: []string{a.Kind, n.of(a.Subject) + ": " + a.Message}})
 		}
 	}
 	s.render(w, r, http.StatusOK, ui.Dashboard(s.pageOf(r, p, "Dashboard", "dashboard"), s.stats(r), feed, alerts))
@@ -227,7 +236,12 @@ func (s *Server) pageLive(w http.ResponseWriter, r *http.Request, p *principal) 
 			if !ok {
 				return "", "", false
 			}
-			ui.FeedRow(feedRow(ev.Time, ev.Subject, ev.Resource, ev.Effect, ev.Gateway)).Render(r.Context(), &b)
+			subject := ev.Subject
+			if subject == "" {
+				subject = ev.Gateway // as stored: the gateway is the actor
+			}
+			n := s.displayNames(r.Context(), []string{subject, ev.Gateway})
+			ui.FeedRow(feedRow(n, ev.Time, subject, ev.Resource, ev.Effect, ev.Gateway)).Render(r.Context(), &b)
 		case "summary":
 		default:
 			return "", "", false

@@ -323,11 +323,21 @@ func (s *Server) pageUserToggle(disable bool) func(http.ResponseWriter, *http.Re
 func (s *Server) pageAlerts(w http.ResponseWriter, r *http.Request, p *principal) {
 	o := listOpts(r)
 	state := r.URL.Query().Get("state")
+	shown := o.Query
+	if ids, err := s.st.NameIDs(r.Context(), strings.TrimSpace(o.Query)); err == nil && len(ids) == 1 {
+		o.Query = ids[0] // alerts name their subject by id
+	}
 	as, err := s.st.ListAlerts(r.Context(), state, o)
 	if err != nil {
 		s.pageError(w, r, err)
 		return
 	}
+	o.Query = shown
+	ids := make([]string, len(as))
+	for i, a := range as {
+		ids[i] = a.Subject
+	}
+	n := s.displayNames(r.Context(), ids)
 	l := ui.List{Page: s.pageOf(r, p, "Alerts", "alerts"), Heading: "Alerts", Query: o.Query, Action: "/alerts",
 		Table:   ui.Table{Head: []string{"Time", "Severity", "Kind", "Subject", "Message", "State", "Evidence"}},
 		Filters: []ui.Field{{Name: "state", Label: "State", Options: []string{"", "open", "acknowledged", "resolved"}, Value: state}}}
@@ -339,7 +349,9 @@ func (s *Server) pageAlerts(w http.ResponseWriter, r *http.Request, p *principal
 		if a.State != "open" {
 			tone = "muted"
 		}
-		l.Table.Rows = append(l.Table.Rows, ui.Row{ID: a.ID, Tone: tone, Href: "/alerts/" + url.PathEscape(a.ID), Cells: []string{when(a.Time), a.Severity, a.Kind, a.Subject, a.Message, a.State, ui.Pretty(a.Evidence)}})
+		l.Table.Rows = append(l.Table.Rows, ui.Row{ID: a.ID, Tone: tone, Href: "/alerts/" + url.PathEscape(a.ID),
+			Cells:  []string{when(a.Time), a.Severity, a.Kind, n.of(a.Subject), a.Message, a.State, ui.Pretty(a.Evidence)},
+			Titles: []string{"", "", "", n.title(a.Subject), "", "", ""}})
 	}
 	s.render(w, r, http.StatusOK, ui.ListPage(l))
 }
@@ -360,20 +372,26 @@ func (s *Server) pageAlertState(state string) func(http.ResponseWriter, *http.Re
 }
 
 func (s *Server) pageAudit(w http.ResponseWriter, r *http.Request, p *principal) {
-	f := auditFilter(r)
-	es, err := s.st.ListAudit(r.Context(), f)
+	shown := auditFilter(r) // the filters as typed, for the form
+	f, err := s.widenAuditFilter(r, shown)
+	if err != nil {
+		s.pageError(w, r, err)
+		return
+	}
+	es, err := s.listAudit(r.Context(), f)
 	if err != nil {
 		s.pageError(w, r, err)
 		return
 	}
 	q := r.URL.Query()
-	a := ui.Audit{List: ui.List{Page: s.pageOf(r, p, "Audit log", "audit"), Query: f.Query,
+	a := ui.Audit{List: ui.List{Page: s.pageOf(r, p, "Audit log", "audit"), Query: shown.Query,
 		Table: ui.Table{Head: []string{"#", "Time", "Actor", "Action", "Resource", "Effect", "Gateway", "Detail"}},
-		Filters: []ui.Field{{Name: "actor", Label: "User", Value: f.Actor}, {Name: "resource", Label: "Resource", Value: f.Resource},
-			{Name: "effect", Label: "Effect", Options: []string{"", "allow", "deny"}, Value: f.Effect},
+		Filters: []ui.Field{{Name: "actor", Label: "User (email or id)", Value: shown.Actor}, {Name: "resource", Label: "Resource", Value: shown.Resource},
+			{Name: "gateway", Label: "Gateway", Value: shown.Gateway},
+			{Name: "effect", Label: "Effect", Options: []string{"", "allow", "deny"}, Value: shown.Effect},
 			{Name: "since", Label: "Since (RFC 3339)", Value: q.Get("since")}, {Name: "until", Label: "Until", Value: q.Get("until")}}}}
 	export := url.Values{}
-	for _, k := range []string{"actor", "resource", "effect", "since", "until", "q", "action"} {
+	for _, k := range []string{"actor", "resource", "gateway", "effect", "since", "until", "q", "action"} {
 		if v := q.Get(k); v != "" {
 			export.Set(k, v)
 		}
@@ -382,12 +400,15 @@ func (s *Server) pageAudit(w http.ResponseWriter, r *http.Request, p *principal)
 	csvURL := "/api/v1/audit/export?" + export.Encode()
 	export.Set("format", "jsonl")
 	a.Links = []ui.Link{{Label: "Export CSV", URL: csvURL}, {Label: "Export JSON lines", URL: "/api/v1/audit/export?" + export.Encode()}}
+	n := s.auditNames(r.Context(), es)
 	for _, e := range es {
 		tone := ""
 		if e.Effect == "allow" || e.Effect == "deny" {
 			tone = e.Effect
 		}
-		a.Table.Rows = append(a.Table.Rows, ui.Row{Tone: tone, Cells: []string{strconv.FormatInt(e.Seq, 10), when(e.Time), e.Actor, e.Action, e.Resource, e.Effect, e.Gateway, ui.Pretty(e.Detail)}})
+		a.Table.Rows = append(a.Table.Rows, ui.Row{Tone: tone,
+			Cells:  []string{strconv.FormatInt(e.Seq, 10), when(e.Time), n.of(e.Actor), e.Action, e.Resource, e.Effect, n.of(e.Gateway), auditDetail(e, n)},
+			Titles: []string{"", "", n.title(e.Actor), "", "", "", n.title(e.Gateway), ""}})
 	}
 	if len(es) == clampLimit(f.Limit) {
 		q.Set("cursor", strconv.FormatInt(es[len(es)-1].Seq, 10))

@@ -43,7 +43,7 @@ func (s *Server) pageAnalytics(w http.ResponseWriter, r *http.Request, p *princi
 	hits := s.detectorHits(as)
 	a := ui.Analytics{Page: s.pageOf(r, p, "Analytics", "analytics")}
 	for _, u := range risks {
-		row := ui.RiskRow{Subject: u.Subject, Score: u.Score, Signals: strings.Join(u.Signals, ", "), Alerts: u.Alerts, Open: u.OpenAlerts,
+		row := ui.RiskRow{Subject: u.displayName(), SubjectID: u.Subject, Score: u.Score, Signals: strings.Join(u.Signals, ", "), Alerts: u.Alerts, Open: u.OpenAlerts,
 			Allowed: u.Allowed, Denied: u.Denied, LastAlert: when(u.LastAlert), Href: "/alerts?q=" + url.QueryEscape(u.Subject)}
 		if u.LastAlert.IsZero() {
 			row.LastAlert = "none"
@@ -85,6 +85,9 @@ func (s *Server) pageAlert(w http.ResponseWriter, r *http.Request, p *principal)
 		Kind: al.Kind, Subject: al.Subject, Message: al.Message, State: al.State, Risk: -1, CanChange: allowed(permOps, p.role)}
 	d.Evidence, d.Raw = ui.Evidence(al.Evidence)
 	if al.Subject != "" {
+		if n := s.displayNames(r.Context(), []string{al.Subject}); n.title(al.Subject) != "" {
+			d.SubjectName = n.of(al.Subject)
+		}
 		// The search matches the subject as a substring (and messages):
 		// keep only this subject's alerts.
 		if as, err := s.recentAlerts(r.Context(), al.Subject); err == nil {
@@ -264,6 +267,13 @@ func (s *Server) pageAttachments(w http.ResponseWriter, r *http.Request, p *prin
 		gws[g.ID] = gwInfo{g.Name, !g.Revoked && now.Sub(g.LastSeen) < 2*time.Minute}
 	}
 	a := ui.Attachments{Page: s.pageOf(r, p, "USB and serial devices", "attachments")}
+	var ids []string
+	for _, d := range ds {
+		for _, x := range d.Attachments {
+			ids = append(ids, x.Subject, x.Device)
+		}
+	}
+	n := s.displayNames(r.Context(), ids)
 	for _, d := range ds {
 		v := ui.DeviceView{Name: d.Resource.Name, Kind: d.Resource.Kind, Address: d.Resource.Address, Gateway: d.Resource.Gateway, LastUse: when(d.LastUse)}
 		if v.Address == "" {
@@ -275,7 +285,7 @@ func (s *Server) pageAttachments(w http.ResponseWriter, r *http.Request, p *prin
 			if !known {
 				name = x.Gateway
 			}
-			v.Attached = append(v.Attached, ui.AttachView{Subject: x.Subject, Device: x.Device, Gateway: name, Since: when(x.Since), Detail: x.Detail, Stale: !g.alive})
+			v.Attached = append(v.Attached, ui.AttachView{Subject: n.of(x.Subject), SubjectID: n.title(x.Subject), Device: n.of(x.Device), DeviceID: n.title(x.Device), Gateway: name, Since: when(x.Since), Detail: x.Detail, Stale: !g.alive})
 		}
 		a.Devices = append(a.Devices, v)
 	}

@@ -134,6 +134,8 @@ type Server struct {
 
 	cpPoke chan struct{} // wakes the checkpointer, see checkpoints.go
 
+	names nameCache // id → name for pages, see names.go
+
 	attach attachCache  // see attachments.go
 	sum    summaryCache // see auditapi.go
 	known  knownMembers // see cpevents.go

@@ -221,8 +221,9 @@ func (s *DB) ListAudit(ctx context.Context, f AuditFilter) ([]AuditEvent, error)
 	if !s.postgres {
 		weak = "+"
 	}
-	if f.Actor != "" {
-		add(`actor = ?`, f.Actor)
+	actors := oneOf(f.Actor, f.Actors)
+	if len(actors) > 0 {
+		add(`actor `+inOrEqual(len(actors)), actors...)
 	}
 	if f.Action != "" {
 		add(weak+`action = ?`, f.Action)
@@ -233,8 +234,8 @@ func (s *DB) ListAudit(ctx context.Context, f AuditFilter) ([]AuditEvent, error)
 	if f.Effect != "" {
 		add(weak+`effect = ?`, f.Effect)
 	}
-	if f.Gateway != "" {
-		add(weak+`gateway = ?`, f.Gateway)
+	if gws := oneOf(f.Gateway, f.Gateways); len(gws) > 0 {
+		add(weak+`gateway `+inOrEqual(len(gws)), gws...)
 	}
 	if f.After > 0 {
 		add(`seq > ?`, f.After)
@@ -284,14 +285,14 @@ func (s *DB) ListAudit(ctx context.Context, f AuditFilter) ([]AuditEvent, error)
 			// key newest first.
 			add(`search @@ CAST(? AS tsquery)`, tsQuery(ws))
 		default:
-			x, err := s.ftsExpand(ctx, ws, f.Actor != "" || f.Resource != "")
+			x, err := s.ftsExpand(ctx, ws, len(actors) > 0 || f.Resource != "")
 			if err != nil {
 				return nil, err
 			}
 			if x.match == "" {
 				return []AuditEvent{}, nil // a word begins no term
 			}
-			if f.Actor != "" || f.Resource != "" {
+			if len(actors) > 0 || f.Resource != "" {
 				if x.few {
 					// Few entries match the search (or a prefix
 					// must be read in full anyway): collect them
@@ -403,4 +404,32 @@ func (s *DB) VerifyAudit(ctx context.Context) (*VerifyReport, error) {
 		rep.Truncated = last < headSeq
 	}
 	return rep, nil
+}
+
+// oneOf is first and rest without empty strings and repeats, as query
+// arguments: the values an IN (...) condition accepts.
+func oneOf(first string, rest []string) []any {
+	var out []any
+	seen := map[string]bool{}
+	for _, v := range append([]string{first}, rest...) {
+		if v != "" && !seen[v] {
+			seen[v] = true
+			out = append(out, v)
+		}
+	}
+	return out
+}
+
+// inOrEqual is "= ?" for one value, so that the plan for a single
+// actor stays the index walk in page order, and "IN (?, ...)" for n.
+func inOrEqual(n int) string {
+	if n == 1 {
+		return "= ?"
+	}
+	return "IN (" + placeholders(n) + ")"
+}
+
+// placeholders is n comma-separated parameter markers.
+func placeholders(n int) string {
+	return strings.TrimSuffix(strings.Repeat("?,", n), ",")
 }

@@ -138,7 +138,7 @@ type Gateway struct {
 type AuditEvent struct {
 	Seq      int64     `json:"seq"`
 	Time     time.Time `json:"time"`
-	Actor    string    `json:"actor"`  // user email, "gateway:<id>", "system"
+	Actor    string    `json:"actor"`  // user id, "gateway:<name>", a console user's email, "system"
 	Action   string    `json:"action"` // decision, flow, login, policy.save, ...
 	Resource string    `json:"resource,omitempty"`
 	Effect   string    `json:"effect,omitempty"`
@@ -153,7 +153,12 @@ type AuditEvent struct {
 // AuditFilter selects audit entries, newest first.
 type AuditFilter struct {
 	Actor, Action, Resource, Effect, Gateway string
-	Since, Until                             time.Time
+	// Actors and Gateways widen Actor and Gateway: an entry matches
+	// when its actor is Actor or one of Actors (its gateway Gateway or
+	// one of Gateways). The console fills them with the ids a name
+	// stands for (see DB.NameIDs).
+	Actors, Gateways []string
+	Since, Until     time.Time
 	// Query is a full-text search of actor, action, resource and
 	// detail, case-insensitive: every word of it must be the start of a
 	// word of the entry, or of a part of one after a . - _ : @ or /
@@ -262,6 +267,10 @@ type Store interface {
 	UpdateUser(ctx context.Context, u *User) error
 	User(ctx context.Context, id string) (*User, error)
 	UserByEmail(ctx context.Context, email string) (*User, error)
+	// DisplayNames and NameIDs translate between the ids events carry
+	// and the names people use (see names.go).
+	DisplayNames(ctx context.Context, ids []string) (map[string]string, error)
+	NameIDs(ctx context.Context, name string) ([]string, error)
 	ListUsers(ctx context.Context, o ListOptions) ([]User, error)
 
 	// Failed logins, per account and source (see loginfailures.go).

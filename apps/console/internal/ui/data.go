@@ -48,6 +48,9 @@ type Count struct {
 type Row struct {
 	ID    string
 	Cells []string
+	// Titles, when set, are the cells' hover texts, one per cell (""
+	// for none): the id behind a name shown in the cell.
+	Titles []string
 	// Href, when set, links the first cell.
 	Href string
 	// Tone colours the row: "", "allow", "deny", "muted".
@@ -150,6 +153,29 @@ type List struct {
 	// Choice, when set, adds a column with a select and a button per row,
 	// posting the chosen value to Action+"/"+row.ID+"/"+Choice.Name.
 	Choice *Choice
+}
+
+// Filtered reports whether the list shows the result of a search or a
+// filter, so that an empty one says no entries match rather than that
+// there are none yet.
+func (l List) Filtered() bool {
+	if l.Query != "" {
+		return true
+	}
+	for _, f := range l.Filters {
+		if f.Value != "" {
+			return true
+		}
+	}
+	return false
+}
+
+// Title is r's hover text for cell i, "" for none.
+func (r Row) Title(i int) string {
+	if i < len(r.Titles) {
+		return r.Titles[i]
+	}
+	return ""
 }
 
 // Choice is a per-row select, such as a user's role.

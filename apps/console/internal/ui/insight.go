@@ -18,6 +18,10 @@ type RiskRow struct {
 	Allowed, Denied int
 	LastAlert       string
 	Href            string
+
+	// SubjectID is the id events name the user by, shown on hover when
+	// Subject is her email.
+	SubjectID string
 }
 
 // Analytics is the analytics page: risk per user and detector hits.
@@ -42,6 +46,8 @@ type KV struct {
 type AlertDetail struct {
 	Page
 	ID, Time, Severity, Kind, Subject, Message, State string
+	// SubjectName is what Subject, an id, is shown as; "" for the id.
+	SubjectName string
 	// Evidence is the evidence object's fields, in key order.
 	Evidence []KV
 	// Raw is the evidence as indented JSON.
@@ -114,6 +120,9 @@ type Groups struct {
 // AttachView is one user attached to a device.
 type AttachView struct {
 	Subject, Device, Gateway, Since, Detail string
+	// SubjectID and DeviceID are the ids behind the names in Subject
+	// and Device, for hover; "" when those show the ids themselves.
+	SubjectID, DeviceID string
 	// Stale is set when the gateway has stopped reporting.
 	Stale bool
 }

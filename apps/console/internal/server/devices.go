@@ -48,7 +48,7 @@ func (s *Server) apiGetDevice(w http.ResponseWriter, r *http.Request, _ *princip
 
 type enrolRequest struct {
 	Name  string `json:"name"`
-	Owner string `json:"owner"` // user id; default: the caller
+	Owner string `json:"owner"` // user id or email; default: the caller
 	// PublicKey is the device's WireGuard public key (base64). Empty: the
 	// console generates a key pair and returns the private key once.
 	PublicKey string          `json:"public_key"`
@@ -72,9 +72,10 @@ func (s *Server) apiEnrolDevice(w http.ResponseWriter, r *http.Request, p *princ
 	if !decode(w, r, &req) {
 		return
 	}
-	owner := req.Owner
-	if owner == "" && p.user != nil {
-		owner = p.user.ID
+	owner, err := s.resolveOwner(r.Context(), req.Owner, p)
+	if err != nil {
+		writeError(w, http.StatusBadRequest, "invalid", "%s", err.Error())
+		return
 	}
 	// A device is a credential of its owner: only an admin may mint one
 	// for somebody else.
@@ -157,6 +158,27 @@ func (s *Server) setting(r *http.Request, key, def string) string {
 		return def
 	}
 	return v
+}
+
+// resolveOwner turns the owner a person typed, a user id or an email,
+// into the user id a device stores; empty means the caller.
+func (s *Server) resolveOwner(ctx context.Context, owner string, p *principal) (string, error) {
+	owner = strings.TrimSpace(owner)
+	if owner == "" {
+		if p != nil && p.user != nil {
+			return p.user.ID, nil
+		}
+		return "", errString("a device needs an owner: give a user id or email")
+	}
+	if u, err := s.st.User(ctx, owner); err == nil {
+		return u.ID, nil
+	}
+	if strings.Contains(owner, "@") {
+		if u, err := s.st.UserByEmail(ctx, owner); err == nil {
+			return u.ID, nil
+		}
+	}
+	return "", errString("owner " + owner + " is neither a user id nor the email of a user")
 }
 
 // mayEnrolFor reports whether p may enrol a device owned by owner: an

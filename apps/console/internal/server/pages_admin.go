@@ -178,9 +178,9 @@ func (s *Server) renderDevices(w http.ResponseWriter, r *http.Request, p *princi
 	if allowed(permOps, p.role) {
 		owner := ""
 		if p.user != nil {
-			owner = p.user.ID
+			owner = p.user.Email
 		}
-		l.Form = []ui.Field{{Name: "name", Label: "Device name", Required: true}, {Name: "owner", Label: "Owner (user id)", Value: owner},
+		l.Form = []ui.Field{{Name: "name", Label: "Device name", Required: true}, {Name: "owner", Label: "Owner (email or user id)", Value: owner},
 			{Name: "public_key", Label: "Public key (empty: generate a key pair)"}}
 		l.Action, l.Submit, l.RowActions = "/devices", "Enrol device", []string{"disable", "enable"}
 	}
@@ -198,9 +198,10 @@ func (s *Server) renderDevices(w http.ResponseWriter, r *http.Request, p *princi
 }
 
 func (s *Server) pageDevicePost(w http.ResponseWriter, r *http.Request, p *principal) {
-	owner := r.PostFormValue("owner")
-	if owner == "" && p.user != nil {
-		owner = p.user.ID
+	owner, err := s.resolveOwner(r.Context(), r.PostFormValue("owner"), p)
+	if err != nil {
+		s.redirect(w, r, "/devices", flashError, "not enrolled: "+err.Error())
+		return
 	}
 	if !mayEnrolFor(p, owner) {
 		s.redirect(w, r, "/devices", flashError, "not enrolled: only an admin may enrol a device for another user")

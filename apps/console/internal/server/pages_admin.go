@@ -140,17 +140,14 @@ func (s *Server) pageGatewayPost(w http.ResponseWriter, r *http.Request, p *prin
 		s.redirect(w, r, "/gateways", flashError, "not added: "+err.Error())
 		return
 	}
-	res := &ui.Result{Title: "Registration token for " + g.Name + " (shown once, valid 24 hours)", Lines: []string{tok},
-		Text: "gateway run --console " + consoleURL(r) + " --token " + tok}
-	s.renderGateways(w, r, p, res)
-}
-
-func consoleURL(r *http.Request) string {
-	scheme := "http"
-	if r.TLS != nil {
-		scheme = "https"
+	pool, err := s.addressPool(r)
+	if err != nil {
+		s.redirect(w, r, "/gateways", flashError, "added, but "+err.Error())
+		return
 	}
-	return scheme + "://" + r.Host
+	res := &ui.Result{Title: "Set up " + g.Name + ": the registration token below is shown once and valid 24 hours",
+		Text: gatewaySetup(consoleURL(r), g.Name, tok, pool)}
+	s.renderGateways(w, r, p, res)
 }
 
 func (s *Server) pageGatewayRevoke(w http.ResponseWriter, r *http.Request, p *principal) {

@@ -59,6 +59,8 @@ func (s *Server) pageRoutes() []route {
 		pg("GET", "/gateways", permRead, s.pageGateways),
 		pg("POST", "/gateways", permOps, s.pageGatewayPost),
 		pg("POST", "/gateways/{id}/revoke", permOps, s.pageGatewayRevoke),
+		pg("GET", "/settings/wireguard", permRead, s.pageWGSettings),
+		pg("POST", "/settings/wireguard", permAdmin, s.pageWGSettingsPost),
 		pg("GET", "/devices", permRead, s.pageDevices),
 		pg("POST", "/devices", permOps, s.pageDevicePost),
 		pg("POST", "/devices/{id}/disable", permOps, s.pageDeviceToggle(true)),

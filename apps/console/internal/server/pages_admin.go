@@ -107,7 +107,8 @@ func (s *Server) renderGateways(w http.ResponseWriter, r *http.Request, p *princ
 		return
 	}
 	l := ui.List{Page: s.pageOf(r, p, "Gateways", "gateways"), Heading: "Gateways", Result: res,
-		Table: ui.Table{Head: []string{"Name", "State", "Last seen", "Bundle", "Peers", "Flows", "Version"}}}
+		Table: ui.Table{Head: []string{"Name", "State", "Last seen", "Bundle", "Peers", "Flows", "Version"}},
+		Links: []ui.Link{{Label: "WireGuard settings for devices", URL: "/settings/wireguard"}}}
 	if allowed(permOps, p.role) {
 		l.Form = []ui.Field{{Name: "name", Label: "Gateway name", Required: true}}
 		l.Action, l.Submit, l.RowActions = "/gateways", "Add gateway", []string{"revoke"}
@@ -209,7 +210,7 @@ func (s *Server) pageDevicePost(w http.ResponseWriter, r *http.Request, p *princ
 		s.redirect(w, r, "/devices", flashError, "not enrolled: "+err.Error())
 		return
 	}
-	res := &ui.Result{Title: "wg-quick configuration for " + e.Device.Name, Text: e.Config, QR: e.QR}
+	res := &ui.Result{Title: "wg-quick configuration for " + e.Device.Name, Text: e.Config, QR: e.QR, Lines: []string{"Values used: " + e.Source}}
 	if e.PrivateKey != "" {
 		res.Title += " (contains the private key: shown once)"
 	}

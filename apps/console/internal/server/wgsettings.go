@@ -142,4 +142,3 @@ func orDash(s string) string {
 	}
 	return s
 }
-

@@ -166,21 +166,41 @@ func (s *Server) pageDevices(w http.ResponseWriter, r *http.Request, p *principa
 
 func (s *Server) renderDevices(w http.ResponseWriter, r *http.Request, p *principal, res *ui.Result) {
 	o := listOpts(r)
-	ds, err := s.st.ListDevices(r.Context(), r.URL.Query().Get("owner"), o)
-	if err != nil {
-		s.pageError(w, r, err)
-		return
-	}
-	l := ui.List{Page: s.pageOf(r, p, "Devices", "devices"), Heading: "Devices", Query: o.Query, Result: res,
-		Table: ui.Table{Head: []string{"ID", "Name", "Owner", "Address", "Public key", "State", "Session until", "Posture"}}}
-	if allowed(permOps, p.role) {
-		owner := ""
+	// Operators and admins see every device; everybody else their own.
+	all := allowed(permOps, p.role)
+	owner := r.URL.Query().Get("owner")
+	if !all {
+		owner = ""
 		if p.user != nil {
-			owner = p.user.Email
+			owner = p.user.ID
 		}
-		l.Form = []ui.Field{{Name: "name", Label: "Device name", Required: true}, {Name: "owner", Label: "Owner (email or user id)", Value: owner},
+	}
+	var ds []store.Device
+	if all || owner != "" {
+		var err error
+		if ds, err = s.st.ListDevices(r.Context(), owner, o); err != nil {
+			s.pageError(w, r, err)
+			return
+		}
+	}
+	heading := "Devices"
+	if !all {
+		heading = "Your devices"
+	}
+	l := ui.List{Page: s.pageOf(r, p, "Devices", "devices"), Heading: heading, Query: o.Query, Result: res,
+		Table: ui.Table{Head: []string{"ID", "Name", "Owner", "Address", "Public key", "State", "Session until", "Posture"}}}
+	if all {
+		self := ""
+		if p.user != nil {
+			self = p.user.Email
+		}
+		l.Form = []ui.Field{{Name: "name", Label: "Device name", Required: true}, {Name: "owner", Label: "Owner (email or user id)", Value: self},
 			{Name: "public_key", Label: "Public key (empty: generate a key pair)"}}
-		l.Action, l.Submit, l.RowActions = "/devices", "Enrol device", []string{"disable", "enable"}
+		l.Action, l.Submit, l.RowActions = "/devices", "Enrol device", []string{"disable", "enable", "renew"}
+	} else if p.user != nil {
+		l.Form = []ui.Field{{Name: "name", Label: "Device name", Required: true},
+			{Name: "public_key", Label: "Public key (empty: generate a key pair)"}}
+		l.Action, l.Submit, l.RowActions = "/devices/mine", "Enrol one of your devices", []string{"renew"}
 	}
 	for _, d := range ds {
 		state, tone := "active", ""
@@ -207,14 +227,10 @@ func (s *Server) pageDevicePost(w http.ResponseWriter, r *http.Request, p *princ
 	}
 	e, err := s.EnrolDevice(r, owner, r.PostFormValue("name"), strings.TrimSpace(r.PostFormValue("public_key")), nil, p, 0)
 	if err != nil {
-		s.redirect(w, r, "/devices", flashError, "not enrolled: "+err.Error())
+		s.redirect(w, r, "/devices", flashError, "not enrolled: "+enrolMessage(err))
 		return
 	}
-	res := &ui.Result{Title: "wg-quick configuration for " + e.Device.Name, Text: e.Config, QR: e.QR, Lines: []string{"Values used: " + e.Source}}
-	if e.PrivateKey != "" {
-		res.Title += " (contains the private key: shown once)"
-	}
-	s.renderDevices(w, r, p, res)
+	s.renderDevices(w, r, p, enrolmentResult(e))
 }
 
 func (s *Server) pageDeviceToggle(disable bool) func(http.ResponseWriter, *http.Request, *principal) {

@@ -43,11 +43,18 @@ func (s *Server) pageSelfRenew(w http.ResponseWriter, r *http.Request, p *princi
 // wg-quick file, its QR code and where its values came from.
 func enrolmentResult(e *Enrolment) *ui.Result {
 	res := &ui.Result{Title: "wg-quick configuration for " + e.Device.Name, Text: e.Config, QR: e.QR, Lines: []string{"Values used: " + e.Source}}
+	if strings.Contains(e.Config, "\nDNS = ") {
+		res.Lines = append(res.Lines, wgQuickUpNote)
+	}
 	if e.PrivateKey != "" {
 		res.Title += " (contains the private key: shown once)"
 	}
 	return res
 }
+
+// wgQuickUpNote is shown next to a config with a DNS line.
+const wgQuickUpNote = "On Linux: save it as /etc/wireguard/gonaut.conf and run sudo wg-quick up gonaut. " +
+	"wg-quick sets the DNS line through resolvconf: on minimal Debian or Ubuntu, first apt install openresolv (else it fails with \"resolvconf: command not found\"), or delete the DNS line."
 
 // enrolMessage says why an enrolment or a renewal failed in words a
 // person can act on, never the store's own.

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"flag"
@@ -277,6 +278,11 @@ func printDemo(w io.Writer, cfgPath, peerPath string, peer []byte, noQR bool, co
 	fmt.Fprintf(w, "Connect a stock WireGuard client as ann (team) with this config:\n\n%s\n", peer)
 	if !noQR {
 		qrPrint(w, string(peer))
+	}
+	if bytes.Contains(peer, []byte("\nDNS = ")) {
+		// wg-quick hands the DNS line to resolvconf, which minimal
+		// Debian and Ubuntu installs lack.
+		fmt.Fprintf(w, "On minimal Debian or Ubuntu, first: sudo apt install openresolv (wg-quick needs\nresolvconf for the DNS line; without it: \"resolvconf: command not found\").\n")
 	}
 	fmt.Fprintf(w, `On Linux:   sudo wg-quick up %s
             curl http://wiki.office/            (allowed: team-apps)

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"os"
+	"strings"
 	"time"
 
 	"github.com/gonaut/gonaut/apps/console/internal/server"
@@ -59,6 +60,28 @@ tests:
       time: "2026-03-02T10:00:00Z"
     expect: deny
 `
+
+// The enterprise template denies every device whose posture is older
+// than a day, and a device enrolled in the console has no posture report
+// at all (nothing measures it in the demo), so a new user's first
+// connection would be refused. The demo's copy denies stale reports and
+// leaves devices that never reported to the other rules: the office
+// rules let the team in, and the template's allow rules still need
+// posture facts that such a device does not have.
+const (
+	templateStaleWhen = `when: time - device.posture_time > duration("24h")`
+	demoStaleWhen     = `when: device.posture_time > timestamp("1970-01-01T00:00:00Z") && time - device.posture_time > duration("24h")`
+)
+
+// demoEnterprise is the enterprise template as the demo stores it.
+func demoEnterprise(src string) (string, error) {
+	if strings.Count(src, templateStaleWhen) != 1 {
+		return "", fmt.Errorf("demo: the enterprise template's stale-posture rule changed; update demoEnterprise")
+	}
+	src = strings.Replace(src, templateStaleWhen, demoStaleWhen, 1)
+	return strings.Replace(src, "description: Device posture older than a day cannot be trusted",
+		"description: A posture report older than a day cannot be trusted (devices that never reported are left to the other rules)", 1), nil
+}
 
 // seedDemo fills an empty store with a small company: users, groups,
 // devices, resources, the enterprise policy template and an office policy,
@@ -129,7 +152,11 @@ func seedDemo(ctx context.Context, srv *server.Server, st *store.DB, tokenFile, 
 		}
 	}
 	if t, ok := policy.TemplateByName("enterprise"); ok {
-		if _, err := st.SavePolicy(ctx, "enterprise", string(t.Source), "system", "from the enterprise template"); err != nil {
+		src, err := demoEnterprise(string(t.Source))
+		if err != nil {
+			return login, err
+		}
+		if _, err := st.SavePolicy(ctx, "enterprise", src, "system", "from the enterprise template; stale posture means a posture report older than a day"); err != nil {
 			return login, err
 		}
 	}
@@ -195,10 +222,11 @@ func seedDemo(ctx context.Context, srv *server.Server, st *store.DB, tokenFile, 
 			return login, err
 		}
 	}
-	for key, val := range map[string]string{server.SettingWGEndpoint: "127.0.0.1:51820", server.SettingWGNetwork: "100.64.0.0/16", server.SettingWGAllowed: "100.64.0.0/16, 10.0.0.0/8"} {
-		if err := st.SetSetting(ctx, key, val); err != nil {
-			return login, err
-		}
+	// Only the address pool is set: the endpoint, allowed IPs and DNS that
+	// enrolled devices get come from the demo gateway's own report, so
+	// that they are right wherever it runs.
+	if err := st.SetSetting(ctx, server.SettingWGNetwork, "100.64.0.0/16"); err != nil {
+		return login, err
 	}
 	return login, nil
 }

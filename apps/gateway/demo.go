@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"flag"
@@ -278,12 +279,17 @@ func printDemo(w io.Writer, cfgPath, peerPath string, peer []byte, noQR bool, co
 	if !noQR {
 		qrPrint(w, string(peer))
 	}
-	fmt.Fprintf(w, `On Linux:   sudo wg-quick up %s
-            curl http://wiki.office/            (allowed: team-apps)
+	fmt.Fprintf(w, "On Linux:   sudo wg-quick up %s\n", peerPath)
+	if bytes.Contains(peer, []byte("\nDNS = ")) {
+		// wg-quick hands the DNS line to resolvconf, which minimal
+		// Debian and Ubuntu installs lack.
+		fmt.Fprintf(w, "            (on minimal Debian or Ubuntu, first: sudo apt install openresolv;\n            wg-quick needs resolvconf for the DNS line, else \"resolvconf: command not found\")\n")
+	}
+	fmt.Fprint(w, `            curl http://wiki.office/            (allowed: team-apps)
             curl http://books.office/           (allowed: team-apps)
             printf hi | nc printer.office 9100  (allowed: team-printer)
 On a phone: scan the QR code in the WireGuard app.
-`, peerPath)
+`)
 	if console != "" {
 		fmt.Fprintf(w, "Managed by the console at %s: users, devices and policies are decided there\n(disable ann-laptop under Devices and the tunnel is cut at once).\n\n", console)
 		return

@@ -177,3 +177,23 @@ func TestDemoRemovesItsTemporaryDirectory(t *testing.T) {
 		t.Errorf("demo left %s behind (%v)", dir, err)
 	}
 }
+
+// TestDemoSaysWhatWGQuickNeeds: the demo prints a config with a DNS line
+// and sudo wg-quick up; on minimal Debian that fails without resolvconf,
+// so the printed text says, next to the command and after the config
+// (which tests cut out up to "On Linux:"), to install openresolv.
+func TestDemoSaysWhatWGQuickNeeds(t *testing.T) {
+	var out strings.Builder
+	peer := []byte("[Interface]\nPrivateKey = x\nAddress = 10.77.0.2/32\nDNS = 10.77.0.1\n\n[Peer]\n")
+	printDemo(&out, "gateway.yaml", "ann.conf", peer, true, "")
+	text := out.String()
+	install, up := strings.Index(text, "sudo apt install openresolv"), strings.Index(text, "On Linux:   sudo wg-quick up ann.conf\n")
+	if install < 0 || up < 0 || install < up || install-up > 120 {
+		t.Errorf("the demo does not say to install openresolv next to wg-quick up:\n%s", text)
+	}
+	out.Reset()
+	printDemo(&out, "gateway.yaml", "ann.conf", []byte("[Interface]\nPrivateKey = x\n"), true, "")
+	if strings.Contains(out.String(), "openresolv") {
+		t.Errorf("a config without DNS talks about openresolv:\n%s", out.String())
+	}
+}

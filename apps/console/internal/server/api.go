@@ -2,6 +2,8 @@ package server
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"net/http"
 	"strconv"
 	"strings"
@@ -56,6 +58,8 @@ func (s *Server) apiRoutes() []route {
 		{method: "GET", path: "/api/v1/templates", perm: permRead, h: s.apiTemplates},
 
 		{method: "GET", path: "/api/v1/gateways", perm: permRead, h: s.apiListGateways},
+		{method: "GET", path: "/api/v1/settings/wireguard", perm: permRead, h: s.apiGetWGSettings},
+		{method: "PUT", path: "/api/v1/settings/wireguard", perm: permAdmin, h: s.apiPutWGSettings},
 		{method: "POST", path: "/api/v1/gateways", perm: permOps, h: s.apiCreateGateway},
 		{method: "DELETE", path: "/api/v1/gateways/{id}", perm: permOps, h: s.apiRevokeGateway},
 
@@ -487,30 +491,48 @@ func (s *Server) createAPIKey(ctx context.Context, k *store.APIKey) (*store.APIK
 	return k, "gk_" + k.ID + "." + secret, nil
 }
 
-// apiCreateKey makes a key that acts for whoever asks: its owner is the
-// user asking (or, for a key asking, that key's owner), its role one
-// they hold every permission of, and it expires no later than a key
-// asking does.
+// apiCreateKey makes a key that acts for whoever asks (see newKeyFor).
 func (s *Server) apiCreateKey(w http.ResponseWriter, r *http.Request, p *principal) {
 	var req keyRequest
 	if !decode(w, r, &req) {
 		return
 	}
+	k, secret, err := s.newKeyFor(r, p, req)
+	var refused keyRefusal
+	switch {
+	case errors.As(err, &refused):
+		writeError(w, refused.status, refused.code, "%s", refused.msg)
+	case err != nil:
+		s.storeError(w, err)
+	default:
+		writeJSON(w, http.StatusCreated, keyCreated{Key: k, Secret: secret})
+	}
+}
+
+// keyRefusal is why newKeyFor refused a request, with its API answer.
+type keyRefusal struct {
+	status    int
+	code, msg string
+}
+
+func (e keyRefusal) Error() string { return e.msg }
+
+// newKeyFor makes a key that acts for p: its owner is the user asking
+// (or, for a key asking, that key's owner), its role one they hold every
+// permission of, and it expires no later than a key asking does.
+func (s *Server) newKeyFor(r *http.Request, p *principal, req keyRequest) (*store.APIKey, string, error) {
 	days := req.ExpiresInDays
 	if days == 0 {
 		days = DefaultAPIKeyDays
 	}
 	if days < 1 || days > MaxAPIKeyDays {
-		writeError(w, http.StatusBadRequest, "invalid", "expires_in_days must be 1 to %d", MaxAPIKeyDays)
-		return
+		return nil, "", keyRefusal{http.StatusBadRequest, "invalid", fmt.Sprintf("expires_in_days must be 1 to %d", MaxAPIKeyDays)}
 	}
 	if !req.Role.Valid() {
-		writeError(w, http.StatusBadRequest, "invalid", "unknown role %q", req.Role)
-		return
+		return nil, "", keyRefusal{http.StatusBadRequest, "invalid", fmt.Sprintf("unknown role %q", req.Role)}
 	}
 	if !covers(p.role, req.Role) {
-		writeError(w, http.StatusForbidden, "forbidden", "a key cannot have more than its owner's role (%s)", p.role)
-		return
+		return nil, "", keyRefusal{http.StatusForbidden, "forbidden", fmt.Sprintf("a key cannot have more than its owner's role (%s)", p.role)}
 	}
 	k := &store.APIKey{Name: req.Name, Role: req.Role, Expires: s.now().AddDate(0, 0, days)}
 	switch {
@@ -524,11 +546,10 @@ func (s *Server) apiCreateKey(w http.ResponseWriter, r *http.Request, p *princip
 	}
 	k, secret, err := s.createAPIKey(r.Context(), k)
 	if err != nil {
-		s.storeError(w, err)
-		return
+		return nil, "", err
 	}
 	s.audit(r.Context(), p.name(), "apikey.create", k.Name, "", map[string]any{"role": k.Role, "owner": k.Owner, "expires": k.Expires})
-	writeJSON(w, http.StatusCreated, keyCreated{Key: k, Secret: secret})
+	return k, secret, nil
 }
 
 func (s *Server) apiRevokeKey(w http.ResponseWriter, r *http.Request, p *principal) {

@@ -48,7 +48,7 @@ func (s *Server) apiGetDevice(w http.ResponseWriter, r *http.Request, _ *princip
 
 type enrolRequest struct {
 	Name  string `json:"name"`
-	Owner string `json:"owner"` // user id; default: the caller
+	Owner string `json:"owner"` // user id or email; default: the caller
 	// PublicKey is the device's WireGuard public key (base64). Empty: the
 	// console generates a key pair and returns the private key once.
 	PublicKey string          `json:"public_key"`
@@ -65,6 +65,10 @@ type Enrolment struct {
 	Config string `json:"config"`
 	// QR is the configuration as a PNG QR code, base64.
 	QR string `json:"qr_png_base64"`
+	// Source says where the endpoint, gateway key, allowed IPs and DNS
+	// came from: the console's WireGuard settings or which gateway's
+	// report.
+	Source string `json:"source"`
 }
 
 func (s *Server) apiEnrolDevice(w http.ResponseWriter, r *http.Request, p *principal) {
@@ -72,9 +76,10 @@ func (s *Server) apiEnrolDevice(w http.ResponseWriter, r *http.Request, p *princ
 	if !decode(w, r, &req) {
 		return
 	}
-	owner := req.Owner
-	if owner == "" && p.user != nil {
-		owner = p.user.ID
+	owner, err := s.resolveOwner(r.Context(), req.Owner, p)
+	if err != nil {
+		writeError(w, http.StatusBadRequest, "invalid", "%s", err.Error())
+		return
 	}
 	// A device is a credential of its owner: only an admin may mint one
 	// for somebody else.
@@ -146,9 +151,9 @@ func (s *Server) EnrolDevice(r *http.Request, owner, name, publicKey string, pos
 	}
 	s.audit(ctx, p.name(), "device.enrol", d.Name, "", map[string]string{"device": d.ID, "owner": owner, "public_key": publicKey})
 	s.changed()
-	cfg := s.wgQuick(r, d, priv)
+	cfg, source := s.wgQuick(r, d, priv)
 	q, _ := qrPNG(cfg, 320)
-	return &Enrolment{Device: d, PrivateKey: priv, Config: cfg, QR: q}, nil
+	return &Enrolment{Device: d, PrivateKey: priv, Config: cfg, QR: q, Source: source}, nil
 }
 
 func (s *Server) setting(r *http.Request, key, def string) string {
@@ -157,6 +162,27 @@ func (s *Server) setting(r *http.Request, key, def string) string {
 		return def
 	}
 	return v
+}
+
+// resolveOwner turns the owner a person typed, a user id or an email,
+// into the user id a device stores; empty means the caller.
+func (s *Server) resolveOwner(ctx context.Context, owner string, p *principal) (string, error) {
+	owner = strings.TrimSpace(owner)
+	if owner == "" {
+		if p != nil && p.user != nil {
+			return p.user.ID, nil
+		}
+		return "", errString("a device needs an owner: give a user id or email")
+	}
+	if u, err := s.st.User(ctx, owner); err == nil {
+		return u.ID, nil
+	}
+	if strings.Contains(owner, "@") {
+		if u, err := s.st.UserByEmail(ctx, owner); err == nil {
+			return u.ID, nil
+		}
+	}
+	return "", errString("owner " + owner + " is neither a user id nor the email of a user")
 }
 
 // mayEnrolFor reports whether p may enrol a device owned by owner: an
@@ -183,17 +209,25 @@ func (s *Server) deviceQuota(r *http.Request) int {
 	return n
 }
 
-func (s *Server) wgQuick(r *http.Request, d *store.Device, priv string) string {
+// wgQuick renders d's wg-quick file and says where its gateway-side
+// values came from.
+func (s *Server) wgQuick(r *http.Request, d *store.Device, priv string) (string, string) {
 	// The settings win; where they say nothing, the most recently seen
 	// gateway's own report of its key, address and routes fills in. Every
 	// value is parsed into its type before rendering: one that does not
 	// parse renders as a placeholder, never as text.
-	gw := s.gatewayReport(r)
-	or := func(v, def string) string {
-		if v != "" {
+	gw, gwName := s.gatewayReport(r)
+	var used []string
+	pick := func(what, key, reported string) string {
+		if v := s.setting(r, key, ""); v != "" {
+			used = append(used, what+" from the console's WireGuard settings")
 			return v
 		}
-		return def
+		if reported != "" {
+			used = append(used, what+" from gateway "+gwName)
+			return reported
+		}
+		return ""
 	}
 	c := wgQuickConfig{Comment: d.Name + " (" + d.ID + ")"}
 	if k, err := parseWGKey(priv); err == nil {
@@ -202,31 +236,39 @@ func (s *Server) wgQuick(r *http.Request, d *store.Device, priv string) string {
 	if a, err := netip.ParsePrefix(d.Address); err == nil {
 		c.Address = a
 	}
-	if dns := s.setting(r, SettingWGDNS, gw.DNS); dns != "" {
+	if dns := pick("DNS", SettingWGDNS, gw.DNS); dns != "" {
 		c.DNS, _ = parseAddrList(dns)
 	}
-	if k, err := parseWGKey(s.setting(r, SettingWGPublicKey, gw.PublicKey)); err == nil {
+	if k, err := parseWGKey(pick("public key", SettingWGPublicKey, gw.PublicKey)); err == nil {
 		c.PublicKey = &k
 	}
-	allowed, err := parsePrefixList(s.setting(r, SettingWGAllowed, or(strings.Join(gw.Routes, ", "), "100.64.0.0/10")))
+	allowed, err := parsePrefixList(pick("allowed IPs", SettingWGAllowed, strings.Join(gw.Routes, ", ")))
 	if err != nil || len(allowed) == 0 {
+		used = append(used, "allowed IPs: the default 100.64.0.0/10 (no setting, no gateway report)")
 		allowed = []netip.Prefix{netip.MustParsePrefix("100.64.0.0/10")}
 	}
 	c.AllowedIPs = allowed
-	if ep, err := parseWGEndpoint(s.setting(r, SettingWGEndpoint, gw.Endpoint)); err == nil {
+	if ep, err := parseWGEndpoint(pick("endpoint", SettingWGEndpoint, gw.Endpoint)); err == nil {
 		c.Endpoint = &ep
+	} else {
+		used = append(used, "endpoint: none known yet, fill in the placeholder")
 	}
-	return c.String()
+	if gwName == "" {
+		used = append(used, "no registered gateway has reported yet")
+	}
+	return c.String(), strings.Join(used, "; ")
 }
 
 // gatewayReport is the status of the registered gateway seen most
-// recently that reported its WireGuard public key; zero if none did.
-func (s *Server) gatewayReport(r *http.Request) controlplane.Status {
+// recently that reported its WireGuard public key, and that gateway's
+// name; zero if none did.
+func (s *Server) gatewayReport(r *http.Request) (controlplane.Status, string) {
 	gs, err := s.st.ListGateways(r.Context())
 	if err != nil {
-		return controlplane.Status{}
+		return controlplane.Status{}, ""
 	}
 	var best controlplane.Status
+	var name string
 	var seen time.Time
 	for _, g := range gs {
 		var st controlplane.Status
@@ -234,10 +276,10 @@ func (s *Server) gatewayReport(r *http.Request) controlplane.Status {
 			continue
 		}
 		if g.LastSeen.After(seen) {
-			best, seen = st, g.LastSeen
+			best, name, seen = st, g.Name, g.LastSeen
 		}
 	}
-	return best
+	return best, name
 }
 
 // qrPNG renders text as a QR code PNG, base64-encoded.

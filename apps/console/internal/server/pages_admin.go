@@ -107,7 +107,8 @@ func (s *Server) renderGateways(w http.ResponseWriter, r *http.Request, p *princ
 		return
 	}
 	l := ui.List{Page: s.pageOf(r, p, "Gateways", "gateways"), Heading: "Gateways", Result: res,
-		Table: ui.Table{Head: []string{"Name", "State", "Last seen", "Bundle", "Peers", "Flows", "Version"}}}
+		Table: ui.Table{Head: []string{"Name", "State", "Last seen", "Bundle", "Peers", "Flows", "Version"}},
+		Links: []ui.Link{{Label: "WireGuard settings for devices", URL: "/settings/wireguard"}}}
 	if allowed(permOps, p.role) {
 		l.Form = []ui.Field{{Name: "name", Label: "Gateway name", Required: true}}
 		l.Action, l.Submit, l.RowActions = "/gateways", "Add gateway", []string{"revoke"}
@@ -140,17 +141,14 @@ func (s *Server) pageGatewayPost(w http.ResponseWriter, r *http.Request, p *prin
 		s.redirect(w, r, "/gateways", flashError, "not added: "+err.Error())
 		return
 	}
-	res := &ui.Result{Title: "Registration token for " + g.Name + " (shown once, valid 24 hours)", Lines: []string{tok},
-		Text: "gateway run --console " + consoleURL(r) + " --token " + tok}
-	s.renderGateways(w, r, p, res)
-}
-
-func consoleURL(r *http.Request) string {
-	scheme := "http"
-	if r.TLS != nil {
-		scheme = "https"
+	pool, err := s.addressPool(r)
+	if err != nil {
+		s.redirect(w, r, "/gateways", flashError, "added, but "+err.Error())
+		return
 	}
-	return scheme + "://" + r.Host
+	res := &ui.Result{Title: "Set up " + g.Name + ": the registration token below is shown once and valid 24 hours",
+		Text: gatewaySetup(consoleURL(r), g.Name, tok, pool)}
+	s.renderGateways(w, r, p, res)
 }
 
 func (s *Server) pageGatewayRevoke(w http.ResponseWriter, r *http.Request, p *principal) {
@@ -168,21 +166,41 @@ func (s *Server) pageDevices(w http.ResponseWriter, r *http.Request, p *principa
 
 func (s *Server) renderDevices(w http.ResponseWriter, r *http.Request, p *principal, res *ui.Result) {
 	o := listOpts(r)
-	ds, err := s.st.ListDevices(r.Context(), r.URL.Query().Get("owner"), o)
-	if err != nil {
-		s.pageError(w, r, err)
-		return
-	}
-	l := ui.List{Page: s.pageOf(r, p, "Devices", "devices"), Heading: "Devices", Query: o.Query, Result: res,
-		Table: ui.Table{Head: []string{"ID", "Name", "Owner", "Address", "Public key", "State", "Session until", "Posture"}}}
-	if allowed(permOps, p.role) {
-		owner := ""
+	// Operators and admins see every device; everybody else their own.
+	all := allowed(permOps, p.role)
+	owner := r.URL.Query().Get("owner")
+	if !all {
+		owner = ""
 		if p.user != nil {
 			owner = p.user.ID
 		}
-		l.Form = []ui.Field{{Name: "name", Label: "Device name", Required: true}, {Name: "owner", Label: "Owner (user id)", Value: owner},
+	}
+	var ds []store.Device
+	if all || owner != "" {
+		var err error
+		if ds, err = s.st.ListDevices(r.Context(), owner, o); err != nil {
+			s.pageError(w, r, err)
+			return
+		}
+	}
+	heading := "Devices"
+	if !all {
+		heading = "Your devices"
+	}
+	l := ui.List{Page: s.pageOf(r, p, "Devices", "devices"), Heading: heading, Query: o.Query, Result: res,
+		Table: ui.Table{Head: []string{"ID", "Name", "Owner", "Address", "Public key", "State", "Session until", "Posture"}}}
+	if all {
+		self := ""
+		if p.user != nil {
+			self = p.user.Email
+		}
+		l.Form = []ui.Field{{Name: "name", Label: "Device name", Required: true}, {Name: "owner", Label: "Owner (email or user id)", Value: self},
 			{Name: "public_key", Label: "Public key (empty: generate a key pair)"}}
-		l.Action, l.Submit, l.RowActions = "/devices", "Enrol device", []string{"disable", "enable"}
+		l.Action, l.Submit, l.RowActions = "/devices", "Enrol device", []string{"disable", "enable", "renew"}
+	} else if p.user != nil {
+		l.Form = []ui.Field{{Name: "name", Label: "Device name", Required: true},
+			{Name: "public_key", Label: "Public key (empty: generate a key pair)"}}
+		l.Action, l.Submit, l.RowActions = "/devices/mine", "Enrol one of your devices", []string{"renew"}
 	}
 	for _, d := range ds {
 		state, tone := "active", ""
@@ -198,9 +216,10 @@ func (s *Server) renderDevices(w http.ResponseWriter, r *http.Request, p *princi
 }
 
 func (s *Server) pageDevicePost(w http.ResponseWriter, r *http.Request, p *principal) {
-	owner := r.PostFormValue("owner")
-	if owner == "" && p.user != nil {
-		owner = p.user.ID
+	owner, err := s.resolveOwner(r.Context(), r.PostFormValue("owner"), p)
+	if err != nil {
+		s.redirect(w, r, "/devices", flashError, "not enrolled: "+err.Error())
+		return
 	}
 	if !mayEnrolFor(p, owner) {
 		s.redirect(w, r, "/devices", flashError, "not enrolled: only an admin may enrol a device for another user")
@@ -208,14 +227,10 @@ func (s *Server) pageDevicePost(w http.ResponseWriter, r *http.Request, p *princ
 	}
 	e, err := s.EnrolDevice(r, owner, r.PostFormValue("name"), strings.TrimSpace(r.PostFormValue("public_key")), nil, p, 0)
 	if err != nil {
-		s.redirect(w, r, "/devices", flashError, "not enrolled: "+err.Error())
+		s.redirect(w, r, "/devices", flashError, "not enrolled: "+enrolMessage(err))
 		return
 	}
-	res := &ui.Result{Title: "wg-quick configuration for " + e.Device.Name, Text: e.Config, QR: e.QR}
-	if e.PrivateKey != "" {
-		res.Title += " (contains the private key: shown once)"
-	}
-	s.renderDevices(w, r, p, res)
+	s.renderDevices(w, r, p, enrolmentResult(e))
 }
 
 func (s *Server) pageDeviceToggle(disable bool) func(http.ResponseWriter, *http.Request, *principal) {

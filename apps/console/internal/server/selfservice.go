@@ -1,6 +1,11 @@
 package server
 
-import "net/http"
+import (
+	"errors"
+	"net/http"
+
+	"github.com/gonaut/gonaut/apps/console/internal/store"
+)
 
 // Self-service: every user, whatever their console role, enrols their own
 // devices and renews their devices' sessions. A renewal needs a session
@@ -30,23 +35,41 @@ func (s *Server) apiSelfEnrol(w http.ResponseWriter, r *http.Request, p *princip
 }
 
 func (s *Server) apiSelfRenew(w http.ResponseWriter, r *http.Request, p *principal) {
-	if p.user == nil || p.session == nil || !p.session.MFA {
+	d, err := s.renewOwnDevice(r, p, r.PathValue("id"))
+	switch {
+	case errors.Is(err, errRenewNeedsMFA):
 		w.Header().Set("X-Gonaut-Refusal", "mfa")
-		writeError(w, http.StatusForbidden, "mfa_required", "log in with your authenticator to renew a device session")
-		return
+		writeError(w, http.StatusForbidden, "mfa_required", "%s", err.Error())
+	case errors.Is(err, errNotYourDevice):
+		writeError(w, http.StatusNotFound, "not_found", "%s", err.Error())
+	case err != nil:
+		s.storeError(w, err)
+	default:
+		writeJSON(w, http.StatusOK, d)
 	}
-	d, err := s.st.Device(r.Context(), r.PathValue("id"))
+}
+
+var (
+	errRenewNeedsMFA = errors.New("log in with your authenticator to renew a device session")
+	errNotYourDevice = errors.New("no such device of yours")
+)
+
+// renewOwnDevice extends the session of p's own device id and sets its
+// MFA time; p's session must have been opened with MFA.
+func (s *Server) renewOwnDevice(r *http.Request, p *principal, id string) (*store.Device, error) {
+	if p.user == nil || p.session == nil || !p.session.MFA {
+		return nil, errRenewNeedsMFA
+	}
+	d, err := s.st.Device(r.Context(), id)
 	if err != nil || d.Owner != p.user.ID {
-		writeError(w, http.StatusNotFound, "not_found", "no such device of yours")
-		return
+		return nil, errNotYourDevice
 	}
 	now := s.now()
 	d.SessionExpires, d.MFATime = now.Add(s.opts.DeviceSession), now
 	if err := s.st.UpdateDevice(r.Context(), d); err != nil {
-		s.storeError(w, err)
-		return
+		return nil, err
 	}
 	s.audit(r.Context(), p.name(), "device.renew", d.Name, "", map[string]string{"device": d.ID})
 	s.changed()
-	writeJSON(w, http.StatusOK, d)
+	return d, nil
 }

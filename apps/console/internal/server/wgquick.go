@@ -132,6 +132,11 @@ func noControl(s string) string {
 	}, s)
 }
 
+// dnsNote precedes the DNS line of a rendered config: wg-quick up needs
+// resolvconf for it.
+const dnsNote = "# DNS needs resolvconf for wg-quick on Linux: apt install openresolv\n" +
+	"# (Debian, Ubuntu), or delete the DNS line and resolve the gateway's names yourself.\n"
+
 func (c *wgQuickConfig) String() string {
 	var b strings.Builder
 	b.WriteString("[Interface]\n")
@@ -149,6 +154,9 @@ func (c *wgQuickConfig) String() string {
 		for i, a := range c.DNS {
 			ds[i] = a.String()
 		}
+		// wg-quick hands DNS to resolvconf, which minimal Debian and
+		// Ubuntu installs lack: "resolvconf: command not found".
+		b.WriteString(dnsNote)
 		fmt.Fprintf(&b, "DNS = %s\n", strings.Join(ds, ", "))
 	}
 	b.WriteString("\n[Peer]\n")

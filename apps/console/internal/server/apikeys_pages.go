@@ -1,0 +1,124 @@
+package server
+
+import (
+	"net/http"
+	"strconv"
+	"strings"
+
+	"github.com/gonaut/gonaut/apps/console/internal/store"
+	"github.com/gonaut/gonaut/apps/console/internal/ui"
+)
+
+// The API keys page: an admin lists, creates and revokes their own keys,
+// with the same checks as /api/v1/apikeys (a key's role is one its owner
+// holds, its lifetime 1 to MaxAPIKeyDays days). The secret is shown once.
+
+func (s *Server) pageAPIKeys(w http.ResponseWriter, r *http.Request, p *principal) {
+	s.renderAPIKeys(w, r, p, nil)
+}
+
+// ownKeys are p's keys, the revoked ones last.
+func (s *Server) ownKeys(r *http.Request, p *principal) ([]store.APIKey, error) {
+	ks, err := s.st.ListAPIKeys(r.Context())
+	if err != nil || p.user == nil {
+		return nil, err
+	}
+	var own, revoked []store.APIKey
+	for _, k := range ks {
+		switch {
+		case k.Owner != p.user.ID:
+		case k.Revoked:
+			revoked = append(revoked, k)
+		default:
+			own = append(own, k)
+		}
+	}
+	return append(own, revoked...), nil
+}
+
+func (s *Server) renderAPIKeys(w http.ResponseWriter, r *http.Request, p *principal, res *ui.Result) {
+	ks, err := s.ownKeys(r, p)
+	if err != nil {
+		s.pageError(w, r, err)
+		return
+	}
+	roles := make([]string, len(store.Roles))
+	for i, role := range store.Roles {
+		roles[i] = string(role)
+	}
+	l := ui.List{Page: s.pageOf(r, p, "API keys", ""), Heading: "Your API keys", Result: res,
+		Table: ui.Table{Head: []string{"ID", "Name", "Role", "Created", "Expires", "Last used", "State"}},
+		Form: []ui.Field{
+			{Name: "name", Label: "Key name (what uses it)", Required: true},
+			{Name: "role", Label: "Role (at most your own)", Options: roles, Value: string(store.RoleViewer)},
+			{Name: "expires_in_days", Label: "Expires after (days, 1 to " + strconv.Itoa(MaxAPIKeyDays) + ")", Value: strconv.Itoa(DefaultAPIKeyDays), Required: true},
+		},
+		Action: "/apikeys", Submit: "Create API key", RowActions: []string{"revoke"}}
+	now := s.now()
+	for _, k := range ks {
+		state, tone := "active", ""
+		switch {
+		case k.Revoked:
+			state, tone = "revoked", "muted"
+		case !k.Expires.IsZero() && now.After(k.Expires):
+			state, tone = "expired", "muted"
+		}
+		l.Table.Rows = append(l.Table.Rows, ui.Row{ID: k.ID, Tone: tone, Cells: []string{k.ID, k.Name, string(k.Role), when(k.Created), when(k.Expires), when(k.LastUsed), state}})
+	}
+	s.render(w, r, http.StatusOK, ui.ListPage(l))
+}
+
+func (s *Server) pageAPIKeyPost(w http.ResponseWriter, r *http.Request, p *principal) {
+	name := strings.TrimSpace(r.PostFormValue("name"))
+	if name == "" {
+		s.redirect(w, r, "/apikeys", flashError, "not created: give the key a name, e.g. the tool that will use it")
+		return
+	}
+	days, err := strconv.Atoi(strings.TrimSpace(r.PostFormValue("expires_in_days")))
+	if err != nil {
+		s.redirect(w, r, "/apikeys", flashError, "not created: the lifetime must be a whole number of days, 1 to "+strconv.Itoa(MaxAPIKeyDays))
+		return
+	}
+	if days == 0 {
+		days = -1 // the form asks for a lifetime; 0 is not "the default" here
+	}
+	k, secret, err := s.newKeyFor(r, p, keyRequest{Name: name, Role: store.Role(r.PostFormValue("role")), ExpiresInDays: days})
+	if err != nil {
+		msg := "the console could not store the key; try again"
+		if refused, ok := err.(keyRefusal); ok {
+			msg = refused.msg
+		}
+		s.redirect(w, r, "/apikeys", flashError, "not created: "+msg)
+		return
+	}
+	s.renderAPIKeys(w, r, p, &ui.Result{
+		Title: "API key " + k.Name + " (" + string(k.Role) + ", expires " + when(k.Expires) + "): copy it now, it is shown once",
+		Text:  secret,
+		Lines: []string{"Send it as: Authorization: Bearer " + secret},
+	})
+}
+
+func (s *Server) pageAPIKeyRevoke(w http.ResponseWriter, r *http.Request, p *principal) {
+	id := r.PathValue("id")
+	ks, err := s.ownKeys(r, p)
+	if err != nil {
+		s.pageError(w, r, err)
+		return
+	}
+	var found *store.APIKey
+	for i := range ks {
+		if ks[i].ID == id {
+			found = &ks[i]
+		}
+	}
+	if found == nil {
+		s.redirect(w, r, "/apikeys", flashError, "not revoked: no such key of yours")
+		return
+	}
+	if err := s.st.RevokeAPIKey(r.Context(), id); err != nil {
+		s.redirect(w, r, "/apikeys", flashError, "not revoked: the console could not store the change; try again")
+		return
+	}
+	s.audit(r.Context(), p.name(), "apikey.revoke", id, "", nil)
+	s.redirect(w, r, "/apikeys", flashInfo, "API key "+found.Name+" revoked.")
+}

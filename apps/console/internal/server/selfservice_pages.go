@@ -1,0 +1,72 @@
+package server
+
+import (
+	"errors"
+	"net/http"
+	"strings"
+
+	"github.com/gonaut/gonaut/apps/console/internal/store"
+	"github.com/gonaut/gonaut/apps/console/internal/ui"
+)
+
+// The Devices page's self-service forms: every user enrols their own
+// devices (within the quota) and renews their sessions, as the
+// /api/v1/me/devices routes do.
+
+func (s *Server) pageSelfEnrol(w http.ResponseWriter, r *http.Request, p *principal) {
+	if p.user == nil {
+		s.redirect(w, r, "/devices", flashError, "not enrolled: devices belong to users; log in as the device's owner")
+		return
+	}
+	e, err := s.EnrolDevice(r, p.user.ID, r.PostFormValue("name"), strings.TrimSpace(r.PostFormValue("public_key")), nil, p, s.deviceQuota(r))
+	if err != nil {
+		s.redirect(w, r, "/devices", flashError, "not enrolled: "+enrolMessage(err))
+		return
+	}
+	s.renderDevices(w, r, p, enrolmentResult(e))
+}
+
+func (s *Server) pageSelfRenew(w http.ResponseWriter, r *http.Request, p *principal) {
+	d, err := s.renewOwnDevice(r, p, r.PathValue("id"))
+	if err != nil {
+		msg := err.Error()
+		if !errors.Is(err, errRenewNeedsMFA) && !errors.Is(err, errNotYourDevice) {
+			msg = enrolMessage(err)
+		}
+		s.redirect(w, r, "/devices", flashError, "not renewed: "+msg)
+		return
+	}
+	s.redirect(w, r, "/devices", flashInfo, "Session of "+d.Name+" renewed until "+when(d.SessionExpires)+".")
+}
+
+// enrolmentResult is what the Devices page shows after an enrolment: the
+// wg-quick file, its QR code and where its values came from.
+func enrolmentResult(e *Enrolment) *ui.Result {
+	res := &ui.Result{Title: "wg-quick configuration for " + e.Device.Name, Text: e.Config, QR: e.QR, Lines: []string{"Values used: " + e.Source}}
+	if strings.Contains(e.Config, "\nDNS = ") {
+		res.Lines = append(res.Lines, wgQuickUpNote)
+	}
+	if e.PrivateKey != "" {
+		res.Title += " (contains the private key: shown once)"
+	}
+	return res
+}
+
+// wgQuickUpNote is shown next to a config with a DNS line.
+const wgQuickUpNote = "On Linux: save it as /etc/wireguard/gonaut.conf and run sudo wg-quick up gonaut. " +
+	"wg-quick sets the DNS line through resolvconf: on minimal Debian or Ubuntu, first apt install openresolv (else it fails with \"resolvconf: command not found\"), or delete the DNS line."
+
+// enrolMessage says why an enrolment or a renewal failed in words a
+// person can act on, never the store's own.
+func enrolMessage(err error) string {
+	var invalid errString
+	switch {
+	case errors.As(err, &invalid):
+		return string(invalid)
+	case errors.Is(err, store.ErrQuota):
+		return "the device quota is reached; disable or remove one of the devices first, or ask an admin to raise " + SettingDeviceQuota
+	case errors.Is(err, store.ErrPoolFull):
+		return "the tunnel address pool is full; an admin must widen " + SettingWGNetwork
+	}
+	return "the console could not store the device; try again"
+}

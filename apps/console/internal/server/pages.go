@@ -435,7 +435,7 @@ func (s *Server) pagePolicySave(w http.ResponseWriter, r *http.Request, p *princ
 		} else if errors.Is(err, store.ErrInvalid) {
 			e.Error = "Not saved: the name may use letters, digits and _ . : -"
 		} else {
-			e.Error = "Not saved: " + err.Error()
+			e.Error = "Not saved: " + s.storeMessage(err)
 		}
 		s.render(w, r, http.StatusUnprocessableEntity, ui.EditorPage(e))
 		return
@@ -505,7 +505,7 @@ func (s *Server) pageError(w http.ResponseWriter, r *http.Request, err error) {
 	case errors.Is(err, store.ErrNotFound):
 		status, title, msg = http.StatusNotFound, "Not found", "There is nothing at "+r.URL.Path+"."
 	case errors.Is(err, store.ErrInvalid), errors.Is(err, store.ErrConflict):
-		status, title, msg = http.StatusBadRequest, "Not accepted", strings.TrimPrefix(err.Error(), "store: ")
+		status, title, msg = http.StatusBadRequest, "Not accepted", s.storeMessage(err)
 	default:
 		s.log.Error("console: page", "path", r.URL.Path, "err", err)
 	}

@@ -78,7 +78,7 @@ func (s *Server) pageResourcePost(w http.ResponseWriter, r *http.Request, p *pri
 		return
 	}
 	if err := s.st.PutResource(r.Context(), x); err != nil {
-		s.redirect(w, r, "/resources", flashError, "not saved: "+err.Error())
+		s.redirect(w, r, "/resources", flashError, "not saved: "+s.storeMessage(err))
 		return
 	}
 	s.audit(r.Context(), p.name(), "resource.put", x.Name, "", x)
@@ -137,7 +137,7 @@ func (s *Server) renderGateways(w http.ResponseWriter, r *http.Request, p *princ
 func (s *Server) pageGatewayPost(w http.ResponseWriter, r *http.Request, p *principal) {
 	g, tok, err := s.CreateGateway(r, r.PostFormValue("name"), p)
 	if err != nil {
-		s.redirect(w, r, "/gateways", flashError, "not added: "+err.Error())
+		s.redirect(w, r, "/gateways", flashError, "not added: "+s.storeMessage(err))
 		return
 	}
 	res := &ui.Result{Title: "Registration token for " + g.Name + " (shown once, valid 24 hours)", Lines: []string{tok},
@@ -208,7 +208,7 @@ func (s *Server) pageDevicePost(w http.ResponseWriter, r *http.Request, p *princ
 	}
 	e, err := s.EnrolDevice(r, owner, r.PostFormValue("name"), strings.TrimSpace(r.PostFormValue("public_key")), nil, p, 0)
 	if err != nil {
-		s.redirect(w, r, "/devices", flashError, "not enrolled: "+err.Error())
+		s.redirect(w, r, "/devices", flashError, "not enrolled: "+s.storeMessage(err))
 		return
 	}
 	res := &ui.Result{Title: "wg-quick configuration for " + e.Device.Name, Text: e.Config, QR: e.QR}
@@ -293,7 +293,7 @@ func (s *Server) pageUserPost(w http.ResponseWriter, r *http.Request, p *princip
 	}
 	u := &store.User{Email: r.PostFormValue("email"), Name: r.PostFormValue("name"), Role: store.Role(r.PostFormValue("role")), Groups: groups, PasswordHash: HashPassword(pw)}
 	if err := s.st.CreateUser(r.Context(), u); err != nil {
-		s.redirect(w, r, "/users", flashError, "not added: "+err.Error())
+		s.redirect(w, r, "/users", flashError, "not added: "+s.storeMessage(err))
 		return
 	}
 	s.audit(r.Context(), p.name(), "user.create", u.Email, "", map[string]any{"role": u.Role})

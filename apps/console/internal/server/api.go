@@ -179,6 +179,10 @@ func (s *Server) apiCreateUser(w http.ResponseWriter, r *http.Request, p *princi
 		writeError(w, http.StatusBadRequest, "invalid", "password must have at least 12 characters")
 		return
 	}
+	if fe := validPersonName(req.Name); fe != nil {
+		writeFieldError(w, fe)
+		return
+	}
 	u := &store.User{Email: req.Email, Name: req.Name, Role: req.Role, Groups: req.Groups, PasswordHash: HashPassword(req.Password)}
 	if err := s.st.CreateUser(r.Context(), u); err != nil {
 		s.storeError(w, err)
@@ -211,6 +215,12 @@ func (s *Server) apiPatchUser(w http.ResponseWriter, r *http.Request, p *princip
 	if req.Password != nil && len(*req.Password) < 12 {
 		writeError(w, http.StatusBadRequest, "invalid", "password must have at least 12 characters")
 		return
+	}
+	if req.Name != nil {
+		if fe := validPersonName(*req.Name); fe != nil {
+			writeFieldError(w, fe)
+			return
+		}
 	}
 	var hash string
 	if req.Password != nil {
@@ -277,6 +287,10 @@ func (s *Server) apiPutGroup(w http.ResponseWriter, r *http.Request, p *principa
 	if !decode(w, r, &req) {
 		return
 	}
+	if fe := validDescription("description", req.Description); fe != nil {
+		writeFieldError(w, fe)
+		return
+	}
 	g := store.Group{Name: r.PathValue("name"), Description: req.Description}
 	if err := s.st.PutGroup(r.Context(), g); err != nil {
 		s.storeError(w, err)
@@ -327,6 +341,14 @@ func (s *Server) apiPutResource(w http.ResponseWriter, r *http.Request, p *princ
 	}
 	req.Address = strings.TrimSpace(req.Address)
 	if fe := validateResource(r.PathValue("name"), req.Kind, req.Address, req.Port); fe != nil {
+		writeFieldError(w, fe)
+		return
+	}
+	if fe := validLabels("labels", req.Labels); fe != nil {
+		writeFieldError(w, fe)
+		return
+	}
+	if fe := validDescription("note", req.Note); fe != nil {
 		writeFieldError(w, fe)
 		return
 	}
@@ -398,6 +420,9 @@ func (s *Server) apiCreateGateway(w http.ResponseWriter, r *http.Request, p *pri
 // CreateGateway adds a gateway and returns its one-time registration
 // token, valid for 24 hours.
 func (s *Server) CreateGateway(r *http.Request, name string, p *principal) (*store.Gateway, string, error) {
+	if fe := validName("name", name); fe != nil {
+		return nil, "", fe
+	}
 	tok := "gwt_" + randomToken()
 	g := &store.Gateway{Name: name, TokenHash: tokenHash(tok), TokenExpires: s.now().Add(24 * time.Hour)}
 	if err := s.st.CreateGateway(r.Context(), g); err != nil {

@@ -123,11 +123,11 @@ func (s *Server) EnrolDevice(r *http.Request, owner, name, publicKey string, pos
 		// decodes) is no posture, and nobody asserted it.
 		posture = nil
 	}
-	if len(posture) > 0 && !json.Valid(posture) {
-		return nil, errString("posture must be JSON")
+	if fe := validName("name", name); fe != nil {
+		return nil, fe
 	}
-	if name == "" {
-		name = "device"
+	if fe := validPosture("posture", posture); fe != nil {
+		return nil, fe
 	}
 	pool, err := s.addressPool(r)
 	if err != nil {
@@ -276,14 +276,18 @@ func (s *Server) apiPatchDevice(w http.ResponseWriter, r *http.Request, p *princ
 		return
 	}
 	if req.Name != nil {
+		if fe := validName("name", *req.Name); fe != nil {
+			writeFieldError(w, fe)
+			return
+		}
 		d.Name = *req.Name
 	}
 	if req.Disabled != nil {
 		d.Disabled = *req.Disabled
 	}
 	if req.Posture != nil {
-		if !json.Valid(*req.Posture) {
-			writeError(w, http.StatusBadRequest, "invalid", "posture must be JSON")
+		if fe := validPosture("posture", *req.Posture); fe != nil {
+			writeFieldError(w, fe)
 			return
 		}
 		d.Posture = *req.Posture

@@ -57,11 +57,10 @@ func (s *Server) renderResources(w http.ResponseWriter, r *http.Request, p *prin
 
 func (s *Server) pageResourcePost(w http.ResponseWriter, r *http.Request, p *principal) {
 	port, _ := strconv.Atoi(r.PostFormValue("port"))
-	labels := map[string]string{}
-	for _, kv := range strings.Split(r.PostFormValue("labels"), ",") {
-		if k, v, ok := strings.Cut(strings.TrimSpace(kv), "="); ok {
-			labels[strings.TrimSpace(k)] = strings.TrimSpace(v)
-		}
+	labels, fe := parseLabels("labels", r.PostFormValue("labels"))
+	if fe != nil {
+		s.redirect(w, r, "/resources", flashError, "not saved: "+fe.Error())
+		return
 	}
 	kind := r.PostFormValue("kind")
 	if !resourceKinds[kind] {
@@ -206,7 +205,7 @@ func (s *Server) pageDevicePost(w http.ResponseWriter, r *http.Request, p *princ
 		s.redirect(w, r, "/devices", flashError, "not enrolled: only an admin may enrol a device for another user")
 		return
 	}
-	e, err := s.EnrolDevice(r, owner, r.PostFormValue("name"), strings.TrimSpace(r.PostFormValue("public_key")), nil, p, 0)
+	e, err := s.EnrolDevice(r, owner, strings.TrimSpace(r.PostFormValue("name")), strings.TrimSpace(r.PostFormValue("public_key")), nil, p, 0)
 	if err != nil {
 		s.redirect(w, r, "/devices", flashError, "not enrolled: "+s.storeMessage(err))
 		return
@@ -291,7 +290,11 @@ func (s *Server) pageUserPost(w http.ResponseWriter, r *http.Request, p *princip
 			groups = append(groups, g)
 		}
 	}
-	u := &store.User{Email: r.PostFormValue("email"), Name: r.PostFormValue("name"), Role: store.Role(r.PostFormValue("role")), Groups: groups, PasswordHash: HashPassword(pw)}
+	if fe := validPersonName(strings.TrimSpace(r.PostFormValue("name"))); fe != nil {
+		s.redirect(w, r, "/users", flashError, "not added: "+fe.Error())
+		return
+	}
+	u := &store.User{Email: r.PostFormValue("email"), Name: strings.TrimSpace(r.PostFormValue("name")), Role: store.Role(r.PostFormValue("role")), Groups: groups, PasswordHash: HashPassword(pw)}
 	if err := s.st.CreateUser(r.Context(), u); err != nil {
 		s.redirect(w, r, "/users", flashError, "not added: "+s.storeMessage(err))
 		return

@@ -151,6 +151,10 @@ func (s *Server) pageGroupPost(w http.ResponseWriter, r *http.Request, p *princi
 		return
 	}
 	g := store.Group{Name: name, Description: strings.TrimSpace(r.PostFormValue("description"))}
+	if fe := validDescription("description", g.Description); fe != nil {
+		s.redirect(w, r, "/groups", flashError, "not saved: "+fe.Error())
+		return
+	}
 	if err := s.st.PutGroup(r.Context(), g); err != nil {
 		s.redirect(w, r, "/groups", flashError, "not saved: "+s.storeMessage(err))
 		return

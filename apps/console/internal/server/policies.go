@@ -171,6 +171,10 @@ func Validate(ctx context.Context, name, source string) (*Validation, *policy.Se
 		}
 		return v, nil
 	}
+	v.Diagnostics = append(v.Diagnostics, descriptionProblems(doc)...)
+	if len(v.Diagnostics) > 0 {
+		return v, nil
+	}
 	v.OK = true
 	v.Rules = set.Len()
 	for _, t := range set.Tests(ctx) {

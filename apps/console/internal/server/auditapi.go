@@ -13,25 +13,12 @@ import (
 	"github.com/gonaut/gonaut/apps/console/internal/store"
 )
 
-func auditFilter(r *http.Request) store.AuditFilter {
-	q := r.URL.Query()
-	f := store.AuditFilter{
-		Actor: q.Get("actor"), Action: q.Get("action"), Resource: q.Get("resource"),
-		Effect: q.Get("effect"), Gateway: q.Get("gateway"), Query: q.Get("q"),
-	}
-	f.Before, _ = strconv.ParseInt(q.Get("cursor"), 10, 64)
-	f.Limit, _ = strconv.Atoi(q.Get("limit"))
-	if t, err := time.Parse(time.RFC3339, q.Get("since")); err == nil {
-		f.Since = t
-	}
-	if t, err := time.Parse(time.RFC3339, q.Get("until")); err == nil {
-		f.Until = t
-	}
-	return f
-}
-
 func (s *Server) apiListAudit(w http.ResponseWriter, r *http.Request, _ *principal) {
-	f := auditFilter(r)
+	f, fe := parseAuditFilter(r.URL.Query())
+	if fe != nil {
+		writeFieldError(w, fe)
+		return
+	}
 	es, err := s.st.ListAudit(r.Context(), f)
 	if err != nil {
 		s.storeError(w, err)
@@ -55,7 +42,11 @@ func (s *Server) apiExportAudit(w http.ResponseWriter, r *http.Request, p *princ
 		writeError(w, http.StatusBadRequest, "invalid", "format must be csv or jsonl")
 		return
 	}
-	f := auditFilter(r)
+	f, fe := parseAuditFilter(r.URL.Query(), "format")
+	if fe != nil {
+		writeFieldError(w, fe)
+		return
+	}
 	f.Limit = 1000
 	stamp := s.now().Format("20060102-150405")
 	if format == "csv" {

@@ -363,13 +363,16 @@ func (s *Server) pageAlertState(state string) func(http.ResponseWriter, *http.Re
 }
 
 func (s *Server) pageAudit(w http.ResponseWriter, r *http.Request, p *principal) {
-	f := auditFilter(r)
-	es, err := s.st.ListAudit(r.Context(), f)
-	if err != nil {
-		s.pageError(w, r, err)
-		return
-	}
 	q := r.URL.Query()
+	f, fe := parseAuditFilter(q)
+	var es []store.AuditEvent
+	if fe == nil {
+		var err error
+		if es, err = s.st.ListAudit(r.Context(), f); err != nil {
+			s.pageError(w, r, err)
+			return
+		}
+	}
 	a := ui.Audit{List: ui.List{Page: s.pageOf(r, p, "Audit log", "audit"), Query: f.Query,
 		Table: ui.Table{Head: []string{"#", "Time", "Actor", "Action", "Resource", "Effect", "Gateway", "Detail"}},
 		Filters: []ui.Field{{Name: "actor", Label: "User", Value: f.Actor}, {Name: "resource", Label: "Resource", Value: f.Resource},
@@ -392,7 +395,8 @@ func (s *Server) pageAudit(w http.ResponseWriter, r *http.Request, p *principal)
 		}
 		a.Table.Rows = append(a.Table.Rows, ui.Row{Tone: tone, Cells: []string{strconv.FormatInt(e.Seq, 10), when(e.Time), e.Actor, e.Action, e.Resource, e.Effect, e.Gateway, ui.Pretty(e.Detail)}})
 	}
-	if len(es) == clampLimit(f.Limit) {
+	a.Filtered = filtered(f)
+	if len(es) > 0 && len(es) == clampLimit(f.Limit) {
 		q.Set("cursor", strconv.FormatInt(es[len(es)-1].Seq, 10))
 		a.Next = "/audit?" + q.Encode()
 	}
@@ -404,5 +408,10 @@ func (s *Server) pageAudit(w http.ResponseWriter, r *http.Request, p *principal)
 		}
 		a.Verify = &ui.VerifyResult{OK: rep.OK, Entries: rep.Entries, BrokenAt: rep.BrokenAt, Reason: rep.Reason}
 	}
-	s.render(w, r, http.StatusOK, ui.AuditPage(a))
+	status := http.StatusOK
+	if fe != nil {
+		// The page keeps the filters as typed and says which to fix.
+		status, a.Error = http.StatusBadRequest, "Filter not applied: "+fe.Error()
+	}
+	s.render(w, r, status, ui.AuditPage(a))
 }

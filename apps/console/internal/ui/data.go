@@ -147,6 +147,9 @@ type List struct {
 	Filters []Field
 	// Links are extra links (exports).
 	Links []Link
+	// Filtered says the table is narrowed by a search or filter, so an
+	// empty one means no entry matches rather than none exists.
+	Filtered bool
 	// Choice, when set, adds a column with a select and a button per row,
 	// posting the chosen value to Action+"/"+row.ID+"/"+Choice.Name.
 	Choice *Choice

@@ -342,9 +342,11 @@ func (s *Server) pagePolicies(w http.ResponseWriter, r *http.Request, p *princip
 func policyList(l ui.List) templ.Component { return ui.ListPage(l) }
 
 func (s *Server) pagePolicyNew(w http.ResponseWriter, r *http.Request, p *principal) {
-	e := ui.Editor{Page: s.pageOf(r, p, "New policy", "policies"), IsNew: true, Source: "description: A new policy\nrules:\n  - id: example\n    effect: allow\n    when: 'true'\n"}
+	e := ui.Editor{Page: s.pageOf(r, p, "New policy", "policies"), IsNew: true}
 	if t, ok := policy.TemplateByName(r.URL.Query().Get("template")); ok {
 		e.Source, e.Name = string(t.Source), t.Name
+	} else {
+		e.Name, e.Source = s.policyStart(r.Context())
 	}
 	s.render(w, r, http.StatusOK, ui.EditorPage(e))
 }

@@ -461,12 +461,18 @@ func (s *Server) pagePolicyHistory(w http.ResponseWriter, r *http.Request, p *pr
 	for _, v := range vs {
 		h.Versions = append(h.Versions, ui.Version{Version: v.Version, Author: v.Author, Message: v.Message, Time: v.Time})
 	}
+	h.Current = vs[0].Version
 	to, _ := strconv.Atoi(r.URL.Query().Get("to"))
 	if to == 0 {
 		to = vs[0].Version
 	}
-	if to > 1 {
-		if d, err := s.policyDiff(r, name, to-1, to); err == nil {
+	from := to - 1
+	if c, _ := strconv.Atoi(r.URL.Query().Get("rollback")); c > 0 && c != h.Current {
+		// Confirming a rollback shows what it would change.
+		h.Confirm, from, to = c, h.Current, c
+	}
+	if from >= 1 {
+		if d, err := s.policyDiff(r, name, from, to); err == nil {
 			h.From, h.To = d.From, d.To
 			for _, l := range d.Lines {
 				h.Diff = append(h.Diff, ui.DiffLine{Op: l.Op, Text: l.Text})
@@ -478,7 +484,18 @@ func (s *Server) pagePolicyHistory(w http.ResponseWriter, r *http.Request, p *pr
 
 func (s *Server) pagePolicyRollback(w http.ResponseWriter, r *http.Request, p *principal) {
 	v, _ := strconv.Atoi(r.PostFormValue("version"))
+	history := "/policies/" + url.PathEscape(r.PathValue("name")) + "/history"
+	if r.PostFormValue("confirm") != "yes" {
+		// A rollback changes what every gateway enforces: ask first.
+		http.Redirect(w, r, history+"?rollback="+strconv.Itoa(v), http.StatusSeeOther)
+		return
+	}
 	pv, err := s.Rollback(r, r.PathValue("name"), v, p)
+	var current errString
+	if errors.As(err, &current) {
+		s.redirect(w, r, history, flashError, "Not rolled back: "+string(current)+".")
+		return
+	}
 	var ve *validationError
 	if errors.As(err, &ve) {
 		s.redirect(w, r, "/policies/"+url.PathEscape(r.PathValue("name"))+"/history", flashError, fmt.Sprintf("Not rolled back to version %d: %s.", v, ve.Error()))

@@ -342,9 +342,26 @@ func (s *Server) pageAlerts(w http.ResponseWriter, r *http.Request, p *principal
 		if a.State != "open" {
 			tone = "muted"
 		}
-		l.Table.Rows = append(l.Table.Rows, ui.Row{ID: a.ID, Tone: tone, Href: "/alerts/" + url.PathEscape(a.ID), Cells: []string{when(a.Time), a.Severity, a.Kind, a.Subject, a.Message, a.State, ui.Pretty(a.Evidence)}})
+		row := ui.Row{ID: a.ID, Tone: tone, Href: "/alerts/" + url.PathEscape(a.ID), Cells: []string{when(a.Time), a.Severity, a.Kind, a.Subject, a.Message, a.State, ui.Pretty(a.Evidence)}}
+		if l.RowActions != nil {
+			row.Actions = alertActions(a.State)
+		}
+		l.Table.Rows = append(l.Table.Rows, row)
 	}
 	s.render(w, r, http.StatusOK, ui.ListPage(l))
+}
+
+// alertActions is what an alert in state may still become: an open one
+// acknowledged or resolved, an acknowledged one resolved, a resolved one
+// nothing.
+func alertActions(state string) []string {
+	switch state {
+	case "open":
+		return []string{"acknowledge", "resolve"}
+	case "acknowledged":
+		return []string{"resolve"}
+	}
+	return []string{}
 }
 
 func (s *Server) pageAlertState(state string) func(http.ResponseWriter, *http.Request, *principal) {

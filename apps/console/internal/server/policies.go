@@ -412,6 +412,9 @@ func (s *Server) deletePolicy(ctx context.Context, name string) error {
 func (s *Server) Rollback(r *http.Request, name string, version int, p *principal) (*store.PolicyVersion, error) {
 	s.policyMu.Lock()
 	defer s.policyMu.Unlock()
+	if cur, err := s.st.Policy(r.Context(), name); err == nil && cur.Version == version {
+		return nil, errString("version " + strconv.Itoa(version) + " is already the current version")
+	}
 	old, err := s.st.PolicyVersion(r.Context(), name, version)
 	if err != nil {
 		return nil, err

@@ -52,6 +52,17 @@ type Row struct {
 	Href string
 	// Tone colours the row: "", "allow", "deny", "muted".
 	Tone string
+	// Actions, when not nil, replaces the list's RowActions for this row
+	// (empty: none), so that a row offers only what applies to it.
+	Actions []string
+}
+
+// ActionsOr is the row's actions: its own when set, else def.
+func (r Row) ActionsOr(def []string) []string {
+	if r.Actions != nil {
+		return r.Actions
+	}
+	return def
 }
 
 // Table is a titled table.
@@ -115,6 +126,11 @@ type History struct {
 	Versions []Version
 	From, To int
 	Diff     []DiffLine
+	// Current is the version in force; it offers no rollback.
+	Current int
+	// Confirm, when set, is the version a rollback to waits to be
+	// confirmed.
+	Confirm int
 }
 
 // DiffLine is one line of a diff.

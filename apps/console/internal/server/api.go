@@ -37,6 +37,7 @@ func (s *Server) apiRoutes() []route {
 		{method: "POST", path: "/api/v1/devices", perm: permOps, h: s.apiEnrolDevice},
 		{method: "GET", path: "/api/v1/devices/{id}", perm: permRead, h: s.apiGetDevice},
 		{method: "PATCH", path: "/api/v1/devices/{id}", perm: permOps, h: s.apiPatchDevice},
+		{method: "DELETE", path: "/api/v1/devices/{id}", perm: permOps, h: s.apiDeleteDevice},
 
 		{method: "GET", path: "/api/v1/resources", perm: permRead, h: s.apiListResources},
 		{method: "GET", path: "/api/v1/resources/{name}", perm: permRead, h: s.apiGetResource},

@@ -304,3 +304,26 @@ func (s *Server) apiPatchDevice(w http.ResponseWriter, r *http.Request, p *princ
 	s.changed()
 	writeJSON(w, http.StatusOK, d)
 }
+
+func (s *Server) apiDeleteDevice(w http.ResponseWriter, r *http.Request, p *principal) {
+	if _, err := s.deleteDevice(r.Context(), r.PathValue("id"), p); err != nil {
+		s.storeError(w, err)
+		return
+	}
+	w.WriteHeader(http.StatusNoContent)
+}
+
+// deleteDevice removes a device, records who did, and wakes the gateways,
+// whose next bundle no longer has its peer.
+func (s *Server) deleteDevice(ctx context.Context, id string, p *principal) (*store.Device, error) {
+	d, err := s.st.Device(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	if err := s.st.DeleteDevice(ctx, id); err != nil {
+		return nil, err
+	}
+	s.audit(ctx, p.name(), "device.delete", d.Name, "", map[string]string{"device": d.ID, "owner": d.Owner, "public_key": d.PublicKey})
+	s.changed()
+	return d, nil
+}

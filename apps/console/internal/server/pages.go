@@ -63,6 +63,7 @@ func (s *Server) pageRoutes() []route {
 		pg("POST", "/devices", permOps, s.pageDevicePost),
 		pg("POST", "/devices/{id}/disable", permOps, s.pageDeviceToggle(true)),
 		pg("POST", "/devices/{id}/enable", permOps, s.pageDeviceToggle(false)),
+		pg("POST", "/devices/{id}/delete", permOps, s.pageDeviceDelete),
 		pg("GET", "/users", permRead, s.pageUsers),
 		pg("POST", "/users", permAdmin, s.pageUserPost),
 		pg("POST", "/users/{id}/disable", permAdmin, s.pageUserToggle(true)),

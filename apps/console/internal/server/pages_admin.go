@@ -181,7 +181,7 @@ func (s *Server) renderDevices(w http.ResponseWriter, r *http.Request, p *princi
 		}
 		l.Form = []ui.Field{{Name: "name", Label: "Device name", Required: true}, {Name: "owner", Label: "Owner (user id)", Value: owner},
 			{Name: "public_key", Label: "Public key (empty: generate a key pair)"}}
-		l.Action, l.Submit, l.RowActions = "/devices", "Enrol device", []string{"disable", "enable"}
+		l.Action, l.Submit, l.RowActions = "/devices", "Enrol device", []string{"disable", "enable", "delete"}
 	}
 	for _, d := range ds {
 		state, tone := "active", ""
@@ -233,6 +233,15 @@ func (s *Server) pageDeviceToggle(disable bool) func(http.ResponseWriter, *http.
 		s.changed()
 		s.redirect(w, r, "/devices", flashInfo, fmt.Sprintf("Device %s %s.", d.Name, map[bool]string{true: "disabled", false: "enabled"}[disable]))
 	}
+}
+
+func (s *Server) pageDeviceDelete(w http.ResponseWriter, r *http.Request, p *principal) {
+	d, err := s.deleteDevice(r.Context(), r.PathValue("id"), p)
+	if err != nil {
+		s.pageError(w, r, err)
+		return
+	}
+	s.redirect(w, r, "/devices", flashInfo, "Deleted device "+d.Name+"; gateways drop it with their next bundle.")
 }
 
 func (s *Server) pageUsers(w http.ResponseWriter, r *http.Request, p *principal) {

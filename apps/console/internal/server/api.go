@@ -180,7 +180,7 @@ func (s *Server) apiCreateUser(w http.ResponseWriter, r *http.Request, p *princi
 		writeError(w, http.StatusBadRequest, "invalid", "password must have at least 12 characters")
 		return
 	}
-	if fe := validPersonName(req.Name); fe != nil {
+	if fe := validNewUser(req.Email, req.Name, req.Role); fe != nil {
 		writeFieldError(w, fe)
 		return
 	}
@@ -219,6 +219,12 @@ func (s *Server) apiPatchUser(w http.ResponseWriter, r *http.Request, p *princip
 	}
 	if req.Name != nil {
 		if fe := validPersonName(*req.Name); fe != nil {
+			writeFieldError(w, fe)
+			return
+		}
+	}
+	if req.Role != nil {
+		if fe := validRole(*req.Role); fe != nil {
 			writeFieldError(w, fe)
 			return
 		}

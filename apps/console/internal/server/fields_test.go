@@ -26,6 +26,7 @@ func TestFieldLimitsOverHTTP(t *testing.T) {
 	huge := strings.Repeat("x", 2<<20-100)
 	long := strings.Repeat("n", 100000)
 	str := func(s string) *string { return &s }
+	rolePtr := func(r store.Role) *store.Role { return &r }
 	raw := func(s string) *json.RawMessage { m := json.RawMessage(s); return &m }
 	policyWith := func(desc string) draft {
 		return draft{Name: "long", Source: "description: " + desc + "\nrules:\n  - id: r\n    effect: allow\n    when: 'false'\n"}
@@ -51,6 +52,10 @@ func TestFieldLimitsOverHTTP(t *testing.T) {
 		{store.RoleAdmin, "PUT", "/api/v1/groups/eng", groupRequest{Description: huge}, "description"},
 		{store.RoleAdmin, "POST", "/api/v1/users", userRequest{Email: "bob@example.com", Name: long, Role: store.RoleViewer, Password: "correct horse battery"}, "name"},
 		{store.RoleAdmin, "PATCH", "/api/v1/users/" + u.ID, userPatch{Name: str(long)}, "name"},
+		{store.RoleAdmin, "POST", "/api/v1/users", userRequest{Email: "", Role: store.RoleViewer, Password: "correct horse battery"}, "email"},
+		{store.RoleAdmin, "POST", "/api/v1/users", userRequest{Email: "not an email", Role: store.RoleViewer, Password: "correct horse battery"}, "email"},
+		{store.RoleAdmin, "POST", "/api/v1/users", userRequest{Email: "bob@example.com", Role: "boss", Password: "correct horse battery"}, "role"},
+		{store.RoleAdmin, "PATCH", "/api/v1/users/" + u.ID, userPatch{Role: rolePtr("boss")}, "role"},
 		{store.RoleOperator, "POST", "/api/v1/gateways", gatewayRequest{Name: long}, "name"},
 		{store.RoleOperator, "POST", "/api/v1/gateways", gatewayRequest{Name: ""}, "name"},
 	} {
@@ -83,6 +88,9 @@ func TestFieldLimitsOverHTTP(t *testing.T) {
 	}
 	if gs, err := e.st.ListGroups(bg); err != nil || len(gs) != 1 || gs[0].Description != "engineers" {
 		t.Errorf("groups after refusals: %+v, %v", gs, err)
+	}
+	if us, _ := e.st.ListUsers(bg, store.ListOptions{}); len(us) != 1 || us[0].Role != store.RoleViewer || us[0].Name != u.Name {
+		t.Errorf("users after refusals: %+v", us)
 	}
 	if gs, _ := e.st.ListGateways(bg); len(gs) != 0 {
 		t.Errorf("%d gateways after refusals", len(gs))
@@ -145,7 +153,7 @@ func FuzzParseLabels(f *testing.F) {
 // FuzzFieldValidators: names, descriptions and postures the validators
 // accept are within their documented limits.
 func FuzzFieldValidators(f *testing.F) {
-	for _, s := range []string{"laptop", "", " x", "a\nb", "a\x00b", "\xff", strings.Repeat("é", 101), `{"os":"linux"}`, `"not an object"`, `[1]`, `{} {}`, `null`} {
+	for _, s := range []string{"laptop", "", " x", "a\nb", "a\x00b", "\xff", strings.Repeat("é", 101), `{"os":"linux"}`, `"not an object"`, `[1]`, `{} {}`, `null`, "ann@example.com", "a@b@c", "@x", "a b@c"} {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, s string) {
@@ -157,6 +165,11 @@ func FuzzFieldValidators(f *testing.F) {
 		if validDescription("description", s) == nil {
 			if !utf8.ValidString(s) || utf8.RuneCountInString(s) > MaxDescriptionLen || strings.ContainsRune(s, 0) {
 				t.Fatalf("validDescription accepted %q", s)
+			}
+		}
+		if validEmail(s) == nil {
+			if len(s) > maxEmailLen || strings.Count(s, "@") != 1 || strings.HasPrefix(s, "@") || strings.HasSuffix(s, "@") || strings.ContainsAny(s, " \t\n\r\x00") {
+				t.Fatalf("validEmail accepted %q", s)
 			}
 		}
 		if validPosture("posture", json.RawMessage(s)) == nil && strings.TrimSpace(s) != "" && strings.TrimSpace(s) != "null" {

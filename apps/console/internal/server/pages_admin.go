@@ -299,11 +299,11 @@ func (s *Server) pageUserPost(w http.ResponseWriter, r *http.Request, p *princip
 			groups = append(groups, g)
 		}
 	}
-	if fe := validPersonName(strings.TrimSpace(r.PostFormValue("name"))); fe != nil {
+	if fe := validNewUser(strings.TrimSpace(r.PostFormValue("email")), strings.TrimSpace(r.PostFormValue("name")), store.Role(r.PostFormValue("role"))); fe != nil {
 		s.redirect(w, r, "/users", flashError, "not added: "+fe.Error())
 		return
 	}
-	u := &store.User{Email: r.PostFormValue("email"), Name: strings.TrimSpace(r.PostFormValue("name")), Role: store.Role(r.PostFormValue("role")), Groups: groups, PasswordHash: HashPassword(pw)}
+	u := &store.User{Email: strings.TrimSpace(r.PostFormValue("email")), Name: strings.TrimSpace(r.PostFormValue("name")), Role: store.Role(r.PostFormValue("role")), Groups: groups, PasswordHash: HashPassword(pw)}
 	if err := s.st.CreateUser(r.Context(), u); err != nil {
 		s.redirect(w, r, "/users", flashError, "not added: "+s.storeMessage(err))
 		return

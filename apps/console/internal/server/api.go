@@ -39,6 +39,7 @@ func (s *Server) apiRoutes() []route {
 		{method: "POST", path: "/api/v1/devices", perm: permOps, h: s.apiEnrolDevice},
 		{method: "GET", path: "/api/v1/devices/{id}", perm: permRead, h: s.apiGetDevice},
 		{method: "PATCH", path: "/api/v1/devices/{id}", perm: permOps, h: s.apiPatchDevice},
+		{method: "DELETE", path: "/api/v1/devices/{id}", perm: permOps, h: s.apiDeleteDevice},
 
 		{method: "GET", path: "/api/v1/resources", perm: permRead, h: s.apiListResources},
 		{method: "GET", path: "/api/v1/resources/{name}", perm: permRead, h: s.apiGetResource},
@@ -183,6 +184,10 @@ func (s *Server) apiCreateUser(w http.ResponseWriter, r *http.Request, p *princi
 		writeError(w, http.StatusBadRequest, "invalid", "password must have at least 12 characters")
 		return
 	}
+	if fe := validNewUser(req.Email, req.Name, req.Role); fe != nil {
+		writeFieldError(w, fe)
+		return
+	}
 	u := &store.User{Email: req.Email, Name: req.Name, Role: req.Role, Groups: req.Groups, PasswordHash: HashPassword(req.Password)}
 	if err := s.st.CreateUser(r.Context(), u); err != nil {
 		s.storeError(w, err)
@@ -215,6 +220,18 @@ func (s *Server) apiPatchUser(w http.ResponseWriter, r *http.Request, p *princip
 	if req.Password != nil && len(*req.Password) < 12 {
 		writeError(w, http.StatusBadRequest, "invalid", "password must have at least 12 characters")
 		return
+	}
+	if req.Name != nil {
+		if fe := validPersonName(*req.Name); fe != nil {
+			writeFieldError(w, fe)
+			return
+		}
+	}
+	if req.Role != nil {
+		if fe := validRole(*req.Role); fe != nil {
+			writeFieldError(w, fe)
+			return
+		}
 	}
 	var hash string
 	if req.Password != nil {
@@ -281,6 +298,10 @@ func (s *Server) apiPutGroup(w http.ResponseWriter, r *http.Request, p *principa
 	if !decode(w, r, &req) {
 		return
 	}
+	if fe := validDescription("description", req.Description); fe != nil {
+		writeFieldError(w, fe)
+		return
+	}
 	g := store.Group{Name: r.PathValue("name"), Description: req.Description}
 	if err := s.st.PutGroup(r.Context(), g); err != nil {
 		s.storeError(w, err)
@@ -331,6 +352,14 @@ func (s *Server) apiPutResource(w http.ResponseWriter, r *http.Request, p *princ
 	}
 	req.Address = strings.TrimSpace(req.Address)
 	if fe := validateResource(r.PathValue("name"), req.Kind, req.Address, req.Port); fe != nil {
+		writeFieldError(w, fe)
+		return
+	}
+	if fe := validLabels("labels", req.Labels); fe != nil {
+		writeFieldError(w, fe)
+		return
+	}
+	if fe := validDescription("note", req.Note); fe != nil {
 		writeFieldError(w, fe)
 		return
 	}
@@ -402,6 +431,9 @@ func (s *Server) apiCreateGateway(w http.ResponseWriter, r *http.Request, p *pri
 // CreateGateway adds a gateway and returns its one-time registration
 // token, valid for 24 hours.
 func (s *Server) CreateGateway(r *http.Request, name string, p *principal) (*store.Gateway, string, error) {
+	if fe := validName("name", name); fe != nil {
+		return nil, "", fe
+	}
 	tok := "gwt_" + randomToken()
 	g := &store.Gateway{Name: name, TokenHash: tokenHash(tok), TokenExpires: s.now().Add(24 * time.Hour)}
 	if err := s.st.CreateGateway(r.Context(), g); err != nil {

@@ -13,25 +13,13 @@ import (
 	"github.com/gonaut/gonaut/apps/console/internal/store"
 )
 
-func auditFilter(r *http.Request) store.AuditFilter {
-	q := r.URL.Query()
-	f := store.AuditFilter{
-		Actor: q.Get("actor"), Action: q.Get("action"), Resource: q.Get("resource"),
-		Effect: q.Get("effect"), Gateway: q.Get("gateway"), Query: q.Get("q"),
-	}
-	f.Before, _ = strconv.ParseInt(q.Get("cursor"), 10, 64)
-	f.Limit, _ = strconv.Atoi(q.Get("limit"))
-	if t, err := time.Parse(time.RFC3339, q.Get("since")); err == nil {
-		f.Since = t
-	}
-	if t, err := time.Parse(time.RFC3339, q.Get("until")); err == nil {
-		f.Until = t
-	}
-	return f
-}
-
 func (s *Server) apiListAudit(w http.ResponseWriter, r *http.Request, _ *principal) {
-	f, err := s.widenAuditFilter(r, auditFilter(r))
+	pf, fe := parseAuditFilter(r.URL.Query())
+	if fe != nil {
+		writeFieldError(w, fe)
+		return
+	}
+	f, err := s.widenAuditFilter(r, pf)
 	if err != nil {
 		s.storeError(w, err)
 		return
@@ -59,7 +47,12 @@ func (s *Server) apiExportAudit(w http.ResponseWriter, r *http.Request, p *princ
 		writeError(w, http.StatusBadRequest, "invalid", "format must be csv or jsonl")
 		return
 	}
-	f, err := s.widenAuditFilter(r, auditFilter(r))
+	pf, fe := parseAuditFilter(r.URL.Query(), "format")
+	if fe != nil {
+		writeFieldError(w, fe)
+		return
+	}
+	f, err := s.widenAuditFilter(r, pf)
 	if err != nil {
 		s.storeError(w, err)
 		return

@@ -145,7 +145,7 @@ func TestBrowser(t *testing.T) {
 	}
 	do("simulate", chromedp.Click(css("#simulate")), chromedp.WaitVisible(css("#simulation-result")))
 	shot("policy-fixed")
-	if sim := text("#simulation-result"); !strings.Contains(sim, "recorded decisions replayed") {
+	if sim := text("#simulation-result"); !strings.Contains(sim, "replayed:") {
 		t.Errorf("simulation panel = %q", sim)
 	}
 

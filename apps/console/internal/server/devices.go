@@ -128,11 +128,11 @@ func (s *Server) EnrolDevice(r *http.Request, owner, name, publicKey string, pos
 		// decodes) is no posture, and nobody asserted it.
 		posture = nil
 	}
-	if len(posture) > 0 && !json.Valid(posture) {
-		return nil, errString("posture must be JSON")
+	if fe := validName("name", name); fe != nil {
+		return nil, fe
 	}
-	if name == "" {
-		name = "device"
+	if fe := validPosture("posture", posture); fe != nil {
+		return nil, fe
 	}
 	pool, err := s.addressPool(r)
 	if err != nil {
@@ -318,14 +318,18 @@ func (s *Server) apiPatchDevice(w http.ResponseWriter, r *http.Request, p *princ
 		return
 	}
 	if req.Name != nil {
+		if fe := validName("name", *req.Name); fe != nil {
+			writeFieldError(w, fe)
+			return
+		}
 		d.Name = *req.Name
 	}
 	if req.Disabled != nil {
 		d.Disabled = *req.Disabled
 	}
 	if req.Posture != nil {
-		if !json.Valid(*req.Posture) {
-			writeError(w, http.StatusBadRequest, "invalid", "posture must be JSON")
+		if fe := validPosture("posture", *req.Posture); fe != nil {
+			writeFieldError(w, fe)
 			return
 		}
 		d.Posture = *req.Posture
@@ -341,4 +345,27 @@ func (s *Server) apiPatchDevice(w http.ResponseWriter, r *http.Request, p *princ
 	s.audit(r.Context(), p.name(), "device.update", d.Name, "", map[string]any{"device": d.ID, "change": req})
 	s.changed()
 	writeJSON(w, http.StatusOK, d)
+}
+
+func (s *Server) apiDeleteDevice(w http.ResponseWriter, r *http.Request, p *principal) {
+	if _, err := s.deleteDevice(r.Context(), r.PathValue("id"), p); err != nil {
+		s.storeError(w, err)
+		return
+	}
+	w.WriteHeader(http.StatusNoContent)
+}
+
+// deleteDevice removes a device, records who did, and wakes the gateways,
+// whose next bundle no longer has its peer.
+func (s *Server) deleteDevice(ctx context.Context, id string, p *principal) (*store.Device, error) {
+	d, err := s.st.Device(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	if err := s.st.DeleteDevice(ctx, id); err != nil {
+		return nil, err
+	}
+	s.audit(ctx, p.name(), "device.delete", d.Name, "", map[string]string{"device": d.ID, "owner": d.Owner, "public_key": d.PublicKey})
+	s.changed()
+	return d, nil
 }

@@ -50,6 +50,7 @@ var apiDocs = []apiDoc{
 	{"POST", "/api/v1/devices", "Enrol a device: generate a key pair or accept a public key; returns a wg-quick config and QR code", nil, enrolRequest{}, Enrolment{}, 201},
 	{"GET", "/api/v1/devices/{id}", "Get a device", nil, nil, store.Device{}, 0},
 	{"PATCH", "/api/v1/devices/{id}", "Change a device: disable, posture, renew session", nil, devicePatch{}, store.Device{}, 0},
+	{"DELETE", "/api/v1/devices/{id}", "Delete a device; gateways drop its peer with the next bundle", nil, nil, nil, 204},
 	{"GET", "/api/v1/resources", "List resources", listParams, nil, page[store.Resource]{}, 0},
 	{"GET", "/api/v1/resources/{name}", "Get a resource", nil, nil, store.Resource{}, 0},
 	{"GET", "/api/v1/attachments", "USB and serial resources with who is attached now, derived from reported decisions and flows", nil, nil, page[DeviceResource]{}, 0},

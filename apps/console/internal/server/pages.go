@@ -71,6 +71,7 @@ func (s *Server) pageRoutes() []route {
 		pg("POST", "/devices/{id}/renew", permSelf, s.pageSelfRenew),
 		pg("POST", "/devices/{id}/disable", permOps, s.pageDeviceToggle(true)),
 		pg("POST", "/devices/{id}/enable", permOps, s.pageDeviceToggle(false)),
+		pg("POST", "/devices/{id}/delete", permOps, s.pageDeviceDelete),
 		pg("GET", "/users", permRead, s.pageUsers),
 		pg("POST", "/users", permAdmin, s.pageUserPost),
 		pg("POST", "/users/{id}/disable", permAdmin, s.pageUserToggle(true)),
@@ -364,9 +365,11 @@ func (s *Server) pagePolicies(w http.ResponseWriter, r *http.Request, p *princip
 func policyList(l ui.List) templ.Component { return ui.ListPage(l) }
 
 func (s *Server) pagePolicyNew(w http.ResponseWriter, r *http.Request, p *principal) {
-	e := ui.Editor{Page: s.pageOf(r, p, "New policy", "policies"), IsNew: true, Source: "description: A new policy\nrules:\n  - id: example\n    effect: allow\n    when: 'true'\n"}
+	e := ui.Editor{Page: s.pageOf(r, p, "New policy", "policies"), IsNew: true}
 	if t, ok := policy.TemplateByName(r.URL.Query().Get("template")); ok {
 		e.Source, e.Name = string(t.Source), t.Name
+	} else {
+		e.Name, e.Source = s.policyStart(r.Context())
 	}
 	s.render(w, r, http.StatusOK, ui.EditorPage(e))
 }
@@ -457,7 +460,7 @@ func (s *Server) pagePolicySave(w http.ResponseWriter, r *http.Request, p *princ
 		} else if errors.Is(err, store.ErrInvalid) {
 			e.Error = "Not saved: the name may use letters, digits and _ . : -"
 		} else {
-			e.Error = "Not saved: " + err.Error()
+			e.Error = "Not saved: " + s.storeMessage(err)
 		}
 		s.render(w, r, http.StatusUnprocessableEntity, ui.EditorPage(e))
 		return
@@ -481,12 +484,18 @@ func (s *Server) pagePolicyHistory(w http.ResponseWriter, r *http.Request, p *pr
 	for _, v := range vs {
 		h.Versions = append(h.Versions, ui.Version{Version: v.Version, Author: v.Author, Message: v.Message, Time: v.Time})
 	}
+	h.Current = vs[0].Version
 	to, _ := strconv.Atoi(r.URL.Query().Get("to"))
 	if to == 0 {
 		to = vs[0].Version
 	}
-	if to > 1 {
-		if d, err := s.policyDiff(r, name, to-1, to); err == nil {
+	from := to - 1
+	if c, _ := strconv.Atoi(r.URL.Query().Get("rollback")); c > 0 && c != h.Current {
+		// Confirming a rollback shows what it would change.
+		h.Confirm, from, to = c, h.Current, c
+	}
+	if from >= 1 {
+		if d, err := s.policyDiff(r, name, from, to); err == nil {
 			h.From, h.To = d.From, d.To
 			for _, l := range d.Lines {
 				h.Diff = append(h.Diff, ui.DiffLine{Op: l.Op, Text: l.Text})
@@ -498,7 +507,18 @@ func (s *Server) pagePolicyHistory(w http.ResponseWriter, r *http.Request, p *pr
 
 func (s *Server) pagePolicyRollback(w http.ResponseWriter, r *http.Request, p *principal) {
 	v, _ := strconv.Atoi(r.PostFormValue("version"))
+	history := "/policies/" + url.PathEscape(r.PathValue("name")) + "/history"
+	if r.PostFormValue("confirm") != "yes" {
+		// A rollback changes what every gateway enforces: ask first.
+		http.Redirect(w, r, history+"?rollback="+strconv.Itoa(v), http.StatusSeeOther)
+		return
+	}
 	pv, err := s.Rollback(r, r.PathValue("name"), v, p)
+	var current errString
+	if errors.As(err, &current) {
+		s.redirect(w, r, history, flashError, "Not rolled back: "+string(current)+".")
+		return
+	}
 	var ve *validationError
 	if errors.As(err, &ve) {
 		s.redirect(w, r, "/policies/"+url.PathEscape(r.PathValue("name"))+"/history", flashError, fmt.Sprintf("Not rolled back to version %d: %s.", v, ve.Error()))
@@ -527,7 +547,7 @@ func (s *Server) pageError(w http.ResponseWriter, r *http.Request, err error) {
 	case errors.Is(err, store.ErrNotFound):
 		status, title, msg = http.StatusNotFound, "Not found", "There is nothing at "+r.URL.Path+"."
 	case errors.Is(err, store.ErrInvalid), errors.Is(err, store.ErrConflict):
-		status, title, msg = http.StatusBadRequest, "Not accepted", strings.TrimPrefix(err.Error(), "store: ")
+		status, title, msg = http.StatusBadRequest, "Not accepted", s.storeMessage(err)
 	default:
 		s.log.Error("console: page", "path", r.URL.Path, "err", err)
 	}

@@ -57,11 +57,10 @@ func (s *Server) renderResources(w http.ResponseWriter, r *http.Request, p *prin
 
 func (s *Server) pageResourcePost(w http.ResponseWriter, r *http.Request, p *principal) {
 	port, _ := strconv.Atoi(r.PostFormValue("port"))
-	labels := map[string]string{}
-	for _, kv := range strings.Split(r.PostFormValue("labels"), ",") {
-		if k, v, ok := strings.Cut(strings.TrimSpace(kv), "="); ok {
-			labels[strings.TrimSpace(k)] = strings.TrimSpace(v)
-		}
+	labels, fe := parseLabels("labels", r.PostFormValue("labels"))
+	if fe != nil {
+		s.redirect(w, r, "/resources", flashError, "not saved: "+fe.Error())
+		return
 	}
 	kind := r.PostFormValue("kind")
 	if !resourceKinds[kind] {
@@ -78,7 +77,7 @@ func (s *Server) pageResourcePost(w http.ResponseWriter, r *http.Request, p *pri
 		return
 	}
 	if err := s.st.PutResource(r.Context(), x); err != nil {
-		s.redirect(w, r, "/resources", flashError, "not saved: "+err.Error())
+		s.redirect(w, r, "/resources", flashError, "not saved: "+s.storeMessage(err))
 		return
 	}
 	s.audit(r.Context(), p.name(), "resource.put", x.Name, "", x)
@@ -138,7 +137,7 @@ func (s *Server) renderGateways(w http.ResponseWriter, r *http.Request, p *princ
 func (s *Server) pageGatewayPost(w http.ResponseWriter, r *http.Request, p *principal) {
 	g, tok, err := s.CreateGateway(r, r.PostFormValue("name"), p)
 	if err != nil {
-		s.redirect(w, r, "/gateways", flashError, "not added: "+err.Error())
+		s.redirect(w, r, "/gateways", flashError, "not added: "+s.storeMessage(err))
 		return
 	}
 	pool, err := s.addressPool(r)
@@ -196,7 +195,7 @@ func (s *Server) renderDevices(w http.ResponseWriter, r *http.Request, p *princi
 		}
 		l.Form = []ui.Field{{Name: "name", Label: "Device name", Required: true}, {Name: "owner", Label: "Owner (email or user id)", Value: self},
 			{Name: "public_key", Label: "Public key (empty: generate a key pair)"}}
-		l.Action, l.Submit, l.RowActions = "/devices", "Enrol device", []string{"disable", "enable", "renew"}
+		l.Action, l.Submit, l.RowActions = "/devices", "Enrol device", []string{"disable", "enable", "renew", "delete"}
 	} else if p.user != nil {
 		l.Form = []ui.Field{{Name: "name", Label: "Device name", Required: true},
 			{Name: "public_key", Label: "Public key (empty: generate a key pair)"}}
@@ -225,9 +224,13 @@ func (s *Server) pageDevicePost(w http.ResponseWriter, r *http.Request, p *princ
 		s.redirect(w, r, "/devices", flashError, "not enrolled: only an admin may enrol a device for another user")
 		return
 	}
-	e, err := s.EnrolDevice(r, owner, r.PostFormValue("name"), strings.TrimSpace(r.PostFormValue("public_key")), nil, p, 0)
+	e, err := s.EnrolDevice(r, owner, strings.TrimSpace(r.PostFormValue("name")), strings.TrimSpace(r.PostFormValue("public_key")), nil, p, 0)
 	if err != nil {
-		s.redirect(w, r, "/devices", flashError, "not enrolled: "+enrolMessage(err))
+		msg := enrolMessage(err)
+		if msg == enrolFallback {
+			msg = s.storeMessage(err)
+		}
+		s.redirect(w, r, "/devices", flashError, "not enrolled: "+msg)
 		return
 	}
 	s.renderDevices(w, r, p, enrolmentResult(e))
@@ -249,6 +252,15 @@ func (s *Server) pageDeviceToggle(disable bool) func(http.ResponseWriter, *http.
 		s.changed()
 		s.redirect(w, r, "/devices", flashInfo, fmt.Sprintf("Device %s %s.", d.Name, map[bool]string{true: "disabled", false: "enabled"}[disable]))
 	}
+}
+
+func (s *Server) pageDeviceDelete(w http.ResponseWriter, r *http.Request, p *principal) {
+	d, err := s.deleteDevice(r.Context(), r.PathValue("id"), p)
+	if err != nil {
+		s.pageError(w, r, err)
+		return
+	}
+	s.redirect(w, r, "/devices", flashInfo, "Deleted device "+d.Name+"; gateways drop it with their next bundle.")
 }
 
 func (s *Server) pageUsers(w http.ResponseWriter, r *http.Request, p *principal) {
@@ -306,9 +318,13 @@ func (s *Server) pageUserPost(w http.ResponseWriter, r *http.Request, p *princip
 			groups = append(groups, g)
 		}
 	}
-	u := &store.User{Email: r.PostFormValue("email"), Name: r.PostFormValue("name"), Role: store.Role(r.PostFormValue("role")), Groups: groups, PasswordHash: HashPassword(pw)}
+	if fe := validNewUser(strings.TrimSpace(r.PostFormValue("email")), strings.TrimSpace(r.PostFormValue("name")), store.Role(r.PostFormValue("role"))); fe != nil {
+		s.redirect(w, r, "/users", flashError, "not added: "+fe.Error())
+		return
+	}
+	u := &store.User{Email: strings.TrimSpace(r.PostFormValue("email")), Name: strings.TrimSpace(r.PostFormValue("name")), Role: store.Role(r.PostFormValue("role")), Groups: groups, PasswordHash: HashPassword(pw)}
 	if err := s.st.CreateUser(r.Context(), u); err != nil {
-		s.redirect(w, r, "/users", flashError, "not added: "+err.Error())
+		s.redirect(w, r, "/users", flashError, "not added: "+s.storeMessage(err))
 		return
 	}
 	s.audit(r.Context(), p.name(), "user.create", u.Email, "", map[string]any{"role": u.Role})
@@ -364,11 +380,28 @@ func (s *Server) pageAlerts(w http.ResponseWriter, r *http.Request, p *principal
 		if a.State != "open" {
 			tone = "muted"
 		}
-		l.Table.Rows = append(l.Table.Rows, ui.Row{ID: a.ID, Tone: tone, Href: "/alerts/" + url.PathEscape(a.ID),
+		row := ui.Row{ID: a.ID, Tone: tone, Href: "/alerts/" + url.PathEscape(a.ID),
 			Cells:  []string{when(a.Time), a.Severity, a.Kind, n.of(a.Subject), a.Message, a.State, ui.Pretty(a.Evidence)},
-			Titles: []string{"", "", "", n.title(a.Subject), "", "", ""}})
+			Titles: []string{"", "", "", n.title(a.Subject), "", "", ""}}
+		if l.RowActions != nil {
+			row.Actions = alertActions(a.State)
+		}
+		l.Table.Rows = append(l.Table.Rows, row)
 	}
 	s.render(w, r, http.StatusOK, ui.ListPage(l))
+}
+
+// alertActions is what an alert in state may still become: an open one
+// acknowledged or resolved, an acknowledged one resolved, a resolved one
+// nothing.
+func alertActions(state string) []string {
+	switch state {
+	case "open":
+		return []string{"acknowledge", "resolve"}
+	case "acknowledged":
+		return []string{"resolve"}
+	}
+	return []string{}
 }
 
 func (s *Server) pageAlertState(state string) func(http.ResponseWriter, *http.Request, *principal) {
@@ -387,18 +420,21 @@ func (s *Server) pageAlertState(state string) func(http.ResponseWriter, *http.Re
 }
 
 func (s *Server) pageAudit(w http.ResponseWriter, r *http.Request, p *principal) {
-	shown := auditFilter(r) // the filters as typed, for the form
-	f, err := s.widenAuditFilter(r, shown)
-	if err != nil {
-		s.pageError(w, r, err)
-		return
-	}
-	es, err := s.listAudit(r.Context(), f)
-	if err != nil {
-		s.pageError(w, r, err)
-		return
-	}
 	q := r.URL.Query()
+	shown, fe := parseAuditFilter(q) // the filters as typed, for the form
+	var es []store.AuditEvent
+	f := auditQuery{AuditFilter: shown}
+	if fe == nil {
+		var err error
+		if f, err = s.widenAuditFilter(r, shown); err != nil {
+			s.pageError(w, r, err)
+			return
+		}
+		if es, err = s.listAudit(r.Context(), f); err != nil {
+			s.pageError(w, r, err)
+			return
+		}
+	}
 	a := ui.Audit{List: ui.List{Page: s.pageOf(r, p, "Audit log", "audit"), Query: shown.Query,
 		Table: ui.Table{Head: []string{"#", "Time", "Actor", "Action", "Resource", "Effect", "Gateway", "Detail"}},
 		Filters: []ui.Field{{Name: "actor", Label: "User (email or id)", Value: shown.Actor}, {Name: "resource", Label: "Resource", Value: shown.Resource},
@@ -425,7 +461,8 @@ func (s *Server) pageAudit(w http.ResponseWriter, r *http.Request, p *principal)
 			Cells:  []string{strconv.FormatInt(e.Seq, 10), when(e.Time), n.of(e.Actor), e.Action, e.Resource, e.Effect, n.of(e.Gateway), auditDetail(e, n)},
 			Titles: []string{"", "", n.title(e.Actor), "", "", "", n.title(e.Gateway), ""}})
 	}
-	if len(es) == clampLimit(f.Limit) {
+	a.Filtered = filtered(shown)
+	if len(es) > 0 && len(es) == clampLimit(f.Limit) {
 		q.Set("cursor", strconv.FormatInt(es[len(es)-1].Seq, 10))
 		a.Next = "/audit?" + q.Encode()
 	}
@@ -437,5 +474,10 @@ func (s *Server) pageAudit(w http.ResponseWriter, r *http.Request, p *principal)
 		}
 		a.Verify = &ui.VerifyResult{OK: rep.OK, Entries: rep.Entries, BrokenAt: rep.BrokenAt, Reason: rep.Reason}
 	}
-	s.render(w, r, http.StatusOK, ui.AuditPage(a))
+	status := http.StatusOK
+	if fe != nil {
+		// The page keeps the filters as typed and says which to fix.
+		status, a.Error = http.StatusBadRequest, "Filter not applied: "+fe.Error()
+	}
+	s.render(w, r, status, ui.AuditPage(a))
 }

@@ -154,8 +154,12 @@ func (s *Server) pageGroupPost(w http.ResponseWriter, r *http.Request, p *princi
 		return
 	}
 	g := store.Group{Name: name, Description: strings.TrimSpace(r.PostFormValue("description"))}
+	if fe := validDescription("description", g.Description); fe != nil {
+		s.redirect(w, r, "/groups", flashError, "not saved: "+fe.Error())
+		return
+	}
 	if err := s.st.PutGroup(r.Context(), g); err != nil {
-		s.redirect(w, r, "/groups", flashError, "not saved: "+err.Error())
+		s.redirect(w, r, "/groups", flashError, "not saved: "+s.storeMessage(err))
 		return
 	}
 	s.audit(r.Context(), p.name(), "group.put", g.Name, "", nil)
@@ -179,7 +183,7 @@ func (s *Server) pageMemberAdd(w http.ResponseWriter, r *http.Request, p *princi
 	group := r.PathValue("name")
 	u, err := s.setMember(r.Context(), group, strings.TrimSpace(r.PostFormValue("user")), true, p)
 	if err != nil {
-		s.redirect(w, r, "/groups", flashError, "not added: "+strings.TrimPrefix(err.Error(), "store: "))
+		s.redirect(w, r, "/groups", flashError, "not added: "+s.storeMessage(err))
 		return
 	}
 	s.redirect(w, r, "/groups", flashInfo, "Added "+u.Email+" to "+group+".")
@@ -189,7 +193,7 @@ func (s *Server) pageMemberRemove(w http.ResponseWriter, r *http.Request, p *pri
 	group := r.PathValue("name")
 	u, err := s.setMember(r.Context(), group, r.PathValue("id"), false, p)
 	if err != nil {
-		s.redirect(w, r, "/groups", flashError, "not removed: "+strings.TrimPrefix(err.Error(), "store: "))
+		s.redirect(w, r, "/groups", flashError, "not removed: "+s.storeMessage(err))
 		return
 	}
 	s.redirect(w, r, "/groups", flashInfo, "Removed "+u.Email+" from "+group+".")
@@ -236,7 +240,7 @@ func (s *Server) pageUserRole(w http.ResponseWriter, r *http.Request, p *princip
 		u.Role = role
 		return true, nil
 	}); err != nil {
-		s.redirect(w, r, back, flashError, "not changed: "+err.Error())
+		s.redirect(w, r, back, flashError, "not changed: "+s.storeMessage(err))
 		return
 	}
 	// Every request reads the user's role afresh, so open sessions follow

@@ -171,6 +171,10 @@ func Validate(ctx context.Context, name, source string) (*Validation, *policy.Se
 		}
 		return v, nil
 	}
+	v.Diagnostics = append(v.Diagnostics, descriptionProblems(doc)...)
+	if len(v.Diagnostics) > 0 {
+		return v, nil
+	}
 	v.OK = true
 	v.Rules = set.Len()
 	for _, t := range set.Tests(ctx) {
@@ -408,6 +412,9 @@ func (s *Server) deletePolicy(ctx context.Context, name string) error {
 func (s *Server) Rollback(r *http.Request, name string, version int, p *principal) (*store.PolicyVersion, error) {
 	s.policyMu.Lock()
 	defer s.policyMu.Unlock()
+	if cur, err := s.st.Policy(r.Context(), name); err == nil && cur.Version == version {
+		return nil, errString("version " + strconv.Itoa(version) + " is already the current version")
+	}
 	old, err := s.st.PolicyVersion(r.Context(), name, version)
 	if err != nil {
 		return nil, err

@@ -129,7 +129,7 @@ func TestPolicySaveChecksWholeSet(t *testing.T) {
 		t.Errorf("config version moved on a refused rollback")
 	}
 	// The history page's rollback form says why.
-	resp = e.form(store.RolePolicyEditor, "/policies/maint/rollback", url.Values{"version": {"2"}})
+	resp = e.form(store.RolePolicyEditor, "/policies/maint/rollback", url.Values{"version": {"2"}, "confirm": {"yes"}})
 	if f := e.formFlash(resp, store.RolePolicyEditor); resp.StatusCode != http.StatusSeeOther || f.kind != flashError || !strings.Contains(f.text, "engineer") {
 		t.Errorf("page rollback: %d with %+v", resp.StatusCode, f)
 	}

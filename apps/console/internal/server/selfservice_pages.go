@@ -68,5 +68,8 @@ func enrolMessage(err error) string {
 	case errors.Is(err, store.ErrPoolFull):
 		return "the tunnel address pool is full; an admin must widen " + SettingWGNetwork
 	}
-	return "the console could not store the device; try again"
+	return enrolFallback
 }
+
+// enrolFallback is enrolMessage's answer for an error it does not know.
+const enrolFallback = "the console could not store the device; try again"

@@ -9,7 +9,6 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -317,32 +316,6 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 
 func writeError(w http.ResponseWriter, status int, code, format string, args ...any) {
 	writeJSON(w, status, &apiError{Status: status, Code: code, Message: fmt.Sprintf(format, args...)})
-}
-
-// storeError maps a store error to an API answer.
-func (s *Server) storeError(w http.ResponseWriter, err error) {
-	var invalid errString
-	switch {
-	case errors.As(err, &invalid):
-		writeError(w, http.StatusBadRequest, "invalid", "%s", invalid)
-	case errors.Is(err, store.ErrNotFound):
-		writeError(w, http.StatusNotFound, "not_found", "not found")
-	case errors.Is(err, store.ErrStale):
-		writeError(w, http.StatusConflict, "stale", "it changed while this request was being handled; reload and try again")
-	case errors.Is(err, store.ErrConflict):
-		writeError(w, http.StatusConflict, "conflict", "already exists")
-	case errors.Is(err, store.ErrInvalid):
-		writeError(w, http.StatusBadRequest, "invalid", "%s", strings.TrimPrefix(err.Error(), "store: invalid: "))
-	case errors.Is(err, store.ErrQuota):
-		writeError(w, http.StatusConflict, "quota", "device quota reached (%s); remove a device first", strings.TrimPrefix(err.Error(), store.ErrQuota.Error()+": "))
-	case errors.Is(err, store.ErrPoolFull):
-		writeError(w, http.StatusInsufficientStorage, "pool_full", "the tunnel address pool is full; widen %s", SettingWGNetwork)
-	case errors.Is(err, store.ErrTokenUsed):
-		writeError(w, http.StatusUnauthorized, "unauthorized", "registration token unknown, expired or already used")
-	default:
-		s.log.Error("console: store", "err", err)
-		writeError(w, http.StatusInternalServerError, "internal", "internal error")
-	}
 }
 
 // decode reads a JSON body of at most 2 MiB into v, refusing unknown

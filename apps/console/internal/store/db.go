@@ -147,12 +147,33 @@ func (s *DB) wrap(err error) error {
 	}
 	var pe *pgconn.PgError
 	if errors.As(err, &pe) && pe.Code == "23505" {
-		return fmt.Errorf("%w: %s", ErrConflict, pe.Detail)
+		return &ConflictError{Table: pe.TableName, Column: pgConflictColumn(pe.Detail)}
 	}
-	if strings.Contains(err.Error(), "UNIQUE constraint failed") || strings.Contains(err.Error(), "constraint failed: UNIQUE") {
-		return fmt.Errorf("%w: %v", ErrConflict, err)
+	if _, after, ok := strings.Cut(err.Error(), "UNIQUE constraint failed: "); ok {
+		return sqliteConflict(after)
 	}
 	return fmt.Errorf("store: %w", err)
+}
+
+// sqliteConflict reads SQLite's "users.email (2067)" (or "t.a, t.b") into
+// a ConflictError naming the first column.
+func sqliteConflict(msg string) *ConflictError {
+	msg, _, _ = strings.Cut(msg, ",")
+	msg, _, _ = strings.Cut(msg, " ")
+	table, column, _ := strings.Cut(msg, ".")
+	return &ConflictError{Table: table, Column: column}
+}
+
+// pgConflictColumn reads the first column of PostgreSQL's unique
+// violation detail, "Key (email)=(ann@example.com) already exists.".
+func pgConflictColumn(detail string) string {
+	_, after, ok := strings.Cut(detail, "Key (")
+	if !ok {
+		return ""
+	}
+	cols, _, _ := strings.Cut(after, ")")
+	col, _, _ := strings.Cut(cols, ",")
+	return strings.TrimSpace(col)
 }
 
 // tx runs fn in a transaction, committing if it returns nil.

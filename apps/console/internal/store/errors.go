@@ -28,3 +28,18 @@ var (
 	// their quota allows.
 	ErrQuota = errors.New("store: device quota reached")
 )
+
+// ConflictError is the ErrConflict of a unique column: Table and Column
+// name what is taken (for example "users" and "email"), so that callers
+// can say which field to change. It never carries the driver's text.
+type ConflictError struct {
+	Table  string
+	Column string
+}
+
+func (e *ConflictError) Error() string {
+	return "store: conflict: " + e.Table + "." + e.Column + " is taken"
+}
+
+// Is makes errors.Is(err, ErrConflict) hold for a ConflictError.
+func (e *ConflictError) Is(target error) bool { return target == ErrConflict }

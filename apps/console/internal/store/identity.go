@@ -272,6 +272,22 @@ func (s *DB) UpdateDevice(ctx context.Context, d *Device) error {
 	})
 }
 
+// DeleteDevice removes a device; its address returns to the pool and the
+// configuration version moves on, so gateways drop the peer with their
+// next bundle.
+func (s *DB) DeleteDevice(ctx context.Context, id string) error {
+	return s.tx(ctx, func(tx *sql.Tx) error {
+		r, err := s.exec(ctx, tx, `DELETE FROM devices WHERE id = ?`, id)
+		if err != nil {
+			return err
+		}
+		if n, _ := r.RowsAffected(); n == 0 {
+			return ErrNotFound
+		}
+		return s.bump(ctx, tx)
+	})
+}
+
 // Device returns one device by id.
 func (s *DB) Device(ctx context.Context, id string) (*Device, error) {
 	d, err := scanDevice(s.row(ctx, s.db, `SELECT `+deviceCols+` FROM devices WHERE id = ?`, id))

@@ -285,6 +285,7 @@ type Store interface {
 	CreateDevice(ctx context.Context, d *Device) error
 	AllocateDevice(ctx context.Context, d *Device, pool netip.Prefix, quota int) error
 	UpdateDevice(ctx context.Context, d *Device) error
+	DeleteDevice(ctx context.Context, id string) error
 	Device(ctx context.Context, id string) (*Device, error)
 	ListDevices(ctx context.Context, owner string, o ListOptions) ([]Device, error)
 	CountDevices(ctx context.Context) (int64, error)

@@ -55,6 +55,17 @@ type Row struct {
 	Href string
 	// Tone colours the row: "", "allow", "deny", "muted".
 	Tone string
+	// Actions, when not nil, replaces the list's RowActions for this row
+	// (empty: none), so that a row offers only what applies to it.
+	Actions []string
+}
+
+// ActionsOr is the row's actions: its own when set, else def.
+func (r Row) ActionsOr(def []string) []string {
+	if r.Actions != nil {
+		return r.Actions
+	}
+	return def
 }
 
 // Table is a titled table.
@@ -118,6 +129,11 @@ type History struct {
 	Versions []Version
 	From, To int
 	Diff     []DiffLine
+	// Current is the version in force; it offers no rollback.
+	Current int
+	// Confirm, when set, is the version a rollback to waits to be
+	// confirmed.
+	Confirm int
 }
 
 // DiffLine is one line of a diff.
@@ -150,24 +166,12 @@ type List struct {
 	Filters []Field
 	// Links are extra links (exports).
 	Links []Link
+	// Filtered says the table is narrowed by a search or filter, so an
+	// empty one means no entry matches rather than none exists.
+	Filtered bool
 	// Choice, when set, adds a column with a select and a button per row,
 	// posting the chosen value to Action+"/"+row.ID+"/"+Choice.Name.
 	Choice *Choice
-}
-
-// Filtered reports whether the list shows the result of a search or a
-// filter, so that an empty one says no entries match rather than that
-// there are none yet.
-func (l List) Filtered() bool {
-	if l.Query != "" {
-		return true
-	}
-	for _, f := range l.Filters {
-		if f.Value != "" {
-			return true
-		}
-	}
-	return false
 }
 
 // Title is r's hover text for cell i, "" for none.

@@ -1,0 +1,100 @@
+package server
+
+import (
+	"encoding/json"
+	"io"
+	"net/http"
+	"net/url"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/gonaut/gonaut/apps/console/internal/store"
+)
+
+// TestAuditFiltersRefuseWhatTheyCannotParse sends filters the audit log
+// used to ignore (a time in words, a limit that is not a number, a
+// misspelt parameter): the API answers 400 naming the parameter, the page
+// says so and shows no entries, and a filter that matches nothing says
+// "No entries match" rather than "Nothing here yet".
+func TestAuditFiltersRefuseWhatTheyCannotParse(t *testing.T) {
+	e := newEnv(t, nil)
+	e.mustCall(store.RoleOperator, "PUT", "/api/v1/resources/wiki.corp", resourceRequest{Kind: "tcp", Address: "10.0.0.1:22"}, 200, nil)
+	for _, c := range []struct{ query, field string }{
+		{"since=yesterday", "since"},
+		{"until=tomorrow", "until"},
+		{"limit=abc", "limit"},
+		{"limit=0", "limit"},
+		{"limit=5000", "limit"},
+		{"cursor=-3", "cursor"},
+		{"actr=ann", "actr"},
+		{"actor=a&actor=b", "actor"},
+		{"since=2026-02-01&until=2026-01-01", "since"},
+		{"q=" + strings.Repeat("x", 300), "q"},
+	} {
+		for _, path := range []string{"/api/v1/audit?", "/api/v1/audit/export?"} {
+			resp := e.call(store.RoleAuditor, "GET", path+c.query, nil, nil)
+			data, _ := io.ReadAll(resp.Body)
+			var got invalidField
+			json.Unmarshal(data, &got)
+			if resp.StatusCode != http.StatusBadRequest || got.Field != c.field {
+				t.Errorf("GET %s%.60s: %d %s, want 400 on %q", path, c.query, resp.StatusCode, data, c.field)
+			}
+		}
+		code, body := e.page(store.RoleAuditor, "/audit?"+c.query)
+		if code != http.StatusBadRequest || !strings.Contains(body, "Filter not applied: "+c.field+": ") || strings.Contains(body, "resource.put") {
+			t.Errorf("page /audit?%.60s: %d, want 400 with the error and no entries", c.query, code)
+		}
+	}
+
+	// What parses is applied: a date, an RFC 3339 time, a limit.
+	var p page[store.AuditEvent]
+	e.mustCall(store.RoleAuditor, "GET", "/api/v1/audit?since=2000-01-01&limit=1", nil, 200, &p)
+	if len(p.Items) != 1 || p.Items[0].Action != "resource.put" {
+		t.Errorf("since a date, limit 1: %+v", p.Items)
+	}
+	e.mustCall(store.RoleAuditor, "GET", "/api/v1/audit?since="+url.QueryEscape(time.Now().Add(time.Hour).Format(time.RFC3339)), nil, 200, &p)
+	if len(p.Items) != 0 {
+		t.Errorf("since an hour ahead: %+v", p.Items)
+	}
+	e.mustCall(store.RoleAuditor, "GET", "/api/v1/audit/export?format=csv&actor=test-operator", nil, 200, nil)
+
+	if _, body := e.page(store.RoleAuditor, "/audit?actor=nobody"); !strings.Contains(body, "No entries match these filters.") || strings.Contains(body, "Nothing here yet") {
+		t.Errorf("filtered empty page does not say that no entry matches")
+	}
+	if _, body := e.page(store.RoleAuditor, "/audit"); strings.Contains(body, "No entries match") || !strings.Contains(body, "resource.put") {
+		t.Errorf("unfiltered page lost its entries")
+	}
+}
+
+// FuzzParseAuditFilter: any query either parses into a filter within the
+// documented bounds or is refused naming a parameter of the query.
+func FuzzParseAuditFilter(f *testing.F) {
+	for _, s := range []string{"", "since=yesterday", "limit=abc", "actr=x", "since=2026-01-01&until=2026-01-02", "limit=1000&cursor=9", "since=2026-01-01T00:00:00Z", "q=%ff", "a=1&a=2", "limit=-1", "cursor=0"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, raw string) {
+		q, err := url.ParseQuery(raw)
+		if err != nil {
+			return
+		}
+		flt, fe := parseAuditFilter(q, "format")
+		if fe != nil {
+			if _, ok := q[fe.Field]; !ok && fe.Field != "since" {
+				t.Fatalf("%q: refused on %q, which the query does not have", raw, fe.Field)
+			}
+			return
+		}
+		if flt.Limit < 0 || flt.Limit > 1000 || flt.Before < 0 {
+			t.Fatalf("%q: limit %d, cursor %d out of bounds", raw, flt.Limit, flt.Before)
+		}
+		if !flt.Since.IsZero() && !flt.Until.IsZero() && flt.Since.After(flt.Until) {
+			t.Fatalf("%q: since after until accepted", raw)
+		}
+		for k := range q {
+			if !auditFilterParams[k] && k != "format" {
+				t.Fatalf("%q: unknown parameter %q accepted", raw, k)
+			}
+		}
+	})
+}

@@ -1,0 +1,182 @@
+package server
+
+import (
+	"encoding/json"
+	"io"
+	"net/http"
+	"net/url"
+	"strings"
+	"testing"
+	"unicode/utf8"
+
+	"github.com/gonaut/gonaut/apps/console/internal/store"
+)
+
+// TestFieldLimitsOverHTTP sends oversized and malformed free text to
+// every API that takes it: each is refused with 400 naming the field, and
+// what was stored stays as it was.
+func TestFieldLimitsOverHTTP(t *testing.T) {
+	e := newEnv(t, nil)
+	u := addUser(t, e.st, "ann@example.com", "correct horse battery", store.RoleViewer)
+	var en Enrolment
+	e.mustCall(store.RoleAdmin, "POST", "/api/v1/devices", enrolRequest{Name: "laptop", Owner: u.ID}, 201, &en)
+	e.mustCall(store.RoleOperator, "PUT", "/api/v1/resources/wiki.corp", resourceRequest{Kind: "tcp", Address: "10.0.0.1:22", Labels: map[string]string{"team": "eng"}}, 200, nil)
+	e.mustCall(store.RoleAdmin, "PUT", "/api/v1/groups/eng", groupRequest{Description: "engineers"}, 200, nil)
+
+	huge := strings.Repeat("x", 2<<20-100)
+	long := strings.Repeat("n", 100000)
+	str := func(s string) *string { return &s }
+	rolePtr := func(r store.Role) *store.Role { return &r }
+	raw := func(s string) *json.RawMessage { m := json.RawMessage(s); return &m }
+	policyWith := func(desc string) draft {
+		return draft{Name: "long", Source: "description: " + desc + "\nrules:\n  - id: r\n    effect: allow\n    when: 'false'\n"}
+	}
+	for _, c := range []struct {
+		role         store.Role
+		method, path string
+		body         any
+		field        string
+	}{
+		{store.RoleAdmin, "POST", "/api/v1/devices", enrolRequest{Name: long, Owner: u.ID}, "name"},
+		{store.RoleAdmin, "POST", "/api/v1/devices", enrolRequest{Name: "", Owner: u.ID}, "name"},
+		{store.RoleAdmin, "POST", "/api/v1/devices", enrolRequest{Name: "a\x00b", Owner: u.ID}, "name"},
+		{store.RoleAdmin, "POST", "/api/v1/devices", enrolRequest{Name: "phone", Owner: u.ID, Posture: json.RawMessage(`"not an object"`)}, "posture"},
+		{store.RoleAdmin, "POST", "/api/v1/devices", enrolRequest{Name: "phone", Owner: u.ID, Posture: json.RawMessage(`[1,2]`)}, "posture"},
+		{store.RoleAdmin, "PATCH", "/api/v1/devices/" + en.Device.ID, devicePatch{Name: str(long)}, "name"},
+		{store.RoleAdmin, "PATCH", "/api/v1/devices/" + en.Device.ID, devicePatch{Name: str("")}, "name"},
+		{store.RoleAdmin, "PATCH", "/api/v1/devices/" + en.Device.ID, devicePatch{Posture: raw(`"not an object"`)}, "posture"},
+		{store.RoleOperator, "PUT", "/api/v1/resources/wiki.corp", resourceRequest{Kind: "tcp", Address: "10.0.0.1:22", Labels: map[string]string{"big": huge}}, "labels"},
+		{store.RoleOperator, "PUT", "/api/v1/resources/wiki.corp", resourceRequest{Kind: "tcp", Address: "10.0.0.1:22", Labels: map[string]string{"": "x"}}, "labels"},
+		{store.RoleOperator, "PUT", "/api/v1/resources/wiki.corp", resourceRequest{Kind: "tcp", Address: "10.0.0.1:22", Labels: map[string]string{"a": "b=c"}}, "labels"},
+		{store.RoleOperator, "PUT", "/api/v1/resources/wiki.corp", resourceRequest{Kind: "tcp", Address: "10.0.0.1:22", Note: huge}, "note"},
+		{store.RoleAdmin, "PUT", "/api/v1/groups/eng", groupRequest{Description: huge}, "description"},
+		{store.RoleAdmin, "POST", "/api/v1/users", userRequest{Email: "bob@example.com", Name: long, Role: store.RoleViewer, Password: "correct horse battery"}, "name"},
+		{store.RoleAdmin, "PATCH", "/api/v1/users/" + u.ID, userPatch{Name: str(long)}, "name"},
+		{store.RoleAdmin, "POST", "/api/v1/users", userRequest{Email: "", Role: store.RoleViewer, Password: "correct horse battery"}, "email"},
+		{store.RoleAdmin, "POST", "/api/v1/users", userRequest{Email: "not an email", Role: store.RoleViewer, Password: "correct horse battery"}, "email"},
+		{store.RoleAdmin, "POST", "/api/v1/users", userRequest{Email: "bob@example.com", Role: "boss", Password: "correct horse battery"}, "role"},
+		{store.RoleAdmin, "PATCH", "/api/v1/users/" + u.ID, userPatch{Role: rolePtr("boss")}, "role"},
+		{store.RoleOperator, "POST", "/api/v1/gateways", gatewayRequest{Name: long}, "name"},
+		{store.RoleOperator, "POST", "/api/v1/gateways", gatewayRequest{Name: ""}, "name"},
+	} {
+		resp := e.call(c.role, c.method, c.path, c.body, nil)
+		data, _ := io.ReadAll(resp.Body)
+		var got invalidField
+		json.Unmarshal(data, &got)
+		if resp.StatusCode != http.StatusBadRequest || got.Field != c.field {
+			t.Errorf("%s %s: %d %.200s; want 400 on %q", c.method, c.path, resp.StatusCode, data, c.field)
+		}
+	}
+
+	// The policy editor's API refuses a long description with a
+	// diagnostic and stores nothing.
+	var v Validation
+	e.mustCall(store.RoleAdmin, "POST", "/api/v1/policies/validate", policyWith(strings.Repeat("d", MaxDescriptionLen+1)), 200, &v)
+	if v.OK || len(v.Diagnostics) == 0 || !strings.Contains(v.Diagnostics[0].Message, "description: has 1001 characters") {
+		t.Errorf("long policy description: %+v", v)
+	}
+
+	// Nothing changed.
+	if d, err := e.st.Device(bg, en.Device.ID); err != nil || d.Name != "laptop" || len(d.Posture) != 0 {
+		t.Errorf("device after refusals: %+v, %v", d, err)
+	}
+	if ds, _ := e.st.ListDevices(bg, "", store.ListOptions{}); len(ds) != 1 {
+		t.Errorf("%d devices after refusals, want 1", len(ds))
+	}
+	if r, err := e.st.Resource(bg, "wiki.corp"); err != nil || len(r.Labels) != 1 || r.Labels["team"] != "eng" || r.Note != "" {
+		t.Errorf("resource after refusals: %+v, %v", r, err)
+	}
+	if gs, err := e.st.ListGroups(bg); err != nil || len(gs) != 1 || gs[0].Description != "engineers" {
+		t.Errorf("groups after refusals: %+v, %v", gs, err)
+	}
+	if us, _ := e.st.ListUsers(bg, store.ListOptions{}); len(us) != 1 || us[0].Role != store.RoleViewer || us[0].Name != u.Name {
+		t.Errorf("users after refusals: %+v", us)
+	}
+	if gs, _ := e.st.ListGateways(bg); len(gs) != 0 {
+		t.Errorf("%d gateways after refusals", len(gs))
+	}
+
+	// The resource page's label syntax: "=x,a=b=c" was stored as
+	// {"": "x", "a": "b=c"}; now it is refused.
+	for _, labels := range []string{"=x,a=b=c", "a=b=c", "team", "a=1,,b=2", "a=1,a=2"} {
+		resp := e.form(store.RoleOperator, "/resources", url.Values{"name": {"p.corp"}, "kind": {"tcp"}, "address": {"10.0.0.9:80"}, "labels": {labels}})
+		io.Copy(io.Discard, resp.Body)
+		if f := e.formFlash(resp, store.RoleOperator); f.kind != flashError || !strings.Contains(f.text, "labels: ") {
+			t.Errorf("labels %q: %+v, want an error on labels", labels, f)
+		}
+		if _, err := e.st.Resource(bg, "p.corp"); err == nil {
+			t.Errorf("labels %q: stored although refused", labels)
+		}
+	}
+	// And an empty device name on the page is refused, not renamed.
+	resp := e.form(store.RoleAdmin, "/devices", url.Values{"name": {"  "}, "owner": {u.ID}})
+	io.Copy(io.Discard, resp.Body)
+	if f := e.formFlash(resp, store.RoleAdmin); f.kind != flashError || !strings.Contains(f.text, "name: required") {
+		t.Errorf("empty device name on the page: %+v", f)
+	}
+}
+
+// FuzzParseLabels: whatever the form sends, parseLabels never panics, and
+// what it accepts passes validLabels and reads back the same through the
+// page's own "k=v, k=v" rendering.
+func FuzzParseLabels(f *testing.F) {
+	for _, s := range []string{"", "team=eng", "team=eng, env=prod", "=x,a=b=c", "a", "a=1,,b=2", "a=1,a=2", " k = v ", "k=\x00", "ключ=v", "a/b.c_d-e=ok"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		labels, fe := parseLabels("labels", s)
+		if fe != nil {
+			if fe.Field != "labels" || fe.Message == "" {
+				t.Fatalf("%q: error without field or message: %+v", s, fe)
+			}
+			return
+		}
+		if fe := validLabels("labels", labels); fe != nil {
+			t.Fatalf("%q: parsed to %v, which validLabels refuses: %v", s, labels, fe)
+		}
+		var parts []string
+		for k, v := range labels {
+			parts = append(parts, k+"="+v)
+		}
+		again, fe := parseLabels("labels", strings.Join(parts, ", "))
+		if fe != nil || len(again) != len(labels) {
+			t.Fatalf("%q: %v does not read back: %v %v", s, labels, again, fe)
+		}
+		for k, v := range labels {
+			if again[k] != v {
+				t.Fatalf("%q: label %q = %q reads back as %q", s, k, v, again[k])
+			}
+		}
+	})
+}
+
+// FuzzFieldValidators: names, descriptions and postures the validators
+// accept are within their documented limits.
+func FuzzFieldValidators(f *testing.F) {
+	for _, s := range []string{"laptop", "", " x", "a\nb", "a\x00b", "\xff", strings.Repeat("é", 101), `{"os":"linux"}`, `"not an object"`, `[1]`, `{} {}`, `null`, "ann@example.com", "a@b@c", "@x", "a b@c"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		if validName("name", s) == nil {
+			if s == "" || strings.TrimSpace(s) != s || !utf8.ValidString(s) || utf8.RuneCountInString(s) > MaxNameLen || strings.ContainsAny(s, "\n\r\t\x00") {
+				t.Fatalf("validName accepted %q", s)
+			}
+		}
+		if validDescription("description", s) == nil {
+			if !utf8.ValidString(s) || utf8.RuneCountInString(s) > MaxDescriptionLen || strings.ContainsRune(s, 0) {
+				t.Fatalf("validDescription accepted %q", s)
+			}
+		}
+		if validEmail(s) == nil {
+			if len(s) > maxEmailLen || strings.Count(s, "@") != 1 || strings.HasPrefix(s, "@") || strings.HasSuffix(s, "@") || strings.ContainsAny(s, " \t\n\r\x00") {
+				t.Fatalf("validEmail accepted %q", s)
+			}
+		}
+		if validPosture("posture", json.RawMessage(s)) == nil && strings.TrimSpace(s) != "" && strings.TrimSpace(s) != "null" {
+			var m map[string]any
+			if len(s) > MaxPostureBytes || json.Unmarshal([]byte(s), &m) != nil || m == nil {
+				t.Fatalf("validPosture accepted %q", s)
+			}
+		}
+	})
+}

@@ -36,14 +36,42 @@ const (
 // the tunnel address pool.
 const defaultDeviceQuota = 5
 
-func (s *Server) apiListDevices(w http.ResponseWriter, r *http.Request, _ *principal) {
+// deviceScope is whose devices p may list and read: every device for
+// operators and admins (all), otherwise only p's own (owner; "" with all
+// false, for an API key without a user, means none). Pages and the API
+// both ask it.
+func deviceScope(p *principal) (owner string, all bool) {
+	if allowed(permOps, p.role) {
+		return "", true
+	}
+	if p.user != nil {
+		return p.user.ID, false
+	}
+	return "", false
+}
+
+func (s *Server) apiListDevices(w http.ResponseWriter, r *http.Request, p *principal) {
+	owner, all := deviceScope(p)
+	if all {
+		owner = r.URL.Query().Get("owner")
+	}
 	serveList(s, w, r, func(ctx context.Context, o store.ListOptions) ([]store.Device, error) {
-		return s.st.ListDevices(ctx, r.URL.Query().Get("owner"), o)
+		if !all && owner == "" {
+			return nil, nil
+		}
+		return s.st.ListDevices(ctx, owner, o)
 	}, func(d store.Device) string { return d.ID })
 }
 
-func (s *Server) apiGetDevice(w http.ResponseWriter, r *http.Request, _ *principal) {
-	serveOne(s, w, r, s.st.Device, "id")
+func (s *Server) apiGetDevice(w http.ResponseWriter, r *http.Request, p *principal) {
+	owner, all := deviceScope(p)
+	serveOne(s, w, r, func(ctx context.Context, id string) (*store.Device, error) {
+		d, err := s.st.Device(ctx, id)
+		if err == nil && !all && d.Owner != owner {
+			return nil, store.ErrNotFound // another's device is not there for p
+		}
+		return d, err
+	}, "id")
 }
 
 type enrolRequest struct {

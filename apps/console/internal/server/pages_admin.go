@@ -166,13 +166,9 @@ func (s *Server) pageDevices(w http.ResponseWriter, r *http.Request, p *principa
 func (s *Server) renderDevices(w http.ResponseWriter, r *http.Request, p *principal, res *ui.Result) {
 	o := listOpts(r)
 	// Operators and admins see every device; everybody else their own.
-	all := allowed(permOps, p.role)
-	owner := r.URL.Query().Get("owner")
-	if !all {
-		owner = ""
-		if p.user != nil {
-			owner = p.user.ID
-		}
+	owner, all := deviceScope(p)
+	if all {
+		owner = r.URL.Query().Get("owner")
 	}
 	var ds []store.Device
 	if all || owner != "" {

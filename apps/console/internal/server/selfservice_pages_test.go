@@ -68,6 +68,19 @@ func TestSelfServiceDevicePages(t *testing.T) {
 
 	annDev := onlyDevice(t, c.st, ann.ID)
 	bobDev := onlyDevice(t, c.st, bob.ID)
+	// The REST API draws the same line as the page.
+	var list struct {
+		Items []store.Device `json:"items"`
+	}
+	if code := bA.api("GET", "/api/v1/devices?owner="+bob.ID, nil, &list); code != 200 || len(list.Items) != 1 || list.Items[0].ID != annDev.ID {
+		t.Errorf("a viewer's device list over the API: %d %+v, want only her own", code, list.Items)
+	}
+	if code := bA.api("GET", "/api/v1/devices/"+bobDev.ID, nil, nil); code != 404 {
+		t.Errorf("a viewer reading another user's device over the API: %d, want 404", code)
+	}
+	if code := staff[store.RoleOperator].api("GET", "/api/v1/devices/"+bobDev.ID, nil, nil); code != 200 {
+		t.Errorf("an operator reading a device over the API: %d", code)
+	}
 	// Renewing needs an MFA session: bob logged in with a password only.
 	bB.post("/devices/mine/"+bobDev.ID+"/renew", url.Values{"csrf": {bB.csrf("/devices")}})
 	if _, page := bB.get("/devices"); !strings.Contains(page, "not renewed: log in with your authenticator") {

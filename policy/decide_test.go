@@ -405,3 +405,36 @@ func TestCompileRejectsEditedKinds(t *testing.T) {
 		t.Fatalf("compiled a rule with kind \"\": %v", err)
 	}
 }
+
+// A refusal carries the deciding rule's description, in its author's words,
+// so the person refused reads why and what to do; default deny has none.
+func TestDecisionDescription(t *testing.T) {
+	doc, err := policy.Parse("d.yaml", []byte(`rules:
+  - id: stale
+    description: Posture is stale; run the posture check again
+    effect: deny
+    when: device.managed == false
+  - id: quiet
+    effect: allow
+    when: device.managed
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := policy.Compile([]*policy.Document{doc}, &policy.CompileOptions{SkipTests: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := s.Decide(context.Background(), &policy.Request{Resource: policy.Resource{Kind: "tcp", Name: "db"}})
+	if d.Rule != "stale" || d.Description() != "Posture is stale; run the posture check again" {
+		t.Errorf("deny by stale: rule %q, description %q", d.Rule, d.Description())
+	}
+	d = s.Decide(context.Background(), &policy.Request{Device: policy.Device{Managed: true}, Resource: policy.Resource{Kind: "tcp", Name: "db"}})
+	if d.Rule != "quiet" || d.Description() != "" {
+		t.Errorf("allow by quiet: rule %q, description %q", d.Rule, d.Description())
+	}
+	var none policy.Decision
+	if none.Description() != "" {
+		t.Error("the zero decision has a description")
+	}
+}

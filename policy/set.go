@@ -168,6 +168,21 @@ type Match struct {
 // Allowed reports whether the decision is Allow.
 func (d *Decision) Allowed() bool { return d.Effect == Allow }
 
+// Description is the deciding rule's description: why, in the policy
+// author's words, and what to do about it, for a refusal a person reads.
+// It is "" when no rule decided (default deny) or the rule has none.
+func (d *Decision) Description() string {
+	if d.set == nil || d.Rule == "" {
+		return ""
+	}
+	for i := 0; i < d.n; i++ {
+		if r := d.set.rules[d.match(i).rule]; r.id == d.Rule {
+			return r.description
+		}
+	}
+	return ""
+}
+
 // activation resolves the request variables for CEL without building a
 // map. Each variable is converted to a CEL value once per decision, on
 // first use, and shared by every rule evaluated for it.

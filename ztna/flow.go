@@ -84,6 +84,10 @@ func verdict(d *policy.Decision, req *policy.Request) error {
 		if d.Rule == "" {
 			return fmt.Errorf("%w: no rule allows it", ErrDenied)
 		}
+		if desc := d.Description(); desc != "" {
+			// The rule's own words tell the person refused what to do.
+			return fmt.Errorf("%w: rule %s: %s", ErrDenied, d.Rule, desc)
+		}
 		return fmt.Errorf("%w: rule %s", ErrDenied, d.Rule)
 	}
 	if d.Obligations.RequireMFA && !req.Subject.MFA {

@@ -157,8 +157,10 @@ func TestHTTPPolicyAndIdentity(t *testing.T) {
 	}
 
 	// Path and method rules, decided per request on the same connection.
-	if resp, _ := get("GET", "http://wiki.corp/admin/users"); resp.StatusCode != http.StatusForbidden {
-		t.Errorf("GET /admin = %d, want 403", resp.StatusCode)
+	// The refusal says which rule and, in its author's words, what to do.
+	if resp, body := get("GET", "http://wiki.corp/admin/users"); resp.StatusCode != http.StatusForbidden ||
+		!strings.Contains(body, "rule wiki-no-admin: The wiki's admin pages are for its operators; ask them for what you need") {
+		t.Errorf("GET /admin = %d %q, want 403 naming the rule and its description", resp.StatusCode, body)
 	}
 	if resp, _ := get("POST", "http://wiki.corp/page"); resp.StatusCode != http.StatusForbidden {
 		t.Errorf("POST /page = %d, want 403", resp.StatusCode)

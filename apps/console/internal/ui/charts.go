@@ -40,8 +40,9 @@ func DecisionsChart(bars []Bar) string {
 			fmt.Fprintf(&s, `<rect class="allow" x="%.1f" y="%.1f" width="%.1f" height="%.1f"/>`, x+1, h-pad-ah, math.Max(bw-2, 1), ah)
 			fmt.Fprintf(&s, `<rect class="deny" x="%.1f" y="%.1f" width="%.1f" height="%.1f"/></g>`, x+1, h-pad-ah-dh, math.Max(bw-2, 1), dh)
 		}
-		fmt.Fprintf(&s, `<text x="0" y="%.0f" class="label">%s</text>`, h-4, html.EscapeString(bars[0].Time.Format("15:04")))
-		fmt.Fprintf(&s, `<text x="%.0f" y="%.0f" class="label" text-anchor="end">%s</text>`, w, h-4, html.EscapeString(bars[n-1].Time.Format("15:04")))
+		label := axisLabel(bars[0].Time, bars[n-1].Time)
+		fmt.Fprintf(&s, `<text x="0" y="%.0f" class="label">%s</text>`, h-4, html.EscapeString(label(bars[0].Time)))
+		fmt.Fprintf(&s, `<text x="%.0f" y="%.0f" class="label" text-anchor="end">%s</text>`, w, h-4, html.EscapeString(label(bars[n-1].Time)))
 	}
 	fmt.Fprintf(&s, `<text x="0" y="12" class="label">%d/min</text></svg>`, peak)
 	return s.String()
@@ -62,4 +63,16 @@ func AllowDenyDonut(allowed, denied int) string {
 	fmt.Fprintf(&s, `<circle class="allow" cx="70" cy="70" r="%.0f" fill="none" stroke-width="18" stroke-dasharray="%.2f %.2f" transform="rotate(-90 70 70)"/>`, r, c*frac, c)
 	fmt.Fprintf(&s, `<text x="70" y="76" text-anchor="middle" class="big-label">%.0f%%</text></svg>`, frac*100)
 	return s.String()
+}
+
+// axisLabel returns how a chart spanning first to last labels a time: the
+// time of day (UTC) alone within one day, with the date once the span
+// crosses midnight, so that a week of bars does not read as one day.
+func axisLabel(first, last time.Time) func(time.Time) string {
+	first, last = first.UTC(), last.UTC()
+	layout := "15:04"
+	if first.YearDay() != last.YearDay() || first.Year() != last.Year() {
+		layout = "Jan 2 15:04"
+	}
+	return func(t time.Time) string { return t.UTC().Format(layout) }
 }

@@ -41,6 +41,7 @@ func DetectorChart(hours []HourBar, detectors []string) string {
 	fmt.Fprintf(&s, `<title id="dh-t">Detector hits per hour</title><desc id="dh-d">Stacked bars of alerts per detector for the last %d hours: %d alerts from %d detectors; peak %d in an hour.</desc>`, len(hours), total, len(detectors), peak)
 	fmt.Fprintf(&s, `<line class="axis" x1="0" y1="%.0f" x2="%.0f" y2="%.0f"/>`, h-pad, w, h-pad)
 	if n := len(hours); n > 0 {
+		label := axisLabel(hours[0].Hour, hours[n-1].Hour)
 		bw := w / float64(n)
 		for i, b := range hours {
 			x := float64(i) * bw
@@ -60,10 +61,10 @@ func DetectorChart(hours []HourBar, detectors []string) string {
 			if len(tip) == 0 {
 				continue
 			}
-			fmt.Fprintf(&s, `<g><title>%s: %s</title>%s</g>`, b.Hour.Format("15:04"), html.EscapeString(strings.Join(tip, ", ")), rects.String())
+			fmt.Fprintf(&s, `<g><title>%s: %s</title>%s</g>`, label(b.Hour), html.EscapeString(strings.Join(tip, ", ")), rects.String())
 		}
-		fmt.Fprintf(&s, `<text x="0" y="%.0f" class="label">%s</text>`, h-4, hours[0].Hour.Format("15:04"))
-		fmt.Fprintf(&s, `<text x="%.0f" y="%.0f" class="label" text-anchor="end">%s</text>`, w, h-4, hours[n-1].Hour.Format("15:04"))
+		fmt.Fprintf(&s, `<text x="0" y="%.0f" class="label">%s</text>`, h-4, label(hours[0].Hour))
+		fmt.Fprintf(&s, `<text x="%.0f" y="%.0f" class="label" text-anchor="end">%s</text>`, w, h-4, label(hours[n-1].Hour))
 	}
 	fmt.Fprintf(&s, `<text x="0" y="12" class="label">%d/hour</text></svg>`, peak)
 	return s.String()

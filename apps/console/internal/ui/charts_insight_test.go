@@ -39,6 +39,15 @@ func TestInsightCharts(t *testing.T) {
 	if strings.Count(dc, `class="s0"`) != 2 || strings.Count(dc, `class="s1"`) != 1 {
 		t.Errorf("series colours:\n%s", dc)
 	}
+	// A span across midnight carries dates on its axis and in its tips.
+	week := []HourBar{{Hour: h, Hits: map[string]int{"new_device": 1}}, {Hour: h.Add(72 * time.Hour), Hits: map[string]int{"new_device": 1}}}
+	wc := DetectorChart(week, []string{"new_device"})
+	if !strings.Contains(wc, ">Jan 2 03:00</text>") || !strings.Contains(wc, ">Jan 5 03:00</text>") || !strings.Contains(wc, "<title>Jan 5 03:00: 1 new_device") {
+		t.Errorf("a three-day chart has no dates:\n%s", wc)
+	}
+	if strings.Contains(dc, "Jan 2") {
+		t.Errorf("a chart within one day repeats its date:\n%s", dc)
+	}
 	rc := RiskChart([]RiskRow{{Subject: "a<b>@example.com", Score: 80}, {Subject: "bob", Score: 30}, {Subject: "carol", Score: 0}}, 2)
 	wellFormed(t, "risk", rc)
 	wellFormed(t, "risk empty", RiskChart(nil, 10))

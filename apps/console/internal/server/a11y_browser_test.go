@@ -260,6 +260,16 @@ func TestAccessibility(t *testing.T) {
 		}
 		shot("phone-" + name)
 	}
+	// A common laptop: the widest tables show every column without
+	// scrolling their region sideways.
+	do("laptop", chromedp.EmulateReset(), chromedp.EmulateViewport(1366, 768))
+	for _, p := range []string{"/devices", "/audit", "/users"} {
+		do("laptop "+p, chromedp.Navigate(hs.URL+p), chromedp.WaitVisible(chromedp.CSS("main h1")))
+		clipped, err := chromedp.Run(ctx, chromedp.Evaluate[string](`Array.from(document.querySelectorAll(".scroll")).filter(e => e.scrollWidth > e.clientWidth + 1).map(e => e.scrollWidth + "px in " + e.clientWidth + "px").join(", ")`))
+		if err != nil || clipped != "" {
+			t.Errorf("laptop %s: a table is wider than its region (%s) %v", p, clipped, err)
+		}
+	}
 	do("desktop", chromedp.EmulateReset(), chromedp.EmulateViewport(1280, 900))
 	for _, p := range []string{"/analytics", "/alerts/" + alertID, "/groups", "/attachments"} {
 		do("page "+p, chromedp.Navigate(hs.URL+p), chromedp.WaitVisible(chromedp.CSS("main h1")), theme("light"))

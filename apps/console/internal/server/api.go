@@ -193,7 +193,7 @@ func (s *Server) apiCreateUser(w http.ResponseWriter, r *http.Request, p *princi
 		s.storeError(w, err)
 		return
 	}
-	s.audit(r.Context(), p.name(), "user.create", u.Email, "", map[string]any{"role": u.Role})
+	s.audit(r.Context(), p.actor(), "user.create", u.Email, "", map[string]any{"role": u.Role})
 	s.changed()
 	writeJSON(w, http.StatusCreated, u)
 }
@@ -275,7 +275,7 @@ func (s *Server) apiPatchUser(w http.ResponseWriter, r *http.Request, p *princip
 	if logged.Password != nil {
 		logged.Password = new("(changed)")
 	}
-	s.audit(r.Context(), p.name(), "user.update", u.Email, "", logged)
+	s.audit(r.Context(), p.actor(), "user.update", u.Email, "", logged)
 	s.changed()
 	writeJSON(w, http.StatusOK, u)
 }
@@ -307,7 +307,7 @@ func (s *Server) apiPutGroup(w http.ResponseWriter, r *http.Request, p *principa
 		s.storeError(w, err)
 		return
 	}
-	s.audit(r.Context(), p.name(), "group.put", g.Name, "", nil)
+	s.audit(r.Context(), p.actor(), "group.put", g.Name, "", nil)
 	s.changed()
 	writeJSON(w, http.StatusOK, g)
 }
@@ -317,7 +317,7 @@ func (s *Server) apiDeleteGroup(w http.ResponseWriter, r *http.Request, p *princ
 		s.storeError(w, err)
 		return
 	}
-	s.audit(r.Context(), p.name(), "group.delete", r.PathValue("name"), "", nil)
+	s.audit(r.Context(), p.actor(), "group.delete", r.PathValue("name"), "", nil)
 	s.changed()
 	w.WriteHeader(http.StatusNoContent)
 }
@@ -368,7 +368,7 @@ func (s *Server) apiPutResource(w http.ResponseWriter, r *http.Request, p *princ
 		s.storeError(w, err)
 		return
 	}
-	s.audit(r.Context(), p.name(), "resource.put", x.Name, "", req)
+	s.audit(r.Context(), p.actor(), "resource.put", x.Name, "", req)
 	s.changed()
 	writeJSON(w, http.StatusOK, x)
 }
@@ -378,7 +378,7 @@ func (s *Server) apiDeleteResource(w http.ResponseWriter, r *http.Request, p *pr
 		s.storeError(w, err)
 		return
 	}
-	s.audit(r.Context(), p.name(), "resource.delete", r.PathValue("name"), "", nil)
+	s.audit(r.Context(), p.actor(), "resource.delete", r.PathValue("name"), "", nil)
 	s.changed()
 	w.WriteHeader(http.StatusNoContent)
 }
@@ -439,7 +439,7 @@ func (s *Server) CreateGateway(r *http.Request, name string, p *principal) (*sto
 	if err := s.st.CreateGateway(r.Context(), g); err != nil {
 		return nil, "", err
 	}
-	s.audit(r.Context(), p.name(), "gateway.create", name, "", nil)
+	s.audit(r.Context(), p.actor(), "gateway.create", name, "", nil)
 	return g, tok, nil
 }
 
@@ -448,7 +448,7 @@ func (s *Server) apiRevokeGateway(w http.ResponseWriter, r *http.Request, p *pri
 		s.storeError(w, err)
 		return
 	}
-	s.audit(r.Context(), p.name(), "gateway.revoke", r.PathValue("id"), "", nil)
+	s.audit(r.Context(), p.actor(), "gateway.revoke", r.PathValue("id"), "", nil)
 	w.WriteHeader(http.StatusNoContent)
 }
 
@@ -471,7 +471,7 @@ func (s *Server) apiAlertState(w http.ResponseWriter, r *http.Request, p *princi
 		s.storeError(w, err)
 		return
 	}
-	s.audit(r.Context(), p.name(), "alert."+req.State, r.PathValue("id"), "", nil)
+	s.audit(r.Context(), p.actor(), "alert."+req.State, r.PathValue("id"), "", nil)
 	w.WriteHeader(http.StatusNoContent)
 }
 
@@ -580,7 +580,7 @@ func (s *Server) newKeyFor(r *http.Request, p *principal, req keyRequest) (*stor
 	if err != nil {
 		return nil, "", err
 	}
-	s.audit(r.Context(), p.name(), "apikey.create", k.Name, "", map[string]any{"role": k.Role, "owner": k.Owner, "expires": k.Expires})
+	s.audit(r.Context(), p.actor(), "apikey.create", k.Name, "", map[string]any{"role": k.Role, "owner": k.Owner, "expires": k.Expires})
 	return k, secret, nil
 }
 
@@ -589,6 +589,6 @@ func (s *Server) apiRevokeKey(w http.ResponseWriter, r *http.Request, p *princip
 		s.storeError(w, err)
 		return
 	}
-	s.audit(r.Context(), p.name(), "apikey.revoke", r.PathValue("id"), "", nil)
+	s.audit(r.Context(), p.actor(), "apikey.revoke", r.PathValue("id"), "", nil)
 	w.WriteHeader(http.StatusNoContent)
 }

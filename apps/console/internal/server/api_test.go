@@ -263,7 +263,7 @@ func TestAuditAPI(t *testing.T) {
 	e.mustCall(store.RoleOperator, "PUT", "/api/v1/resources/db", resourceRequest{Kind: "tcp", Address: "10.0.0.5:5432"}, 200, nil)
 	var p page[store.AuditEvent]
 	e.mustCall(store.RoleAuditor, "GET", "/api/v1/audit?action=resource.put", nil, 200, &p)
-	if len(p.Items) != 1 || p.Items[0].Resource != "db" || p.Items[0].Actor != "apikey:test-operator" {
+	if len(p.Items) != 1 || p.Items[0].Resource != "db" || p.Items[0].Actor != e.keyActor(store.RoleOperator) {
 		t.Fatalf("audit = %+v", p.Items)
 	}
 	var rep store.VerifyReport

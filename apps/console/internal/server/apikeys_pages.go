@@ -119,6 +119,6 @@ func (s *Server) pageAPIKeyRevoke(w http.ResponseWriter, r *http.Request, p *pri
 		s.redirect(w, r, "/apikeys", flashError, "not revoked: the console could not store the change; try again")
 		return
 	}
-	s.audit(r.Context(), p.name(), "apikey.revoke", id, "", nil)
+	s.audit(r.Context(), p.actor(), "apikey.revoke", id, "", nil)
 	s.redirect(w, r, "/apikeys", flashInfo, "API key "+found.Name+" revoked.")
 }

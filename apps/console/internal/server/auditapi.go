@@ -96,7 +96,7 @@ func (s *Server) apiExportAudit(w http.ResponseWriter, r *http.Request, p *princ
 		}
 		f.Before = es[len(es)-1].Seq
 	}
-	s.audit(r.Context(), p.name(), "audit.export", "", "", map[string]string{"format": format})
+	s.audit(r.Context(), p.actor(), "audit.export", "", "", map[string]string{"format": format})
 }
 
 // csvSafe defuses spreadsheet formula injection: a cell that a

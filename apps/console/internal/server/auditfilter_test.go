@@ -57,7 +57,7 @@ func TestAuditFiltersRefuseWhatTheyCannotParse(t *testing.T) {
 	if len(p.Items) != 0 {
 		t.Errorf("since an hour ahead: %+v", p.Items)
 	}
-	e.mustCall(store.RoleAuditor, "GET", "/api/v1/audit/export?format=csv&actor=test-operator", nil, 200, nil)
+	e.mustCall(store.RoleAuditor, "GET", "/api/v1/audit/export?format=csv&actor=apikey:test-operator", nil, 200, nil)
 
 	if _, body := e.page(store.RoleAuditor, "/audit?actor=nobody"); !strings.Contains(body, "No entries match these filters.") || strings.Contains(body, "Nothing here yet") {
 		t.Errorf("filtered empty page does not say that no entry matches")

@@ -64,7 +64,7 @@ func TestDeleteDeviceDropsItsPeer(t *testing.T) {
 	}
 
 	es, err := e.st.ListAudit(bg, store.AuditFilter{Action: "device.delete"})
-	if err != nil || len(es) != 2 || es[1].Resource != "laptop" || es[1].Actor != "apikey:test-operator" || es[0].Resource != "phone" {
+	if err != nil || len(es) != 2 || es[1].Resource != "laptop" || es[1].Actor != e.keyActor(store.RoleOperator) || es[0].Resource != "phone" {
 		t.Errorf("audit of the deletions: %+v, %v", es, err)
 	}
 }

@@ -177,7 +177,7 @@ func (s *Server) EnrolDevice(r *http.Request, owner, name, publicKey string, pos
 	if err := s.st.AllocateDevice(ctx, d, pool, quota); err != nil {
 		return nil, err
 	}
-	s.audit(ctx, p.name(), "device.enrol", d.Name, "", map[string]string{"device": d.ID, "owner": owner, "public_key": publicKey})
+	s.audit(ctx, p.actor(), "device.enrol", d.Name, "", map[string]string{"device": d.ID, "owner": owner, "public_key": publicKey})
 	s.changed()
 	cfg, source := s.wgQuick(r, d, priv)
 	q, _ := qrPNG(cfg, 320)
@@ -370,7 +370,7 @@ func (s *Server) apiPatchDevice(w http.ResponseWriter, r *http.Request, p *princ
 		s.storeError(w, err)
 		return
 	}
-	s.audit(r.Context(), p.name(), "device.update", d.Name, "", map[string]any{"device": d.ID, "change": req})
+	s.audit(r.Context(), p.actor(), "device.update", d.Name, "", map[string]any{"device": d.ID, "change": req})
 	s.changed()
 	writeJSON(w, http.StatusOK, d)
 }
@@ -393,7 +393,7 @@ func (s *Server) deleteDevice(ctx context.Context, id string, p *principal) (*st
 	if err := s.st.DeleteDevice(ctx, id); err != nil {
 		return nil, err
 	}
-	s.audit(ctx, p.name(), "device.delete", d.Name, "", map[string]string{"device": d.ID, "owner": d.Owner, "public_key": d.PublicKey})
+	s.audit(ctx, p.actor(), "device.delete", d.Name, "", map[string]string{"device": d.ID, "owner": d.Owner, "public_key": d.PublicKey})
 	s.changed()
 	return d, nil
 }

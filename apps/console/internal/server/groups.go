@@ -108,7 +108,7 @@ func (s *Server) setMember(ctx context.Context, group, user string, member bool,
 	if !member {
 		action = "group.member.remove"
 	}
-	s.audit(ctx, p.name(), action, group, "", map[string]string{"user": u.Email})
+	s.audit(ctx, p.actor(), action, group, "", map[string]string{"user": u.Email})
 	s.changed()
 	return u, nil
 }

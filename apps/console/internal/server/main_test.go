@@ -7,6 +7,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"testing"
 
 	"github.com/gonaut/gonaut/apps/console/internal/store"
@@ -60,6 +61,13 @@ func newEnvWith(t testing.TB, st *store.DB, opts *Options) *env {
 		e.keys[role] = secret
 	}
 	return e
+}
+
+// keyActor is how audit entries name the API key of role:
+// "apikey:<key id>", the id being the secret's public prefix.
+func (e *env) keyActor(role store.Role) string {
+	id, _, _ := strings.Cut(strings.TrimPrefix(e.keys[role], "gk_"), ".")
+	return "apikey:" + id
 }
 
 // call makes one API request as role ("" for anonymous) and decodes a

@@ -106,7 +106,7 @@ func (s *Server) reauthenticate(ctx context.Context, u *store.User, password, co
 		return err
 	}
 	if !CheckPassword(cur.PasswordHash, password) {
-		s.audit(ctx, cur.Email, "reauth.failed", "", "", nil)
+		s.audit(ctx, cur.ID, "reauth.failed", "", "", nil)
 		return errReauth
 	}
 	if cur.TOTPEnabled {
@@ -115,7 +115,7 @@ func (s *Server) reauthenticate(ctx context.Context, u *store.User, password, co
 			return err
 		}
 		if !ok {
-			s.audit(ctx, cur.Email, "reauth.failed", "", "", nil)
+			s.audit(ctx, cur.ID, "reauth.failed", "", "", nil)
 			return errReauth
 		}
 	}
@@ -243,7 +243,7 @@ func (s *Server) confirmTOTP(ctx context.Context, p *principal, code string) ([]
 	if p.user.TOTPEnabled {
 		action = "mfa.reset"
 	}
-	s.audit(ctx, p.user.Email, action, "", "", nil)
+	s.audit(ctx, p.user.ID, action, "", "", nil)
 	return codes, nil
 }
 
@@ -273,7 +273,7 @@ func (s *Server) disableTOTP(ctx context.Context, p *principal, password, code s
 	if err := s.st.DisableTOTP(ctx, p.user.ID); err != nil {
 		return err
 	}
-	s.audit(ctx, p.user.Email, "mfa.disable", "", "", nil)
+	s.audit(ctx, p.user.ID, "mfa.disable", "", "", nil)
 	return nil
 }
 

@@ -124,10 +124,11 @@ type auditQuery struct {
 
 // widenAuditFilter lets the actor and gateway filters, and a search
 // that is one name, be given as a person's names: an email, a device
-// name, a gateway name. Each is matched as given (console actions name
-// their signed-in user by email) and as the ids it stands for; a name
-// nothing is called matches only itself, so that an unknown name finds
-// no entries rather than all of them.
+// name, a gateway name, "apikey:<name>". Each is matched as given (a
+// failed login to an account that does not exist names the email typed)
+// and as the ids it stands for; a name nothing is called matches only
+// itself, so that an unknown name finds no entries rather than all of
+// them.
 func (s *Server) widenAuditFilter(r *http.Request, f store.AuditFilter) (auditQuery, error) {
 	ctx := r.Context()
 	q := auditQuery{AuditFilter: f}

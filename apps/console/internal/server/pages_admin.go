@@ -80,7 +80,7 @@ func (s *Server) pageResourcePost(w http.ResponseWriter, r *http.Request, p *pri
 		s.redirect(w, r, "/resources", flashError, "not saved: "+s.storeMessage(err))
 		return
 	}
-	s.audit(r.Context(), p.name(), "resource.put", x.Name, "", x)
+	s.audit(r.Context(), p.actor(), "resource.put", x.Name, "", x)
 	s.changed()
 	s.redirect(w, r, "/resources", flashInfo, "Saved resource "+x.Name+".")
 }
@@ -90,7 +90,7 @@ func (s *Server) pageResourceDelete(w http.ResponseWriter, r *http.Request, p *p
 		s.pageError(w, r, err)
 		return
 	}
-	s.audit(r.Context(), p.name(), "resource.delete", r.PathValue("id"), "", nil)
+	s.audit(r.Context(), p.actor(), "resource.delete", r.PathValue("id"), "", nil)
 	s.changed()
 	s.redirect(w, r, "/resources", flashInfo, "Deleted "+r.PathValue("id")+".")
 }
@@ -155,7 +155,7 @@ func (s *Server) pageGatewayRevoke(w http.ResponseWriter, r *http.Request, p *pr
 		s.pageError(w, r, err)
 		return
 	}
-	s.audit(r.Context(), p.name(), "gateway.revoke", r.PathValue("id"), "", nil)
+	s.audit(r.Context(), p.actor(), "gateway.revoke", r.PathValue("id"), "", nil)
 	s.redirect(w, r, "/gateways", flashInfo, "Gateway revoked.")
 }
 
@@ -244,7 +244,7 @@ func (s *Server) pageDeviceToggle(disable bool) func(http.ResponseWriter, *http.
 			s.pageError(w, r, err)
 			return
 		}
-		s.audit(r.Context(), p.name(), "device.update", d.Name, "", map[string]any{"device": d.ID, "disabled": disable})
+		s.audit(r.Context(), p.actor(), "device.update", d.Name, "", map[string]any{"device": d.ID, "disabled": disable})
 		s.changed()
 		s.redirect(w, r, "/devices", flashInfo, fmt.Sprintf("Device %s %s.", d.Name, map[bool]string{true: "disabled", false: "enabled"}[disable]))
 	}
@@ -323,7 +323,7 @@ func (s *Server) pageUserPost(w http.ResponseWriter, r *http.Request, p *princip
 		s.redirect(w, r, "/users", flashError, "not added: "+s.storeMessage(err))
 		return
 	}
-	s.audit(r.Context(), p.name(), "user.create", u.Email, "", map[string]any{"role": u.Role})
+	s.audit(r.Context(), p.actor(), "user.create", u.Email, "", map[string]any{"role": u.Role})
 	s.changed()
 	s.redirect(w, r, "/users", flashInfo, "Added "+u.Email+".")
 }
@@ -341,7 +341,7 @@ func (s *Server) pageUserToggle(disable bool) func(http.ResponseWriter, *http.Re
 		if disable {
 			s.st.DeleteUserSessions(r.Context(), u.ID)
 		}
-		s.audit(r.Context(), p.name(), "user.update", u.Email, "", map[string]bool{"disabled": disable})
+		s.audit(r.Context(), p.actor(), "user.update", u.Email, "", map[string]bool{"disabled": disable})
 		s.changed()
 		s.redirect(w, r, "/users", flashInfo, "Updated "+u.Email+".")
 	}
@@ -406,7 +406,7 @@ func (s *Server) pageAlertState(state string) func(http.ResponseWriter, *http.Re
 			s.pageError(w, r, err)
 			return
 		}
-		s.audit(r.Context(), p.name(), "alert."+state, r.PathValue("id"), "", nil)
+		s.audit(r.Context(), p.actor(), "alert."+state, r.PathValue("id"), "", nil)
 		back := "/alerts"
 		if r.PostFormValue("back") == "detail" {
 			back += "/" + url.PathEscape(r.PathValue("id"))

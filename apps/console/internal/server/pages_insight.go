@@ -162,7 +162,7 @@ func (s *Server) pageGroupPost(w http.ResponseWriter, r *http.Request, p *princi
 		s.redirect(w, r, "/groups", flashError, "not saved: "+s.storeMessage(err))
 		return
 	}
-	s.audit(r.Context(), p.name(), "group.put", g.Name, "", nil)
+	s.audit(r.Context(), p.actor(), "group.put", g.Name, "", nil)
 	s.changed()
 	s.redirect(w, r, "/groups", flashInfo, "Created group "+g.Name+".")
 }
@@ -245,7 +245,7 @@ func (s *Server) pageUserRole(w http.ResponseWriter, r *http.Request, p *princip
 	}
 	// Every request reads the user's role afresh, so open sessions follow
 	// the change at once and need not end.
-	s.audit(ctx, p.name(), "user.role", u.Email, "", map[string]string{"from": string(old), "to": string(role)})
+	s.audit(ctx, p.actor(), "user.role", u.Email, "", map[string]string{"from": string(old), "to": string(role)})
 	s.changed()
 	s.redirect(w, r, back, flashInfo, "Changed "+u.Email+" to "+string(role)+".")
 }

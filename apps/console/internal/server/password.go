@@ -50,7 +50,7 @@ func (s *Server) changePassword(ctx context.Context, p *principal, current, next
 		return err
 	}
 	if !CheckPassword(u.PasswordHash, current) {
-		s.audit(ctx, u.Email, "password.change.failed", "", "", nil)
+		s.audit(ctx, u.ID, "password.change.failed", "", "", nil)
 		return errReauth
 	}
 	if err := s.st.SetPasswordHash(ctx, u.ID, HashPassword(next)); err != nil {
@@ -63,6 +63,6 @@ func (s *Server) changePassword(ctx context.Context, p *principal, current, next
 	if err := s.st.DeleteOtherSessions(ctx, u.ID, keep); err != nil {
 		return err
 	}
-	s.audit(ctx, u.Email, "password.change", "", "", nil)
+	s.audit(ctx, u.ID, "password.change", "", "", nil)
 	return nil
 }

@@ -275,7 +275,7 @@ func (s *Server) SavePolicy(r *http.Request, name, source, message string, p *pr
 	if err != nil {
 		return nil, err
 	}
-	s.audit(r.Context(), p.name(), "policy.save", name, "", map[string]any{"version": pv.Version, "message": message})
+	s.audit(r.Context(), p.actor(), "policy.save", name, "", map[string]any{"version": pv.Version, "message": message})
 	s.changed()
 	return pv, nil
 }
@@ -322,7 +322,7 @@ func (s *Server) apiDeletePolicy(w http.ResponseWriter, r *http.Request, p *prin
 		s.policyError(w, err)
 		return
 	}
-	s.audit(r.Context(), p.name(), "policy.delete", r.PathValue("name"), "", nil)
+	s.audit(r.Context(), p.actor(), "policy.delete", r.PathValue("name"), "", nil)
 	s.changed()
 	w.WriteHeader(http.StatusNoContent)
 }
@@ -426,7 +426,7 @@ func (s *Server) Rollback(r *http.Request, name string, version int, p *principa
 	if err != nil {
 		return nil, err
 	}
-	s.audit(r.Context(), p.name(), "policy.rollback", name, "", map[string]int{"to": version, "version": pv.Version})
+	s.audit(r.Context(), p.actor(), "policy.rollback", name, "", map[string]int{"to": version, "version": pv.Version})
 	s.changed()
 	return pv, nil
 }

@@ -82,6 +82,25 @@ type principal struct {
 	flashKey []byte
 }
 
+// actor is how audit entries name the principal: by a stable id (a
+// user's id, "apikey:<key id>"), as gateways name the users they report,
+// so that one person is one actor in the log however her email changes.
+// Pages turn the id back into a name (see names.go).
+func (p *principal) actor() string {
+	switch {
+	case p == nil:
+		return "anonymous"
+	case p.user != nil:
+		return p.user.ID
+	case p.apiKey != nil:
+		return "apikey:" + p.apiKey.ID
+	case p.gateway != nil:
+		return "gateway:" + p.gateway.Name
+	}
+	return "anonymous"
+}
+
+// name is how pages greet the principal: by email or key name.
 func (p *principal) name() string {
 	switch {
 	case p == nil:

@@ -69,7 +69,7 @@ func (s *Server) renewOwnDevice(r *http.Request, p *principal, id string) (*stor
 	if err := s.st.UpdateDevice(r.Context(), d); err != nil {
 		return nil, err
 	}
-	s.audit(r.Context(), p.name(), "device.renew", d.Name, "", map[string]string{"device": d.ID})
+	s.audit(r.Context(), p.actor(), "device.renew", d.Name, "", map[string]string{"device": d.ID})
 	s.changed()
 	return d, nil
 }

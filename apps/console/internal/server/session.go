@@ -206,9 +206,15 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request, email, password, 
 		ok = mfa
 	}
 	if !ok {
+		// A known account is named by its id like every other entry of
+		// hers; an unknown one has no id, so the entry keeps the email
+		// as typed (bounded), which a filter by that email still finds.
 		actor := strings.ToLower(email)
 		if len(actor) > maxAuditedEmail {
 			actor = actor[:maxAuditedEmail]
+		}
+		if u != nil {
+			actor = u.ID
 		}
 		if reason == "password" || reason == "code" {
 			// Only a real check counts: attempts while backed off were
@@ -232,7 +238,7 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request, email, password, 
 		return nil, err
 	}
 	s.setCookie(w, sessionCookie, sid, int(s.opts.SessionMax/time.Second))
-	s.audit(ctx, u.Email, "login", "", "", map[string]any{"mfa": mfa, "source": src})
+	s.audit(ctx, u.ID, "login", "", "", map[string]any{"mfa": mfa, "source": src})
 	return u, nil
 }
 

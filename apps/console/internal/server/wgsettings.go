@@ -85,7 +85,7 @@ func (s *Server) saveWGSettings(r *http.Request, p *principal, ws wgSettings) (w
 			return ws, err
 		}
 	}
-	s.audit(r.Context(), p.name(), "settings.wireguard", "wireguard", "", ws)
+	s.audit(r.Context(), p.actor(), "settings.wireguard", "wireguard", "", ws)
 	return ws, nil
 }
 

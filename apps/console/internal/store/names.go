@@ -11,7 +11,8 @@ const maxNameBatch = 500
 
 // DisplayNames maps the user, device and gateway ids among ids to what
 // a person knows them by: a user's email, a device's name, a gateway's
-// name. Ids it does not know (and anything that is not an id) are left
+// name; and an API key's actor, "apikey:<key id>", to "apikey:<name>".
+// Ids it does not know (and anything that is not an id) are left
 // out of the map. One statement per maxNameBatch ids: callers pass a
 // whole page's ids at once rather than asking row by row.
 func (s *DB) DisplayNames(ctx context.Context, ids []string) (map[string]string, error) {
@@ -29,15 +30,16 @@ func (s *DB) DisplayNames(ctx context.Context, ids []string) (map[string]string,
 		batch := uniq[:n]
 		uniq = uniq[n:]
 		in := placeholders(len(batch))
-		args := make([]any, 0, 3*len(batch))
-		for range 3 {
+		args := make([]any, 0, 4*len(batch))
+		for range 4 {
 			for _, id := range batch {
 				args = append(args, id)
 			}
 		}
 		rows, err := s.query(ctx, s.db, `SELECT id, email FROM users WHERE id IN (`+in+`)
 			UNION ALL SELECT id, name FROM devices WHERE id IN (`+in+`)
-			UNION ALL SELECT id, name FROM gateways WHERE id IN (`+in+`)`, args...)
+			UNION ALL SELECT id, name FROM gateways WHERE id IN (`+in+`)
+			UNION ALL SELECT 'apikey:' || id, 'apikey:' || name FROM api_keys WHERE 'apikey:' || id IN (`+in+`)`, args...)
 		if err != nil {
 			return nil, err
 		}
@@ -59,7 +61,8 @@ func (s *DB) DisplayNames(ctx context.Context, ids []string) (map[string]string,
 }
 
 // NameIDs returns the ids of the users whose email is name
-// (case-insensitively), of the devices and of the gateways called name:
+// (case-insensitively), of the devices and of the gateways called name,
+// and for "apikey:<name>" the actors of the API keys called name:
 // what a filter by a person's word for a subject has to look for. None
 // when nothing is called that.
 func (s *DB) NameIDs(ctx context.Context, name string) ([]string, error) {
@@ -68,7 +71,8 @@ func (s *DB) NameIDs(ctx context.Context, name string) ([]string, error) {
 	}
 	rows, err := s.query(ctx, s.db, `SELECT id FROM users WHERE email = ?
 		UNION ALL SELECT id FROM devices WHERE name = ?
-		UNION ALL SELECT id FROM gateways WHERE name = ?`, strings.ToLower(name), name, name)
+		UNION ALL SELECT id FROM gateways WHERE name = ?
+		UNION ALL SELECT 'apikey:' || id FROM api_keys WHERE 'apikey:' || name = ?`, strings.ToLower(name), name, name, name)
 	if err != nil {
 		return nil, err
 	}

@@ -28,7 +28,11 @@ func TestDisplayNamesAndNameIDs(t *testing.T) {
 		if err := s.CreateGateway(ctx, g); err != nil {
 			t.Fatal(err)
 		}
-		ids := []string{u.ID, d.ID, g.ID, "u_unknown", "", u.ID, "gateway:edge-north"}
+		k := &store.APIKey{Name: "ci-bot", Role: store.RoleOperator, Hash: "kh", Expires: time.Now().Add(time.Hour)}
+		if err := s.CreateAPIKey(ctx, k); err != nil {
+			t.Fatal(err)
+		}
+		ids := []string{u.ID, d.ID, g.ID, "u_unknown", "", u.ID, "gateway:edge-north", "apikey:" + k.ID, "apikey:none", k.ID}
 		// Past one batch, so that the split is exercised too.
 		for i := range 600 {
 			ids = append(ids, fmt.Sprintf("d_none%d", i))
@@ -37,11 +41,11 @@ func TestDisplayNamesAndNameIDs(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		want := map[string]string{u.ID: "ann@example.com", d.ID: "ann-laptop", g.ID: "edge-north"}
+		want := map[string]string{u.ID: "ann@example.com", d.ID: "ann-laptop", g.ID: "edge-north", "apikey:" + k.ID: "apikey:ci-bot"}
 		if !reflect.DeepEqual(got, want) {
 			t.Errorf("DisplayNames = %v, want %v", got, want)
 		}
-		for name, want := range map[string][]string{"ANN@example.com": {u.ID}, "ann-laptop": {d.ID}, "edge-north": {g.ID}, "nobody": nil, "": nil} {
+		for name, want := range map[string][]string{"ANN@example.com": {u.ID}, "ann-laptop": {d.ID}, "edge-north": {g.ID}, "apikey:ci-bot": {"apikey:" + k.ID}, "ci-bot": nil, "nobody": nil, "": nil} {
 			got, err := s.NameIDs(ctx, name)
 			if err != nil || !slices.Equal(got, want) {
 				t.Errorf("NameIDs(%q) = %v, %v; want %v", name, got, err, want)

@@ -1,10 +1,8 @@
 package serialfwd
 
 import (
-	"bytes"
 	"context"
 	"errors"
-	"os/exec"
 	"slices"
 	"strings"
 	"testing"
@@ -18,37 +16,10 @@ import (
 // every step succeeds, and the data and the baud rate reach the tty.
 func TestPyserialDefaultOpenOnPty(t *testing.T) {
 	needTool(t, "/usr/lib/python3/dist-packages/serial/rfc2217.py")
-	pp := newPtyPair(t)
-	var rec *recordingDevice
-	_, addr := serve(t, nil, PortConfig{Name: "pty", Open: func(ctx context.Context) (Device, error) {
-		d, err := OpenSerial(pp.A, Mode{})
-		if err != nil {
-			return nil, err
-		}
-		rec = &recordingDevice{Device: d}
-		return rec, nil
-	}}, ProtocolRFC2217)
-	far, err := openSerial(pp.B, Mode{}, false)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer far.Close()
-
-	cmd := exec.Command("/usr/bin/python3", "testdata/pyserial_default.py", "rfc2217://"+addr)
-	stdout, _ := cmd.StdoutPipe()
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	defer func() {
-		cmd.Process.Kill()
-		cmd.Wait()
-		if t.Failed() {
-			t.Logf("pyserial stderr:\n%s", stderr.String())
-		}
-	}()
-	out := newLineScanner(stdout)
+	pty := servePty(t, ModemLinesAuto)
+	pp, far := pty.pp, pty.far
+	py := runPyserial(t, "testdata/pyserial_default.py", pty.addr)
+	out, cmd := py.out, py.cmd
 	out.expect(t, "open dtr=True rts=True")
 	out.expect(t, "wrote")
 	msg := "hello from pyserial\n"
@@ -66,12 +37,12 @@ func TestPyserialDefaultOpenOnPty(t *testing.T) {
 	if err := cmd.Wait(); err != nil {
 		t.Fatalf("pyserial: %v", err)
 	}
-	for _, c := range rec.Calls() {
+	for _, c := range pty.rec.Calls() {
 		if strings.HasPrefix(c, "dtr") || strings.HasPrefix(c, "rts") {
 			t.Errorf("a virtual line reached the pty: %q", c)
 		}
 	}
-	if calls := rec.Calls(); !slices.Contains(calls, "break true -> true err=false") {
+	if calls := pty.rec.Calls(); !slices.Contains(calls, "break true -> true err=false") {
 		t.Errorf("break did not reach the pty: %q", calls)
 	}
 }

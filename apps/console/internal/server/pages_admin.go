@@ -36,7 +36,7 @@ func (s *Server) renderResources(w http.ResponseWriter, r *http.Request, p *prin
 		return
 	}
 	l := ui.List{Page: s.pageOf(r, p, "Resources", "resources"), Heading: "Resources", Query: o.Query, Result: res,
-		Table: ui.Table{Head: []string{"Name", "Kind", "Address", "Port", "Labels"}}}
+		Table: ui.Table{Head: []string{"Name", "Kind", "Address", "Port", "Labels", "Source"}}}
 	if allowed(permOps, p.role) {
 		l.Form = []ui.Field{{Name: "name", Label: "Name", Required: true}, {Name: "kind", Label: "Kind", Options: []string{"tcp", "udp", "http", "usb", "serial"}},
 			{Name: "address", Label: "Address"}, {Name: "port", Label: "Port", Type: "number"}, {Name: "labels", Label: "Labels (key=value, comma separated)"}}
@@ -47,7 +47,17 @@ func (s *Server) renderResources(w http.ResponseWriter, r *http.Request, p *prin
 		for k, v := range x.Labels {
 			labels = append(labels, k+"="+v)
 		}
-		l.Table.Rows = append(l.Table.Rows, ui.Row{ID: x.Name, Cells: []string{x.Name, x.Kind, x.Address, strconv.Itoa(x.Port), strings.Join(labels, ", ")}})
+		l.Table.Rows = append(l.Table.Rows, ui.Row{ID: x.Name, Cells: []string{x.Name, x.Kind, x.Address, strconv.Itoa(x.Port), strings.Join(labels, ", "), "console"}})
+	}
+	// The gateways' own resources follow the console's on the first page:
+	// they are read-only here, edited in each gateway's configuration.
+	if o.After == "" {
+		local, err := s.localResourceRows(r.Context(), o.Query)
+		if err != nil {
+			s.pageError(w, r, err)
+			return
+		}
+		l.Table.Rows = append(l.Table.Rows, local...)
 	}
 	if len(rs) == clampLimit(o.Limit) {
 		l.Next = nextURL("/resources", rs[len(rs)-1].Name, o)

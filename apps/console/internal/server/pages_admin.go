@@ -2,6 +2,7 @@ package server
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
 	"net/url"
@@ -397,30 +398,34 @@ func (s *Server) pageAlerts(w http.ResponseWriter, r *http.Request, p *principal
 	s.render(w, r, http.StatusOK, ui.ListPage(l))
 }
 
-// alertActions is what an alert in state may still become: an open one
-// acknowledged or resolved, an acknowledged one resolved, a resolved one
-// nothing.
+// alertActions is what an alert in state may still become, as the
+// actions of its row: store.AlertNext, the moves SetAlertState allows.
 func alertActions(state string) []string {
-	switch state {
-	case "open":
-		return []string{"acknowledge", "resolve"}
-	case "acknowledged":
-		return []string{"resolve"}
+	out := []string{}
+	for _, next := range store.AlertNext[state] {
+		out = append(out, alertAction[next])
 	}
-	return []string{}
+	return out
 }
+
+// alertAction names the page action that moves an alert to a state.
+var alertAction = map[string]string{"acknowledged": "acknowledge", "resolved": "resolve"}
 
 func (s *Server) pageAlertState(state string) func(http.ResponseWriter, *http.Request, *principal) {
 	return func(w http.ResponseWriter, r *http.Request, p *principal) {
-		if err := s.st.SetAlertState(r.Context(), r.PathValue("id"), state); err != nil {
-			s.pageError(w, r, err)
-			return
-		}
-		s.audit(r.Context(), p.name(), "alert."+state, r.PathValue("id"), "", nil)
 		back := "/alerts"
 		if r.PostFormValue("back") == "detail" {
 			back += "/" + url.PathEscape(r.PathValue("id"))
 		}
+		if err := s.st.SetAlertState(r.Context(), r.PathValue("id"), state); err != nil {
+			if errors.Is(err, store.ErrConflict) {
+				s.redirect(w, r, back, flashError, "Not changed: "+s.storeMessage(err)+".")
+				return
+			}
+			s.pageError(w, r, err)
+			return
+		}
+		s.audit(r.Context(), p.name(), "alert."+state, r.PathValue("id"), "", nil)
 		s.redirect(w, r, back, flashInfo, "Alert "+state+".")
 	}
 }

@@ -2,6 +2,7 @@ package ztna
 
 import (
 	"context"
+	"strings"
 	"sync"
 	"time"
 
@@ -101,10 +102,30 @@ func (g *Gateway) consoleStatus(d *ConsoleDirectory) controlplane.Status {
 		}
 		st.Risk = append(st.Risk, controlplane.SubjectRisk{Subject: r.Subject, Score: r.Score, Signals: r.Signals})
 	}
+	st.Resources = g.localResources()
 	if pc, err := PeerConfig(cfg, g.PublicKey(), tunnel.Key{}, g.Address(), "-"); err == nil && len(pc.Peers) == 1 {
 		for _, p := range pc.Peers[0].AllowedIPs {
 			st.Routes = append(st.Routes, p.String())
 		}
 	}
 	return st
+}
+
+// localResources are the resources of the gateway's own configuration, as
+// its status reports them: the console's resources are the console's to
+// list already.
+func (g *Gateway) localResources() []controlplane.LocalResource {
+	st := g.state.Load()
+	var out []controlplane.LocalResource
+	for _, rc := range st.local.Resources {
+		if len(out) == controlplane.MaxLocalResources {
+			break
+		}
+		lr := controlplane.LocalResource{Name: rc.Name, Kind: rc.Kind, Port: rc.Port}
+		if r := st.byName[strings.ToLower(rc.Name)]; r != nil {
+			lr.Port = int(r.port)
+		}
+		out = append(out, lr)
+	}
+	return out
 }

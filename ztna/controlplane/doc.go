@@ -21,8 +21,10 @@
 //     bundle, and stamps each with the gateway's identity; an event it
 //     refuses is listed in [EventAck].Rejected with the reason, and the
 //     rest of the batch is stored.
-//   - POST /cp/v1/status with a [Status]: heartbeat, peers, flows and
-//     versions.
+//   - POST /cp/v1/status with a [Status]: heartbeat, peers, flows,
+//     versions, and the [LocalResource]s the gateway serves from its own
+//     configuration. The console refuses a report with a bad field and
+//     keeps the last good one.
 //
 // Every call after registration carries the credential as
 // "Authorization: Bearer <gateway id>.<secret>". Errors are an [Error] JSON

@@ -159,6 +159,19 @@ type SubjectRisk struct {
 // scores are kept.
 const MaxRisk = 1000
 
+// LocalResource is a resource a gateway serves from its own configuration
+// rather than from a console's bundle. The console lists it, read-only,
+// beside its own resources.
+type LocalResource struct {
+	Name string `json:"name"`
+	Kind string `json:"kind"` // tcp, udp, http, usb, serial
+	Port int    `json:"port,omitempty"`
+}
+
+// MaxLocalResources is the most local resources a Status reports; the
+// console refuses a longer list.
+const MaxLocalResources = 1000
+
 // EventBatch is the body of POST /cp/v1/events.
 type EventBatch struct {
 	Events []Event `json:"events"`
@@ -211,4 +224,8 @@ type Status struct {
 	// every flow it carries, so the console prefers these scores to what
 	// it computes from the alerts it stores.
 	Risk []SubjectRisk `json:"risk,omitempty"`
+	// Resources lists the resources the gateway serves from its own
+	// configuration (at most MaxLocalResources), so that the console
+	// shows them beside the ones it hands out.
+	Resources []LocalResource `json:"resources,omitempty"`
 }

@@ -2,6 +2,7 @@ package server
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
 	"net/url"
@@ -36,7 +37,7 @@ func (s *Server) renderResources(w http.ResponseWriter, r *http.Request, p *prin
 		return
 	}
 	l := ui.List{Page: s.pageOf(r, p, "Resources", "resources"), Heading: "Resources", Query: o.Query, Result: res,
-		Table: ui.Table{Head: []string{"Name", "Kind", "Address", "Port", "Labels"}}}
+		Table: ui.Table{Head: []string{"Name", "Kind", "Address", "Port", "Labels", "Source"}}}
 	if allowed(permOps, p.role) {
 		l.Form = []ui.Field{{Name: "name", Label: "Name", Required: true}, {Name: "kind", Label: "Kind", Options: []string{"tcp", "udp", "http", "usb", "serial"}},
 			{Name: "address", Label: "Address"}, {Name: "port", Label: "Port", Type: "number"}, {Name: "labels", Label: "Labels (key=value, comma separated)"}}
@@ -47,7 +48,17 @@ func (s *Server) renderResources(w http.ResponseWriter, r *http.Request, p *prin
 		for k, v := range x.Labels {
 			labels = append(labels, k+"="+v)
 		}
-		l.Table.Rows = append(l.Table.Rows, ui.Row{ID: x.Name, Cells: []string{x.Name, x.Kind, x.Address, strconv.Itoa(x.Port), strings.Join(labels, ", ")}})
+		l.Table.Rows = append(l.Table.Rows, ui.Row{ID: x.Name, Cells: []string{x.Name, x.Kind, x.Address, strconv.Itoa(x.Port), strings.Join(labels, ", "), "console"}})
+	}
+	// The gateways' own resources follow the console's on the first page:
+	// they are read-only here, edited in each gateway's configuration.
+	if o.After == "" {
+		local, err := s.localResourceRows(r.Context(), o.Query)
+		if err != nil {
+			s.pageError(w, r, err)
+			return
+		}
+		l.Table.Rows = append(l.Table.Rows, local...)
 	}
 	if len(rs) == clampLimit(o.Limit) {
 		l.Next = nextURL("/resources", rs[len(rs)-1].Name, o)
@@ -387,30 +398,34 @@ func (s *Server) pageAlerts(w http.ResponseWriter, r *http.Request, p *principal
 	s.render(w, r, http.StatusOK, ui.ListPage(l))
 }
 
-// alertActions is what an alert in state may still become: an open one
-// acknowledged or resolved, an acknowledged one resolved, a resolved one
-// nothing.
+// alertActions is what an alert in state may still become, as the
+// actions of its row: store.AlertNext, the moves SetAlertState allows.
 func alertActions(state string) []string {
-	switch state {
-	case "open":
-		return []string{"acknowledge", "resolve"}
-	case "acknowledged":
-		return []string{"resolve"}
+	out := []string{}
+	for _, next := range store.AlertNext[state] {
+		out = append(out, alertAction[next])
 	}
-	return []string{}
+	return out
 }
+
+// alertAction names the page action that moves an alert to a state.
+var alertAction = map[string]string{"acknowledged": "acknowledge", "resolved": "resolve"}
 
 func (s *Server) pageAlertState(state string) func(http.ResponseWriter, *http.Request, *principal) {
 	return func(w http.ResponseWriter, r *http.Request, p *principal) {
-		if err := s.st.SetAlertState(r.Context(), r.PathValue("id"), state); err != nil {
-			s.pageError(w, r, err)
-			return
-		}
-		s.audit(r.Context(), p.actor(), "alert."+state, r.PathValue("id"), "", nil)
 		back := "/alerts"
 		if r.PostFormValue("back") == "detail" {
 			back += "/" + url.PathEscape(r.PathValue("id"))
 		}
+		if err := s.st.SetAlertState(r.Context(), r.PathValue("id"), state); err != nil {
+			if errors.Is(err, store.ErrConflict) {
+				s.redirect(w, r, back, flashError, "Not changed: "+s.storeMessage(err)+".")
+				return
+			}
+			s.pageError(w, r, err)
+			return
+		}
+		s.audit(r.Context(), p.actor(), "alert."+state, r.PathValue("id"), "", nil)
 		s.redirect(w, r, back, flashInfo, "Alert "+state+".")
 	}
 }

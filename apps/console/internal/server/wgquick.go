@@ -204,5 +204,5 @@ func validateStatus(st *controlplane.Status) error {
 	if noControl(st.Version) != st.Version || noControl(st.Message) != st.Message {
 		return errors.New("console: version and message must not hold control characters")
 	}
-	return nil
+	return validateLocalResources(st.Resources)
 }

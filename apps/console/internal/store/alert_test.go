@@ -81,3 +81,40 @@ func TestDecisionCounts(t *testing.T) {
 		}
 	})
 }
+
+// TestAlertStateTransitions: SetAlertState moves alerts only along
+// AlertNext, on each backend; a refused move is ErrConflict and leaves
+// the state as it was.
+func TestAlertStateTransitions(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, s *store.DB) {
+		ctx := t.Context()
+		for from, next := range store.AlertNext {
+			for _, to := range []string{"open", "acknowledged", "resolved"} {
+				a := &store.Alert{Time: time.Unix(2000, 0), Severity: "low", Kind: "new_device", Subject: "ada"}
+				if err := s.CreateAlert(ctx, a); err != nil {
+					t.Fatal(err)
+				}
+				if from != "open" {
+					if err := s.SetAlertState(ctx, a.ID, from); err != nil {
+						t.Fatal(err)
+					}
+				}
+				allowed := false
+				for _, n := range next {
+					allowed = allowed || n == to
+				}
+				err := s.SetAlertState(ctx, a.ID, to)
+				got, _ := s.Alert(ctx, a.ID)
+				switch {
+				case allowed && (err != nil || got.State != to):
+					t.Errorf("%s -> %s: %v, state %s", from, to, err, got.State)
+				case !allowed && (!errors.Is(err, store.ErrConflict) || got.State != from):
+					t.Errorf("%s -> %s: %v, state %s, want a conflict and no change", from, to, err, got.State)
+				}
+			}
+		}
+		if err := s.SetAlertState(ctx, "a_missing", "resolved"); !errors.Is(err, store.ErrNotFound) {
+			t.Errorf("missing alert: %v", err)
+		}
+	})
+}

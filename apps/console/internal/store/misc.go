@@ -72,23 +72,6 @@ func (s *DB) Alert(ctx context.Context, id string) (*Alert, error) {
 	return &a, nil
 }
 
-// SetAlertState moves an alert to open, acknowledged or resolved.
-func (s *DB) SetAlertState(ctx context.Context, id, state string) error {
-	switch state {
-	case "open", "acknowledged", "resolved":
-	default:
-		return fmt.Errorf("%w: alert state %q", ErrInvalid, state)
-	}
-	r, err := s.exec(ctx, s.db, `UPDATE alerts SET state = ? WHERE id = ?`, state, id)
-	if err != nil {
-		return err
-	}
-	if n, _ := r.RowsAffected(); n == 0 {
-		return ErrNotFound
-	}
-	return nil
-}
-
 // CreateAPIKey stores a key; k.Hash is the hash of its secret.
 func (s *DB) CreateAPIKey(ctx context.Context, k *APIKey) error {
 	if !k.Role.Valid() || k.Hash == "" || k.Expires.IsZero() {

@@ -232,7 +232,7 @@ func TestProtocolViolationsCloseConnection(t *testing.T) {
 		})
 	}
 	if !rec.has("usbip: closing connection") || !rec.has("protocol violation") {
-		t.Errorf("no logged reason: %q", rec.msgs)
+		t.Errorf("no logged reason: %q", rec.all())
 	}
 	// Operation phase: a wrong version closes too.
 	c := dial(t, srv.addr)

@@ -36,10 +36,11 @@ func shellQuote(s string) string {
 	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
 }
 
-// consoleURL is this console's address as the request reached it.
-func consoleURL(r *http.Request) string {
+// consoleURL is this console's address as the request reached it: https
+// when it serves TLS or sits behind a TLS proxy (SecureCookies).
+func (s *Server) consoleURL(r *http.Request) string {
 	scheme := "http"
-	if r.TLS != nil {
+	if r.TLS != nil || s.opts.SecureCookies {
 		scheme = "https"
 	}
 	return scheme + "://" + r.Host

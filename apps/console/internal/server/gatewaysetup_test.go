@@ -100,3 +100,55 @@ func TestAddGatewayCommandsRunAsPrinted(t *testing.T) {
 		t.Errorf("token file mode %v, want 0600", fi.Mode().Perm())
 	}
 }
+
+// unquoteShell reads a word made of single-quoted runs and \' escapes, as
+// a POSIX shell does; ok is false for anything else.
+func unquoteShell(w string) (string, bool) {
+	var b strings.Builder
+	for len(w) > 0 {
+		switch {
+		case strings.HasPrefix(w, `\'`):
+			b.WriteByte('\'')
+			w = w[2:]
+		case w[0] == '\'':
+			end := strings.IndexByte(w[1:], '\'')
+			if end < 0 {
+				return "", false
+			}
+			b.WriteString(w[1 : 1+end])
+			w = w[2+end:]
+		default:
+			return "", false
+		}
+	}
+	return b.String(), true
+}
+
+// FuzzShellQuote: whatever a gateway's name or the Host header holds,
+// the printed setup script's word is exactly that text to the shell,
+// never a command.
+func FuzzShellQuote(f *testing.F) {
+	for _, s := range []string{"edge-1", "x'; rm -rf ~; '", `$(id)`, "`id`", "a\nb", "'", "''", `\'`} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		q := shellQuote(s)
+		if got, ok := unquoteShell(q); !ok || got != s {
+			t.Fatalf("shellQuote(%q) = %s reads back as %q (%v)", s, q, got, ok)
+		}
+	})
+}
+
+// Behind a TLS proxy the request arrives over HTTP, but gateways must be
+// told the https address.
+func TestConsoleURLBehindTLSProxy(t *testing.T) {
+	r := httptest.NewRequest("POST", "http://console.example/gateways", nil)
+	plain := &Server{opts: Options{}}
+	proxied := &Server{opts: Options{SecureCookies: true}}
+	if got := plain.consoleURL(r); got != "http://console.example" {
+		t.Errorf("plain console: %s", got)
+	}
+	if got := proxied.consoleURL(r); got != "https://console.example" {
+		t.Errorf("console behind a TLS proxy: %s", got)
+	}
+}

@@ -157,7 +157,7 @@ func (s *Server) pageGatewayPost(w http.ResponseWriter, r *http.Request, p *prin
 		return
 	}
 	res := &ui.Result{Title: "Set up " + g.Name + ": the registration token below is shown once and valid 24 hours",
-		Text: gatewaySetup(consoleURL(r), g.Name, tok, pool)}
+		Text: gatewaySetup(s.consoleURL(r), g.Name, tok, pool)}
 	s.renderGateways(w, r, p, res)
 }
 

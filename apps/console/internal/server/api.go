@@ -59,6 +59,8 @@ func (s *Server) apiRoutes() []route {
 		{method: "GET", path: "/api/v1/templates", perm: permRead, h: s.apiTemplates},
 
 		{method: "GET", path: "/api/v1/gateways", perm: permRead, h: s.apiListGateways},
+		{method: "GET", path: "/api/v1/settings", perm: permAdmin, h: s.apiListSettings},
+		{method: "PUT", path: "/api/v1/settings/{key}", perm: permAdmin, h: s.apiPutSetting},
 		{method: "GET", path: "/api/v1/settings/wireguard", perm: permRead, h: s.apiGetWGSettings},
 		{method: "PUT", path: "/api/v1/settings/wireguard", perm: permAdmin, h: s.apiPutWGSettings},
 		{method: "POST", path: "/api/v1/gateways", perm: permOps, h: s.apiCreateGateway},

@@ -78,6 +78,8 @@ var apiDocs = []apiDoc{
 	{"GET", "/api/v1/audit", "Search the audit log, newest first; cursor is the last seq", []string{"actor", "action", "resource", "effect", "gateway", "since", "until", "q", "cursor", "limit"}, nil, page[store.AuditEvent]{}, 0},
 	{"GET", "/api/v1/audit/export", "Export matching entries as CSV or JSON lines", []string{"format", "actor", "action", "resource", "effect", "gateway", "since", "until", "q"}, nil, "", 0},
 	{"GET", "/api/v1/audit/verify", "Verify the audit log's hash chain", nil, nil, store.VerifyReport{}, 0},
+	{"GET", "/api/v1/settings", "The console-wide settings admins may change (trusted_proxies, devices.quota, gateways.clock_skew), with what each means", nil, nil, page[consoleSetting]{}, 0},
+	{"PUT", "/api/v1/settings/{key}", "Change one setting; a value its check refuses is a 400 and changes nothing; empty restores the default", nil, settingValue{}, consoleSetting{}, 0},
 	{"GET", "/api/v1/settings/wireguard", "The WireGuard settings enrolled devices get (endpoint, allowed_ips, dns); empty: the gateway's reported value", nil, nil, wgSettings{}, 0},
 	{"PUT", "/api/v1/settings/wireguard", "Set the WireGuard settings; every value is validated and nothing is stored unless all are valid; empty: use the gateway's report", nil, wgSettings{}, wgSettings{}, 0},
 	{"GET", "/api/v1/apikeys", "List API keys", nil, nil, page[store.APIKey]{}, 0},

@@ -276,15 +276,11 @@ func TestEnrolmentFromGatewayStatus(t *testing.T) {
 // subject and device must be ones the console knows); the auditor's CSV
 // export must not hand a spreadsheet any cell it would evaluate.
 func TestGatewayCannotPlantCSVFormulas(t *testing.T) {
-	e := newEnv(t, nil)
-	ln, _ := net.Listen("tcp", "127.0.0.1:0")
-	addr := ln.Addr().String()
-	ln.Close()
-	startConsole(t, e.st, addr)
+	e, base := listeningConsole(t, nil)
 
 	var created gatewayCreated
 	e.mustCall(store.RoleOperator, "POST", "/api/v1/gateways", gatewayRequest{Name: "edge-1"}, 201, &created)
-	cl, err := controlplane.New("http://"+addr, &controlplane.Options{StateDir: t.TempDir()})
+	cl, err := controlplane.New(base, &controlplane.Options{StateDir: t.TempDir()})
 	if err != nil {
 		t.Fatal(err)
 	}

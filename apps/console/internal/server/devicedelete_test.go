@@ -3,7 +3,6 @@ package server
 import (
 	"context"
 	"io"
-	"net"
 	"net/url"
 	"strings"
 	"testing"
@@ -18,11 +17,7 @@ import (
 // the other on the page: each deletion is audited, answers 404 the second
 // time, and the gateway's next bundle no longer has the peer.
 func TestDeleteDeviceDropsItsPeer(t *testing.T) {
-	e := newEnv(t, nil)
-	ln, _ := net.Listen("tcp", "127.0.0.1:0")
-	addr := ln.Addr().String()
-	ln.Close()
-	startConsole(t, e.st, addr)
+	e, base := listeningConsole(t, nil)
 
 	var created gatewayCreated
 	e.mustCall(store.RoleOperator, "POST", "/api/v1/gateways", gatewayRequest{Name: "edge-1"}, 201, &created)
@@ -31,7 +26,7 @@ func TestDeleteDeviceDropsItsPeer(t *testing.T) {
 	e.mustCall(store.RoleAdmin, "POST", "/api/v1/devices", enrolRequest{Name: "laptop", Owner: u.ID}, 201, &laptop)
 	e.mustCall(store.RoleAdmin, "POST", "/api/v1/devices", enrolRequest{Name: "phone", Owner: u.ID}, 201, &phone)
 
-	cl, err := controlplane.New("http://"+addr, &controlplane.Options{StateDir: t.TempDir()})
+	cl, err := controlplane.New(base, &controlplane.Options{StateDir: t.TempDir()})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -5,7 +5,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -28,15 +27,7 @@ func TestGatewayAlertsReachConsole(t *testing.T) {
 }
 
 func gatewayAlertsE2E(t *testing.T, st *store.DB) {
-	e := newEnv(t, st)
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := ln.Addr().String()
-	ln.Close()
-	startConsole(t, st, addr)
-	base := "http://" + addr
+	e, base := listeningConsole(t, st)
 	echoAddr := loopbackServer(t, nil)
 	// A console tcp resource is served on its upstream's port.
 	echoTarget, vaultTarget := "echo.corp:"+fmt.Sprint(port(t, echoAddr)), "vault.corp:"+fmt.Sprint(port(t, echoAddr))

@@ -547,6 +547,7 @@ func waitFor(t testing.TB, within time.Duration, what string, ok func() bool) {
 
 // listeningConsole serves a console on st at a free loopback address
 // until cleanup and returns its test environment and base URL.
+// With st nil, the environment's own SQLite store serves.
 func listeningConsole(t testing.TB, st *store.DB) (*env, string) {
 	t.Helper()
 	e := newEnv(t, st)
@@ -556,7 +557,7 @@ func listeningConsole(t testing.TB, st *store.DB) (*env, string) {
 	}
 	addr := ln.Addr().String()
 	ln.Close()
-	startConsole(t, st, addr)
+	startConsole(t, e.st, addr)
 	return e, "http://" + addr
 }
 

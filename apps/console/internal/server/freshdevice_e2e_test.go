@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"strings"
 	"testing"
@@ -41,15 +40,7 @@ rules:
 // condition (stale means a report older than a day) it is let in.
 func TestFreshDeviceThroughGateway(t *testing.T) {
 	st := storetest.SQLite(t)
-	e := newEnv(t, st)
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := ln.Addr().String()
-	ln.Close()
-	startConsole(t, st, addr)
-	base := "http://" + addr
+	e, base := listeningConsole(t, st)
 	wiki := loopbackServer(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "the office wiki") }))
 
 	var u store.User

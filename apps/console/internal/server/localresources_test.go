@@ -3,7 +3,6 @@ package server
 import (
 	"bytes"
 	"encoding/json"
-	"net"
 	"net/http"
 	"strings"
 	"testing"
@@ -21,15 +20,7 @@ import (
 // the gateway's credential over the control-plane API: it is refused, and
 // the last good status stays.
 func TestResourcesPageListsGatewayResources(t *testing.T) {
-	e := newEnv(t, nil)
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := ln.Addr().String()
-	ln.Close()
-	startConsole(t, e.st, addr)
-	base := "http://" + addr
+	e, base := listeningConsole(t, nil)
 
 	e.httpAPI(base, store.RoleOperator, "PUT", "/api/v1/resources/web.corp", resourceRequest{Kind: "http", Address: "127.0.0.1", Port: 8080}, 200, nil)
 	var gw gatewayCreated

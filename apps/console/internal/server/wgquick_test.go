@@ -5,7 +5,6 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"io"
-	"net"
 	"net/http"
 	"net/netip"
 	"strings"
@@ -20,15 +19,7 @@ import (
 // console refuses it, keeps the last good report, and a device enrolled
 // afterwards gets only the expected keys.
 func TestGatewayStatusCannotInjectWGQuick(t *testing.T) {
-	e := newEnv(t, nil)
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := ln.Addr().String()
-	ln.Close()
-	startConsole(t, e.st, addr)
-	base := "http://" + addr
+	e, base := listeningConsole(t, nil)
 
 	var created gatewayCreated
 	e.mustCall(store.RoleOperator, "POST", "/api/v1/gateways", gatewayRequest{Name: "edge-1"}, 201, &created)

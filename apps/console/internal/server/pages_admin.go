@@ -233,11 +233,7 @@ func (s *Server) pageDevicePost(w http.ResponseWriter, r *http.Request, p *princ
 	}
 	e, err := s.EnrolDevice(r, owner, strings.TrimSpace(r.PostFormValue("name")), strings.TrimSpace(r.PostFormValue("public_key")), nil, p, 0)
 	if err != nil {
-		msg := enrolMessage(err)
-		if msg == enrolFallback {
-			msg = s.storeMessage(err)
-		}
-		s.redirect(w, r, "/devices", flashError, "not enrolled: "+msg)
+		s.redirect(w, r, "/devices", flashError, "not enrolled: "+s.storeMessage(err))
 		return
 	}
 	s.renderDevices(w, r, p, enrolmentResult(e))

@@ -5,7 +5,6 @@ import (
 	"net/http"
 	"strings"
 
-	"github.com/gonaut/gonaut/apps/console/internal/store"
 	"github.com/gonaut/gonaut/apps/console/internal/ui"
 )
 
@@ -20,7 +19,7 @@ func (s *Server) pageSelfEnrol(w http.ResponseWriter, r *http.Request, p *princi
 	}
 	e, err := s.EnrolDevice(r, p.user.ID, r.PostFormValue("name"), strings.TrimSpace(r.PostFormValue("public_key")), nil, p, s.deviceQuota(r))
 	if err != nil {
-		s.redirect(w, r, "/devices", flashError, "not enrolled: "+enrolMessage(err))
+		s.redirect(w, r, "/devices", flashError, "not enrolled: "+s.storeMessage(err))
 		return
 	}
 	s.renderDevices(w, r, p, enrolmentResult(e))
@@ -31,7 +30,7 @@ func (s *Server) pageSelfRenew(w http.ResponseWriter, r *http.Request, p *princi
 	if err != nil {
 		msg := err.Error()
 		if !errors.Is(err, errRenewNeedsMFA) && !errors.Is(err, errNotYourDevice) {
-			msg = enrolMessage(err)
+			msg = s.storeMessage(err)
 		}
 		s.redirect(w, r, "/devices", flashError, "not renewed: "+msg)
 		return
@@ -55,21 +54,3 @@ func enrolmentResult(e *Enrolment) *ui.Result {
 // wgQuickUpNote is shown next to a config with a DNS line.
 const wgQuickUpNote = "On Linux: save it as /etc/wireguard/gonaut.conf and run sudo wg-quick up gonaut. " +
 	"wg-quick sets the DNS line through resolvconf: on minimal Debian or Ubuntu, first apt install openresolv (else it fails with \"resolvconf: command not found\"), or delete the DNS line."
-
-// enrolMessage says why an enrolment or a renewal failed in words a
-// person can act on, never the store's own.
-func enrolMessage(err error) string {
-	var invalid errString
-	switch {
-	case errors.As(err, &invalid):
-		return string(invalid)
-	case errors.Is(err, store.ErrQuota):
-		return "the device quota is reached; disable or remove one of the devices first, or ask an admin to raise " + SettingDeviceQuota
-	case errors.Is(err, store.ErrPoolFull):
-		return "the tunnel address pool is full; an admin must widen " + SettingWGNetwork
-	}
-	return enrolFallback
-}
-
-// enrolFallback is enrolMessage's answer for an error it does not know.
-const enrolFallback = "the console could not store the device; try again"

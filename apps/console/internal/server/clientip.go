@@ -5,6 +5,8 @@ import (
 	"net/http"
 	"net/netip"
 	"strings"
+
+	"github.com/gonaut/gonaut/apps/console/internal/domain"
 )
 
 // SettingTrustedProxies lists the reverse proxies in front of the
@@ -12,7 +14,7 @@ import (
 // spaces (e.g. "10.0.0.0/8, 192.0.2.7"). X-Forwarded-For is believed
 // only from them; empty (the default): from nobody, and the client is
 // the TCP peer. A value that does not parse is logged and trusts nobody.
-const SettingTrustedProxies = "trusted_proxies"
+const SettingTrustedProxies = domain.SettingTrustedProxies
 
 // maxForwardedHops bounds how many X-Forwarded-For entries are read.
 const maxForwardedHops = 64

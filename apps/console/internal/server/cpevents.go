@@ -13,6 +13,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/gonaut/gonaut/apps/console/internal/domain"
 	"github.com/gonaut/gonaut/apps/console/internal/store"
 	"github.com/gonaut/gonaut/ztna/controlplane"
 )
@@ -42,7 +43,7 @@ import (
 
 // SettingClockSkew is how far a gateway event's time may be from the
 // console's clock (a Go duration; default 5m).
-const SettingClockSkew = "gateways.clock_skew"
+const SettingClockSkew = domain.SettingClockSkew
 
 const defaultClockSkew = 5 * time.Minute
 

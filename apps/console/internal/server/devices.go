@@ -14,6 +14,7 @@ import (
 
 	"github.com/boombuler/barcode"
 	"github.com/boombuler/barcode/qr"
+	"github.com/gonaut/gonaut/apps/console/internal/domain"
 	"github.com/gonaut/gonaut/apps/console/internal/store"
 	"github.com/gonaut/gonaut/ztna/controlplane"
 	"golang.org/x/crypto/curve25519"
@@ -22,14 +23,12 @@ import (
 // Settings the device enrolment reads: the gateway's WireGuard endpoint
 // and public key, and the tunnel's address pool.
 const (
-	SettingWGEndpoint  = "wireguard.endpoint"
-	SettingWGPublicKey = "wireguard.public_key"
-	SettingWGNetwork   = "wireguard.network" // e.g. 100.64.0.0/16
-	SettingWGDNS       = "wireguard.dns"
-	SettingWGAllowed   = "wireguard.allowed_ips"
-	// SettingDeviceQuota is how many devices one user may enrol for
-	// themselves (default 5; 0 or less: no limit).
-	SettingDeviceQuota = "devices.quota"
+	SettingWGEndpoint  = domain.SettingWGEndpoint
+	SettingWGPublicKey = domain.SettingWGPublicKey
+	SettingWGNetwork   = domain.SettingWGNetwork
+	SettingWGDNS       = domain.SettingWGDNS
+	SettingWGAllowed   = domain.SettingWGAllowed
+	SettingDeviceQuota = domain.SettingDeviceQuota
 )
 
 // defaultDeviceQuota bounds self-enrolment so that one user cannot drain

@@ -6,6 +6,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/gonaut/gonaut/apps/console/internal/domain"
 	"github.com/gonaut/gonaut/apps/console/internal/store"
 )
 
@@ -98,6 +99,23 @@ func (p *principal) actor() string {
 		return "gateway:" + p.gateway.Name
 	}
 	return "anonymous"
+}
+
+// domainActor is the principal as the domain's operations see her,
+// with the client address she came from.
+func (s *Server) domainActor(r *http.Request, p *principal) domain.Actor {
+	a := domain.Actor{ID: p.actor(), Source: clientAddr(r, s.trustedProxies(r)).String()}
+	if p == nil {
+		return a
+	}
+	a.Role = p.role
+	switch {
+	case p.user != nil:
+		a.UserID = p.user.ID
+	case p.apiKey != nil:
+		a.UserID = p.apiKey.Owner
+	}
+	return a
 }
 
 // name is how pages greet the principal: by email or key name.

@@ -13,6 +13,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/gonaut/gonaut/apps/console/internal/domain"
 	"github.com/gonaut/gonaut/apps/console/internal/store"
 	"github.com/gonaut/gonaut/ztna/controlplane"
 )
@@ -93,6 +94,7 @@ type Options struct {
 // control plane, over one Store. It is an http.Handler.
 type Server struct {
 	st   store.Store
+	dom  *domain.Service // every operation; see package domain
 	opts Options
 	log  *slog.Logger
 	mux  *http.ServeMux
@@ -199,11 +201,14 @@ func New(st store.Store, opts *Options) (*Server, error) {
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
 	}
+	var err error
+	if s.dom, err = domain.New(st, domain.Options{Now: o.Now, Logger: s.log, AuditAppended: s.auditAppended}); err != nil {
+		return nil, err
+	}
 	key := o.SecretKey
 	if len(key) == 0 {
 		key, s.ephemeralKey = randomBytes(SecretKeySize), true
 	}
-	var err error
 	if s.box, err = newSealer(key); err != nil {
 		return nil, err
 	}

@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"strings"
 
+	"github.com/gonaut/gonaut/apps/console/internal/domain"
 	"github.com/gonaut/gonaut/apps/console/internal/store"
 )
 
@@ -36,7 +37,35 @@ func (s *Server) storeProblem(err error) (int, string, *fieldError, string) {
 	var invalid errString
 	var fe *fieldError
 	var conflict *store.ConflictError
+	var dInvalid *domain.InvalidError
+	var dConflict *domain.ConflictError
+	var dUnauth *domain.UnauthorizedError
 	switch {
+	// The domain's vocabulary (see package domain).
+	case errors.As(err, &dInvalid):
+		if dInvalid.Field != "" {
+			return http.StatusBadRequest, "invalid", &fieldError{Field: dInvalid.Field, Message: dInvalid.Message}, ""
+		}
+		return http.StatusBadRequest, "invalid", nil, dInvalid.Message
+	case errors.As(err, &dConflict):
+		status := http.StatusConflict
+		if dConflict.Code == "pool_full" {
+			status = http.StatusInsufficientStorage
+		}
+		if dConflict.Field != "" {
+			return status, dConflict.Code, &fieldError{Field: dConflict.Field, Message: dConflict.Message}, ""
+		}
+		return status, dConflict.Code, nil, dConflict.Message
+	case errors.As(err, &dUnauth):
+		return http.StatusUnauthorized, "unauthorized", nil, dUnauth.Message
+	case errors.Is(err, domain.ErrNotFound):
+		return http.StatusNotFound, "not_found", nil, "not found"
+	case errors.Is(err, domain.ErrForbidden):
+		return http.StatusForbidden, "forbidden", nil, "forbidden"
+	case errors.Is(err, domain.ErrStale):
+		return http.StatusConflict, "stale", nil, domain.ErrStale.Error()
+	// What the store says directly, until every operation goes through
+	// the domain.
 	case errors.As(err, &fe):
 		return http.StatusBadRequest, "invalid", fe, ""
 	case errors.As(err, &invalid):

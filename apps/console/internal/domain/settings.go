@@ -1,5 +1,7 @@
 package domain
 
+import "context"
+
 // The console's settings, by key. Each is checked where it enters (see
 // the settings operations) and read by the operations that need it.
 const (
@@ -21,3 +23,14 @@ const (
 	// from the console's clock.
 	SettingClockSkew = "gateways.clock_skew"
 )
+
+// Setting reads a setting, def when it is unset or cannot be read (a
+// store error is not the caller's to handle: the default is the safe
+// reading of every setting).
+func (s *Service) Setting(ctx context.Context, key, def string) string {
+	v, err := s.st.Setting(ctx, key)
+	if err != nil || v == "" {
+		return def
+	}
+	return v
+}

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/chromedp/chromedp"
+	"github.com/gonaut/gonaut/apps/console/internal/domain"
 	"github.com/gonaut/gonaut/apps/console/internal/store"
 	"github.com/pquerna/otp/totp"
 )
@@ -95,7 +96,7 @@ func TestAccessibility(t *testing.T) {
 	hs := httptest.NewServer(e.srv)
 	defer hs.Close()
 	key, _ := totp.Generate(totp.GenerateOpts{Issuer: "Gonaut", AccountName: "ada@example.com"})
-	ada := &store.User{Email: "ada@example.com", Name: "Ada", Role: store.RoleAdmin, Groups: []string{"eng"}, PasswordHash: HashPassword("correct horse battery"), TOTPSecret: key.Secret(), TOTPEnabled: true}
+	ada := &store.User{Email: "ada@example.com", Name: "Ada", Role: domain.RoleAdmin, Groups: []string{"eng"}, PasswordHash: HashPassword("correct horse battery"), TOTPSecret: key.Secret(), TOTPEnabled: true}
 	if err := e.st.CreateUser(bg, ada); err != nil {
 		t.Fatal(err)
 	}
@@ -334,7 +335,7 @@ func seedPages(t *testing.T, e *env) string {
 	if err := e.st.PutGroup(bg, store.Group{Name: "eng", Description: "engineering"}); err != nil {
 		t.Fatal(err)
 	}
-	bob := &store.User{Email: "bob@example.com", Name: "Bob", Role: store.RoleOperator, Groups: []string{"eng", "oncall"}, PasswordHash: "x"}
+	bob := &store.User{Email: "bob@example.com", Name: "Bob", Role: domain.RoleOperator, Groups: []string{"eng", "oncall"}, PasswordHash: "x"}
 	if err := e.st.CreateUser(bg, bob); err != nil {
 		t.Fatal(err)
 	}

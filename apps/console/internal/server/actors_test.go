@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gonaut/gonaut/apps/console/internal/domain"
 	"github.com/gonaut/gonaut/apps/console/internal/store"
 	"github.com/gonaut/gonaut/ztna/controlplane"
 )
@@ -25,8 +26,8 @@ func TestConsoleActionsNameUserByID(t *testing.T) {
 	t.Cleanup(hs.Close)
 	const pw = "correct horse battery"
 	var ann store.User
-	e.httpAPI(hs.URL, store.RoleAdmin, "POST", "/api/v1/users", userRequest{Email: "ann@example.com", Role: store.RolePolicyEditor, Password: pw}, 201, &ann)
-	e.httpAPI(hs.URL, store.RoleOperator, "PUT", "/api/v1/resources/wiki", resourceRequest{Kind: "http", Address: "10.0.0.7:80"}, 200, nil)
+	e.httpAPI(hs.URL, domain.RoleAdmin, "POST", "/api/v1/users", userRequest{Email: "ann@example.com", Role: domain.RolePolicyEditor, Password: pw}, 201, &ann)
+	e.httpAPI(hs.URL, domain.RoleOperator, "PUT", "/api/v1/resources/wiki", resourceRequest{Kind: "http", Address: "10.0.0.7:80"}, 200, nil)
 
 	// A wrong password for her, a login to an account nobody has, then
 	// her real login and a policy save.
@@ -56,7 +57,7 @@ func TestConsoleActionsNameUserByID(t *testing.T) {
 	auditAPI := func(q url.Values) []store.AuditEvent {
 		t.Helper()
 		var p page[store.AuditEvent]
-		e.httpAPI(hs.URL, store.RoleAuditor, "GET", "/api/v1/audit?"+q.Encode(), nil, 200, &p)
+		e.httpAPI(hs.URL, domain.RoleAuditor, "GET", "/api/v1/audit?"+q.Encode(), nil, 200, &p)
 		return p.Items
 	}
 	actorOf := func(action string) []string {
@@ -70,8 +71,8 @@ func TestConsoleActionsNameUserByID(t *testing.T) {
 	for action, want := range map[string]string{
 		"policy.save":  ann.ID,
 		"login":        ann.ID,
-		"resource.put": e.keyActor(store.RoleOperator),
-		"user.create":  e.keyActor(store.RoleAdmin),
+		"resource.put": e.keyActor(domain.RoleOperator),
+		"user.create":  e.keyActor(domain.RoleAdmin),
 	} {
 		if got := actorOf(action); len(got) != 1 || got[0] != want {
 			t.Errorf("%s stored with actors %q, want [%s]", action, got, want)
@@ -101,7 +102,7 @@ func TestConsoleActionsNameUserByID(t *testing.T) {
 	}
 
 	// The page shows her email and the key's name, ids on hover.
-	_, body := e.httpGet(hs.URL, store.RoleAuditor, "/audit?actor=ann%40example.com")
+	_, body := e.httpGet(hs.URL, domain.RoleAuditor, "/audit?actor=ann%40example.com")
 	for _, want := range []string{`<td title="` + ann.ID + `">ann@example.com</td>`, "policy.save", "decision"} {
 		if !strings.Contains(body, want) {
 			t.Errorf("/audit?actor=ann@example.com lacks %s", want)
@@ -110,8 +111,8 @@ func TestConsoleActionsNameUserByID(t *testing.T) {
 	if strings.Contains(body, ">"+ann.ID+"<") {
 		t.Errorf("/audit shows her id instead of her email")
 	}
-	_, body = e.httpGet(hs.URL, store.RoleAuditor, "/audit?action=resource.put")
-	if want := `<td title="` + e.keyActor(store.RoleOperator) + `">apikey:test-operator</td>`; !strings.Contains(body, want) {
+	_, body = e.httpGet(hs.URL, domain.RoleAuditor, "/audit?action=resource.put")
+	if want := `<td title="` + e.keyActor(domain.RoleOperator) + `">apikey:test-operator</td>`; !strings.Contains(body, want) {
 		t.Errorf("/audit?action=resource.put lacks %s", want)
 	}
 }

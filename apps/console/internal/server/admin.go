@@ -5,12 +5,13 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/gonaut/gonaut/apps/console/internal/domain"
 	"github.com/gonaut/gonaut/apps/console/internal/store"
 )
 
 // AddUser creates a user with a password, for the console binary's
 // bootstrap and demo commands.
-func (s *Server) AddUser(ctx context.Context, email, name string, role store.Role, groups []string, password string) (*store.User, error) {
+func (s *Server) AddUser(ctx context.Context, email, name string, role domain.Role, groups []string, password string) (*store.User, error) {
 	u := &store.User{Email: email, Name: name, Role: role, Groups: groups, PasswordHash: HashPassword(password)}
 	if err := s.st.CreateUser(ctx, u); err != nil {
 		return nil, err

@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gonaut/gonaut/apps/console/internal/domain"
 	"github.com/gonaut/gonaut/apps/console/internal/store"
 )
 
@@ -35,7 +36,7 @@ func TestAlertStateMovesOnlyForward(t *testing.T) {
 	}
 	move := func(id, to string, want int) string {
 		t.Helper()
-		resp := e.call(store.RoleOperator, "POST", "/api/v1/alerts/"+id+"/state", map[string]string{"state": to}, nil)
+		resp := e.call(domain.RoleOperator, "POST", "/api/v1/alerts/"+id+"/state", map[string]string{"state": to}, nil)
 		body, _ := io.ReadAll(resp.Body)
 		if resp.StatusCode != want {
 			t.Fatalf("%s alert -> %s: %d %s, want %d", state(id), to, resp.StatusCode, body, want)
@@ -69,9 +70,9 @@ func TestAlertStateMovesOnlyForward(t *testing.T) {
 
 	// The page's forms go through the same check: acknowledging a
 	// resolved alert is refused with a message and changes nothing.
-	resp := e.form(store.RoleOperator, "/alerts/"+resolved+"/acknowledge", url.Values{})
+	resp := e.form(domain.RoleOperator, "/alerts/"+resolved+"/acknowledge", url.Values{})
 	io.Copy(io.Discard, resp.Body)
-	f := e.formFlash(resp, store.RoleOperator)
+	f := e.formFlash(resp, domain.RoleOperator)
 	if resp.StatusCode != http.StatusSeeOther || f.kind != flashError || !strings.Contains(f.text, "cannot become acknowledged") {
 		t.Errorf("page acknowledge of a resolved alert: %d, flash %+v", resp.StatusCode, f)
 	}
@@ -79,9 +80,9 @@ func TestAlertStateMovesOnlyForward(t *testing.T) {
 		t.Errorf("after the page's refused acknowledge the alert is %s", got)
 	}
 	open := newAlert()
-	resp = e.form(store.RoleOperator, "/alerts/"+open+"/acknowledge", url.Values{})
+	resp = e.form(domain.RoleOperator, "/alerts/"+open+"/acknowledge", url.Values{})
 	io.Copy(io.Discard, resp.Body)
-	if f := e.formFlash(resp, store.RoleOperator); f.kind != flashInfo || state(open) != "acknowledged" {
+	if f := e.formFlash(resp, domain.RoleOperator); f.kind != flashInfo || state(open) != "acknowledged" {
 		t.Errorf("page acknowledge of an open alert: flash %+v, state %s", f, state(open))
 	}
 }

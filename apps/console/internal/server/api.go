@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/gonaut/gonaut/apps/console/internal/domain"
 	"github.com/gonaut/gonaut/apps/console/internal/store"
 	"github.com/gonaut/gonaut/policy"
 )
@@ -136,13 +137,13 @@ func clampLimit(n int) int {
 }
 
 type meAnswer struct {
-	ID    string     `json:"id,omitempty"`
-	Email string     `json:"email,omitempty"`
-	Name  string     `json:"name,omitempty"`
-	Role  store.Role `json:"role"`
-	MFA   bool       `json:"mfa"`
-	TOTP  bool       `json:"totp_enabled"`
-	CSRF  string     `json:"csrf,omitempty"`
+	ID    string      `json:"id,omitempty"`
+	Email string      `json:"email,omitempty"`
+	Name  string      `json:"name,omitempty"`
+	Role  domain.Role `json:"role"`
+	MFA   bool        `json:"mfa"`
+	TOTP  bool        `json:"totp_enabled"`
+	CSRF  string      `json:"csrf,omitempty"`
 }
 
 func (s *Server) apiMe(w http.ResponseWriter, r *http.Request, p *principal) {
@@ -170,11 +171,11 @@ func (s *Server) apiListUsers(w http.ResponseWriter, r *http.Request, _ *princip
 }
 
 type userRequest struct {
-	Email    string     `json:"email"`
-	Name     string     `json:"name"`
-	Role     store.Role `json:"role"`
-	Groups   []string   `json:"groups"`
-	Password string     `json:"password"`
+	Email    string      `json:"email"`
+	Name     string      `json:"name"`
+	Role     domain.Role `json:"role"`
+	Groups   []string    `json:"groups"`
+	Password string      `json:"password"`
 }
 
 func (s *Server) apiCreateUser(w http.ResponseWriter, r *http.Request, p *principal) {
@@ -205,11 +206,11 @@ func (s *Server) apiGetUser(w http.ResponseWriter, r *http.Request, _ *principal
 }
 
 type userPatch struct {
-	Name     *string     `json:"name"`
-	Role     *store.Role `json:"role"`
-	Groups   *[]string   `json:"groups"`
-	Disabled *bool       `json:"disabled"`
-	Password *string     `json:"password"`
+	Name     *string      `json:"name"`
+	Role     *domain.Role `json:"role"`
+	Groups   *[]string    `json:"groups"`
+	Disabled *bool        `json:"disabled"`
+	Password *string      `json:"password"`
 	// Unlock ends the sign-in backoff of the user from every source.
 	Unlock bool `json:"unlock"`
 }
@@ -487,8 +488,8 @@ func (s *Server) apiListKeys(w http.ResponseWriter, r *http.Request, _ *principa
 }
 
 type keyRequest struct {
-	Name string     `json:"name"`
-	Role store.Role `json:"role"`
+	Name string      `json:"name"`
+	Role domain.Role `json:"role"`
 	// ExpiresInDays is the key's lifetime: 1 to MaxAPIKeyDays days,
 	// DefaultAPIKeyDays when zero.
 	ExpiresInDays int `json:"expires_in_days"`
@@ -510,7 +511,7 @@ const (
 // DefaultAPIKeyDays, and returns the bearer secret. It is for the
 // console's own tools; keys made through the REST API always have the
 // user who made them as owner.
-func (s *Server) CreateAPIKey(r *http.Request, name string, role store.Role) (*store.APIKey, string, error) {
+func (s *Server) CreateAPIKey(r *http.Request, name string, role domain.Role) (*store.APIKey, string, error) {
 	return s.createAPIKey(r.Context(), &store.APIKey{Name: name, Role: role, Expires: s.now().AddDate(0, 0, DefaultAPIKeyDays)})
 }
 

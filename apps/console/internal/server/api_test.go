@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gonaut/gonaut/apps/console/internal/domain"
 	"github.com/gonaut/gonaut/apps/console/internal/store"
 	"github.com/gonaut/gonaut/policy"
 )
@@ -30,7 +31,7 @@ func TestAuthorizationTable(t *testing.T) {
 			t.Errorf("%s %s has no known permission rule (%q)", rt.method, rt.path, rt.perm)
 		}
 		path := pathParam.ReplaceAllString(strings.ReplaceAll(rt.path, "{$}", ""), "x")
-		for _, role := range append([]store.Role{""}, store.Roles...) {
+		for _, role := range append([]domain.Role{""}, domain.Roles...) {
 			ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
 			req := httptest.NewRequest(rt.method, path, strings.NewReader("{}")).WithContext(ctx)
 			if role != "" {
@@ -113,11 +114,11 @@ func TestOpenAPIDescribesEveryRoute(t *testing.T) {
 func TestErrorFormat(t *testing.T) {
 	e := newEnv(t, nil)
 	var ae apiError
-	e.mustCall(store.RoleViewer, "GET", "/api/v1/resources/nope", nil, 404, &ae)
+	e.mustCall(domain.RoleViewer, "GET", "/api/v1/resources/nope", nil, 404, &ae)
 	if ae.Status != 404 || ae.Code != "not_found" || ae.Message == "" {
 		t.Errorf("error = %+v", ae)
 	}
-	e.mustCall(store.RoleOperator, "PUT", "/api/v1/resources/x", map[string]any{"kind": "tcp", "bogus": 1}, 400, &ae)
+	e.mustCall(domain.RoleOperator, "PUT", "/api/v1/resources/x", map[string]any{"kind": "tcp", "bogus": 1}, 400, &ae)
 	if ae.Code != "invalid" || !strings.Contains(ae.Message, "bogus") {
 		t.Errorf("unknown field error = %+v", ae)
 	}
@@ -142,28 +143,28 @@ func TestPolicyLifecycle(t *testing.T) {
 	e := newEnv(t, nil)
 	typo := strings.Replace(goodPolicy, `"eng" in subject.groups`, `"eng" in subject.grups`, 1)
 	var v Validation
-	e.mustCall(store.RoleViewer, "POST", "/api/v1/policies/validate", draft{Name: "wiki", Source: typo}, 200, &v)
+	e.mustCall(domain.RoleViewer, "POST", "/api/v1/policies/validate", draft{Name: "wiki", Source: typo}, 200, &v)
 	if v.OK || len(v.Diagnostics) == 0 || v.Diagnostics[0].Line != 6 || v.Diagnostics[0].Column == 0 {
 		t.Fatalf("typo validation = %+v", v)
 	}
 	var bad invalidPolicy
-	e.mustCall(store.RolePolicyEditor, "PUT", "/api/v1/policies/wiki", draft{Source: typo}, 422, &bad)
+	e.mustCall(domain.RolePolicyEditor, "PUT", "/api/v1/policies/wiki", draft{Source: typo}, 422, &bad)
 	if bad.Validation == nil || len(bad.Validation.Diagnostics) == 0 {
 		t.Errorf("save of a typo = %+v", bad)
 	}
-	e.mustCall(store.RoleViewer, "POST", "/api/v1/policies/validate", draft{Name: "wiki", Source: goodPolicy}, 200, &v)
+	e.mustCall(domain.RoleViewer, "POST", "/api/v1/policies/validate", draft{Name: "wiki", Source: goodPolicy}, 200, &v)
 	if !v.OK || len(v.Tests) != 2 || !v.Tests[0].Passed {
 		t.Fatalf("good validation = %+v", v)
 	}
 	var pv store.PolicyVersion
-	e.mustCall(store.RolePolicyEditor, "PUT", "/api/v1/policies/wiki", draft{Source: goodPolicy, Message: "first"}, 200, &pv)
+	e.mustCall(domain.RolePolicyEditor, "PUT", "/api/v1/policies/wiki", draft{Source: goodPolicy, Message: "first"}, 200, &pv)
 	second := strings.Replace(goodPolicy, "engineers reach", "engineers may reach", 1)
-	e.mustCall(store.RoleAdmin, "PUT", "/api/v1/policies/wiki", draft{Source: second, Message: "wording"}, 200, &pv)
+	e.mustCall(domain.RoleAdmin, "PUT", "/api/v1/policies/wiki", draft{Source: second, Message: "wording"}, 200, &pv)
 	if pv.Version != 2 || pv.Author != "apikey:test-admin" {
 		t.Errorf("second version = %+v", pv)
 	}
 	var d PolicyDiff
-	e.mustCall(store.RoleViewer, "GET", "/api/v1/policies/wiki/diff", nil, 200, &d)
+	e.mustCall(domain.RoleViewer, "GET", "/api/v1/policies/wiki/diff", nil, 200, &d)
 	var minus, plus int
 	for _, l := range d.Lines {
 		switch l.Op {
@@ -176,19 +177,19 @@ func TestPolicyLifecycle(t *testing.T) {
 	if d.From != 1 || d.To != 2 || minus != 1 || plus != 1 {
 		t.Errorf("diff = %+v", d)
 	}
-	e.mustCall(store.RolePolicyEditor, "POST", "/api/v1/policies/wiki/rollback", rollbackRequest{Version: 1}, 200, &pv)
+	e.mustCall(domain.RolePolicyEditor, "POST", "/api/v1/policies/wiki/rollback", rollbackRequest{Version: 1}, 200, &pv)
 	var cur store.Policy
-	e.mustCall(store.RoleViewer, "GET", "/api/v1/policies/wiki", nil, 200, &cur)
+	e.mustCall(domain.RoleViewer, "GET", "/api/v1/policies/wiki", nil, 200, &cur)
 	if cur.Version != 3 || cur.Source != goodPolicy || !strings.Contains(cur.Message, "rollback to version 1") {
 		t.Errorf("after rollback = %+v", cur)
 	}
 	var hist page[store.PolicyVersion]
-	e.mustCall(store.RoleViewer, "GET", "/api/v1/policies/wiki/versions", nil, 200, &hist)
+	e.mustCall(domain.RoleViewer, "GET", "/api/v1/policies/wiki/versions", nil, 200, &hist)
 	if len(hist.Items) != 3 {
 		t.Errorf("history has %d versions", len(hist.Items))
 	}
 	var tmpls page[map[string]string]
-	e.mustCall(store.RoleViewer, "GET", "/api/v1/templates", nil, 200, &tmpls)
+	e.mustCall(domain.RoleViewer, "GET", "/api/v1/templates", nil, 200, &tmpls)
 	if len(tmpls.Items) != len(policy.Templates()) || len(tmpls.Items) == 0 {
 		t.Errorf("templates = %d", len(tmpls.Items))
 	}
@@ -196,7 +197,7 @@ func TestPolicyLifecycle(t *testing.T) {
 
 func TestSimulateAgainstRecordedDecisions(t *testing.T) {
 	e := newEnv(t, nil)
-	e.mustCall(store.RolePolicyEditor, "PUT", "/api/v1/policies/wiki", draft{Source: goodPolicy}, 200, nil)
+	e.mustCall(domain.RolePolicyEditor, "PUT", "/api/v1/policies/wiki", draft{Source: goodPolicy}, 200, nil)
 	var evs []store.AuditEvent
 	for i, g := range []string{"eng", "sales", "eng"} {
 		req, _ := json.Marshal(map[string]any{"subject": map[string]any{"groups": []string{g}}, "resource": map[string]string{"kind": "http", "name": "wiki"}})
@@ -208,7 +209,7 @@ func TestSimulateAgainstRecordedDecisions(t *testing.T) {
 	widened := strings.Replace(goodPolicy, `'"eng" in subject.groups'`, `'"eng" in subject.groups || "sales" in subject.groups'`, 1)
 	widened = strings.Replace(widened, "expect: deny", "expect: allow", 1)
 	var sim Simulation
-	e.mustCall(store.RolePolicyEditor, "POST", "/api/v1/policies/simulate", draft{Name: "wiki", Source: widened}, 200, &sim)
+	e.mustCall(domain.RolePolicyEditor, "POST", "/api/v1/policies/simulate", draft{Name: "wiki", Source: widened}, 200, &sim)
 	if sim.Report == nil || sim.Report.Total != 3 || sim.Report.Changed != 1 || sim.Report.NowAllowed != 1 {
 		t.Fatalf("simulation = %+v", sim.Report)
 	}
@@ -217,41 +218,41 @@ func TestSimulateAgainstRecordedDecisions(t *testing.T) {
 func TestResourcesUsersDevicesAndPagination(t *testing.T) {
 	e := newEnv(t, nil)
 	for _, n := range []string{"a", "b", "c"} {
-		e.mustCall(store.RoleOperator, "PUT", "/api/v1/resources/"+n, resourceRequest{Kind: "tcp", Address: "10.0.0.1", Port: 22}, 200, nil)
+		e.mustCall(domain.RoleOperator, "PUT", "/api/v1/resources/"+n, resourceRequest{Kind: "tcp", Address: "10.0.0.1", Port: 22}, 200, nil)
 	}
 	var p page[store.Resource]
-	e.mustCall(store.RoleViewer, "GET", "/api/v1/resources?limit=2", nil, 200, &p)
+	e.mustCall(domain.RoleViewer, "GET", "/api/v1/resources?limit=2", nil, 200, &p)
 	if len(p.Items) != 2 || p.NextCursor != "b" {
 		t.Fatalf("page 1 = %+v", p)
 	}
 	cursor := p.NextCursor
 	p = page[store.Resource]{}
-	e.mustCall(store.RoleViewer, "GET", "/api/v1/resources?limit=2&cursor="+cursor, nil, 200, &p)
+	e.mustCall(domain.RoleViewer, "GET", "/api/v1/resources?limit=2&cursor="+cursor, nil, 200, &p)
 	if len(p.Items) != 1 || p.Items[0].Name != "c" || p.NextCursor != "" {
 		t.Fatalf("page 2 = %+v", p)
 	}
-	e.mustCall(store.RoleOperator, "PUT", "/api/v1/resources/d", resourceRequest{Kind: "ftp"}, 400, nil)
+	e.mustCall(domain.RoleOperator, "PUT", "/api/v1/resources/d", resourceRequest{Kind: "ftp"}, 400, nil)
 
 	var u store.User
-	e.mustCall(store.RoleAdmin, "POST", "/api/v1/users", userRequest{Email: "eve@example.com", Name: "Eve", Role: store.RoleViewer, Password: "correct horse battery"}, 201, &u)
-	e.mustCall(store.RoleAdmin, "POST", "/api/v1/users", userRequest{Email: "eve@example.com", Role: store.RoleViewer, Password: "correct horse battery"}, 409, nil)
-	e.mustCall(store.RoleAdmin, "POST", "/api/v1/users", userRequest{Email: "x@example.com", Role: store.RoleViewer, Password: "short"}, 400, nil)
+	e.mustCall(domain.RoleAdmin, "POST", "/api/v1/users", userRequest{Email: "eve@example.com", Name: "Eve", Role: domain.RoleViewer, Password: "correct horse battery"}, 201, &u)
+	e.mustCall(domain.RoleAdmin, "POST", "/api/v1/users", userRequest{Email: "eve@example.com", Role: domain.RoleViewer, Password: "correct horse battery"}, 409, nil)
+	e.mustCall(domain.RoleAdmin, "POST", "/api/v1/users", userRequest{Email: "x@example.com", Role: domain.RoleViewer, Password: "short"}, 400, nil)
 
 	var en Enrolment
-	e.mustCall(store.RoleAdmin, "POST", "/api/v1/devices", enrolRequest{Name: "laptop", Owner: u.ID}, 201, &en)
+	e.mustCall(domain.RoleAdmin, "POST", "/api/v1/devices", enrolRequest{Name: "laptop", Owner: u.ID}, 201, &en)
 	if en.PrivateKey == "" || !strings.Contains(en.Config, "PrivateKey = "+en.PrivateKey) || en.QR == "" || en.Device.Address != "100.64.0.2/32" {
 		t.Fatalf("enrolment = %+v", en)
 	}
 	var en2 Enrolment
-	e.mustCall(store.RoleAdmin, "POST", "/api/v1/devices", enrolRequest{Name: "phone", Owner: u.ID, PublicKey: en.Device.PublicKey}, 409, nil)
-	e.mustCall(store.RoleAdmin, "POST", "/api/v1/devices", enrolRequest{Name: "phone", Owner: u.ID, PublicKey: "not-a-key"}, 400, nil)
-	e.mustCall(store.RoleAdmin, "POST", "/api/v1/devices", enrolRequest{Name: "phone", Owner: u.ID, PublicKey: "xTIBA5rboUvnH4htodjb6e697QjLERt1NAB4mZqp8Dg="}, 201, &en2)
+	e.mustCall(domain.RoleAdmin, "POST", "/api/v1/devices", enrolRequest{Name: "phone", Owner: u.ID, PublicKey: en.Device.PublicKey}, 409, nil)
+	e.mustCall(domain.RoleAdmin, "POST", "/api/v1/devices", enrolRequest{Name: "phone", Owner: u.ID, PublicKey: "not-a-key"}, 400, nil)
+	e.mustCall(domain.RoleAdmin, "POST", "/api/v1/devices", enrolRequest{Name: "phone", Owner: u.ID, PublicKey: "xTIBA5rboUvnH4htodjb6e697QjLERt1NAB4mZqp8Dg="}, 201, &en2)
 	if en2.PrivateKey != "" || en2.Device.Address != "100.64.0.3/32" {
 		t.Errorf("accepted-key enrolment = %+v", en2)
 	}
 	disabled := true
 	var d store.Device
-	e.mustCall(store.RoleOperator, "PATCH", "/api/v1/devices/"+en.Device.ID, devicePatch{Disabled: &disabled}, 200, &d)
+	e.mustCall(domain.RoleOperator, "PATCH", "/api/v1/devices/"+en.Device.ID, devicePatch{Disabled: &disabled}, 200, &d)
 	if !d.Disabled {
 		t.Error("device not disabled")
 	}
@@ -259,24 +260,24 @@ func TestResourcesUsersDevicesAndPagination(t *testing.T) {
 
 func TestAuditAPI(t *testing.T) {
 	e := newEnv(t, nil)
-	e.mustCall(store.RoleOperator, "PUT", "/api/v1/resources/=cmd", resourceRequest{Kind: "tcp"}, 400, nil)
-	e.mustCall(store.RoleOperator, "PUT", "/api/v1/resources/db", resourceRequest{Kind: "tcp", Address: "10.0.0.5:5432"}, 200, nil)
+	e.mustCall(domain.RoleOperator, "PUT", "/api/v1/resources/=cmd", resourceRequest{Kind: "tcp"}, 400, nil)
+	e.mustCall(domain.RoleOperator, "PUT", "/api/v1/resources/db", resourceRequest{Kind: "tcp", Address: "10.0.0.5:5432"}, 200, nil)
 	var p page[store.AuditEvent]
-	e.mustCall(store.RoleAuditor, "GET", "/api/v1/audit?action=resource.put", nil, 200, &p)
-	if len(p.Items) != 1 || p.Items[0].Resource != "db" || p.Items[0].Actor != e.keyActor(store.RoleOperator) {
+	e.mustCall(domain.RoleAuditor, "GET", "/api/v1/audit?action=resource.put", nil, 200, &p)
+	if len(p.Items) != 1 || p.Items[0].Resource != "db" || p.Items[0].Actor != e.keyActor(domain.RoleOperator) {
 		t.Fatalf("audit = %+v", p.Items)
 	}
 	var rep store.VerifyReport
-	e.mustCall(store.RoleAuditor, "GET", "/api/v1/audit/verify", nil, 200, &rep)
+	e.mustCall(domain.RoleAuditor, "GET", "/api/v1/audit/verify", nil, 200, &rep)
 	if !rep.OK || rep.Entries < 1 {
 		t.Errorf("verify = %+v", rep)
 	}
-	resp := e.call(store.RoleAuditor, "GET", "/api/v1/audit/export?format=csv&action=resource.put", nil, nil)
+	resp := e.call(domain.RoleAuditor, "GET", "/api/v1/audit/export?format=csv&action=resource.put", nil, nil)
 	body := readAll(resp)
 	if !strings.HasPrefix(body, "seq,time,actor") || strings.Count(body, "\n") != 2 {
 		t.Errorf("csv export = %q", body)
 	}
-	resp = e.call(store.RoleAuditor, "GET", "/api/v1/audit/export?format=jsonl&action=resource.put", nil, nil)
+	resp = e.call(domain.RoleAuditor, "GET", "/api/v1/audit/export?format=jsonl&action=resource.put", nil, nil)
 	var one store.AuditEvent
 	if err := json.Unmarshal([]byte(strings.TrimSpace(readAll(resp))), &one); err != nil || one.Resource != "db" {
 		t.Errorf("jsonl export: %v %+v", err, one)
@@ -289,11 +290,11 @@ func TestAuditAPI(t *testing.T) {
 func TestAPIKeyRevocation(t *testing.T) {
 	e := newEnv(t, nil)
 	var kc keyCreated
-	e.mustCall(store.RoleAdmin, "POST", "/api/v1/apikeys", keyRequest{Name: "ci", Role: store.RoleAuditor}, 201, &kc)
+	e.mustCall(domain.RoleAdmin, "POST", "/api/v1/apikeys", keyRequest{Name: "ci", Role: domain.RoleAuditor}, 201, &kc)
 	e.keys["ci"] = kc.Secret
 	e.mustCall("ci", "GET", "/api/v1/audit", nil, 200, nil)
 	e.mustCall("ci", "GET", "/api/v1/apikeys", nil, 403, nil)
-	e.mustCall(store.RoleAdmin, "DELETE", "/api/v1/apikeys/"+kc.Key.ID, nil, 204, nil)
+	e.mustCall(domain.RoleAdmin, "DELETE", "/api/v1/apikeys/"+kc.Key.ID, nil, 204, nil)
 	e.mustCall("ci", "GET", "/api/v1/audit", nil, 401, nil)
 	e.keys["forged"] = "gk_" + kc.Key.ID + ".wrong"
 	e.mustCall("forged", "GET", "/api/v1/audit", nil, 401, nil)

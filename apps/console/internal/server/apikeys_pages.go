@@ -5,6 +5,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/gonaut/gonaut/apps/console/internal/domain"
 	"github.com/gonaut/gonaut/apps/console/internal/store"
 	"github.com/gonaut/gonaut/apps/console/internal/ui"
 )
@@ -42,15 +43,15 @@ func (s *Server) renderAPIKeys(w http.ResponseWriter, r *http.Request, p *princi
 		s.pageError(w, r, err)
 		return
 	}
-	roles := make([]string, len(store.Roles))
-	for i, role := range store.Roles {
+	roles := make([]string, len(domain.Roles))
+	for i, role := range domain.Roles {
 		roles[i] = string(role)
 	}
 	l := ui.List{Page: s.pageOf(r, p, "API keys", ""), Heading: "Your API keys", Result: res,
 		Table: ui.Table{Head: []string{"ID", "Name", "Role", "Created", "Expires", "Last used", "State"}},
 		Form: []ui.Field{
 			{Name: "name", Label: "Key name (what uses it)", Required: true},
-			{Name: "role", Label: "Role (at most your own)", Options: roles, Value: string(store.RoleViewer)},
+			{Name: "role", Label: "Role (at most your own)", Options: roles, Value: string(domain.RoleViewer)},
 			{Name: "expires_in_days", Label: "Expires after (days, 1 to " + strconv.Itoa(MaxAPIKeyDays) + ")", Value: strconv.Itoa(DefaultAPIKeyDays), Required: true},
 		},
 		Action: "/apikeys", Submit: "Create API key", RowActions: []string{"revoke"}}
@@ -82,7 +83,7 @@ func (s *Server) pageAPIKeyPost(w http.ResponseWriter, r *http.Request, p *princ
 	if days == 0 {
 		days = -1 // the form asks for a lifetime; 0 is not "the default" here
 	}
-	k, secret, err := s.newKeyFor(r, p, keyRequest{Name: name, Role: store.Role(r.PostFormValue("role")), ExpiresInDays: days})
+	k, secret, err := s.newKeyFor(r, p, keyRequest{Name: name, Role: domain.Role(r.PostFormValue("role")), ExpiresInDays: days})
 	if err != nil {
 		msg := "the console could not store the key; try again"
 		if refused, ok := err.(keyRefusal); ok {

@@ -8,7 +8,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/gonaut/gonaut/apps/console/internal/store"
+	"github.com/gonaut/gonaut/apps/console/internal/domain"
 )
 
 // TestAPIKeysPage creates, lists and revokes API keys on the page as an
@@ -20,9 +20,9 @@ func TestAPIKeysPage(t *testing.T) {
 	e := newEnv(t, nil)
 	hs := httptest.NewServer(e.srv)
 	defer hs.Close()
-	addUser(t, e.st, "ada@example.com", "correct horse battery", store.RoleAdmin)
-	addUser(t, e.st, "bob@example.com", "correct horse battery", store.RoleAdmin)
-	addUser(t, e.st, "opal@example.com", "correct horse battery", store.RoleOperator)
+	addUser(t, e.st, "ada@example.com", "correct horse battery", domain.RoleAdmin)
+	addUser(t, e.st, "bob@example.com", "correct horse battery", domain.RoleAdmin)
+	addUser(t, e.st, "opal@example.com", "correct horse battery", domain.RoleOperator)
 	login := func(email string) *browser {
 		b := newBrowser(t, hs)
 		if resp := b.login(email, "correct horse battery", ""); resp.StatusCode != http.StatusSeeOther {

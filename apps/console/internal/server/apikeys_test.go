@@ -10,7 +10,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/gonaut/gonaut/apps/console/internal/store"
+	"github.com/gonaut/gonaut/apps/console/internal/domain"
 	"github.com/gonaut/gonaut/apps/console/internal/storetest"
 )
 
@@ -63,12 +63,12 @@ func TestAPIKeysActForTheirOwnerAndExpire(t *testing.T) {
 	defer srv.Close()
 	hs := httptest.NewServer(srv)
 	defer hs.Close()
-	_, root, err := srv.CreateAPIKey(httptest.NewRequest("GET", "/", nil), "root", store.RoleAdmin)
+	_, root, err := srv.CreateAPIKey(httptest.NewRequest("GET", "/", nil), "root", domain.RoleAdmin)
 	if err != nil {
 		t.Fatal(err)
 	}
-	ada := addUser(t, st, "ada@example.com", "correct horse battery", store.RoleAdmin)
-	addUser(t, st, "bob@example.com", "correct horse battery", store.RoleAdmin)
+	ada := addUser(t, st, "ada@example.com", "correct horse battery", domain.RoleAdmin)
+	addUser(t, st, "bob@example.com", "correct horse battery", domain.RoleAdmin)
 	b := newBrowser(t, hs)
 	if resp := b.login("ada@example.com", "correct horse battery", ""); resp.StatusCode != http.StatusSeeOther {
 		t.Fatalf("login: %d", resp.StatusCode)
@@ -89,8 +89,8 @@ func TestAPIKeysActForTheirOwnerAndExpire(t *testing.T) {
 		}
 	}
 
-	adminKey := mint(b, "", keyRequest{Name: "ci-admin", Role: store.RoleAdmin}, 201)
-	opsKey := mint(b, "", keyRequest{Name: "ci-ops", Role: store.RoleOperator, ExpiresInDays: 7}, 201)
+	adminKey := mint(b, "", keyRequest{Name: "ci-admin", Role: domain.RoleAdmin}, 201)
+	opsKey := mint(b, "", keyRequest{Name: "ci-ops", Role: domain.RoleOperator, ExpiresInDays: 7}, 201)
 	if adminKey.Key.Owner != ada.ID || opsKey.Key.Owner != ada.ID {
 		t.Errorf("owners %q, %q, want %q", adminKey.Key.Owner, opsKey.Key.Owner, ada.ID)
 	}
@@ -101,16 +101,16 @@ func TestAPIKeysActForTheirOwnerAndExpire(t *testing.T) {
 		t.Errorf("expiry in %v, want 7 days", d)
 	}
 	for _, bad := range []keyRequest{
-		{Name: "forever", Role: store.RoleViewer, ExpiresInDays: MaxAPIKeyDays + 1},
-		{Name: "past", Role: store.RoleViewer, ExpiresInDays: -1},
+		{Name: "forever", Role: domain.RoleViewer, ExpiresInDays: MaxAPIKeyDays + 1},
+		{Name: "past", Role: domain.RoleViewer, ExpiresInDays: -1},
 		{Name: "nobody", Role: "root"},
 	} {
 		mint(b, "", bad, 400)
 	}
 	// An operator key may not make keys; a key made by an admin key acts
 	// for the same owner and lives no longer.
-	mint(b, opsKey.Secret, keyRequest{Name: "child", Role: store.RoleViewer}, 403)
-	grand := mint(b, adminKey.Secret, keyRequest{Name: "grand", Role: store.RoleViewer, ExpiresInDays: MaxAPIKeyDays}, 201)
+	mint(b, opsKey.Secret, keyRequest{Name: "child", Role: domain.RoleViewer}, 403)
+	grand := mint(b, adminKey.Secret, keyRequest{Name: "grand", Role: domain.RoleViewer, ExpiresInDays: MaxAPIKeyDays}, 201)
 	if grand.Key.Owner != ada.ID || grand.Key.Expires.After(adminKey.Key.Expires) {
 		t.Errorf("a key's key: owner %q, expires %v (the parent %v)", grand.Key.Owner, grand.Key.Expires, adminKey.Key.Expires)
 	}
@@ -139,7 +139,7 @@ func TestAPIKeysActForTheirOwnerAndExpire(t *testing.T) {
 	// Expiry: Bob's one-day key works for a day, then never again.
 	bob := newBrowser(t, hs)
 	bob.login("bob@example.com", "correct horse battery", "")
-	day := mint(bob, "", keyRequest{Name: "one-day", Role: store.RoleAuditor, ExpiresInDays: 1}, 201)
+	day := mint(bob, "", keyRequest{Name: "one-day", Role: domain.RoleAuditor, ExpiresInDays: 1}, 201)
 	offset.Store(int64(23 * time.Hour))
 	works("a one-day key after 23 hours", day.Secret, 200)
 	offset.Store(int64(25 * time.Hour))
@@ -154,8 +154,8 @@ func TestAPIKeysActForTheirOwnerAndExpire(t *testing.T) {
 // holder may use too.
 func TestCoversIsPermissionInclusion(t *testing.T) {
 	e := newEnv(t, nil)
-	for _, holder := range store.Roles {
-		for _, role := range store.Roles {
+	for _, holder := range domain.Roles {
+		for _, role := range domain.Roles {
 			want := true
 			for _, rt := range e.srv.routes() {
 				if rt.perm != permPublic && rt.perm != permGateway && allowed(rt.perm, role) && !allowed(rt.perm, holder) {
@@ -167,7 +167,7 @@ func TestCoversIsPermissionInclusion(t *testing.T) {
 			}
 		}
 	}
-	if covers(store.RoleOperator, store.RoleAdmin) || !covers(store.RoleAdmin, store.RoleOperator) || covers(store.RoleOperator, store.RolePolicyEditor) {
+	if covers(domain.RoleOperator, domain.RoleAdmin) || !covers(domain.RoleAdmin, domain.RoleOperator) || covers(domain.RoleOperator, domain.RolePolicyEditor) {
 		t.Error("covers disagrees with the roles' documented permissions")
 	}
 }

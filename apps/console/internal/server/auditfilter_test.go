@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gonaut/gonaut/apps/console/internal/domain"
 	"github.com/gonaut/gonaut/apps/console/internal/store"
 )
 
@@ -19,7 +20,7 @@ import (
 // "No entries match" rather than "Nothing here yet".
 func TestAuditFiltersRefuseWhatTheyCannotParse(t *testing.T) {
 	e := newEnv(t, nil)
-	e.mustCall(store.RoleOperator, "PUT", "/api/v1/resources/wiki.corp", resourceRequest{Kind: "tcp", Address: "10.0.0.1:22"}, 200, nil)
+	e.mustCall(domain.RoleOperator, "PUT", "/api/v1/resources/wiki.corp", resourceRequest{Kind: "tcp", Address: "10.0.0.1:22"}, 200, nil)
 	for _, c := range []struct{ query, field string }{
 		{"since=yesterday", "since"},
 		{"until=tomorrow", "until"},
@@ -33,7 +34,7 @@ func TestAuditFiltersRefuseWhatTheyCannotParse(t *testing.T) {
 		{"q=" + strings.Repeat("x", 300), "q"},
 	} {
 		for _, path := range []string{"/api/v1/audit?", "/api/v1/audit/export?"} {
-			resp := e.call(store.RoleAuditor, "GET", path+c.query, nil, nil)
+			resp := e.call(domain.RoleAuditor, "GET", path+c.query, nil, nil)
 			data, _ := io.ReadAll(resp.Body)
 			var got invalidField
 			json.Unmarshal(data, &got)
@@ -41,7 +42,7 @@ func TestAuditFiltersRefuseWhatTheyCannotParse(t *testing.T) {
 				t.Errorf("GET %s%.60s: %d %s, want 400 on %q", path, c.query, resp.StatusCode, data, c.field)
 			}
 		}
-		code, body := e.page(store.RoleAuditor, "/audit?"+c.query)
+		code, body := e.page(domain.RoleAuditor, "/audit?"+c.query)
 		if code != http.StatusBadRequest || !strings.Contains(body, "Filter not applied: "+c.field+": ") || strings.Contains(body, "resource.put") {
 			t.Errorf("page /audit?%.60s: %d, want 400 with the error and no entries", c.query, code)
 		}
@@ -49,20 +50,20 @@ func TestAuditFiltersRefuseWhatTheyCannotParse(t *testing.T) {
 
 	// What parses is applied: a date, an RFC 3339 time, a limit.
 	var p page[store.AuditEvent]
-	e.mustCall(store.RoleAuditor, "GET", "/api/v1/audit?since=2000-01-01&limit=1", nil, 200, &p)
+	e.mustCall(domain.RoleAuditor, "GET", "/api/v1/audit?since=2000-01-01&limit=1", nil, 200, &p)
 	if len(p.Items) != 1 || p.Items[0].Action != "resource.put" {
 		t.Errorf("since a date, limit 1: %+v", p.Items)
 	}
-	e.mustCall(store.RoleAuditor, "GET", "/api/v1/audit?since="+url.QueryEscape(time.Now().Add(time.Hour).Format(time.RFC3339)), nil, 200, &p)
+	e.mustCall(domain.RoleAuditor, "GET", "/api/v1/audit?since="+url.QueryEscape(time.Now().Add(time.Hour).Format(time.RFC3339)), nil, 200, &p)
 	if len(p.Items) != 0 {
 		t.Errorf("since an hour ahead: %+v", p.Items)
 	}
-	e.mustCall(store.RoleAuditor, "GET", "/api/v1/audit/export?format=csv&actor=apikey:test-operator", nil, 200, nil)
+	e.mustCall(domain.RoleAuditor, "GET", "/api/v1/audit/export?format=csv&actor=apikey:test-operator", nil, 200, nil)
 
-	if _, body := e.page(store.RoleAuditor, "/audit?actor=nobody"); !strings.Contains(body, "No entries match these filters.") || strings.Contains(body, "Nothing here yet") {
+	if _, body := e.page(domain.RoleAuditor, "/audit?actor=nobody"); !strings.Contains(body, "No entries match these filters.") || strings.Contains(body, "Nothing here yet") {
 		t.Errorf("filtered empty page does not say that no entry matches")
 	}
-	if _, body := e.page(store.RoleAuditor, "/audit"); strings.Contains(body, "No entries match") || !strings.Contains(body, "resource.put") {
+	if _, body := e.page(domain.RoleAuditor, "/audit"); strings.Contains(body, "No entries match") || !strings.Contains(body, "resource.put") {
 		t.Errorf("unfiltered page lost its entries")
 	}
 }

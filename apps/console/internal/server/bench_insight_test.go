@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gonaut/gonaut/apps/console/internal/domain"
 	"github.com/gonaut/gonaut/apps/console/internal/store"
 	"github.com/gonaut/gonaut/apps/console/internal/storetest"
 )
@@ -47,7 +48,7 @@ func BenchmarkInsightPages(b *testing.B) {
 				st.PutResource(ctx, &r)
 			}
 			e := newEnv(b, st)
-			key := e.keys[store.RoleAdmin]
+			key := e.keys[domain.RoleAdmin]
 			for _, ep := range []struct {
 				name, path string
 				// cold empties the dashboard summary's cache before

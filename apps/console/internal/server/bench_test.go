@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gonaut/gonaut/apps/console/internal/domain"
 	"github.com/gonaut/gonaut/apps/console/internal/store"
 	"github.com/gonaut/gonaut/apps/console/internal/storetest"
 	"github.com/gonaut/gonaut/ztna/controlplane"
@@ -85,7 +86,7 @@ func BenchmarkAPIList(b *testing.B) {
 			}
 			loadBench(b, st, n, d)
 			e := newEnv(b, st)
-			key := e.keys[store.RoleAdmin]
+			key := e.keys[domain.RoleAdmin]
 			mid := n / 2
 			for _, ep := range []struct{ name, path string }{
 				{"audit-first-page", "/api/v1/audit?limit=50"},
@@ -165,7 +166,7 @@ func BenchmarkIngest(b *testing.B) {
 			// The console takes events only about its own users.
 			users := make([]string, 500)
 			for i := range users {
-				u := &store.User{Email: fmt.Sprintf("user%03d@example.com", i), Role: store.RoleViewer}
+				u := &store.User{Email: fmt.Sprintf("user%03d@example.com", i), Role: domain.RoleViewer}
 				if err := st.CreateUser(context.Background(), u); err != nil {
 					b.Fatal(err)
 				}

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/chromedp/chromedp"
+	"github.com/gonaut/gonaut/apps/console/internal/domain"
 	"github.com/gonaut/gonaut/apps/console/internal/store"
 	"github.com/gonaut/gonaut/ztna"
 	"github.com/gonaut/gonaut/ztna/controlplane"
@@ -40,7 +41,7 @@ func TestBrowser(t *testing.T) {
 	hs := httptest.NewServer(e.srv)
 	t.Cleanup(hs.Close) // after the gateway below stopped its long poll
 	key, _ := totp.Generate(totp.GenerateOpts{Issuer: "Gonaut", AccountName: "ada@example.com"})
-	u := &store.User{Email: "ada@example.com", Name: "Ada", Role: store.RoleAdmin, PasswordHash: HashPassword("correct horse battery"), TOTPSecret: key.Secret(), TOTPEnabled: true}
+	u := &store.User{Email: "ada@example.com", Name: "Ada", Role: domain.RoleAdmin, PasswordHash: HashPassword("correct horse battery"), TOTPSecret: key.Secret(), TOTPEnabled: true}
 	if err := e.st.CreateUser(bg, u); err != nil {
 		t.Fatal(err)
 	}
@@ -104,14 +105,14 @@ func TestBrowser(t *testing.T) {
 	// A real gateway managed by this console, and a device of bob's
 	// enrolled here with a live flow through it.
 	var real gatewayCreated
-	e.mustCall(store.RoleOperator, "POST", "/api/v1/gateways", gatewayRequest{Name: "edge-real"}, 201, &real)
+	e.mustCall(domain.RoleOperator, "POST", "/api/v1/gateways", gatewayRequest{Name: "edge-real"}, 201, &real)
 	m := startManagedGateway(t, hs.URL, real.Token, []ztna.ResourceConfig{{Name: "echo.corp", Kind: "tcp", Port: 7, Upstreams: []string{loopbackServer(t, nil)}}})
 	setWireGuard(t, e.st, m.g)
 	var bob store.User
-	e.mustCall(store.RoleAdmin, "POST", "/api/v1/users", userRequest{Email: "bob@example.com", Role: store.RoleViewer, Groups: []string{"eng"}, Password: "correct horse battery"}, 201, &bob)
-	e.mustCall(store.RolePolicyEditor, "PUT", "/api/v1/policies/echo", draft{Source: e2ePolicy}, 200, nil)
+	e.mustCall(domain.RoleAdmin, "POST", "/api/v1/users", userRequest{Email: "bob@example.com", Role: domain.RoleViewer, Groups: []string{"eng"}, Password: "correct horse battery"}, 201, &bob)
+	e.mustCall(domain.RolePolicyEditor, "PUT", "/api/v1/policies/echo", draft{Source: e2ePolicy}, 200, nil)
 	var en Enrolment
-	e.mustCall(store.RoleAdmin, "POST", "/api/v1/devices", enrolRequest{Name: "bob-laptop", Owner: bob.ID}, 201, &en)
+	e.mustCall(domain.RoleAdmin, "POST", "/api/v1/devices", enrolRequest{Name: "bob-laptop", Owner: bob.ID}, 201, &en)
 	ver, _ := e.st.ConfigVersion(bg)
 	m.waitVersion(t, ver, 5*time.Second)
 	live, err := wgClient(t, en.Config).Dial(ctx, "tcp", "echo.corp:7")
@@ -183,7 +184,7 @@ func TestBrowser(t *testing.T) {
 	}
 	shot("gateways-version")
 	var gws page[store.Gateway]
-	e.mustCall(store.RoleViewer, "GET", "/api/v1/gateways", nil, 200, &gws)
+	e.mustCall(domain.RoleViewer, "GET", "/api/v1/gateways", nil, 200, &gws)
 	for _, g := range gws.Items {
 		if g.ID == real.Gateway.ID && g.BundleVersion != ver {
 			t.Errorf("API: edge-real at bundle %d, want %d", g.BundleVersion, ver)
@@ -212,7 +213,7 @@ func TestBrowser(t *testing.T) {
 	// A gateway registers and pushes a decision; the dashboard shows it
 	// without a reload.
 	var gw gatewayCreated
-	e.mustCall(store.RoleOperator, "POST", "/api/v1/gateways", gatewayRequest{Name: "edge-1"}, 201, &gw)
+	e.mustCall(domain.RoleOperator, "POST", "/api/v1/gateways", gatewayRequest{Name: "edge-1"}, 201, &gw)
 	cl, err := controlplane.New(hs.URL, nil)
 	if err != nil {
 		t.Fatal(err)

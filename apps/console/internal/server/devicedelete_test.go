@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gonaut/gonaut/apps/console/internal/domain"
 	"github.com/gonaut/gonaut/apps/console/internal/store"
 	"github.com/gonaut/gonaut/ztna/controlplane"
 )
@@ -20,11 +21,11 @@ func TestDeleteDeviceDropsItsPeer(t *testing.T) {
 	e, base := listeningConsole(t, nil)
 
 	var created gatewayCreated
-	e.mustCall(store.RoleOperator, "POST", "/api/v1/gateways", gatewayRequest{Name: "edge-1"}, 201, &created)
-	u := addUser(t, e.st, "ada@example.com", "correct horse battery", store.RoleViewer)
+	e.mustCall(domain.RoleOperator, "POST", "/api/v1/gateways", gatewayRequest{Name: "edge-1"}, 201, &created)
+	u := addUser(t, e.st, "ada@example.com", "correct horse battery", domain.RoleViewer)
 	var laptop, phone Enrolment
-	e.mustCall(store.RoleAdmin, "POST", "/api/v1/devices", enrolRequest{Name: "laptop", Owner: u.ID}, 201, &laptop)
-	e.mustCall(store.RoleAdmin, "POST", "/api/v1/devices", enrolRequest{Name: "phone", Owner: u.ID}, 201, &phone)
+	e.mustCall(domain.RoleAdmin, "POST", "/api/v1/devices", enrolRequest{Name: "laptop", Owner: u.ID}, 201, &laptop)
+	e.mustCall(domain.RoleAdmin, "POST", "/api/v1/devices", enrolRequest{Name: "phone", Owner: u.ID}, 201, &phone)
 
 	cl, err := controlplane.New(base, &controlplane.Options{StateDir: t.TempDir()})
 	if err != nil {
@@ -41,17 +42,17 @@ func TestDeleteDeviceDropsItsPeer(t *testing.T) {
 		t.Fatalf("bundle before: %+v, %v", b, err)
 	}
 
-	e.mustCall(store.RoleViewer, "DELETE", "/api/v1/devices/"+laptop.Device.ID, nil, 403, nil)
-	e.mustCall(store.RoleOperator, "DELETE", "/api/v1/devices/"+laptop.Device.ID, nil, 204, nil)
-	e.mustCall(store.RoleOperator, "DELETE", "/api/v1/devices/"+laptop.Device.ID, nil, 404, nil)
+	e.mustCall(domain.RoleViewer, "DELETE", "/api/v1/devices/"+laptop.Device.ID, nil, 403, nil)
+	e.mustCall(domain.RoleOperator, "DELETE", "/api/v1/devices/"+laptop.Device.ID, nil, 204, nil)
+	e.mustCall(domain.RoleOperator, "DELETE", "/api/v1/devices/"+laptop.Device.ID, nil, 404, nil)
 	nb, err := cl.Bundle(ctx, b.Version, 10*time.Second)
 	if err != nil || nb == nil || len(nb.Devices) != 1 || nb.Devices[0].PublicKey != phone.Device.PublicKey {
 		t.Fatalf("bundle after the API delete: %+v, %v", nb, err)
 	}
 
-	resp := e.form(store.RoleAdmin, "/devices/"+url.PathEscape(phone.Device.ID)+"/delete", url.Values{})
+	resp := e.form(domain.RoleAdmin, "/devices/"+url.PathEscape(phone.Device.ID)+"/delete", url.Values{})
 	io.Copy(io.Discard, resp.Body)
-	if f := e.formFlash(resp, store.RoleAdmin); f.kind != flashInfo || !strings.Contains(f.text, "Deleted device phone") {
+	if f := e.formFlash(resp, domain.RoleAdmin); f.kind != flashInfo || !strings.Contains(f.text, "Deleted device phone") {
 		t.Errorf("page delete: %+v", f)
 	}
 	if nb, err = cl.Bundle(ctx, nb.Version, 10*time.Second); err != nil || nb == nil || len(nb.Devices) != 0 {
@@ -59,7 +60,7 @@ func TestDeleteDeviceDropsItsPeer(t *testing.T) {
 	}
 
 	es, err := e.st.ListAudit(bg, store.AuditFilter{Action: "device.delete"})
-	if err != nil || len(es) != 2 || es[1].Resource != "laptop" || es[1].Actor != e.keyActor(store.RoleOperator) || es[0].Resource != "phone" {
+	if err != nil || len(es) != 2 || es[1].Resource != "laptop" || es[1].Actor != e.keyActor(domain.RoleOperator) || es[0].Resource != "phone" {
 		t.Errorf("audit of the deletions: %+v, %v", es, err)
 	}
 }

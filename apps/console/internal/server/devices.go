@@ -184,11 +184,7 @@ func (s *Server) EnrolDevice(r *http.Request, owner, name, publicKey string, pos
 }
 
 func (s *Server) setting(r *http.Request, key, def string) string {
-	v, err := s.st.Setting(r.Context(), key)
-	if err != nil || v == "" {
-		return def
-	}
-	return v
+	return s.dom.Setting(r.Context(), key, def)
 }
 
 // resolveOwner turns the owner a person typed, a user id or an email,
@@ -215,7 +211,7 @@ func (s *Server) resolveOwner(ctx context.Context, owner string, p *principal) (
 // mayEnrolFor reports whether p may enrol a device owned by owner: an
 // admin for anyone, everybody else only for themselves.
 func mayEnrolFor(p *principal, owner string) bool {
-	return p.role == store.RoleAdmin || (p.user != nil && owner == p.user.ID)
+	return p.role == domain.RoleAdmin || (p.user != nil && owner == p.user.ID)
 }
 
 // addressPool is the configured tunnel address pool.

@@ -10,6 +10,7 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/gonaut/gonaut/apps/console/internal/domain"
 	"github.com/gonaut/gonaut/apps/console/internal/store"
 	"github.com/gonaut/gonaut/apps/console/internal/storetest"
 )
@@ -18,7 +19,7 @@ import (
 // that self-enrols one device, answering the status and the body.
 func selfEnroller(t *testing.T, e *env, hs *httptest.Server, email string) func() (int, string) {
 	t.Helper()
-	u := &store.User{Email: email, Role: store.RoleViewer, PasswordHash: HashPassword("correct horse battery")}
+	u := &store.User{Email: email, Role: domain.RoleViewer, PasswordHash: HashPassword("correct horse battery")}
 	if err := e.st.CreateUser(bg, u); err != nil {
 		t.Fatal(err)
 	}
@@ -107,18 +108,18 @@ func TestSelfEnrolmentQuota(t *testing.T) {
 
 func TestEnrolForAnotherUserNeedsAdmin(t *testing.T) {
 	e := newEnv(t, nil)
-	admin := &store.User{Email: "root@example.com", Role: store.RoleAdmin}
+	admin := &store.User{Email: "root@example.com", Role: domain.RoleAdmin}
 	if err := e.st.CreateUser(bg, admin); err != nil {
 		t.Fatal(err)
 	}
 	req := enrolRequest{Name: "planted", Owner: admin.ID, Posture: json.RawMessage(`{"managed":true}`)}
-	for _, role := range []store.Role{store.RoleOperator, store.RolePolicyEditor, store.RoleViewer} {
+	for _, role := range []domain.Role{domain.RoleOperator, domain.RolePolicyEditor, domain.RoleViewer} {
 		if resp := e.call(role, "POST", "/api/v1/devices", req, nil); resp.StatusCode != http.StatusForbidden {
 			t.Errorf("%s enrolling for an admin: %d", role, resp.StatusCode)
 		}
 	}
 	var en Enrolment
-	e.mustCall(store.RoleAdmin, "POST", "/api/v1/devices", req, http.StatusCreated, &en)
+	e.mustCall(domain.RoleAdmin, "POST", "/api/v1/devices", req, http.StatusCreated, &en)
 	if en.Device.PostureSource != store.PosturePerson {
 		t.Errorf("posture source = %q, want %q", en.Device.PostureSource, store.PosturePerson)
 	}
@@ -130,7 +131,7 @@ func TestHugePolicyDraftIsRefused(t *testing.T) {
 	defer hs.Close()
 	body := `{"name":"p","source":"` + strings.Repeat("a", 9<<20) + `"}`
 	req, _ := http.NewRequest("POST", hs.URL+"/api/v1/policies/validate", strings.NewReader(body))
-	req.Header.Set("Authorization", "Bearer "+e.keys[store.RoleViewer])
+	req.Header.Set("Authorization", "Bearer "+e.keys[domain.RoleViewer])
 	resp, err := hs.Client().Do(req)
 	if err != nil {
 		t.Fatal(err)

@@ -10,7 +10,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/gonaut/gonaut/apps/console/internal/store"
+	"github.com/gonaut/gonaut/apps/console/internal/domain"
 )
 
 // apiPost posts body to the console over HTTP as an API key; chunked
@@ -48,12 +48,12 @@ func TestPolicyDraftLimitConfigurable(t *testing.T) {
 	hs := httptest.NewServer(e.srv)
 	defer hs.Close()
 	for _, c := range []struct {
-		role store.Role
+		role domain.Role
 		path string
 	}{
-		{store.RoleViewer, "/api/v1/policies/validate"},
-		{store.RolePolicyEditor, "/api/v1/policies/simulate"},
-		{store.RolePolicyEditor, "/api/v1/policies/access"},
+		{domain.RoleViewer, "/api/v1/policies/validate"},
+		{domain.RolePolicyEditor, "/api/v1/policies/simulate"},
+		{domain.RolePolicyEditor, "/api/v1/policies/access"},
 	} {
 		for _, chunked := range []bool{false, true} {
 			if resp := apiPost(t, hs, e.keys[c.role], c.path, draftBody(100<<10), chunked); resp.StatusCode != http.StatusRequestEntityTooLarge {
@@ -67,7 +67,7 @@ func TestPolicyDraftLimitConfigurable(t *testing.T) {
 	// The pages' draft routes too.
 	form := url.Values{"name": {"p"}, "source": {"# " + strings.Repeat("a", 100<<10)}}
 	for _, path := range []string{"/ui/policies/validate", "/ui/policies/simulate", "/policies/save"} {
-		if resp := e.form(store.RoleAdmin, path, form); resp.StatusCode != http.StatusRequestEntityTooLarge {
+		if resp := e.form(domain.RoleAdmin, path, form); resp.StatusCode != http.StatusRequestEntityTooLarge {
 			t.Errorf("%s with a 100 KiB draft: %d, want 413", path, resp.StatusCode)
 		}
 	}
@@ -76,7 +76,7 @@ func TestPolicyDraftLimitConfigurable(t *testing.T) {
 	big := newEnvWith(t, nil, &Options{PolicyDraftLimit: 4 << 20})
 	hb := httptest.NewServer(big.srv)
 	defer hb.Close()
-	if resp := apiPost(t, hb, big.keys[store.RoleViewer], "/api/v1/policies/validate", draftBody(3<<20), false); resp.StatusCode != http.StatusOK {
+	if resp := apiPost(t, hb, big.keys[domain.RoleViewer], "/api/v1/policies/validate", draftBody(3<<20), false); resp.StatusCode != http.StatusOK {
 		t.Errorf("a 3 MiB draft under a 4 MiB limit: %d, want 200", resp.StatusCode)
 	}
 }
@@ -88,8 +88,8 @@ func TestPolicyValidationRateLimited(t *testing.T) {
 	st := newEnvWith(t, nil, &Options{CompileBurst: 3, CompileEvery: time.Hour})
 	hs := httptest.NewServer(st.srv)
 	defer hs.Close()
-	addUser(t, st.st, "vera@example.com", "correct horse battery", store.RoleViewer)
-	addUser(t, st.st, "walt@example.com", "correct horse battery", store.RoleViewer)
+	addUser(t, st.st, "vera@example.com", "correct horse battery", domain.RoleViewer)
+	addUser(t, st.st, "walt@example.com", "correct horse battery", domain.RoleViewer)
 	session := func(email string) (*browser, string) {
 		b := newBrowser(t, hs)
 		if resp := b.login(email, "correct horse battery", ""); resp.StatusCode != http.StatusSeeOther {
@@ -128,9 +128,9 @@ func TestPolicyValidationRateLimited(t *testing.T) {
 	}
 	// An API key has a bucket of its own, and the API says the same.
 	for range 3 {
-		apiPost(t, hs, st.keys[store.RoleViewer], "/api/v1/policies/validate", draftBody(10), false)
+		apiPost(t, hs, st.keys[domain.RoleViewer], "/api/v1/policies/validate", draftBody(10), false)
 	}
-	if resp := apiPost(t, hs, st.keys[store.RoleViewer], "/api/v1/policies/validate", draftBody(10), false); resp.StatusCode != http.StatusTooManyRequests || resp.Header.Get("Retry-After") == "" {
+	if resp := apiPost(t, hs, st.keys[domain.RoleViewer], "/api/v1/policies/validate", draftBody(10), false); resp.StatusCode != http.StatusTooManyRequests || resp.Header.Get("Retry-After") == "" {
 		t.Errorf("API validation past the budget: %d, Retry-After %q", resp.StatusCode, resp.Header.Get("Retry-After"))
 	}
 }

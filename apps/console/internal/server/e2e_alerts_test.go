@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gonaut/gonaut/apps/console/internal/domain"
 	"github.com/gonaut/gonaut/apps/console/internal/store"
 	"github.com/gonaut/gonaut/apps/console/internal/storetest"
 	"github.com/gonaut/gonaut/ztna"
@@ -33,13 +34,13 @@ func gatewayAlertsE2E(t *testing.T, st *store.DB) {
 	echoTarget, vaultTarget := "echo.corp:"+fmt.Sprint(port(t, echoAddr)), "vault.corp:"+fmt.Sprint(port(t, echoAddr))
 
 	var u store.User
-	e.httpAPI(base, store.RoleAdmin, "POST", "/api/v1/users", userRequest{Email: "bob@example.com", Role: store.RoleViewer, Groups: []string{"eng"}, Password: "correct horse battery"}, 201, &u)
-	e.httpAPI(base, store.RolePolicyEditor, "PUT", "/api/v1/policies/access", draft{Source: e2ePolicy, Message: "v1"}, 200, nil)
-	e.httpAPI(base, store.RoleOperator, "PUT", "/api/v1/resources/echo.corp", resourceRequest{Kind: "tcp", Address: echoAddr}, 200, nil)
+	e.httpAPI(base, domain.RoleAdmin, "POST", "/api/v1/users", userRequest{Email: "bob@example.com", Role: domain.RoleViewer, Groups: []string{"eng"}, Password: "correct horse battery"}, 201, &u)
+	e.httpAPI(base, domain.RolePolicyEditor, "PUT", "/api/v1/policies/access", draft{Source: e2ePolicy, Message: "v1"}, 200, nil)
+	e.httpAPI(base, domain.RoleOperator, "PUT", "/api/v1/resources/echo.corp", resourceRequest{Kind: "tcp", Address: echoAddr}, 200, nil)
 	// No policy lets anyone reach the vault: every dial is denied.
-	e.httpAPI(base, store.RoleOperator, "PUT", "/api/v1/resources/vault.corp", resourceRequest{Kind: "tcp", Address: echoAddr}, 200, nil)
+	e.httpAPI(base, domain.RoleOperator, "PUT", "/api/v1/resources/vault.corp", resourceRequest{Kind: "tcp", Address: echoAddr}, 200, nil)
 	var gw gatewayCreated
-	e.httpAPI(base, store.RoleOperator, "POST", "/api/v1/gateways", gatewayRequest{Name: "edge-risk"}, 201, &gw)
+	e.httpAPI(base, domain.RoleOperator, "POST", "/api/v1/gateways", gatewayRequest{Name: "edge-risk"}, 201, &gw)
 	m := startManagedGateway(t, base, gw.Token, nil, func(c *ztna.Config) { c.Analytics.Enabled = true })
 
 	if err := st.SetSetting(context.Background(), SettingWGEndpoint, fmt.Sprintf("127.0.0.1:%d", m.g.ListenPort())); err != nil {
@@ -51,7 +52,7 @@ func gatewayAlertsE2E(t *testing.T, st *store.DB) {
 		return err == nil && json.Unmarshal(g.Status, &s) == nil && s.PublicKey == m.g.PublicKey().String()
 	})
 	var en Enrolment
-	e.httpAPI(base, store.RoleAdmin, "POST", "/api/v1/devices", enrolRequest{Name: "bob-laptop", Owner: u.ID}, 201, &en)
+	e.httpAPI(base, domain.RoleAdmin, "POST", "/api/v1/devices", enrolRequest{Name: "bob-laptop", Owner: u.ID}, 201, &en)
 	ver, _ := st.ConfigVersion(context.Background())
 	m.waitVersion(t, ver, 5*time.Second)
 	cl := wgClient(t, en.Config)
@@ -78,7 +79,7 @@ func gatewayAlertsE2E(t *testing.T, st *store.DB) {
 	// The alert arrives in the console's alert list, with its evidence.
 	var alerts page[store.Alert]
 	waitFor(t, 20*time.Second, "a denial_burst alert in /api/v1/alerts", func() bool {
-		e.httpAPI(base, store.RoleViewer, "GET", "/api/v1/alerts?limit=500", nil, 200, &alerts)
+		e.httpAPI(base, domain.RoleViewer, "GET", "/api/v1/alerts?limit=500", nil, 200, &alerts)
 		for _, a := range alerts.Items {
 			if a.Kind == "denial_burst" {
 				return true
@@ -91,7 +92,7 @@ func gatewayAlertsE2E(t *testing.T, st *store.DB) {
 	// in flight).
 	waitFor(t, 20*time.Second, "spool drained", func() bool { n, _ := m.cp.Pending(); return n == 0 })
 	audit := waitAudit(t, st, m)
-	e.httpAPI(base, store.RoleViewer, "GET", "/api/v1/alerts?limit=500", nil, 200, &alerts)
+	e.httpAPI(base, domain.RoleViewer, "GET", "/api/v1/alerts?limit=500", nil, 200, &alerts)
 	if sent := m.counts()["alert//"]; sent == 0 || len(alerts.Items) != sent || audit["alert//"] != sent {
 		t.Fatalf("gateway sent %d alerts; console alert list has %d, audit log %d: %+v", sent, len(alerts.Items), audit["alert//"], alerts.Items)
 	}
@@ -110,9 +111,9 @@ func gatewayAlertsE2E(t *testing.T, st *store.DB) {
 	}
 	t.Logf("alert: %s %s %q evidence %s", burst.Kind, burst.Severity, burst.Message, burst.Evidence)
 	// It can be acknowledged like any console alert.
-	e.httpAPI(base, store.RoleOperator, "POST", "/api/v1/alerts/"+burst.ID+"/state", map[string]string{"state": "acknowledged"}, 204, nil)
+	e.httpAPI(base, domain.RoleOperator, "POST", "/api/v1/alerts/"+burst.ID+"/state", map[string]string{"state": "acknowledged"}, 204, nil)
 	var acked store.Alert
-	e.httpAPI(base, store.RoleViewer, "GET", "/api/v1/alerts/"+burst.ID, nil, 200, &acked)
+	e.httpAPI(base, domain.RoleViewer, "GET", "/api/v1/alerts/"+burst.ID, nil, 200, &acked)
 	if acked.State != "acknowledged" {
 		t.Errorf("alert state after acknowledge = %q", acked.State)
 	}
@@ -129,7 +130,7 @@ func gatewayAlertsE2E(t *testing.T, st *store.DB) {
 	}
 	var risks page[UserRisk]
 	waitFor(t, 10*time.Second, "the gateway's score in /api/v1/analytics/risk", func() bool {
-		e.httpAPI(base, store.RoleViewer, "GET", "/api/v1/analytics/risk", nil, 200, &risks)
+		e.httpAPI(base, domain.RoleViewer, "GET", "/api/v1/analytics/risk", nil, 200, &risks)
 		for _, r := range risks.Items {
 			if r.Subject == u.ID {
 				return r.ScoreFrom == "gateway" && r.Score == gwScore && r.GatewayScore == gwScore && r.Gateway == "edge-risk"
@@ -155,11 +156,11 @@ func TestGatewayAlertRedelivered(t *testing.T) {
 func gatewayAlertRedelivered(t *testing.T, st *store.DB) {
 	e := newEnv(t, st)
 	var gw gatewayCreated
-	e.call(store.RoleOperator, "POST", "/api/v1/gateways", gatewayRequest{Name: "edge-dup"}, &gw)
+	e.call(domain.RoleOperator, "POST", "/api/v1/gateways", gatewayRequest{Name: "edge-dup"}, &gw)
 	var cred controlplane.Credential
 	e.gatewayCall("", "POST", "/cp/v1/register", controlplane.RegisterRequest{Token: gw.Token, Name: "edge-dup"}, http.StatusOK, &cred)
 	var carol store.User
-	e.mustCall(store.RoleAdmin, "POST", "/api/v1/users", userRequest{Email: "carol@example.com", Role: store.RoleViewer, Password: "correct horse battery"}, 201, &carol)
+	e.mustCall(domain.RoleAdmin, "POST", "/api/v1/users", userRequest{Email: "carol@example.com", Role: domain.RoleViewer, Password: "correct horse battery"}, 201, &carol)
 	batch := controlplane.EventBatch{Events: []controlplane.Event{{
 		ID: controlplane.NewEventID(), Time: time.Now().UTC(), Kind: "alert", Subject: carol.ID, Message: "12 denials in 60s",
 		Alert: &controlplane.Alert{Detector: "denial_burst", Severity: "high", Score: 53, Evidence: json.RawMessage(`{"denials":12}`)},
@@ -237,7 +238,7 @@ func TestRiskCombinesGateways(t *testing.T) {
 		t.Fatal(err)
 	}
 	var risks page[UserRisk]
-	e.mustCall(store.RoleViewer, "GET", "/api/v1/analytics/risk", nil, 200, &risks)
+	e.mustCall(domain.RoleViewer, "GET", "/api/v1/analytics/risk", nil, 200, &risks)
 	got := map[string]UserRisk{}
 	for _, r := range risks.Items {
 		got[r.Subject] = r
@@ -262,7 +263,7 @@ func TestRiskCombinesGateways(t *testing.T) {
 		t.Errorf("risk list = %+v, want u_ann first of 3", risks.Items)
 	}
 	// The analytics page says where each score comes from.
-	if code, body := e.page(store.RoleViewer, "/analytics"); code != 200 || !strings.Contains(body, "<td>gateway edge-b</td>") || !strings.Contains(body, "<td>console</td>") {
+	if code, body := e.page(domain.RoleViewer, "/analytics"); code != 200 || !strings.Contains(body, "<td>gateway edge-b</td>") || !strings.Contains(body, "<td>console</td>") {
 		t.Errorf("analytics page: %d, lacks the scores' sources", code)
 	}
 }

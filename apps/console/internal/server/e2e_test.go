@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gonaut/gonaut/apps/console/internal/domain"
 	"github.com/gonaut/gonaut/apps/console/internal/store"
 	"github.com/gonaut/gonaut/apps/console/internal/storetest"
 	"github.com/gonaut/gonaut/tunnel"
@@ -185,7 +186,7 @@ func setWireGuard(t testing.TB, st store.Store, g *ztna.Gateway) {
 }
 
 // httpAPI calls the console's REST API over the network, as role.
-func (e *env) httpAPI(base string, role store.Role, method, path string, body any, want int, out any) {
+func (e *env) httpAPI(base string, role domain.Role, method, path string, body any, want int, out any) {
 	e.t.Helper()
 	var rd io.Reader
 	if body != nil {
@@ -352,13 +353,13 @@ func consoleGatewayE2E(t *testing.T, st *store.DB) {
 	}))
 
 	var u store.User
-	e.httpAPI(base, store.RoleAdmin, "POST", "/api/v1/users", userRequest{Email: "ada@example.com", Role: store.RoleViewer, Groups: []string{"eng"}, Password: "correct horse battery"}, 201, &u)
-	e.httpAPI(base, store.RolePolicyEditor, "PUT", "/api/v1/policies/access", draft{Source: e2ePolicy, Message: "v1"}, 200, nil)
+	e.httpAPI(base, domain.RoleAdmin, "POST", "/api/v1/users", userRequest{Email: "ada@example.com", Role: domain.RoleViewer, Groups: []string{"eng"}, Password: "correct horse battery"}, 201, &u)
+	e.httpAPI(base, domain.RolePolicyEditor, "PUT", "/api/v1/policies/access", draft{Source: e2ePolicy, Message: "v1"}, 200, nil)
 	// The console's echo.corp clashes with the gateway's own: the
 	// gateway's configuration wins, so this bad upstream is never used.
-	e.httpAPI(base, store.RoleOperator, "PUT", "/api/v1/resources/echo.corp", resourceRequest{Kind: "tcp", Address: "127.0.0.1", Port: 1}, 200, nil)
+	e.httpAPI(base, domain.RoleOperator, "PUT", "/api/v1/resources/echo.corp", resourceRequest{Kind: "tcp", Address: "127.0.0.1", Port: 1}, 200, nil)
 	var gw gatewayCreated
-	e.httpAPI(base, store.RoleOperator, "POST", "/api/v1/gateways", gatewayRequest{Name: "edge-e2e"}, 201, &gw)
+	e.httpAPI(base, domain.RoleOperator, "POST", "/api/v1/gateways", gatewayRequest{Name: "edge-e2e"}, 201, &gw)
 
 	// Registration: the one-time token works once.
 	m := startManagedGateway(t, base, gw.Token, []ztna.ResourceConfig{{Name: "echo.corp", Kind: "tcp", Port: 7, Upstreams: []string{echoAddr}}})
@@ -391,7 +392,7 @@ func consoleGatewayE2E(t *testing.T, st *store.DB) {
 		return err == nil && json.Unmarshal(g.Status, &s) == nil && s.PublicKey == m.g.PublicKey().String()
 	})
 	var en Enrolment
-	e.httpAPI(base, store.RoleAdmin, "POST", "/api/v1/devices", enrolRequest{Name: "ada-laptop", Owner: u.ID}, 201, &en)
+	e.httpAPI(base, domain.RoleAdmin, "POST", "/api/v1/devices", enrolRequest{Name: "ada-laptop", Owner: u.ID}, 201, &en)
 	ver, _ := st.ConfigVersion(context.Background())
 	m.waitVersion(t, ver, 2*time.Second)
 	cl := wgClient(t, en.Config)
@@ -409,12 +410,12 @@ func consoleGatewayE2E(t *testing.T, st *store.DB) {
 	if _, err := cl.Dial(ctx, "tcp", "web.corp:80"); err == nil {
 		t.Fatal("web.corp reachable before the console created it")
 	}
-	e.httpAPI(base, store.RoleOperator, "PUT", "/api/v1/resources/web.corp", resourceRequest{Kind: "http", Address: "127.0.0.1", Port: port(t, webAddr), Labels: map[string]string{"app": "web"}}, 200, nil)
+	e.httpAPI(base, domain.RoleOperator, "PUT", "/api/v1/resources/web.corp", resourceRequest{Kind: "http", Address: "127.0.0.1", Port: port(t, webAddr), Labels: map[string]string{"app": "web"}}, 200, nil)
 	ver, _ = st.ConfigVersion(context.Background())
 	t.Logf("console resource applied by the gateway in %v", m.waitVersion(t, ver, 2*time.Second))
 	// Resources assigned to another gateway stay out of this one's bundle.
-	e.httpAPI(base, store.RoleOperator, "PUT", "/api/v1/resources/elsewhere.corp", resourceRequest{Kind: "tcp", Address: "127.0.0.1", Port: 9, Gateway: "edge-other"}, 200, nil)
-	e.httpAPI(base, store.RoleOperator, "PUT", "/api/v1/resources/mine.corp", resourceRequest{Kind: "tcp", Address: "127.0.0.1", Port: 9, Gateway: "edge-e2e"}, 200, nil)
+	e.httpAPI(base, domain.RoleOperator, "PUT", "/api/v1/resources/elsewhere.corp", resourceRequest{Kind: "tcp", Address: "127.0.0.1", Port: 9, Gateway: "edge-other"}, 200, nil)
+	e.httpAPI(base, domain.RoleOperator, "PUT", "/api/v1/resources/mine.corp", resourceRequest{Kind: "tcp", Address: "127.0.0.1", Port: 9, Gateway: "edge-e2e"}, 200, nil)
 	ver, _ = st.ConfigVersion(context.Background())
 	m.waitVersion(t, ver, 2*time.Second)
 	served := map[string]bool{}
@@ -434,14 +435,14 @@ func consoleGatewayE2E(t *testing.T, st *store.DB) {
 	// A policy saved in the console (a new version) reaches the running
 	// gateway and cuts the echo flow it no longer allows.
 	start := time.Now()
-	e.httpAPI(base, store.RolePolicyEditor, "PUT", "/api/v1/policies/access", draft{Source: e2ePolicyNoEcho, Message: "v2: no echo"}, 200, nil)
+	e.httpAPI(base, domain.RolePolicyEditor, "PUT", "/api/v1/policies/access", draft{Source: e2ePolicyNoEcho, Message: "v2: no echo"}, 200, nil)
 	cut := waitCut(t, conn, 2*time.Second)
 	t.Logf("policy v2 saved: live flow cut %v after the save returned (%v in all)", cut, time.Since(start))
 	if c, err := cl.Dial(ctx, "tcp", "echo.corp:7"); err == nil {
 		c.Close()
 		t.Error("echo.corp dialled under policy v2")
 	}
-	e.httpAPI(base, store.RolePolicyEditor, "PUT", "/api/v1/policies/access", draft{Source: e2ePolicy, Message: "v3: echo again"}, 200, nil)
+	e.httpAPI(base, domain.RolePolicyEditor, "PUT", "/api/v1/policies/access", draft{Source: e2ePolicy, Message: "v3: echo again"}, 200, nil)
 	ver, _ = st.ConfigVersion(context.Background())
 	m.waitVersion(t, ver, 2*time.Second)
 	conn2, err := cl.Dial(ctx, "tcp", "echo.corp:7")
@@ -488,7 +489,7 @@ func consoleGatewayE2E(t *testing.T, st *store.DB) {
 	// cuts the live flow within 2 s.
 	disabled := true
 	start = time.Now()
-	e.httpAPI(base, store.RoleOperator, "PATCH", "/api/v1/devices/"+en.Device.ID, devicePatch{Disabled: &disabled}, 200, nil)
+	e.httpAPI(base, domain.RoleOperator, "PATCH", "/api/v1/devices/"+en.Device.ID, devicePatch{Disabled: &disabled}, 200, nil)
 	cut = waitCut(t, conn3, 2*time.Second)
 	t.Logf("device disabled: live flow cut %v after the change returned (%v in all)", cut, time.Since(start))
 	if c, err := cl.Dial(ctx, "tcp", "echo.corp:7"); err == nil {
@@ -576,7 +577,7 @@ func enrolThroughGateway(t testing.TB, e *env, st *store.DB, base string, m *man
 		return err == nil && json.Unmarshal(g.Status, &s) == nil && s.PublicKey == m.g.PublicKey().String()
 	})
 	var en Enrolment
-	e.httpAPI(base, store.RoleAdmin, "POST", "/api/v1/devices", enrolRequest{Name: name, Owner: owner}, 201, &en)
+	e.httpAPI(base, domain.RoleAdmin, "POST", "/api/v1/devices", enrolRequest{Name: name, Owner: owner}, 201, &en)
 	ver, _ := st.ConfigVersion(context.Background())
 	m.waitVersion(t, ver, 5*time.Second)
 	return &en, wgClient(t, en.Config)

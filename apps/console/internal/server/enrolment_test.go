@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/gonaut/gonaut/apps/console/internal/domain"
 	"github.com/gonaut/gonaut/apps/console/internal/store"
 	"github.com/gonaut/gonaut/tunnel"
 )
@@ -19,16 +20,16 @@ func TestEnrolOwnerByEmail(t *testing.T) {
 	e := newEnv(t, nil)
 	hs := httptest.NewServer(e.srv)
 	defer hs.Close()
-	ann := addUser(t, e.st, "ann@example.com", "correct horse battery", store.RoleViewer)
-	addUser(t, e.st, "ada@example.com", "correct horse battery", store.RoleAdmin)
+	ann := addUser(t, e.st, "ann@example.com", "correct horse battery", domain.RoleViewer)
+	addUser(t, e.st, "ada@example.com", "correct horse battery", domain.RoleAdmin)
 
 	var en Enrolment
-	e.mustCall(store.RoleAdmin, "POST", "/api/v1/devices", enrolRequest{Name: "laptop", Owner: "Ann@Example.com"}, http.StatusCreated, &en)
+	e.mustCall(domain.RoleAdmin, "POST", "/api/v1/devices", enrolRequest{Name: "laptop", Owner: "Ann@Example.com"}, http.StatusCreated, &en)
 	if en.Device.Owner != ann.ID {
 		t.Fatalf("owner = %q, want %q", en.Device.Owner, ann.ID)
 	}
 	var apiErr apiError
-	resp := e.call(store.RoleAdmin, "POST", "/api/v1/devices", enrolRequest{Name: "x", Owner: "nobody@example.com"}, &apiErr)
+	resp := e.call(domain.RoleAdmin, "POST", "/api/v1/devices", enrolRequest{Name: "x", Owner: "nobody@example.com"}, &apiErr)
 	if resp.StatusCode != http.StatusBadRequest || !strings.Contains(apiErr.Message, "nobody@example.com") {
 		t.Fatalf("unknown email: %d %+v", resp.StatusCode, apiErr)
 	}
@@ -55,17 +56,17 @@ func TestPrintedConfigSaysWhatDNSNeeds(t *testing.T) {
 	e := newEnv(t, nil)
 	hs := httptest.NewServer(e.srv)
 	defer hs.Close()
-	addUser(t, e.st, "ada@example.com", "correct horse battery", store.RoleAdmin)
+	addUser(t, e.st, "ada@example.com", "correct horse battery", domain.RoleAdmin)
 	b := newBrowser(t, hs)
 	if resp := b.login("ada@example.com", "correct horse battery", ""); resp.StatusCode != http.StatusSeeOther {
 		t.Fatalf("login: %d", resp.StatusCode)
 	}
 	var en Enrolment
-	e.mustCall(store.RoleAdmin, "POST", "/api/v1/devices", enrolRequest{Name: "no-dns", Owner: "ada@example.com"}, http.StatusCreated, &en)
+	e.mustCall(domain.RoleAdmin, "POST", "/api/v1/devices", enrolRequest{Name: "no-dns", Owner: "ada@example.com"}, http.StatusCreated, &en)
 	if strings.Contains(en.Config, "resolvconf") {
 		t.Errorf("a config without DNS talks about resolvconf:\n%s", en.Config)
 	}
-	e.mustCall(store.RoleAdmin, "PUT", "/api/v1/settings/wireguard", wgSettings{DNS: "10.0.0.53", Endpoint: "vpn.example.com:51820"}, http.StatusOK, nil)
+	e.mustCall(domain.RoleAdmin, "PUT", "/api/v1/settings/wireguard", wgSettings{DNS: "10.0.0.53", Endpoint: "vpn.example.com:51820"}, http.StatusOK, nil)
 	if err := e.st.SetSetting(bg, SettingWGPublicKey, "pgy/H8Q0pHKgC3ZBnS+mohwtgY++ps7KybtXKtiWQgQ="); err != nil {
 		t.Fatal(err)
 	}

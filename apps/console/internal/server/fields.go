@@ -8,7 +8,7 @@ import (
 	"unicode"
 	"unicode/utf8"
 
-	"github.com/gonaut/gonaut/apps/console/internal/store"
+	"github.com/gonaut/gonaut/apps/console/internal/domain"
 	"github.com/gonaut/gonaut/policy"
 )
 
@@ -192,19 +192,19 @@ func validEmail(s string) *fieldError {
 }
 
 // validRole checks a role name against the console's roles.
-func validRole(r store.Role) *fieldError {
+func validRole(r domain.Role) *fieldError {
 	if r.Valid() {
 		return nil
 	}
-	names := make([]string, len(store.Roles))
-	for i, x := range store.Roles {
+	names := make([]string, len(domain.Roles))
+	for i, x := range domain.Roles {
 		names[i] = string(x)
 	}
 	return &fieldError{"role", fmt.Sprintf("%q is not a role; use one of %s", r, strings.Join(names, ", "))}
 }
 
 // validNewUser checks what a new user is made of.
-func validNewUser(email, name string, role store.Role) *fieldError {
+func validNewUser(email, name string, role domain.Role) *fieldError {
 	if fe := validEmail(email); fe != nil {
 		return fe
 	}

@@ -9,6 +9,7 @@ import (
 	"testing"
 	"unicode/utf8"
 
+	"github.com/gonaut/gonaut/apps/console/internal/domain"
 	"github.com/gonaut/gonaut/apps/console/internal/store"
 )
 
@@ -17,47 +18,47 @@ import (
 // what was stored stays as it was.
 func TestFieldLimitsOverHTTP(t *testing.T) {
 	e := newEnv(t, nil)
-	u := addUser(t, e.st, "ann@example.com", "correct horse battery", store.RoleViewer)
+	u := addUser(t, e.st, "ann@example.com", "correct horse battery", domain.RoleViewer)
 	var en Enrolment
-	e.mustCall(store.RoleAdmin, "POST", "/api/v1/devices", enrolRequest{Name: "laptop", Owner: u.ID}, 201, &en)
-	e.mustCall(store.RoleOperator, "PUT", "/api/v1/resources/wiki.corp", resourceRequest{Kind: "tcp", Address: "10.0.0.1:22", Labels: map[string]string{"team": "eng"}}, 200, nil)
-	e.mustCall(store.RoleAdmin, "PUT", "/api/v1/groups/eng", groupRequest{Description: "engineers"}, 200, nil)
+	e.mustCall(domain.RoleAdmin, "POST", "/api/v1/devices", enrolRequest{Name: "laptop", Owner: u.ID}, 201, &en)
+	e.mustCall(domain.RoleOperator, "PUT", "/api/v1/resources/wiki.corp", resourceRequest{Kind: "tcp", Address: "10.0.0.1:22", Labels: map[string]string{"team": "eng"}}, 200, nil)
+	e.mustCall(domain.RoleAdmin, "PUT", "/api/v1/groups/eng", groupRequest{Description: "engineers"}, 200, nil)
 
 	huge := strings.Repeat("x", 2<<20-100)
 	long := strings.Repeat("n", 100000)
 	str := func(s string) *string { return &s }
-	rolePtr := func(r store.Role) *store.Role { return &r }
+	rolePtr := func(r domain.Role) *domain.Role { return &r }
 	raw := func(s string) *json.RawMessage { m := json.RawMessage(s); return &m }
 	policyWith := func(desc string) draft {
 		return draft{Name: "long", Source: "description: " + desc + "\nrules:\n  - id: r\n    effect: allow\n    when: 'false'\n"}
 	}
 	for _, c := range []struct {
-		role         store.Role
+		role         domain.Role
 		method, path string
 		body         any
 		field        string
 	}{
-		{store.RoleAdmin, "POST", "/api/v1/devices", enrolRequest{Name: long, Owner: u.ID}, "name"},
-		{store.RoleAdmin, "POST", "/api/v1/devices", enrolRequest{Name: "", Owner: u.ID}, "name"},
-		{store.RoleAdmin, "POST", "/api/v1/devices", enrolRequest{Name: "a\x00b", Owner: u.ID}, "name"},
-		{store.RoleAdmin, "POST", "/api/v1/devices", enrolRequest{Name: "phone", Owner: u.ID, Posture: json.RawMessage(`"not an object"`)}, "posture"},
-		{store.RoleAdmin, "POST", "/api/v1/devices", enrolRequest{Name: "phone", Owner: u.ID, Posture: json.RawMessage(`[1,2]`)}, "posture"},
-		{store.RoleAdmin, "PATCH", "/api/v1/devices/" + en.Device.ID, devicePatch{Name: str(long)}, "name"},
-		{store.RoleAdmin, "PATCH", "/api/v1/devices/" + en.Device.ID, devicePatch{Name: str("")}, "name"},
-		{store.RoleAdmin, "PATCH", "/api/v1/devices/" + en.Device.ID, devicePatch{Posture: raw(`"not an object"`)}, "posture"},
-		{store.RoleOperator, "PUT", "/api/v1/resources/wiki.corp", resourceRequest{Kind: "tcp", Address: "10.0.0.1:22", Labels: map[string]string{"big": huge}}, "labels"},
-		{store.RoleOperator, "PUT", "/api/v1/resources/wiki.corp", resourceRequest{Kind: "tcp", Address: "10.0.0.1:22", Labels: map[string]string{"": "x"}}, "labels"},
-		{store.RoleOperator, "PUT", "/api/v1/resources/wiki.corp", resourceRequest{Kind: "tcp", Address: "10.0.0.1:22", Labels: map[string]string{"a": "b=c"}}, "labels"},
-		{store.RoleOperator, "PUT", "/api/v1/resources/wiki.corp", resourceRequest{Kind: "tcp", Address: "10.0.0.1:22", Note: huge}, "note"},
-		{store.RoleAdmin, "PUT", "/api/v1/groups/eng", groupRequest{Description: huge}, "description"},
-		{store.RoleAdmin, "POST", "/api/v1/users", userRequest{Email: "bob@example.com", Name: long, Role: store.RoleViewer, Password: "correct horse battery"}, "name"},
-		{store.RoleAdmin, "PATCH", "/api/v1/users/" + u.ID, userPatch{Name: str(long)}, "name"},
-		{store.RoleAdmin, "POST", "/api/v1/users", userRequest{Email: "", Role: store.RoleViewer, Password: "correct horse battery"}, "email"},
-		{store.RoleAdmin, "POST", "/api/v1/users", userRequest{Email: "not an email", Role: store.RoleViewer, Password: "correct horse battery"}, "email"},
-		{store.RoleAdmin, "POST", "/api/v1/users", userRequest{Email: "bob@example.com", Role: "boss", Password: "correct horse battery"}, "role"},
-		{store.RoleAdmin, "PATCH", "/api/v1/users/" + u.ID, userPatch{Role: rolePtr("boss")}, "role"},
-		{store.RoleOperator, "POST", "/api/v1/gateways", gatewayRequest{Name: long}, "name"},
-		{store.RoleOperator, "POST", "/api/v1/gateways", gatewayRequest{Name: ""}, "name"},
+		{domain.RoleAdmin, "POST", "/api/v1/devices", enrolRequest{Name: long, Owner: u.ID}, "name"},
+		{domain.RoleAdmin, "POST", "/api/v1/devices", enrolRequest{Name: "", Owner: u.ID}, "name"},
+		{domain.RoleAdmin, "POST", "/api/v1/devices", enrolRequest{Name: "a\x00b", Owner: u.ID}, "name"},
+		{domain.RoleAdmin, "POST", "/api/v1/devices", enrolRequest{Name: "phone", Owner: u.ID, Posture: json.RawMessage(`"not an object"`)}, "posture"},
+		{domain.RoleAdmin, "POST", "/api/v1/devices", enrolRequest{Name: "phone", Owner: u.ID, Posture: json.RawMessage(`[1,2]`)}, "posture"},
+		{domain.RoleAdmin, "PATCH", "/api/v1/devices/" + en.Device.ID, devicePatch{Name: str(long)}, "name"},
+		{domain.RoleAdmin, "PATCH", "/api/v1/devices/" + en.Device.ID, devicePatch{Name: str("")}, "name"},
+		{domain.RoleAdmin, "PATCH", "/api/v1/devices/" + en.Device.ID, devicePatch{Posture: raw(`"not an object"`)}, "posture"},
+		{domain.RoleOperator, "PUT", "/api/v1/resources/wiki.corp", resourceRequest{Kind: "tcp", Address: "10.0.0.1:22", Labels: map[string]string{"big": huge}}, "labels"},
+		{domain.RoleOperator, "PUT", "/api/v1/resources/wiki.corp", resourceRequest{Kind: "tcp", Address: "10.0.0.1:22", Labels: map[string]string{"": "x"}}, "labels"},
+		{domain.RoleOperator, "PUT", "/api/v1/resources/wiki.corp", resourceRequest{Kind: "tcp", Address: "10.0.0.1:22", Labels: map[string]string{"a": "b=c"}}, "labels"},
+		{domain.RoleOperator, "PUT", "/api/v1/resources/wiki.corp", resourceRequest{Kind: "tcp", Address: "10.0.0.1:22", Note: huge}, "note"},
+		{domain.RoleAdmin, "PUT", "/api/v1/groups/eng", groupRequest{Description: huge}, "description"},
+		{domain.RoleAdmin, "POST", "/api/v1/users", userRequest{Email: "bob@example.com", Name: long, Role: domain.RoleViewer, Password: "correct horse battery"}, "name"},
+		{domain.RoleAdmin, "PATCH", "/api/v1/users/" + u.ID, userPatch{Name: str(long)}, "name"},
+		{domain.RoleAdmin, "POST", "/api/v1/users", userRequest{Email: "", Role: domain.RoleViewer, Password: "correct horse battery"}, "email"},
+		{domain.RoleAdmin, "POST", "/api/v1/users", userRequest{Email: "not an email", Role: domain.RoleViewer, Password: "correct horse battery"}, "email"},
+		{domain.RoleAdmin, "POST", "/api/v1/users", userRequest{Email: "bob@example.com", Role: "boss", Password: "correct horse battery"}, "role"},
+		{domain.RoleAdmin, "PATCH", "/api/v1/users/" + u.ID, userPatch{Role: rolePtr("boss")}, "role"},
+		{domain.RoleOperator, "POST", "/api/v1/gateways", gatewayRequest{Name: long}, "name"},
+		{domain.RoleOperator, "POST", "/api/v1/gateways", gatewayRequest{Name: ""}, "name"},
 	} {
 		resp := e.call(c.role, c.method, c.path, c.body, nil)
 		data, _ := io.ReadAll(resp.Body)
@@ -71,7 +72,7 @@ func TestFieldLimitsOverHTTP(t *testing.T) {
 	// The policy editor's API refuses a long description with a
 	// diagnostic and stores nothing.
 	var v Validation
-	e.mustCall(store.RoleAdmin, "POST", "/api/v1/policies/validate", policyWith(strings.Repeat("d", MaxDescriptionLen+1)), 200, &v)
+	e.mustCall(domain.RoleAdmin, "POST", "/api/v1/policies/validate", policyWith(strings.Repeat("d", MaxDescriptionLen+1)), 200, &v)
 	if v.OK || len(v.Diagnostics) == 0 || !strings.Contains(v.Diagnostics[0].Message, "description: has 1001 characters") {
 		t.Errorf("long policy description: %+v", v)
 	}
@@ -89,7 +90,7 @@ func TestFieldLimitsOverHTTP(t *testing.T) {
 	if gs, err := e.st.ListGroups(bg); err != nil || len(gs) != 1 || gs[0].Description != "engineers" {
 		t.Errorf("groups after refusals: %+v, %v", gs, err)
 	}
-	if us, _ := e.st.ListUsers(bg, store.ListOptions{}); len(us) != 1 || us[0].Role != store.RoleViewer || us[0].Name != u.Name {
+	if us, _ := e.st.ListUsers(bg, store.ListOptions{}); len(us) != 1 || us[0].Role != domain.RoleViewer || us[0].Name != u.Name {
 		t.Errorf("users after refusals: %+v", us)
 	}
 	if gs, _ := e.st.ListGateways(bg); len(gs) != 0 {
@@ -99,9 +100,9 @@ func TestFieldLimitsOverHTTP(t *testing.T) {
 	// The resource page's label syntax: "=x,a=b=c" was stored as
 	// {"": "x", "a": "b=c"}; now it is refused.
 	for _, labels := range []string{"=x,a=b=c", "a=b=c", "team", "a=1,,b=2", "a=1,a=2"} {
-		resp := e.form(store.RoleOperator, "/resources", url.Values{"name": {"p.corp"}, "kind": {"tcp"}, "address": {"10.0.0.9:80"}, "labels": {labels}})
+		resp := e.form(domain.RoleOperator, "/resources", url.Values{"name": {"p.corp"}, "kind": {"tcp"}, "address": {"10.0.0.9:80"}, "labels": {labels}})
 		io.Copy(io.Discard, resp.Body)
-		if f := e.formFlash(resp, store.RoleOperator); f.kind != flashError || !strings.Contains(f.text, "labels: ") {
+		if f := e.formFlash(resp, domain.RoleOperator); f.kind != flashError || !strings.Contains(f.text, "labels: ") {
 			t.Errorf("labels %q: %+v, want an error on labels", labels, f)
 		}
 		if _, err := e.st.Resource(bg, "p.corp"); err == nil {
@@ -109,9 +110,9 @@ func TestFieldLimitsOverHTTP(t *testing.T) {
 		}
 	}
 	// And an empty device name on the page is refused, not renamed.
-	resp := e.form(store.RoleAdmin, "/devices", url.Values{"name": {"  "}, "owner": {u.ID}})
+	resp := e.form(domain.RoleAdmin, "/devices", url.Values{"name": {"  "}, "owner": {u.ID}})
 	io.Copy(io.Discard, resp.Body)
-	if f := e.formFlash(resp, store.RoleAdmin); f.kind != flashError || !strings.Contains(f.text, "name: required") {
+	if f := e.formFlash(resp, domain.RoleAdmin); f.kind != flashError || !strings.Contains(f.text, "name: required") {
 		t.Errorf("empty device name on the page: %+v", f)
 	}
 }

@@ -9,7 +9,7 @@ import (
 	"testing"
 	"unicode/utf8"
 
-	"github.com/gonaut/gonaut/apps/console/internal/store"
+	"github.com/gonaut/gonaut/apps/console/internal/domain"
 )
 
 // TestFlashIsSignedAndOneTime attacks the pages' one-line messages from
@@ -20,8 +20,8 @@ func TestFlashIsSignedAndOneTime(t *testing.T) {
 	e := newEnv(t, nil)
 	hs := httptest.NewServer(e.srv)
 	defer hs.Close()
-	addUser(t, e.st, "ada@example.com", "correct horse battery", store.RoleAdmin)
-	addUser(t, e.st, "eve@example.com", "correct horse battery", store.RoleAdmin)
+	addUser(t, e.st, "ada@example.com", "correct horse battery", domain.RoleAdmin)
+	addUser(t, e.st, "eve@example.com", "correct horse battery", domain.RoleAdmin)
 	b := newBrowser(t, hs)
 	if resp := b.login("ada@example.com", "correct horse battery", ""); resp.StatusCode != http.StatusSeeOther {
 		t.Fatalf("login: %d", resp.StatusCode)
@@ -107,7 +107,7 @@ func (b *browser) cookie(name string) string {
 
 // formFlash is the flash a page form's answer set for the API key of
 // role (see env.form), or the zero flash.
-func (e *env) formFlash(resp *http.Response, role store.Role) flash {
+func (e *env) formFlash(resp *http.Response, role domain.Role) flash {
 	e.t.Helper()
 	for _, c := range resp.Cookies() {
 		if c.Name == flashCookie && c.MaxAge > 0 {

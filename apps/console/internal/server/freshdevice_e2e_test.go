@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gonaut/gonaut/apps/console/internal/domain"
 	"github.com/gonaut/gonaut/apps/console/internal/store"
 	"github.com/gonaut/gonaut/apps/console/internal/storetest"
 	"github.com/gonaut/gonaut/ztna"
@@ -44,19 +45,19 @@ func TestFreshDeviceThroughGateway(t *testing.T) {
 	wiki := loopbackServer(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "the office wiki") }))
 
 	var u store.User
-	e.httpAPI(base, store.RoleAdmin, "POST", "/api/v1/users", userRequest{Email: "ann@example.com", Role: store.RoleViewer, Groups: []string{"team"}, Password: "correct horse battery"}, 201, &u)
-	e.httpAPI(base, store.RolePolicyEditor, "PUT", "/api/v1/policies/office", draft{Source: freshDevicePolicy(`time - device.posture_time > duration("24h")`), Message: "template"}, 200, nil)
+	e.httpAPI(base, domain.RoleAdmin, "POST", "/api/v1/users", userRequest{Email: "ann@example.com", Role: domain.RoleViewer, Groups: []string{"team"}, Password: "correct horse battery"}, 201, &u)
+	e.httpAPI(base, domain.RolePolicyEditor, "PUT", "/api/v1/policies/office", draft{Source: freshDevicePolicy(`time - device.posture_time > duration("24h")`), Message: "template"}, 200, nil)
 	var gw gatewayCreated
-	e.httpAPI(base, store.RoleOperator, "POST", "/api/v1/gateways", gatewayRequest{Name: "edge-office"}, 201, &gw)
+	e.httpAPI(base, domain.RoleOperator, "POST", "/api/v1/gateways", gatewayRequest{Name: "edge-office"}, 201, &gw)
 	m := startManagedGateway(t, base, gw.Token, []ztna.ResourceConfig{{Name: "wiki.office", Kind: "http", Port: 80, Upstreams: []string{wiki}}})
-	e.httpAPI(base, store.RoleAdmin, "PUT", "/api/v1/settings/wireguard", wgSettings{Endpoint: fmt.Sprintf("127.0.0.1:%d", m.g.ListenPort())}, 200, nil)
+	e.httpAPI(base, domain.RoleAdmin, "PUT", "/api/v1/settings/wireguard", wgSettings{Endpoint: fmt.Sprintf("127.0.0.1:%d", m.g.ListenPort())}, 200, nil)
 	waitFor(t, 10*time.Second, "the gateway's status with its public key", func() bool {
 		g, err := st.Gateway(context.Background(), m.cred.GatewayID)
 		var s controlplane.Status
 		return err == nil && json.Unmarshal(g.Status, &s) == nil && s.PublicKey == m.g.PublicKey().String()
 	})
 	var en Enrolment
-	e.httpAPI(base, store.RoleAdmin, "POST", "/api/v1/devices", enrolRequest{Name: "ann-phone", Owner: "ann@example.com"}, 201, &en)
+	e.httpAPI(base, domain.RoleAdmin, "POST", "/api/v1/devices", enrolRequest{Name: "ann-phone", Owner: "ann@example.com"}, 201, &en)
 	ver, _ := st.ConfigVersion(context.Background())
 	m.waitVersion(t, ver, 2*time.Second)
 	cl := wgClient(t, en.Config)
@@ -79,7 +80,7 @@ func TestFreshDeviceThroughGateway(t *testing.T) {
 		t.Fatalf("fresh device under the template's rule: %d %q, want 403 naming deny-stale-posture", code, body)
 	}
 
-	e.httpAPI(base, store.RolePolicyEditor, "PUT", "/api/v1/policies/office", draft{Source: freshDevicePolicy(`device.posture_time > timestamp("1970-01-01T00:00:00Z") && time - device.posture_time > duration("24h")`), Message: "demo"}, 200, nil)
+	e.httpAPI(base, domain.RolePolicyEditor, "PUT", "/api/v1/policies/office", draft{Source: freshDevicePolicy(`device.posture_time > timestamp("1970-01-01T00:00:00Z") && time - device.posture_time > duration("24h")`), Message: "demo"}, 200, nil)
 	ver, _ = st.ConfigVersion(context.Background())
 	m.waitVersion(t, ver, 2*time.Second)
 	if code, body := get(); code != http.StatusOK || body != "the office wiki" {

@@ -14,7 +14,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/gonaut/gonaut/apps/console/internal/store"
+	"github.com/gonaut/gonaut/apps/console/internal/domain"
 )
 
 var preBlock = regexp.MustCompile(`(?s)<pre class="code"[^>]*>(.*?)</pre>`)
@@ -41,7 +41,7 @@ func TestAddGatewayCommandsRunAsPrinted(t *testing.T) {
 	e := newEnv(t, nil)
 	hs := httptest.NewServer(e.srv)
 	defer hs.Close()
-	addUser(t, e.st, "ada@example.com", "correct horse battery", store.RoleAdmin)
+	addUser(t, e.st, "ada@example.com", "correct horse battery", domain.RoleAdmin)
 	b := newBrowser(t, hs)
 	if resp := b.login("ada@example.com", "correct horse battery", ""); resp.StatusCode != 303 {
 		t.Fatalf("login: %d", resp.StatusCode)

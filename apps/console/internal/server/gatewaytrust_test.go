@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gonaut/gonaut/apps/console/internal/domain"
 	"github.com/gonaut/gonaut/apps/console/internal/store"
 	"github.com/gonaut/gonaut/ztna/controlplane"
 )
@@ -30,7 +31,7 @@ type gatewayHTTP struct {
 func registerGatewayHTTP(t testing.TB, e *env, base, name string) *gatewayHTTP {
 	t.Helper()
 	var created gatewayCreated
-	e.httpAPI(base, store.RoleOperator, "POST", "/api/v1/gateways", gatewayRequest{Name: name}, 201, &created)
+	e.httpAPI(base, domain.RoleOperator, "POST", "/api/v1/gateways", gatewayRequest{Name: name}, 201, &created)
 	g := &gatewayHTTP{t: t, base: base}
 	var cred controlplane.Credential
 	if code, body := g.post("/cp/v1/register", controlplane.RegisterRequest{Token: created.Token, Name: name}); code != 200 || json.Unmarshal(body, &cred) != nil {
@@ -85,11 +86,11 @@ func TestGatewayCannotForgeConsoleEvents(t *testing.T) {
 	hs := httptest.NewServer(e.srv)
 	t.Cleanup(hs.Close)
 	var ada, bob store.User
-	e.httpAPI(hs.URL, store.RoleAdmin, "POST", "/api/v1/users", userRequest{Email: "ada@example.com", Role: store.RoleViewer, Password: "correct horse battery"}, 201, &ada)
-	e.httpAPI(hs.URL, store.RoleAdmin, "POST", "/api/v1/users", userRequest{Email: "root@example.com", Role: store.RoleAdmin, Password: "correct horse battery"}, 201, &bob)
+	e.httpAPI(hs.URL, domain.RoleAdmin, "POST", "/api/v1/users", userRequest{Email: "ada@example.com", Role: domain.RoleViewer, Password: "correct horse battery"}, 201, &ada)
+	e.httpAPI(hs.URL, domain.RoleAdmin, "POST", "/api/v1/users", userRequest{Email: "root@example.com", Role: domain.RoleAdmin, Password: "correct horse battery"}, 201, &bob)
 	var adaDev, bobDev Enrolment
-	e.httpAPI(hs.URL, store.RoleAdmin, "POST", "/api/v1/devices", enrolRequest{Name: "ada-laptop", Owner: ada.ID}, 201, &adaDev)
-	e.httpAPI(hs.URL, store.RoleAdmin, "POST", "/api/v1/devices", enrolRequest{Name: "root-laptop", Owner: bob.ID}, 201, &bobDev)
+	e.httpAPI(hs.URL, domain.RoleAdmin, "POST", "/api/v1/devices", enrolRequest{Name: "ada-laptop", Owner: ada.ID}, 201, &adaDev)
+	e.httpAPI(hs.URL, domain.RoleAdmin, "POST", "/api/v1/devices", enrolRequest{Name: "root-laptop", Owner: bob.ID}, 201, &bobDev)
 	g := registerGatewayHTTP(t, e, hs.URL, "edge-1")
 	other := registerGatewayHTTP(t, e, hs.URL, "edge-2")
 
@@ -155,7 +156,7 @@ func TestGatewayCannotForgeConsoleEvents(t *testing.T) {
 	}
 
 	var log page[store.AuditEvent]
-	e.httpAPI(hs.URL, store.RoleAuditor, "GET", "/api/v1/audit?limit=500", nil, 200, &log)
+	e.httpAPI(hs.URL, domain.RoleAuditor, "GET", "/api/v1/audit?limit=500", nil, 200, &log)
 	var mine []store.AuditEvent
 	for _, a := range log.Items {
 		if a.Gateway != "" {
@@ -209,7 +210,7 @@ func TestGatewayCannotForgeConsoleEvents(t *testing.T) {
 	}
 
 	var alerts page[store.Alert]
-	e.httpAPI(hs.URL, store.RoleViewer, "GET", "/api/v1/alerts", nil, 200, &alerts)
+	e.httpAPI(hs.URL, domain.RoleViewer, "GET", "/api/v1/alerts", nil, 200, &alerts)
 	if len(alerts.Items) != 2 {
 		t.Fatalf("alerts = %+v, want ada's denial_burst and the source-level spray", alerts.Items)
 	}
@@ -236,7 +237,7 @@ func TestGatewayCannotForgeConsoleEvents(t *testing.T) {
 		}
 	}
 	var risks page[UserRisk]
-	e.httpAPI(hs.URL, store.RoleViewer, "GET", "/api/v1/analytics/risk", nil, 200, &risks)
+	e.httpAPI(hs.URL, domain.RoleViewer, "GET", "/api/v1/analytics/risk", nil, 200, &risks)
 	for _, r := range risks.Items {
 		if r.ScoreFrom == "gateway" && (r.Subject != ada.ID || r.GatewayScore != 40) {
 			t.Errorf("risk %+v from a refused report", r)
@@ -252,7 +253,7 @@ func TestGatewayCannotForgeConsoleEvents(t *testing.T) {
 	if ack := g.events(raw); ack.Accepted != 1 {
 		t.Fatalf("ack %+v", ack)
 	}
-	e.httpAPI(hs.URL, store.RoleAuditor, "GET", "/api/v1/audit?resource=wiki-old", nil, 200, &log)
+	e.httpAPI(hs.URL, domain.RoleAuditor, "GET", "/api/v1/audit?resource=wiki-old", nil, 200, &log)
 	if len(log.Items) != 1 || !log.Items[0].Time.Equal(past) || strings.Contains(string(log.Items[0].Detail), "clock_skew") {
 		t.Errorf("within a 4h window: %+v", log.Items)
 	}
@@ -265,9 +266,9 @@ func TestGatewayClientDropsRefusedEvents(t *testing.T) {
 	hs := httptest.NewServer(e.srv)
 	t.Cleanup(hs.Close)
 	var ada store.User
-	e.httpAPI(hs.URL, store.RoleAdmin, "POST", "/api/v1/users", userRequest{Email: "ada@example.com", Role: store.RoleViewer, Password: "correct horse battery"}, 201, &ada)
+	e.httpAPI(hs.URL, domain.RoleAdmin, "POST", "/api/v1/users", userRequest{Email: "ada@example.com", Role: domain.RoleViewer, Password: "correct horse battery"}, 201, &ada)
 	var created gatewayCreated
-	e.httpAPI(hs.URL, store.RoleOperator, "POST", "/api/v1/gateways", gatewayRequest{Name: "edge-1"}, 201, &created)
+	e.httpAPI(hs.URL, domain.RoleOperator, "POST", "/api/v1/gateways", gatewayRequest{Name: "edge-1"}, 201, &created)
 	cl, err := controlplane.New(hs.URL, &controlplane.Options{StateDir: t.TempDir(), RetryMax: 200 * time.Millisecond})
 	if err != nil {
 		t.Fatal(err)
@@ -284,11 +285,11 @@ func TestGatewayClientDropsRefusedEvents(t *testing.T) {
 	}
 	waitPending(t, cl, 0)
 	var log page[store.AuditEvent]
-	e.httpAPI(hs.URL, store.RoleAuditor, "GET", "/api/v1/audit?resource=after", nil, 200, &log)
+	e.httpAPI(hs.URL, domain.RoleAuditor, "GET", "/api/v1/audit?resource=after", nil, 200, &log)
 	if len(log.Items) != 1 {
 		t.Fatalf("the event after a refused one: %+v", log.Items)
 	}
-	e.httpAPI(hs.URL, store.RoleAuditor, "GET", "/api/v1/audit?action=login", nil, 200, &log)
+	e.httpAPI(hs.URL, domain.RoleAuditor, "GET", "/api/v1/audit?action=login", nil, 200, &log)
 	if len(log.Items) != 0 {
 		t.Fatalf("a gateway wrote a login: %+v", log.Items)
 	}

@@ -9,7 +9,7 @@ import (
 
 	"github.com/coder/websocket"
 
-	"github.com/gonaut/gonaut/apps/console/internal/store"
+	"github.com/gonaut/gonaut/apps/console/internal/domain"
 )
 
 // A liveEvent is one live update: a gateway event (decision, flow,
@@ -39,7 +39,7 @@ type hub struct {
 	perms map[string]perm
 
 	mu      sync.Mutex // guards the fields below
-	subs    map[chan liveEvent]store.Role
+	subs    map[chan liveEvent]domain.Role
 	version int64
 	changed chan struct{} // closed and replaced when version moves
 	closed  bool
@@ -47,7 +47,7 @@ type hub struct {
 }
 
 func newHub() *hub {
-	return &hub{poke: make(chan struct{}, 1), subs: map[chan liveEvent]store.Role{}, changed: make(chan struct{}), done: make(chan struct{})}
+	return &hub{poke: make(chan struct{}, 1), subs: map[chan liveEvent]domain.Role{}, changed: make(chan struct{}), done: make(chan struct{})}
 }
 
 // event is a live event of type typ carrying data, visible to those
@@ -91,7 +91,7 @@ func (h *hub) publishLocal(e liveEvent) {
 
 // subscribe returns a channel of the live events role may see and a
 // function that ends the subscription.
-func (h *hub) subscribe(role store.Role) (chan liveEvent, func()) {
+func (h *hub) subscribe(role domain.Role) (chan liveEvent, func()) {
 	c := make(chan liveEvent, 256)
 	h.mu.Lock()
 	h.subs[c] = role

@@ -11,12 +11,13 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gonaut/gonaut/apps/console/internal/domain"
 	"github.com/gonaut/gonaut/apps/console/internal/store"
 )
 
 // form posts a page form as role (through its API key, which needs no
 // CSRF token) and returns the answer.
-func (e *env) form(role store.Role, path string, v url.Values) *http.Response {
+func (e *env) form(role domain.Role, path string, v url.Values) *http.Response {
 	e.t.Helper()
 	req := httptest.NewRequest("POST", path, strings.NewReader(v.Encode()))
 	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
@@ -27,7 +28,7 @@ func (e *env) form(role store.Role, path string, v url.Values) *http.Response {
 }
 
 // page gets a page as role and returns its status and HTML.
-func (e *env) page(role store.Role, path string) (int, string) {
+func (e *env) page(role domain.Role, path string) (int, string) {
 	e.t.Helper()
 	req := httptest.NewRequest("GET", path, nil)
 	req.Header.Set("Authorization", "Bearer "+e.keys[role])
@@ -64,7 +65,7 @@ func TestAnalyticsRiskAndDetectorHits(t *testing.T) {
 	}
 
 	var risk page[UserRisk]
-	e.mustCall(store.RoleViewer, "GET", "/api/v1/analytics/risk", nil, 200, &risk)
+	e.mustCall(domain.RoleViewer, "GET", "/api/v1/analytics/risk", nil, 200, &risk)
 	by := map[string]UserRisk{}
 	for _, u := range risk.Items {
 		by[u.Subject] = u
@@ -88,17 +89,17 @@ func TestAnalyticsRiskAndDetectorHits(t *testing.T) {
 	}
 
 	var some page[UserRisk]
-	e.mustCall(store.RoleViewer, "GET", "/api/v1/analytics/risk?q=BOB&limit=5", nil, 200, &some)
+	e.mustCall(domain.RoleViewer, "GET", "/api/v1/analytics/risk?q=BOB&limit=5", nil, 200, &some)
 	if len(some.Items) != 1 || some.Items[0].Subject != "bob@example.com" {
 		t.Errorf("q=BOB: %+v", some.Items)
 	}
-	e.mustCall(store.RoleViewer, "GET", "/api/v1/analytics/risk?limit=1", nil, 200, &some)
+	e.mustCall(domain.RoleViewer, "GET", "/api/v1/analytics/risk?limit=1", nil, 200, &some)
 	if len(some.Items) != 1 || some.Items[0].Subject != "ada@example.com" {
 		t.Errorf("limit=1: %+v", some.Items)
 	}
 
 	var hits DetectorHits
-	e.mustCall(store.RoleViewer, "GET", "/api/v1/analytics/detectors", nil, 200, &hits)
+	e.mustCall(domain.RoleViewer, "GET", "/api/v1/analytics/detectors", nil, 200, &hits)
 	if hits.Totals["impossible_travel"] != 1 || hits.Totals["new_device"] != 1 || hits.Totals["password_spray"] != 1 || hits.Totals["exfiltration"] != 0 {
 		t.Errorf("totals = %v", hits.Totals)
 	}
@@ -110,7 +111,7 @@ func TestAnalyticsRiskAndDetectorHits(t *testing.T) {
 		t.Errorf("the fresh alert is not in the last hours: %+v", hits.Hours[len(hits.Hours)-2:])
 	}
 
-	code, html := e.page(store.RoleViewer, "/analytics")
+	code, html := e.page(domain.RoleViewer, "/analytics")
 	if code != 200 || !strings.Contains(html, "Detector hits per hour") || !strings.Contains(html, "ada@example.com 53") || !strings.Contains(html, `id="risk-table"`) {
 		t.Errorf("analytics page %d:\n%s", code, html)
 	}
@@ -127,13 +128,13 @@ func TestAlertDetailShowsEvidence(t *testing.T) {
 		t.Fatal(err)
 	}
 	var got store.Alert
-	e.mustCall(store.RoleViewer, "GET", "/api/v1/alerts/"+a.ID, nil, 200, &got)
+	e.mustCall(domain.RoleViewer, "GET", "/api/v1/alerts/"+a.ID, nil, 200, &got)
 	if got.Kind != "impossible_travel" || !strings.Contains(string(got.Evidence), "16960") {
 		t.Errorf("alert = %+v", got)
 	}
-	e.mustCall(store.RoleViewer, "GET", "/api/v1/alerts/a_nope", nil, 404, nil)
+	e.mustCall(domain.RoleViewer, "GET", "/api/v1/alerts/a_nope", nil, 404, nil)
 
-	code, html := e.page(store.RoleViewer, "/alerts/"+a.ID)
+	code, html := e.page(domain.RoleViewer, "/alerts/"+a.ID)
 	if code != 200 || !strings.Contains(html, "<th scope=\"row\">km</th><td>16960</td>") || !strings.Contains(html, "<th scope=\"row\">to</th><td>AU</td>") {
 		t.Errorf("detail page %d lacks the evidence:\n%s", code, html)
 	}
@@ -145,80 +146,80 @@ func TestAlertDetailShowsEvidence(t *testing.T) {
 	if strings.Contains(html, `id="acknowledge"`) {
 		t.Error("a viewer is offered acknowledge")
 	}
-	if _, html := e.page(store.RoleOperator, "/alerts/"+a.ID); !strings.Contains(html, `id="acknowledge"`) {
+	if _, html := e.page(domain.RoleOperator, "/alerts/"+a.ID); !strings.Contains(html, `id="acknowledge"`) {
 		t.Error("an operator is not offered acknowledge")
 	}
-	resp := e.form(store.RoleOperator, "/alerts/"+a.ID+"/acknowledge", url.Values{"back": {"detail"}})
-	if f := e.formFlash(resp, store.RoleOperator); resp.StatusCode != http.StatusSeeOther || resp.Header.Get("Location") != "/alerts/"+a.ID || f.kind != flashInfo {
+	resp := e.form(domain.RoleOperator, "/alerts/"+a.ID+"/acknowledge", url.Values{"back": {"detail"}})
+	if f := e.formFlash(resp, domain.RoleOperator); resp.StatusCode != http.StatusSeeOther || resp.Header.Get("Location") != "/alerts/"+a.ID || f.kind != flashInfo {
 		t.Errorf("acknowledge: %d %s with %+v", resp.StatusCode, resp.Header.Get("Location"), f)
 	}
 	if x, _ := e.st.Alert(bg, a.ID); x.State != "acknowledged" {
 		t.Errorf("state = %s", x.State)
 	}
-	if code, _ := e.page(store.RoleViewer, "/alerts/a_nope"); code != 404 {
+	if code, _ := e.page(domain.RoleViewer, "/alerts/a_nope"); code != 404 {
 		t.Errorf("missing alert page: %d", code)
 	}
 }
 
 func TestGroupsMembersAndRoles(t *testing.T) {
 	e := newEnv(t, nil)
-	ada := &store.User{Email: "ada@example.com", Role: store.RoleAdmin, Groups: []string{"eng"}, PasswordHash: "x"}
-	bob := &store.User{Email: "bob@example.com", Role: store.RoleViewer, PasswordHash: "x"}
+	ada := &store.User{Email: "ada@example.com", Role: domain.RoleAdmin, Groups: []string{"eng"}, PasswordHash: "x"}
+	bob := &store.User{Email: "bob@example.com", Role: domain.RoleViewer, PasswordHash: "x"}
 	for _, u := range []*store.User{ada, bob} {
 		if err := e.st.CreateUser(bg, u); err != nil {
 			t.Fatal(err)
 		}
 	}
-	if resp := e.form(store.RoleAdmin, "/groups", url.Values{"name": {"ops"}, "description": {"on call"}}); resp.StatusCode != http.StatusSeeOther || e.formFlash(resp, store.RoleAdmin).kind != flashInfo {
+	if resp := e.form(domain.RoleAdmin, "/groups", url.Values{"name": {"ops"}, "description": {"on call"}}); resp.StatusCode != http.StatusSeeOther || e.formFlash(resp, domain.RoleAdmin).kind != flashInfo {
 		t.Fatalf("create group: %d %s", resp.StatusCode, resp.Header.Get("Location"))
 	}
-	if resp := e.form(store.RoleAdmin, "/groups", url.Values{"name": {"bad name!"}}); e.formFlash(resp, store.RoleAdmin).kind != flashError {
+	if resp := e.form(domain.RoleAdmin, "/groups", url.Values{"name": {"bad name!"}}); e.formFlash(resp, domain.RoleAdmin).kind != flashError {
 		t.Errorf("a bad group name was accepted: %s", resp.Header.Get("Location"))
 	}
-	if resp := e.form(store.RoleOperator, "/groups", url.Values{"name": {"x"}}); resp.StatusCode != http.StatusForbidden {
+	if resp := e.form(domain.RoleOperator, "/groups", url.Values{"name": {"x"}}); resp.StatusCode != http.StatusForbidden {
 		t.Errorf("operator created a group: %d", resp.StatusCode)
 	}
 	// Add by email on the page, by id through the API.
-	e.form(store.RoleAdmin, "/groups/ops/members", url.Values{"user": {"bob@example.com"}})
+	e.form(domain.RoleAdmin, "/groups/ops/members", url.Values{"user": {"bob@example.com"}})
 	var u store.User
-	e.mustCall(store.RoleAdmin, "PUT", "/api/v1/groups/ops/members/"+ada.ID, nil, 200, &u)
+	e.mustCall(domain.RoleAdmin, "PUT", "/api/v1/groups/ops/members/"+ada.ID, nil, 200, &u)
 	var g GroupDetail
-	e.mustCall(store.RoleViewer, "GET", "/api/v1/groups/ops", nil, 200, &g)
+	e.mustCall(domain.RoleViewer, "GET", "/api/v1/groups/ops", nil, 200, &g)
 	if !g.Defined || g.Description != "on call" || len(g.Members) != 2 || g.Members[0].Email != "ada@example.com" || g.Members[1].Email != "bob@example.com" {
 		t.Errorf("ops = %+v", g)
 	}
 	// "eng" is only named by ada: listed, but undefined.
-	e.mustCall(store.RoleViewer, "GET", "/api/v1/groups/eng", nil, 200, &g)
+	e.mustCall(domain.RoleViewer, "GET", "/api/v1/groups/eng", nil, 200, &g)
 	if g.Defined || len(g.Members) != 1 {
 		t.Errorf("eng = %+v", g)
 	}
-	e.mustCall(store.RoleViewer, "GET", "/api/v1/groups/none", nil, 404, nil)
-	e.mustCall(store.RoleAdmin, "PUT", "/api/v1/groups/ops/members/nobody@example.com", nil, 404, nil)
+	e.mustCall(domain.RoleViewer, "GET", "/api/v1/groups/none", nil, 404, nil)
+	e.mustCall(domain.RoleAdmin, "PUT", "/api/v1/groups/ops/members/nobody@example.com", nil, 404, nil)
 
-	_, html := e.page(store.RoleViewer, "/groups")
+	_, html := e.page(domain.RoleViewer, "/groups")
 	if !strings.Contains(html, `id="group-ops"`) || !strings.Contains(html, "bob@example.com") || strings.Contains(html, `id="group-form"`) {
 		t.Errorf("viewer's groups page:\n%s", html)
 	}
 
-	e.form(store.RoleAdmin, "/groups/ops/members/"+bob.ID+"/remove", nil)
+	e.form(domain.RoleAdmin, "/groups/ops/members/"+bob.ID+"/remove", nil)
 	if x, _ := e.st.User(bg, bob.ID); len(x.Groups) != 0 {
 		t.Errorf("bob's groups after removal: %v", x.Groups)
 	}
 
 	// Roles: ada is the only admin and may not be demoted.
-	resp := e.form(store.RoleAdmin, "/users/role", url.Values{"user": {"ada@example.com"}, "role": {"viewer"}})
-	if f := e.formFlash(resp, store.RoleAdmin); f.kind != flashError || !strings.Contains(f.text, "last admin") {
+	resp := e.form(domain.RoleAdmin, "/users/role", url.Values{"user": {"ada@example.com"}, "role": {"viewer"}})
+	if f := e.formFlash(resp, domain.RoleAdmin); f.kind != flashError || !strings.Contains(f.text, "last admin") {
 		t.Errorf("demoting the last admin: %+v", f)
 	}
-	e.form(store.RoleAdmin, "/users/role", url.Values{"user": {bob.ID}, "role": {"admin"}})
-	e.form(store.RoleAdmin, "/users/role", url.Values{"user": {"ada@example.com"}, "role": {"auditor"}})
-	if x, _ := e.st.User(bg, ada.ID); x.Role != store.RoleAuditor {
+	e.form(domain.RoleAdmin, "/users/role", url.Values{"user": {bob.ID}, "role": {"admin"}})
+	e.form(domain.RoleAdmin, "/users/role", url.Values{"user": {"ada@example.com"}, "role": {"auditor"}})
+	if x, _ := e.st.User(bg, ada.ID); x.Role != domain.RoleAuditor {
 		t.Errorf("ada's role = %s", x.Role)
 	}
-	if resp := e.form(store.RoleAdmin, "/users/role", url.Values{"user": {bob.ID}, "role": {"root"}}); e.formFlash(resp, store.RoleAdmin).kind != flashError {
+	if resp := e.form(domain.RoleAdmin, "/users/role", url.Values{"user": {bob.ID}, "role": {"root"}}); e.formFlash(resp, domain.RoleAdmin).kind != flashError {
 		t.Error("an unknown role was accepted")
 	}
-	if x, _ := e.st.User(bg, bob.ID); x.Role != store.RoleAdmin {
+	if x, _ := e.st.User(bg, bob.ID); x.Role != domain.RoleAdmin {
 		t.Errorf("bob's role = %s", x.Role)
 	}
 }
@@ -247,7 +248,7 @@ func TestAttachmentsFromEvents(t *testing.T) {
 		t.Fatal(err)
 	}
 	var got page[DeviceResource]
-	e.mustCall(store.RoleViewer, "GET", "/api/v1/attachments", nil, 200, &got)
+	e.mustCall(domain.RoleViewer, "GET", "/api/v1/attachments", nil, 200, &got)
 	by := map[string]DeviceResource{}
 	for _, d := range got.Items {
 		by[d.Resource.Name] = d
@@ -261,7 +262,7 @@ func TestAttachmentsFromEvents(t *testing.T) {
 	if c := by["console-port"]; len(c.Attachments) != 1 || c.Attachments[0].Subject != "ada@example.com" {
 		t.Errorf("console-port = %+v", c)
 	}
-	code, html := e.page(store.RoleViewer, "/attachments")
+	code, html := e.page(domain.RoleViewer, "/attachments")
 	if code != 200 || !strings.Contains(html, "bob@example.com") || !strings.Contains(html, "gateway silent") {
 		t.Errorf("attachments page %d:\n%s", code, html)
 	}
@@ -274,7 +275,7 @@ func TestAttachmentsFromEvents(t *testing.T) {
 	}); err != nil {
 		t.Fatal(err)
 	}
-	e.mustCall(store.RoleViewer, "GET", "/api/v1/attachments", nil, 200, &got)
+	e.mustCall(domain.RoleViewer, "GET", "/api/v1/attachments", nil, 200, &got)
 	for _, d := range got.Items {
 		by[d.Resource.Name] = d
 	}
@@ -289,7 +290,7 @@ func TestAttachmentsFromEvents(t *testing.T) {
 	if _, _, err := e.st.AppendAudit(bg, burst); err != nil {
 		t.Fatal(err)
 	}
-	e.mustCall(store.RoleViewer, "GET", "/api/v1/attachments", nil, 200, &got)
+	e.mustCall(domain.RoleViewer, "GET", "/api/v1/attachments", nil, 200, &got)
 	for _, d := range got.Items {
 		by[d.Resource.Name] = d
 	}
@@ -303,40 +304,40 @@ func TestAttachmentsFromEvents(t *testing.T) {
 
 func TestUsersPageChangesRoles(t *testing.T) {
 	e := newEnv(t, nil)
-	bob := &store.User{Email: "bob@example.com", Role: store.RoleViewer, PasswordHash: "x"}
+	bob := &store.User{Email: "bob@example.com", Role: domain.RoleViewer, PasswordHash: "x"}
 	if err := e.st.CreateUser(bg, bob); err != nil {
 		t.Fatal(err)
 	}
-	_, html := e.page(store.RoleAdmin, "/users")
+	_, html := e.page(domain.RoleAdmin, "/users")
 	if !strings.Contains(html, `action="/users/`+bob.ID+`/role"`) || !strings.Contains(html, `<option value="viewer" selected>`) {
 		t.Errorf("admin's users page has no role control:\n%s", html)
 	}
-	if _, html := e.page(store.RoleOperator, "/users"); strings.Contains(html, "/role\"") {
+	if _, html := e.page(domain.RoleOperator, "/users"); strings.Contains(html, "/role\"") {
 		t.Error("an operator sees the role control")
 	}
-	resp := e.form(store.RoleAdmin, "/users/"+bob.ID+"/role", url.Values{"role": {"policy_editor"}})
-	if loc, f := resp.Header.Get("Location"), e.formFlash(resp, store.RoleAdmin); loc != "/users" || f.kind != flashInfo {
+	resp := e.form(domain.RoleAdmin, "/users/"+bob.ID+"/role", url.Values{"role": {"policy_editor"}})
+	if loc, f := resp.Header.Get("Location"), e.formFlash(resp, domain.RoleAdmin); loc != "/users" || f.kind != flashInfo {
 		t.Errorf("role change answered %d %s with %+v", resp.StatusCode, loc, f)
 	}
-	if x, _ := e.st.User(bg, bob.ID); x.Role != store.RolePolicyEditor {
+	if x, _ := e.st.User(bg, bob.ID); x.Role != domain.RolePolicyEditor {
 		t.Errorf("bob's role = %s", x.Role)
 	}
-	if resp := e.form(store.RoleOperator, "/users/"+bob.ID+"/role", url.Values{"role": {"admin"}}); resp.StatusCode != http.StatusForbidden {
+	if resp := e.form(domain.RoleOperator, "/users/"+bob.ID+"/role", url.Values{"role": {"admin"}}); resp.StatusCode != http.StatusForbidden {
 		t.Errorf("operator changed a role: %d", resp.StatusCode)
 	}
 }
 
 func TestGroupNamesAreEscaped(t *testing.T) {
 	e := newEnv(t, nil)
-	u := &store.User{Email: "ada@example.com", Role: store.RoleAdmin, Groups: []string{"night shift/ops"}, PasswordHash: "x"}
+	u := &store.User{Email: "ada@example.com", Role: domain.RoleAdmin, Groups: []string{"night shift/ops"}, PasswordHash: "x"}
 	if err := e.st.CreateUser(bg, u); err != nil {
 		t.Fatal(err)
 	}
-	_, html := e.page(store.RoleAdmin, "/groups")
+	_, html := e.page(domain.RoleAdmin, "/groups")
 	if !strings.Contains(html, `action="/groups/night%20shift%2Fops/members"`) || !strings.Contains(html, `id="group-night-shift-ops"`) {
 		t.Errorf("group with a space and a slash:\n%s", html)
 	}
-	e.form(store.RoleAdmin, "/groups/night%20shift%2Fops/members/"+u.ID+"/remove", nil)
+	e.form(domain.RoleAdmin, "/groups/night%20shift%2Fops/members/"+u.ID+"/remove", nil)
 	if x, _ := e.st.User(bg, u.ID); len(x.Groups) != 0 {
 		t.Errorf("groups after removal: %v", x.Groups)
 	}
@@ -351,7 +352,7 @@ func TestDashboardListsRecentOpenAlerts(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	_, html := e.page(store.RoleViewer, "/")
+	_, html := e.page(domain.RoleViewer, "/")
 	if !strings.Contains(html, `href="/alerts/`+open.ID+`"`) || strings.Contains(html, "night owl") {
 		t.Errorf("dashboard's recent alerts:\n%s", html)
 	}
@@ -369,7 +370,7 @@ func TestSummaryWindowAndCache(t *testing.T) {
 		t.Fatal(err)
 	}
 	var sum Summary
-	e.mustCall(store.RoleViewer, "GET", "/api/v1/analytics/summary", nil, 200, &sum)
+	e.mustCall(domain.RoleViewer, "GET", "/api/v1/analytics/summary", nil, 200, &sum)
 	if sum.Decisions != 3 || sum.Allowed != 2 || sum.Denied != 1 || len(sum.TopResources) == 0 || sum.TopResources[0] != (ResourceCount{"wiki", 2}) {
 		t.Fatalf("summary = %+v", sum)
 	}
@@ -380,7 +381,7 @@ func TestSummaryWindowAndCache(t *testing.T) {
 	}
 	deadline := time.Now().Add(10 * time.Second)
 	for {
-		e.mustCall(store.RoleViewer, "GET", "/api/v1/analytics/summary", nil, 200, &sum)
+		e.mustCall(domain.RoleViewer, "GET", "/api/v1/analytics/summary", nil, 200, &sum)
 		if sum.Decisions == 4 && sum.Denied == 2 {
 			break
 		}

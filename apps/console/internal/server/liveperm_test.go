@@ -12,6 +12,7 @@ import (
 
 	"github.com/coder/websocket"
 
+	"github.com/gonaut/gonaut/apps/console/internal/domain"
 	"github.com/gonaut/gonaut/apps/console/internal/store"
 	"github.com/gonaut/gonaut/ztna/controlplane"
 )
@@ -23,7 +24,7 @@ type liveReader struct {
 
 // openSSE opens an SSE stream at path as role and collects each
 // message's data (with its event name, when it has one, on a first line).
-func openSSE(t *testing.T, ctx context.Context, e *env, base, path string, role store.Role) *liveReader {
+func openSSE(t *testing.T, ctx context.Context, e *env, base, path string, role domain.Role) *liveReader {
 	t.Helper()
 	req, _ := http.NewRequestWithContext(ctx, "GET", base+path, nil)
 	req.Header.Set("Authorization", "Bearer "+e.keys[role])
@@ -55,7 +56,7 @@ func openSSE(t *testing.T, ctx context.Context, e *env, base, path string, role 
 }
 
 // openWS opens /ws as role and collects its messages.
-func openWS(t *testing.T, ctx context.Context, e *env, base string, role store.Role) *liveReader {
+func openWS(t *testing.T, ctx context.Context, e *env, base string, role domain.Role) *liveReader {
 	t.Helper()
 	conn, _, err := websocket.Dial(ctx, "ws"+strings.TrimPrefix(base, "http")+"/ws", &websocket.DialOptions{
 		HTTPHeader: http.Header{"Authorization": {"Bearer " + e.keys[role]}},
@@ -116,17 +117,17 @@ func TestViewersSeeNoDecisionsLive(t *testing.T) {
 	// Ada is in the decisions only; Carol's alert is also in the alert
 	// list, which any role may read.
 	var ada, carol store.User
-	e.httpAPI(hs.URL, store.RoleAdmin, "POST", "/api/v1/users", userRequest{Email: "ada@example.com", Role: store.RoleViewer, Password: "correct horse battery"}, 201, &ada)
-	e.httpAPI(hs.URL, store.RoleAdmin, "POST", "/api/v1/users", userRequest{Email: "carol@example.com", Role: store.RoleViewer, Password: "correct horse battery"}, 201, &carol)
+	e.httpAPI(hs.URL, domain.RoleAdmin, "POST", "/api/v1/users", userRequest{Email: "ada@example.com", Role: domain.RoleViewer, Password: "correct horse battery"}, 201, &ada)
+	e.httpAPI(hs.URL, domain.RoleAdmin, "POST", "/api/v1/users", userRequest{Email: "carol@example.com", Role: domain.RoleViewer, Password: "correct horse battery"}, 201, &carol)
 	g := registerGatewayHTTP(t, e, hs.URL, "edge-live")
 
 	type stream struct {
 		name string
-		role store.Role
+		role domain.Role
 		lr   *liveReader
 	}
 	var streams []stream
-	for _, role := range []store.Role{store.RoleAdmin, store.RoleViewer} {
+	for _, role := range []domain.Role{domain.RoleAdmin, domain.RoleViewer} {
 		streams = append(streams,
 			stream{"SSE", role, openSSE(t, ctx, e, hs.URL, "/api/v1/stream", role)},
 			stream{"ws", role, openWS(t, ctx, e, hs.URL, role)})
@@ -149,19 +150,19 @@ func TestViewersSeeNoDecisionsLive(t *testing.T) {
 		got := strings.Join(s.lr.until(t, s.name+" as "+string(s.role), "sentinel-status"), "\n")
 		for _, typ := range []string{"decision", "flow", "alert"} {
 			has := strings.Contains(got, `"type":"`+typ+`"`)
-			if want := s.role == store.RoleAdmin; has != want {
+			if want := s.role == domain.RoleAdmin; has != want {
 				t.Errorf("%s as %s: %s event received %v, want %v:\n%s", s.name, s.role, typ, has, want, got)
 			}
 		}
-		if s.role == store.RoleViewer && (strings.Contains(got, ada.ID) || strings.Contains(got, "secret-wiki")) {
+		if s.role == domain.RoleViewer && (strings.Contains(got, ada.ID) || strings.Contains(got, "secret-wiki")) {
 			t.Errorf("%s as viewer leaks a decision:\n%s", s.name, got)
 		}
 	}
 
 	// The dashboard's live feed: the admin gets the decision's row, the
 	// viewer only the numbers (which the summary API gives any role).
-	adminFeed := openSSE(t, ctx, e, hs.URL, "/ui/live", store.RoleAdmin)
-	viewerFeed := openSSE(t, ctx, e, hs.URL, "/ui/live", store.RoleViewer)
+	adminFeed := openSSE(t, ctx, e, hs.URL, "/ui/live", domain.RoleAdmin)
+	viewerFeed := openSSE(t, ctx, e, hs.URL, "/ui/live", domain.RoleViewer)
 	time.Sleep(200 * time.Millisecond)
 	raw, _ = json.Marshal(controlplane.EventBatch{Events: []controlplane.Event{{ID: "d2", Time: time.Now().UTC(), Kind: "decision", Subject: ada.ID, Resource: "other-wiki", Effect: "deny"}}})
 	if ack := g.events(raw); ack.Accepted != 1 {
@@ -174,7 +175,7 @@ func TestViewersSeeNoDecisionsLive(t *testing.T) {
 	}
 
 	// The dashboard page's feed is the audit log's decisions.
-	for role, want := range map[store.Role]bool{store.RoleAdmin: true, store.RoleAuditor: true, store.RoleViewer: false, store.RoleOperator: false} {
+	for role, want := range map[domain.Role]bool{domain.RoleAdmin: true, domain.RoleAuditor: true, domain.RoleViewer: false, domain.RoleOperator: false} {
 		code, body := e.page(role, "/")
 		if code != 200 {
 			t.Fatalf("dashboard as %s: %d", role, code)
@@ -196,12 +197,12 @@ func TestEveryLiveTypeHasARoute(t *testing.T) {
 		}
 	}
 	ev := e.srv.hub.event("forged", nil)
-	for _, role := range store.Roles {
+	for _, role := range domain.Roles {
 		if allowed(ev.perm, role) {
 			t.Errorf("an unknown live type is shown to %s", role)
 		}
 	}
-	if !allowed(e.srv.hub.event("decision", nil).perm, store.RoleAuditor) || allowed(e.srv.hub.event("decision", nil).perm, store.RoleViewer) {
+	if !allowed(e.srv.hub.event("decision", nil).perm, domain.RoleAuditor) || allowed(e.srv.hub.event("decision", nil).perm, domain.RoleViewer) {
 		t.Errorf("decisions follow %s's permission: auditors yes, viewers no", auditRoute)
 	}
 }

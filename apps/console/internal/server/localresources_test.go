@@ -8,7 +8,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/gonaut/gonaut/apps/console/internal/store"
+	"github.com/gonaut/gonaut/apps/console/internal/domain"
 	"github.com/gonaut/gonaut/ztna"
 	"github.com/gonaut/gonaut/ztna/controlplane"
 )
@@ -22,9 +22,9 @@ import (
 func TestResourcesPageListsGatewayResources(t *testing.T) {
 	e, base := listeningConsole(t, nil)
 
-	e.httpAPI(base, store.RoleOperator, "PUT", "/api/v1/resources/web.corp", resourceRequest{Kind: "http", Address: "127.0.0.1", Port: 8080}, 200, nil)
+	e.httpAPI(base, domain.RoleOperator, "PUT", "/api/v1/resources/web.corp", resourceRequest{Kind: "http", Address: "127.0.0.1", Port: 8080}, 200, nil)
 	var gw gatewayCreated
-	e.httpAPI(base, store.RoleOperator, "POST", "/api/v1/gateways", gatewayRequest{Name: "edge-e2e"}, 201, &gw)
+	e.httpAPI(base, domain.RoleOperator, "POST", "/api/v1/gateways", gatewayRequest{Name: "edge-e2e"}, 201, &gw)
 	echoAddr := loopbackServer(t, nil)
 	m := startManagedGateway(t, base, gw.Token, []ztna.ResourceConfig{{Name: "plc.factory", Kind: "tcp", Port: 502, Upstreams: []string{echoAddr}}})
 
@@ -43,7 +43,7 @@ func TestResourcesPageListsGatewayResources(t *testing.T) {
 		t.Fatalf("reported resources = %+v, want only the configuration's plc.factory (not the console's web.corp)", rs)
 	}
 
-	code, body := e.httpGet(base, store.RoleViewer, "/resources")
+	code, body := e.httpGet(base, domain.RoleViewer, "/resources")
 	if code != http.StatusOK {
 		t.Fatalf("GET /resources: %d", code)
 	}
@@ -60,7 +60,7 @@ func TestResourcesPageListsGatewayResources(t *testing.T) {
 		t.Errorf("the gateway's resource offers actions on the console's page: %s", tr)
 	}
 	// Operators see the row read-only too.
-	_, body = e.httpGet(base, store.RoleOperator, "/resources")
+	_, body = e.httpGet(base, domain.RoleOperator, "/resources")
 	i = strings.Index(body, "plc.factory")
 	tr = body[strings.LastIndex(body[:i], "<tr"):]
 	if tr = tr[:strings.Index(tr, "</tr>")]; strings.Contains(tr, "<form") {

@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gonaut/gonaut/apps/console/internal/domain"
 	"github.com/gonaut/gonaut/apps/console/internal/store"
 )
 
@@ -91,7 +92,7 @@ func loginSources(t *testing.T, st store.Store, email string) []string {
 // address slow down that address only; the admin logs in from another.
 func TestAttackerCannotLockOutAdmin(t *testing.T) {
 	e, hs := newLoginEnv(t)
-	addUser(t, e.st, "admin@example.com", "correct horse battery", store.RoleAdmin)
+	addUser(t, e.st, "admin@example.com", "correct horse battery", domain.RoleAdmin)
 	attacker := newBrowserFrom(t, hs, "127.0.0.2", "")
 	for range 15 {
 		attacker.login("admin@example.com", "guess guess guess", "")
@@ -112,7 +113,7 @@ func TestAttackerCannotLockOutAdmin(t *testing.T) {
 	}
 	// An admin's unlock ends the backoff of every source.
 	u, _ := e.st.UserByEmail(bg, "admin@example.com")
-	patchUser(t, hs, e.keys[store.RoleAdmin], u.ID, map[string]any{"unlock": true})
+	patchUser(t, hs, e.keys[domain.RoleAdmin], u.ID, map[string]any{"unlock": true})
 	if resp := attacker.login("admin@example.com", "correct horse battery", ""); resp.StatusCode != http.StatusSeeOther {
 		t.Errorf("the right password after an unlock: %d", resp.StatusCode)
 	}
@@ -128,7 +129,7 @@ func TestAttackerCannotLockOutAdmin(t *testing.T) {
 // choose its own source.
 func TestTrustedProxies(t *testing.T) {
 	e, hs := newLoginEnv(t)
-	addUser(t, e.st, "ada@example.com", "correct horse battery", store.RoleAdmin)
+	addUser(t, e.st, "ada@example.com", "correct horse battery", domain.RoleAdmin)
 
 	// Without the setting the header is ignored.
 	spoof := newBrowserFrom(t, hs, "127.0.0.4", "203.0.113.50")
@@ -200,13 +201,13 @@ func TestLoginAnswersAlike(t *testing.T) {
 	argonTime, argonMemory = 2, 19*1024
 	e, hs := newLoginEnv(t)
 	const pw = "correct horse battery"
-	addUser(t, e.st, "real@example.com", pw, store.RoleAdmin)
-	off := addUser(t, e.st, "off@example.com", pw, store.RoleViewer)
+	addUser(t, e.st, "real@example.com", pw, domain.RoleAdmin)
+	off := addUser(t, e.st, "off@example.com", pw, domain.RoleViewer)
 	off.Disabled = true
 	if err := e.st.UpdateUser(bg, off); err != nil {
 		t.Fatal(err)
 	}
-	addUser(t, e.st, "slow@example.com", pw, store.RoleAdmin)
+	addUser(t, e.st, "slow@example.com", pw, domain.RoleAdmin)
 	b := newBrowserFrom(t, hs, "127.0.0.6", "")
 	for range 6 {
 		b.login("slow@example.com", "wrong wrong wrong", "")

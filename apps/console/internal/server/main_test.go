@@ -10,6 +10,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/gonaut/gonaut/apps/console/internal/domain"
 	"github.com/gonaut/gonaut/apps/console/internal/store"
 	"github.com/gonaut/gonaut/apps/console/internal/storetest"
 	"go.uber.org/goleak"
@@ -32,7 +33,7 @@ type env struct {
 	t    testing.TB
 	st   *store.DB
 	srv  *Server
-	keys map[store.Role]string
+	keys map[domain.Role]string
 }
 
 func newEnv(t testing.TB, st *store.DB) *env {
@@ -51,9 +52,9 @@ func newEnvWith(t testing.TB, st *store.DB, opts *Options) *env {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { srv.Close() })
-	e := &env{t: t, st: st, srv: srv, keys: map[store.Role]string{}}
+	e := &env{t: t, st: st, srv: srv, keys: map[domain.Role]string{}}
 	r := httptest.NewRequest("GET", "/", nil)
-	for _, role := range store.Roles {
+	for _, role := range domain.Roles {
 		_, secret, err := srv.CreateAPIKey(r, "test-"+string(role), role)
 		if err != nil {
 			t.Fatal(err)
@@ -65,14 +66,14 @@ func newEnvWith(t testing.TB, st *store.DB, opts *Options) *env {
 
 // keyActor is how audit entries name the API key of role:
 // "apikey:<key id>", the id being the secret's public prefix.
-func (e *env) keyActor(role store.Role) string {
+func (e *env) keyActor(role domain.Role) string {
 	id, _, _ := strings.Cut(strings.TrimPrefix(e.keys[role], "gk_"), ".")
 	return "apikey:" + id
 }
 
 // call makes one API request as role ("" for anonymous) and decodes a
 // JSON answer into out when out is not nil.
-func (e *env) call(role store.Role, method, path string, body any, out any) *http.Response {
+func (e *env) call(role domain.Role, method, path string, body any, out any) *http.Response {
 	e.t.Helper()
 	var rd io.Reader
 	if body != nil {
@@ -95,7 +96,7 @@ func (e *env) call(role store.Role, method, path string, body any, out any) *htt
 	return resp
 }
 
-func (e *env) mustCall(role store.Role, method, path string, body any, want int, out any) {
+func (e *env) mustCall(role domain.Role, method, path string, body any, want int, out any) {
 	e.t.Helper()
 	if resp := e.call(role, method, path, body, out); resp.StatusCode != want {
 		e.t.Fatalf("%s %s as %s: status %d, want %d", method, path, role, resp.StatusCode, want)

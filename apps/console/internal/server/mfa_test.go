@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gonaut/gonaut/apps/console/internal/domain"
 	"github.com/gonaut/gonaut/apps/console/internal/store"
 	"github.com/gonaut/gonaut/apps/console/internal/storetest"
 	"github.com/pquerna/otp/totp"
@@ -110,7 +111,7 @@ const mfaPassword = "correct horse battery"
 // clock then moves on one step, past the code that confirmed it.
 func (c *mfaConsole) enrolTOTP(email string) (*store.User, string, []string) {
 	c.t.Helper()
-	u := addUser(c.t, c.st, email, mfaPassword, store.RoleViewer)
+	u := addUser(c.t, c.st, email, mfaPassword, domain.RoleViewer)
 	b := newBrowser(c.t, c.hs)
 	if resp := b.login(email, mfaPassword, ""); resp.StatusCode != http.StatusSeeOther {
 		c.t.Fatalf("login before enrolment: %d", resp.StatusCode)
@@ -142,7 +143,7 @@ func TestTOTPCodeSingleUse(t *testing.T) {
 	c := newMFAConsole(t, nil, nil)
 
 	// The code that confirmed the enrolment is used up.
-	u := addUser(t, c.st, "enrol@example.com", mfaPassword, store.RoleViewer)
+	u := addUser(t, c.st, "enrol@example.com", mfaPassword, domain.RoleViewer)
 	b := newBrowser(t, c.hs)
 	b.login(u.Email, mfaPassword, "")
 	var ts totpStart
@@ -315,7 +316,7 @@ func TestTOTPSecretSealedAtRest(t *testing.T) {
 	c := newMFAConsole(t, st, key)
 	// A secret stored in plaintext, as consoles before sealing did.
 	legacySecret := "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP"
-	legacy := &store.User{Email: "old@example.com", Role: store.RoleViewer, PasswordHash: HashPassword(mfaPassword), TOTPSecret: legacySecret, TOTPEnabled: true}
+	legacy := &store.User{Email: "old@example.com", Role: domain.RoleViewer, PasswordHash: HashPassword(mfaPassword), TOTPSecret: legacySecret, TOTPEnabled: true}
 	if err := st.CreateUser(bg, legacy); err != nil {
 		t.Fatal(err)
 	}
@@ -385,7 +386,7 @@ func TestTOTPSecretSealedAtRest(t *testing.T) {
 // asked) and the old password stops working. The page form does the same.
 func TestSelfServicePasswordChange(t *testing.T) {
 	c := newMFAConsole(t, nil, nil)
-	addUser(t, c.st, "ada@example.com", mfaPassword, store.RoleViewer)
+	addUser(t, c.st, "ada@example.com", mfaPassword, domain.RoleViewer)
 	b1, _ := c.loginMFA("ada@example.com", mfaPassword, "")
 	b2, ok := c.loginMFA("ada@example.com", mfaPassword, "")
 	if !ok {
@@ -460,8 +461,8 @@ func TestCredentialRoutesAreSelfService(t *testing.T) {
 		t.Errorf("no route %s", k)
 	}
 	// An API key has no password or authenticator of its own.
-	e.mustCall(store.RoleAdmin, "POST", "/api/v1/me/password", passwordChange{CurrentPassword: "x", NewPassword: "yyyyyyyyyyyyyy"}, 400, nil)
-	e.mustCall(store.RoleAdmin, "POST", "/api/v1/me/totp/disable", reauthRequest{}, 400, nil)
+	e.mustCall(domain.RoleAdmin, "POST", "/api/v1/me/password", passwordChange{CurrentPassword: "x", NewPassword: "yyyyyyyyyyyyyy"}, 400, nil)
+	e.mustCall(domain.RoleAdmin, "POST", "/api/v1/me/totp/disable", reauthRequest{}, 400, nil)
 }
 
 // TestFirstTOTPEnrolmentNeedsPassword: a stolen session must not add an
@@ -469,7 +470,7 @@ func TestCredentialRoutesAreSelfService(t *testing.T) {
 // the owner out of their next sign-in.
 func TestFirstTOTPEnrolmentNeedsPassword(t *testing.T) {
 	c := newMFAConsole(t, nil, nil)
-	u := addUser(t, c.st, "first@example.com", mfaPassword, store.RoleViewer)
+	u := addUser(t, c.st, "first@example.com", mfaPassword, domain.RoleViewer)
 	b := newBrowser(t, c.hs)
 	if resp := b.login(u.Email, mfaPassword, ""); resp.StatusCode != http.StatusSeeOther {
 		t.Fatalf("login: %d", resp.StatusCode)

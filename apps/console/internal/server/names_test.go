@@ -12,13 +12,14 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gonaut/gonaut/apps/console/internal/domain"
 	"github.com/gonaut/gonaut/apps/console/internal/store"
 	"github.com/gonaut/gonaut/ztna/controlplane"
 )
 
 // httpGet fetches path over the network as role and returns the status
 // and the body.
-func (e *env) httpGet(base string, role store.Role, path string) (int, string) {
+func (e *env) httpGet(base string, role domain.Role, path string) (int, string) {
 	e.t.Helper()
 	req, _ := http.NewRequest("GET", base+path, nil)
 	req.Header.Set("Authorization", "Bearer "+e.keys[role])
@@ -43,15 +44,15 @@ func TestNamesForGatewayEvents(t *testing.T) {
 	hs := httptest.NewServer(e.srv)
 	t.Cleanup(hs.Close)
 	var ann, bob store.User
-	e.httpAPI(hs.URL, store.RoleAdmin, "POST", "/api/v1/users", userRequest{Email: "ann@example.com", Role: store.RoleViewer, Password: "correct horse battery"}, 201, &ann)
-	e.httpAPI(hs.URL, store.RoleAdmin, "POST", "/api/v1/users", userRequest{Email: "bob@example.com", Role: store.RoleViewer, Password: "correct horse battery"}, 201, &bob)
+	e.httpAPI(hs.URL, domain.RoleAdmin, "POST", "/api/v1/users", userRequest{Email: "ann@example.com", Role: domain.RoleViewer, Password: "correct horse battery"}, 201, &ann)
+	e.httpAPI(hs.URL, domain.RoleAdmin, "POST", "/api/v1/users", userRequest{Email: "bob@example.com", Role: domain.RoleViewer, Password: "correct horse battery"}, 201, &bob)
 	var annDev Enrolment
-	e.httpAPI(hs.URL, store.RoleAdmin, "POST", "/api/v1/devices", enrolRequest{Name: "ann-laptop", Owner: ann.ID}, 201, &annDev)
+	e.httpAPI(hs.URL, domain.RoleAdmin, "POST", "/api/v1/devices", enrolRequest{Name: "ann-laptop", Owner: ann.ID}, 201, &annDev)
 	g := registerGatewayHTTP(t, e, hs.URL, "edge-north")
 
 	ctx, cancel := context.WithCancel(context.Background())
 	t.Cleanup(cancel)
-	feed := openSSE(t, ctx, e, hs.URL, "/ui/live", store.RoleAdmin)
+	feed := openSSE(t, ctx, e, hs.URL, "/ui/live", domain.RoleAdmin)
 	time.Sleep(200 * time.Millisecond)
 
 	now := time.Now().UTC()
@@ -78,7 +79,7 @@ func TestNamesForGatewayEvents(t *testing.T) {
 	auditAPI := func(q url.Values) []store.AuditEvent {
 		t.Helper()
 		var p page[store.AuditEvent]
-		e.httpAPI(hs.URL, store.RoleAuditor, "GET", "/api/v1/audit?"+q.Encode(), nil, 200, &p)
+		e.httpAPI(hs.URL, domain.RoleAuditor, "GET", "/api/v1/audit?"+q.Encode(), nil, 200, &p)
 		return p.Items
 	}
 	got := auditAPI(url.Values{"actor": {"ann@example.com"}, "action": {"decision"}})
@@ -126,7 +127,7 @@ func TestNamesForGatewayEvents(t *testing.T) {
 	}
 
 	// The audit page: names with the ids on hover, and the same filter.
-	code, body := e.httpGet(hs.URL, store.RoleAuditor, "/audit?action=decision")
+	code, body := e.httpGet(hs.URL, domain.RoleAuditor, "/audit?action=decision")
 	if code != 200 {
 		t.Fatalf("/audit: %d", code)
 	}
@@ -135,38 +136,38 @@ func TestNamesForGatewayEvents(t *testing.T) {
 			t.Errorf("/audit lacks %s", want)
 		}
 	}
-	_, body = e.httpGet(hs.URL, store.RoleAuditor, "/audit?actor=ann%40example.com&action=decision")
+	_, body = e.httpGet(hs.URL, domain.RoleAuditor, "/audit?actor=ann%40example.com&action=decision")
 	if !strings.Contains(body, "wiki") || !strings.Contains(body, "db-main") || strings.Contains(body, "bob-only") {
 		t.Errorf("/audit?actor=ann@example.com does not show exactly her decisions:\n%s", body)
 	}
-	_, body = e.httpGet(hs.URL, store.RoleAuditor, "/audit?actor=nobody%40example.com")
+	_, body = e.httpGet(hs.URL, domain.RoleAuditor, "/audit?actor=nobody%40example.com")
 	if !strings.Contains(body, "No entries match") || strings.Contains(body, "db-main") {
 		t.Errorf("/audit?actor=nobody@example.com: want no entries match:\n%s", body)
 	}
 
 	// The dashboard's feed and the analytics page name her too.
-	_, body = e.httpGet(hs.URL, store.RoleAdmin, "/")
+	_, body = e.httpGet(hs.URL, domain.RoleAdmin, "/")
 	for _, want := range []string{`<td title="` + ann.ID + `">ann@example.com</td>`, `<td title="` + g.id + `">edge-north</td>`} {
 		if !strings.Contains(body, want) {
 			t.Errorf("dashboard lacks %s", want)
 		}
 	}
-	_, body = e.httpGet(hs.URL, store.RoleAdmin, "/analytics")
+	_, body = e.httpGet(hs.URL, domain.RoleAdmin, "/analytics")
 	if !strings.Contains(body, `title="`+ann.ID+`">ann@example.com</a>`) {
 		t.Errorf("analytics does not show ann@example.com for %s", ann.ID)
 	}
-	_, body = e.httpGet(hs.URL, store.RoleAdmin, "/alerts?q=ann%40example.com")
+	_, body = e.httpGet(hs.URL, domain.RoleAdmin, "/alerts?q=ann%40example.com")
 	if !strings.Contains(body, "12 denials") || !strings.Contains(body, `<td title="`+ann.ID+`">ann@example.com</td>`) {
 		t.Errorf("/alerts?q=ann@example.com does not list her alert by email:\n%s", body)
 	}
 	var risk page[UserRisk]
-	e.httpAPI(hs.URL, store.RoleAdmin, "GET", "/api/v1/analytics/risk?q=ann%40example.com", nil, 200, &risk)
+	e.httpAPI(hs.URL, domain.RoleAdmin, "GET", "/api/v1/analytics/risk?q=ann%40example.com", nil, 200, &risk)
 	if len(risk.Items) != 1 || risk.Items[0].Subject != ann.ID || risk.Items[0].Name != "ann@example.com" {
 		t.Errorf("risk?q=ann@example.com = %+v, want her, by id and name", risk.Items)
 	}
 
 	// Exports keep the ids.
-	_, csv := e.httpGet(hs.URL, store.RoleAuditor, "/api/v1/audit/export?format=csv&actor=ann%40example.com&action=decision")
+	_, csv := e.httpGet(hs.URL, domain.RoleAuditor, "/api/v1/audit/export?format=csv&actor=ann%40example.com&action=decision")
 	rows := 0
 	sc := bufio.NewScanner(strings.NewReader(csv))
 	for sc.Scan() {
@@ -180,7 +181,7 @@ func TestNamesForGatewayEvents(t *testing.T) {
 	if rows != 2 {
 		t.Errorf("CSV export of actor=ann@example.com: %d decisions, want 2:\n%s", rows, csv)
 	}
-	_, jsonl := e.httpGet(hs.URL, store.RoleAuditor, "/api/v1/audit/export?format=jsonl&actor=ann%40example.com&action=decision")
+	_, jsonl := e.httpGet(hs.URL, domain.RoleAuditor, "/api/v1/audit/export?format=jsonl&actor=ann%40example.com&action=decision")
 	for line := range strings.SplitSeq(strings.TrimSpace(jsonl), "\n") {
 		var a store.AuditEvent
 		if err := json.Unmarshal([]byte(line), &a); err != nil || a.Actor != ann.ID || a.Gateway != g.id {

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/gonaut/gonaut/apps/console/internal/domain"
 	"github.com/gonaut/gonaut/apps/console/internal/store"
 	"github.com/gonaut/gonaut/apps/console/internal/ui"
 )
@@ -275,8 +276,8 @@ func (s *Server) pageUsers(w http.ResponseWriter, r *http.Request, p *principal)
 	}
 	l := ui.List{Page: s.pageOf(r, p, "Users", "users"), Heading: "Users", Query: o.Query,
 		Table: ui.Table{Head: []string{"ID", "Email", "Name", "Role", "Groups", "MFA", "State"}}}
-	roles := make([]string, len(store.Roles))
-	for i, x := range store.Roles {
+	roles := make([]string, len(domain.Roles))
+	for i, x := range domain.Roles {
 		roles[i] = string(x)
 	}
 	if allowed(permAdmin, p.role) {
@@ -321,11 +322,11 @@ func (s *Server) pageUserPost(w http.ResponseWriter, r *http.Request, p *princip
 			groups = append(groups, g)
 		}
 	}
-	if fe := validNewUser(strings.TrimSpace(r.PostFormValue("email")), strings.TrimSpace(r.PostFormValue("name")), store.Role(r.PostFormValue("role"))); fe != nil {
+	if fe := validNewUser(strings.TrimSpace(r.PostFormValue("email")), strings.TrimSpace(r.PostFormValue("name")), domain.Role(r.PostFormValue("role"))); fe != nil {
 		s.redirect(w, r, "/users", flashError, "not added: "+fe.Error())
 		return
 	}
-	u := &store.User{Email: strings.TrimSpace(r.PostFormValue("email")), Name: strings.TrimSpace(r.PostFormValue("name")), Role: store.Role(r.PostFormValue("role")), Groups: groups, PasswordHash: HashPassword(pw)}
+	u := &store.User{Email: strings.TrimSpace(r.PostFormValue("email")), Name: strings.TrimSpace(r.PostFormValue("name")), Role: domain.Role(r.PostFormValue("role")), Groups: groups, PasswordHash: HashPassword(pw)}
 	if err := s.st.CreateUser(r.Context(), u); err != nil {
 		s.redirect(w, r, "/users", flashError, "not added: "+s.storeMessage(err))
 		return

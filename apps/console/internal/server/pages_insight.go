@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/gonaut/gonaut/apps/console/internal/domain"
 	"github.com/gonaut/gonaut/apps/console/internal/store"
 	"github.com/gonaut/gonaut/apps/console/internal/ui"
 )
@@ -103,12 +104,12 @@ func (s *Server) pageAlert(w http.ResponseWriter, r *http.Request, p *principal)
 
 // roleCan says in words what each role may do; the route table is the
 // authority, this is its summary for people.
-var roleCan = map[store.Role]string{
-	store.RoleAdmin:        "everything, including users, roles, groups and API keys",
-	store.RoleOperator:     "manage gateways, devices and resources; acknowledge alerts",
-	store.RolePolicyEditor: "write, test, simulate and roll back policies",
-	store.RoleAuditor:      "read everything, including the audit log",
-	store.RoleViewer:       "read pages other than the audit log",
+var roleCan = map[domain.Role]string{
+	domain.RoleAdmin:        "everything, including users, roles, groups and API keys",
+	domain.RoleOperator:     "manage gateways, devices and resources; acknowledge alerts",
+	domain.RolePolicyEditor: "write, test, simulate and roll back policies",
+	domain.RoleAuditor:      "read everything, including the audit log",
+	domain.RoleViewer:       "read pages other than the audit log",
 }
 
 func (s *Server) pageGroups(w http.ResponseWriter, r *http.Request, p *principal) {
@@ -125,7 +126,7 @@ func (s *Server) pageGroups(w http.ResponseWriter, r *http.Request, p *principal
 		}
 		g.Groups = append(g.Groups, v)
 	}
-	holders := map[store.Role][]string{}
+	holders := map[domain.Role][]string{}
 	if err := eachPage(func(after string) (string, int, error) {
 		us, err := s.st.ListUsers(r.Context(), store.ListOptions{After: after, Limit: 1000})
 		for _, u := range us {
@@ -140,7 +141,7 @@ func (s *Server) pageGroups(w http.ResponseWriter, r *http.Request, p *principal
 		s.pageError(w, r, err)
 		return
 	}
-	for _, role := range store.Roles {
+	for _, role := range domain.Roles {
 		g.Roles = append(g.Roles, ui.RoleView{Name: string(role), Can: roleCan[role], Users: holders[role]})
 		g.RoleNames = append(g.RoleNames, string(role))
 	}
@@ -207,7 +208,7 @@ func (s *Server) pageUserRole(w http.ResponseWriter, r *http.Request, p *princip
 	if id := r.PathValue("id"); id != "" {
 		who, back = id, "/users"
 	}
-	role := store.Role(r.PostFormValue("role"))
+	role := domain.Role(r.PostFormValue("role"))
 	if !role.Valid() {
 		s.redirect(w, r, back, flashError, "unknown role")
 		return
@@ -219,12 +220,12 @@ func (s *Server) pageUserRole(w http.ResponseWriter, r *http.Request, p *princip
 			return
 		}
 	}
-	if u.Role == store.RoleAdmin && role != store.RoleAdmin && !u.Disabled {
+	if u.Role == domain.RoleAdmin && role != domain.RoleAdmin && !u.Disabled {
 		admins := 0
 		eachPage(func(after string) (string, int, error) {
 			us, err := s.st.ListUsers(ctx, store.ListOptions{After: after, Limit: 1000})
 			for _, x := range us {
-				if x.Role == store.RoleAdmin && !x.Disabled {
+				if x.Role == domain.RoleAdmin && !x.Disabled {
 					admins++
 				}
 			}

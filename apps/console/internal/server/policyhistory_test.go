@@ -6,6 +6,7 @@ import (
 	"net/http/httptest"
 	"testing"
 
+	"github.com/gonaut/gonaut/apps/console/internal/domain"
 	"github.com/gonaut/gonaut/apps/console/internal/store"
 	"github.com/gonaut/gonaut/apps/console/internal/storetest"
 )
@@ -38,7 +39,7 @@ func TestPolicyHistoryOfNoVersions(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		_, key, err := srv.CreateAPIKey(httptest.NewRequest("GET", "/", nil), "viewer", store.RoleViewer)
+		_, key, err := srv.CreateAPIKey(httptest.NewRequest("GET", "/", nil), "viewer", domain.RoleViewer)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -6,7 +6,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/gonaut/gonaut/apps/console/internal/store"
+	"github.com/gonaut/gonaut/apps/console/internal/domain"
 	"github.com/gonaut/gonaut/policy"
 )
 
@@ -38,7 +38,7 @@ func TestNewPolicyStartsFromAPassingTemplate(t *testing.T) {
 	e := newEnv(t, nil)
 	open := func() (string, string) {
 		t.Helper()
-		code, body := e.page(store.RoleAdmin, "/policies/new")
+		code, body := e.page(domain.RoleAdmin, "/policies/new")
 		m := editorField.FindStringSubmatch(body)
 		if code != 200 || m == nil {
 			t.Fatalf("/policies/new: %d, no editor fields", code)
@@ -48,7 +48,7 @@ func TestNewPolicyStartsFromAPassingTemplate(t *testing.T) {
 			t.Fatalf("new policy %q starts as allow-everything:\n%s", name, source)
 		}
 		var v Validation
-		e.mustCall(store.RoleAdmin, "POST", "/api/v1/policies/validate", draft{Name: name, Source: source}, 200, &v)
+		e.mustCall(domain.RoleAdmin, "POST", "/api/v1/policies/validate", draft{Name: name, Source: source}, 200, &v)
 		if !v.OK {
 			t.Fatalf("new policy %q does not pass: %+v", name, v)
 		}

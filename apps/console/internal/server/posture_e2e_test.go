@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gonaut/gonaut/apps/console/internal/domain"
 	"github.com/gonaut/gonaut/apps/console/internal/store"
 	"github.com/gonaut/gonaut/apps/console/internal/storetest"
 	"github.com/gonaut/gonaut/ztna"
@@ -35,10 +36,10 @@ func TestPersonSetPostureReachesPolicy(t *testing.T) {
 	echoAddr := loopbackServer(t, nil)
 
 	var u store.User
-	e.httpAPI(base, store.RoleAdmin, "POST", "/api/v1/users", userRequest{Email: "ada@example.com", Role: store.RoleViewer, Groups: []string{"eng"}, Password: "correct horse battery"}, 201, &u)
-	e.httpAPI(base, store.RolePolicyEditor, "PUT", "/api/v1/policies/access", draft{Source: measuredPosturePolicy, Message: "v1"}, 200, nil)
+	e.httpAPI(base, domain.RoleAdmin, "POST", "/api/v1/users", userRequest{Email: "ada@example.com", Role: domain.RoleViewer, Groups: []string{"eng"}, Password: "correct horse battery"}, 201, &u)
+	e.httpAPI(base, domain.RolePolicyEditor, "PUT", "/api/v1/policies/access", draft{Source: measuredPosturePolicy, Message: "v1"}, 200, nil)
 	var gw gatewayCreated
-	e.httpAPI(base, store.RoleOperator, "POST", "/api/v1/gateways", gatewayRequest{Name: "edge-posture"}, 201, &gw)
+	e.httpAPI(base, domain.RoleOperator, "POST", "/api/v1/gateways", gatewayRequest{Name: "edge-posture"}, 201, &gw)
 	m := startManagedGateway(t, base, gw.Token, []ztna.ResourceConfig{{Name: "echo.corp", Kind: "tcp", Port: 7, Upstreams: []string{echoAddr}}})
 	en, cl := enrolThroughGateway(t, e, st, base, m, "ada-laptop", u.ID)
 	if en.Device.PostureSource != "" {
@@ -53,7 +54,7 @@ func TestPersonSetPostureReachesPolicy(t *testing.T) {
 	echo(t, conn, "no posture yet")
 
 	posture := json.RawMessage(`{"managed":true,"disk_encrypted":true,"posture_source":"device"}`)
-	e.httpAPI(base, store.RoleOperator, "PATCH", "/api/v1/devices/"+en.Device.ID, devicePatch{Posture: &posture}, 200, nil)
+	e.httpAPI(base, domain.RoleOperator, "PATCH", "/api/v1/devices/"+en.Device.ID, devicePatch{Posture: &posture}, 200, nil)
 	waitCut(t, conn, 2*time.Second)
 	conn.Close()
 	if c, err := cl.Dial(ctx, "tcp", "echo.corp:7"); err == nil {

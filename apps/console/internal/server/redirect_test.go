@@ -9,7 +9,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/gonaut/gonaut/apps/console/internal/store"
+	"github.com/gonaut/gonaut/apps/console/internal/domain"
 )
 
 // TestLoginNextStaysOnSite logs in over HTTP with next= values that
@@ -37,7 +37,7 @@ func TestLoginNextStaysOnSite(t *testing.T) {
 	} {
 		// One account per case keeps the per-account throttle out of it.
 		email := fmt.Sprintf("ada%d@example.com", i)
-		addUser(t, e.st, email, "correct horse battery", store.RoleAdmin)
+		addUser(t, e.st, email, "correct horse battery", domain.RoleAdmin)
 		b := newBrowser(t, hs)
 		tok := b.csrf("/login")
 		resp, _ := b.post("/login", url.Values{"csrf": {tok}, "email": {email}, "password": {"correct horse battery"}, "next": {tc.next}})

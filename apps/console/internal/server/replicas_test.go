@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gonaut/gonaut/apps/console/internal/domain"
 	"github.com/gonaut/gonaut/apps/console/internal/store"
 	"github.com/gonaut/gonaut/apps/console/internal/storetest"
 	"github.com/gonaut/gonaut/ztna/controlplane"
@@ -56,7 +57,7 @@ func TestReplicasShareLiveEvents(t *testing.T) {
 		srv.ServeHTTP(w, req)
 		return w
 	}
-	_, key, err := a.CreateAPIKey(httptest.NewRequest("GET", "/", nil), "admin", store.RoleAdmin)
+	_, key, err := a.CreateAPIKey(httptest.NewRequest("GET", "/", nil), "admin", domain.RoleAdmin)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -70,7 +71,7 @@ func TestReplicasShareLiveEvents(t *testing.T) {
 		t.Fatalf("register: %d %s", w.Code, w.Body)
 	}
 
-	live, unsub := b.hub.subscribe(store.RoleAdmin)
+	live, unsub := b.hub.subscribe(domain.RoleAdmin)
 	defer unsub()
 	// next returns B's next live event of type typ.
 	next := func(typ string) (liveEvent, time.Duration) {
@@ -93,7 +94,7 @@ func TestReplicasShareLiveEvents(t *testing.T) {
 	// users of the gateway's bundle.
 	var users []string
 	for i := range 5 {
-		u := &store.User{Email: fmt.Sprintf("user%d@example.com", i), Role: store.RoleViewer}
+		u := &store.User{Email: fmt.Sprintf("user%d@example.com", i), Role: domain.RoleViewer}
 		if err := a.st.CreateUser(bg, u); err != nil {
 			t.Fatal(err)
 		}

@@ -9,7 +9,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/gonaut/gonaut/apps/console/internal/store"
+	"github.com/gonaut/gonaut/apps/console/internal/domain"
 )
 
 // TestResourceValidation checks that the API and the resources page
@@ -46,7 +46,7 @@ func TestResourceValidation(t *testing.T) {
 		{"x.corp", resourceRequest{Kind: "tcp", Address: "10.0.0.1", Port: 70000}, "", "port 0-65535"},
 	} {
 		var got invalidField
-		resp := e.call(store.RoleOperator, "PUT", "/api/v1/resources/"+url.PathEscape(tc.name), tc.req, &got)
+		resp := e.call(domain.RoleOperator, "PUT", "/api/v1/resources/"+url.PathEscape(tc.name), tc.req, &got)
 		switch {
 		case tc.field == "" && tc.message == "":
 			if resp.StatusCode != 200 {
@@ -61,7 +61,7 @@ func TestResourceValidation(t *testing.T) {
 		}
 	}
 	// A refused change leaves the stored resource as it was.
-	e.mustCall(store.RoleOperator, "PUT", "/api/v1/resources/wiki.corp", resourceRequest{Kind: "tcp", Address: "nowhere"}, 400, nil)
+	e.mustCall(domain.RoleOperator, "PUT", "/api/v1/resources/wiki.corp", resourceRequest{Kind: "tcp", Address: "nowhere"}, 400, nil)
 	if r, err := e.st.Resource(bg, "wiki.corp"); err != nil || r.Address != "10.0.0.1" || r.Port != 22 {
 		t.Errorf("wiki.corp after a refused change: %+v, %v", r, err)
 	}
@@ -76,17 +76,17 @@ func TestResourceValidation(t *testing.T) {
 		{url.Values{"name": {"p.corp"}, "kind": {"udp"}, "address": {"10.0.0.1"}}, "port: required"},
 		{url.Values{"name": {"p.corp"}, "kind": {"http"}, "address": {"no such host"}}, "address: "},
 	} {
-		resp := e.form(store.RoleOperator, "/resources", tc.form)
+		resp := e.form(domain.RoleOperator, "/resources", tc.form)
 		io.Copy(io.Discard, resp.Body)
-		if f := e.formFlash(resp, store.RoleOperator); resp.StatusCode != http.StatusSeeOther || f.kind != flashError || !strings.Contains(f.text, tc.want) {
+		if f := e.formFlash(resp, domain.RoleOperator); resp.StatusCode != http.StatusSeeOther || f.kind != flashError || !strings.Contains(f.text, tc.want) {
 			t.Errorf("form %v: %d with %+v, want an error on %q", tc.form, resp.StatusCode, f, tc.want)
 		}
 		if _, err := e.st.Resource(bg, tc.form.Get("name")); err == nil {
 			t.Errorf("form %v: stored although refused", tc.form)
 		}
 	}
-	resp := e.form(store.RoleOperator, "/resources", url.Values{"name": {"p.corp"}, "kind": {"tcp"}, "address": {"10.0.0.9"}, "port": {"8080"}})
-	if f := e.formFlash(resp, store.RoleOperator); resp.StatusCode != http.StatusSeeOther || f.kind != flashInfo {
+	resp := e.form(domain.RoleOperator, "/resources", url.Values{"name": {"p.corp"}, "kind": {"tcp"}, "address": {"10.0.0.9"}, "port": {"8080"}})
+	if f := e.formFlash(resp, domain.RoleOperator); resp.StatusCode != http.StatusSeeOther || f.kind != flashInfo {
 		t.Errorf("valid form: %d with %+v", resp.StatusCode, f)
 	}
 	if r, err := e.st.Resource(bg, "p.corp"); err != nil || r.Port != 8080 {

@@ -29,21 +29,21 @@ const (
 )
 
 // permRoles is the authorisation table.
-var permRoles = map[perm][]store.Role{
-	permRead:   store.Roles,
-	permSelf:   store.Roles,
-	permAudit:  {store.RoleAdmin, store.RoleAuditor},
-	permPolicy: {store.RoleAdmin, store.RolePolicyEditor},
-	permOps:    {store.RoleAdmin, store.RoleOperator},
-	permAdmin:  {store.RoleAdmin},
+var permRoles = map[perm][]domain.Role{
+	permRead:   domain.Roles,
+	permSelf:   domain.Roles,
+	permAudit:  {domain.RoleAdmin, domain.RoleAuditor},
+	permPolicy: {domain.RoleAdmin, domain.RolePolicyEditor},
+	permOps:    {domain.RoleAdmin, domain.RoleOperator},
+	permAdmin:  {domain.RoleAdmin},
 }
 
 // allowed reports whether role may use a route with perm p.
-func allowed(p perm, role store.Role) bool { return slices.Contains(permRoles[p], role) }
+func allowed(p perm, role domain.Role) bool { return slices.Contains(permRoles[p], role) }
 
 // covers reports whether holder has every permission of role: an API
 // key with role acts for a holder only while this is true.
-func covers(holder, role store.Role) bool {
+func covers(holder, role domain.Role) bool {
 	for p := range permRoles {
 		if allowed(p, role) && !allowed(p, holder) {
 			return false
@@ -70,7 +70,7 @@ type route struct {
 // principal is who makes a request.
 type principal struct {
 	user    *store.User
-	role    store.Role
+	role    domain.Role
 	session *store.Session // nil for API keys
 	apiKey  *store.APIKey
 	gateway *store.Gateway

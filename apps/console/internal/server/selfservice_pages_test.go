@@ -6,6 +6,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/gonaut/gonaut/apps/console/internal/domain"
 	"github.com/gonaut/gonaut/apps/console/internal/store"
 )
 
@@ -21,11 +22,11 @@ func TestSelfServiceDevicePages(t *testing.T) {
 	if !ok {
 		t.Fatal("ann's MFA login failed")
 	}
-	bob := addUser(t, c.st, "bob@example.com", mfaPassword, store.RoleViewer)
+	bob := addUser(t, c.st, "bob@example.com", mfaPassword, domain.RoleViewer)
 	bB := newBrowser(t, c.hs)
 	bB.login("bob@example.com", mfaPassword, "")
-	staff := map[store.Role]*browser{}
-	for _, role := range []store.Role{store.RoleOperator, store.RoleAdmin, store.RoleAuditor, store.RolePolicyEditor} {
+	staff := map[domain.Role]*browser{}
+	for _, role := range []domain.Role{domain.RoleOperator, domain.RoleAdmin, domain.RoleAuditor, domain.RolePolicyEditor} {
 		addUser(t, c.st, string(role)+"@example.com", mfaPassword, role)
 		staff[role] = newBrowser(t, c.hs)
 		if resp := staff[role].login(string(role)+"@example.com", mfaPassword, ""); resp.StatusCode != http.StatusSeeOther {
@@ -45,9 +46,9 @@ func TestSelfServiceDevicePages(t *testing.T) {
 	}
 	enrol(bA, "ann-phone")
 	enrol(bB, "bob-laptop")
-	enrol(staff[store.RoleAuditor], "auditor-laptop")
+	enrol(staff[domain.RoleAuditor], "auditor-laptop")
 
-	for who, b := range map[string]*browser{"viewer ann": bA, "auditor": staff[store.RoleAuditor], "policy editor": staff[store.RolePolicyEditor]} {
+	for who, b := range map[string]*browser{"viewer ann": bA, "auditor": staff[domain.RoleAuditor], "policy editor": staff[domain.RolePolicyEditor]} {
 		_, page := b.get("/devices")
 		if strings.Contains(page, "bob-laptop") {
 			t.Errorf("%s's Devices page lists bob's device", who)
@@ -56,7 +57,7 @@ func TestSelfServiceDevicePages(t *testing.T) {
 	if _, page := bA.get("/devices"); !strings.Contains(page, "ann-phone") {
 		t.Error("ann's Devices page does not list her device")
 	}
-	for _, role := range []store.Role{store.RoleOperator, store.RoleAdmin} {
+	for _, role := range []domain.Role{domain.RoleOperator, domain.RoleAdmin} {
 		if _, page := staff[role].get("/devices"); !strings.Contains(page, "ann-phone") || !strings.Contains(page, "bob-laptop") {
 			t.Errorf("%s's Devices page does not list every device", role)
 		}
@@ -78,7 +79,7 @@ func TestSelfServiceDevicePages(t *testing.T) {
 	if code := bA.api("GET", "/api/v1/devices/"+bobDev.ID, nil, nil); code != 404 {
 		t.Errorf("a viewer reading another user's device over the API: %d, want 404", code)
 	}
-	if code := staff[store.RoleOperator].api("GET", "/api/v1/devices/"+bobDev.ID, nil, nil); code != 200 {
+	if code := staff[domain.RoleOperator].api("GET", "/api/v1/devices/"+bobDev.ID, nil, nil); code != 200 {
 		t.Errorf("an operator reading a device over the API: %d", code)
 	}
 	// Renewing needs an MFA session: bob logged in with a password only.

@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gonaut/gonaut/apps/console/internal/domain"
 	"github.com/gonaut/gonaut/apps/console/internal/store"
 	"github.com/pquerna/otp/totp"
 )
@@ -77,7 +78,7 @@ func (b *browser) sessionCookie() string {
 	return ""
 }
 
-func addUser(t *testing.T, st store.Store, email, pw string, role store.Role) *store.User {
+func addUser(t *testing.T, st store.Store, email, pw string, role domain.Role) *store.User {
 	u := &store.User{Email: email, Name: email, Role: role, PasswordHash: HashPassword(pw)}
 	if err := st.CreateUser(bg, u); err != nil {
 		t.Fatal(err)
@@ -89,7 +90,7 @@ func TestLoginTOTPAndCSRF(t *testing.T) {
 	e := newEnv(t, nil)
 	hs := httptest.NewServer(e.srv)
 	defer hs.Close()
-	addUser(t, e.st, "ada@example.com", "correct horse battery", store.RoleAdmin)
+	addUser(t, e.st, "ada@example.com", "correct horse battery", domain.RoleAdmin)
 	b := newBrowser(t, hs)
 
 	if code, _ := b.get("/"); code != http.StatusSeeOther {
@@ -203,7 +204,7 @@ func TestBackoffAndTimeouts(t *testing.T) {
 	defer srv.Close()
 	hs := httptest.NewServer(srv)
 	defer hs.Close()
-	addUser(t, st, "bob@example.com", "correct horse battery", store.RoleViewer)
+	addUser(t, st, "bob@example.com", "correct horse battery", domain.RoleViewer)
 	b := newBrowser(t, hs)
 	for range 3 {
 		b.login("bob@example.com", "nope nope nope", "")
@@ -291,7 +292,7 @@ func TestSelfServiceDevices(t *testing.T) {
 	hs := httptest.NewServer(e.srv)
 	defer hs.Close()
 	key, _ := totp.Generate(totp.GenerateOpts{Issuer: "Gonaut", AccountName: "v@example.com"})
-	u := &store.User{Email: "v@example.com", Role: store.RoleViewer, PasswordHash: HashPassword("correct horse battery"), TOTPSecret: key.Secret(), TOTPEnabled: true}
+	u := &store.User{Email: "v@example.com", Role: domain.RoleViewer, PasswordHash: HashPassword("correct horse battery"), TOTPSecret: key.Secret(), TOTPEnabled: true}
 	e.st.CreateUser(bg, u)
 	b := newBrowser(t, hs)
 	code, _ := totp.GenerateCode(key.Secret(), time.Now())
@@ -327,7 +328,7 @@ func TestSelfServiceDevices(t *testing.T) {
 		t.Errorf("renewing someone else's device: %d", status)
 	}
 	// Without MFA in the session, no renewal.
-	addUser(t, e.st, "w@example.com", "correct horse battery", store.RoleViewer)
+	addUser(t, e.st, "w@example.com", "correct horse battery", domain.RoleViewer)
 	b2 := newBrowser(t, hs)
 	b2.login("w@example.com", "correct horse battery", "")
 	tok2 := b2.csrf("/account")

@@ -6,7 +6,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/gonaut/gonaut/apps/console/internal/store"
+	"github.com/gonaut/gonaut/apps/console/internal/domain"
 )
 
 // TestSettingsAPI changes console settings over the API: a value its check
@@ -19,7 +19,7 @@ func TestSettingsAPI(t *testing.T) {
 	var list struct {
 		Items []consoleSetting `json:"items"`
 	}
-	e.mustCall(store.RoleAdmin, "GET", "/api/v1/settings", nil, 200, &list)
+	e.mustCall(domain.RoleAdmin, "GET", "/api/v1/settings", nil, 200, &list)
 	if len(list.Items) != len(consoleSettings) || list.Items[0].Doc == "" {
 		t.Fatalf("settings list: %+v", list.Items)
 	}
@@ -28,14 +28,14 @@ func TestSettingsAPI(t *testing.T) {
 		SettingDeviceQuota:    "-1",
 		SettingClockSkew:      "forever",
 	} {
-		e.mustCall(store.RoleAdmin, "PUT", "/api/v1/settings/"+key, settingValue{Value: bad}, 400, nil)
+		e.mustCall(domain.RoleAdmin, "PUT", "/api/v1/settings/"+key, settingValue{Value: bad}, 400, nil)
 		if v, _ := e.st.Setting(bg, key); v != "" {
 			t.Errorf("refused %s = %q was stored as %q", key, bad, v)
 		}
 	}
-	e.mustCall(store.RoleAdmin, "PUT", "/api/v1/settings/no.such", settingValue{Value: "1"}, 404, nil)
+	e.mustCall(domain.RoleAdmin, "PUT", "/api/v1/settings/no.such", settingValue{Value: "1"}, 404, nil)
 
-	e.mustCall(store.RoleAdmin, "PUT", "/api/v1/settings/"+SettingDeviceQuota, settingValue{Value: "1"}, 200, nil)
+	e.mustCall(domain.RoleAdmin, "PUT", "/api/v1/settings/"+SettingDeviceQuota, settingValue{Value: "1"}, 200, nil)
 	enrol := selfEnroller(t, e, hs, "one@example.com")
 	if status, body := enrol(); status != http.StatusCreated {
 		t.Fatalf("first enrolment: %d %s", status, body)
@@ -46,5 +46,5 @@ func TestSettingsAPI(t *testing.T) {
 	if n := countAudit(t, e.st, "settings.change"); n != 1 {
 		t.Errorf("%d settings.change entries, want 1", n)
 	}
-	e.mustCall(store.RoleOperator, "PUT", "/api/v1/settings/"+SettingDeviceQuota, settingValue{Value: "0"}, 403, nil)
+	e.mustCall(domain.RoleOperator, "PUT", "/api/v1/settings/"+SettingDeviceQuota, settingValue{Value: "0"}, 403, nil)
 }

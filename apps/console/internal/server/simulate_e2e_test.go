@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gonaut/gonaut/apps/console/internal/domain"
 	"github.com/gonaut/gonaut/apps/console/internal/store"
 	"github.com/gonaut/gonaut/apps/console/internal/storetest"
 	"github.com/gonaut/gonaut/ztna"
@@ -24,11 +25,11 @@ func TestSimulationReplaysGatewayTraffic(t *testing.T) {
 	webAddr := loopbackServer(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { fmt.Fprint(w, "web") }))
 
 	var u store.User
-	e.httpAPI(base, store.RoleAdmin, "POST", "/api/v1/users", userRequest{Email: "ada@example.com", Role: store.RoleViewer, Groups: []string{"eng"}, Password: "correct horse battery"}, 201, &u)
-	e.httpAPI(base, store.RolePolicyEditor, "PUT", "/api/v1/policies/access", draft{Source: e2ePolicy, Message: "v1"}, 200, nil)
-	e.httpAPI(base, store.RoleOperator, "PUT", "/api/v1/resources/web.corp", resourceRequest{Kind: "http", Address: "127.0.0.1", Port: port(t, webAddr)}, 200, nil)
+	e.httpAPI(base, domain.RoleAdmin, "POST", "/api/v1/users", userRequest{Email: "ada@example.com", Role: domain.RoleViewer, Groups: []string{"eng"}, Password: "correct horse battery"}, 201, &u)
+	e.httpAPI(base, domain.RolePolicyEditor, "PUT", "/api/v1/policies/access", draft{Source: e2ePolicy, Message: "v1"}, 200, nil)
+	e.httpAPI(base, domain.RoleOperator, "PUT", "/api/v1/resources/web.corp", resourceRequest{Kind: "http", Address: "127.0.0.1", Port: port(t, webAddr)}, 200, nil)
 	var gw gatewayCreated
-	e.httpAPI(base, store.RoleOperator, "POST", "/api/v1/gateways", gatewayRequest{Name: "edge-sim"}, 201, &gw)
+	e.httpAPI(base, domain.RoleOperator, "POST", "/api/v1/gateways", gatewayRequest{Name: "edge-sim"}, 201, &gw)
 	m := startManagedGateway(t, base, gw.Token, []ztna.ResourceConfig{{Name: "echo.corp", Kind: "tcp", Port: 7, Upstreams: []string{echoAddr}}})
 	_, cl := enrolThroughGateway(t, e, st, base, m, "ada-laptop", u.ID)
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
@@ -67,7 +68,7 @@ func TestSimulationReplaysGatewayTraffic(t *testing.T) {
 
 	var sim Simulation
 	drop := "description: nothing allowed\nrules:\n  - id: none\n    effect: deny\n    when: 'false'\n"
-	e.httpAPI(base, store.RolePolicyEditor, "POST", "/api/v1/policies/simulate", draft{Name: "access", Source: drop}, 200, &sim)
+	e.httpAPI(base, domain.RolePolicyEditor, "POST", "/api/v1/policies/simulate", draft{Name: "access", Source: drop}, 200, &sim)
 	if sim.Report == nil {
 		t.Fatalf("no report: %+v", sim.Validation)
 	}

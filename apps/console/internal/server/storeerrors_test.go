@@ -7,7 +7,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/gonaut/gonaut/apps/console/internal/store"
+	"github.com/gonaut/gonaut/apps/console/internal/domain"
 )
 
 // TestDuplicatesNameTheField creates a user, a gateway and a device twice
@@ -16,23 +16,23 @@ import (
 func TestDuplicatesNameTheField(t *testing.T) {
 	e := newEnv(t, nil)
 	key := "YWJjZGVmZ2hpamtsbW5vcHFyc3R1dnd4eXoxMjM0NTY="
-	owner := addUser(t, e.st, "owner@example.com", "correct horse battery", store.RoleViewer)
+	owner := addUser(t, e.st, "owner@example.com", "correct horse battery", domain.RoleViewer)
 	cases := []struct {
 		path  string
 		body  any
 		field string
 		says  string
 	}{
-		{"/api/v1/users", userRequest{Email: "ann@example.com", Name: "Ann", Role: store.RoleViewer, Password: "correct horse battery"}, "email", "a user with this email already exists"},
+		{"/api/v1/users", userRequest{Email: "ann@example.com", Name: "Ann", Role: domain.RoleViewer, Password: "correct horse battery"}, "email", "a user with this email already exists"},
 		{"/api/v1/gateways", gatewayRequest{Name: "edge-1"}, "name", "a gateway with this name already exists"},
 		{"/api/v1/devices", enrolRequest{Name: "laptop", Owner: owner.ID, PublicKey: key}, "public_key", "already enrolled"},
 	}
 	for _, c := range cases {
-		if resp := e.call(store.RoleAdmin, "POST", c.path, c.body, nil); resp.StatusCode != http.StatusCreated {
+		if resp := e.call(domain.RoleAdmin, "POST", c.path, c.body, nil); resp.StatusCode != http.StatusCreated {
 			body, _ := io.ReadAll(resp.Body)
 			t.Fatalf("first POST %s: %d %s", c.path, resp.StatusCode, body)
 		}
-		resp := e.call(store.RoleAdmin, "POST", c.path, c.body, nil)
+		resp := e.call(domain.RoleAdmin, "POST", c.path, c.body, nil)
 		data, _ := io.ReadAll(resp.Body)
 		var got invalidField
 		if err := json.Unmarshal(data, &got); err != nil {

@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gonaut/gonaut/apps/console/internal/domain"
 	"github.com/gonaut/gonaut/apps/console/internal/store"
 )
 
@@ -90,20 +91,20 @@ func TestLoginDoesNotUndoAdminChanges(t *testing.T) {
 	e := newEnv(t, nil)
 	hs := httptest.NewServer(e.srv)
 	defer hs.Close()
-	admin := e.keys[store.RoleAdmin]
+	admin := e.keys[domain.RoleAdmin]
 	const pw = "correct horse battery"
 	changes := []map[string]any{{"disabled": true}, {"role": "viewer"}}
 	holds := func(u *store.User, change map[string]any) bool {
 		if _, ok := change["disabled"]; ok {
 			return u.Disabled
 		}
-		return u.Role == store.RoleViewer
+		return u.Role == domain.RoleViewer
 	}
 	round := 0
 	run := func(hooked bool, wrong bool, change map[string]any) {
 		round++
 		code := recoveryCodes(1)[0]
-		u := &store.User{Email: fmt.Sprintf("race%d@example.com", round), Role: store.RoleAdmin, PasswordHash: HashPassword(pw),
+		u := &store.User{Email: fmt.Sprintf("race%d@example.com", round), Role: domain.RoleAdmin, PasswordHash: HashPassword(pw),
 			TOTPSecret: "JBSWY3DPEHPK3PXP", TOTPEnabled: true, Recovery: []string{tokenHash(code), tokenHash("spare")}}
 		if err := e.st.CreateUser(bg, u); err != nil {
 			t.Fatal(err)

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/gonaut/gonaut/apps/console/internal/domain"
 	"github.com/gonaut/gonaut/apps/console/internal/store"
 	"github.com/gonaut/gonaut/ztna/controlplane"
 )
@@ -22,7 +23,7 @@ func TestGatewayStatusCannotInjectWGQuick(t *testing.T) {
 	e, base := listeningConsole(t, nil)
 
 	var created gatewayCreated
-	e.mustCall(store.RoleOperator, "POST", "/api/v1/gateways", gatewayRequest{Name: "edge-1"}, 201, &created)
+	e.mustCall(domain.RoleOperator, "POST", "/api/v1/gateways", gatewayRequest{Name: "edge-1"}, 201, &created)
 	var cred controlplane.Credential
 	post := func(path, bearer string, body any) (int, string) {
 		b, _ := json.Marshal(body)
@@ -72,13 +73,13 @@ func TestGatewayStatusCannotInjectWGQuick(t *testing.T) {
 	}
 
 	var u store.User
-	e.mustCall(store.RoleAdmin, "POST", "/api/v1/users", userRequest{Email: "ada@example.com", Role: store.RoleViewer, Password: "correct horse battery"}, 201, &u)
+	e.mustCall(domain.RoleAdmin, "POST", "/api/v1/users", userRequest{Email: "ada@example.com", Role: domain.RoleViewer, Password: "correct horse battery"}, 201, &u)
 	var en Enrolment
 	// A name that would inject a wg-quick key is refused at enrolment
 	// (see fields.go); wgquick.go still strips control characters from
 	// names stored before that check.
-	e.mustCall(store.RoleAdmin, "POST", "/api/v1/devices", enrolRequest{Name: "laptop\nPostUp = id", Owner: u.ID}, 400, nil)
-	e.mustCall(store.RoleAdmin, "POST", "/api/v1/devices", enrolRequest{Name: "laptop", Owner: u.ID}, 201, &en)
+	e.mustCall(domain.RoleAdmin, "POST", "/api/v1/devices", enrolRequest{Name: "laptop\nPostUp = id", Owner: u.ID}, 400, nil)
+	e.mustCall(domain.RoleAdmin, "POST", "/api/v1/devices", enrolRequest{Name: "laptop", Owner: u.ID}, 201, &en)
 	if strings.Contains(en.Config, "PostUp") {
 		t.Fatalf("config carries PostUp:\n%s", en.Config)
 	}

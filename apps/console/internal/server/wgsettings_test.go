@@ -8,7 +8,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/gonaut/gonaut/apps/console/internal/store"
+	"github.com/gonaut/gonaut/apps/console/internal/domain"
 	"github.com/gonaut/gonaut/ztna/controlplane"
 )
 
@@ -21,7 +21,7 @@ func TestWireGuardSettingsOverHTTP(t *testing.T) {
 	hs := httptest.NewServer(e.srv)
 	defer hs.Close()
 	var created gatewayCreated
-	e.mustCall(store.RoleOperator, "POST", "/api/v1/gateways", gatewayRequest{Name: "edge-1"}, 201, &created)
+	e.mustCall(domain.RoleOperator, "POST", "/api/v1/gateways", gatewayRequest{Name: "edge-1"}, 201, &created)
 	cl, err := controlplane.New(hs.URL, nil)
 	if err != nil {
 		t.Fatal(err)
@@ -35,11 +35,11 @@ func TestWireGuardSettingsOverHTTP(t *testing.T) {
 	if err := cl.PushStatus(ctx, controlplane.Status{PublicKey: key, Endpoint: "gw.example.com:51820", DNS: "10.77.0.1", Routes: []string{"10.77.0.0/16"}}); err != nil {
 		t.Fatal(err)
 	}
-	addUser(t, e.st, "ada@example.com", "correct horse battery", store.RoleAdmin)
+	addUser(t, e.st, "ada@example.com", "correct horse battery", domain.RoleAdmin)
 
 	// Nothing stored: the gateway's report is used, and named.
 	var en Enrolment
-	e.mustCall(store.RoleAdmin, "POST", "/api/v1/devices", enrolRequest{Name: "first", Owner: "ada@example.com"}, 201, &en)
+	e.mustCall(domain.RoleAdmin, "POST", "/api/v1/devices", enrolRequest{Name: "first", Owner: "ada@example.com"}, 201, &en)
 	if !strings.Contains(en.Config, "Endpoint = gw.example.com:51820") || !strings.Contains(en.Source, "endpoint from gateway edge-1") {
 		t.Fatalf("gateway values: %q\n%s", en.Source, en.Config)
 	}
@@ -55,24 +55,24 @@ func TestWireGuardSettingsOverHTTP(t *testing.T) {
 		{wgSettings{Endpoint: good.Endpoint, DNS: "dns.example.com"}, "DNS"},
 	} {
 		var apiErr apiError
-		resp := e.call(store.RoleAdmin, "PUT", "/api/v1/settings/wireguard", bad.ws, &apiErr)
+		resp := e.call(domain.RoleAdmin, "PUT", "/api/v1/settings/wireguard", bad.ws, &apiErr)
 		if resp.StatusCode != http.StatusBadRequest || !strings.HasPrefix(apiErr.Message, bad.want) {
 			t.Errorf("PUT %+v: %d %q, want 400 about %s", bad.ws, resp.StatusCode, apiErr.Message, bad.want)
 		}
 	}
 	var stored wgSettings
-	e.mustCall(store.RoleViewer, "GET", "/api/v1/settings/wireguard", nil, http.StatusOK, &stored)
+	e.mustCall(domain.RoleViewer, "GET", "/api/v1/settings/wireguard", nil, http.StatusOK, &stored)
 	if stored != (wgSettings{}) {
 		t.Fatalf("refused values were stored: %+v", stored)
 	}
-	if resp := e.call(store.RoleOperator, "PUT", "/api/v1/settings/wireguard", good, nil); resp.StatusCode != http.StatusForbidden {
+	if resp := e.call(domain.RoleOperator, "PUT", "/api/v1/settings/wireguard", good, nil); resp.StatusCode != http.StatusForbidden {
 		t.Errorf("operator PUT: %d, want 403", resp.StatusCode)
 	}
-	e.mustCall(store.RoleAdmin, "PUT", "/api/v1/settings/wireguard", good, http.StatusOK, &stored)
+	e.mustCall(domain.RoleAdmin, "PUT", "/api/v1/settings/wireguard", good, http.StatusOK, &stored)
 	if stored.Endpoint != "vpn.example.com:443" || stored.AllowedIPs != "10.0.0.0/8, 100.64.0.0/10" {
 		t.Errorf("stored = %+v", stored)
 	}
-	e.mustCall(store.RoleAdmin, "POST", "/api/v1/devices", enrolRequest{Name: "second", Owner: "ada@example.com"}, 201, &en)
+	e.mustCall(domain.RoleAdmin, "POST", "/api/v1/devices", enrolRequest{Name: "second", Owner: "ada@example.com"}, 201, &en)
 	for _, want := range []string{"Endpoint = vpn.example.com:443", "AllowedIPs = 10.0.0.0/8, 100.64.0.0/10", "DNS = 10.0.0.53", "PublicKey = " + key} {
 		if !strings.Contains(en.Config, want) {
 			t.Errorf("config lacks %q:\n%s", want, en.Config)
@@ -91,7 +91,7 @@ func TestWireGuardSettingsOverHTTP(t *testing.T) {
 	if _, page := b.get("/settings/wireguard"); !strings.Contains(page, "not saved: endpoint") {
 		t.Errorf("page bad endpoint: no refusal shown:\n%s", page)
 	}
-	e.mustCall(store.RoleViewer, "GET", "/api/v1/settings/wireguard", nil, http.StatusOK, &stored)
+	e.mustCall(domain.RoleViewer, "GET", "/api/v1/settings/wireguard", nil, http.StatusOK, &stored)
 	if stored.Endpoint != "vpn.example.com:443" {
 		t.Errorf("a refused page post changed the endpoint: %+v", stored)
 	}

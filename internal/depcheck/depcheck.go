@@ -22,3 +22,19 @@ func Deps(t testing.TB, pkg string) []string {
 	}
 	return strings.Fields(string(out))
 }
+
+// Imports returns the packages pkg imports directly in its non-test
+// files, as go list reports them: what a layer may name, whatever its
+// imports depend on in turn.
+func Imports(t testing.TB, pkg string) []string {
+	t.Helper()
+	goBin, err := exec.LookPath("go")
+	if err != nil {
+		t.Skip("go command not in PATH")
+	}
+	out, err := exec.Command(goBin, "list", "-f", "{{join .Imports \"\\n\"}}", pkg).CombinedOutput()
+	if err != nil {
+		t.Fatalf("go list -f {{.Imports}} %s: %v\n%s", pkg, err, out)
+	}
+	return strings.Fields(string(out))
+}

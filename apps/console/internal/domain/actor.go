@@ -34,6 +34,10 @@ type Actor struct {
 	// Source is the client address the request came from, "" when
 	// unknown.
 	Source string
+	// Name is how the actor signs what she writes (a policy version's
+	// author): a user's email, "apikey:<key name>", "gateway:<name>".
+	// (Added for policies.)
+	Name string
 }
 
 // Anonymous is the actor of requests made before signing in.

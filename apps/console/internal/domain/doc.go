@@ -12,4 +12,25 @@
 // Where things go: an operation on one kind of thing lives in the file
 // named after it (users.go, devices.go, policies.go …); its input and
 // output types sit beside it. Nothing here knows about HTTP.
+//
+// # Policies
+//
+// policies.go saves, deletes and rolls back policies and reads their
+// versions and diffs (policydiff.go); policycheck.go validates a draft on
+// its own and the whole enabled set with a change in place, which every
+// save, rollback and delete passes first, one change at a time (a
+// Service holds a lock for it, so two changes in one process cannot
+// each pass against the set the other changes). simulate.go replays
+// recorded decisions against a draft; policystart.go and templates.go
+// are where a new policy starts. A refused change is an
+// *InvalidPolicyError carrying the validation.
+//
+// # Resources and groups
+//
+// resources.go checks that a gateway can serve a resource before it is
+// stored; localresources.go reads what gateways serve from their own
+// configuration. groups.go keeps groups and their members (users whose
+// groups list names them); attachments.go derives who is attached to a
+// USB device or serial port from the audit log, caching what it read.
+// fields.go holds the limits of descriptions and labels.
 package domain

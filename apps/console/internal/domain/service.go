@@ -6,6 +6,7 @@ import (
 	"errors"
 	"io"
 	"log/slog"
+	"sync"
 	"time"
 
 	"github.com/gonaut/gonaut/apps/console/internal/store"
@@ -28,6 +29,12 @@ type Service struct {
 	st   store.Store
 	opts Options
 	log  *slog.Logger
+
+	// policyMu serialises policy changes (save, rollback, delete) with
+	// their check of the whole enabled set (policies).
+	policyMu sync.Mutex
+	// attach keeps what attachments are derived from (attachments).
+	attach attachCache
 }
 
 // New returns the operations over st.

@@ -6,12 +6,10 @@ import (
 	"fmt"
 	"net/http"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/gonaut/gonaut/apps/console/internal/domain"
 	"github.com/gonaut/gonaut/apps/console/internal/store"
-	"github.com/gonaut/gonaut/policy"
 )
 
 func (s *Server) apiRoutes() []route {
@@ -93,15 +91,15 @@ type page[T any] struct {
 	NextCursor string `json:"next_cursor,omitempty"`
 }
 
-func listOpts(r *http.Request) store.ListOptions {
+func listOpts(r *http.Request) domain.ListOptions {
 	q := r.URL.Query()
 	n, _ := strconv.Atoi(q.Get("limit"))
-	return store.ListOptions{After: q.Get("cursor"), Limit: n, Query: q.Get("q")}
+	return domain.ListOptions{After: q.Get("cursor"), Limit: n, Query: q.Get("q")}
 }
 
 // serveList answers a list request with list's page for the request's
 // cursor, limit and search; key names an item as the next cursor.
-func serveList[T any](s *Server, w http.ResponseWriter, r *http.Request, list func(context.Context, store.ListOptions) ([]T, error), key func(T) string) {
+func serveList[T any](s *Server, w http.ResponseWriter, r *http.Request, list func(context.Context, domain.ListOptions) ([]T, error), key func(T) string) {
 	o := listOpts(r)
 	items, err := list(r.Context(), o)
 	if err != nil {
@@ -121,7 +119,7 @@ func serveOne[T any](s *Server, w http.ResponseWriter, r *http.Request, get func
 	writeJSON(w, http.StatusOK, x)
 }
 
-func pageOf[T any](items []T, o store.ListOptions, key func(T) string) page[T] {
+func pageOf[T any](items []T, o domain.ListOptions, key func(T) string) page[T] {
 	p := page[T]{Items: items}
 	if len(items) > 0 && len(items) == clampLimit(o.Limit) {
 		p.NextCursor = key(items[len(items)-1])
@@ -281,122 +279,6 @@ func (s *Server) apiPatchUser(w http.ResponseWriter, r *http.Request, p *princip
 	s.audit(r.Context(), p.actor(), "user.update", u.Email, "", logged)
 	s.changed()
 	writeJSON(w, http.StatusOK, u)
-}
-
-func (s *Server) apiListGroups(w http.ResponseWriter, r *http.Request, _ *principal) {
-	gs, err := s.st.ListGroups(r.Context())
-	if err != nil {
-		s.storeError(w, err)
-		return
-	}
-	writeJSON(w, http.StatusOK, page[store.Group]{Items: gs})
-}
-
-type groupRequest struct {
-	Description string `json:"description"`
-}
-
-func (s *Server) apiPutGroup(w http.ResponseWriter, r *http.Request, p *principal) {
-	var req groupRequest
-	if !decode(w, r, &req) {
-		return
-	}
-	if fe := validDescription("description", req.Description); fe != nil {
-		writeFieldError(w, fe)
-		return
-	}
-	g := store.Group{Name: r.PathValue("name"), Description: req.Description}
-	if err := s.st.PutGroup(r.Context(), g); err != nil {
-		s.storeError(w, err)
-		return
-	}
-	s.audit(r.Context(), p.actor(), "group.put", g.Name, "", nil)
-	s.changed()
-	writeJSON(w, http.StatusOK, g)
-}
-
-func (s *Server) apiDeleteGroup(w http.ResponseWriter, r *http.Request, p *principal) {
-	if err := s.st.DeleteGroup(r.Context(), r.PathValue("name")); err != nil {
-		s.storeError(w, err)
-		return
-	}
-	s.audit(r.Context(), p.actor(), "group.delete", r.PathValue("name"), "", nil)
-	s.changed()
-	w.WriteHeader(http.StatusNoContent)
-}
-
-func (s *Server) apiListResources(w http.ResponseWriter, r *http.Request, _ *principal) {
-	serveList(s, w, r, s.st.ListResources, func(x store.Resource) string { return x.Name })
-}
-
-func (s *Server) apiGetResource(w http.ResponseWriter, r *http.Request, _ *principal) {
-	serveOne(s, w, r, s.st.Resource, "name")
-}
-
-type resourceRequest struct {
-	Kind    string            `json:"kind"`
-	Address string            `json:"address"`
-	Port    int               `json:"port"`
-	Labels  map[string]string `json:"labels"`
-	Gateway string            `json:"gateway"`
-	Note    string            `json:"note"`
-}
-
-var resourceKinds = map[string]bool{"tcp": true, "udp": true, "http": true, "usb": true, "serial": true}
-
-func (s *Server) apiPutResource(w http.ResponseWriter, r *http.Request, p *principal) {
-	var req resourceRequest
-	if !decode(w, r, &req) {
-		return
-	}
-	if !resourceKinds[req.Kind] || req.Port < 0 || req.Port > 65535 {
-		writeError(w, http.StatusBadRequest, "invalid", "kind must be tcp, udp, http, usb or serial and port 0-65535")
-		return
-	}
-	req.Address = strings.TrimSpace(req.Address)
-	if fe := validateResource(r.PathValue("name"), req.Kind, req.Address, req.Port); fe != nil {
-		writeFieldError(w, fe)
-		return
-	}
-	if fe := validLabels("labels", req.Labels); fe != nil {
-		writeFieldError(w, fe)
-		return
-	}
-	if fe := validDescription("note", req.Note); fe != nil {
-		writeFieldError(w, fe)
-		return
-	}
-	x := &store.Resource{Name: r.PathValue("name"), Kind: req.Kind, Address: req.Address, Port: req.Port, Labels: req.Labels, Gateway: req.Gateway, Note: req.Note}
-	if err := s.st.PutResource(r.Context(), x); err != nil {
-		s.storeError(w, err)
-		return
-	}
-	s.audit(r.Context(), p.actor(), "resource.put", x.Name, "", req)
-	s.changed()
-	writeJSON(w, http.StatusOK, x)
-}
-
-func (s *Server) apiDeleteResource(w http.ResponseWriter, r *http.Request, p *principal) {
-	if err := s.st.DeleteResource(r.Context(), r.PathValue("name")); err != nil {
-		s.storeError(w, err)
-		return
-	}
-	s.audit(r.Context(), p.actor(), "resource.delete", r.PathValue("name"), "", nil)
-	s.changed()
-	w.WriteHeader(http.StatusNoContent)
-}
-
-func (s *Server) apiTemplates(w http.ResponseWriter, r *http.Request, _ *principal) {
-	type tmpl struct {
-		Name        string `json:"name"`
-		Description string `json:"description"`
-		Source      string `json:"source"`
-	}
-	out := []tmpl{}
-	for _, t := range policy.Templates() {
-		out = append(out, tmpl{t.Name, t.Description, string(t.Source)})
-	}
-	writeJSON(w, http.StatusOK, page[tmpl]{Items: out})
 }
 
 func (s *Server) apiListGateways(w http.ResponseWriter, r *http.Request, _ *principal) {

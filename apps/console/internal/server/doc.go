@@ -68,8 +68,9 @@
 // Some pages show what gateways do not report directly. A user's risk
 // (analytics.go) is computed from the stored alerts with the scoring of
 // package analytics; who is attached to a USB device or serial port
-// (attachments.go) is replayed from the decisions and flow events in the
-// audit log; a group's members (groups.go) are the users whose groups
+// (package domain, attachments.go) is replayed from the decisions and
+// flow events in the audit log; a group's members (domain's groups.go)
+// are the users whose groups
 // name it. Each bounds how much of the audit log it reads.
 //
 // # Control plane

@@ -72,7 +72,7 @@ func TestFieldLimitsOverHTTP(t *testing.T) {
 	// The policy editor's API refuses a long description with a
 	// diagnostic and stores nothing.
 	var v Validation
-	e.mustCall(domain.RoleAdmin, "POST", "/api/v1/policies/validate", policyWith(strings.Repeat("d", MaxDescriptionLen+1)), 200, &v)
+	e.mustCall(domain.RoleAdmin, "POST", "/api/v1/policies/validate", policyWith(strings.Repeat("d", domain.MaxDescriptionLen+1)), 200, &v)
 	if v.OK || len(v.Diagnostics) == 0 || !strings.Contains(v.Diagnostics[0].Message, "description: has 1001 characters") {
 		t.Errorf("long policy description: %+v", v)
 	}
@@ -117,41 +117,7 @@ func TestFieldLimitsOverHTTP(t *testing.T) {
 	}
 }
 
-// FuzzParseLabels: whatever the form sends, parseLabels never panics, and
-// what it accepts passes validLabels and reads back the same through the
-// page's own "k=v, k=v" rendering.
-func FuzzParseLabels(f *testing.F) {
-	for _, s := range []string{"", "team=eng", "team=eng, env=prod", "=x,a=b=c", "a", "a=1,,b=2", "a=1,a=2", " k = v ", "k=\x00", "ключ=v", "a/b.c_d-e=ok"} {
-		f.Add(s)
-	}
-	f.Fuzz(func(t *testing.T, s string) {
-		labels, fe := parseLabels("labels", s)
-		if fe != nil {
-			if fe.Field != "labels" || fe.Message == "" {
-				t.Fatalf("%q: error without field or message: %+v", s, fe)
-			}
-			return
-		}
-		if fe := validLabels("labels", labels); fe != nil {
-			t.Fatalf("%q: parsed to %v, which validLabels refuses: %v", s, labels, fe)
-		}
-		var parts []string
-		for k, v := range labels {
-			parts = append(parts, k+"="+v)
-		}
-		again, fe := parseLabels("labels", strings.Join(parts, ", "))
-		if fe != nil || len(again) != len(labels) {
-			t.Fatalf("%q: %v does not read back: %v %v", s, labels, again, fe)
-		}
-		for k, v := range labels {
-			if again[k] != v {
-				t.Fatalf("%q: label %q = %q reads back as %q", s, k, v, again[k])
-			}
-		}
-	})
-}
-
-// FuzzFieldValidators: names, descriptions and postures the validators
+// FuzzFieldValidators: names, emails and postures the validators
 // accept are within their documented limits.
 func FuzzFieldValidators(f *testing.F) {
 	for _, s := range []string{"laptop", "", " x", "a\nb", "a\x00b", "\xff", strings.Repeat("é", 101), `{"os":"linux"}`, `"not an object"`, `[1]`, `{} {}`, `null`, "ann@example.com", "a@b@c", "@x", "a b@c"} {
@@ -161,11 +127,6 @@ func FuzzFieldValidators(f *testing.F) {
 		if validName("name", s) == nil {
 			if s == "" || strings.TrimSpace(s) != s || !utf8.ValidString(s) || utf8.RuneCountInString(s) > MaxNameLen || strings.ContainsAny(s, "\n\r\t\x00") {
 				t.Fatalf("validName accepted %q", s)
-			}
-		}
-		if validDescription("description", s) == nil {
-			if !utf8.ValidString(s) || utf8.RuneCountInString(s) > MaxDescriptionLen || strings.ContainsRune(s, 0) {
-				t.Fatalf("validDescription accepted %q", s)
 			}
 		}
 		if validEmail(s) == nil {

@@ -284,7 +284,7 @@ func TestAttachmentsFromEvents(t *testing.T) {
 	}
 	// A burst longer than the scan: ada's attachment falls out of it.
 	var burst []store.AuditEvent
-	for i := range attachmentScan {
+	for i := range domain.AttachmentScan {
 		burst = append(burst, decision(now.Add(-10*time.Second), "eve@example.com", "console-port", "deny", "g1", fmt.Sprint("d", i)))
 	}
 	if _, _, err := e.st.AppendAudit(bg, burst); err != nil {

@@ -121,7 +121,10 @@ func FuzzValidateStatus(f *testing.F) {
 			t.Fatalf("accepted %d local resources", len(st.Resources))
 		}
 		for _, r := range st.Resources {
-			if dnsNameProblem(r.Name) != "" || !resourceKinds[r.Kind] || r.Port < 0 || r.Port > 65535 {
+			// What the local resource check refuses (a name that is not a
+			// DNS name, an unknown kind, a port out of range: see the
+			// domain's FuzzValidateLocalResources) never gets through.
+			if domain.ValidateLocalResources([]controlplane.LocalResource{r}) != nil || r.Port < 0 || r.Port > 65535 {
 				t.Fatalf("accepted local resource %+v", r)
 			}
 			if strings.ContainsAny(r.Name, "<>\"' \n") {

@@ -15,6 +15,7 @@ import (
 	"unicode"
 
 	"github.com/a-h/templ"
+	"github.com/gonaut/gonaut/apps/console/internal/domain"
 	"github.com/gonaut/gonaut/apps/console/internal/store"
 	"github.com/gonaut/gonaut/apps/console/internal/ui"
 	"github.com/gonaut/gonaut/policy"
@@ -345,7 +346,7 @@ func (c *captureWriter) Write(b []byte) (int, error) {
 
 func (s *Server) pagePolicies(w http.ResponseWriter, r *http.Request, p *principal) {
 	o := listOpts(r)
-	ps, err := s.st.ListPolicies(r.Context(), o)
+	ps, err := s.dom.ListPolicies(r.Context(), s.domainActor(r, p), o)
 	if err != nil {
 		s.pageError(w, r, err)
 		return
@@ -366,16 +367,16 @@ func policyList(l ui.List) templ.Component { return ui.ListPage(l) }
 
 func (s *Server) pagePolicyNew(w http.ResponseWriter, r *http.Request, p *principal) {
 	e := ui.Editor{Page: s.pageOf(r, p, "New policy", "policies"), IsNew: true}
-	if t, ok := policy.TemplateByName(r.URL.Query().Get("template")); ok {
-		e.Source, e.Name = string(t.Source), t.Name
+	if t, ok := domain.TemplateByName(r.URL.Query().Get("template")); ok {
+		e.Source, e.Name = t.Source, t.Name
 	} else {
-		e.Name, e.Source = s.policyStart(r.Context())
+		e.Name, e.Source = s.dom.PolicyStart(r.Context(), s.domainActor(r, p))
 	}
 	s.render(w, r, http.StatusOK, ui.EditorPage(e))
 }
 
 func (s *Server) pagePolicyEdit(w http.ResponseWriter, r *http.Request, p *principal) {
-	pol, err := s.st.Policy(r.Context(), r.PathValue("name"))
+	pol, err := s.dom.Policy(r.Context(), s.domainActor(r, p), r.PathValue("name"))
 	if err != nil {
 		s.pageError(w, r, err)
 		return
@@ -384,7 +385,7 @@ func (s *Server) pagePolicyEdit(w http.ResponseWriter, r *http.Request, p *princ
 	s.render(w, r, http.StatusOK, ui.EditorPage(e))
 }
 
-func toUIValidation(v *Validation) ui.Validation {
+func toUIValidation(v *domain.Validation) ui.Validation {
 	out := ui.Validation{OK: v.OK, Rules: v.Rules}
 	for _, d := range v.Diagnostics {
 		msg := d.Message
@@ -409,19 +410,15 @@ func toUIValidation(v *Validation) ui.Validation {
 	return out
 }
 
-func (s *Server) fragValidate(w http.ResponseWriter, r *http.Request, _ *principal) {
-	r.Body = http.MaxBytesReader(w, r.Body, policy.MaxDocumentBytes+64<<10)
-	name := r.PostFormValue("name")
-	if name == "" {
-		name = "draft"
-	}
-	v := s.validateDraft(r.Context(), name, r.PostFormValue("source"))
+func (s *Server) fragValidate(w http.ResponseWriter, r *http.Request, p *principal) {
+	r.Body = http.MaxBytesReader(w, r.Body, maxDraftLimit)
+	v := s.dom.ValidatePolicy(r.Context(), s.domainActor(r, p), r.PostFormValue("name"), r.PostFormValue("source"))
 	s.render(w, r, http.StatusOK, ui.ValidationPanel(toUIValidation(v)))
 }
 
-func (s *Server) fragSimulate(w http.ResponseWriter, r *http.Request, _ *principal) {
-	r.Body = http.MaxBytesReader(w, r.Body, policy.MaxDocumentBytes+64<<10)
-	sim, err := s.Simulate(r.Context(), draft{Name: r.PostFormValue("name"), Source: r.PostFormValue("source")})
+func (s *Server) fragSimulate(w http.ResponseWriter, r *http.Request, p *principal) {
+	r.Body = http.MaxBytesReader(w, r.Body, maxDraftLimit)
+	sim, err := s.dom.SimulatePolicy(r.Context(), s.domainActor(r, p), domain.SimulateDraft{Name: r.PostFormValue("name"), Source: r.PostFormValue("source")})
 	if err != nil {
 		s.render(w, r, http.StatusOK, ui.SimulationPanel(ui.Simulation{Invalid: true}))
 		return
@@ -448,16 +445,16 @@ func (s *Server) fragSimulate(w http.ResponseWriter, r *http.Request, _ *princip
 
 func (s *Server) pagePolicySave(w http.ResponseWriter, r *http.Request, p *principal) {
 	name, source := r.PostFormValue("name"), r.PostFormValue("source")
-	pv, err := s.SavePolicy(r, name, source, r.PostFormValue("message"), p)
+	a := s.domainActor(r, p)
+	pv, err := s.dom.SavePolicy(r.Context(), a, domain.PolicyChange{Name: name, Source: source, Message: r.PostFormValue("message")})
 	if err != nil {
-		var ve *validationError
 		e := ui.Editor{Page: s.pageOf(r, p, "Policy "+name, "policies"), Name: name, Source: source, IsNew: true}
-		if old, err := s.st.Policy(r.Context(), name); err == nil {
+		if old, err := s.dom.Policy(r.Context(), a, name); err == nil {
 			e.IsNew, e.Version = false, old.Version
 		}
-		if errors.As(err, &ve) {
+		if ve, ok := errors.AsType[*domain.InvalidPolicyError](err); ok {
 			e.Error = "Not saved: " + ve.Error() + "."
-		} else if errors.Is(err, store.ErrInvalid) {
+		} else if _, ok := errors.AsType[*domain.InvalidError](err); ok {
 			e.Error = "Not saved: the name may use letters, digits and _ . : -"
 		} else {
 			e.Error = "Not saved: " + s.storeMessage(err)
@@ -465,16 +462,18 @@ func (s *Server) pagePolicySave(w http.ResponseWriter, r *http.Request, p *princ
 		s.render(w, r, http.StatusUnprocessableEntity, ui.EditorPage(e))
 		return
 	}
+	s.changed()
 	s.redirect(w, r, "/policies/"+url.PathEscape(pv.Name), flashInfo, fmt.Sprintf("Saved version %d of %s.", pv.Version, pv.Name))
 }
 
 func (s *Server) pagePolicyHistory(w http.ResponseWriter, r *http.Request, p *principal) {
 	name := r.PathValue("name")
-	vs, err := s.st.PolicyVersions(r.Context(), name)
+	a := s.domainActor(r, p)
+	vs, err := s.dom.PolicyVersions(r.Context(), a, name)
 	if err == nil && len(vs) == 0 {
-		// The Store interface does not promise a non-empty list, and
-		// there is nothing to show or diff without a version.
-		err = store.ErrNotFound
+		// The store does not promise a non-empty list, and there is
+		// nothing to show or diff without a version.
+		err = domain.ErrNotFound
 	}
 	if err != nil {
 		s.pageError(w, r, err)
@@ -495,7 +494,7 @@ func (s *Server) pagePolicyHistory(w http.ResponseWriter, r *http.Request, p *pr
 		h.Confirm, from, to = c, h.Current, c
 	}
 	if from >= 1 {
-		if d, err := s.policyDiff(r, name, from, to); err == nil {
+		if d, err := s.dom.PolicyDiff(r.Context(), a, name, from, to); err == nil {
 			h.From, h.To = d.From, d.To
 			for _, l := range d.Lines {
 				h.Diff = append(h.Diff, ui.DiffLine{Op: l.Op, Text: l.Text})
@@ -513,28 +512,27 @@ func (s *Server) pagePolicyRollback(w http.ResponseWriter, r *http.Request, p *p
 		http.Redirect(w, r, history+"?rollback="+strconv.Itoa(v), http.StatusSeeOther)
 		return
 	}
-	pv, err := s.Rollback(r, r.PathValue("name"), v, p)
-	var current errString
-	if errors.As(err, &current) {
-		s.redirect(w, r, history, flashError, "Not rolled back: "+string(current)+".")
+	pv, err := s.dom.RollbackPolicy(r.Context(), s.domainActor(r, p), r.PathValue("name"), v)
+	if ve, ok := errors.AsType[*domain.InvalidPolicyError](err); ok {
+		s.redirect(w, r, history, flashError, fmt.Sprintf("Not rolled back to version %d: %s.", v, ve.Error()))
 		return
 	}
-	var ve *validationError
-	if errors.As(err, &ve) {
-		s.redirect(w, r, "/policies/"+url.PathEscape(r.PathValue("name"))+"/history", flashError, fmt.Sprintf("Not rolled back to version %d: %s.", v, ve.Error()))
+	if inv, ok := errors.AsType[*domain.InvalidError](err); ok {
+		s.redirect(w, r, history, flashError, "Not rolled back: "+inv.Error()+".")
 		return
 	}
 	if err != nil {
 		s.pageError(w, r, err)
 		return
 	}
+	s.changed()
 	s.redirect(w, r, "/policies/"+url.PathEscape(pv.Name)+"/history", flashInfo, fmt.Sprintf("Rolled back: version %d is version %d again.", pv.Version, v))
 }
 
 func (s *Server) pageTemplates(w http.ResponseWriter, r *http.Request, p *principal) {
 	var ts []ui.Template
-	for _, t := range policy.Templates() {
-		ts = append(ts, ui.Template{Name: t.Name, Description: t.Description, Source: string(t.Source)})
+	for _, t := range domain.Templates() {
+		ts = append(ts, ui.Template{Name: t.Name, Description: t.Description, Source: t.Source})
 	}
 	s.render(w, r, http.StatusOK, ui.TemplatesPage(s.pageOf(r, p, "Templates", "policies"), ts))
 }
@@ -544,9 +542,9 @@ func (s *Server) pageTemplates(w http.ResponseWriter, r *http.Request, p *princi
 func (s *Server) pageError(w http.ResponseWriter, r *http.Request, err error) {
 	status, title, msg := http.StatusInternalServerError, "Something went wrong", "The console could not show this page. Try again; if it persists, the server log has the cause."
 	switch {
-	case errors.Is(err, store.ErrNotFound):
+	case errors.Is(err, store.ErrNotFound), errors.Is(err, domain.ErrNotFound):
 		status, title, msg = http.StatusNotFound, "Not found", "There is nothing at "+r.URL.Path+"."
-	case errors.Is(err, store.ErrInvalid), errors.Is(err, store.ErrConflict):
+	case errors.Is(err, store.ErrInvalid), errors.Is(err, store.ErrConflict), errors.As(err, new(*domain.InvalidError)), errors.As(err, new(*domain.ConflictError)):
 		status, title, msg = http.StatusBadRequest, "Not accepted", s.storeMessage(err)
 	default:
 		s.log.Error("console: page", "path", r.URL.Path, "err", err)

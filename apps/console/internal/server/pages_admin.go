@@ -22,7 +22,7 @@ func when(t time.Time) string {
 	return t.Format("2006-01-02 15:04:05")
 }
 
-func nextURL(path, cursor string, o store.ListOptions) string {
+func nextURL(path, cursor string, o domain.ListOptions) string {
 	return path + "?cursor=" + url.QueryEscape(cursor) + "&q=" + url.QueryEscape(o.Query)
 }
 
@@ -32,7 +32,7 @@ func (s *Server) pageResources(w http.ResponseWriter, r *http.Request, p *princi
 
 func (s *Server) renderResources(w http.ResponseWriter, r *http.Request, p *principal, res *ui.Result) {
 	o := listOpts(r)
-	rs, err := s.st.ListResources(r.Context(), o)
+	rs, err := s.dom.ListResources(r.Context(), s.domainActor(r, p), o)
 	if err != nil {
 		s.pageError(w, r, err)
 		return
@@ -40,7 +40,7 @@ func (s *Server) renderResources(w http.ResponseWriter, r *http.Request, p *prin
 	l := ui.List{Page: s.pageOf(r, p, "Resources", "resources"), Heading: "Resources", Query: o.Query, Result: res,
 		Table: ui.Table{Head: []string{"Name", "Kind", "Address", "Port", "Labels", "Source"}}}
 	if allowed(permOps, p.role) {
-		l.Form = []ui.Field{{Name: "name", Label: "Name", Required: true}, {Name: "kind", Label: "Kind", Options: []string{"tcp", "udp", "http", "usb", "serial"}},
+		l.Form = []ui.Field{{Name: "name", Label: "Name", Required: true}, {Name: "kind", Label: "Kind", Options: domain.ResourceKinds},
 			{Name: "address", Label: "Address"}, {Name: "port", Label: "Port", Type: "number"}, {Name: "labels", Label: "Labels (key=value, comma separated)"}}
 		l.Action, l.Submit, l.RowActions = "/resources", "Add resource", []string{"delete"}
 	}
@@ -54,7 +54,7 @@ func (s *Server) renderResources(w http.ResponseWriter, r *http.Request, p *prin
 	// The gateways' own resources follow the console's on the first page:
 	// they are read-only here, edited in each gateway's configuration.
 	if o.After == "" {
-		local, err := s.localResourceRows(r.Context(), o.Query)
+		local, err := s.localResourceRows(r, p, o.Query)
 		if err != nil {
 			s.pageError(w, r, err)
 			return
@@ -69,40 +69,29 @@ func (s *Server) renderResources(w http.ResponseWriter, r *http.Request, p *prin
 
 func (s *Server) pageResourcePost(w http.ResponseWriter, r *http.Request, p *principal) {
 	port, _ := strconv.Atoi(r.PostFormValue("port"))
-	labels, fe := parseLabels("labels", r.PostFormValue("labels"))
-	if fe != nil {
-		s.redirect(w, r, "/resources", flashError, "not saved: "+fe.Error())
-		return
-	}
-	kind := r.PostFormValue("kind")
-	if !resourceKinds[kind] {
-		s.redirect(w, r, "/resources", flashError, "unknown kind")
+	labels, err := domain.ParseLabels("labels", r.PostFormValue("labels"))
+	if err != nil {
+		s.redirect(w, r, "/resources", flashError, "not saved: "+err.Error())
 		return
 	}
 	if p := strings.TrimSpace(r.PostFormValue("port")); p != "" && strconv.Itoa(port) != p {
 		s.redirect(w, r, "/resources", flashError, fmt.Sprintf("not saved: port: %q is not a number", p))
 		return
 	}
-	x := &store.Resource{Name: r.PostFormValue("name"), Kind: kind, Address: strings.TrimSpace(r.PostFormValue("address")), Port: port, Labels: labels}
-	if fe := validateResource(x.Name, x.Kind, x.Address, x.Port); fe != nil {
-		s.redirect(w, r, "/resources", flashError, "not saved: "+fe.Error())
-		return
-	}
-	if err := s.st.PutResource(r.Context(), x); err != nil {
+	x, err := s.dom.PutResource(r.Context(), s.domainActor(r, p), domain.Resource{Name: r.PostFormValue("name"), Kind: r.PostFormValue("kind"), Address: r.PostFormValue("address"), Port: port, Labels: labels})
+	if err != nil {
 		s.redirect(w, r, "/resources", flashError, "not saved: "+s.storeMessage(err))
 		return
 	}
-	s.audit(r.Context(), p.actor(), "resource.put", x.Name, "", x)
 	s.changed()
 	s.redirect(w, r, "/resources", flashInfo, "Saved resource "+x.Name+".")
 }
 
 func (s *Server) pageResourceDelete(w http.ResponseWriter, r *http.Request, p *principal) {
-	if err := s.st.DeleteResource(r.Context(), r.PathValue("id")); err != nil {
+	if err := s.dom.DeleteResource(r.Context(), s.domainActor(r, p), r.PathValue("id")); err != nil {
 		s.pageError(w, r, err)
 		return
 	}
-	s.audit(r.Context(), p.actor(), "resource.delete", r.PathValue("id"), "", nil)
 	s.changed()
 	s.redirect(w, r, "/resources", flashInfo, "Deleted "+r.PathValue("id")+".")
 }

@@ -1,12 +1,12 @@
 package server
 
 import (
+	"errors"
 	"net/http"
 	"net/url"
 	"slices"
 	"strconv"
 	"strings"
-	"time"
 
 	"github.com/gonaut/gonaut/apps/console/internal/domain"
 	"github.com/gonaut/gonaut/apps/console/internal/store"
@@ -113,7 +113,7 @@ var roleCan = map[domain.Role]string{
 }
 
 func (s *Server) pageGroups(w http.ResponseWriter, r *http.Request, p *principal) {
-	ds, err := s.groupDetails(r.Context())
+	ds, err := s.dom.GroupDetails(r.Context(), s.domainActor(r, p))
 	if err != nil {
 		s.pageError(w, r, err)
 		return
@@ -126,77 +126,59 @@ func (s *Server) pageGroups(w http.ResponseWriter, r *http.Request, p *principal
 		}
 		g.Groups = append(g.Groups, v)
 	}
-	holders := map[domain.Role][]string{}
-	if err := eachPage(func(after string) (string, int, error) {
-		us, err := s.st.ListUsers(r.Context(), store.ListOptions{After: after, Limit: 1000})
-		for _, u := range us {
-			name := u.Email
-			if u.Disabled {
-				name += " (disabled)"
-			}
-			holders[u.Role] = append(holders[u.Role], name)
-		}
-		return lastKey(len(us), func() string { return us[len(us)-1].ID }), len(us), err
-	}); err != nil {
+	holders, err := s.dom.RoleHolders(r.Context(), s.domainActor(r, p))
+	if err != nil {
 		s.pageError(w, r, err)
 		return
 	}
 	for _, role := range domain.Roles {
-		g.Roles = append(g.Roles, ui.RoleView{Name: string(role), Can: roleCan[role], Users: holders[role]})
+		var names []string
+		for _, u := range holders[role] {
+			name := u.Email
+			if u.Disabled {
+				name += " (disabled)"
+			}
+			names = append(names, name)
+		}
+		g.Roles = append(g.Roles, ui.RoleView{Name: string(role), Can: roleCan[role], Users: names})
 		g.RoleNames = append(g.RoleNames, string(role))
 	}
 	s.render(w, r, http.StatusOK, ui.GroupsPage(g))
 }
 
 func (s *Server) pageGroupPost(w http.ResponseWriter, r *http.Request, p *principal) {
-	name := strings.TrimSpace(r.PostFormValue("name"))
-	if !validGroupName(name) {
-		s.redirect(w, r, "/groups", flashError, "a group name is letters, digits, dot, dash and underscore")
+	g, err := s.dom.PutGroup(r.Context(), s.domainActor(r, p), domain.Group{Name: strings.TrimSpace(r.PostFormValue("name")), Description: strings.TrimSpace(r.PostFormValue("description"))})
+	if inv, ok := errors.AsType[*domain.InvalidError](err); ok && inv.Field == "name" {
+		s.redirect(w, r, "/groups", flashError, inv.Message)
 		return
 	}
-	g := store.Group{Name: name, Description: strings.TrimSpace(r.PostFormValue("description"))}
-	if fe := validDescription("description", g.Description); fe != nil {
-		s.redirect(w, r, "/groups", flashError, "not saved: "+fe.Error())
-		return
-	}
-	if err := s.st.PutGroup(r.Context(), g); err != nil {
+	if err != nil {
 		s.redirect(w, r, "/groups", flashError, "not saved: "+s.storeMessage(err))
 		return
 	}
-	s.audit(r.Context(), p.actor(), "group.put", g.Name, "", nil)
 	s.changed()
 	s.redirect(w, r, "/groups", flashInfo, "Created group "+g.Name+".")
 }
 
-func validGroupName(s string) bool {
-	if s == "" || len(s) > 64 {
-		return false
-	}
-	for _, c := range s {
-		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || c == '_' || c == '.') {
-			return false
-		}
-	}
-	return true
-}
-
 func (s *Server) pageMemberAdd(w http.ResponseWriter, r *http.Request, p *principal) {
 	group := r.PathValue("name")
-	u, err := s.setMember(r.Context(), group, strings.TrimSpace(r.PostFormValue("user")), true, p)
+	u, err := s.dom.SetMember(r.Context(), s.domainActor(r, p), group, strings.TrimSpace(r.PostFormValue("user")), true)
 	if err != nil {
 		s.redirect(w, r, "/groups", flashError, "not added: "+s.storeMessage(err))
 		return
 	}
+	s.changed()
 	s.redirect(w, r, "/groups", flashInfo, "Added "+u.Email+" to "+group+".")
 }
 
 func (s *Server) pageMemberRemove(w http.ResponseWriter, r *http.Request, p *principal) {
 	group := r.PathValue("name")
-	u, err := s.setMember(r.Context(), group, r.PathValue("id"), false, p)
+	u, err := s.dom.SetMember(r.Context(), s.domainActor(r, p), group, r.PathValue("id"), false)
 	if err != nil {
 		s.redirect(w, r, "/groups", flashError, "not removed: "+s.storeMessage(err))
 		return
 	}
+	s.changed()
 	s.redirect(w, r, "/groups", flashInfo, "Removed "+u.Email+" from "+group+".")
 }
 
@@ -252,24 +234,10 @@ func (s *Server) pageUserRole(w http.ResponseWriter, r *http.Request, p *princip
 }
 
 func (s *Server) pageAttachments(w http.ResponseWriter, r *http.Request, p *principal) {
-	ds, err := s.deviceResources(r.Context())
+	ds, err := s.dom.DeviceResources(r.Context(), s.domainActor(r, p))
 	if err != nil {
 		s.pageError(w, r, err)
 		return
-	}
-	gs, err := s.st.ListGateways(r.Context())
-	if err != nil {
-		s.pageError(w, r, err)
-		return
-	}
-	now := s.now()
-	type gwInfo struct {
-		name  string
-		alive bool
-	}
-	gws := map[string]gwInfo{}
-	for _, g := range gs {
-		gws[g.ID] = gwInfo{g.Name, !g.Revoked && now.Sub(g.LastSeen) < 2*time.Minute}
 	}
 	a := ui.Attachments{Page: s.pageOf(r, p, "USB and serial devices", "attachments")}
 	var ids []string
@@ -285,12 +253,11 @@ func (s *Server) pageAttachments(w http.ResponseWriter, r *http.Request, p *prin
 			v.Address = "—"
 		}
 		for _, x := range d.Attachments {
-			g, known := gws[x.Gateway]
-			name := g.name
-			if !known {
+			name := x.GatewayName
+			if name == "" {
 				name = x.Gateway
 			}
-			v.Attached = append(v.Attached, ui.AttachView{Subject: n.of(x.Subject), SubjectID: n.title(x.Subject), Device: n.of(x.Device), DeviceID: n.title(x.Device), Gateway: name, Since: when(x.Since), Detail: x.Detail, Stale: !g.alive})
+			v.Attached = append(v.Attached, ui.AttachView{Subject: n.of(x.Subject), SubjectID: n.title(x.Subject), Device: n.of(x.Device), DeviceID: n.title(x.Device), Gateway: name, Since: when(x.Since), Detail: x.Detail, Stale: x.Stale})
 		}
 		a.Devices = append(a.Devices, v)
 	}

@@ -1,12 +1,10 @@
 package server
 
 import (
-	"fmt"
-	"net"
+	"context"
 	"net/http"
-	"net/netip"
-	"strconv"
-	"strings"
+
+	"github.com/gonaut/gonaut/apps/console/internal/domain"
 )
 
 // fieldError is a refused input with the field it is about.
@@ -30,80 +28,69 @@ func writeFieldError(w http.ResponseWriter, fe *fieldError) {
 	writeJSON(w, http.StatusBadRequest, invalidField{Status: http.StatusBadRequest, Code: "invalid", Message: fe.Error(), Field: fe.Field})
 }
 
-// validateResource checks what a gateway needs to serve a network
-// resource (tcp, udp, http): its name is the DNS name peers resolve
-// through the gateway, so it must be a valid DNS name; its upstream is
-// address "host:port", or address "host" with port (http defaults to 80),
-// never both, with host an IP address or a DNS name. usb and serial
-// resources are served from a gateway's or connector's own configuration
-// and are not checked here beyond their kind.
-func validateResource(name, kind, address string, port int) *fieldError {
-	switch kind {
-	case "tcp", "udp", "http":
-	case "usb", "serial":
-		return nil
-	default:
-		return &fieldError{"kind", "must be tcp, udp, http, usb or serial"}
-	}
-	if msg := dnsNameProblem(name); msg != "" {
-		return &fieldError{"name", fmt.Sprintf("%q is not a valid DNS name: %s", name, msg)}
-	}
-	if port < 0 || port > 65535 {
-		return &fieldError{"port", fmt.Sprintf("%d is not a port (1-65535)", port)}
-	}
-	address = strings.TrimSpace(address)
-	if address == "" {
-		return &fieldError{"address", "required: the upstream as host:port, or a host with port"}
-	}
-	host := address
-	if h, p, err := net.SplitHostPort(address); err == nil {
-		if port != 0 {
-			return &fieldError{"port", fmt.Sprintf("the address %q has a port already; give it in one place", address)}
-		}
-		n, err := strconv.Atoi(p)
-		if err != nil || n < 1 || n > 65535 {
-			return &fieldError{"address", fmt.Sprintf("%q: port %q is not 1-65535", address, p)}
-		}
-		host = h
-	} else if strings.Count(address, ":") == 1 || strings.HasPrefix(address, "[") {
-		return &fieldError{"address", fmt.Sprintf("%q is not host:port: %v", address, err)}
-	} else if port == 0 && kind != "http" {
-		return &fieldError{"port", fmt.Sprintf("required: the address %q has no port", address)}
-	}
-	if _, err := netip.ParseAddr(host); err == nil {
-		return nil
-	}
-	if msg := dnsNameProblem(host); msg != "" {
-		return &fieldError{"address", fmt.Sprintf("host %q is neither an IP address nor a DNS name: %s", host, msg)}
-	}
-	return nil
+// Resource is a resource as the REST API shows it.
+type Resource struct {
+	Name    string            `json:"name"`
+	Kind    string            `json:"kind"`
+	Address string            `json:"address"`
+	Port    int               `json:"port"`
+	Labels  map[string]string `json:"labels"`
+	Gateway string            `json:"gateway,omitempty"`
+	Note    string            `json:"note,omitempty"`
 }
 
-// dnsNameProblem says why s is not a DNS host name (letters, digits and
-// hyphens in labels of 1 to 63 characters that neither start nor end with
-// a hyphen, 253 characters at most, an optional final dot), or "".
-func dnsNameProblem(s string) string {
-	s = strings.TrimSuffix(s, ".")
-	if s == "" {
-		return "empty"
-	}
-	if len(s) > 253 {
-		return "longer than 253 characters"
-	}
-	for _, l := range strings.Split(s, ".") {
-		switch {
-		case l == "":
-			return "empty label"
-		case len(l) > 63:
-			return fmt.Sprintf("label %q is longer than 63 characters", l)
-		case l[0] == '-' || l[len(l)-1] == '-':
-			return fmt.Sprintf("label %q starts or ends with a hyphen", l)
+func resourceJSON(x *domain.Resource) Resource {
+	return Resource{Name: x.Name, Kind: x.Kind, Address: x.Address, Port: x.Port, Labels: x.Labels, Gateway: x.Gateway, Note: x.Note}
+}
+
+type resourceRequest struct {
+	Kind    string            `json:"kind"`
+	Address string            `json:"address"`
+	Port    int               `json:"port"`
+	Labels  map[string]string `json:"labels"`
+	Gateway string            `json:"gateway"`
+	Note    string            `json:"note"`
+}
+
+func (s *Server) apiListResources(w http.ResponseWriter, r *http.Request, p *principal) {
+	serveList(s, w, r, func(ctx context.Context, o domain.ListOptions) ([]Resource, error) {
+		rs, err := s.dom.ListResources(ctx, s.domainActor(r, p), o)
+		out := make([]Resource, len(rs))
+		for i := range rs {
+			out[i] = resourceJSON(&rs[i])
 		}
-		for _, c := range []byte(l) {
-			if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '-') {
-				return fmt.Sprintf("label %q has %q (letters, digits and hyphens only)", l, c)
-			}
-		}
+		return out, err
+	}, func(x Resource) string { return x.Name })
+}
+
+func (s *Server) apiGetResource(w http.ResponseWriter, r *http.Request, p *principal) {
+	x, err := s.dom.Resource(r.Context(), s.domainActor(r, p), r.PathValue("name"))
+	if err != nil {
+		s.storeError(w, err)
+		return
 	}
-	return ""
+	writeJSON(w, http.StatusOK, resourceJSON(x))
+}
+
+func (s *Server) apiPutResource(w http.ResponseWriter, r *http.Request, p *principal) {
+	var req resourceRequest
+	if !decode(w, r, &req) {
+		return
+	}
+	x, err := s.dom.PutResource(r.Context(), s.domainActor(r, p), domain.Resource{Name: r.PathValue("name"), Kind: req.Kind, Address: req.Address, Port: req.Port, Labels: req.Labels, Gateway: req.Gateway, Note: req.Note})
+	if err != nil {
+		s.storeError(w, err)
+		return
+	}
+	s.changed()
+	writeJSON(w, http.StatusOK, resourceJSON(x))
+}
+
+func (s *Server) apiDeleteResource(w http.ResponseWriter, r *http.Request, p *principal) {
+	if err := s.dom.DeleteResource(r.Context(), s.domainActor(r, p), r.PathValue("name")); err != nil {
+		s.storeError(w, err)
+		return
+	}
+	s.changed()
+	w.WriteHeader(http.StatusNoContent)
 }

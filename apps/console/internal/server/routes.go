@@ -104,7 +104,7 @@ func (p *principal) actor() string {
 // domainActor is the principal as the domain's operations see her,
 // with the client address she came from.
 func (s *Server) domainActor(r *http.Request, p *principal) domain.Actor {
-	a := domain.Actor{ID: p.actor(), Source: clientAddr(r, s.trustedProxies(r)).String()}
+	a := domain.Actor{ID: p.actor(), Name: p.name(), Source: clientAddr(r, s.trustedProxies(r)).String()}
 	if p == nil {
 		return a
 	}

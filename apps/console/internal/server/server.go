@@ -123,10 +123,6 @@ type Server struct {
 	listening     chan struct{}
 	listeningOnce sync.Once
 
-	// policyMu serialises policy changes (save, rollback, delete) with
-	// their check of the whole enabled set.
-	policyMu sync.Mutex
-
 	stop     chan struct{}
 	bg       context.Context // ends when stop closes
 	bgCancel context.CancelFunc
@@ -137,9 +133,8 @@ type Server struct {
 
 	names nameCache // id → name for pages, see names.go
 
-	attach attachCache  // see attachments.go
-	sum    summaryCache // see auditapi.go
-	known  knownMembers // see cpevents.go
+	sum   summaryCache // see auditapi.go
+	known knownMembers // see cpevents.go
 }
 
 var _ http.Handler = (*Server)(nil)

@@ -85,7 +85,7 @@ func TestSimulationReplaysGatewayTraffic(t *testing.T) {
 	if byRule["eng-echo"] < conns || byRule["eng-web"] < gets {
 		t.Errorf("changes by rule %v, want %d eng-echo and %d eng-web", byRule, conns, gets)
 	}
-	if sim.Unreplayable[unreplayableMissing] != 1 {
+	if sim.Unreplayable[domain.UnreplayableMissing] != 1 {
 		t.Errorf("unreplayable = %v, want the one decision without a request", sim.Unreplayable)
 	}
 }

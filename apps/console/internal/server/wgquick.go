@@ -9,6 +9,7 @@ import (
 	"strings"
 	"unicode"
 
+	"github.com/gonaut/gonaut/apps/console/internal/domain"
 	"github.com/gonaut/gonaut/ztna/controlplane"
 )
 
@@ -204,5 +205,5 @@ func validateStatus(st *controlplane.Status) error {
 	if noControl(st.Version) != st.Version || noControl(st.Message) != st.Message {
 		return errors.New("console: version and message must not hold control characters")
 	}
-	return validateLocalResources(st.Resources)
+	return domain.ValidateLocalResources(st.Resources)
 }

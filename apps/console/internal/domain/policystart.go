@@ -1,4 +1,4 @@
-package server
+package domain
 
 import (
 	"context"
@@ -31,17 +31,17 @@ tests:
     rule: new-policy-example
 `
 
-// policyStart picks what the "New policy" editor opens with: the first
+// PolicyStart picks what the "New policy" editor opens with: the first
 // shipped template (policy.Templates) whose name is free and that passes
 // its own tests and those of the enabled set with it in place, else
 // blankPolicy under a free name. It never starts from a draft that would
 // allow everything or fail a test.
-func (s *Server) policyStart(ctx context.Context) (name, source string) {
+func (s *Service) PolicyStart(ctx context.Context, a Actor) (name, source string) {
 	for _, t := range policy.Templates() {
 		if s.policyNameTaken(ctx, t.Name) {
 			continue
 		}
-		if v := s.validateDraft(ctx, t.Name, string(t.Source)); v.OK {
+		if v := s.ValidatePolicy(ctx, a, t.Name, string(t.Source)); v.OK {
 			return t.Name, string(t.Source)
 		}
 	}
@@ -52,7 +52,7 @@ func (s *Server) policyStart(ctx context.Context) (name, source string) {
 	return name, blankPolicy
 }
 
-func (s *Server) policyNameTaken(ctx context.Context, name string) bool {
+func (s *Service) policyNameTaken(ctx context.Context, name string) bool {
 	_, err := s.st.Policy(ctx, name)
 	return !errors.Is(err, store.ErrNotFound)
 }

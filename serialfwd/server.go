@@ -199,7 +199,7 @@ func NewServer(opts *ServerOptions) *Server {
 		s.log = slog.New(slog.DiscardHandler)
 	}
 	s.metrics = newMetrics(s.opts.MeterProvider)
-	s.loop = acceptloop.New(&acceptloop.Options{Name: "serialfwd", ConnContext: s.opts.ConnContext})
+	s.loop = acceptloop.New(&acceptloop.Options{Name: "serialfwd", ErrClosed: ErrClosed, ConnContext: s.opts.ConnContext})
 	return s
 }
 
@@ -251,15 +251,11 @@ func (s *Server) Serve(l net.Listener, portName string, proto Protocol) error {
 		l.Close()
 		return fmt.Errorf("%w: %q", ErrUnknownPort, portName)
 	}
-	err := s.loop.Serve(l, func(ctx context.Context, c net.Conn) {
+	return s.loop.Serve(l, func(ctx context.Context, c net.Conn) {
 		if err := s.ServeConn(ctx, c, portName, proto); err != nil {
 			s.log.Debug("session ended", "port", portName, "remote", c.RemoteAddr(), "reason", err)
 		}
 	})
-	if errors.Is(err, acceptloop.ErrClosed) {
-		return ErrClosed
-	}
-	return err
 }
 
 // ServeConn serves one already-accepted connection as a session of the

@@ -139,7 +139,7 @@ func NewServer(opts *ServerOptions) *Server {
 		opts:    o,
 		log:     o.Logger,
 		tel:     tel,
-		loop:    acceptloop.New(&acceptloop.Options{Name: "usbip", ConnContext: o.connContext}),
+		loop:    acceptloop.New(&acceptloop.Options{Name: "usbip", ErrClosed: ErrClosed, ConnContext: o.connContext}),
 		exports: map[string]*export{},
 	}
 }
@@ -234,15 +234,11 @@ func (s *Server) listLocked() []ExportedDevice {
 // closed already, and the accept error otherwise; temporary accept errors
 // are retried with a backoff. It always closes ln.
 func (s *Server) Serve(ln net.Listener) error {
-	err := s.loop.Serve(ln, func(ctx context.Context, c net.Conn) {
+	return s.loop.Serve(ln, func(ctx context.Context, c net.Conn) {
 		if err := s.serveConn(ctx, c, PrincipalFrom(ctx)); err != nil {
 			s.log.Debug("usbip: connection ended", "remote", c.RemoteAddr(), "err", err)
 		}
 	})
-	if errors.Is(err, acceptloop.ErrClosed) {
-		return ErrClosed
-	}
-	return err
 }
 
 // ServeConn serves one connection the embedder has accepted (and

@@ -11,9 +11,9 @@
 //     starts at 5ms, doubles up to 1s and resets after the next accepted
 //     connection, the policy net/http uses. Any other accept error ends
 //     Serve with that error, wrapped as "<name>: accept: ...".
-//   - Serve returns nil when Close stopped it, and ErrClosed when called on
-//     a loop already closed. It always closes its listener before it
-//     returns.
+//   - Serve returns nil when Close stopped it, and ErrClosed (or the
+//     server's own sentinel, Options.ErrClosed) when called on a loop
+//     already closed. It always closes its listener before it returns.
 //   - Close closes every listener, cancels the context handlers run with,
 //     closes every connection still being served, and waits until every
 //     Serve call, handler and tracked connection has finished. It is safe

@@ -9,8 +9,8 @@ import (
 	"time"
 )
 
-// ErrClosed is returned by Serve and Track on a closed Loop. Servers report
-// it as their own closed error.
+// ErrClosed is returned by Serve and Track on a closed Loop unless
+// Options.ErrClosed names the server's own error.
 var ErrClosed = errors.New("acceptloop: closed")
 
 // The backoff after a temporary accept error.
@@ -26,6 +26,10 @@ type Options struct {
 	// as in "usbip: accept: ...". Default "acceptloop".
 	Name string
 
+	// ErrClosed is what Serve and Track return on a closed Loop, so that
+	// a server reports its own sentinel. Default ErrClosed.
+	ErrClosed error
+
 	// ConnContext derives the context of a connection accepted by Serve
 	// from the Loop's (which Close cancels), for example to attach the
 	// principal a TLS or tunnel layer authenticated. It runs on the
@@ -38,6 +42,7 @@ type Options struct {
 // serve them. The zero Loop is not usable; call New.
 type Loop struct {
 	name        string
+	errClosed   error
 	connContext func(context.Context, net.Conn) context.Context
 	ctx         context.Context // parent of every handler's; cancelled by Close
 	cancel      context.CancelFunc
@@ -55,12 +60,16 @@ type Loop struct {
 func New(opts *Options) *Loop {
 	l := &Loop{
 		name:      "acceptloop",
+		errClosed: ErrClosed,
 		listeners: map[net.Listener]struct{}{},
 		conns:     map[net.Conn]struct{}{},
 	}
 	if opts != nil {
 		if opts.Name != "" {
 			l.name = opts.Name
+		}
+		if opts.ErrClosed != nil {
+			l.errClosed = opts.ErrClosed
 		}
 		l.connContext = opts.ConnContext
 	}
@@ -72,15 +81,15 @@ func New(opts *Options) *Loop {
 // goroutine, with the connection's context (see Options.ConnContext).
 // handle must return once that context is cancelled or the connection is
 // closed; the Loop does not close the connection when handle returns.
-// Serve returns nil when Close stopped it, ErrClosed if the Loop was
-// already closed, and the accept error otherwise; it closes ln in every
-// case.
+// Serve returns nil when Close stopped it, ErrClosed (or
+// Options.ErrClosed) if the Loop was already closed, and the accept error
+// otherwise; it closes ln in every case.
 func (l *Loop) Serve(ln net.Listener, handle func(ctx context.Context, c net.Conn)) error {
 	l.mu.Lock()
 	if l.closed {
 		l.mu.Unlock()
 		ln.Close()
-		return ErrClosed
+		return l.errClosed
 	}
 	l.listeners[ln] = struct{}{}
 	l.wg.Add(1)
@@ -126,13 +135,13 @@ func (l *Loop) Serve(ln net.Listener, handle func(ctx context.Context, c net.Con
 }
 
 // Track counts c, a connection served outside Serve, until release is
-// called: Close closes it and waits for release. It returns ErrClosed, and
-// leaves c alone, if the Loop is closed.
+// called: Close closes it and waits for release. It returns ErrClosed (or
+// Options.ErrClosed), and leaves c alone, if the Loop is closed.
 func (l *Loop) Track(c net.Conn) (release func(), err error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if l.closed {
-		return nil, ErrClosed
+		return nil, l.errClosed
 	}
 	l.conns[c] = struct{}{}
 	l.wg.Add(1)

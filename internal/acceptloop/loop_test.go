@@ -136,8 +136,8 @@ func TestPermanentErrorEndsServe(t *testing.T) {
 }
 
 // TestCloseResult checks the documented results: nil from a Serve that
-// Close stopped, ErrClosed from Serve and Track on a closed loop, and the
-// listener closed in both cases.
+// Close stopped, ErrClosed (or Options.ErrClosed) from Serve and Track on
+// a closed loop, and the listener closed in both cases.
 func TestCloseResult(t *testing.T) {
 	l := acceptloop.New(nil)
 	done := serve(l, listen(t), func(context.Context, net.Conn) {})
@@ -160,6 +160,16 @@ func TestCloseResult(t *testing.T) {
 	defer c2.Close()
 	if _, err := l.Track(c1); !errors.Is(err, acceptloop.ErrClosed) {
 		t.Errorf("Track on a closed loop: %v, want ErrClosed", err)
+	}
+	// A server names its own closed error.
+	errMine := errors.New("mine: closed")
+	mine := acceptloop.New(&acceptloop.Options{ErrClosed: errMine})
+	mine.Close()
+	if err := mine.Serve(listen(t), func(context.Context, net.Conn) {}); err != errMine {
+		t.Errorf("Serve with Options.ErrClosed: %v, want %v", err, errMine)
+	}
+	if _, err := mine.Track(c1); err != errMine {
+		t.Errorf("Track with Options.ErrClosed: %v, want %v", err, errMine)
 	}
 }
 

@@ -132,7 +132,8 @@
 // Each alert adds its severity's weight to its detector's signal; signals
 // decay with a half-life of Options.RiskHalfLife (2 hours), and the score
 // is 100·(1 − e^(−S/60)) of their sum S: one medium alert gives 34, one high
-// alert 53, and no pile of alerts exceeds 100. [Risk] lists the detectors
+// alert 53, and no pile of alerts exceeds 100. [RiskScore] is that formula,
+// for those who decay stored alerts themselves. [Risk] lists the detectors
 // whose signals still count. Risk reads Options.Now; [Engine.RiskAt]
 // evaluates at any time, as replays need.
 //

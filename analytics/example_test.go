@@ -129,3 +129,16 @@ func ExampleEngine_Snapshot() {
 	// {Subjects:1 Devices:1 Sources:0}
 	// true 1
 }
+
+// Scoring decayed alert weights the way the engine does, for alerts kept
+// elsewhere: one medium alert (25), one high (45), both, and a pile.
+func ExampleRiskScore() {
+	for _, w := range []float64{25, 45, 25 + 45, 1000} {
+		fmt.Println(analytics.RiskScore(w))
+	}
+	// Output:
+	// 34
+	// 53
+	// 69
+	// 100
+}

@@ -20,6 +20,13 @@ const (
 	signalMaxValue = 1e6
 )
 
+// RiskScore turns the sum of decayed signal weights into the 0–100 risk
+// score, by the formula above. It is exported so that a console that
+// decays stored alerts itself scores them exactly as the engine does.
+func RiskScore(weight float64) int {
+	return int(math.Round(100 * (1 - math.Exp(-weight/scoreScale))))
+}
+
 // decay returns the factor a signal set at stamp at keeps by stamp now.
 func (e *Engine) decay(at, now uint32) float64 {
 	if now <= at {
@@ -51,7 +58,7 @@ func (e *Engine) riskLocked(sig *[numDetectors]float32, at *[numDetectors]uint32
 			listed |= 1 << d
 		}
 	}
-	return int(math.Round(100 * (1 - math.Exp(-total/scoreScale)))), listed
+	return RiskScore(total), listed
 }
 
 func signalNames(set uint16) []string {

@@ -24,9 +24,14 @@
 //	go srv.Serve(listener, "plc1", serialfwd.ProtocolRFC2217)
 //	defer srv.Close()
 //
+// Serve accepts in the loop usbip uses too: temporary accept errors
+// (timeouts, EMFILE) are retried after a pause that doubles from 5ms up to
+// 1s, and Serve returns nil once the Server is closed. Connections it
+// accepts get their principal from [ServerOptions].ConnContext.
+//
 // An embedder that accepts and authenticates connections itself (the
 // gateway, inside its tunnel) hands each one over with the identity it
-// established:
+// established, in the connection's context as usbip takes it too:
 //
 //	err := srv.ServeConn(serialfwd.WithPrincipal(ctx, user), conn, "plc1", serialfwd.ProtocolRaw)
 //
@@ -151,11 +156,14 @@
 // # Concurrency, logging, metrics, platforms
 //
 // Server, Client and Bridge are safe for concurrent use. Close on each stops
-// every goroutine it started, waits for them, and is safe to call twice.
+// every goroutine it started, waits for them, and is safe to call twice;
+// the Server's Close also ends every ServeConn session (with [ErrClosed]),
+// without waiting for those calls to return.
 // Logging goes to the [log/slog.Logger] in the options (default: discard);
 // the Server's OpenTelemetry metrics (gonaut.serialfwd.sessions.active,
 // gonaut.serialfwd.sessions.ended by reason, gonaut.serialfwd.bytes by
-// direction) go to [ServerOptions].MeterProvider (default: the global one).
+// direction) go to [ServerOptions].MeterProvider (default: the global one)
+// under the scope [ScopeName].
 //
 // [OpenSerial] and [Bridge] are Linux-only (termios2, Unix 98 ptys); the
 // Server and Client build everywhere and take any [Device].

@@ -9,8 +9,9 @@ import (
 	"go.opentelemetry.io/otel/metric"
 )
 
-// scopeName is the instrumentation scope of this package's metrics.
-const scopeName = "github.com/gonaut/gonaut/serialfwd"
+// ScopeName is the instrumentation scope of the Server's metrics, as
+// usbip.ScopeName is of its server's.
+const ScopeName = "github.com/gonaut/gonaut/serialfwd"
 
 // metrics holds the Server's instruments:
 //
@@ -30,7 +31,7 @@ func newMetrics(mp metric.MeterProvider) *metrics {
 	if mp == nil {
 		mp = otel.GetMeterProvider()
 	}
-	m := mp.Meter(scopeName)
+	m := mp.Meter(ScopeName)
 	var ms metrics
 	// Instrument creation only fails on invalid names; ours are constant.
 	ms.active, _ = m.Int64UpDownCounter("gonaut.serialfwd.sessions.active", metric.WithDescription("Serial sessions open now."))

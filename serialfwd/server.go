@@ -12,6 +12,8 @@ import (
 
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/metric"
+
+	"github.com/gonaut/gonaut/internal/acceptloop"
 )
 
 // Protocol is how a connection carries the serial port.
@@ -122,9 +124,15 @@ type PortConfig struct {
 	QueueChunks int
 }
 
+// Authorizer decides whether a connection may use a port: a nil error
+// allows, any error refuses (ServeConn returns it wrapped with ErrDenied).
+// It is called once per connection, before any byte is exchanged, and
+// must be safe for concurrent use.
+type Authorizer func(ctx context.Context, req AuthRequest) error
+
 // AuthRequest is what the authorisation hook decides on.
 type AuthRequest struct {
-	Principal any      // from WithPrincipal on ServeConn's ctx; nil if none
+	Principal any      // from WithPrincipal on the connection's ctx; nil if none
 	Port      string   // PortConfig.Name
 	Protocol  Protocol // how the connection speaks
 	Remote    net.Addr // the connection's remote address
@@ -136,11 +144,12 @@ type ServerOptions struct {
 	// Authorize decides each connection before any byte is exchanged; an
 	// error refuses it (ServeConn returns it wrapped with ErrDenied). Default:
 	// allow all — put a policy here before exposing a port.
-	Authorize func(ctx context.Context, req AuthRequest) error
+	Authorize Authorizer
 
-	// ConnContext derives the context of a connection accepted by Serve, for
-	// example to attach the principal a TLS or tunnel layer authenticated.
-	// Default: the Server's context.
+	// ConnContext derives the context of a connection accepted by Serve,
+	// for example to attach with WithPrincipal the principal a TLS or
+	// tunnel layer authenticated. It runs on the accepting goroutine.
+	// Default: the Server's context, with no principal.
 	ConnContext func(ctx context.Context, c net.Conn) context.Context
 
 	// OnSessionEnd is called when a session ends, with why (nil when the
@@ -166,20 +175,19 @@ type Server struct {
 	opts    ServerOptions
 	log     *slog.Logger
 	metrics *metrics
-	ctx     context.Context
-	cancel  context.CancelFunc
+	// loop owns the listeners and the connections Serve accepted, so that
+	// Close can stop them and wait.
+	loop *acceptloop.Loop
 
-	mu        sync.Mutex
-	ports     map[string]*port
-	listeners map[net.Listener]struct{}
-	closed    bool
-	nextID    uint64
-	wg        sync.WaitGroup // Serve's connection goroutines
+	mu     sync.Mutex // guards the fields below
+	ports  map[string]*port
+	closed bool
+	nextID uint64
 }
 
 // NewServer returns a Server with no ports.
 func NewServer(opts *ServerOptions) *Server {
-	s := &Server{ports: map[string]*port{}, listeners: map[net.Listener]struct{}{}}
+	s := &Server{ports: map[string]*port{}}
 	if opts != nil {
 		s.opts = *opts
 	}
@@ -191,7 +199,7 @@ func NewServer(opts *ServerOptions) *Server {
 		s.log = slog.New(slog.DiscardHandler)
 	}
 	s.metrics = newMetrics(s.opts.MeterProvider)
-	s.ctx, s.cancel = context.WithCancel(context.Background())
+	s.loop = acceptloop.New(&acceptloop.Options{Name: "serialfwd", ErrClosed: ErrClosed, ConnContext: s.opts.ConnContext})
 	return s
 }
 
@@ -225,60 +233,29 @@ func (s *Server) AddPort(cfg PortConfig) error {
 }
 
 // Serve accepts connections on l and serves each as a session of the named
-// port until l fails or the Server closes. It closes l before returning.
+// port, with the principal that ServerOptions.ConnContext attaches to its
+// context. It returns nil once the Server is closed, ErrClosed if it was
+// closed already, ErrUnknownPort for a port it does not share, and the
+// accept error otherwise; temporary accept errors are retried with a
+// backoff. It always closes l.
 func (s *Server) Serve(l net.Listener, portName string, proto Protocol) error {
 	s.mu.Lock()
-	if s.closed {
-		s.mu.Unlock()
+	_, known := s.ports[portName]
+	closed := s.closed
+	s.mu.Unlock()
+	switch {
+	case closed:
 		l.Close()
 		return ErrClosed
-	}
-	if _, ok := s.ports[portName]; !ok {
-		s.mu.Unlock()
+	case !known:
 		l.Close()
 		return fmt.Errorf("%w: %q", ErrUnknownPort, portName)
 	}
-	s.listeners[l] = struct{}{}
-	s.mu.Unlock()
-	defer func() {
-		s.mu.Lock()
-		delete(s.listeners, l)
-		s.mu.Unlock()
-		l.Close()
-	}()
-	for {
-		c, err := l.Accept()
-		if err != nil {
-			if s.ctx.Err() != nil {
-				return ErrClosed
-			}
-			var ne net.Error
-			if errors.As(err, &ne) && ne.Timeout() {
-				time.Sleep(10 * time.Millisecond)
-				continue
-			}
-			return fmt.Errorf("serialfwd: accept: %w", err)
+	return s.loop.Serve(l, func(ctx context.Context, c net.Conn) {
+		if err := s.ServeConn(ctx, c, portName, proto); err != nil {
+			s.log.Debug("session ended", "port", portName, "remote", c.RemoteAddr(), "reason", err)
 		}
-		ctx := s.ctx
-		if s.opts.ConnContext != nil {
-			ctx = s.opts.ConnContext(ctx, c)
-		}
-		// Add under s.mu so that it never races Close's Wait.
-		s.mu.Lock()
-		if s.closed {
-			s.mu.Unlock()
-			c.Close()
-			return ErrClosed
-		}
-		s.wg.Add(1)
-		s.mu.Unlock()
-		go func() {
-			defer s.wg.Done()
-			if err := s.ServeConn(ctx, c, portName, proto); err != nil {
-				s.log.Debug("session ended", "port", portName, "remote", c.RemoteAddr(), "reason", err)
-			}
-		}()
-	}
+	})
 }
 
 // ServeConn serves one already-accepted connection as a session of the
@@ -338,19 +315,17 @@ func (s *Server) Close() error {
 		return nil
 	}
 	s.closed = true
-	s.cancel()
-	for l := range s.listeners {
-		l.Close()
-	}
 	ports := make([]*port, 0, len(s.ports))
 	for _, p := range s.ports {
 		ports = append(ports, p)
 	}
 	s.mu.Unlock()
+	// Serve's sessions end with their context; those of ServeConn end
+	// with their port.
+	s.loop.Close()
 	for _, p := range ports {
 		p.close()
 	}
-	s.wg.Wait()
 	return nil
 }
 
@@ -375,20 +350,6 @@ type PortStatus struct {
 	Open     bool // the device is open
 	Mode     Mode // line settings in effect while open
 	Sessions int
-}
-
-type principalKey struct{}
-
-// WithPrincipal returns a context carrying the identity the embedder
-// authenticated for a connection; ServeConn passes it to the authorisation
-// hook and records it in SessionInfo.
-func WithPrincipal(ctx context.Context, principal any) context.Context {
-	return context.WithValue(ctx, principalKey{}, principal)
-}
-
-// PrincipalFrom returns the principal stored by WithPrincipal, or nil.
-func PrincipalFrom(ctx context.Context) any {
-	return ctx.Value(principalKey{})
 }
 
 // writeFull writes all of p to w.

@@ -25,6 +25,11 @@
 //	}, nil)
 //	defer t.Close()
 //
+// [GeneratePrivateKey] returns a random private key already clamped as
+// RFC 7748 describes, and [Key.PublicKey] derives its public half: code
+// that mints WireGuard keys (the console enrolling a device) uses these
+// rather than clamping bytes itself.
+//
 // [Options] add a *slog.Logger (default: discard), OpenTelemetry meter and
 // tracer providers (default: the global ones), the flow handler and the
 // UAPI socket described below.

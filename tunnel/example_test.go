@@ -158,6 +158,18 @@ PersistentKeepalive = 25
 	// PersistentKeepalive = 25
 }
 
+// A generated private key is clamped (RFC 7748): the low three bits
+// clear, the top bit clear and the next one set.
+func ExampleGeneratePrivateKey() {
+	priv, err := tunnel.GeneratePrivateKey()
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	fmt.Println(priv[0]&7 == 0, priv[31]&0x80 == 0, priv[31]&0x40 != 0, !priv.PublicKey().IsZero())
+	// Output: true true true true
+}
+
 func ExampleKey_PublicKey() {
 	priv, _ := tunnel.ParseKey("dwdtCnMYpX08FsFyUbJmRd9ML4frwJkqsXf7pR25LCo=")
 	fmt.Println(priv.PublicKey())

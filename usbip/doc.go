@@ -10,7 +10,8 @@
 // authenticated, so the ztna gateway can put USB devices behind the same
 // policy as everything else; and the server serves connections that have
 // already been accepted and authenticated elsewhere (a WireGuard tunnel,
-// say) through [Server.ServeConn].
+// say) through [Server.ServeConn]. The principal travels in the
+// connection's context ([WithPrincipal]), as in serialfwd.
 //
 // # Protocol
 //
@@ -27,7 +28,7 @@
 // Every field read from the network is validated the way the kernel
 // hardened its stub driver: known command, direction 0 or 1, endpoint
 // 0–15 and present in the device, transfer_buffer_length within
-// [Options].MaxTransferSize, 0–1024 ISO packets whose offset and length lie
+// [ServerOptions].MaxTransferSize, 0–1024 ISO packets whose offset and length lie
 // inside the buffer, no duplicate sequence numbers, bounded URBs and bytes
 // in flight; the client checks actual_length against what it asked for and
 // ISO replies against its request. A violation closes the connection and
@@ -35,7 +36,7 @@
 //
 // # Server
 //
-//	srv := usbip.NewServer(&usbip.Options{
+//	srv := usbip.NewServer(&usbip.ServerOptions{
 //		Logger: logger,
 //		Filter: &usbip.Filter{Deny: []usbip.Rule{{Vendor: 0x0781}}},
 //		Authorize: func(ctx context.Context, r usbip.AuthRequest) error {
@@ -43,8 +44,13 @@
 //		},
 //	})
 //	srv.Add("1-1", sim.NewKeyboard("KBD-1")) // or a hostusb.Device
-//	go srv.Serve(ln)                         // or srv.ServeConn(ctx, conn, principal)
+//	go srv.Serve(ln) // or srv.ServeConn(usbip.WithPrincipal(ctx, who), conn, nil)
 //	defer srv.Close()
+//
+// Serve accepts in the loop serialfwd uses too: temporary accept errors
+// (timeouts, EMFILE) are retried after a pause that doubles from 5ms up to
+// 1s, and Serve returns nil once the server is closed. Connections it
+// accepts get their principal from [ServerOptions].ConnContext.
 //
 // Devices implement [Device]. Backends: package usbip/sim has simulated
 // devices (HID keyboard, CDC-ACM serial loopback, mass storage); package
@@ -90,7 +96,8 @@
 //
 // Server, RemoteDevice and the simulated devices are safe for concurrent
 // use. Server.Close stops the listeners, disconnects every peer, waits for
-// every goroutine it started and closes the devices; RemoteDevice.Close
+// every goroutine it started and every ServeConn call, and closes the
+// devices; RemoteDevice.Close
 // fails outstanding transfers with [ErrClosed] and waits for its reader.
 // Both are safe to call twice.
 //

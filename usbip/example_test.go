@@ -62,10 +62,10 @@ func ExampleImport() {
 }
 
 // Serving a connection the embedder has already accepted and
-// authenticated: the principal reaches the authorisation hook, which
-// filters the device list and decides imports.
+// authenticated: the principal, carried in the context, reaches the
+// authorisation hook, which filters the device list and decides imports.
 func ExampleServer_ServeConn() {
-	srv := usbip.NewServer(&usbip.Options{
+	srv := usbip.NewServer(&usbip.ServerOptions{
 		Authorize: func(_ context.Context, r usbip.AuthRequest) error {
 			if r.Principal == "lab-admin" || r.Device.Serial == "PUBLIC" {
 				return nil
@@ -79,13 +79,13 @@ func ExampleServer_ServeConn() {
 
 	for _, who := range []string{"guest", "lab-admin"} {
 		client, server := net.Pipe()
-		go srv.ServeConn(context.Background(), server, who)
+		go srv.ServeConn(usbip.WithPrincipal(context.Background(), who), server, nil)
 		devs, _ := usbip.List(context.Background(), client)
 		client.Close()
 		fmt.Printf("%s sees %d device(s)\n", who, len(devs))
 	}
 	client, server := net.Pipe()
-	go srv.ServeConn(context.Background(), server, "guest")
+	go srv.ServeConn(usbip.WithPrincipal(context.Background(), "guest"), server, nil)
 	_, err := usbip.Import(context.Background(), client, "1-2", nil)
 	fmt.Println(errors.Is(err, usbip.ErrDenied), err)
 	// Output:

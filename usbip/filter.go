@@ -116,8 +116,9 @@ func (o Op) String() string {
 // AuthRequest is what an Authorizer decides on.
 type AuthRequest struct {
 	Op Op
-	// Principal is the identity the embedder passed to ServeConn (nil
-	// for connections accepted by Serve unless Options.Principal is set).
+	// Principal is the identity the connection's context carries
+	// (WithPrincipal, on ServeConn's ctx or from ServerOptions.ConnContext
+	// for connections accepted by Serve); nil if none.
 	Principal any
 	// Remote is the connection's remote address.
 	Remote net.Addr

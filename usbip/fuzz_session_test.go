@@ -23,7 +23,7 @@ func FuzzServerSession(f *testing.F) {
 	f.Add(append(submitHeader(2, 2, false, 31, [8]byte{}), cbw...))
 	f.Add(append(submitHeader(3, 1, true, 512, [8]byte{}), unlinkHeader(4, 3)...))
 	f.Fuzz(func(t *testing.T, b []byte) {
-		srv := usbip.NewServer(&usbip.Options{MaxTransferSize: 1 << 16})
+		srv := usbip.NewServer(&usbip.ServerOptions{MaxTransferSize: 1 << 16})
 		defer srv.Close()
 		srv.Add("1-1", sim.NewStorage("M", 1<<16))
 		for range 2 {

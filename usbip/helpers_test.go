@@ -21,7 +21,7 @@ type testServer struct {
 	addr string
 }
 
-func startServer(tb testing.TB, opts *usbip.Options, devs ...usbip.Device) *testServer {
+func startServer(tb testing.TB, opts *usbip.ServerOptions, devs ...usbip.Device) *testServer {
 	tb.Helper()
 	srv := usbip.NewServer(opts)
 	for _, d := range devs {

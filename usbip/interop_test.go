@@ -35,7 +35,7 @@ func runUsbip(t *testing.T, args ...string) (string, error) {
 // with their VID:PID, classes and interfaces.
 func TestLinuxUsbipList(t *testing.T) {
 	needTool(t, "usbip")
-	srv := startServer(t, &usbip.Options{
+	srv := startServer(t, &usbip.ServerOptions{
 		Authorize: func(_ context.Context, r usbip.AuthRequest) error {
 			if r.BusID == "1-4" {
 				return errors.New("hidden")
@@ -74,7 +74,7 @@ func TestLinuxUsbipAttach(t *testing.T) {
 	rec := &logRecorder{}
 	var mu sync.Mutex
 	var asked []string
-	srv := startServer(t, &usbip.Options{
+	srv := startServer(t, &usbip.ServerOptions{
 		Logger: slog.New(rec),
 		Authorize: func(_ context.Context, r usbip.AuthRequest) error {
 			if r.Op != usbip.OpImport {

@@ -14,11 +14,13 @@ import (
 	"time"
 
 	"go.opentelemetry.io/otel/metric"
+
+	"github.com/gonaut/gonaut/internal/acceptloop"
 )
 
-// Options configures a Server. A nil *Options is the zero value; the
-// server never modifies it.
-type Options struct {
+// ServerOptions configures a Server. A nil *ServerOptions is the zero
+// value; the server never modifies it.
+type ServerOptions struct {
 	// Logger receives connection events and the reason every protocol
 	// violation closed a connection. Default: discard.
 	Logger *slog.Logger
@@ -34,8 +36,17 @@ type Options struct {
 	// reachable by untrusted peers exports every device to them.
 	Authorize Authorizer
 
-	// Principal gives the identity of a connection accepted by Serve
-	// (ServeConn takes it as an argument). Default: nil principal.
+	// ConnContext derives the context of a connection accepted by Serve,
+	// for example to attach with WithPrincipal the principal a TLS or
+	// tunnel layer authenticated. It runs on the accepting goroutine.
+	// Default: the Server's context, with no principal.
+	ConnContext func(ctx context.Context, c net.Conn) context.Context
+
+	// Principal gives the identity of a connection accepted by Serve; it
+	// runs before ConnContext, which sees and may replace its result.
+	//
+	// Deprecated: use ConnContext with WithPrincipal, the way serialfwd
+	// takes it; kept until the next release.
 	Principal func(net.Conn) any
 
 	// HandshakeTimeout bounds reading the request and writing the reply
@@ -61,8 +72,13 @@ type Options struct {
 	MaxInFlightBytes int
 }
 
-func (o *Options) withDefaults() Options {
-	var c Options
+// Options is the former name of ServerOptions.
+//
+// Deprecated: use ServerOptions; kept until the next release.
+type Options = ServerOptions
+
+func (o *ServerOptions) withDefaults() ServerOptions {
+	var c ServerOptions
 	if o != nil {
 		c = *o
 	}
@@ -89,17 +105,17 @@ func (o *Options) withDefaults() Options {
 // already accepted and authenticated by the embedder, through ServeConn.
 // All methods are safe for concurrent use.
 type Server struct {
-	opts Options
+	opts ServerOptions
 	log  *slog.Logger
 	tel  *telemetry
+	// loop owns the listeners and every connection being served, so that
+	// Close can stop them and wait.
+	loop *acceptloop.Loop
 
-	mu        sync.Mutex // guards the fields below
-	exports   map[string]*export
-	nextDev   uint32
-	conns     map[net.Conn]struct{}
-	listeners map[net.Listener]struct{}
-	closed    bool
-	wg        sync.WaitGroup // Serve loops and ServeConn calls
+	mu      sync.Mutex // guards the fields below
+	exports map[string]*export
+	nextDev uint32
+	closed  bool
 }
 
 // export is one device under one bus id.
@@ -112,7 +128,7 @@ type export struct {
 }
 
 // NewServer returns a server with no devices.
-func NewServer(opts *Options) *Server {
+func NewServer(opts *ServerOptions) *Server {
 	o := opts.withDefaults()
 	tel, err := newTelemetry(o.MeterProvider)
 	if err != nil {
@@ -120,13 +136,24 @@ func NewServer(opts *Options) *Server {
 		tel = noopTelemetry()
 	}
 	return &Server{
-		opts:      o,
-		log:       o.Logger,
-		tel:       tel,
-		exports:   map[string]*export{},
-		conns:     map[net.Conn]struct{}{},
-		listeners: map[net.Listener]struct{}{},
+		opts:    o,
+		log:     o.Logger,
+		tel:     tel,
+		loop:    acceptloop.New(&acceptloop.Options{Name: "usbip", ErrClosed: ErrClosed, ConnContext: o.connContext}),
+		exports: map[string]*export{},
 	}
+}
+
+// connContext derives the context of a connection Serve accepted: the
+// deprecated Principal first, then ConnContext.
+func (o *ServerOptions) connContext(ctx context.Context, c net.Conn) context.Context {
+	if o.Principal != nil {
+		ctx = WithPrincipal(ctx, o.Principal(c))
+	}
+	if o.ConnContext != nil {
+		ctx = o.ConnContext(ctx, c)
+	}
+	return ctx
 }
 
 // Add exports dev under busID ("B-P", e.g. "1-2"; the bus number B is what
@@ -202,98 +229,46 @@ func (s *Server) listLocked() []ExportedDevice {
 }
 
 // Serve accepts connections on ln and serves each in its own goroutine,
-// with the principal Options.Principal gives. It returns when ln fails or
-// the server is closed (then with nil). Close closes ln.
+// with the principal that ServerOptions.ConnContext attaches to its
+// context. It returns nil once the server is closed, ErrClosed if it was
+// closed already, and the accept error otherwise; temporary accept errors
+// are retried with a backoff. It always closes ln.
 func (s *Server) Serve(ln net.Listener) error {
-	s.mu.Lock()
-	if s.closed {
-		s.mu.Unlock()
-		return ErrClosed
-	}
-	s.listeners[ln] = struct{}{}
-	s.wg.Add(1)
-	s.mu.Unlock()
-	defer s.wg.Done()
-	defer func() {
-		s.mu.Lock()
-		delete(s.listeners, ln)
-		s.mu.Unlock()
-	}()
-	var backoff time.Duration
-	for {
-		c, err := ln.Accept()
-		if err != nil {
-			s.mu.Lock()
-			closed := s.closed
-			s.mu.Unlock()
-			if closed {
-				return nil
-			}
-			var ne net.Error
-			if errors.As(err, &ne) && ne.Timeout() {
-				backoff = min(max(2*backoff, 5*time.Millisecond), time.Second)
-				time.Sleep(backoff)
-				continue
-			}
-			return fmt.Errorf("usbip: accept: %w", err)
+	return s.loop.Serve(ln, func(ctx context.Context, c net.Conn) {
+		if err := s.serveConn(ctx, c, PrincipalFrom(ctx)); err != nil {
+			s.log.Debug("usbip: connection ended", "remote", c.RemoteAddr(), "err", err)
 		}
-		backoff = 0
-		var p any
-		if s.opts.Principal != nil {
-			p = s.opts.Principal(c)
-		}
-		s.mu.Lock()
-		if s.closed {
-			s.mu.Unlock()
-			c.Close()
-			return nil
-		}
-		s.wg.Add(1)
-		s.mu.Unlock()
-		go func() {
-			defer s.wg.Done()
-			if err := s.serveConn(context.Background(), c, p); err != nil {
-				s.log.Debug("usbip: connection ended", "remote", c.RemoteAddr(), "err", err)
-			}
-		}()
-	}
+	})
 }
 
 // ServeConn serves one connection the embedder has accepted (and
 // authenticated): one DEVLIST or one IMPORT followed by the URB traffic of
-// the imported device. principal is handed to the Authorizer. It blocks
-// until the connection ends, ctx is cancelled or the server closes, and
-// always closes conn. It returns nil after a clean end (the peer closed
-// after a DEVLIST or a detach) and an error wrapping ErrProtocol, ErrDenied,
-// ErrNotFound or ErrBusy otherwise.
+// the imported device. The principal the embedder authenticated travels in
+// ctx ([WithPrincipal]) to the Authorizer. It blocks until the connection
+// ends, ctx is cancelled or the server closes, and always closes conn. It
+// returns nil after a clean end (the peer closed after a DEVLIST or a
+// detach) and an error wrapping ErrProtocol, ErrDenied, ErrNotFound or
+// ErrBusy otherwise.
+//
+// The principal argument is deprecated: pass nil and put the principal in
+// ctx. A non-nil principal is used instead of ctx's; the argument is kept
+// until the next release.
 func (s *Server) ServeConn(ctx context.Context, conn net.Conn, principal any) error {
-	s.mu.Lock()
-	if s.closed {
-		s.mu.Unlock()
+	release, err := s.loop.Track(conn)
+	if err != nil {
 		conn.Close()
 		return ErrClosed
 	}
-	s.wg.Add(1)
-	s.mu.Unlock()
-	defer s.wg.Done()
+	defer release()
+	if principal == nil {
+		principal = PrincipalFrom(ctx)
+	}
 	return s.serveConn(ctx, conn, principal)
 }
 
+// serveConn serves conn, which the loop tracks, and closes it.
 func (s *Server) serveConn(ctx context.Context, conn net.Conn, principal any) error {
-	s.mu.Lock()
-	if s.closed {
-		s.mu.Unlock()
-		conn.Close()
-		return ErrClosed
-	}
-	s.conns[conn] = struct{}{}
-	s.mu.Unlock()
-	defer func() {
-		s.mu.Lock()
-		delete(s.conns, conn)
-		s.mu.Unlock()
-		conn.Close()
-	}()
+	defer conn.Close()
 	stop := context.AfterFunc(ctx, func() { conn.Close() })
 	defer stop()
 
@@ -446,16 +421,10 @@ func (s *Server) Close() error {
 		return nil
 	}
 	s.closed = true
-	for ln := range s.listeners {
-		ln.Close()
-	}
-	for c := range s.conns {
-		c.Close()
-	}
 	exports := s.exports
 	s.exports = map[string]*export{}
 	s.mu.Unlock()
-	s.wg.Wait()
+	s.loop.Close()
 	var errs []error
 	for _, e := range exports {
 		if err := e.dev.Close(); err != nil {

@@ -24,7 +24,7 @@ func TestServeConnPrincipalAndFilter(t *testing.T) {
 	var mu sync.Mutex
 	var seen []usbip.AuthRequest
 	deny, _ := usbip.ParseRule("id=1209:0002")
-	srv := usbip.NewServer(&usbip.Options{
+	srv := usbip.NewServer(&usbip.ServerOptions{
 		Filter: &usbip.Filter{Deny: []usbip.Rule{deny}},
 		Authorize: func(_ context.Context, r usbip.AuthRequest) error {
 			mu.Lock()
@@ -206,7 +206,7 @@ func TestUnlinkWire(t *testing.T) {
 // the server keeps serving (and the device is importable again).
 func TestProtocolViolationsCloseConnection(t *testing.T) {
 	rec := &logRecorder{}
-	srv := startServer(t, &usbip.Options{Logger: slog.New(rec), MaxTransferSize: 1 << 20, MaxInFlight: 4}, sim.NewStorage("M", 1<<16))
+	srv := startServer(t, &usbip.ServerOptions{Logger: slog.New(rec), MaxTransferSize: 1 << 20, MaxInFlight: 4}, sim.NewStorage("M", 1<<16))
 	bad := map[string][][]byte{
 		"unknown command":  {func() []byte { b := submitHeader(1, 1, true, 8, [8]byte{}); b[3] = 7; return b }()},
 		"endpoint absent":  {submitHeader(1, 5, true, 8, [8]byte{})},

@@ -15,7 +15,7 @@ func TestMetrics(t *testing.T) {
 	reader := sdkmetric.NewManualReader()
 	mp := sdkmetric.NewMeterProvider(sdkmetric.WithReader(reader))
 	defer mp.Shutdown(context.Background())
-	srv := startServer(t, &usbip.Options{MeterProvider: mp}, sim.NewSerial("S"))
+	srv := startServer(t, &usbip.ServerOptions{MeterProvider: mp}, sim.NewSerial("S"))
 	list(t, srv.addr)
 	d := importDev(t, srv.addr, "1-1")
 	setConfig(t, d, 1)

@@ -50,7 +50,7 @@ func run(ctx context.Context, listen, simList, deny string, verbose bool) error 
 	if verbose {
 		logger = slog.New(slog.NewTextHandler(os.Stderr, nil))
 	}
-	srv := usbip.NewServer(&usbip.Options{
+	srv := usbip.NewServer(&usbip.ServerOptions{
 		Logger: logger,
 		Authorize: func(_ context.Context, r usbip.AuthRequest) error {
 			if r.Op == usbip.OpImport && r.BusID == deny {

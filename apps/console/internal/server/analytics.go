@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/gonaut/gonaut/analytics"
 	"github.com/gonaut/gonaut/apps/console/internal/store"
 	"github.com/gonaut/gonaut/ztna/controlplane"
 )
@@ -92,11 +93,6 @@ type HourHits struct {
 	Hits map[string]int `json:"hits"`
 }
 
-// riskScore applies the analytics package's scoring to decayed weight.
-func riskScore(sum float64) int {
-	return int(math.Round(100 * (1 - math.Exp(-sum/60))))
-}
-
 // recentAlerts returns the alerts of the analytics window, newest first,
 // reading at most analyticsScanCap of them; query narrows them as the
 // alert list's search does (subject or message).
@@ -168,7 +164,7 @@ func (s *Server) userRisks(ctx context.Context, as []store.Alert, withDecisions 
 			}
 		}
 		sort.Strings(u.Signals)
-		u.ConsoleScore = riskScore(total)
+		u.ConsoleScore = analytics.RiskScore(total)
 	}
 	reported, err := s.gatewayRisks(ctx, now)
 	if err != nil {

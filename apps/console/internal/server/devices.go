@@ -16,8 +16,8 @@ import (
 	"github.com/boombuler/barcode/qr"
 	"github.com/gonaut/gonaut/apps/console/internal/domain"
 	"github.com/gonaut/gonaut/apps/console/internal/store"
+	"github.com/gonaut/gonaut/tunnel"
 	"github.com/gonaut/gonaut/ztna/controlplane"
-	"golang.org/x/crypto/curve25519"
 )
 
 // Settings the device enrolment reads: the gateway's WireGuard endpoint
@@ -137,16 +137,11 @@ func (s *Server) EnrolDevice(r *http.Request, owner, name, publicKey string, pos
 	}
 	var priv string
 	if publicKey == "" {
-		var k [32]byte
-		copy(k[:], randomBytes(32))
-		k[0] &= 248
-		k[31] = (k[31] & 127) | 64
-		pub, err := curve25519.X25519(k[:], curve25519.Basepoint)
+		k, err := tunnel.GeneratePrivateKey()
 		if err != nil {
 			return nil, err
 		}
-		priv = base64.StdEncoding.EncodeToString(k[:])
-		publicKey = base64.StdEncoding.EncodeToString(pub)
+		priv, publicKey = k.String(), k.PublicKey().String()
 	} else if b, err := base64.StdEncoding.DecodeString(publicKey); err != nil || len(b) != 32 {
 		return nil, errString("public_key must be a base64 WireGuard key (32 bytes)")
 	}

@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gonaut/gonaut/analytics"
 	"github.com/gonaut/gonaut/apps/console/internal/domain"
 	"github.com/gonaut/gonaut/apps/console/internal/store"
 	"github.com/gonaut/gonaut/apps/console/internal/storetest"
@@ -251,7 +252,7 @@ func TestRiskCombinesGateways(t *testing.T) {
 	}{
 		"u_ann": {61, "gateway", "edge-b", "impossible_travel"},
 		"u_ben": {12, "gateway", "edge-a", "rate_spike"},
-		"u_cat": {riskScore(45), "console", "", "new_device"},
+		"u_cat": {analytics.RiskScore(45), "console", "", "new_device"},
 	}
 	for subj, w := range want {
 		r := got[subj]

@@ -390,13 +390,10 @@ func (g *Gateway) assignResources(st *state, cfg *Config) error {
 	for _, r := range st.byName {
 		dial := g.dial
 		if r.cfg.Connector != "" {
-			cn, ok := st.connectors[r.cfg.Connector]
-			if !ok {
-				return &ConfigError{Msg: fmt.Sprintf("resource %q: no connector %q", r.cfg.Name, r.cfg.Connector)}
+			var err error
+			if dial, err = g.viaConnector(st, r); err != nil {
+				return err
 			}
-			r.cfg.Labels = withLabels(r.cfg.Labels, "connector", cn.ID, "site", cn.Site)
-			r.cfg.Upstreams = []string{netip.AddrPortFrom(netip.MustParseAddr(cn.Address), connectorPort(r.cfg)).String()}
-			dial = g.dialTunnel
 		}
 		if r.cfg.Kind == "udp" && r.cfg.IdleTimeout == 0 {
 			r.cfg.IdleTimeout = DefaultUDPIdleTimeout

@@ -213,11 +213,15 @@
 //
 // # Concurrency and lifetime
 //
-// All methods of Gateway and Client are safe for concurrent use. Close
-// cuts live flows, stops every goroutine the gateway started (tunnel, DNS,
-// JWKS, HTTP proxy, health checks, re-decisions, presence polls, USB and
-// serial servers, and the event writer once it has recorded every queued
-// event), closes the audit file and GeoIP databases it opened and the
-// imports from connectors, and is safe to call twice. [Gateway.Drain]
-// stops admitting flows and waits for live ones, for a graceful shutdown.
+// All methods of Gateway and Client are safe for concurrent use. A
+// Gateway stops one way, whether Close is called or New fails half-way:
+// it cuts live flows, cancels one context that every goroutine it started
+// watches (re-decisions, presence polls, health checks, DNS, JWKS, peer
+// removals), waits for all of them, then closes what it
+// opened in reverse order of opening — the tunnel, the HTTP proxy, the USB
+// and serial servers and the imports from connectors, the event writer
+// once it has recorded every queued event, its own analytics, the GeoIP
+// databases and the audit file. Close is safe to call concurrently and
+// again. [Gateway.Drain] stops admitting flows and waits for live ones,
+// for a graceful shutdown.
 package ztna

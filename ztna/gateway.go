@@ -79,35 +79,37 @@ type Options struct {
 //
 // All methods are safe for concurrent use.
 type Gateway struct {
-	tun          *tunnel.Tunnel
-	engine       *policy.Engine
-	log          *slog.Logger
-	tracer       trace.Tracer
-	metrics      *metrics
-	audit        AuditSink
-	ownAudit     *FileAudit
-	analytics    *analytics.Engine
-	risky        riskySubjects // subjects whose risk the console hears of
-	ownAnalytics bool
-	geo          analytics.GeoIP
-	ownGeo       *analytics.MaxMind
-	dial         func(ctx context.Context, network, addr string) (net.Conn, error)
-	signer       *signer
-	optsDir      Directory
-	httpT        *http.Transport
-	hproxy       *httpProxy
-	addr         netip.Addr
+	// Set by New and never changed: read without a lock.
+	addr      netip.Addr
+	tun       *tunnel.Tunnel
+	engine    *policy.Engine // swaps its policy set atomically
+	log       *slog.Logger
+	tracer    trace.Tracer
+	metrics   *metrics
+	signer    *signer
+	dial      func(ctx context.Context, network, addr string) (net.Conn, error)
+	httpT     *http.Transport // to http upstreams, for requests and health checks
+	hproxy    *httpProxy
+	geo       analytics.GeoIP
+	analytics *analytics.Engine
+	audit     AuditSink
+	optsDir   Directory // Options.Directory; nil: a StaticDirectory of each configuration
 
+	// The running configuration: Reload and ApplyBundle build a new state
+	// and swap it in whole, under reloadMu; flows Load it without a lock.
 	state    atomic.Pointer[state]
-	reloadMu sync.Mutex // serialises Reload
+	reloadMu sync.Mutex // serialises Reload, ApplyBundle and the peer removals after them
 
-	evw      *eventWriter
-	flows    flowTable
-	draining atomic.Bool
-	kickc    chan struct{}
+	// Live flows, and the wake-up of the loop that re-decides them.
+	flows flowTable
+	kickc chan struct{}
 
-	endpoints endpointCache
-	presence  presenceTable
+	// Events on their way to the audit sink, analytics, slog and metrics.
+	evw   *eventWriter
+	risky riskySubjects // subjects whose risk the console hears of
+
+	endpoints endpointCache // peers' outer addresses, with its own locks
+	presence  presenceTable // what the connectors report, with its own lock
 
 	devMu sync.Mutex
 	// guarded by devMu: USB and serial servers by resource name; they
@@ -115,10 +117,8 @@ type Gateway struct {
 	usb    map[string]*usbResource
 	serial map[string]*serialResource
 
-	ctx    context.Context
-	cancel context.CancelFunc
-	wg     sync.WaitGroup
-	closed atomic.Bool
+	// ctx, the goroutines and what the gateway opened: what Close ends.
+	lifecycle
 }
 
 // ResourceInfo describes a resource as peers see it.
@@ -186,20 +186,30 @@ func New(ctx context.Context, cfg *Config, opts *Options) (*Gateway, error) {
 		// decompressing on the peer's behalf.
 		DisableCompression: true,
 	}
+	g.init()
+	// From here on, every failure closes what was opened so far, through
+	// the same path as Close.
+	fail := func(err error) (*Gateway, error) {
+		g.Close()
+		return nil, err
+	}
 	if g.audit == nil && cfg.AuditFile != "" {
-		if g.ownAudit, err = OpenFileAudit(cfg.Path(cfg.AuditFile)); err != nil {
-			return nil, err
+		fa, err := OpenFileAudit(cfg.Path(cfg.AuditFile))
+		if err != nil {
+			return fail(err)
 		}
-		g.audit = g.ownAudit
+		g.onClose(fa.Close)
+		g.audit = fa
 	}
 	if g.geo == nil && (cfg.Analytics.GeoIPCity != "" || cfg.Analytics.GeoIPASN != "") {
 		// Policy's source.country and source.asn need the databases
 		// whether or not analytics runs.
-		if g.ownGeo, err = analytics.OpenMaxMind(cfg.Path(cfg.Analytics.GeoIPCity), cfg.Path(cfg.Analytics.GeoIPASN)); err != nil {
-			g.closeAudit()
-			return nil, fmt.Errorf("ztna: geoip: %w", err)
+		mm, err := analytics.OpenMaxMind(cfg.Path(cfg.Analytics.GeoIPCity), cfg.Path(cfg.Analytics.GeoIPASN))
+		if err != nil {
+			return fail(fmt.Errorf("ztna: geoip: %w", err))
 		}
-		g.geo = g.ownGeo
+		g.onClose(mm.Close)
+		g.geo = mm
 	}
 	if g.analytics == nil && cfg.Analytics.Enabled {
 		var aopts analytics.Options
@@ -207,57 +217,46 @@ func New(ctx context.Context, cfg *Config, opts *Options) (*Gateway, error) {
 		aopts.MeterProvider = mp
 		aopts.GeoIP = g.geo
 		if g.analytics, err = analytics.New(&aopts); err != nil {
-			g.closeAudit()
-			return nil, fmt.Errorf("ztna: analytics: %w", err)
+			return fail(fmt.Errorf("ztna: analytics: %w", err))
 		}
-		g.ownAnalytics = true
+		g.onClose(g.analytics.Close)
 	}
-	g.ctx, g.cancel = context.WithCancel(context.Background())
+	// The event writer closes after everything that emits.
+	g.startEvents()
+	g.onClose(func() error { g.stopEvents(); return nil })
+	g.onClose(func() error { g.httpT.CloseIdleConnections(); return nil })
+	// Devices are opened by build and by every reload.
+	g.onClose(func() error { g.closeDevices(); return nil })
 	st, set, err := g.build(cfg)
 	if err != nil {
-		g.cancel()
-		g.closeAudit()
-		return nil, err
+		return fail(err)
 	}
 	g.engine.Swap(set)
 	g.hproxy = newHTTPProxy(g)
+	g.onClose(func() error { g.hproxy.close(); return nil })
 	tcfg := tunnel.Config{
 		PrivateKey: key,
 		ListenPort: cfg.ListenPort,
 		Addresses:  []netip.Prefix{gp},
 		Peers:      st.peers(),
 	}
-	g.startEvents()
 	g.tun, err = tunnel.New(ctx, tcfg, &tunnel.Options{
 		Logger: g.log, MeterProvider: mp, TracerProvider: tp,
 		FlowHandler: g.handleFlow, EagerPeers: opts.EagerPeers || cfg.EagerPeers,
 	})
 	if err != nil {
-		g.stopEvents()
-		st.cancel()
-		g.cancel()
-		g.closeAudit()
-		return nil, fmt.Errorf("ztna: tunnel: %w", err)
+		return fail(fmt.Errorf("ztna: tunnel: %w", err))
 	}
+	g.onClose(g.tun.Close)
+	// Everything below runs on goroutines that stop with ctx.
 	g.install(st)
 	if err := g.startServices(); err != nil {
-		g.Close()
-		return nil, err
+		return fail(err)
 	}
 	g.wg.Add(2)
 	go g.recheckLoop()
 	go g.presenceLoop()
 	return g, nil
-}
-
-// closeAudit closes the audit file and GeoIP databases the gateway opened.
-func (g *Gateway) closeAudit() {
-	if g.ownAudit != nil {
-		g.ownAudit.Close()
-	}
-	if g.ownGeo != nil {
-		g.ownGeo.Close()
-	}
 }
 
 // Policy returns the engine deciding the gateway's flows.
@@ -329,30 +328,15 @@ func (g *Gateway) Drain(ctx context.Context) error {
 	return nil
 }
 
-// Close stops the gateway: it cuts live flows, closes the tunnel and every
-// goroutine it started, and closes the audit file it opened. Calling it
-// again returns nil.
+// Close stops the gateway: it cuts live flows, waits for every goroutine
+// it started (re-decisions, presence polls, health checks, DNS, JWKS, peer
+// removals), then closes what it opened in reverse order of opening: the
+// tunnel, the HTTP proxy, the USB and serial servers, the event writer
+// once it has recorded every queued event, its own analytics, the GeoIP
+// databases and the audit file. It is safe to call concurrently and
+// again; later calls wait for the first and return nil.
 func (g *Gateway) Close() error {
-	if g.closed.Swap(true) {
-		return nil
-	}
-	g.draining.Store(true)
-	g.flows.cutAll(ErrClosed)
-	g.cancel()
-	err := g.tun.Close()
-	g.hproxy.close()
-	g.wg.Wait()
-	if st := g.state.Load(); st != nil {
-		st.checksWG.Wait()
-	}
-	g.httpT.CloseIdleConnections()
-	g.closeDevices()
-	g.stopEvents()
-	if g.ownAnalytics {
-		g.analytics.Close()
-	}
-	g.closeAudit()
-	return err
+	return g.end(func() { g.flows.cutAll(ErrClosed) })
 }
 
 func parseAddr(s string) (netip.Addr, error) {

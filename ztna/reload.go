@@ -29,8 +29,10 @@ type state struct {
 	recheck time.Duration
 	// connectors by id; their values are copies
 	connectors map[string]ConnectorConfig
-	cancel     context.CancelFunc // stops the health checks
-	checksWG   sync.WaitGroup
+	// The health checks of this state: they stop when a newer state is
+	// installed (install waits for them) or the gateway closes.
+	cancel   context.CancelFunc
+	checksWG sync.WaitGroup // also counted on the gateway's wg
 }
 
 // resource is one configured resource at run time.
@@ -196,10 +198,12 @@ func (g *Gateway) install(st *state) {
 	for _, r := range st.byName {
 		if r.pool.hc.Interval > 0 {
 			st.checksWG.Add(1)
-			go func() {
+			if !g.spawn(func() {
 				defer st.checksWG.Done()
 				r.pool.runChecks(ctx, client)
-			}()
+			}) {
+				st.checksWG.Done() // closing: no checks
+			}
 		}
 	}
 	if old := g.state.Swap(st); old != nil {
@@ -341,9 +345,7 @@ func (g *Gateway) removeStalePeers(old, new []tunnel.PeerConfig) {
 	if len(gone) == 0 {
 		return
 	}
-	g.wg.Add(1)
-	go func() {
-		defer g.wg.Done()
+	g.spawn(func() {
 		select {
 		case <-time.After(peerGrace):
 		case <-g.ctx.Done():
@@ -362,7 +364,7 @@ func (g *Gateway) removeStalePeers(old, new []tunnel.PeerConfig) {
 				}
 			}
 		}
-	}()
+	})
 }
 
 // SetPolicy replaces the policy set and re-decides live flows.

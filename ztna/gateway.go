@@ -39,11 +39,20 @@ type Options struct {
 	TracerProvider trace.TracerProvider
 
 	// Directory maps peers to identities. Default: a StaticDirectory of
-	// the configuration's users and devices, rebuilt on Reload.
+	// the configuration's users and devices, rebuilt on Reload; with
+	// Console, the console's (Directory must then be nil).
 	Directory Directory
 
-	// Audit receives every event. Default: a FileAudit on
-	// Config.AuditFile when set, else none.
+	// Console, when set, makes the gateway managed by a console: its
+	// users, devices and policies, and resources next to the
+	// configuration's, come from the console's bundles (see
+	// ConsoleOptions and ApplyBundle). Default: none, the configuration
+	// file is all.
+	Console *ConsoleOptions
+
+	// Audit receives every event. Default: a ConsoleAudit on
+	// Console.Client when set, else a FileAudit on Config.AuditFile when
+	// set, else none.
 	Audit AuditSink
 
 	// Analytics observes every event and provides risk scores. Default:
@@ -93,7 +102,12 @@ type Gateway struct {
 	geo       analytics.GeoIP
 	analytics *analytics.Engine
 	audit     AuditSink
-	optsDir   Directory // Options.Directory; nil: a StaticDirectory of each configuration
+	directory Directory // Options.Directory or the console's; nil: a StaticDirectory of each configuration
+
+	// A console-managed gateway's directory and options (Options.Console);
+	// console is nil on a standalone gateway.
+	console     *consoleDirectory
+	consoleOpts ConsoleOptions
 
 	// The running configuration: Reload and ApplyBundle build a new state
 	// and swap it in whole, under reloadMu; flows Load it without a lock.
@@ -151,12 +165,23 @@ func New(ctx context.Context, cfg *Config, opts *Options) (*Gateway, error) {
 		analytics: opts.Analytics,
 		geo:       opts.GeoIP,
 		dial:      opts.Dial,
-		optsDir:   opts.Directory,
+		directory: opts.Directory,
 		addr:      gp.Addr(),
 		kickc:     make(chan struct{}, 1),
 	}
 	if g.log == nil {
 		g.log = slog.New(slog.DiscardHandler)
+	}
+	if c := opts.Console; c != nil {
+		if g.directory != nil {
+			return nil, fmt.Errorf("%w: Options.Directory and Options.Console exclude each other", ErrInvalidConfig)
+		}
+		g.console = newConsoleDirectory()
+		g.directory = g.console
+		g.consoleOpts = *c
+		if g.audit == nil && c.Client != nil {
+			g.audit = &ConsoleAudit{Client: c.Client}
+		}
 	}
 	mp := opts.MeterProvider
 	if mp == nil {
@@ -256,6 +281,16 @@ func New(ctx context.Context, cfg *Config, opts *Options) (*Gateway, error) {
 	g.wg.Add(2)
 	go g.recheckLoop()
 	go g.presenceLoop()
+	if c := g.consoleOpts; g.console != nil {
+		if c.First != nil {
+			if err := g.ApplyBundle(ctx, c.First); err != nil {
+				return fail(fmt.Errorf("console bundle %d: %w", c.First.Version, err))
+			}
+		}
+		if c.Client != nil {
+			g.spawn(func() { g.followConsole(c) })
+		}
+	}
 	return g, nil
 }
 

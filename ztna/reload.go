@@ -49,7 +49,7 @@ type resource struct {
 // build compiles everything a configuration describes without touching
 // the running gateway: it is what makes a reload atomic.
 func (g *Gateway) build(cfg *Config) (*state, *policy.Set, error) {
-	return g.buildWith(cfg, consoleResources(g.optsDir))
+	return g.buildWith(cfg, g.console.resources())
 }
 
 // buildWith is build with a console's resources merged into cfg's
@@ -57,14 +57,14 @@ func (g *Gateway) build(cfg *Config) (*state, *policy.Set, error) {
 func (g *Gateway) buildWith(cfg *Config, console []ResourceConfig) (*state, *policy.Set, error) {
 	local := cfg
 	cfg = mergeResources(cfg, console)
-	set := consolePolicy(g.optsDir)
+	set := g.console.policy() // a console-managed gateway keeps the console's policies
 	if set == nil {
 		var err error
 		if set, err = loadPolicies(cfg); err != nil {
 			return nil, nil, err
 		}
 	}
-	dir := g.optsDir
+	dir := g.directory
 	if dir == nil {
 		sd, err := NewStaticDirectory(cfg)
 		if err != nil {
@@ -272,9 +272,6 @@ func (g *Gateway) Reload(ctx context.Context, cfg *Config) error {
 	st, set, err := g.build(cfg)
 	if err != nil {
 		return err
-	}
-	if cs := consolePolicy(st.dir); cs != nil {
-		set = cs // a console-managed gateway keeps the console's policies
 	}
 	newPeers := st.peers()
 	if err := g.setTunnelPeers(ctx, newPeers); err != nil {

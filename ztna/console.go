@@ -297,18 +297,11 @@ func (g *Gateway) applyConsole(ctx context.Context, snap *consoleSnap, set *poli
 		}
 	}
 	oldPeers := st.peers()
-	prev := d.snap.Swap(snap)
-	newPeers := st.peers()
-	if err := g.setTunnelPeers(ctx, newPeers); err != nil {
+	prev := d.snap.Swap(snap) // the directory's peers are the bundle's now
+	if err := g.enforce(ctx, oldPeers, st.peers(), set, nst); err != nil {
 		d.snap.Store(prev)
 		return fmt.Errorf("ztna: bundle %d: %w", snap.version, err)
 	}
-	g.engine.Swap(set)
-	if nst != nil {
-		g.install(nst)
-	}
-	g.Reauthorize(ctx)
-	g.removeStalePeers(oldPeers, newPeers)
 	d.enforced.Store(snap.version)
 	return nil
 }

@@ -273,14 +273,27 @@ func (g *Gateway) Reload(ctx context.Context, cfg *Config) error {
 	if err != nil {
 		return err
 	}
-	newPeers := st.peers()
-	if err := g.setTunnelPeers(ctx, newPeers); err != nil {
+	if err := g.enforce(ctx, old.peers(), st.peers(), set, st); err != nil {
 		return fmt.Errorf("ztna: reload: %w", err)
 	}
+	return nil
+}
+
+// enforce is the last step of Reload and ApplyBundle, once everything
+// new is built: the tunnel takes the new peers (an error here leaves the
+// running configuration untouched), then the policy set and st (when not
+// nil) are swapped in, live flows are re-decided, and the peers no
+// longer wanted are removed after their grace. g.reloadMu must be held.
+func (g *Gateway) enforce(ctx context.Context, oldPeers, newPeers []tunnel.PeerConfig, set *policy.Set, st *state) error {
+	if err := g.setTunnelPeers(ctx, newPeers); err != nil {
+		return err
+	}
 	g.engine.Swap(set)
-	g.install(st)
+	if st != nil {
+		g.install(st)
+	}
 	g.Reauthorize(ctx)
-	g.removeStalePeers(old.peers(), newPeers)
+	g.removeStalePeers(oldPeers, newPeers)
 	return nil
 }
 

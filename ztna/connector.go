@@ -23,49 +23,6 @@ import (
 	"github.com/gonaut/gonaut/usbip"
 )
 
-// peers are the tunnel peers of a state: the directory's devices and the
-// connectors.
-func (st *state) peers() []tunnel.PeerConfig {
-	ps := st.dir.Peers()
-	for _, c := range st.cfg.Connectors {
-		k, _ := tunnel.ParseKey(c.PublicKey)
-		a := netip.MustParseAddr(c.Address)
-		ps = append(ps, tunnel.PeerConfig{PublicKey: k, AllowedIPs: []netip.Prefix{netip.PrefixFrom(a, a.BitLen())}})
-	}
-	return ps
-}
-
-// dialTunnel dials a connector's service through the tunnel.
-func (g *Gateway) dialTunnel(ctx context.Context, network, addr string) (net.Conn, error) {
-	return g.tun.Dial(ctx, network, addr)
-}
-
-func connectorPort(rc ResourceConfig) uint16 {
-	if rc.ConnectorPort != 0 {
-		return uint16(rc.ConnectorPort)
-	}
-	if rc.Kind == "usb" {
-		return ConnectorUSBPort // where Connector serves its devices
-	}
-	if rc.Port != 0 {
-		return uint16(rc.Port)
-	}
-	return defaultPorts[rc.Kind]
-}
-
-func withLabels(l map[string]string, kv ...string) map[string]string {
-	out := maps.Clone(l)
-	if out == nil {
-		out = map[string]string{}
-	}
-	for i := 0; i+1 < len(kv); i += 2 {
-		if kv[i+1] != "" {
-			out[kv[i]] = kv[i+1]
-		}
-	}
-	return out
-}
-
 // Ports a Connector serves on its tunnel address besides the services it
 // exports.
 const (

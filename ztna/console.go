@@ -17,12 +17,45 @@ import (
 	"github.com/gonaut/gonaut/ztna/controlplane"
 )
 
-// ConsoleDirectory is the Directory of a gateway managed by a console: the
-// users and devices of the latest control-plane bundle. Pass it as
-// Options.Directory and feed it bundles with Gateway.ApplyBundle, which
-// swaps it together with the bundle's policies and resources. Safe for
-// concurrent use.
-type ConsoleDirectory struct {
+// ConsoleOptions make a gateway managed by a console (Options.Console):
+// its users, devices and policies, and resources next to its
+// configuration's, come from the console's control-plane bundles instead
+// of its configuration file.
+type ConsoleOptions struct {
+	// Client is the gateway's control-plane client, registered with the
+	// console. With it, the gateway follows the console from New until
+	// Close: it long-polls for bundles newer than the one it enforces and
+	// applies each (a refused bundle is logged and the running one stays),
+	// and pushes its ConsoleStatus after each applied bundle and every
+	// Heartbeat; unless Options.Audit is set, its events go to the console
+	// through a ConsoleAudit on Client. The caller keeps owning Client and
+	// closes it after the gateway, so that the gateway's last events are
+	// delivered. Nil: bundles come only through ApplyBundle.
+	Client *controlplane.Client
+
+	// First is a bundle New applies before it returns (the one the caller
+	// fetched with Client.Bundle, typically), so that the gateway enforces
+	// it from its first flow; New fails if it cannot. Nil: the gateway
+	// knows nobody until the first bundle arrives.
+	First *controlplane.Bundle
+
+	// Version is the gateway software's version, reported in its status.
+	Version string
+
+	// Heartbeat is how often the status is pushed besides right after
+	// each applied bundle. Default: 10s.
+	Heartbeat time.Duration
+
+	// Applied, when set, is called after each bundle that the gateway
+	// received from Client, with ApplyBundle's error (nil: now enforced).
+	Applied func(b *controlplane.Bundle, err error)
+}
+
+// consoleDirectory is the Directory of a gateway managed by a console:
+// the users and devices of the latest bundle, which ApplyBundle swaps
+// together with the bundle's policies and resources. Safe for concurrent
+// use.
+type consoleDirectory struct {
 	snap atomic.Pointer[consoleSnap]
 	// enforced is the version of the last bundle applied in full. It is
 	// set only once peers, policies and resources are all in place, so
@@ -32,7 +65,7 @@ type ConsoleDirectory struct {
 	now      func() time.Time
 }
 
-var _ Directory = (*ConsoleDirectory)(nil)
+var _ Directory = (*consoleDirectory)(nil)
 
 // consoleSnap is one bundle's directory, immutable.
 type consoleSnap struct {
@@ -47,21 +80,26 @@ type consoleSnap struct {
 	skipped   []string
 }
 
-// NewConsoleDirectory returns a directory that knows nobody until the first
-// bundle is applied.
-func NewConsoleDirectory() *ConsoleDirectory {
-	d := &ConsoleDirectory{now: time.Now}
+// newConsoleDirectory returns a directory that knows nobody until the
+// first bundle is applied.
+func newConsoleDirectory() *consoleDirectory {
+	d := &consoleDirectory{now: time.Now}
 	d.snap.Store(newConsoleSnap(&controlplane.Bundle{}))
 	return d
 }
 
-// Version is the version of the bundle the gateway enforces in full —
-// its devices, policies and resources (0: none yet).
-func (d *ConsoleDirectory) Version() int64 { return d.enforced.Load() }
+// version is the version of the bundle the gateway enforces in full —
+// its devices, policies and resources (0: none yet, or no console).
+func (d *consoleDirectory) version() int64 {
+	if d == nil {
+		return 0
+	}
+	return d.enforced.Load()
+}
 
 // Lookup implements Directory. A device that is disabled, whose owner is
 // disabled or whose session expired is unknown.
-func (d *ConsoleDirectory) Lookup(_ context.Context, peer tunnel.Key) (Identity, error) {
+func (d *consoleDirectory) Lookup(_ context.Context, peer tunnel.Key) (Identity, error) {
 	s := d.snap.Load()
 	ks, ok := s.keys[peer]
 	if !ok {
@@ -77,7 +115,7 @@ func (d *ConsoleDirectory) Lookup(_ context.Context, peer tunnel.Key) (Identity,
 
 // Peers implements Directory: one peer per enabled device with a valid key
 // and tunnel address.
-func (d *ConsoleDirectory) Peers() []tunnel.PeerConfig {
+func (d *consoleDirectory) Peers() []tunnel.PeerConfig {
 	return append([]tunnel.PeerConfig(nil), d.snap.Load().peers...)
 }
 
@@ -148,13 +186,13 @@ func bundleResource(r controlplane.Resource) (ResourceConfig, error) {
 	return rc, nil
 }
 
-// consoleResources are the resources of the bundle dir serves, when dir
-// is a ConsoleDirectory.
-func consoleResources(dir Directory) []ResourceConfig {
-	if d, ok := dir.(*ConsoleDirectory); ok {
-		return d.snap.Load().resources
+// resources are the resources of the bundle d serves; none without a
+// console.
+func (d *consoleDirectory) resources() []ResourceConfig {
+	if d == nil {
+		return nil
 	}
-	return nil
+	return d.snap.Load().resources
 }
 
 // mergeResources returns cfg with the console's resources added, unless
@@ -180,14 +218,14 @@ func mergeResources(cfg *Config, console []ResourceConfig) *Config {
 	return &m
 }
 
-// consolePolicy is the policy set of the console's latest bundle when dir
-// is a ConsoleDirectory that has applied one: a Reload keeps enforcing it
-// rather than the configuration file's policies.
-func consolePolicy(dir Directory) *policy.Set {
-	if d, ok := dir.(*ConsoleDirectory); ok {
-		return d.snap.Load().set
+// policy is the policy set of the console's latest bundle, once one was
+// applied: a Reload keeps enforcing it rather than the configuration
+// file's policies. Nil without a console.
+func (d *consoleDirectory) policy() *policy.Set {
+	if d == nil {
+		return nil
 	}
-	return nil
+	return d.snap.Load().set
 }
 
 func parseTunnelAddr(s string) (netip.Prefix, error) {
@@ -211,7 +249,8 @@ func parseTunnelAddr(s string) (netip.Prefix, error) {
 // directory, the tunnel's peers, the policy set and the resources are
 // swapped together and live flows are re-decided, so a disabled device or
 // user is cut before ApplyBundle returns. The gateway must have been
-// started with d as Options.Directory.
+// started with Options.Console; with ConsoleOptions.Client it calls
+// ApplyBundle itself for every bundle the console publishes.
 //
 // The bundle's tcp and http resources are served next to the
 // configuration's; on a name clash the configuration's resource wins.
@@ -219,9 +258,12 @@ func parseTunnelAddr(s string) (netip.Prefix, error) {
 // that are invalid are skipped and logged; they do not refuse the bundle.
 // A later Reload of the configuration keeps the bundle's resources and
 // policies.
-func (g *Gateway) ApplyBundle(ctx context.Context, d *ConsoleDirectory, b *controlplane.Bundle) error {
+func (g *Gateway) ApplyBundle(ctx context.Context, b *controlplane.Bundle) error {
 	if g.closed.Load() {
 		return ErrClosed
+	}
+	if g.console == nil {
+		return errors.New("ztna: apply bundle: the gateway is not managed by a console (Options.Console)")
 	}
 	set, err := b.CompilePolicies(nil)
 	if err != nil {
@@ -232,16 +274,14 @@ func (g *Gateway) ApplyBundle(ctx context.Context, d *ConsoleDirectory, b *contr
 	for _, why := range snap.skipped {
 		g.log.Info("console bundle: resource skipped", "version", b.Version, "why", why)
 	}
-	return g.applyConsole(ctx, d, snap, set)
+	return g.applyConsole(ctx, snap, set)
 }
 
-func (g *Gateway) applyConsole(ctx context.Context, d *ConsoleDirectory, snap *consoleSnap, set *policy.Set) error {
+func (g *Gateway) applyConsole(ctx context.Context, snap *consoleSnap, set *policy.Set) error {
 	g.reloadMu.Lock()
 	defer g.reloadMu.Unlock()
+	d := g.console
 	st := g.state.Load()
-	if st.dir != Directory(d) {
-		return errors.New("ztna: apply bundle: the gateway does not use this directory")
-	}
 	// Resources are rebuilt only when the bundle changed them, so that a
 	// revocation does not reset upstream pools and health checks.
 	var nst *state
@@ -257,18 +297,11 @@ func (g *Gateway) applyConsole(ctx context.Context, d *ConsoleDirectory, snap *c
 		}
 	}
 	oldPeers := st.peers()
-	prev := d.snap.Swap(snap)
-	newPeers := st.peers()
-	if err := g.setTunnelPeers(ctx, newPeers); err != nil {
+	prev := d.snap.Swap(snap) // the directory's peers are the bundle's now
+	if err := g.enforce(ctx, oldPeers, st.peers(), set, nst); err != nil {
 		d.snap.Store(prev)
 		return fmt.Errorf("ztna: bundle %d: %w", snap.version, err)
 	}
-	g.engine.Swap(set)
-	if nst != nil {
-		g.install(nst)
-	}
-	g.Reauthorize(ctx)
-	g.removeStalePeers(oldPeers, newPeers)
 	d.enforced.Store(snap.version)
 	return nil
 }

@@ -1,7 +1,6 @@
 package ztna_test
 
 import (
-	"context"
 	"encoding/json"
 	"errors"
 	"net"
@@ -148,26 +147,17 @@ func TestConsoleManagedGateway(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	dir := ztna.NewConsoleDirectory()
-	g := w.start(t, &ztna.Options{Directory: dir, Audit: &ztna.ConsoleAudit{Client: cp}})
 	first, err := cp.Bundle(ctx, 0, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := g.ApplyBundle(ctx, dir, first); err != nil {
-		t.Fatal(err)
-	}
-	wctx, stop := context.WithCancel(ctx)
-	watched := make(chan struct{})
-	go func() {
-		defer close(watched)
-		g.SyncConsole(wctx, cp, dir, &ztna.SyncOptions{Version: "test", Applied: func(b *controlplane.Bundle, err error) {
-			if err != nil {
-				t.Errorf("apply bundle %d: %v", b.Version, err)
-			}
-		}})
-	}()
-	t.Cleanup(func() { stop(); <-watched })
+	// The console client is all the gateway is given: it applies the
+	// first bundle, follows the console and sends it its events.
+	g := w.start(t, &ztna.Options{Console: &ztna.ConsoleOptions{Client: cp, First: first, Version: "test", Applied: func(b *controlplane.Bundle, err error) {
+		if err != nil {
+			t.Errorf("apply bundle %d: %v", b.Version, err)
+		}
+	}}})
 
 	c, err := w.client(t, g, "alice").Dial(ctx, "tcp", "echo.corp:7")
 	if err != nil {
@@ -217,11 +207,11 @@ func TestConsoleManagedGateway(t *testing.T) {
 	t.Logf("device disabled in the console: flow cut after %v (%v)", time.Since(start), err)
 	// The flow is cut while the bundle is applied; the version is
 	// reported once the whole bundle is in place, just after.
-	for deadline := time.Now().Add(2 * time.Second); dir.Version() != 2 && time.Now().Before(deadline); {
+	for deadline := time.Now().Add(2 * time.Second); g.ConsoleStatus().BundleVersion != 2 && time.Now().Before(deadline); {
 		time.Sleep(5 * time.Millisecond)
 	}
-	if dir.Version() != 2 {
-		t.Errorf("directory version = %d, want 2", dir.Version())
+	if v := g.ConsoleStatus().BundleVersion; v != 2 {
+		t.Errorf("directory version = %d, want 2", v)
 	}
 	if _, err := w.client(t, g, "alice").Dial(ctx, "tcp", "echo.corp:7"); err == nil {
 		t.Error("disabled device opened a new flow")
@@ -277,10 +267,9 @@ func TestConsoleBundleResources(t *testing.T) {
 			{Name: "bad name!", Kind: "http", Address: "127.0.0.1", Port: 80},
 		},
 	}
-	dir := ztna.NewConsoleDirectory()
-	g := w.start(t, &ztna.Options{Directory: dir})
+	g := w.start(t, &ztna.Options{Console: &ztna.ConsoleOptions{}})
 	ctx := testCtx(t, 60*time.Second)
-	if err := g.ApplyBundle(ctx, dir, b); err != nil {
+	if err := g.ApplyBundle(ctx, b); err != nil {
 		t.Fatalf("a bundle with resources the gateway cannot serve was refused: %v", err)
 	}
 	names := func() map[string]ztna.ResourceInfo {
@@ -319,7 +308,7 @@ func TestConsoleBundleResources(t *testing.T) {
 	b2 := *b
 	b2.Version = 2
 	b2.Resources = b.Resources[:1]
-	if err := g.ApplyBundle(ctx, dir, &b2); err != nil {
+	if err := g.ApplyBundle(ctx, &b2); err != nil {
 		t.Fatal(err)
 	}
 	if _, ok := names()["lb.corp"]; ok {
@@ -370,18 +359,17 @@ func TestConsoleBundlePeers(t *testing.T) {
 	carolAtX := controlplane.Device{ID: carol.id, Name: "laptop", Owner: "carol", PublicKey: carol.key.PublicKey().String(), Address: x}
 	bobAtX := controlplane.Device{ID: bob.id, Name: "laptop", Owner: "bob", PublicKey: bob.key.PublicKey().String(), Address: x}
 
-	dir := ztna.NewConsoleDirectory()
-	g := w.start(t, &ztna.Options{Directory: dir})
+	g := w.start(t, &ztna.Options{Console: &ztna.ConsoleOptions{}})
 	ctx := testCtx(t, 60*time.Second)
-	if err := g.ApplyBundle(ctx, dir, bundle(1, carolAtX)); err != nil {
+	if err := g.ApplyBundle(ctx, bundle(1, carolAtX)); err != nil {
 		t.Fatal(err)
 	}
 
-	err = g.ApplyBundle(ctx, dir, bundle(2, carolAtX, bobAtX))
+	err = g.ApplyBundle(ctx, bundle(2, carolAtX, bobAtX))
 	if !errors.Is(err, tunnel.ErrInvalidConfig) || !strings.Contains(err.Error(), bobAtX.PublicKey) || !strings.Contains(err.Error(), carolAtX.PublicKey) {
 		t.Fatalf("bundle with two devices at %s: err = %v, want an overlap naming both keys", x, err)
 	}
-	if v := dir.Version(); v != 1 {
+	if v := g.ConsoleStatus().BundleVersion; v != 1 {
 		t.Errorf("enforced version after a refused bundle = %d, want 1", v)
 	}
 	if k, _ := g.Tunnel().WhoIs(bob.addr); k != carol.key.PublicKey() {
@@ -389,7 +377,7 @@ func TestConsoleBundlePeers(t *testing.T) {
 	}
 
 	// The console deletes carol's device and gives its address to bob's.
-	if err := g.ApplyBundle(ctx, dir, bundle(3, bobAtX)); err != nil {
+	if err := g.ApplyBundle(ctx, bundle(3, bobAtX)); err != nil {
 		t.Fatalf("bundle moving %s to a new device: %v", x, err)
 	}
 	if k, _ := g.Tunnel().WhoIs(bob.addr); k != bob.key.PublicKey() {

@@ -52,7 +52,7 @@ func TestEveryEventKindReachesTheConsole(t *testing.T) {
 		}
 	}
 	if len(kinds) < 7 {
-		t.Fatalf("found event kinds %v, want at least the seven of events.go and presence.go", kinds)
+		t.Fatalf("found event kinds %v, want at least the seven of event.go and presence.go", kinds)
 	}
 	for _, k := range kinds {
 		if ck := consoleKind(k); !slices.Contains(controlplane.EventKinds, ck) {

@@ -2,61 +2,39 @@ package ztna
 
 import (
 	"context"
+	"errors"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/gonaut/gonaut/tunnel"
 	"github.com/gonaut/gonaut/ztna/controlplane"
 )
 
-// SyncOptions configure Gateway.SyncConsole. A nil *SyncOptions means the
-// defaults.
-type SyncOptions struct {
-	// Version is the gateway software's version, reported in its status.
-	Version string
-	// Heartbeat is how often the status is pushed besides right after
-	// each applied bundle. Default: 10s.
-	Heartbeat time.Duration
-	// Applied, when set, is called on SyncConsole's goroutine after each
-	// bundle, with ApplyBundle's error (nil: now enforced).
-	Applied func(b *controlplane.Bundle, err error)
-}
-
-// SyncConsole keeps a console-managed gateway in step with its console
-// until ctx is done: it long-polls cp for bundles newer than the one d
-// serves and applies each with ApplyBundle (a refused bundle is logged and
-// the running configuration stays), and pushes the gateway's status —
-// bundle version, peers, flows, health, and the risk score of every
-// subject scoring above zero on the gateway's analytics — right after
-// every applied bundle and every Heartbeat, so the console sees within moments which version
-// each gateway enforces. Events go to the console through ConsoleAudit,
-// not through SyncConsole.
+// followConsole keeps a console-managed gateway in step with its console
+// until the gateway closes: it long-polls o.Client for bundles newer than
+// the one the gateway enforces and applies each with ApplyBundle (a
+// refused bundle is logged and the running configuration stays), while a
+// second goroutine pushes the gateway's ConsoleStatus right after every
+// applied bundle and every o.Heartbeat, so the console sees within
+// moments which version each gateway enforces. Events go to the console
+// through ConsoleAudit, not through here.
 //
-// It returns ctx's error, or the error that ended the long poll for good
-// (the console refused the credential: the gateway was removed there).
-// While the console is unreachable it retries, and the gateway keeps
-// enforcing the last bundle it applied.
-func (g *Gateway) SyncConsole(ctx context.Context, cp *controlplane.Client, d *ConsoleDirectory, opts *SyncOptions) error {
-	var o SyncOptions
-	if opts != nil {
-		o = *opts
-	}
+// While the console is unreachable the poll retries, and the gateway
+// keeps enforcing the last bundle it applied. The poll ends for good only
+// when the console refuses the credential (the gateway was removed
+// there); that is logged, and the gateway runs on with what it has.
+func (g *Gateway) followConsole(o ConsoleOptions) {
 	if o.Heartbeat <= 0 {
 		o.Heartbeat = 10 * time.Second
 	}
-	ctx, cancel := context.WithCancel(ctx)
+	ctx, cancel := context.WithCancel(g.ctx)
+	defer cancel()
 	kick := make(chan struct{}, 1)
-	var wg sync.WaitGroup
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
+	g.spawn(func() {
 		t := time.NewTicker(o.Heartbeat)
 		defer t.Stop()
 		for {
-			st := g.consoleStatus(d)
-			st.Version = o.Version
-			if err := cp.PushStatus(ctx, st); err != nil && ctx.Err() == nil {
+			if err := o.Client.PushStatus(ctx, g.ConsoleStatus()); err != nil && ctx.Err() == nil {
 				g.log.Warn("console status", "err", err)
 			}
 			select {
@@ -66,9 +44,9 @@ func (g *Gateway) SyncConsole(ctx context.Context, cp *controlplane.Client, d *C
 			case <-kick:
 			}
 		}
-	}()
-	err := cp.Watch(ctx, d.Version(), func(b *controlplane.Bundle) {
-		err := g.ApplyBundle(ctx, d, b)
+	})
+	err := o.Client.Watch(ctx, g.console.version(), func(b *controlplane.Bundle) {
+		err := g.ApplyBundle(ctx, b)
 		if err != nil {
 			g.log.Error("console bundle refused; the running configuration stays", "version", b.Version, "err", err)
 		} else {
@@ -82,19 +60,27 @@ func (g *Gateway) SyncConsole(ctx context.Context, cp *controlplane.Client, d *C
 			o.Applied(b, err)
 		}
 	})
-	cancel()
-	wg.Wait()
-	return err
+	if err != nil && g.ctx.Err() == nil && !errors.Is(err, context.Canceled) {
+		g.log.Error("console sync stopped", "err", err)
+	}
 }
 
-// consoleStatus is the gateway's heartbeat: what it enforces, how busy it
-// is, and what a device's wg-quick config needs to reach it.
-func (g *Gateway) consoleStatus(d *ConsoleDirectory) controlplane.Status {
+// ConsoleStatus is what the gateway reports to its console on every
+// heartbeat: the bundle version it enforces in full (0: none yet, or not
+// managed by a console), how many of the bundle's devices are peers, its
+// flows and health, the risk of every subject scoring above zero, its own
+// configuration's resources, and what a device's wg-quick config needs
+// to reach it.
+func (g *Gateway) ConsoleStatus() controlplane.Status {
+	d := g.console
 	cfg := g.Config()
 	st := controlplane.Status{
-		Time: time.Now().UTC(), BundleVersion: d.Version(),
-		Peers: len(d.Peers()), Flows: g.ActiveFlows(), Healthy: g.Ready(),
+		Time: time.Now().UTC(), BundleVersion: d.version(), Version: g.consoleOpts.Version,
+		Flows: g.ActiveFlows(), Healthy: g.Ready(),
 		PublicKey: g.PublicKey().String(), Endpoint: cfg.Endpoint, DNS: g.Address().String(),
+	}
+	if d != nil {
+		st.Peers = len(d.Peers())
 	}
 	for _, r := range g.Risks() {
 		if len(st.Risk) == controlplane.MaxRisk {

@@ -12,8 +12,8 @@
 // gateway the new flow before answering it, and the gateway:
 //
 //  1. identifies the peer: public key → device → user, from a [Directory]
-//     (a [StaticDirectory] of the config file by default; the console plugs
-//     its control plane in here);
+//     (a [StaticDirectory] of the config file by default; a console's
+//     bundles with Options.Console);
 //  2. enriches the request: the peer's outer address and, through an
 //     analytics.GeoIP, its country and ASN; the time; the subject's current
 //     risk score from an analytics.Engine;
@@ -112,20 +112,24 @@
 // # Managed by a console
 //
 // A gateway can take its users, devices, policies and resources from a
-// Gonaut console instead of its configuration file. Start it with a
-// ConsoleDirectory as Options.Directory and a ConsoleAudit (wrapping a
-// controlplane.Client) as Options.Audit, apply the first bundle with
-// Gateway.ApplyBundle, then run Gateway.SyncConsole, which applies every
-// newer bundle as the console publishes it and pushes the gateway's status
-// (with the bundle version it enforces, and [Gateway.Risks], the risk
-// score of every subject scoring above zero) after each one and on a
-// heartbeat. ConsoleAudit delivers analytics alerts to the console like
-// every other event; the console stores each as one of its alerts.
-// ApplyBundle compiles the bundle's policies and builds its resources
-// first (a bundle whose policies do not compile is refused and the running
-// one stays), then swaps the directory, the tunnel's peers, the policy set
-// and the resources together and re-decides live flows, so a device or
-// user disabled in the console is cut before ApplyBundle returns.
+// Gonaut console instead of its configuration file: start it with
+// Options.Console, a [ConsoleOptions] holding the registered
+// controlplane.Client and, typically, the first bundle fetched with it.
+// New applies that bundle before it returns; then, until Close, the
+// gateway long-polls the console for every newer bundle, applies it with
+// [Gateway.ApplyBundle], and pushes its [Gateway.ConsoleStatus] (with the
+// bundle version it enforces, and [Gateway.Risks], the risk score of
+// every subject scoring above zero) after each one and on a heartbeat.
+// Its events go to the console through a [ConsoleAudit] on the same
+// client unless Options.Audit says otherwise; ConsoleAudit delivers
+// analytics alerts like every other event, and the console stores each as
+// one of its alerts. ApplyBundle compiles the bundle's policies and
+// builds its resources first (a bundle whose policies do not compile is
+// refused and the running one stays), then swaps the directory, the
+// tunnel's peers, the policy set and the resources together and
+// re-decides live flows, so a device or user disabled in the console is
+// cut before ApplyBundle returns. A gateway started with an empty
+// ConsoleOptions takes bundles only through ApplyBundle.
 //
 // The bundle's tcp and http resources are served next to the Config's; on
 // a name clash the Config's resource wins, since the file is the gateway
@@ -213,11 +217,15 @@
 //
 // # Concurrency and lifetime
 //
-// All methods of Gateway and Client are safe for concurrent use. Close
-// cuts live flows, stops every goroutine the gateway started (tunnel, DNS,
-// JWKS, HTTP proxy, health checks, re-decisions, presence polls, USB and
-// serial servers, and the event writer once it has recorded every queued
-// event), closes the audit file and GeoIP databases it opened and the
-// imports from connectors, and is safe to call twice. [Gateway.Drain]
-// stops admitting flows and waits for live ones, for a graceful shutdown.
+// All methods of Gateway and Client are safe for concurrent use. A
+// Gateway stops one way, whether Close is called or New fails half-way:
+// it cuts live flows, cancels one context that every goroutine it started
+// watches (re-decisions, presence polls, health checks, DNS, JWKS, peer
+// removals, the console sync), waits for all of them, then closes what it
+// opened in reverse order of opening — the tunnel, the HTTP proxy, the USB
+// and serial servers and the imports from connectors, the event writer
+// once it has recorded every queued event, its own analytics, the GeoIP
+// databases and the audit file. Close is safe to call concurrently and
+// again. [Gateway.Drain] stops admitting flows and waits for live ones,
+// for a graceful shutdown.
 package ztna

@@ -3,13 +3,11 @@ package ztna
 import (
 	"context"
 	"crypto/ed25519"
-	"errors"
 	"fmt"
 	"log/slog"
 	"net"
 	"net/http"
 	"net/netip"
-	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -41,11 +39,20 @@ type Options struct {
 	TracerProvider trace.TracerProvider
 
 	// Directory maps peers to identities. Default: a StaticDirectory of
-	// the configuration's users and devices, rebuilt on Reload.
+	// the configuration's users and devices, rebuilt on Reload; with
+	// Console, the console's (Directory must then be nil).
 	Directory Directory
 
-	// Audit receives every event. Default: a FileAudit on
-	// Config.AuditFile when set, else none.
+	// Console, when set, makes the gateway managed by a console: its
+	// users, devices and policies, and resources next to the
+	// configuration's, come from the console's bundles (see
+	// ConsoleOptions and ApplyBundle). Default: none, the configuration
+	// file is all.
+	Console *ConsoleOptions
+
+	// Audit receives every event. Default: a ConsoleAudit on
+	// Console.Client when set, else a FileAudit on Config.AuditFile when
+	// set, else none.
 	Audit AuditSink
 
 	// Analytics observes every event and provides risk scores. Default:
@@ -81,35 +88,42 @@ type Options struct {
 //
 // All methods are safe for concurrent use.
 type Gateway struct {
-	tun          *tunnel.Tunnel
-	engine       *policy.Engine
-	log          *slog.Logger
-	tracer       trace.Tracer
-	metrics      *metrics
-	audit        AuditSink
-	ownAudit     *FileAudit
-	analytics    *analytics.Engine
-	risky        riskySubjects // subjects whose risk the console hears of
-	ownAnalytics bool
-	geo          analytics.GeoIP
-	ownGeo       *analytics.MaxMind
-	dial         func(ctx context.Context, network, addr string) (net.Conn, error)
-	signer       *signer
-	optsDir      Directory
-	httpT        *http.Transport
-	hproxy       *httpProxy
-	addr         netip.Addr
+	// Set by New and never changed: read without a lock.
+	addr      netip.Addr
+	tun       *tunnel.Tunnel
+	engine    *policy.Engine // swaps its policy set atomically
+	log       *slog.Logger
+	tracer    trace.Tracer
+	metrics   *metrics
+	signer    *signer
+	dial      func(ctx context.Context, network, addr string) (net.Conn, error)
+	httpT     *http.Transport // to http upstreams, for requests and health checks
+	hproxy    *httpProxy
+	geo       analytics.GeoIP
+	analytics *analytics.Engine
+	audit     AuditSink
+	directory Directory // Options.Directory or the console's; nil: a StaticDirectory of each configuration
 
+	// A console-managed gateway's directory and options (Options.Console);
+	// console is nil on a standalone gateway.
+	console     *consoleDirectory
+	consoleOpts ConsoleOptions
+
+	// The running configuration: Reload and ApplyBundle build a new state
+	// and swap it in whole, under reloadMu; flows Load it without a lock.
 	state    atomic.Pointer[state]
-	reloadMu sync.Mutex // serialises Reload
+	reloadMu sync.Mutex // serialises Reload, ApplyBundle and the peer removals after them
 
-	evw      *eventWriter
-	flows    flowTable
-	draining atomic.Bool
-	kickc    chan struct{}
+	// Live flows, and the wake-up of the loop that re-decides them.
+	flows flowTable
+	kickc chan struct{}
 
-	endpoints endpointCache
-	presence  presenceTable
+	// Events on their way to the audit sink, analytics, slog and metrics.
+	evw   *eventWriter
+	risky riskySubjects // subjects whose risk the console hears of
+
+	endpoints endpointCache // peers' outer addresses, with its own locks
+	presence  presenceTable // what the connectors report, with its own lock
 
 	devMu sync.Mutex
 	// guarded by devMu: USB and serial servers by resource name; they
@@ -117,39 +131,8 @@ type Gateway struct {
 	usb    map[string]*usbResource
 	serial map[string]*serialResource
 
-	ctx    context.Context
-	cancel context.CancelFunc
-	wg     sync.WaitGroup
-	closed atomic.Bool
-}
-
-// state is everything a reload replaces at once.
-type state struct {
-	cfg *Config // what runs: local plus a console's resources
-	// local is the configuration as given to New or Reload, before a
-	// console's resources were merged in (console.go).
-	local   *Config
-	dir     Directory
-	byDest  map[netip.AddrPort]*resource
-	byName  map[string]*resource
-	byAddr  map[netip.Addr]*resource // by virtual address, for Host checks
-	limits  *limits
-	recheck time.Duration
-	// connectors by id; their values are copies
-	connectors map[string]ConnectorConfig
-	cancel     context.CancelFunc // stops the health checks
-	checksWG   sync.WaitGroup
-}
-
-// resource is one configured resource at run time.
-type resource struct {
-	cfg  ResourceConfig
-	addr netip.Addr
-	port uint16
-	pool *pool
-	// keepSlashes is the resolved encoded_slashes of an http resource:
-	// forward %2F and %5C instead of refusing them.
-	keepSlashes bool
+	// ctx, the goroutines and what the gateway opened: what Close ends.
+	lifecycle
 }
 
 // ResourceInfo describes a resource as peers see it.
@@ -182,12 +165,23 @@ func New(ctx context.Context, cfg *Config, opts *Options) (*Gateway, error) {
 		analytics: opts.Analytics,
 		geo:       opts.GeoIP,
 		dial:      opts.Dial,
-		optsDir:   opts.Directory,
+		directory: opts.Directory,
 		addr:      gp.Addr(),
 		kickc:     make(chan struct{}, 1),
 	}
 	if g.log == nil {
 		g.log = slog.New(slog.DiscardHandler)
+	}
+	if c := opts.Console; c != nil {
+		if g.directory != nil {
+			return nil, fmt.Errorf("%w: Options.Directory and Options.Console exclude each other", ErrInvalidConfig)
+		}
+		g.console = newConsoleDirectory()
+		g.directory = g.console
+		g.consoleOpts = *c
+		if g.audit == nil && c.Client != nil {
+			g.audit = &ConsoleAudit{Client: c.Client}
+		}
 	}
 	mp := opts.MeterProvider
 	if mp == nil {
@@ -217,20 +211,30 @@ func New(ctx context.Context, cfg *Config, opts *Options) (*Gateway, error) {
 		// decompressing on the peer's behalf.
 		DisableCompression: true,
 	}
+	g.init()
+	// From here on, every failure closes what was opened so far, through
+	// the same path as Close.
+	fail := func(err error) (*Gateway, error) {
+		g.Close()
+		return nil, err
+	}
 	if g.audit == nil && cfg.AuditFile != "" {
-		if g.ownAudit, err = OpenFileAudit(cfg.Path(cfg.AuditFile)); err != nil {
-			return nil, err
+		fa, err := OpenFileAudit(cfg.Path(cfg.AuditFile))
+		if err != nil {
+			return fail(err)
 		}
-		g.audit = g.ownAudit
+		g.onClose(fa.Close)
+		g.audit = fa
 	}
 	if g.geo == nil && (cfg.Analytics.GeoIPCity != "" || cfg.Analytics.GeoIPASN != "") {
 		// Policy's source.country and source.asn need the databases
 		// whether or not analytics runs.
-		if g.ownGeo, err = analytics.OpenMaxMind(cfg.Path(cfg.Analytics.GeoIPCity), cfg.Path(cfg.Analytics.GeoIPASN)); err != nil {
-			g.closeAudit()
-			return nil, fmt.Errorf("ztna: geoip: %w", err)
+		mm, err := analytics.OpenMaxMind(cfg.Path(cfg.Analytics.GeoIPCity), cfg.Path(cfg.Analytics.GeoIPASN))
+		if err != nil {
+			return fail(fmt.Errorf("ztna: geoip: %w", err))
 		}
-		g.geo = g.ownGeo
+		g.onClose(mm.Close)
+		g.geo = mm
 	}
 	if g.analytics == nil && cfg.Analytics.Enabled {
 		var aopts analytics.Options
@@ -238,387 +242,56 @@ func New(ctx context.Context, cfg *Config, opts *Options) (*Gateway, error) {
 		aopts.MeterProvider = mp
 		aopts.GeoIP = g.geo
 		if g.analytics, err = analytics.New(&aopts); err != nil {
-			g.closeAudit()
-			return nil, fmt.Errorf("ztna: analytics: %w", err)
+			return fail(fmt.Errorf("ztna: analytics: %w", err))
 		}
-		g.ownAnalytics = true
+		g.onClose(g.analytics.Close)
 	}
-	g.ctx, g.cancel = context.WithCancel(context.Background())
+	// The event writer closes after everything that emits.
+	g.startEvents()
+	g.onClose(func() error { g.stopEvents(); return nil })
+	g.onClose(func() error { g.httpT.CloseIdleConnections(); return nil })
+	// Devices are opened by build and by every reload.
+	g.onClose(func() error { g.closeDevices(); return nil })
 	st, set, err := g.build(cfg)
 	if err != nil {
-		g.cancel()
-		g.closeAudit()
-		return nil, err
+		return fail(err)
 	}
 	g.engine.Swap(set)
 	g.hproxy = newHTTPProxy(g)
+	g.onClose(func() error { g.hproxy.close(); return nil })
 	tcfg := tunnel.Config{
 		PrivateKey: key,
 		ListenPort: cfg.ListenPort,
 		Addresses:  []netip.Prefix{gp},
 		Peers:      st.peers(),
 	}
-	g.startEvents()
 	g.tun, err = tunnel.New(ctx, tcfg, &tunnel.Options{
 		Logger: g.log, MeterProvider: mp, TracerProvider: tp,
 		FlowHandler: g.handleFlow, EagerPeers: opts.EagerPeers || cfg.EagerPeers,
 	})
 	if err != nil {
-		g.stopEvents()
-		st.cancel()
-		g.cancel()
-		g.closeAudit()
-		return nil, fmt.Errorf("ztna: tunnel: %w", err)
+		return fail(fmt.Errorf("ztna: tunnel: %w", err))
 	}
+	g.onClose(g.tun.Close)
+	// Everything below runs on goroutines that stop with ctx.
 	g.install(st)
 	if err := g.startServices(); err != nil {
-		g.Close()
-		return nil, err
+		return fail(err)
 	}
 	g.wg.Add(2)
 	go g.recheckLoop()
 	go g.presenceLoop()
+	if c := g.consoleOpts; g.console != nil {
+		if c.First != nil {
+			if err := g.ApplyBundle(ctx, c.First); err != nil {
+				return fail(fmt.Errorf("console bundle %d: %w", c.First.Version, err))
+			}
+		}
+		if c.Client != nil {
+			g.spawn(func() { g.followConsole(c) })
+		}
+	}
 	return g, nil
-}
-
-// closeAudit closes the audit file and GeoIP databases the gateway opened.
-func (g *Gateway) closeAudit() {
-	if g.ownAudit != nil {
-		g.ownAudit.Close()
-	}
-	if g.ownGeo != nil {
-		g.ownGeo.Close()
-	}
-}
-
-// build compiles everything a configuration describes without touching
-// the running gateway: it is what makes a reload atomic.
-func (g *Gateway) build(cfg *Config) (*state, *policy.Set, error) {
-	return g.buildWith(cfg, consoleResources(g.optsDir))
-}
-
-// buildWith is build with a console's resources merged into cfg's
-// (mergeResources: the configuration's win on a name clash).
-func (g *Gateway) buildWith(cfg *Config, console []ResourceConfig) (*state, *policy.Set, error) {
-	local := cfg
-	cfg = mergeResources(cfg, console)
-	set := consolePolicy(g.optsDir)
-	if set == nil {
-		var err error
-		if set, err = loadPolicies(cfg); err != nil {
-			return nil, nil, err
-		}
-	}
-	dir := g.optsDir
-	if dir == nil {
-		sd, err := NewStaticDirectory(cfg)
-		if err != nil {
-			return nil, nil, err
-		}
-		dir = sd
-	}
-	st := &state{
-		cfg: cfg, local: local, dir: dir,
-		byDest:  map[netip.AddrPort]*resource{},
-		byName:  map[string]*resource{},
-		byAddr:  map[netip.Addr]*resource{},
-		limits:  newLimits(cfg.RateLimits),
-		recheck: cfg.Recheck,
-	}
-	if st.recheck == 0 {
-		st.recheck = 500 * time.Millisecond
-	}
-	st.connectors = map[string]ConnectorConfig{}
-	for _, c := range cfg.Connectors {
-		st.connectors[c.ID] = c
-	}
-	if err := g.assignResources(st, cfg); err != nil {
-		return nil, nil, err
-	}
-	return st, set, nil
-}
-
-// assignResources gives each resource its virtual address: the configured
-// one, else the one it had before this reload, else the next free one.
-func (g *Gateway) assignResources(st *state, cfg *Config) error {
-	prev := g.state.Load()
-	used := map[netip.Addr]string{g.addr: "the gateway"}
-	rng := cfg.ResourceRange()
-	for _, rc := range cfg.Resources {
-		r := &resource{cfg: rc, port: uint16(rc.Port)}
-		if r.port == 0 {
-			r.port = defaultPorts[rc.Kind]
-		}
-		if rc.Address != "" {
-			r.addr = netip.MustParseAddr(rc.Address)
-		}
-		st.byName[strings.ToLower(rc.Name)] = r
-	}
-	for _, rc := range cfg.Resources {
-		r := st.byName[strings.ToLower(rc.Name)]
-		if r.addr.IsValid() {
-			if o, dup := used[r.addr]; dup {
-				return &ConfigError{Msg: fmt.Sprintf("resource %q: address %s already used by %s", rc.Name, r.addr, o)}
-			}
-			used[r.addr] = rc.Name
-		}
-	}
-	for _, rc := range cfg.Resources {
-		r := st.byName[strings.ToLower(rc.Name)]
-		if r.addr.IsValid() {
-			continue
-		}
-		if prev != nil {
-			if o := prev.byName[strings.ToLower(rc.Name)]; o != nil && o.cfg.Address == "" && used[o.addr] == "" {
-				r.addr = o.addr
-				used[r.addr] = rc.Name
-				continue
-			}
-		}
-		a := rng.Addr().Next() // skip the network address
-		for ; rng.Contains(a); a = a.Next() {
-			if _, taken := used[a]; !taken && (prev == nil || !prev.addrTakenByOther(a, rc.Name)) {
-				break
-			}
-		}
-		if !rng.Contains(a) {
-			return &ConfigError{Msg: fmt.Sprintf("resource %q: resource_prefix %s is full", rc.Name, rng)}
-		}
-		r.addr = a
-		used[a] = rc.Name
-	}
-	for _, r := range st.byName {
-		dial := g.dial
-		if r.cfg.Connector != "" {
-			cn, ok := st.connectors[r.cfg.Connector]
-			if !ok {
-				return &ConfigError{Msg: fmt.Sprintf("resource %q: no connector %q", r.cfg.Name, r.cfg.Connector)}
-			}
-			r.cfg.Labels = withLabels(r.cfg.Labels, "connector", cn.ID, "site", cn.Site)
-			r.cfg.Upstreams = []string{netip.AddrPortFrom(netip.MustParseAddr(cn.Address), connectorPort(r.cfg)).String()}
-			dial = g.dialTunnel
-		}
-		if r.cfg.Kind == "udp" && r.cfg.IdleTimeout == 0 {
-			r.cfg.IdleTimeout = DefaultUDPIdleTimeout
-		}
-		r.pool = newPool(r.cfg, dial)
-		mode := r.cfg.EncodedSlashes
-		if mode == "" {
-			mode = cfg.EncodedSlashes
-		}
-		r.keepSlashes = mode == "keep"
-		st.byDest[netip.AddrPortFrom(r.addr, r.port)] = r
-		st.byAddr[r.addr] = r
-		var po *resource
-		if prev != nil {
-			po = prev.byName[strings.ToLower(r.cfg.Name)]
-		}
-		if err := g.attachDevices(r, po); err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
-var defaultPorts = map[string]uint16{"http": 80, "usb": 3240, "serial": 2217}
-
-// DefaultUDPIdleTimeout ends a UDP flow after this long without a
-// datagram either way, unless the resource sets idle_timeout.
-const DefaultUDPIdleTimeout = 60 * time.Second
-
-// addrTakenByOther reports whether a resource other than name held a in
-// st, so that a reload does not hand a removed resource's address to a new
-// one while clients may still cache it.
-func (st *state) addrTakenByOther(a netip.Addr, name string) bool {
-	for n, r := range st.byName {
-		if r.addr == a && n != strings.ToLower(name) {
-			return true
-		}
-	}
-	return false
-}
-
-// install makes st the running state and starts its health checks.
-func (g *Gateway) install(st *state) {
-	ctx, cancel := context.WithCancel(g.ctx)
-	st.cancel = cancel
-	client := &http.Client{Transport: g.httpT, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
-	for _, r := range st.byName {
-		if r.pool.hc.Interval > 0 {
-			st.checksWG.Add(1)
-			go func() {
-				defer st.checksWG.Done()
-				r.pool.runChecks(ctx, client)
-			}()
-		}
-	}
-	if old := g.state.Swap(st); old != nil {
-		old.cancel()
-		old.checksWG.Wait()
-	}
-}
-
-func loadPolicies(cfg *Config) (*policy.Set, error) {
-	var docs []*policy.Document
-	for _, name := range cfg.PolicyTemplates {
-		t, _ := policy.TemplateByName(name)
-		d, err := policy.Parse("template:"+name, t.Source)
-		if err != nil {
-			return nil, fmt.Errorf("ztna: policy template %s: %w", name, err)
-		}
-		docs = append(docs, d)
-	}
-	paths := make([]string, len(cfg.Policies))
-	for i, p := range cfg.Policies {
-		paths[i] = cfg.Path(p)
-	}
-	if len(paths) > 0 {
-		ds, err := policy.ParseFiles(paths...)
-		if err != nil {
-			return nil, fmt.Errorf("ztna: policies: %w", err)
-		}
-		docs = append(docs, ds...)
-	}
-	set, err := policy.Compile(docs, nil)
-	if err != nil {
-		return nil, fmt.Errorf("ztna: policies: %w", err)
-	}
-	return set, nil
-}
-
-func templateExists(name string) bool {
-	_, ok := policy.TemplateByName(name)
-	return ok
-}
-
-// Reload applies a new configuration atomically: policies, identities,
-// resources and limits are all built first, and if any part fails the
-// error is returned and the running configuration stays. The tunnel's
-// peers are updated to the new directory, and live flows are re-decided
-// before Reload returns; those now denied are cut. The listen port,
-// private key and address cannot change without a restart.
-func (g *Gateway) Reload(ctx context.Context, cfg *Config) error {
-	if g.closed.Load() {
-		return ErrClosed
-	}
-	g.reloadMu.Lock()
-	defer g.reloadMu.Unlock()
-	if err := cfg.Validate(); err != nil {
-		return err
-	}
-	old := g.state.Load()
-	if gp, _ := cfg.GatewayPrefix(); gp.Addr() != g.addr {
-		return &ConfigError{Msg: "address cannot change on reload; restart the gateway"}
-	}
-	if k, err := cfg.Key(); err != nil {
-		return err
-	} else if k.PublicKey() != g.tun.PublicKey() {
-		return &ConfigError{Msg: "private key cannot change on reload; restart the gateway"}
-	}
-	st, set, err := g.build(cfg)
-	if err != nil {
-		return err
-	}
-	if cs := consolePolicy(st.dir); cs != nil {
-		set = cs // a console-managed gateway keeps the console's policies
-	}
-	newPeers := st.peers()
-	if err := g.setTunnelPeers(ctx, newPeers); err != nil {
-		return fmt.Errorf("ztna: reload: %w", err)
-	}
-	g.engine.Swap(set)
-	g.install(st)
-	g.Reauthorize(ctx)
-	g.removeStalePeers(old.peers(), newPeers)
-	return nil
-}
-
-// setTunnelPeers gives the tunnel the directory's peers in one step
-// (tunnel.SetPeers), so that a set in which two devices overlap is refused
-// whole with an error naming both, and an address that moved from a
-// removed device to another moves at once. Other peers of the tunnel
-// (removed devices within their peerGrace, peers added through the UAPI
-// socket) stay, unless they hold a prefix that now belongs to a directory
-// peer: that prefix's flows must be named after its new holder, and the
-// old one could open nothing anyway, since the directory no longer knows
-// it.
-func (g *Gateway) setTunnelPeers(ctx context.Context, peers []tunnel.PeerConfig) error {
-	dirPeer := make(map[tunnel.Key]bool, len(peers))
-	for _, p := range peers {
-		dirPeer[p.PublicKey] = true
-	}
-	final := slices.Clone(peers)
-	for _, p := range g.tun.Config().Peers {
-		if !dirPeer[p.PublicKey] && !overlapsAny(p, peers) {
-			final = append(final, p)
-		}
-	}
-	return g.tun.SetPeers(ctx, final)
-}
-
-// overlapsAny reports whether an allowed IP of p overlaps one of peers'.
-func overlapsAny(p tunnel.PeerConfig, peers []tunnel.PeerConfig) bool {
-	for _, q := range peers {
-		for _, a := range p.AllowedIPs {
-			for _, b := range q.AllowedIPs {
-				if a.Overlaps(b) {
-					return true
-				}
-			}
-		}
-	}
-	return false
-}
-
-// peerGrace is how long a removed device's peer stays in the tunnel after
-// its flows were cut, so that the resets reach it; it can open nothing new
-// meanwhile, since the directory no longer knows it.
-const peerGrace = 250 * time.Millisecond
-
-// removeStalePeers removes the peers in old but not in new from the
-// tunnel after peerGrace.
-func (g *Gateway) removeStalePeers(old, new []tunnel.PeerConfig) {
-	keep := make(map[tunnel.Key]bool, len(new))
-	for _, p := range new {
-		keep[p.PublicKey] = true
-	}
-	var gone []tunnel.Key
-	for _, p := range old {
-		if !keep[p.PublicKey] {
-			gone = append(gone, p.PublicKey)
-		}
-	}
-	if len(gone) == 0 {
-		return
-	}
-	g.wg.Add(1)
-	go func() {
-		defer g.wg.Done()
-		select {
-		case <-time.After(peerGrace):
-		case <-g.ctx.Done():
-			return
-		}
-		g.reloadMu.Lock()
-		defer g.reloadMu.Unlock()
-		cur := map[tunnel.Key]bool{}
-		for _, p := range g.state.Load().peers() {
-			cur[p.PublicKey] = true
-		}
-		for _, k := range gone {
-			if !cur[k] { // not re-added by a later reload
-				if err := g.tun.RemovePeer(k); err != nil && !errors.Is(err, tunnel.ErrUnknownPeer) {
-					g.log.Warn("remove peer", "peer", k, "err", err)
-				}
-			}
-		}
-	}()
-}
-
-// SetPolicy replaces the policy set and re-decides live flows.
-func (g *Gateway) SetPolicy(ctx context.Context, set *policy.Set) {
-	g.engine.Swap(set)
-	g.Reauthorize(ctx)
 }
 
 // Policy returns the engine deciding the gateway's flows.
@@ -690,92 +363,15 @@ func (g *Gateway) Drain(ctx context.Context) error {
 	return nil
 }
 
-// Close stops the gateway: it cuts live flows, closes the tunnel and every
-// goroutine it started, and closes the audit file it opened. Calling it
-// again returns nil.
+// Close stops the gateway: it cuts live flows, waits for every goroutine
+// it started (re-decisions, presence polls, health checks, DNS, JWKS, peer
+// removals), then closes what it opened in reverse order of opening: the
+// tunnel, the HTTP proxy, the USB and serial servers, the event writer
+// once it has recorded every queued event, its own analytics, the GeoIP
+// databases and the audit file. It is safe to call concurrently and
+// again; later calls wait for the first and return nil.
 func (g *Gateway) Close() error {
-	if g.closed.Swap(true) {
-		return nil
-	}
-	g.draining.Store(true)
-	g.flows.cutAll(ErrClosed)
-	g.cancel()
-	err := g.tun.Close()
-	g.hproxy.close()
-	g.wg.Wait()
-	if st := g.state.Load(); st != nil {
-		st.checksWG.Wait()
-	}
-	g.httpT.CloseIdleConnections()
-	g.closeDevices()
-	g.stopEvents()
-	if g.ownAnalytics {
-		g.analytics.Close()
-	}
-	g.closeAudit()
-	return err
-}
-
-// endpointCache remembers peers' outer endpoints, so that a flow does not
-// list all peers (which the tunnel answers by formatting the whole device
-// state). A peer missing from the cache, or a cache older than
-// endpointMaxAge, makes the flow wait for a fresh listing: a peer's first
-// flows are located like the others, never let through unlocated.
-type endpointCache struct {
-	refresh sync.Mutex // serialises listings; waiters reuse the one before them
-
-	mu sync.Mutex
-	// guarded by mu
-	at time.Time
-	m  map[tunnel.Key]netip.AddrPort
-}
-
-// endpointMaxAge bounds how stale a roaming peer's outer address may be.
-const endpointMaxAge = 5 * time.Second
-
-// lookup returns k's cached endpoint, when the cache was listed, and
-// whether k is in it.
-func (c *endpointCache) lookup(k tunnel.Key) (netip.AddrPort, time.Time, bool) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	ep, ok := c.m[k]
-	return ep, c.at, ok
-}
-
-func (g *Gateway) endpoint(k tunnel.Key) netip.AddrPort {
-	c := &g.endpoints
-	asked := time.Now()
-	ep, at, ok := c.lookup(k)
-	switch {
-	case ok && asked.Sub(at) < endpointMaxAge:
-		return ep
-	case ok:
-		// Stale: this flow lists the peers again unless another one is
-		// already doing so, in which case the old address will do.
-		if !c.refresh.TryLock() {
-			return ep
-		}
-	default:
-		c.refresh.Lock()
-		// A listing that started after this flow arrived knows its
-		// peer, whose handshake came before the flow.
-		if ep, at, ok := c.lookup(k); ok || at.After(asked) {
-			c.refresh.Unlock()
-			return ep
-		}
-	}
-	defer c.refresh.Unlock()
-	m := make(map[tunnel.Key]netip.AddrPort)
-	now := time.Now()
-	for _, p := range g.tun.Peers() {
-		if p.Endpoint.IsValid() {
-			m[p.PublicKey] = p.Endpoint
-		}
-	}
-	c.mu.Lock()
-	c.m, c.at = m, now
-	c.mu.Unlock()
-	return m[k]
+	return g.end(func() { g.flows.cutAll(ErrClosed) })
 }
 
 func parseAddr(s string) (netip.Addr, error) {

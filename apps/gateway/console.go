@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"flag"
 	"fmt"
 	"log/slog"
@@ -29,16 +28,15 @@ func addConsoleFlags(fs *flag.FlagSet) *consoleFlags {
 	}
 }
 
-// consoleLink is a gateway's connection to its console.
+// consoleLink is a gateway's connection to its console: the registered
+// client and the first bundle, which the gateway is given through
+// Options.Console and follows the console with on its own.
 type consoleLink struct {
 	cp    *controlplane.Client
-	dir   *ztna.ConsoleDirectory
 	log   *slog.Logger
 	first *controlplane.Bundle
 
-	cancel context.CancelFunc
-	wg     sync.WaitGroup
-	once   sync.Once
+	once sync.Once
 }
 
 // open registers with the console (unless a credential is stored in the
@@ -92,43 +90,21 @@ func (f *consoleFlags) open(ctx context.Context, log *slog.Logger, defaultState 
 		return nil, fmt.Errorf("console bundle: %w", err)
 	}
 	ok = true
-	return &consoleLink{cp: cp, dir: ztna.NewConsoleDirectory(), log: log, first: first}, nil
+	return &consoleLink{cp: cp, log: log, first: first}, nil
 }
 
-// options makes the console the gateway's directory and audit sink.
+// options makes the gateway managed by the console: New applies the first
+// bundle, and the gateway follows the console (new bundles, status after
+// each and every 10 s) and sends it its events until it closes.
 func (l *consoleLink) options(o *ztna.Options) {
-	o.Directory = l.dir
-	o.Audit = &ztna.ConsoleAudit{Client: l.cp}
+	o.Console = &ztna.ConsoleOptions{Client: l.cp, First: l.first, Version: version}
 }
 
-// start applies the first bundle, then follows the console (new bundles,
-// status after each and every 10 s) until close.
-func (l *consoleLink) start(ctx context.Context, g *ztna.Gateway) error {
-	if l.first != nil {
-		if err := g.ApplyBundle(ctx, l.dir, l.first); err != nil {
-			return fmt.Errorf("console bundle %d: %w", l.first.Version, err)
-		}
-	}
-	ctx, l.cancel = context.WithCancel(ctx)
-	l.wg.Add(1)
-	go func() {
-		defer l.wg.Done()
-		err := g.SyncConsole(ctx, l.cp, l.dir, &ztna.SyncOptions{Version: version})
-		if err != nil && !errors.Is(err, context.Canceled) {
-			l.log.Error("console sync stopped", "err", err)
-		}
-	}()
-	return nil
-}
-
-// close stops the watch and the heartbeat, tries for 2 s to deliver the
-// spooled events, and closes the client; safe twice.
+// close tries for 2 s to deliver the spooled events and closes the
+// client; safe twice. Call it after the gateway closed, so that its last
+// events are among them.
 func (l *consoleLink) close() {
 	l.once.Do(func() {
-		if l.cancel != nil {
-			l.cancel()
-		}
-		l.wg.Wait()
 		fctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 		if err := l.cp.Flush(fctx); err != nil {
 			l.log.Warn("console events left in the spool", "err", err)

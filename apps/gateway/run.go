@@ -120,10 +120,8 @@ func serve(ctx context.Context, cfgPath string, cfg *ztna.Config, log *slog.Logg
 	}
 	defer g.Close()
 	if link != nil {
-		if err := link.start(ctx, g); err != nil {
-			return err
-		}
-		fmt.Fprintf(stdout, "console:    bundle %d applied: %d devices enrolled\n", link.dir.Version(), len(link.dir.Peers()))
+		st := g.ConsoleStatus()
+		fmt.Fprintf(stdout, "console:    bundle %d applied: %d devices enrolled\n", st.BundleVersion, st.Peers)
 	}
 
 	var admin *http.Server

@@ -43,7 +43,6 @@ var e2ePolicyNoEcho = strings.Replace(e2ePolicy, "names: [echo.corp]", "names: [
 // console's bundles, its events spooled to the console.
 type managedGateway struct {
 	g    *ztna.Gateway
-	dir  *ztna.ConsoleDirectory
 	cp   *controlplane.Client
 	cfg  *ztna.Config
 	cred controlplane.Credential
@@ -51,9 +50,6 @@ type managedGateway struct {
 	// kind/resource/effect: the console must store exactly this.
 	recMu    sync.Mutex
 	recorded map[string]int
-
-	cancel context.CancelFunc
-	done   chan struct{}
 }
 
 // countingAudit tees the gateway's events into a count before they go
@@ -105,11 +101,9 @@ func startManagedGateway(t testing.TB, url, token string, resources []ztna.Resou
 	if err != nil {
 		t.Fatal(err)
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	m := &managedGateway{dir: ztna.NewConsoleDirectory(), cp: cp, cfg: cfg, recorded: map[string]int{}, cancel: cancel, done: make(chan struct{})}
+	ctx := context.Background()
+	m := &managedGateway{cp: cp, cfg: cfg, recorded: map[string]int{}}
 	t.Cleanup(func() {
-		m.cancel()
-		<-m.done
 		if m.g != nil {
 			m.g.Close()
 		}
@@ -119,27 +113,19 @@ func startManagedGateway(t testing.TB, url, token string, resources []ztna.Resou
 	rctx, rcancel := context.WithTimeout(ctx, 30*time.Second)
 	defer rcancel()
 	if m.cred, err = cp.Register(rctx, token, "edge-e2e"); err != nil {
-		close(m.done)
 		t.Fatalf("register: %v", err)
-	}
-	m.g, err = ztna.New(ctx, cfg, &ztna.Options{Directory: m.dir, Audit: &countingAudit{m: m, next: &ztna.ConsoleAudit{Client: cp}}})
-	if err != nil {
-		close(m.done)
-		t.Fatal(err)
 	}
 	first, err := cp.Bundle(rctx, 0, 0)
 	if err != nil {
-		close(m.done)
 		t.Fatalf("first bundle: %v", err)
 	}
-	if err := m.g.ApplyBundle(rctx, m.dir, first); err != nil {
-		close(m.done)
-		t.Fatalf("apply first bundle: %v", err)
+	m.g, err = ztna.New(ctx, cfg, &ztna.Options{
+		Console: &ztna.ConsoleOptions{Client: cp, First: first, Version: "e2e", Heartbeat: 500 * time.Millisecond},
+		Audit:   &countingAudit{m: m, next: &ztna.ConsoleAudit{Client: cp}},
+	})
+	if err != nil {
+		t.Fatalf("start with the first bundle: %v", err)
 	}
-	go func() {
-		defer close(m.done)
-		m.g.SyncConsole(ctx, cp, m.dir, &ztna.SyncOptions{Version: "e2e", Heartbeat: 500 * time.Millisecond})
-	}()
 	return m
 }
 
@@ -147,9 +133,9 @@ func startManagedGateway(t testing.TB, url, token string, resources []ztna.Resou
 func (m *managedGateway) waitVersion(t testing.TB, v int64, within time.Duration) time.Duration {
 	t.Helper()
 	start := time.Now()
-	for m.dir.Version() < v {
+	for m.g.ConsoleStatus().BundleVersion < v {
 		if time.Since(start) > within {
-			t.Fatalf("gateway enforces bundle %d, want %d within %v", m.dir.Version(), v, within)
+			t.Fatalf("gateway enforces bundle %d, want %d within %v", m.g.ConsoleStatus().BundleVersion, v, within)
 		}
 		time.Sleep(5 * time.Millisecond)
 	}

@@ -12,4 +12,21 @@
 // Where things go: an operation on one kind of thing lives in the file
 // named after it (users.go, devices.go, policies.go …); its input and
 // output types sit beside it. Nothing here knows about HTTP.
+//
+// # Users and credentials
+//
+// Users are made by CreateUser only (the API, the users page and the
+// console binary's commands, as System) and changed by UpdateUser and
+// ChangeRole, each a compare-and-swap on the user's row version retried
+// on a concurrent change (users.go, userrole.go). Passwords are argon2id
+// hashes (password.go). Login (sessions.go) checks a password and a
+// second factor, slows down one account from one source after failures
+// (Options.Backoff*), answers unknown, disabled and backed-off accounts
+// like a wrong password after the same argon2 work, and never rewrites
+// the user row. The second factor (mfa.go) is TOTP plus recovery codes,
+// each accepted code used up in the store; its secrets are sealed with
+// Options.SecretKey (sealedsecret.go, secretkey.go). API keys
+// (apikeys.go) act for their owner and never above her role
+// (Options.Covers). Sessions and keys are random tokens kept as hashes
+// (tokens.go); the transport carries them in cookies and headers.
 package domain

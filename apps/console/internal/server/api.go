@@ -2,14 +2,11 @@ package server
 
 import (
 	"context"
-	"errors"
-	"fmt"
 	"net/http"
 	"strconv"
 	"strings"
 	"time"
 
-	"github.com/gonaut/gonaut/apps/console/internal/domain"
 	"github.com/gonaut/gonaut/apps/console/internal/store"
 	"github.com/gonaut/gonaut/policy"
 )
@@ -136,152 +133,11 @@ func clampLimit(n int) int {
 	return min(n, 1000)
 }
 
-type meAnswer struct {
-	ID    string      `json:"id,omitempty"`
-	Email string      `json:"email,omitempty"`
-	Name  string      `json:"name,omitempty"`
-	Role  domain.Role `json:"role"`
-	MFA   bool        `json:"mfa"`
-	TOTP  bool        `json:"totp_enabled"`
-	CSRF  string      `json:"csrf,omitempty"`
-}
-
-func (s *Server) apiMe(w http.ResponseWriter, r *http.Request, p *principal) {
-	a := meAnswer{Role: p.role}
-	if p.user != nil {
-		a.ID, a.Email, a.Name, a.TOTP = p.user.ID, p.user.Email, p.user.Name, p.user.TOTPEnabled
-	}
-	if p.session != nil {
-		a.MFA, a.CSRF = p.session.MFA, p.csrf
-	}
-	if p.apiKey != nil {
-		a.Name = p.apiKey.Name
-	}
-	writeJSON(w, http.StatusOK, a)
-}
-
 // errString is a request the console refuses as invalid (400), with the
 // reason for the caller; storeError answers it.
 type errString string
 
 func (e errString) Error() string { return string(e) }
-
-func (s *Server) apiListUsers(w http.ResponseWriter, r *http.Request, _ *principal) {
-	serveList(s, w, r, s.st.ListUsers, func(u store.User) string { return u.ID })
-}
-
-type userRequest struct {
-	Email    string      `json:"email"`
-	Name     string      `json:"name"`
-	Role     domain.Role `json:"role"`
-	Groups   []string    `json:"groups"`
-	Password string      `json:"password"`
-}
-
-func (s *Server) apiCreateUser(w http.ResponseWriter, r *http.Request, p *principal) {
-	var req userRequest
-	if !decode(w, r, &req) {
-		return
-	}
-	if len(req.Password) < 12 {
-		writeError(w, http.StatusBadRequest, "invalid", "password must have at least 12 characters")
-		return
-	}
-	if fe := validNewUser(req.Email, req.Name, req.Role); fe != nil {
-		writeFieldError(w, fe)
-		return
-	}
-	u := &store.User{Email: req.Email, Name: req.Name, Role: req.Role, Groups: req.Groups, PasswordHash: HashPassword(req.Password)}
-	if err := s.st.CreateUser(r.Context(), u); err != nil {
-		s.storeError(w, err)
-		return
-	}
-	s.audit(r.Context(), p.actor(), "user.create", u.Email, "", map[string]any{"role": u.Role})
-	s.changed()
-	writeJSON(w, http.StatusCreated, u)
-}
-
-func (s *Server) apiGetUser(w http.ResponseWriter, r *http.Request, _ *principal) {
-	serveOne(s, w, r, s.st.User, "id")
-}
-
-type userPatch struct {
-	Name     *string      `json:"name"`
-	Role     *domain.Role `json:"role"`
-	Groups   *[]string    `json:"groups"`
-	Disabled *bool        `json:"disabled"`
-	Password *string      `json:"password"`
-	// Unlock ends the sign-in backoff of the user from every source.
-	Unlock bool `json:"unlock"`
-}
-
-func (s *Server) apiPatchUser(w http.ResponseWriter, r *http.Request, p *principal) {
-	var req userPatch
-	if !decode(w, r, &req) {
-		return
-	}
-	if req.Password != nil && len(*req.Password) < 12 {
-		writeError(w, http.StatusBadRequest, "invalid", "password must have at least 12 characters")
-		return
-	}
-	if req.Name != nil {
-		if fe := validPersonName(*req.Name); fe != nil {
-			writeFieldError(w, fe)
-			return
-		}
-	}
-	if req.Role != nil {
-		if fe := validRole(*req.Role); fe != nil {
-			writeFieldError(w, fe)
-			return
-		}
-	}
-	var hash string
-	if req.Password != nil {
-		hash = HashPassword(*req.Password)
-	}
-	// Only the fields the patch names change, on the newest row.
-	u, err := s.updateUser(r.Context(), r.PathValue("id"), func(u *store.User) (bool, error) {
-		if req.Name != nil {
-			u.Name = *req.Name
-		}
-		if req.Role != nil {
-			u.Role = *req.Role
-		}
-		if req.Groups != nil {
-			u.Groups = *req.Groups
-		}
-		if req.Disabled != nil {
-			u.Disabled = *req.Disabled
-		}
-		if req.Password != nil {
-			u.PasswordHash = hash
-		}
-		return true, nil
-	})
-	if err != nil {
-		s.storeError(w, err)
-		return
-	}
-	if req.Unlock {
-		// The login backoff of every source ends.
-		if err := s.st.ClearLoginFailures(r.Context(), u.ID, ""); err != nil {
-			s.storeError(w, err)
-			return
-		}
-	}
-	if u.Disabled || req.Password != nil {
-		s.st.DeleteUserSessions(r.Context(), u.ID)
-	}
-	// The audit log records that the password changed, never the password.
-	logged := req
-	if logged.Password != nil {
-		logged.Password = new("(changed)")
-	}
-	s.audit(r.Context(), p.actor(), "user.update", u.Email, "", logged)
-	s.changed()
-	writeJSON(w, http.StatusOK, u)
-}
 
 func (s *Server) apiListGroups(w http.ResponseWriter, r *http.Request, _ *principal) {
 	gs, err := s.st.ListGroups(r.Context())
@@ -475,123 +331,5 @@ func (s *Server) apiAlertState(w http.ResponseWriter, r *http.Request, p *princi
 		return
 	}
 	s.audit(r.Context(), p.actor(), "alert."+req.State, r.PathValue("id"), "", nil)
-	w.WriteHeader(http.StatusNoContent)
-}
-
-func (s *Server) apiListKeys(w http.ResponseWriter, r *http.Request, _ *principal) {
-	ks, err := s.st.ListAPIKeys(r.Context())
-	if err != nil {
-		s.storeError(w, err)
-		return
-	}
-	writeJSON(w, http.StatusOK, page[store.APIKey]{Items: ks})
-}
-
-type keyRequest struct {
-	Name string      `json:"name"`
-	Role domain.Role `json:"role"`
-	// ExpiresInDays is the key's lifetime: 1 to MaxAPIKeyDays days,
-	// DefaultAPIKeyDays when zero.
-	ExpiresInDays int `json:"expires_in_days"`
-}
-
-type keyCreated struct {
-	Key    *store.APIKey `json:"key"`
-	Secret string        `json:"secret"` // shown once
-}
-
-// API keys live DefaultAPIKeyDays unless their creator asks for another
-// lifetime, of at most MaxAPIKeyDays.
-const (
-	DefaultAPIKeyDays = 90
-	MaxAPIKeyDays     = 365
-)
-
-// CreateAPIKey makes a key for role, with no owner, that expires after
-// DefaultAPIKeyDays, and returns the bearer secret. It is for the
-// console's own tools; keys made through the REST API always have the
-// user who made them as owner.
-func (s *Server) CreateAPIKey(r *http.Request, name string, role domain.Role) (*store.APIKey, string, error) {
-	return s.createAPIKey(r.Context(), &store.APIKey{Name: name, Role: role, Expires: s.now().AddDate(0, 0, DefaultAPIKeyDays)})
-}
-
-// createAPIKey stores k with a fresh secret and returns the bearer
-// secret.
-func (s *Server) createAPIKey(ctx context.Context, k *store.APIKey) (*store.APIKey, string, error) {
-	secret := randomToken()
-	k.Hash = tokenHash(secret)
-	if err := s.st.CreateAPIKey(ctx, k); err != nil {
-		return nil, "", err
-	}
-	return k, "gk_" + k.ID + "." + secret, nil
-}
-
-// apiCreateKey makes a key that acts for whoever asks (see newKeyFor).
-func (s *Server) apiCreateKey(w http.ResponseWriter, r *http.Request, p *principal) {
-	var req keyRequest
-	if !decode(w, r, &req) {
-		return
-	}
-	k, secret, err := s.newKeyFor(r, p, req)
-	var refused keyRefusal
-	switch {
-	case errors.As(err, &refused):
-		writeError(w, refused.status, refused.code, "%s", refused.msg)
-	case err != nil:
-		s.storeError(w, err)
-	default:
-		writeJSON(w, http.StatusCreated, keyCreated{Key: k, Secret: secret})
-	}
-}
-
-// keyRefusal is why newKeyFor refused a request, with its API answer.
-type keyRefusal struct {
-	status    int
-	code, msg string
-}
-
-func (e keyRefusal) Error() string { return e.msg }
-
-// newKeyFor makes a key that acts for p: its owner is the user asking
-// (or, for a key asking, that key's owner), its role one they hold every
-// permission of, and it expires no later than a key asking does.
-func (s *Server) newKeyFor(r *http.Request, p *principal, req keyRequest) (*store.APIKey, string, error) {
-	days := req.ExpiresInDays
-	if days == 0 {
-		days = DefaultAPIKeyDays
-	}
-	if days < 1 || days > MaxAPIKeyDays {
-		return nil, "", keyRefusal{http.StatusBadRequest, "invalid", fmt.Sprintf("expires_in_days must be 1 to %d", MaxAPIKeyDays)}
-	}
-	if !req.Role.Valid() {
-		return nil, "", keyRefusal{http.StatusBadRequest, "invalid", fmt.Sprintf("unknown role %q", req.Role)}
-	}
-	if !covers(p.role, req.Role) {
-		return nil, "", keyRefusal{http.StatusForbidden, "forbidden", fmt.Sprintf("a key cannot have more than its owner's role (%s)", p.role)}
-	}
-	k := &store.APIKey{Name: req.Name, Role: req.Role, Expires: s.now().AddDate(0, 0, days)}
-	switch {
-	case p.user != nil:
-		k.Owner = p.user.ID
-	case p.apiKey != nil:
-		k.Owner = p.apiKey.Owner
-		if k.Expires.After(p.apiKey.Expires) {
-			k.Expires = p.apiKey.Expires
-		}
-	}
-	k, secret, err := s.createAPIKey(r.Context(), k)
-	if err != nil {
-		return nil, "", err
-	}
-	s.audit(r.Context(), p.actor(), "apikey.create", k.Name, "", map[string]any{"role": k.Role, "owner": k.Owner, "expires": k.Expires})
-	return k, secret, nil
-}
-
-func (s *Server) apiRevokeKey(w http.ResponseWriter, r *http.Request, p *principal) {
-	if err := s.st.RevokeAPIKey(r.Context(), r.PathValue("id")); err != nil {
-		s.storeError(w, err)
-		return
-	}
-	s.audit(r.Context(), p.actor(), "apikey.revoke", r.PathValue("id"), "", nil)
 	w.WriteHeader(http.StatusNoContent)
 }

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/gonaut/gonaut/apps/console/internal/domain"
 	"github.com/gonaut/gonaut/apps/console/internal/store"
 	"github.com/gonaut/gonaut/policy"
 )
@@ -90,15 +91,15 @@ type page[T any] struct {
 	NextCursor string `json:"next_cursor,omitempty"`
 }
 
-func listOpts(r *http.Request) store.ListOptions {
+func listOpts(r *http.Request) domain.ListOptions {
 	q := r.URL.Query()
 	n, _ := strconv.Atoi(q.Get("limit"))
-	return store.ListOptions{After: q.Get("cursor"), Limit: n, Query: q.Get("q")}
+	return domain.ListOptions{After: q.Get("cursor"), Limit: n, Query: q.Get("q")}
 }
 
 // serveList answers a list request with list's page for the request's
 // cursor, limit and search; key names an item as the next cursor.
-func serveList[T any](s *Server, w http.ResponseWriter, r *http.Request, list func(context.Context, store.ListOptions) ([]T, error), key func(T) string) {
+func serveList[T any](s *Server, w http.ResponseWriter, r *http.Request, list func(context.Context, domain.ListOptions) ([]T, error), key func(T) string) {
 	o := listOpts(r)
 	items, err := list(r.Context(), o)
 	if err != nil {
@@ -118,7 +119,7 @@ func serveOne[T any](s *Server, w http.ResponseWriter, r *http.Request, get func
 	writeJSON(w, http.StatusOK, x)
 }
 
-func pageOf[T any](items []T, o store.ListOptions, key func(T) string) page[T] {
+func pageOf[T any](items []T, o domain.ListOptions, key func(T) string) page[T] {
 	p := page[T]{Items: items}
 	if len(items) > 0 && len(items) == clampLimit(o.Limit) {
 		p.NextCursor = key(items[len(items)-1])

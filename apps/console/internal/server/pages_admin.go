@@ -22,7 +22,7 @@ func when(t time.Time) string {
 	return t.Format("2006-01-02 15:04:05")
 }
 
-func nextURL(path, cursor string, o store.ListOptions) string {
+func nextURL(path, cursor string, o domain.ListOptions) string {
 	return path + "?cursor=" + url.QueryEscape(cursor) + "&q=" + url.QueryEscape(o.Query)
 }
 

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/gonaut/gonaut/apps/console/internal/domain"
 	"github.com/gonaut/gonaut/apps/console/internal/server"
 	"github.com/gonaut/gonaut/apps/console/internal/store"
 	"github.com/gonaut/gonaut/policy"
@@ -90,7 +91,7 @@ func demoEnterprise(src string) (string, error) {
 // key of ann's laptop to deviceKeyFile, when they are set. It refuses a
 // store that already has users.
 func seedDemo(ctx context.Context, srv *server.Server, st *store.DB, tokenFile, deviceKeyFile string) (demoLogin, error) {
-	login := demoLogin{email: "admin@demo.gonaut.dev", password: server.RandomPassword()}
+	login := demoLogin{email: "admin@demo.gonaut.dev", password: domain.RandomPassword()}
 	if us, _ := st.ListUsers(ctx, store.ListOptions{Limit: 1}); len(us) > 0 {
 		return login, fmt.Errorf("the store already has users; use an empty -db for the demo")
 	}
@@ -113,14 +114,14 @@ func seedDemo(ctx context.Context, srv *server.Server, st *store.DB, tokenFile, 
 	// actor on every page.
 	ids := map[string]string{}
 	for _, p := range people {
-		u, err := srv.AddUser(ctx, p.email, p.email[:len(p.email)-len("@demo.gonaut.dev")], p.role, p.groups, server.RandomPassword())
+		u, err := srv.AddUser(ctx, p.email, p.email[:len(p.email)-len("@demo.gonaut.dev")], p.role, p.groups, domain.RandomPassword())
 		if err != nil {
 			return login, err
 		}
 		owners = append(owners, u.ID)
 		ids[p.email] = u.ID
 	}
-	ann, err := srv.AddUser(ctx, demoDeviceOwner, "ann", store.RoleViewer, []string{"team"}, server.RandomPassword())
+	ann, err := srv.AddUser(ctx, demoDeviceOwner, "ann", store.RoleViewer, []string{"team"}, domain.RandomPassword())
 	if err != nil {
 		return login, err
 	}

@@ -26,6 +26,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/gonaut/gonaut/apps/console/internal/domain"
 	"github.com/gonaut/gonaut/apps/console/internal/server"
 	"github.com/gonaut/gonaut/apps/console/internal/store"
 )
@@ -273,7 +274,7 @@ func cmdUserAdd(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		return err
 	}
 	defer srv.Close()
-	pw := server.RandomPassword()
+	pw := domain.RandomPassword()
 	if _, err := srv.AddUser(ctx, *email, *name, store.Role(*role), nil, pw); err != nil {
 		return err
 	}

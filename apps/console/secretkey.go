@@ -7,7 +7,7 @@ import (
 	"path/filepath"
 	"strings"
 
-	"github.com/gonaut/gonaut/apps/console/internal/server"
+	"github.com/gonaut/gonaut/apps/console/internal/domain"
 )
 
 // secretKeyEnv, when set, holds the secret key itself (base64) and
@@ -37,7 +37,7 @@ func defaultSecretKeyPath(dsn string) string {
 // new key on first start. It says on out where the key came from.
 func loadSecretKey(dsn, file string, out io.Writer) ([]byte, error) {
 	if v := os.Getenv(secretKeyEnv); v != "" {
-		key, err := server.ParseSecretKey([]byte(v))
+		key, err := domain.ParseSecretKey([]byte(v))
 		if err != nil {
 			return nil, fmt.Errorf("%s: %w", secretKeyEnv, err)
 		}
@@ -47,7 +47,7 @@ func loadSecretKey(dsn, file string, out io.Writer) ([]byte, error) {
 	if file == "" {
 		file = defaultSecretKeyPath(dsn)
 	}
-	key, created, err := server.LoadOrCreateSecretKey(file)
+	key, created, err := domain.LoadOrCreateSecretKey(file)
 	if err != nil {
 		return nil, err
 	}

@@ -11,7 +11,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/gonaut/gonaut/apps/console/internal/server"
+	"github.com/gonaut/gonaut/apps/console/internal/domain"
 	"github.com/gonaut/gonaut/apps/console/internal/store"
 )
 
@@ -92,7 +92,7 @@ func TestSecretKeyFile(t *testing.T) {
 	if code, _, errText := serveOnce(t, "-db", db); code != 1 || !strings.Contains(errText, secretKeyEnv) {
 		t.Errorf("malformed %s: %d %q", secretKeyEnv, code, errText)
 	}
-	t.Setenv(secretKeyEnv, base64.StdEncoding.EncodeToString(bytes.Repeat([]byte{7}, server.SecretKeySize)))
+	t.Setenv(secretKeyEnv, base64.StdEncoding.EncodeToString(bytes.Repeat([]byte{7}, domain.SecretKeySize)))
 	if code, _, errText := serveOnce(t, "-db", db); code != 1 || !strings.Contains(errText, "sealed with key") {
 		t.Errorf("another key: %d %q", code, errText)
 	}

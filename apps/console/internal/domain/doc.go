@@ -33,4 +33,20 @@
 // groups list names them); attachments.go derives who is attached to a
 // USB device or serial port from the audit log, caching what it read.
 // fields.go holds the limits of descriptions and labels.
+// # Users and credentials
+//
+// Users are made by CreateUser only (the API, the users page and the
+// console binary's commands, as System) and changed by UpdateUser and
+// ChangeRole, each a compare-and-swap on the user's row version retried
+// on a concurrent change (users.go, userrole.go). Passwords are argon2id
+// hashes (password.go). Login (sessions.go) checks a password and a
+// second factor, slows down one account from one source after failures
+// (Options.Backoff*), answers unknown, disabled and backed-off accounts
+// like a wrong password after the same argon2 work, and never rewrites
+// the user row. The second factor (mfa.go) is TOTP plus recovery codes,
+// each accepted code used up in the store; its secrets are sealed with
+// Options.SecretKey (sealedsecret.go, secretkey.go). API keys
+// (apikeys.go) act for their owner and never above her role
+// (Options.Covers). Sessions and keys are random tokens kept as hashes
+// (tokens.go); the transport carries them in cookies and headers.
 package domain

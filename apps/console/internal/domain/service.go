@@ -22,6 +22,33 @@ type Options struct {
 	// AuditAppended, when set, is called after audit entries are
 	// appended (the checkpointer's wake-up).
 	AuditAppended func()
+
+	// Users, sign-in and API keys (users.go, sessions.go, mfa.go,
+	// apikeys.go):
+	//
+	// SecretKey (SecretKeySize bytes) seals TOTP secrets; nil means a
+	// random key for this process only (see SealStoredSecrets).
+	SecretKey []byte
+	// SessionIdle and SessionMax end a web session after that long
+	// without use and since its sign-in. Defaults 30 minutes and 12
+	// hours.
+	SessionIdle, SessionMax time.Duration
+	// BackoffAfter, BackoffBase and BackoffMax slow down failed logins
+	// of one account from one source (see Service.Login). Defaults 5, 1
+	// second and 15 minutes.
+	BackoffAfter            int
+	BackoffBase, BackoffMax time.Duration
+	// Reauth reports whether the user with this id may check her
+	// password now (a change of password or second factor), and counts
+	// the attempt: the transport's per-user throttle. Default: always.
+	Reauth func(userID string) bool
+	// Covers reports whether holder has every permission of role: an
+	// API key with role acts for a holder only while it does. The
+	// transport's route table decides it. Default: holder is role.
+	Covers func(holder, role Role) bool
+	// PasswordChecked, when set (by tests), runs in Login between the
+	// password check and what Login does with the result.
+	PasswordChecked func()
 }
 
 // Service is the console's operations over one store.
@@ -35,6 +62,9 @@ type Service struct {
 	policyMu sync.Mutex
 	// attach keeps what attachments are derived from (attachments).
 	attach attachCache
+	// Users and sign-in (mfa.go):
+	box          *sealer // seals TOTP secrets (see sealedsecret.go)
+	ephemeralKey bool    // box's key is this process's own
 }
 
 // New returns the operations over st.
@@ -49,7 +79,11 @@ func New(st store.Store, opts Options) (*Service, error) {
 	if log == nil {
 		log = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
-	return &Service{st: st, opts: opts, log: log}, nil
+	s := &Service{st: st, opts: opts, log: log}
+	if err := s.initUsers(); err != nil {
+		return nil, err
+	}
+	return s, nil
 }
 
 func (s *Service) now() time.Time { return s.opts.Now().UTC() }

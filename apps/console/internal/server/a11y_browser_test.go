@@ -96,7 +96,7 @@ func TestAccessibility(t *testing.T) {
 	hs := httptest.NewServer(e.srv)
 	defer hs.Close()
 	key, _ := totp.Generate(totp.GenerateOpts{Issuer: "Gonaut", AccountName: "ada@example.com"})
-	ada := &store.User{Email: "ada@example.com", Name: "Ada", Role: domain.RoleAdmin, Groups: []string{"eng"}, PasswordHash: HashPassword("correct horse battery"), TOTPSecret: key.Secret(), TOTPEnabled: true}
+	ada := &store.User{Email: "ada@example.com", Name: "Ada", Role: domain.RoleAdmin, Groups: []string{"eng"}, PasswordHash: domain.HashPassword("correct horse battery"), TOTPSecret: key.Secret(), TOTPEnabled: true}
 	if err := e.st.CreateUser(bg, ada); err != nil {
 		t.Fatal(err)
 	}

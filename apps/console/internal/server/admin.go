@@ -2,21 +2,23 @@ package server
 
 import (
 	"context"
-	"fmt"
 	"time"
 
 	"github.com/gonaut/gonaut/apps/console/internal/domain"
 	"github.com/gonaut/gonaut/apps/console/internal/store"
 )
 
+// What the console binary does at its host, without a request: the
+// bootstrap and demo commands, and the MFA reset. The users' part are
+// the domain's operations, acted by domain.System.
+
 // AddUser creates a user with a password, for the console binary's
 // bootstrap and demo commands.
-func (s *Server) AddUser(ctx context.Context, email, name string, role domain.Role, groups []string, password string) (*store.User, error) {
-	u := &store.User{Email: email, Name: name, Role: role, Groups: groups, PasswordHash: HashPassword(password)}
-	if err := s.st.CreateUser(ctx, u); err != nil {
-		return nil, err
+func (s *Server) AddUser(ctx context.Context, email, name string, role domain.Role, groups []string, password string) (domain.User, error) {
+	u, err := s.dom.CreateUser(ctx, domain.System, domain.NewUser{Email: email, Name: name, Role: role, Groups: groups, Password: password})
+	if err != nil {
+		return domain.User{}, err
 	}
-	s.audit(ctx, "system", "user.create", email, "", map[string]any{"role": role})
 	s.changed()
 	return u, nil
 }
@@ -33,52 +35,14 @@ func (s *Server) AddGateway(ctx context.Context, name string, ttl time.Duration)
 	return g, tok, nil
 }
 
-// RandomPassword returns a fresh password for generated accounts.
-func RandomPassword() string { return randomToken()[:20] }
-
 // ResetMFA turns the second factor of the user with this email off and
-// ends the user's sessions, for an operator at the console's host: a user
-// who lost both authenticator and recovery codes, or a database whose
-// secret key is lost (ResetAllMFA). It needs no secret key.
+// ends the user's sessions (domain.Service.ResetMFA).
 func (s *Server) ResetMFA(ctx context.Context, email string) error {
-	u, err := s.st.UserByEmail(ctx, email)
-	if err != nil {
-		return fmt.Errorf("console: user %s: %w", email, err)
-	}
-	return s.resetMFA(ctx, u)
+	return s.dom.ResetMFA(ctx, domain.System, email)
 }
 
 // ResetAllMFA turns off the second factor of every user who has one and
 // returns how many there were.
 func (s *Server) ResetAllMFA(ctx context.Context) (int, error) {
-	n, after := 0, ""
-	for {
-		us, err := s.st.ListUsers(ctx, store.ListOptions{After: after, Limit: 1000})
-		if err != nil {
-			return n, err
-		}
-		for i := range us {
-			if us[i].TOTPEnabled || us[i].TOTPSecret != "" {
-				if err := s.resetMFA(ctx, &us[i]); err != nil {
-					return n, err
-				}
-				n++
-			}
-		}
-		if len(us) < 1000 {
-			return n, nil
-		}
-		after = us[len(us)-1].ID
-	}
-}
-
-func (s *Server) resetMFA(ctx context.Context, u *store.User) error {
-	if err := s.st.DisableTOTP(ctx, u.ID); err != nil {
-		return err
-	}
-	if err := s.st.DeleteUserSessions(ctx, u.ID); err != nil {
-		return err
-	}
-	s.audit(ctx, "system", "mfa.reset", u.Email, "", nil)
-	return nil
+	return s.dom.ResetAllMFA(ctx, domain.System)
 }

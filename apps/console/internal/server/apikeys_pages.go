@@ -1,44 +1,26 @@
 package server
 
 import (
+	"errors"
 	"net/http"
 	"strconv"
 	"strings"
 
 	"github.com/gonaut/gonaut/apps/console/internal/domain"
-	"github.com/gonaut/gonaut/apps/console/internal/store"
 	"github.com/gonaut/gonaut/apps/console/internal/ui"
 )
 
 // The API keys page: an admin lists, creates and revokes their own keys,
-// with the same checks as /api/v1/apikeys (a key's role is one its owner
-// holds, its lifetime 1 to MaxAPIKeyDays days). The secret is shown once.
+// with the same operation as /api/v1/apikeys (a key's role is one its
+// owner holds, its lifetime 1 to domain.MaxAPIKeyDays days). The secret
+// is shown once.
 
 func (s *Server) pageAPIKeys(w http.ResponseWriter, r *http.Request, p *principal) {
 	s.renderAPIKeys(w, r, p, nil)
 }
 
-// ownKeys are p's keys, the revoked ones last.
-func (s *Server) ownKeys(r *http.Request, p *principal) ([]store.APIKey, error) {
-	ks, err := s.st.ListAPIKeys(r.Context())
-	if err != nil || p.user == nil {
-		return nil, err
-	}
-	var own, revoked []store.APIKey
-	for _, k := range ks {
-		switch {
-		case k.Owner != p.user.ID:
-		case k.Revoked:
-			revoked = append(revoked, k)
-		default:
-			own = append(own, k)
-		}
-	}
-	return append(own, revoked...), nil
-}
-
 func (s *Server) renderAPIKeys(w http.ResponseWriter, r *http.Request, p *principal, res *ui.Result) {
-	ks, err := s.ownKeys(r, p)
+	ks, err := s.dom.OwnAPIKeys(r.Context(), s.domainActor(r, p))
 	if err != nil {
 		s.pageError(w, r, err)
 		return
@@ -52,7 +34,7 @@ func (s *Server) renderAPIKeys(w http.ResponseWriter, r *http.Request, p *princi
 		Form: []ui.Field{
 			{Name: "name", Label: "Key name (what uses it)", Required: true},
 			{Name: "role", Label: "Role (at most your own)", Options: roles, Value: string(domain.RoleViewer)},
-			{Name: "expires_in_days", Label: "Expires after (days, 1 to " + strconv.Itoa(MaxAPIKeyDays) + ")", Value: strconv.Itoa(DefaultAPIKeyDays), Required: true},
+			{Name: "expires_in_days", Label: "Expires after (days, 1 to " + strconv.Itoa(domain.MaxAPIKeyDays) + ")", Value: strconv.Itoa(domain.DefaultAPIKeyDays), Required: true},
 		},
 		Action: "/apikeys", Submit: "Create API key", RowActions: []string{"revoke"}}
 	now := s.now()
@@ -70,26 +52,18 @@ func (s *Server) renderAPIKeys(w http.ResponseWriter, r *http.Request, p *princi
 }
 
 func (s *Server) pageAPIKeyPost(w http.ResponseWriter, r *http.Request, p *principal) {
-	name := strings.TrimSpace(r.PostFormValue("name"))
-	if name == "" {
-		s.redirect(w, r, "/apikeys", flashError, "not created: give the key a name, e.g. the tool that will use it")
-		return
-	}
 	days, err := strconv.Atoi(strings.TrimSpace(r.PostFormValue("expires_in_days")))
 	if err != nil {
-		s.redirect(w, r, "/apikeys", flashError, "not created: the lifetime must be a whole number of days, 1 to "+strconv.Itoa(MaxAPIKeyDays))
+		s.redirect(w, r, "/apikeys", flashError, "not created: the lifetime must be a whole number of days, 1 to "+strconv.Itoa(domain.MaxAPIKeyDays))
 		return
 	}
 	if days == 0 {
 		days = -1 // the form asks for a lifetime; 0 is not "the default" here
 	}
-	k, secret, err := s.newKeyFor(r, p, keyRequest{Name: name, Role: domain.Role(r.PostFormValue("role")), ExpiresInDays: days})
+	in := domain.NewAPIKey{Name: strings.TrimSpace(r.PostFormValue("name")), Role: domain.Role(r.PostFormValue("role")), ExpiresInDays: days}
+	k, secret, err := s.dom.CreateAPIKey(r.Context(), s.domainActor(r, p), in)
 	if err != nil {
-		msg := "the console could not store the key; try again"
-		if refused, ok := err.(keyRefusal); ok {
-			msg = refused.msg
-		}
-		s.redirect(w, r, "/apikeys", flashError, "not created: "+msg)
+		s.redirect(w, r, "/apikeys", flashError, "not created: "+s.storeMessage(err))
 		return
 	}
 	s.renderAPIKeys(w, r, p, &ui.Result{
@@ -100,26 +74,13 @@ func (s *Server) pageAPIKeyPost(w http.ResponseWriter, r *http.Request, p *princ
 }
 
 func (s *Server) pageAPIKeyRevoke(w http.ResponseWriter, r *http.Request, p *principal) {
-	id := r.PathValue("id")
-	ks, err := s.ownKeys(r, p)
-	if err != nil {
-		s.pageError(w, r, err)
-		return
-	}
-	var found *store.APIKey
-	for i := range ks {
-		if ks[i].ID == id {
-			found = &ks[i]
-		}
-	}
-	if found == nil {
+	k, err := s.dom.RevokeOwnAPIKey(r.Context(), s.domainActor(r, p), r.PathValue("id"))
+	switch {
+	case errors.Is(err, domain.ErrNotFound):
 		s.redirect(w, r, "/apikeys", flashError, "not revoked: no such key of yours")
-		return
-	}
-	if err := s.st.RevokeAPIKey(r.Context(), id); err != nil {
+	case err != nil:
 		s.redirect(w, r, "/apikeys", flashError, "not revoked: the console could not store the change; try again")
-		return
+	default:
+		s.redirect(w, r, "/apikeys", flashInfo, "API key "+k.Name+" revoked.")
 	}
-	s.audit(r.Context(), p.actor(), "apikey.revoke", id, "", nil)
-	s.redirect(w, r, "/apikeys", flashInfo, "API key "+found.Name+" revoked.")
 }

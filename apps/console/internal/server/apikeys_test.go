@@ -101,7 +101,7 @@ func TestAPIKeysActForTheirOwnerAndExpire(t *testing.T) {
 		t.Errorf("expiry in %v, want 7 days", d)
 	}
 	for _, bad := range []keyRequest{
-		{Name: "forever", Role: domain.RoleViewer, ExpiresInDays: MaxAPIKeyDays + 1},
+		{Name: "forever", Role: domain.RoleViewer, ExpiresInDays: domain.MaxAPIKeyDays + 1},
 		{Name: "past", Role: domain.RoleViewer, ExpiresInDays: -1},
 		{Name: "nobody", Role: "root"},
 	} {
@@ -110,7 +110,7 @@ func TestAPIKeysActForTheirOwnerAndExpire(t *testing.T) {
 	// An operator key may not make keys; a key made by an admin key acts
 	// for the same owner and lives no longer.
 	mint(b, opsKey.Secret, keyRequest{Name: "child", Role: domain.RoleViewer}, 403)
-	grand := mint(b, adminKey.Secret, keyRequest{Name: "grand", Role: domain.RoleViewer, ExpiresInDays: MaxAPIKeyDays}, 201)
+	grand := mint(b, adminKey.Secret, keyRequest{Name: "grand", Role: domain.RoleViewer, ExpiresInDays: domain.MaxAPIKeyDays}, 201)
 	if grand.Key.Owner != ada.ID || grand.Key.Expires.After(adminKey.Key.Expires) {
 		t.Errorf("a key's key: owner %q, expires %v (the parent %v)", grand.Key.Owner, grand.Key.Expires, adminKey.Key.Expires)
 	}

@@ -41,7 +41,7 @@ func TestBrowser(t *testing.T) {
 	hs := httptest.NewServer(e.srv)
 	t.Cleanup(hs.Close) // after the gateway below stopped its long poll
 	key, _ := totp.Generate(totp.GenerateOpts{Issuer: "Gonaut", AccountName: "ada@example.com"})
-	u := &store.User{Email: "ada@example.com", Name: "Ada", Role: domain.RoleAdmin, PasswordHash: HashPassword("correct horse battery"), TOTPSecret: key.Secret(), TOTPEnabled: true}
+	u := &store.User{Email: "ada@example.com", Name: "Ada", Role: domain.RoleAdmin, PasswordHash: domain.HashPassword("correct horse battery"), TOTPSecret: key.Secret(), TOTPEnabled: true}
 	if err := e.st.CreateUser(bg, u); err != nil {
 		t.Fatal(err)
 	}

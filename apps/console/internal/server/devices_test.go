@@ -19,7 +19,7 @@ import (
 // that self-enrols one device, answering the status and the body.
 func selfEnroller(t *testing.T, e *env, hs *httptest.Server, email string) func() (int, string) {
 	t.Helper()
-	u := &store.User{Email: email, Role: domain.RoleViewer, PasswordHash: HashPassword("correct horse battery")}
+	u := &store.User{Email: email, Role: domain.RoleViewer, PasswordHash: domain.HashPassword("correct horse battery")}
 	if err := e.st.CreateUser(bg, u); err != nil {
 		t.Fatal(err)
 	}

@@ -30,12 +30,15 @@
 // demotion or reset always holds.
 // Each code works once: the TOTP time step and the recovery code are used
 // up in the store by a conditional update, so a replay or concurrent logins
-// with one code give one session (mfa.go). Replacing or turning off the
+// with one code give one session (package domain, mfa.go). Replacing or turning off the
 // authenticator needs the password and a current code in the request; a
 // signed-in user changes their own password by giving the current one,
-// which ends their other sessions (password.go). TOTP secrets are stored
-// sealed with Options.SecretKey (sealedsecret.go; LoadOrCreateSecretKey
-// keeps it in a file).
+// which ends their other sessions. TOTP secrets are stored sealed with
+// Options.SecretKey (domain's sealedsecret.go; domain.LoadOrCreateSecretKey
+// keeps it in a file). What a credential proves, and what a sign-in or a
+// failed one does, are the domain's operations (domain.Service.Login,
+// Session, APIKeyOf); this package carries the cookies, the CSRF tokens
+// and the per-source login throttle (session.go).
 // A login always starts a new session (the old cookie is dropped), kept
 // in an HttpOnly, SameSite=Strict cookie whose value is stored only as a
 // SHA-256; sessions end after Options.SessionIdle without a request and
@@ -48,7 +51,7 @@
 // gk_<id>.<secret>"), each scoped to one role, stored hashed, revocable,
 // with their last use recorded; a key made through the API belongs to its
 // maker, acts only while they are enabled and hold every permission of
-// its role, and expires (DefaultAPIKeyDays unless asked otherwise).
+// its role, and expires (domain.DefaultAPIKeyDays unless asked otherwise).
 //
 // A form's redirect carries its one-line message in a one-time cookie
 // signed with a key derived from the client's credential (flash.go), never

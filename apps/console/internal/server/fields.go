@@ -7,8 +7,6 @@ import (
 	"strings"
 	"unicode"
 	"unicode/utf8"
-
-	"github.com/gonaut/gonaut/apps/console/internal/domain"
 )
 
 // The limits of free text a person types into the console about users,
@@ -68,56 +66,4 @@ func validPosture(field string, raw json.RawMessage) *fieldError {
 		return &fieldError{field, `must be a JSON object, such as {"os":"linux","disk_encrypted":true}`}
 	}
 	return nil
-}
-
-// validPersonName checks a user's name, which may be left empty (the
-// email then stands for the person).
-func validPersonName(s string) *fieldError {
-	if s == "" {
-		return nil
-	}
-	return validName("name", s)
-}
-
-// maxEmailLen is the longest address SMTP carries (RFC 5321).
-const maxEmailLen = 254
-
-// validEmail checks a user's email: one '@' between a local part and a
-// domain, at most 254 bytes, no spaces or control characters.
-func validEmail(s string) *fieldError {
-	local, domain, ok := strings.Cut(s, "@")
-	switch {
-	case s == "":
-		return &fieldError{"email", "required"}
-	case len(s) > maxEmailLen:
-		return &fieldError{"email", fmt.Sprintf("is longer than %d characters", maxEmailLen)}
-	case !ok || local == "" || domain == "" || strings.Contains(domain, "@"):
-		return &fieldError{"email", fmt.Sprintf("%q is not an email address (name@example.com)", s)}
-	case strings.ContainsFunc(s, func(c rune) bool { return unicode.IsSpace(c) || unicode.IsControl(c) }) || !utf8.ValidString(s):
-		return &fieldError{"email", "may not contain spaces or control characters"}
-	}
-	return nil
-}
-
-// validRole checks a role name against the console's roles.
-func validRole(r domain.Role) *fieldError {
-	if r.Valid() {
-		return nil
-	}
-	names := make([]string, len(domain.Roles))
-	for i, x := range domain.Roles {
-		names[i] = string(x)
-	}
-	return &fieldError{"role", fmt.Sprintf("%q is not a role; use one of %s", r, strings.Join(names, ", "))}
-}
-
-// validNewUser checks what a new user is made of.
-func validNewUser(email, name string, role domain.Role) *fieldError {
-	if fe := validEmail(email); fe != nil {
-		return fe
-	}
-	if fe := validRole(role); fe != nil {
-		return fe
-	}
-	return validPersonName(name)
 }

@@ -129,11 +129,6 @@ func FuzzFieldValidators(f *testing.F) {
 				t.Fatalf("validName accepted %q", s)
 			}
 		}
-		if validEmail(s) == nil {
-			if len(s) > maxEmailLen || strings.Count(s, "@") != 1 || strings.HasPrefix(s, "@") || strings.HasSuffix(s, "@") || strings.ContainsAny(s, " \t\n\r\x00") {
-				t.Fatalf("validEmail accepted %q", s)
-			}
-		}
 		if validPosture("posture", json.RawMessage(s)) == nil && strings.TrimSpace(s) != "" && strings.TrimSpace(s) != "null" {
 			var m map[string]any
 			if len(s) > MaxPostureBytes || json.Unmarshal([]byte(s), &m) != nil || m == nil {

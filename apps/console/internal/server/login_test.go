@@ -197,8 +197,7 @@ func TestTrustedProxies(t *testing.T) {
 func TestLoginAnswersAlike(t *testing.T) {
 	// Production argon2 parameters, so that its cost dominates and a
 	// missing hash check shows in the timing. dummyHash already has them.
-	defer func(tm, mem uint32) { argonTime, argonMemory = tm, mem }(argonTime, argonMemory)
-	argonTime, argonMemory = 2, 19*1024
+	defer domain.SetPasswordCost(2, 19*1024)()
 	e, hs := newLoginEnv(t)
 	const pw = "correct horse battery"
 	addUser(t, e.st, "real@example.com", pw, domain.RoleAdmin)

@@ -19,7 +19,7 @@ import (
 func TestMain(m *testing.M) {
 	// Cheap hashes for tests (the format and the check are the same);
 	// TestPasswordHash checks the production parameters.
-	argonTime, argonMemory = 1, 64
+	domain.SetPasswordCost(1, 64)
 	goleak.VerifyTestMain(m,
 		goleak.IgnoreTopFunction("database/sql.(*DB).connectionOpener"),
 		goleak.IgnoreTopFunction("internal/poll.runtime_pollWait"),

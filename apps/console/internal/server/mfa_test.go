@@ -124,7 +124,7 @@ func (c *mfaConsole) enrolTOTP(email string) (*store.User, string, []string) {
 	if code := b.api("POST", "/api/v1/me/totp/confirm", codeRequest{Code: c.code(ts.Secret)}, &ra); code != 200 || len(ra.RecoveryCodes) != 10 {
 		c.t.Fatalf("confirm enrolment: %d, %d codes", code, len(ra.RecoveryCodes))
 	}
-	c.advance(totpPeriod * time.Second)
+	c.advance(domain.TOTPPeriod * time.Second)
 	return u, ts.Secret, ra.RecoveryCodes
 }
 
@@ -166,7 +166,7 @@ func TestTOTPCodeSingleUse(t *testing.T) {
 	if _, ok := c.loginMFA("ada@example.com", mfaPassword, code); ok {
 		t.Error("a TOTP code was accepted twice")
 	}
-	c.advance(totpPeriod * time.Second)
+	c.advance(domain.TOTPPeriod * time.Second)
 	if _, ok := c.loginMFA("ada@example.com", mfaPassword, code); ok {
 		t.Error("a used code was accepted one step later, within the skew")
 	}
@@ -245,7 +245,7 @@ func TestMFAChangesNeedReauthentication(t *testing.T) {
 	if !ok {
 		t.Fatal("login")
 	}
-	c.advance(totpPeriod * time.Second)
+	c.advance(domain.TOTPPeriod * time.Second)
 
 	// The old attack: starting an enrolment switched the factor off.
 	if code := b.api("POST", "/api/v1/me/totp", nil, nil); code != 403 {
@@ -275,11 +275,11 @@ func TestMFAChangesNeedReauthentication(t *testing.T) {
 	if code := b.api("POST", "/api/v1/me/totp", reauthRequest{Password: mfaPassword, Code: c.code(secret)}, &ts); code != 200 || ts.Secret == "" || ts.Secret == secret {
 		t.Fatalf("reset with password and code: %d", code)
 	}
-	c.advance(totpPeriod * time.Second)
+	c.advance(domain.TOTPPeriod * time.Second)
 	if _, ok := c.loginMFA("ada@example.com", mfaPassword, c.code(secret)); !ok {
 		t.Error("the old authenticator stopped working before the new one was confirmed")
 	}
-	c.advance(totpPeriod * time.Second)
+	c.advance(domain.TOTPPeriod * time.Second)
 
 	// Disabling with password and a recovery code works.
 	if code := b.api("POST", "/api/v1/me/totp/disable", reauthRequest{Password: mfaPassword, Code: recovery[0]}, nil); code != 204 {
@@ -312,11 +312,11 @@ func countAudit(t *testing.T, st store.Store, action string) int {
 // start and keeps working.
 func TestTOTPSecretSealedAtRest(t *testing.T) {
 	st := storetest.SQLite(t)
-	key := randomBytes(SecretKeySize)
+	key := randomBytes(domain.SecretKeySize)
 	c := newMFAConsole(t, st, key)
 	// A secret stored in plaintext, as consoles before sealing did.
 	legacySecret := "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP"
-	legacy := &store.User{Email: "old@example.com", Role: domain.RoleViewer, PasswordHash: HashPassword(mfaPassword), TOTPSecret: legacySecret, TOTPEnabled: true}
+	legacy := &store.User{Email: "old@example.com", Role: domain.RoleViewer, PasswordHash: domain.HashPassword(mfaPassword), TOTPSecret: legacySecret, TOTPEnabled: true}
 	if err := st.CreateUser(bg, legacy); err != nil {
 		t.Fatal(err)
 	}
@@ -324,7 +324,7 @@ func TestTOTPSecretSealedAtRest(t *testing.T) {
 	b := newBrowser(t, c.hs)
 	b.login("ada@example.com", mfaPassword, c.code(secret))
 	var pending totpStart
-	c.advance(totpPeriod * time.Second)
+	c.advance(domain.TOTPPeriod * time.Second)
 	if code := b.api("POST", "/api/v1/me/totp", reauthRequest{Password: mfaPassword, Code: c.code(secret)}, &pending); code != 200 {
 		t.Fatalf("start a second enrolment: %d", code)
 	}
@@ -340,7 +340,7 @@ func TestTOTPSecretSealedAtRest(t *testing.T) {
 			var s, p string
 			rows.Scan(&s, &p)
 			for _, v := range []string{s, p} {
-				if v != "" && !isSealed(v) {
+				if v != "" && !domain.IsSealed(v) {
 					t.Errorf("unsealed value in the users table: %q", v)
 				}
 			}
@@ -351,7 +351,7 @@ func TestTOTPSecretSealedAtRest(t *testing.T) {
 	// The running console (with the key) sealed nothing of old@ yet:
 	// it was created after start. A restart with the key seals it.
 	c2 := newMFAConsole(t, st, key)
-	c2.now = c.clock().Add(totpPeriod * time.Second)
+	c2.now = c.clock().Add(domain.TOTPPeriod * time.Second)
 	rows := dump()
 	for _, s := range []string{secret, pending.Secret, legacySecret} {
 		if strings.Contains(rows, s) || strings.Contains(strings.ToLower(rows), strings.ToLower(s)) {
@@ -367,14 +367,14 @@ func TestTOTPSecretSealedAtRest(t *testing.T) {
 
 	// The wrong key is a clear error at start, not plaintext and not a
 	// locked-out user at login.
-	if _, err := New(st, &Options{SecretKey: randomBytes(SecretKeySize)}); err == nil || !strings.Contains(err.Error(), "sealed with key") {
+	if _, err := New(st, &Options{SecretKey: randomBytes(domain.SecretKeySize)}); err == nil || !strings.Contains(err.Error(), "sealed with key") {
 		t.Errorf("start with another key: %v", err)
 	}
 	// A sealed secret moved into another user's row does not open.
 	var adaSecret string
 	st.SQL().QueryRow(`SELECT totp_secret FROM users WHERE email = 'ada@example.com'`).Scan(&adaSecret)
 	st.SQL().Exec(`UPDATE users SET totp_secret = ? WHERE email = 'old@example.com'`, adaSecret)
-	c2.advance(totpPeriod * time.Second)
+	c2.advance(domain.TOTPPeriod * time.Second)
 	if _, ok := c2.loginMFA("old@example.com", mfaPassword, c2.code(secret)); ok {
 		t.Error("a sealed secret copied to another user logged that user in")
 	}

@@ -155,18 +155,11 @@ func (s *Server) pageLoginPost(w http.ResponseWriter, r *http.Request, _ *princi
 		return
 	}
 	email := r.PostFormValue("email")
-	_, err := s.login(w, r, email, r.PostFormValue("password"), r.PostFormValue("code"))
-	if err != nil {
+	if _, err := s.login(w, r, email, r.PostFormValue("password"), r.PostFormValue("code")); err != nil {
 		l := ui.Login{Page: s.pageOf(r, nil, "Log in", ""), Email: email, Next: r.PostFormValue("next")}
 		l.CSRF = s.loginCSRF(w, r)
-		l.Error = strings.TrimPrefix(err.Error(), "console: ")
-		if !errors.Is(err, errLoginFailed) && !errors.Is(err, errThrottled) {
-			l.Error = "login failed"
-		}
-		status := http.StatusUnauthorized
-		if errors.Is(err, errThrottled) {
-			status = http.StatusTooManyRequests
-		}
+		var status int
+		status, l.Error = loginRefusal(err)
 		s.render(w, r, status, ui.LoginPage(l))
 		return
 	}
@@ -175,7 +168,7 @@ func (s *Server) pageLoginPost(w http.ResponseWriter, r *http.Request, _ *princi
 
 func (s *Server) pageLogout(w http.ResponseWriter, r *http.Request, p *principal) {
 	if p.session != nil {
-		s.st.DeleteSession(r.Context(), p.session.ID)
+		s.dom.Logout(r.Context(), p.session.ID)
 	}
 	s.clearSession(w)
 	http.Redirect(w, r, "/login", http.StatusSeeOther)
@@ -278,7 +271,7 @@ func (s *Server) pageAccount(w http.ResponseWriter, r *http.Request, p *principa
 }
 
 func (s *Server) pageTOTPStart(w http.ResponseWriter, r *http.Request, p *principal) {
-	ts, err := s.startTOTP(r.Context(), p, r.PostFormValue("password"), r.PostFormValue("code"))
+	ts, err := s.startTOTP(r, p, r.PostFormValue("password"), r.PostFormValue("code"))
 	if err != nil {
 		s.redirect(w, r, "/account", flashError, credentialMessage(err, "could not start enrolment"))
 		return
@@ -288,7 +281,7 @@ func (s *Server) pageTOTPStart(w http.ResponseWriter, r *http.Request, p *princi
 }
 
 func (s *Server) pageTOTPConfirm(w http.ResponseWriter, r *http.Request, p *principal) {
-	codes, err := s.confirmTOTP(r.Context(), p, r.PostFormValue("code"))
+	codes, err := s.dom.ConfirmTOTP(r.Context(), s.domainActor(r, p), r.PostFormValue("code"))
 	if err != nil {
 		s.redirect(w, r, "/account", flashError, credentialMessage(err, "could not confirm the authenticator"))
 		return
@@ -298,7 +291,7 @@ func (s *Server) pageTOTPConfirm(w http.ResponseWriter, r *http.Request, p *prin
 }
 
 func (s *Server) pageTOTPDisable(w http.ResponseWriter, r *http.Request, p *principal) {
-	if err := s.disableTOTP(r.Context(), p, r.PostFormValue("password"), r.PostFormValue("code")); err != nil {
+	if err := s.dom.DisableTOTP(r.Context(), s.domainActor(r, p), r.PostFormValue("password"), r.PostFormValue("code")); err != nil {
 		s.redirect(w, r, "/account", flashError, credentialMessage(err, "could not turn two-factor authentication off"))
 		return
 	}
@@ -306,7 +299,7 @@ func (s *Server) pageTOTPDisable(w http.ResponseWriter, r *http.Request, p *prin
 }
 
 func (s *Server) pagePasswordChange(w http.ResponseWriter, r *http.Request, p *principal) {
-	if err := s.changePassword(r.Context(), p, r.PostFormValue("current_password"), r.PostFormValue("new_password")); err != nil {
+	if err := s.changePassword(r, p, r.PostFormValue("current_password"), r.PostFormValue("new_password")); err != nil {
 		s.redirect(w, r, "/account", flashError, credentialMessage(err, "could not change the password"))
 		return
 	}
@@ -317,12 +310,12 @@ func (s *Server) pagePasswordChange(w http.ResponseWriter, r *http.Request, p *p
 // credential change: the reason when it is the caller's, fallback when
 // it is the console's.
 func credentialMessage(err error, fallback string) string {
-	var invalid errString
+	var invalid *domain.InvalidError
 	switch {
 	case errors.As(err, &invalid):
-		return string(invalid)
-	case errors.Is(err, errReauth), errors.Is(err, errThrottled):
-		return strings.TrimPrefix(err.Error(), "console: ")
+		return invalid.Error()
+	case errors.Is(err, domain.ErrReauth), errors.Is(err, domain.ErrThrottled):
+		return err.Error()
 	}
 	return fallback
 }
@@ -541,10 +534,12 @@ func (s *Server) pageTemplates(w http.ResponseWriter, r *http.Request, p *princi
 // the console's layout, so that the reader keeps the navigation.
 func (s *Server) pageError(w http.ResponseWriter, r *http.Request, err error) {
 	status, title, msg := http.StatusInternalServerError, "Something went wrong", "The console could not show this page. Try again; if it persists, the server log has the cause."
+	var invalid *domain.InvalidError
+	var conflict *domain.ConflictError
 	switch {
 	case errors.Is(err, store.ErrNotFound), errors.Is(err, domain.ErrNotFound):
 		status, title, msg = http.StatusNotFound, "Not found", "There is nothing at "+r.URL.Path+"."
-	case errors.Is(err, store.ErrInvalid), errors.Is(err, store.ErrConflict), errors.As(err, new(*domain.InvalidError)), errors.As(err, new(*domain.ConflictError)):
+	case errors.Is(err, store.ErrInvalid), errors.Is(err, store.ErrConflict), errors.As(err, &invalid), errors.As(err, &conflict):
 		status, title, msg = http.StatusBadRequest, "Not accepted", s.storeMessage(err)
 	default:
 		s.log.Error("console: page", "path", r.URL.Path, "err", err)

@@ -258,7 +258,7 @@ func (s *Server) pageDeviceDelete(w http.ResponseWriter, r *http.Request, p *pri
 
 func (s *Server) pageUsers(w http.ResponseWriter, r *http.Request, p *principal) {
 	o := listOpts(r)
-	us, err := s.st.ListUsers(r.Context(), o)
+	us, err := s.dom.ListUsers(r.Context(), s.domainActor(r, p), o)
 	if err != nil {
 		s.pageError(w, r, err)
 		return
@@ -300,45 +300,30 @@ func (s *Server) pageUsers(w http.ResponseWriter, r *http.Request, p *principal)
 }
 
 func (s *Server) pageUserPost(w http.ResponseWriter, r *http.Request, p *principal) {
-	pw := r.PostFormValue("password")
-	if len(pw) < 12 {
-		s.redirect(w, r, "/users", flashError, "the password needs at least 12 characters")
-		return
-	}
 	var groups []string
 	for _, g := range strings.Split(r.PostFormValue("groups"), ",") {
 		if g = strings.TrimSpace(g); g != "" {
 			groups = append(groups, g)
 		}
 	}
-	if fe := validNewUser(strings.TrimSpace(r.PostFormValue("email")), strings.TrimSpace(r.PostFormValue("name")), domain.Role(r.PostFormValue("role"))); fe != nil {
-		s.redirect(w, r, "/users", flashError, "not added: "+fe.Error())
-		return
-	}
-	u := &store.User{Email: strings.TrimSpace(r.PostFormValue("email")), Name: strings.TrimSpace(r.PostFormValue("name")), Role: domain.Role(r.PostFormValue("role")), Groups: groups, PasswordHash: HashPassword(pw)}
-	if err := s.st.CreateUser(r.Context(), u); err != nil {
+	u, err := s.dom.CreateUser(r.Context(), s.domainActor(r, p), domain.NewUser{
+		Email: strings.TrimSpace(r.PostFormValue("email")), Name: strings.TrimSpace(r.PostFormValue("name")),
+		Role: domain.Role(r.PostFormValue("role")), Groups: groups, Password: r.PostFormValue("password")})
+	if err != nil {
 		s.redirect(w, r, "/users", flashError, "not added: "+s.storeMessage(err))
 		return
 	}
-	s.audit(r.Context(), p.actor(), "user.create", u.Email, "", map[string]any{"role": u.Role})
 	s.changed()
 	s.redirect(w, r, "/users", flashInfo, "Added "+u.Email+".")
 }
 
 func (s *Server) pageUserToggle(disable bool) func(http.ResponseWriter, *http.Request, *principal) {
 	return func(w http.ResponseWriter, r *http.Request, p *principal) {
-		u, err := s.updateUser(r.Context(), r.PathValue("id"), func(u *store.User) (bool, error) {
-			u.Disabled = disable
-			return true, nil
-		})
+		u, err := s.dom.UpdateUser(r.Context(), s.domainActor(r, p), r.PathValue("id"), domain.UserPatch{Disabled: &disable})
 		if err != nil {
 			s.pageError(w, r, err)
 			return
 		}
-		if disable {
-			s.st.DeleteUserSessions(r.Context(), u.ID)
-		}
-		s.audit(r.Context(), p.actor(), "user.update", u.Email, "", map[string]bool{"disabled": disable})
 		s.changed()
 		s.redirect(w, r, "/users", flashInfo, "Updated "+u.Email+".")
 	}

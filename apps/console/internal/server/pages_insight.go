@@ -185,52 +185,29 @@ func (s *Server) pageMemberRemove(w http.ResponseWriter, r *http.Request, p *pri
 // pageUserRole changes a user's console role. It refuses to demote the
 // last enabled admin, which would lock everyone out of administration.
 func (s *Server) pageUserRole(w http.ResponseWriter, r *http.Request, p *principal) {
-	ctx := r.Context()
 	who, back := strings.TrimSpace(r.PostFormValue("user")), "/groups"
 	if id := r.PathValue("id"); id != "" {
 		who, back = id, "/users"
 	}
-	role := domain.Role(r.PostFormValue("role"))
-	if !role.Valid() {
-		s.redirect(w, r, back, flashError, "unknown role")
+	u, err := s.dom.ChangeRole(r.Context(), s.domainActor(r, p), who, domain.Role(r.PostFormValue("role")))
+	var invalid *domain.InvalidError
+	var conflict *domain.ConflictError
+	switch {
+	case errors.As(err, &invalid):
+		s.redirect(w, r, back, flashError, invalid.Message)
 		return
-	}
-	u, err := s.st.User(ctx, who)
-	if err != nil {
-		if u, err = s.st.UserByEmail(ctx, who); err != nil {
-			s.redirect(w, r, back, flashError, "no user "+who)
-			return
-		}
-	}
-	if u.Role == domain.RoleAdmin && role != domain.RoleAdmin && !u.Disabled {
-		admins := 0
-		eachPage(func(after string) (string, int, error) {
-			us, err := s.st.ListUsers(ctx, store.ListOptions{After: after, Limit: 1000})
-			for _, x := range us {
-				if x.Role == domain.RoleAdmin && !x.Disabled {
-					admins++
-				}
-			}
-			return lastKey(len(us), func() string { return us[len(us)-1].ID }), len(us), err
-		})
-		if admins <= 1 {
-			s.redirect(w, r, back, flashError, u.Email+" is the last admin; make someone else admin first")
-			return
-		}
-	}
-	old := u.Role
-	if u, err = s.updateUser(ctx, u.ID, func(u *store.User) (bool, error) {
-		u.Role = role
-		return true, nil
-	}); err != nil {
+	case errors.Is(err, domain.ErrNotFound):
+		s.redirect(w, r, back, flashError, "no user "+who)
+		return
+	case errors.As(err, &conflict):
+		s.redirect(w, r, back, flashError, conflict.Message)
+		return
+	case err != nil:
 		s.redirect(w, r, back, flashError, "not changed: "+s.storeMessage(err))
 		return
 	}
-	// Every request reads the user's role afresh, so open sessions follow
-	// the change at once and need not end.
-	s.audit(ctx, p.actor(), "user.role", u.Email, "", map[string]string{"from": string(old), "to": string(role)})
 	s.changed()
-	s.redirect(w, r, back, flashInfo, "Changed "+u.Email+" to "+string(role)+".")
+	s.redirect(w, r, back, flashInfo, "Changed "+u.Email+" to "+string(u.Role)+".")
 }
 
 func (s *Server) pageAttachments(w http.ResponseWriter, r *http.Request, p *principal) {

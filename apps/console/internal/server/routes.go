@@ -69,10 +69,10 @@ type route struct {
 
 // principal is who makes a request.
 type principal struct {
-	user    *store.User
+	user    *domain.User
 	role    domain.Role
-	session *store.Session // nil for API keys
-	apiKey  *store.APIKey
+	session *domain.Session // nil for API keys
+	apiKey  *domain.APIKey
 	gateway *store.Gateway
 
 	// csrf is the session's CSRF token, for pages to carry; the store

@@ -52,9 +52,9 @@ type Options struct {
 	// made through another replica (LISTEN/NOTIFY); the poll is the
 	// safety net. Default 1 second.
 	ConfigPoll time.Duration
-	// SecretKey (SecretKeySize bytes) seals the secrets the console
+	// SecretKey (domain.SecretKeySize bytes) seals the secrets the console
 	// must read back, TOTP secrets, so that the database alone does not
-	// reveal them; keep it outside the database (LoadOrCreateSecretKey)
+	// reveal them; keep it outside the database (domain.LoadOrCreateSecretKey)
 	// and give every replica the same one. New seals secrets stored
 	// before they were sealed, and refuses to start when the database's
 	// secrets were sealed with another key. Default: a random key for
@@ -113,9 +113,7 @@ type Server struct {
 	testHookPasswordChecked atomic.Pointer[func()]
 	badProxies              sync.Map // malformed trusted_proxies values already logged
 
-	box          *sealer   // seals TOTP secrets (see sealedsecret.go)
-	ephemeralKey bool      // box's key is this process's own
-	compile      *throttle // per principal, see drafts.go
+	compile *throttle // per principal, see drafts.go
 
 	origin string // this process among the replicas, for relayed events
 	// listening is closed once the server listens to the other
@@ -196,27 +194,24 @@ func New(st store.Store, opts *Options) (*Server, error) {
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
 	}
-	var err error
-	if s.dom, err = domain.New(st, domain.Options{Now: o.Now, Logger: s.log, AuditAppended: s.auditAppended}); err != nil {
-		return nil, err
-	}
-	key := o.SecretKey
-	if len(key) == 0 {
-		key, s.ephemeralKey = randomBytes(SecretKeySize), true
-	}
-	if s.box, err = newSealer(key); err != nil {
-		return nil, err
-	}
-	if !s.ephemeralKey {
-		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-		err := s.sealStoredSecrets(ctx)
-		cancel()
-		if err != nil {
-			return nil, err
-		}
-	}
 	s.loginIP = newThrottle(20, 3*time.Second)
 	s.reauth = newThrottle(10, 6*time.Second)
+	var err error
+	if s.dom, err = domain.New(st, domain.Options{Now: o.Now, Logger: s.log, AuditAppended: s.auditAppended,
+		SecretKey: o.SecretKey, SessionIdle: o.SessionIdle, SessionMax: o.SessionMax,
+		BackoffAfter: o.BackoffAfter, BackoffBase: o.BackoffBase, BackoffMax: o.BackoffMax,
+		Reauth:          func(id string) bool { return s.reauth.allow(id, s.now()) },
+		Covers:          covers,
+		PasswordChecked: s.passwordChecked,
+	}); err != nil {
+		return nil, err
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	err = s.dom.SealStoredSecrets(ctx)
+	cancel()
+	if err != nil {
+		return nil, err
+	}
 	s.compile = newThrottle(o.CompileBurst, o.CompileEvery)
 	rs := s.routes()
 	for _, rt := range rs {
@@ -289,6 +284,13 @@ func (s *Server) watchConfig() {
 		case <-t.C:
 		case <-s.hub.poke:
 		}
+	}
+}
+
+// passwordChecked runs the test hook of login, if one is set.
+func (s *Server) passwordChecked() {
+	if hook := s.testHookPasswordChecked.Load(); hook != nil {
+		(*hook)()
 	}
 }
 

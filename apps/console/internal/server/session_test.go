@@ -79,7 +79,7 @@ func (b *browser) sessionCookie() string {
 }
 
 func addUser(t *testing.T, st store.Store, email, pw string, role domain.Role) *store.User {
-	u := &store.User{Email: email, Name: email, Role: role, PasswordHash: HashPassword(pw)}
+	u := &store.User{Email: email, Name: email, Role: role, PasswordHash: domain.HashPassword(pw)}
 	if err := st.CreateUser(bg, u); err != nil {
 		t.Fatal(err)
 	}
@@ -176,7 +176,7 @@ func TestLoginTOTPAndCSRF(t *testing.T) {
 	}
 	// The code that confirmed the enrolment is used up (see
 	// TestTOTPCodeSingleUse); the next step's code is within the skew.
-	code, _ = totp.GenerateCode(secret[1], time.Now().Add(totpPeriod*time.Second))
+	code, _ = totp.GenerateCode(secret[1], time.Now().Add(domain.TOTPPeriod*time.Second))
 	if resp := b.login("ada@example.com", "correct horse battery", code); resp.StatusCode != http.StatusSeeOther {
 		t.Fatalf("login with TOTP: %d", resp.StatusCode)
 	}
@@ -263,36 +263,12 @@ func TestLoginThrottle(t *testing.T) {
 	}
 }
 
-func TestPasswordHash(t *testing.T) {
-	defer func(tm, mem uint32) { argonTime, argonMemory = tm, mem }(argonTime, argonMemory)
-	argonTime, argonMemory = 2, 19*1024
-	h := HashPassword("s3cret-passphrase")
-	if !strings.HasPrefix(h, "$argon2id$v=19$m=19456,t=2,p=1$") {
-		t.Errorf("hash format %q", h)
-	}
-	if !CheckPassword(h, "s3cret-passphrase") || CheckPassword(h, "s3cret-passphrasE") {
-		t.Error("check wrong")
-	}
-	for _, bad := range []string{"", "$argon2id$", "$argon2id$v=19$m=99999999,t=1,p=1$AA$AA", "$bcrypt$x$y$z$w"} {
-		if CheckPassword(bad, "x") {
-			t.Errorf("malformed hash %q accepted", bad)
-		}
-	}
-}
-
-func FuzzCheckPassword(f *testing.F) {
-	f.Add(HashPassword("x"), "x")
-	f.Fuzz(func(t *testing.T, enc, pw string) {
-		CheckPassword(enc, pw)
-	})
-}
-
 func TestSelfServiceDevices(t *testing.T) {
 	e := newEnv(t, nil)
 	hs := httptest.NewServer(e.srv)
 	defer hs.Close()
 	key, _ := totp.Generate(totp.GenerateOpts{Issuer: "Gonaut", AccountName: "v@example.com"})
-	u := &store.User{Email: "v@example.com", Role: domain.RoleViewer, PasswordHash: HashPassword("correct horse battery"), TOTPSecret: key.Secret(), TOTPEnabled: true}
+	u := &store.User{Email: "v@example.com", Role: domain.RoleViewer, PasswordHash: domain.HashPassword("correct horse battery"), TOTPSecret: key.Secret(), TOTPEnabled: true}
 	e.st.CreateUser(bg, u)
 	b := newBrowser(t, hs)
 	code, _ := totp.GenerateCode(key.Secret(), time.Now())

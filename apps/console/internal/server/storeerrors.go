@@ -61,7 +61,8 @@ func (s *Server) storeProblem(err error) (int, string, *fieldError, string) {
 	case errors.Is(err, domain.ErrNotFound):
 		return http.StatusNotFound, "not_found", nil, "not found"
 	case errors.Is(err, domain.ErrForbidden):
-		return http.StatusForbidden, "forbidden", nil, "forbidden"
+		// An operation may say why: "forbidden: <reason>".
+		return http.StatusForbidden, "forbidden", nil, strings.TrimPrefix(err.Error(), domain.ErrForbidden.Error()+": ")
 	case errors.Is(err, domain.ErrStale):
 		return http.StatusConflict, "stale", nil, domain.ErrStale.Error()
 	// What the store says directly, until every operation goes through

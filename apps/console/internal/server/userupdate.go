@@ -11,6 +11,10 @@ import (
 // changing under it.
 const userUpdateTries = 5
 
+// updateUser is group membership's read-modify-write of a user
+// (groups.go), its last caller here; every other change of a user is
+// the domain's, with the domain's copy of this loop.
+//
 // updateUser applies change to a fresh read of the user with id and
 // saves it with compare-and-swap on the row
 // version. When the row changed between the read and the write (a login

@@ -1,4 +1,4 @@
-package server
+package domain
 
 import (
 	"os"
@@ -14,7 +14,7 @@ func TestSealOpen(t *testing.T) {
 		t.Fatal(err)
 	}
 	v := b.seal(purposeTOTP, "u_1", "JBSWY3DPEHPK3PXP")
-	if !isSealed(v) || strings.Contains(v, "JBSWY3DPEHPK3PXP") {
+	if !IsSealed(v) || strings.Contains(v, "JBSWY3DPEHPK3PXP") {
 		t.Fatalf("sealed value %q", v)
 	}
 	if pt, err := b.open(purposeTOTP, "u_1", v); err != nil || pt != "JBSWY3DPEHPK3PXP" {
@@ -61,7 +61,7 @@ func FuzzOpenSealed(f *testing.F) {
 		if err == nil && b.seal(purposeTOTP, "u_1", pt) == v {
 			t.Fatal("seal is deterministic")
 		}
-		if err == nil && !isSealed(v) {
+		if err == nil && !IsSealed(v) {
 			t.Fatalf("opened an unsealed value %q", v)
 		}
 		if s := b.seal(purposeTOTP, "u_1", v); len(v) < 512 {

@@ -1,4 +1,4 @@
-package server
+package domain
 
 import (
 	"crypto/aes"
@@ -96,9 +96,9 @@ func (b *sealer) open(purpose, owner, value string) (string, error) {
 	return string(pt), nil
 }
 
-// isSealed reports whether v is in the sealed format (it may still fail
+// IsSealed reports whether v is in the sealed format (it may still fail
 // to open).
-func isSealed(v string) bool { return strings.HasPrefix(v, sealedPrefix) }
+func IsSealed(v string) bool { return strings.HasPrefix(v, sealedPrefix) }
 
 // parseSealed splits a sealed value into its key id and its nonce,
 // ciphertext and tag.

@@ -2,6 +2,7 @@ package domain
 
 import (
 	"context"
+	"crypto/ed25519"
 	"encoding/json"
 	"errors"
 	"io"
@@ -21,6 +22,14 @@ type Options struct {
 	// AuditAppended, when set, is called after audit entries are
 	// appended (the checkpointer's wake-up).
 	AuditAppended func()
+
+	// The audit log (auditlog.go, checkpoints.go). AuditKey signs
+	// checkpoints of the audit chain's head and its public half
+	// verifies them; nil: no checkpoints. CheckpointEvery is how many
+	// entries past the last checkpoint CheckpointAudit signs the head
+	// (default 1000).
+	AuditKey        ed25519.PrivateKey
+	CheckpointEvery int
 }
 
 // Service is the console's operations over one store.
@@ -28,6 +37,10 @@ type Service struct {
 	st   store.Store
 	opts Options
 	log  *slog.Logger
+
+	// Caches of the insight reads (names.go, summary.go).
+	names nameCache
+	sum   summaryCache
 }
 
 // New returns the operations over st.
@@ -37,6 +50,9 @@ func New(st store.Store, opts Options) (*Service, error) {
 	}
 	if opts.Now == nil {
 		opts.Now = time.Now
+	}
+	if opts.CheckpointEvery <= 0 {
+		opts.CheckpointEvery = 1000
 	}
 	log := opts.Logger
 	if log == nil {

@@ -135,10 +135,7 @@ type Server struct {
 
 	cpPoke chan struct{} // wakes the checkpointer, see checkpoints.go
 
-	names nameCache // id → name for pages, see names.go
-
 	attach attachCache  // see attachments.go
-	sum    summaryCache // see auditapi.go
 	known  knownMembers // see cpevents.go
 }
 
@@ -202,7 +199,8 @@ func New(st store.Store, opts *Options) (*Server, error) {
 		s.log = slog.New(slog.DiscardHandler)
 	}
 	var err error
-	if s.dom, err = domain.New(st, domain.Options{Now: o.Now, Logger: s.log, AuditAppended: s.auditAppended}); err != nil {
+	if s.dom, err = domain.New(st, domain.Options{Now: o.Now, Logger: s.log, AuditAppended: s.auditAppended,
+		AuditKey: o.AuditKey, CheckpointEvery: o.CheckpointEvery}); err != nil {
 		return nil, err
 	}
 	key := o.SecretKey
@@ -236,7 +234,7 @@ func New(st store.Store, opts *Options) (*Server, error) {
 		s.wg.Add(1)
 		go s.checkpointLoop()
 	}
-	if st.Shared() {
+	if s.dom.Replicated() {
 		s.origin = hex.EncodeToString(randomBytes(8))
 		s.hub.relay = make(chan liveEvent, 4096)
 		s.wg.Add(2)
@@ -282,7 +280,7 @@ func (s *Server) watchConfig() {
 	var last int64
 	for {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		v, err := s.st.ConfigVersion(ctx)
+		v, err := s.dom.ConfigVersion(ctx)
 		cancel()
 		if err == nil && v != last {
 			last = v

@@ -176,10 +176,17 @@ func (s *Service) SubjectRisk(ctx context.Context, _ Actor, subject string) (int
 	// keep only this subject's alerts.
 	as = slices.DeleteFunc(as, func(a store.Alert) bool { return a.Subject != subject })
 	risks, err := s.userRisks(ctx, as, false)
-	if err != nil || len(risks) == 0 {
+	if err != nil {
 		return 0, nil
 	}
-	return risks[0].Score, nil
+	// userRisks also holds every subject a gateway reports: pick this
+	// one's, not the riskiest.
+	for _, u := range risks {
+		if u.Subject == subject {
+			return u.Score, nil
+		}
+	}
+	return 0, nil
 }
 
 // recentAlerts returns the alerts of the analytics window, newest first,

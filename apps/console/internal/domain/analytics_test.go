@@ -51,6 +51,11 @@ func TestRisksFromAlertsAndGateways(t *testing.T) {
 	if us, _ := s.Risks(ctx, auditor, RiskQuery{Limit: 1}); len(us) != 1 || us[0].Subject != "u_dan" {
 		t.Errorf("limit 1: %+v", us)
 	}
+	// The alert page's score is the subject's own, though a gateway
+	// reports a riskier user.
+	if r, err := s.SubjectRisk(ctx, auditor, "u_cat"); err != nil || r != 53 {
+		t.Errorf("SubjectRisk(u_cat) = %d, %v", r, err)
+	}
 	d, err := s.DetectorHits(ctx, auditor)
 	if err != nil || d.Totals["new_device"] != 1 || d.Totals["exfiltration"] != 0 || len(d.Hours) != 24 {
 		t.Errorf("detector hits %+v, %v", d, err)

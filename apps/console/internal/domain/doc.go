@@ -33,6 +33,7 @@
 // groups list names them); attachments.go derives who is attached to a
 // USB device or serial port from the audit log, caching what it read.
 // fields.go holds the limits of descriptions and labels.
+//
 // # Users and credentials
 //
 // Users are made by CreateUser only (the API, the users page and the
@@ -49,4 +50,15 @@
 // (apikeys.go) act for their owner and never above her role
 // (Options.Covers). Sessions and keys are random tokens kept as hashes
 // (tokens.go); the transport carries them in cookies and headers.
+//
+// The reads of what the console has seen: the audit log (auditlog.go:
+// list, export, verify; auditfilter.go parses a filter from query
+// parameters, refusing with an InvalidError that names the parameter)
+// and its signed checkpoints (checkpoints.go: what to sign; when is the
+// caller's loop); alerts and their state (alerts.go); users' risk and
+// the detectors' hits (analytics.go); the dashboard's numbers
+// (summary.go, cached for a second); id → name resolution for pages
+// (names.go, cached for 30 seconds). Both caches are safe for
+// concurrent use. Replicas of the console over one database reach each
+// other only through replicas.go.
 package domain

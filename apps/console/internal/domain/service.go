@@ -2,6 +2,7 @@ package domain
 
 import (
 	"context"
+	"crypto/ed25519"
 	"encoding/json"
 	"errors"
 	"io"
@@ -49,6 +50,13 @@ type Options struct {
 	// PasswordChecked, when set (by tests), runs in Login between the
 	// password check and what Login does with the result.
 	PasswordChecked func()
+	// The audit log (auditlog.go, checkpoints.go). AuditKey signs
+	// checkpoints of the audit chain's head and its public half
+	// verifies them; nil: no checkpoints. CheckpointEvery is how many
+	// entries past the last checkpoint CheckpointAudit signs the head
+	// (default 1000).
+	AuditKey        ed25519.PrivateKey
+	CheckpointEvery int
 }
 
 // Service is the console's operations over one store.
@@ -65,6 +73,9 @@ type Service struct {
 	// Users and sign-in (mfa.go):
 	box          *sealer // seals TOTP secrets (see sealedsecret.go)
 	ephemeralKey bool    // box's key is this process's own
+	// Caches of the insight reads (names.go, summary.go).
+	names nameCache
+	sum   summaryCache
 }
 
 // New returns the operations over st.
@@ -74,6 +85,9 @@ func New(st store.Store, opts Options) (*Service, error) {
 	}
 	if opts.Now == nil {
 		opts.Now = time.Now
+	}
+	if opts.CheckpointEvery <= 0 {
+		opts.CheckpointEvery = 1000
 	}
 	log := opts.Logger
 	if log == nil {

@@ -193,26 +193,3 @@ func (s *Server) apiRevokeGateway(w http.ResponseWriter, r *http.Request, p *pri
 	s.audit(r.Context(), p.actor(), "gateway.revoke", r.PathValue("id"), "", nil)
 	w.WriteHeader(http.StatusNoContent)
 }
-
-func (s *Server) apiListAlerts(w http.ResponseWriter, r *http.Request, _ *principal) {
-	serveList(s, w, r, func(ctx context.Context, o store.ListOptions) ([]store.Alert, error) {
-		return s.st.ListAlerts(ctx, r.URL.Query().Get("state"), o)
-	}, func(a store.Alert) string { return a.ID })
-}
-
-type alertState struct {
-	State string `json:"state"`
-}
-
-func (s *Server) apiAlertState(w http.ResponseWriter, r *http.Request, p *principal) {
-	var req alertState
-	if !decode(w, r, &req) {
-		return
-	}
-	if err := s.st.SetAlertState(r.Context(), r.PathValue("id"), req.State); err != nil {
-		s.storeError(w, err)
-		return
-	}
-	s.audit(r.Context(), p.actor(), "alert."+req.State, r.PathValue("id"), "", nil)
-	w.WriteHeader(http.StatusNoContent)
-}

@@ -5,35 +5,66 @@ import (
 	"encoding/csv"
 	"encoding/json"
 	"net/http"
-	"sort"
 	"strconv"
-	"sync"
 	"time"
 
-	"github.com/gonaut/gonaut/apps/console/internal/store"
+	"github.com/gonaut/gonaut/apps/console/internal/domain"
 )
 
-func (s *Server) apiListAudit(w http.ResponseWriter, r *http.Request, _ *principal) {
-	pf, fe := parseAuditFilter(r.URL.Query())
-	if fe != nil {
-		writeFieldError(w, fe)
-		return
-	}
-	f, err := s.widenAuditFilter(r, pf)
+// AuditEvent is an audit entry as the API answers it: domain.AuditEntry.
+type AuditEvent struct {
+	Seq      int64     `json:"seq"`
+	Time     time.Time `json:"time"`
+	Actor    string    `json:"actor"`
+	Action   string    `json:"action"`
+	Resource string    `json:"resource,omitempty"`
+	Effect   string    `json:"effect,omitempty"`
+	Gateway  string    `json:"gateway,omitempty"`
+	EventID  string    `json:"event_id,omitempty"`
+	// Detail is free-form JSON: the decided request, a diff summary, ...
+	Detail   json.RawMessage `json:"detail,omitempty"`
+	PrevHash string          `json:"prev_hash"`
+	Hash     string          `json:"hash"`
+}
+
+func auditEventOf(e domain.AuditEntry) AuditEvent {
+	return AuditEvent{Seq: e.Seq, Time: e.Time, Actor: e.Actor, Action: e.Action, Resource: e.Resource, Effect: e.Effect,
+		Gateway: e.Gateway, EventID: e.EventID, Detail: e.Detail, PrevHash: e.PrevHash, Hash: e.Hash}
+}
+
+// VerifyReport is the audit chain's check as the API answers it:
+// domain.VerifyReport.
+type VerifyReport struct {
+	Entries           int64  `json:"entries"`
+	OK                bool   `json:"ok"`
+	BrokenAt          int64  `json:"broken_at,omitempty"`
+	Reason            string `json:"reason,omitempty"`
+	Head              string `json:"head"`
+	Truncated         bool   `json:"truncated,omitempty"`
+	Checkpoints       int    `json:"checkpoints"`
+	SignedThrough     int64  `json:"signed_through,omitempty"`
+	SignaturesChecked bool   `json:"signatures_checked"`
+}
+
+func (s *Server) apiListAudit(w http.ResponseWriter, r *http.Request, p *principal) {
+	f, err := domain.ParseAuditFilter(r.URL.Query())
 	if err != nil {
 		s.storeError(w, err)
 		return
 	}
-	es, err := s.listAudit(r.Context(), f)
+	ap, err := s.dom.ListAudit(r.Context(), s.domainActor(r, p), f)
 	if err != nil {
 		s.storeError(w, err)
 		return
 	}
-	p := page[store.AuditEvent]{Items: es}
-	if len(es) > 0 && len(es) == clampLimit(f.Limit) {
-		p.NextCursor = strconv.FormatInt(es[len(es)-1].Seq, 10)
+	out := page[AuditEvent]{Items: make([]AuditEvent, len(ap.Entries))}
+	for i, e := range ap.Entries {
+		out.Items[i] = auditEventOf(e)
 	}
-	writeJSON(w, http.StatusOK, p)
+	if ap.Next != 0 {
+		out.NextCursor = strconv.FormatInt(ap.Next, 10)
+	}
+	writeJSON(w, http.StatusOK, out)
 }
 
 // apiExportAudit streams every entry matching the filter as CSV or JSON
@@ -47,35 +78,34 @@ func (s *Server) apiExportAudit(w http.ResponseWriter, r *http.Request, p *princ
 		writeError(w, http.StatusBadRequest, "invalid", "format must be csv or jsonl")
 		return
 	}
-	pf, fe := parseAuditFilter(r.URL.Query(), "format")
-	if fe != nil {
-		writeFieldError(w, fe)
-		return
-	}
-	f, err := s.widenAuditFilter(r, pf)
+	f, err := domain.ParseAuditFilter(r.URL.Query(), "format")
 	if err != nil {
 		s.storeError(w, err)
 		return
 	}
-	f.Limit = 1000
-	stamp := s.now().Format("20060102-150405")
-	if format == "csv" {
-		w.Header().Set("Content-Type", "text/csv; charset=utf-8")
-	} else {
-		w.Header().Set("Content-Type", "application/x-ndjson")
+	// The answer starts with the first page, so that a filter the
+	// console cannot apply is still answered with an error.
+	var bw *bufio.Writer
+	var cw *csv.Writer
+	var enc *json.Encoder
+	start := func() {
+		stamp := s.now().Format("20060102-150405")
+		if format == "csv" {
+			w.Header().Set("Content-Type", "text/csv; charset=utf-8")
+		} else {
+			w.Header().Set("Content-Type", "application/x-ndjson")
+		}
+		w.Header().Set("Content-Disposition", `attachment; filename="gonaut-audit-`+stamp+`.`+format+`"`)
+		bw = bufio.NewWriterSize(w, 64<<10)
+		cw = csv.NewWriter(bw)
+		if format == "csv" {
+			cw.Write([]string{"seq", "time", "actor", "action", "resource", "effect", "gateway", "event_id", "detail", "prev_hash", "hash"})
+		}
+		enc = json.NewEncoder(bw)
 	}
-	w.Header().Set("Content-Disposition", `attachment; filename="gonaut-audit-`+stamp+`.`+format+`"`)
-	bw := bufio.NewWriterSize(w, 64<<10)
-	defer bw.Flush()
-	cw := csv.NewWriter(bw)
-	if format == "csv" {
-		cw.Write([]string{"seq", "time", "actor", "action", "resource", "effect", "gateway", "event_id", "detail", "prev_hash", "hash"})
-	}
-	enc := json.NewEncoder(bw)
-	for {
-		es, err := s.listAudit(r.Context(), f)
-		if err != nil {
-			return
+	err = s.dom.ExportAudit(r.Context(), s.domainActor(r, p), f, format, func(es []domain.AuditEntry) error {
+		if bw == nil {
+			start()
 		}
 		for _, e := range es {
 			if format == "csv" {
@@ -87,16 +117,19 @@ func (s *Server) apiExportAudit(w http.ResponseWriter, r *http.Request, p *princ
 				}
 				cw.Write(row)
 			} else {
-				enc.Encode(e)
+				enc.Encode(auditEventOf(e))
 			}
 		}
 		cw.Flush()
-		if len(es) < f.Limit {
-			break
+		return nil
+	})
+	if bw == nil {
+		if err != nil {
+			s.storeError(w, err)
 		}
-		f.Before = es[len(es)-1].Seq
+		return
 	}
-	s.audit(r.Context(), p.actor(), "audit.export", "", "", map[string]string{"format": format})
+	bw.Flush()
 }
 
 // csvSafe defuses spreadsheet formula injection: a cell that a
@@ -108,16 +141,18 @@ func csvSafe(v string) string {
 	return v
 }
 
-func (s *Server) apiVerifyAudit(w http.ResponseWriter, r *http.Request, _ *principal) {
-	rep, err := s.st.VerifyAuditSigned(r.Context(), s.auditPublicKey(), nil)
+func (s *Server) apiVerifyAudit(w http.ResponseWriter, r *http.Request, p *principal) {
+	rep, err := s.dom.VerifyAudit(r.Context(), s.domainActor(r, p))
 	if err != nil {
 		s.storeError(w, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, rep)
+	writeJSON(w, http.StatusOK, VerifyReport{Entries: rep.Entries, OK: rep.OK, BrokenAt: rep.BrokenAt, Reason: rep.Reason, Head: rep.Head,
+		Truncated: rep.Truncated, Checkpoints: rep.Checkpoints, SignedThrough: rep.SignedThrough, SignaturesChecked: rep.SignaturesChecked})
 }
 
-// Summary is the dashboard's numbers over a recent window.
+// Summary is the dashboard's numbers over a recent window, as the API
+// answers them.
 type Summary struct {
 	Since        time.Time       `json:"since"`
 	Decisions    int             `json:"decisions"`
@@ -144,120 +179,24 @@ type ResourceCount struct {
 	Count    int    `json:"count"`
 }
 
-// summaryCache holds the last summary for summaryTTL: opening the
-// dashboard and every viewer's live update ask for it, and on a busy log
-// it reads up to 20,000 entries. Concurrent requests wait for one
-// reading rather than each making its own.
-type summaryCache struct {
-	mu     sync.Mutex
-	at     time.Time // when read, on this process's clock
-	minute time.Time // the minute it was read for, on the console's clock
-	sum    *Summary
+func summaryOf(sum domain.Summary) Summary {
+	out := Summary{Since: sum.Since, Decisions: sum.Decisions, Allowed: sum.Allowed, Denied: sum.Denied,
+		PerMinute: make([]MinuteCount, len(sum.PerMinute)), TopResources: make([]ResourceCount, len(sum.TopResources)),
+		Bytes: sum.Bytes, Gateways: sum.Gateways, Healthy: sum.Healthy, OpenAlerts: sum.OpenAlerts}
+	for i, m := range sum.PerMinute {
+		out.PerMinute[i] = MinuteCount{Minute: m.Minute, Allowed: m.Allowed, Denied: m.Denied}
+	}
+	for i, t := range sum.TopResources {
+		out.TopResources[i] = ResourceCount{Resource: t.Resource, Count: t.Count}
+	}
+	return out
 }
 
-const summaryTTL = time.Second
-
-// summary returns the dashboard's numbers, at most summaryTTL old.
-func (s *Server) summary(r *http.Request) (*Summary, error) {
-	c := &s.sum
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	minute := s.now().Truncate(time.Minute)
-	if c.sum == nil || time.Since(c.at) >= summaryTTL || !c.minute.Equal(minute) {
-		sum, err := s.readSummary(r)
-		if err != nil {
-			return nil, err
-		}
-		c.sum, c.at, c.minute = sum, time.Now(), minute
-	}
-	sum := *c.sum // callers may not change the shared slices
-	return &sum, nil
-}
-
-// readSummary reads the last 30 minutes of decisions (at most 20,000).
-func (s *Server) readSummary(r *http.Request) (*Summary, error) {
-	ctx := r.Context()
-	now := s.now()
-	sum := &Summary{Since: now.Add(-30 * time.Minute).Truncate(time.Minute), PerMinute: []MinuteCount{}, TopResources: []ResourceCount{}}
-	minutes := map[int64]*MinuteCount{}
-	for m := sum.Since; !m.After(now); m = m.Add(time.Minute) {
-		sum.PerMinute = append(sum.PerMinute, MinuteCount{Minute: m})
-	}
-	for i := range sum.PerMinute {
-		minutes[sum.PerMinute[i].Minute.Unix()] = &sum.PerMinute[i]
-	}
-	res := map[string]int{}
-	f := store.AuditFilter{Since: sum.Since, Limit: 1000}
-	for range 20 {
-		es, err := s.st.ListAudit(ctx, f)
-		if err != nil {
-			return nil, err
-		}
-		for _, e := range es {
-			switch e.Action {
-			case "decision":
-				sum.Decisions++
-				mc := minutes[e.Time.Truncate(time.Minute).Unix()]
-				if e.Effect == "allow" {
-					sum.Allowed++
-					if mc != nil {
-						mc.Allowed++
-					}
-				} else {
-					sum.Denied++
-					if mc != nil {
-						mc.Denied++
-					}
-				}
-				res[e.Resource]++
-			case "flow":
-				var d eventDetail
-				if json.Unmarshal(e.Detail, &d) == nil {
-					sum.Bytes += d.Bytes
-				}
-			}
-		}
-		if len(es) < f.Limit {
-			break
-		}
-		f.Before = es[len(es)-1].Seq
-	}
-	for k, v := range res {
-		sum.TopResources = append(sum.TopResources, ResourceCount{k, v})
-	}
-	sort.Slice(sum.TopResources, func(i, j int) bool {
-		a, b := sum.TopResources[i], sum.TopResources[j]
-		return a.Count > b.Count || a.Count == b.Count && a.Resource < b.Resource
-	})
-	if len(sum.TopResources) > 8 {
-		sum.TopResources = sum.TopResources[:8]
-	}
-	gs, err := s.st.ListGateways(ctx)
-	if err != nil {
-		return nil, err
-	}
-	for _, g := range gs {
-		if g.Revoked {
-			continue
-		}
-		sum.Gateways++
-		if now.Sub(g.LastSeen) < time.Minute {
-			sum.Healthy++
-		}
-	}
-	as, err := s.st.ListAlerts(ctx, "open", store.ListOptions{Limit: 1000})
-	if err != nil {
-		return nil, err
-	}
-	sum.OpenAlerts = len(as)
-	return sum, nil
-}
-
-func (s *Server) apiSummary(w http.ResponseWriter, r *http.Request, _ *principal) {
-	sum, err := s.summary(r)
+func (s *Server) apiSummary(w http.ResponseWriter, r *http.Request, p *principal) {
+	sum, err := s.dom.Summary(r.Context(), s.domainActor(r, p))
 	if err != nil {
 		s.storeError(w, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, sum)
+	writeJSON(w, http.StatusOK, summaryOf(sum))
 }

@@ -82,9 +82,7 @@ func BenchmarkInsightPages(b *testing.B) {
 					}
 					for i := 0; b.Loop(); i++ {
 						if ep.cold {
-							e.srv.sum.mu.Lock()
-							e.srv.sum.sum = nil
-							e.srv.sum.mu.Unlock()
+							e.srv.dom.ForgetSummary()
 						}
 						path := paths[i%len(paths)]
 						req := httptest.NewRequest("GET", path, nil)

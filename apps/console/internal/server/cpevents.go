@@ -224,7 +224,7 @@ func (s *Server) cpEvents(w http.ResponseWriter, r *http.Request, p *principal) 
 // The alert's ID is derived from the gateway's and the event's, so that a
 // redelivered event finds its alert stored.
 func gatewayAlert(g *store.Gateway, e *gatewayEvent) *store.Alert {
-	if e.Kind != controlplane.KindAlert || e.Alert == nil || e.Alert.Detector == "" || severityWeight[e.Alert.Severity] == 0 {
+	if e.Kind != controlplane.KindAlert || e.Alert == nil || e.Alert.Detector == "" || !domain.ValidSeverity(e.Alert.Severity) {
 		return nil
 	}
 	sum := sha256.Sum256([]byte(g.ID + ":" + e.ID))

@@ -69,11 +69,12 @@
 // # Derived views
 //
 // Some pages show what gateways do not report directly. A user's risk
-// (analytics.go) is computed from the stored alerts with the scoring of
-// package analytics; who is attached to a USB device or serial port
-// (package domain, attachments.go) is replayed from the decisions and
-// flow events in the audit log; a group's members (domain's groups.go)
-// are the users whose groups
+// (domain/analytics.go, answered by analytics.go) is computed from the
+// stored alerts with the scoring of package analytics; the dashboard's
+// numbers (domain/summary.go) from the last half hour of the audit log;
+// who is attached to a USB device or serial port (domain/attachments.go)
+// is replayed from the decisions and flow events in the audit log; a
+// group's members (domain/groups.go) are the users whose groups
 // name it. Each bounds how much of the audit log it reads.
 //
 // # Control plane
@@ -94,6 +95,15 @@
 // event failing a check is refused alone and named in the answer. A
 // heartbeat's risk must name bundle users only.
 //
+// # Audit log
+//
+// The audit log's list, page and export (auditapi.go, audit_pages.go)
+// parse their filters with domain.ParseAuditFilter and read through
+// domain.ListAudit and ExportAudit; the checkpointer's loop
+// (checkpoints.go) wakes on appends and on a timer and signs through
+// domain.CheckpointAudit. auditwrite.go is the transitional writer for
+// the handlers whose operations have not moved to the domain yet.
+//
 // # Live events
 //
 // Each live event carries the permission of the route that serves the
@@ -105,7 +115,8 @@
 //
 // Over PostgreSQL, any number of Servers (processes) may share one
 // database. Live events published by one are relayed to the others
-// through NOTIFY and reach their SSE and WebSocket subscribers (see
+// through the domain's replica operations (domain/replicas.go, NOTIFY
+// underneath) and reach their SSE and WebSocket subscribers (see
 // relay.go); like every live stream they are best effort, and the audit
 // log keeps everything. A SQLite store serves one process.
 //

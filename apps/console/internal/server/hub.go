@@ -1,6 +1,7 @@
 package server
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -222,7 +223,7 @@ func (s *Server) serveWS(w http.ResponseWriter, r *http.Request, p *principal) {
 			return
 		case e := <-c:
 			b, _ := json.Marshal(e)
-			wctx, cancel := contextWithTimeout(ctx, 10*time.Second)
+			wctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 			err := conn.Write(wctx, websocket.MessageText, b)
 			cancel()
 			if err != nil {

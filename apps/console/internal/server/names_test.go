@@ -197,11 +197,11 @@ func FuzzAuditDetail(f *testing.F) {
 	for _, seed := range []string{``, `{}`, `{"device":"d_1"}`, `{"device":5}`, `[1,2]`, `{"device":"d_1","rule":"x"}`, `not json`, `{"device":"\u0000"}`} {
 		f.Add(seed)
 	}
-	n := names{"d_1": "ann-laptop"}
+	n := domain.Names{"d_1": "ann-laptop"}
 	f.Fuzz(func(t *testing.T, detail string) {
-		e := store.AuditEvent{Detail: json.RawMessage(detail)}
+		e := domain.AuditEntry{Detail: json.RawMessage(detail)}
 		got := auditDetail(e, n)
-		if d := eventDevice(e); d == "d_1" {
+		if d := e.Device(); d == "d_1" {
 			if !strings.HasPrefix(got, "device ann-laptop (d_1)\n") {
 				t.Errorf("detail %q: %q does not name the device", detail, got)
 			}

@@ -174,8 +174,9 @@ func (s *Server) pageLogout(w http.ResponseWriter, r *http.Request, p *principal
 	http.Redirect(w, r, "/login", http.StatusSeeOther)
 }
 
-func (s *Server) stats(r *http.Request) ui.Stats {
-	sum, err := s.summary(r)
+// stats is the dashboard's stats panel.
+func (s *Server) stats(r *http.Request, a domain.Actor) ui.Stats {
+	sum, err := s.dom.Summary(r.Context(), a)
 	if err != nil {
 		return ui.Stats{Chart: ui.DecisionsChart(nil), Donut: ui.AllowDenyDonut(0, 0)}
 	}
@@ -194,34 +195,35 @@ func (s *Server) stats(r *http.Request) ui.Stats {
 
 // feedRow is one decision of the dashboard's feed: the subject and the
 // gateway by name (n), their ids on hover.
-func feedRow(n names, t time.Time, subject, resource, effect, gateway string) ui.Row {
-	return ui.Row{Cells: []string{t.Format("15:04:05"), n.of(subject), resource, effect, n.of(gateway)},
-		Titles: []string{"", n.title(subject), "", "", n.title(gateway)}, Tone: effect}
+func feedRow(n domain.Names, t time.Time, subject, resource, effect, gateway string) ui.Row {
+	return ui.Row{Cells: []string{t.Format("15:04:05"), n.Of(subject), resource, effect, n.Of(gateway)},
+		Titles: []string{"", n.Title(subject), "", "", n.Title(gateway)}, Tone: effect}
 }
 
 func (s *Server) pageDashboard(w http.ResponseWriter, r *http.Request, p *principal) {
+	a := s.domainActor(r, p)
 	// The feed is audit entries: shown to whoever may read the audit
 	// log, as the live feed's decisions are.
 	var feed []ui.Row
 	if allowed(s.hub.event(controlplane.KindDecision, nil).perm, p.role) {
-		es, _ := s.st.ListAudit(r.Context(), store.AuditFilter{Action: controlplane.KindDecision, Limit: 20})
-		n := s.auditNames(r.Context(), es)
-		for _, e := range es {
+		ap, _ := s.dom.ListAudit(r.Context(), a, domain.AuditFilter{Action: controlplane.KindDecision, Limit: 20})
+		n := s.dom.AuditNames(r.Context(), a, ap.Entries)
+		for _, e := range ap.Entries {
 			feed = append(feed, feedRow(n, e.Time, e.Actor, e.Resource, e.Effect, e.Gateway))
 		}
 	}
 	var alerts []ui.Row
-	if as, err := s.st.ListAlerts(r.Context(), "open", store.ListOptions{Limit: 5}); err == nil {
-		ids := make([]string, len(as))
-		for i, a := range as {
-			ids[i] = a.Subject
+	if ap, err := s.dom.ListAlerts(r.Context(), a, domain.AlertQuery{State: "open", Limit: 5}); err == nil {
+		ids := make([]string, len(ap.Alerts))
+		for i, al := range ap.Alerts {
+			ids[i] = al.Subject
 		}
-		n := s.displayNames(r.Context(), ids)
-		for _, a := range as {
-			alerts = append(alerts, ui.Row{ID: a.ID, Href: "/alerts/" + url.PathEscape(a.ID), Tone: a.Severity, Cells: []string{a.Kind, n.of(a.Subject) + ": " + a.Message}})
+		n := s.dom.DisplayNames(r.Context(), a, ids)
+		for _, al := range ap.Alerts {
+			alerts = append(alerts, ui.Row{ID: al.ID, Href: "/alerts/" + url.PathEscape(al.ID), Tone: al.Severity, Cells: []string{al.Kind, n.Of(al.Subject) + ": " + al.Message}})
 		}
 	}
-	s.render(w, r, http.StatusOK, ui.Dashboard(s.pageOf(r, p, "Dashboard", "dashboard"), s.stats(r), feed, alerts))
+	s.render(w, r, http.StatusOK, ui.Dashboard(s.pageOf(r, p, "Dashboard", "dashboard"), s.stats(r, a), feed, alerts))
 }
 
 // pageLive streams the dashboard's live updates: each decision is a row
@@ -231,6 +233,7 @@ func (s *Server) pageDashboard(w http.ResponseWriter, r *http.Request, p *princi
 func (s *Server) pageLive(w http.ResponseWriter, r *http.Request, p *principal) {
 	var mu sync.Mutex
 	var last time.Time
+	a := s.domainActor(r, p)
 	s.serveSSE(w, r, p, func(e liveEvent) (string, string, bool) {
 		var b strings.Builder
 		switch e.Type {
@@ -243,7 +246,7 @@ func (s *Server) pageLive(w http.ResponseWriter, r *http.Request, p *principal) 
 			if subject == "" {
 				subject = ev.Gateway // as stored: the gateway is the actor
 			}
-			n := s.displayNames(r.Context(), []string{subject, ev.Gateway})
+			n := s.dom.DisplayNames(r.Context(), a, []string{subject, ev.Gateway})
 			ui.FeedRow(feedRow(n, ev.Time, subject, ev.Resource, ev.Effect, ev.Gateway)).Render(r.Context(), &b)
 		case "summary":
 		default:
@@ -253,7 +256,7 @@ func (s *Server) pageLive(w http.ResponseWriter, r *http.Request, p *principal) 
 		if time.Since(last) > time.Second {
 			last = time.Now()
 			mu.Unlock()
-			ui.StatsOOB(s.stats(r)).Render(r.Context(), &b)
+			ui.StatsOOB(s.stats(r, a)).Render(r.Context(), &b)
 		} else {
 			mu.Unlock()
 		}
@@ -534,18 +537,24 @@ func (s *Server) pageTemplates(w http.ResponseWriter, r *http.Request, p *princi
 // the console's layout, so that the reader keeps the navigation.
 func (s *Server) pageError(w http.ResponseWriter, r *http.Request, err error) {
 	status, title, msg := http.StatusInternalServerError, "Something went wrong", "The console could not show this page. Try again; if it persists, the server log has the cause."
-	var invalid *domain.InvalidError
-	var conflict *domain.ConflictError
 	switch {
 	case errors.Is(err, store.ErrNotFound), errors.Is(err, domain.ErrNotFound):
 		status, title, msg = http.StatusNotFound, "Not found", "There is nothing at "+r.URL.Path+"."
-	case errors.Is(err, store.ErrInvalid), errors.Is(err, store.ErrConflict), errors.As(err, &invalid), errors.As(err, &conflict):
+	case errors.Is(err, store.ErrInvalid), errors.Is(err, store.ErrConflict), isDomainRefusal(err):
 		status, title, msg = http.StatusBadRequest, "Not accepted", s.storeMessage(err)
 	default:
 		s.log.Error("console: page", "path", r.URL.Path, "err", err)
 	}
 	p, _ := r.Context().Value(ctxKey{}).(*principal)
 	s.render(w, r, status, ui.ErrorPage(s.pageOf(r, p, title, ""), status, msg))
+}
+
+// isDomainRefusal reports whether err is an operation refusing its
+// input: invalid or in conflict.
+func isDomainRefusal(err error) bool {
+	_, invalid := errors.AsType[*domain.InvalidError](err)
+	_, conflict := errors.AsType[*domain.ConflictError](err)
+	return invalid || conflict
 }
 
 var _ fs.FS = ui.Static

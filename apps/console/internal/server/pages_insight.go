@@ -4,12 +4,10 @@ import (
 	"errors"
 	"net/http"
 	"net/url"
-	"slices"
 	"strconv"
 	"strings"
 
 	"github.com/gonaut/gonaut/apps/console/internal/domain"
-	"github.com/gonaut/gonaut/apps/console/internal/store"
 	"github.com/gonaut/gonaut/apps/console/internal/ui"
 )
 
@@ -31,20 +29,15 @@ func (s *Server) insightPageRoutes() []route {
 }
 
 func (s *Server) pageAnalytics(w http.ResponseWriter, r *http.Request, p *principal) {
-	as, err := s.recentAlerts(r.Context(), "")
+	an, err := s.dom.Analytics(r.Context(), s.domainActor(r, p))
 	if err != nil {
 		s.pageError(w, r, err)
 		return
 	}
-	risks, err := s.userRisks(r.Context(), as, true)
-	if err != nil {
-		s.pageError(w, r, err)
-		return
-	}
-	hits := s.detectorHits(as)
+	hits := an.Hits
 	a := ui.Analytics{Page: s.pageOf(r, p, "Analytics", "analytics")}
-	for _, u := range risks {
-		row := ui.RiskRow{Subject: u.displayName(), SubjectID: u.Subject, Score: u.Score, Signals: strings.Join(u.Signals, ", "), Alerts: u.Alerts, Open: u.OpenAlerts,
+	for _, u := range an.Risks {
+		row := ui.RiskRow{Subject: u.DisplayName(), SubjectID: u.Subject, Score: u.Score, Signals: strings.Join(u.Signals, ", "), Alerts: u.Alerts, Open: u.OpenAlerts,
 			Allowed: u.Allowed, Denied: u.Denied, LastAlert: when(u.LastAlert), Href: "/alerts?q=" + url.QueryEscape(u.Subject)}
 		if u.LastAlert.IsZero() {
 			row.LastAlert = "none"
@@ -74,32 +67,6 @@ func (s *Server) pageAnalytics(w http.ResponseWriter, r *http.Request, p *princi
 		a.Detectors = append(a.Detectors, ui.Count{Label: d, N: hits.Totals[d]})
 	}
 	s.render(w, r, http.StatusOK, ui.AnalyticsPage(a))
-}
-
-func (s *Server) pageAlert(w http.ResponseWriter, r *http.Request, p *principal) {
-	al, err := s.st.Alert(r.Context(), r.PathValue("id"))
-	if err != nil {
-		s.pageError(w, r, err)
-		return
-	}
-	d := ui.AlertDetail{Page: s.pageOf(r, p, "Alert "+al.Kind, "alerts"), ID: al.ID, Time: when(al.Time), Severity: al.Severity,
-		Kind: al.Kind, Subject: al.Subject, Message: al.Message, State: al.State, Risk: -1, CanChange: allowed(permOps, p.role)}
-	d.Evidence, d.Raw = ui.Evidence(al.Evidence)
-	if al.Subject != "" {
-		if n := s.displayNames(r.Context(), []string{al.Subject}); n.title(al.Subject) != "" {
-			d.SubjectName = n.of(al.Subject)
-		}
-		// The search matches the subject as a substring (and messages):
-		// keep only this subject's alerts.
-		if as, err := s.recentAlerts(r.Context(), al.Subject); err == nil {
-			as = slices.DeleteFunc(as, func(a store.Alert) bool { return a.Subject != al.Subject })
-			d.Risk = 0
-			if risks, err := s.userRisks(r.Context(), as, false); err == nil && len(risks) > 0 {
-				d.Risk = risks[0].Score
-			}
-		}
-	}
-	s.render(w, r, http.StatusOK, ui.AlertPage(d))
 }
 
 // roleCan says in words what each role may do; the route table is the
@@ -223,7 +190,7 @@ func (s *Server) pageAttachments(w http.ResponseWriter, r *http.Request, p *prin
 			ids = append(ids, x.Subject, x.Device)
 		}
 	}
-	n := s.displayNames(r.Context(), ids)
+	n := s.dom.DisplayNames(r.Context(), s.domainActor(r, p), ids)
 	for _, d := range ds {
 		v := ui.DeviceView{Name: d.Resource.Name, Kind: d.Resource.Kind, Address: d.Resource.Address, Gateway: d.Resource.Gateway, LastUse: when(d.LastUse)}
 		if v.Address == "" {
@@ -234,7 +201,7 @@ func (s *Server) pageAttachments(w http.ResponseWriter, r *http.Request, p *prin
 			if name == "" {
 				name = x.Gateway
 			}
-			v.Attached = append(v.Attached, ui.AttachView{Subject: n.of(x.Subject), SubjectID: n.title(x.Subject), Device: n.of(x.Device), DeviceID: n.title(x.Device), Gateway: name, Since: when(x.Since), Detail: x.Detail, Stale: x.Stale})
+			v.Attached = append(v.Attached, ui.AttachView{Subject: n.Of(x.Subject), SubjectID: n.Title(x.Subject), Device: n.Of(x.Device), DeviceID: n.Title(x.Device), Gateway: name, Since: when(x.Since), Detail: x.Detail, Stale: x.Stale})
 		}
 		a.Devices = append(a.Devices, v)
 	}

@@ -7,18 +7,19 @@ import (
 	"strings"
 	"time"
 
-	"github.com/gonaut/gonaut/apps/console/internal/store"
+	"github.com/gonaut/gonaut/apps/console/internal/domain"
 )
 
 // Console replicas over one PostgreSQL database share live events and
-// configuration changes through LISTEN/NOTIFY:
+// configuration changes through the domain's replica operations
+// (domain/replicas.go, LISTEN/NOTIFY underneath):
 //
 //   - every live event published on one replica is relayed, in batches
-//     packed into notifications of at most store.MaxNotifyPayload bytes,
-//     to the others, which publish it to their own subscribers;
-//   - every transaction that moves the configuration version notifies
-//     store.ChannelConfig, on which each replica re-reads the version and
-//     wakes its bundle long-polls.
+//     packed into payloads of at most domain.MaxRelayPayload bytes, to
+//     the others, which publish it to their own subscribers;
+//   - every transaction that moves the configuration version tells the
+//     other replicas, which re-read the version and wake their bundle
+//     long-polls.
 //
 // Live events are best effort, as they are within one replica: a full
 // relay queue, an event too large for one notification or a replica
@@ -29,7 +30,7 @@ import (
 // relayBatch bounds the events relayed in one round trip.
 const relayBatch = 2000
 
-// relayMsg is one notification on store.ChannelLive.
+// relayMsg is one relayed payload.
 type relayMsg struct {
 	Origin string      `json:"o"`
 	Events []relayItem `json:"e"`
@@ -67,15 +68,15 @@ func (s *Server) relayLive() {
 		}
 		payloads := packRelay(s.origin, batch)
 		ctx, cancel := context.WithTimeout(s.bg, 5*time.Second)
-		if err := s.st.Notify(ctx, store.ChannelLive, payloads); err != nil && s.bg.Err() == nil {
+		if err := s.dom.RelayLive(ctx, payloads); err != nil && s.bg.Err() == nil {
 			s.log.Warn("console: relaying live events", "events", len(batch), "err", err)
 		}
 		cancel()
 	}
 }
 
-// packRelay packs events into notification payloads, each at most
-// store.MaxNotifyPayload bytes; an event too large alone is dropped.
+// packRelay packs events into payloads, each at most
+// domain.MaxRelayPayload bytes; an event too large alone is dropped.
 func packRelay(origin string, events []liveEvent) []string {
 	var out []string
 	head := relayHead(origin)
@@ -93,10 +94,10 @@ func packRelay(origin string, events []liveEvent) []string {
 			item = append(item, `,"c":true`...)
 		}
 		item = append(append(append(item, `,"d":`...), data...), '}')
-		if len(head)+len(item)+2 > store.MaxNotifyPayload {
+		if len(head)+len(item)+2 > domain.MaxRelayPayload {
 			continue
 		}
-		if n > 0 && len(cur)+1+len(item)+2 > store.MaxNotifyPayload {
+		if n > 0 && len(cur)+1+len(item)+2 > domain.MaxRelayPayload {
 			out = append(out, string(cur)+"]}")
 			cur, n = []byte(head), 0
 		}
@@ -112,7 +113,7 @@ func packRelay(origin string, events []liveEvent) []string {
 	return out
 }
 
-// relayHead is how every notification from origin begins.
+// relayHead is how every payload from origin begins.
 func relayHead(origin string) string {
 	return `{"o":` + string(mustJSON(origin)) + `,"e":[`
 }
@@ -122,18 +123,23 @@ func mustJSON(v any) []byte {
 	return b
 }
 
-// listen receives what the other replicas notify, reconnecting after a
+// listen receives what the other replicas send, reconnecting after a
 // second when the connection fails, until the server closes.
 func (s *Server) listen() {
 	defer s.wg.Done()
-	for {
+	h := domain.ReplicaHandlers{
 		// Once listening, re-read the configuration version: it may
 		// have moved while no one was listening.
-		err := s.st.Listen(s.bg, []string{store.ChannelLive, store.ChannelConfig}, func() {
+		Ready: func() {
 			s.changed()
 			s.listeningOnce.Do(func() { close(s.listening) })
-		}, s.onNotify)
-		if s.bg.Err() != nil || errors.Is(err, store.ErrUnsupported) {
+		},
+		Config: s.changed,
+		Live:   s.onRelayed,
+	}
+	for {
+		err := s.dom.ListenReplicas(s.bg, h)
+		if s.bg.Err() != nil || errors.Is(err, domain.ErrNotReplicated) {
 			return
 		}
 		s.log.Warn("console: listening to other replicas; retrying in 1s", "err", err)
@@ -145,30 +151,27 @@ func (s *Server) listen() {
 	}
 }
 
-func (s *Server) onNotify(channel, payload string) {
-	switch channel {
-	case store.ChannelConfig:
-		s.changed()
-	case store.ChannelLive:
-		if strings.HasPrefix(payload, relayHead(s.origin)) {
-			return // our own, already published here
-		}
-		var m relayMsg
-		if err := json.Unmarshal([]byte(payload), &m); err != nil || m.Origin == s.origin {
-			return
-		}
-		for _, it := range m.Events {
-			var data any
-			if it.Event {
-				var ev gatewayEvent
-				if json.Unmarshal(it.Data, &ev) != nil {
-					continue
-				}
-				data = ev
-			} else if json.Unmarshal(it.Data, &data) != nil {
+// onRelayed publishes here the live events of a payload another
+// replica relayed.
+func (s *Server) onRelayed(payload string) {
+	if strings.HasPrefix(payload, relayHead(s.origin)) {
+		return // our own, already published here
+	}
+	var m relayMsg
+	if err := json.Unmarshal([]byte(payload), &m); err != nil || m.Origin == s.origin {
+		return
+	}
+	for _, it := range m.Events {
+		var data any
+		if it.Event {
+			var ev gatewayEvent
+			if json.Unmarshal(it.Data, &ev) != nil {
 				continue
 			}
-			s.hub.publishLocal(s.hub.event(it.Type, data))
+			data = ev
+		} else if json.Unmarshal(it.Data, &data) != nil {
+			continue
 		}
+		s.hub.publishLocal(s.hub.event(it.Type, data))
 	}
 }

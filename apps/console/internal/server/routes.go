@@ -86,7 +86,7 @@ type principal struct {
 // actor is how audit entries name the principal: by a stable id (a
 // user's id, "apikey:<key id>"), as gateways name the users they report,
 // so that one person is one actor in the log however her email changes.
-// Pages turn the id back into a name (see names.go).
+// Pages turn the id back into a name (see domain/names.go).
 func (p *principal) actor() string {
 	switch {
 	case p == nil:

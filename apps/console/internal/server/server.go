@@ -129,9 +129,6 @@ type Server struct {
 
 	cpPoke chan struct{} // wakes the checkpointer, see checkpoints.go
 
-	names nameCache // id → name for pages, see names.go
-
-	sum   summaryCache // see auditapi.go
 	known knownMembers // see cpevents.go
 }
 
@@ -203,6 +200,7 @@ func New(st store.Store, opts *Options) (*Server, error) {
 		Reauth:          func(id string) bool { return s.reauth.allow(id, s.now()) },
 		Covers:          covers,
 		PasswordChecked: s.passwordChecked,
+		AuditKey:        o.AuditKey, CheckpointEvery: o.CheckpointEvery,
 	}); err != nil {
 		return nil, err
 	}
@@ -226,7 +224,7 @@ func New(st store.Store, opts *Options) (*Server, error) {
 		s.wg.Add(1)
 		go s.checkpointLoop()
 	}
-	if st.Shared() {
+	if s.dom.Replicated() {
 		s.origin = hex.EncodeToString(randomBytes(8))
 		s.hub.relay = make(chan liveEvent, 4096)
 		s.wg.Add(2)
@@ -272,7 +270,7 @@ func (s *Server) watchConfig() {
 	var last int64
 	for {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		v, err := s.st.ConfigVersion(ctx)
+		v, err := s.dom.ConfigVersion(ctx)
 		cancel()
 		if err == nil && v != last {
 			last = v

@@ -3,15 +3,14 @@ package server
 import (
 	"context"
 	"encoding/json"
-	"time"
 )
-
-func contextWithTimeout(ctx context.Context, d time.Duration) (context.Context, context.CancelFunc) {
-	return context.WithTimeout(ctx, d)
-}
 
 // audit appends one console action to the audit log; failures are
 // logged, not returned, because the action itself already happened.
+//
+// It is the transitional writer: operations that have moved to package
+// domain record their actions there (domain.Service.record), and this
+// goes once the handlers that still call it have moved too.
 func (s *Server) audit(ctx context.Context, actor, action, resource, effect string, detail any) {
 	var d json.RawMessage
 	if detail != nil {

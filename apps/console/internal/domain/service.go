@@ -21,6 +21,10 @@ type Options struct {
 	// AuditAppended, when set, is called after audit entries are
 	// appended (the checkpointer's wake-up).
 	AuditAppended func()
+
+	// Devices: DeviceSession is how long an enrolled or renewed device's
+	// session lasts. Default 12 hours.
+	DeviceSession time.Duration
 }
 
 // Service is the console's operations over one store.
@@ -28,6 +32,11 @@ type Service struct {
 	st   store.Store
 	opts Options
 	log  *slog.Logger
+
+	// Gateways: the bundle members gateway events were checked
+	// against, for the configuration version they were read at (see
+	// bundlemembers.go).
+	known knownMembers
 }
 
 // New returns the operations over st.

@@ -7,7 +7,6 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
-	"time"
 
 	"github.com/gonaut/gonaut/apps/console/internal/domain"
 	"github.com/gonaut/gonaut/apps/console/internal/store"
@@ -397,62 +396,6 @@ func (s *Server) apiTemplates(w http.ResponseWriter, r *http.Request, _ *princip
 		out = append(out, tmpl{t.Name, t.Description, string(t.Source)})
 	}
 	writeJSON(w, http.StatusOK, page[tmpl]{Items: out})
-}
-
-func (s *Server) apiListGateways(w http.ResponseWriter, r *http.Request, _ *principal) {
-	gs, err := s.st.ListGateways(r.Context())
-	if err != nil {
-		s.storeError(w, err)
-		return
-	}
-	writeJSON(w, http.StatusOK, page[store.Gateway]{Items: gs})
-}
-
-type gatewayRequest struct {
-	Name string `json:"name"`
-}
-
-type gatewayCreated struct {
-	Gateway *store.Gateway `json:"gateway"`
-	// Token is shown once; the gateway registers with it.
-	Token string `json:"token"`
-}
-
-func (s *Server) apiCreateGateway(w http.ResponseWriter, r *http.Request, p *principal) {
-	var req gatewayRequest
-	if !decode(w, r, &req) {
-		return
-	}
-	g, tok, err := s.CreateGateway(r, req.Name, p)
-	if err != nil {
-		s.storeError(w, err)
-		return
-	}
-	writeJSON(w, http.StatusCreated, gatewayCreated{Gateway: g, Token: tok})
-}
-
-// CreateGateway adds a gateway and returns its one-time registration
-// token, valid for 24 hours.
-func (s *Server) CreateGateway(r *http.Request, name string, p *principal) (*store.Gateway, string, error) {
-	if fe := validName("name", name); fe != nil {
-		return nil, "", fe
-	}
-	tok := "gwt_" + randomToken()
-	g := &store.Gateway{Name: name, TokenHash: tokenHash(tok), TokenExpires: s.now().Add(24 * time.Hour)}
-	if err := s.st.CreateGateway(r.Context(), g); err != nil {
-		return nil, "", err
-	}
-	s.audit(r.Context(), p.actor(), "gateway.create", name, "", nil)
-	return g, tok, nil
-}
-
-func (s *Server) apiRevokeGateway(w http.ResponseWriter, r *http.Request, p *principal) {
-	if err := s.st.RevokeGateway(r.Context(), r.PathValue("id")); err != nil {
-		s.storeError(w, err)
-		return
-	}
-	s.audit(r.Context(), p.actor(), "gateway.revoke", r.PathValue("id"), "", nil)
-	w.WriteHeader(http.StatusNoContent)
 }
 
 func (s *Server) apiListAlerts(w http.ResponseWriter, r *http.Request, _ *principal) {

@@ -15,6 +15,7 @@ import (
 	"unicode"
 
 	"github.com/a-h/templ"
+	"github.com/gonaut/gonaut/apps/console/internal/domain"
 	"github.com/gonaut/gonaut/apps/console/internal/store"
 	"github.com/gonaut/gonaut/apps/console/internal/ui"
 	"github.com/gonaut/gonaut/policy"
@@ -544,9 +545,10 @@ func (s *Server) pageTemplates(w http.ResponseWriter, r *http.Request, p *princi
 func (s *Server) pageError(w http.ResponseWriter, r *http.Request, err error) {
 	status, title, msg := http.StatusInternalServerError, "Something went wrong", "The console could not show this page. Try again; if it persists, the server log has the cause."
 	switch {
-	case errors.Is(err, store.ErrNotFound):
+	case errors.Is(err, store.ErrNotFound), errors.Is(err, domain.ErrNotFound):
 		status, title, msg = http.StatusNotFound, "Not found", "There is nothing at "+r.URL.Path+"."
-	case errors.Is(err, store.ErrInvalid), errors.Is(err, store.ErrConflict):
+	case errors.Is(err, store.ErrInvalid), errors.Is(err, store.ErrConflict),
+		errors.As(err, new(*domain.InvalidError)), errors.As(err, new(*domain.ConflictError)):
 		status, title, msg = http.StatusBadRequest, "Not accepted", s.storeMessage(err)
 	default:
 		s.log.Error("console: page", "path", r.URL.Path, "err", err)

@@ -73,7 +73,7 @@ type principal struct {
 	role    domain.Role
 	session *store.Session // nil for API keys
 	apiKey  *store.APIKey
-	gateway *store.Gateway
+	gateway *domain.Gateway
 
 	// csrf is the session's CSRF token, for pages to carry; the store
 	// has only its hash.
@@ -109,6 +109,7 @@ func (s *Server) domainActor(r *http.Request, p *principal) domain.Actor {
 		return a
 	}
 	a.Role = p.role
+	a.MFA = p.session != nil && p.session.MFA
 	switch {
 	case p.user != nil:
 		a.UserID = p.user.ID

@@ -139,7 +139,6 @@ type Server struct {
 
 	attach attachCache  // see attachments.go
 	sum    summaryCache // see auditapi.go
-	known  knownMembers // see cpevents.go
 }
 
 var _ http.Handler = (*Server)(nil)
@@ -202,7 +201,7 @@ func New(st store.Store, opts *Options) (*Server, error) {
 		s.log = slog.New(slog.DiscardHandler)
 	}
 	var err error
-	if s.dom, err = domain.New(st, domain.Options{Now: o.Now, Logger: s.log, AuditAppended: s.auditAppended}); err != nil {
+	if s.dom, err = domain.New(st, domain.Options{Now: o.Now, Logger: s.log, AuditAppended: s.auditAppended, DeviceSession: o.DeviceSession}); err != nil {
 		return nil, err
 	}
 	key := o.SecretKey

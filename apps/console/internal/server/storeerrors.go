@@ -61,7 +61,8 @@ func (s *Server) storeProblem(err error) (int, string, *fieldError, string) {
 	case errors.Is(err, domain.ErrNotFound):
 		return http.StatusNotFound, "not_found", nil, "not found"
 	case errors.Is(err, domain.ErrForbidden):
-		return http.StatusForbidden, "forbidden", nil, "forbidden"
+		// The operation may say why (domain.ErrEnrolForOther).
+		return http.StatusForbidden, "forbidden", nil, err.Error()
 	case errors.Is(err, domain.ErrStale):
 		return http.StatusConflict, "stale", nil, domain.ErrStale.Error()
 	// What the store says directly, until every operation goes through

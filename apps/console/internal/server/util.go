@@ -4,7 +4,11 @@ import (
 	"context"
 	"encoding/json"
 	"time"
+
+	"github.com/gonaut/gonaut/apps/console/internal/store"
 )
+
+type auditEvent = store.AuditEvent
 
 func contextWithTimeout(ctx context.Context, d time.Duration) (context.Context, context.CancelFunc) {
 	return context.WithTimeout(ctx, d)

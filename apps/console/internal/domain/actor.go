@@ -38,7 +38,16 @@ type Actor struct {
 	// author): a user's email, "apikey:<key name>", "gateway:<name>".
 	// (Added for policies.)
 	Name string
+
+	// Devices: MFA is set when the actor's session was opened with a
+	// second factor; enrolling and renewing one's own device then sets
+	// the device's MFA time.
+	MFA bool
 }
 
 // Anonymous is the actor of requests made before signing in.
 var Anonymous = Actor{ID: "anonymous"}
+
+// isUser reports whether a is a signed-in user acting herself (a
+// session), not an API key acting for its owner.
+func (a Actor) isUser() bool { return a.UserID != "" && a.ID == a.UserID }

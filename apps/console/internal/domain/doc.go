@@ -61,4 +61,24 @@
 // (names.go, cached for 30 seconds). Both caches are safe for
 // concurrent use. Replicas of the console over one database reach each
 // other only through replicas.go.
+// # Devices, gateways and the control plane
+//
+//   - devices.go: reading, changing, renewing and deleting devices, and
+//     who may see which (SeesAllDevices); enrolment.go: enrolling one
+//     (by an admin or operator, or a user for herself within
+//     devices.quota), key generation, address allocation and the
+//     device's wg-quick file; wgquick.go: that file's typed values and
+//     the parsers every WireGuard value passes.
+//   - gateways.go: creating (one operation for the API, the pages and
+//     the console binary), revoking, registering and authenticating
+//     gateways, and their status reports; bundle.go: the configuration
+//     a gateway pulls.
+//   - gatewayevents.go: what a gateway may report and how its events are
+//     stamped (kinds, effects, clock skew, alerts); bundlemembers.go:
+//     the check that a subject or device is in the gateway's bundle, and
+//     what is remembered of it per configuration version. A gateway is
+//     untrusted input: every check there refuses the one event or report
+//     at fault, never a whole batch.
+//   - settings.go: every setting's key, check and reader;
+//     wgsettings.go: the WireGuard settings enrolment reads.
 package domain

@@ -1,6 +1,8 @@
 package domain
 
 import (
+	"bytes"
+	"encoding/json"
 	"fmt"
 	"strings"
 	"unicode"
@@ -107,4 +109,46 @@ func ParseLabels(field, s string) (map[string]string, error) {
 		return nil, fe
 	}
 	return labels, nil
+}
+
+// The limits of what describes devices, users and gateways.
+const (
+	// MaxNameLen bounds display names (devices, users, gateways), in
+	// characters.
+	MaxNameLen = 100
+	// MaxPostureBytes bounds a device's posture document.
+	MaxPostureBytes = 16 << 10
+)
+
+// validName checks a display name: 1 to MaxNameLen characters of UTF-8
+// text without control characters, and no surrounding spaces (the caller
+// trims what a form sends).
+func validName(field, s string) error {
+	switch {
+	case strings.TrimSpace(s) == "":
+		return Invalid(field, "required")
+	case strings.TrimSpace(s) != s:
+		return Invalid(field, "must not start or end with spaces")
+	}
+	if fe := validText(field, s, MaxNameLen, false); fe != nil {
+		return fe
+	}
+	return nil
+}
+
+// validPosture checks a device posture: a JSON object of at most
+// MaxPostureBytes. Empty and JSON null mean no posture and pass.
+func validPosture(field string, raw json.RawMessage) error {
+	t := bytes.TrimSpace(raw)
+	if len(t) == 0 || string(t) == "null" {
+		return nil
+	}
+	if len(t) > MaxPostureBytes {
+		return Invalid(field, fmt.Sprintf("has %d bytes; at most %d are allowed", len(t), MaxPostureBytes))
+	}
+	var m map[string]json.RawMessage
+	if t[0] != '{' || json.Unmarshal(t, &m) != nil {
+		return Invalid(field, `must be a JSON object, such as {"os":"linux","disk_encrypted":true}`)
+	}
+	return nil
 }

@@ -1,6 +1,7 @@
 package domain
 
 import (
+	"encoding/json"
 	"strings"
 	"testing"
 	"unicode/utf8"
@@ -54,6 +55,27 @@ func FuzzDescription(f *testing.F) {
 		if validDescription("description", s) == nil {
 			if !utf8.ValidString(s) || utf8.RuneCountInString(s) > MaxDescriptionLen || strings.ContainsRune(s, 0) {
 				t.Fatalf("validDescription accepted %q", s)
+			}
+		}
+	})
+}
+
+// FuzzNameAndPosture: names and postures the validators
+// accept are within their documented limits.
+func FuzzNameAndPosture(f *testing.F) {
+	for _, s := range []string{"laptop", "", " x", "a\nb", "a\x00b", "\xff", strings.Repeat("é", 101), `{"os":"linux"}`, `"not an object"`, `[1]`, `{} {}`, `null`, "ann@example.com", "a@b@c", "@x", "a b@c"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		if validName("name", s) == nil {
+			if s == "" || strings.TrimSpace(s) != s || !utf8.ValidString(s) || utf8.RuneCountInString(s) > MaxNameLen || strings.ContainsAny(s, "\n\r\t\x00") {
+				t.Fatalf("validName accepted %q", s)
+			}
+		}
+		if validPosture("posture", json.RawMessage(s)) == nil && strings.TrimSpace(s) != "" && strings.TrimSpace(s) != "null" {
+			var m map[string]any
+			if len(s) > MaxPostureBytes || json.Unmarshal([]byte(s), &m) != nil || m == nil {
+				t.Fatalf("validPosture accepted %q", s)
 			}
 		}
 	})

@@ -57,6 +57,9 @@ type Options struct {
 	// (default 1000).
 	AuditKey        ed25519.PrivateKey
 	CheckpointEvery int
+	// Devices: DeviceSession is how long an enrolled or renewed device's
+	// session lasts. Default 12 hours.
+	DeviceSession time.Duration
 }
 
 // Service is the console's operations over one store.
@@ -76,6 +79,10 @@ type Service struct {
 	// Caches of the insight reads (names.go, summary.go).
 	names nameCache
 	sum   summaryCache
+	// Gateways: the bundle members gateway events were checked
+	// against, for the configuration version they were read at (see
+	// bundlemembers.go).
+	known knownMembers
 }
 
 // New returns the operations over st.
@@ -118,3 +125,8 @@ func (s *Service) record(ctx context.Context, a Actor, action, resource, effect 
 		s.opts.AuditAppended()
 	}
 }
+
+// Store is what the operations run over: the console's store (SQLite
+// or PostgreSQL), which the composition root opens and hands in. Only
+// this package calls it.
+type Store = store.Store

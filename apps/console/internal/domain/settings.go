@@ -1,6 +1,14 @@
 package domain
 
-import "context"
+import (
+	"context"
+	"fmt"
+	"net/netip"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+)
 
 // The console's settings, by key. Each is checked where it enters (see
 // the settings operations) and read by the operations that need it.
@@ -33,4 +41,132 @@ func (s *Service) Setting(ctx context.Context, key, def string) string {
 		return def
 	}
 	return v
+}
+
+// A ConsoleSetting is a console-wide value an admin changes at run time.
+type ConsoleSetting struct {
+	Key   string
+	Doc   string
+	Value string // as stored; "" means the default
+}
+
+// settingSpec is a setting ListSettings and SetSetting own, with its one
+// check, which also decides what the console reads (the readers fall
+// back to the default for a stored value the check would refuse).
+type settingSpec struct {
+	key, doc string
+	check    func(string) error
+}
+
+// settingSpecs are the settings SetSetting changes; the WireGuard ones
+// are changed together by SetWGSettings.
+var settingSpecs = []settingSpec{
+	{key: SettingTrustedProxies, doc: "CIDR prefixes or addresses of reverse proxies whose X-Forwarded-For is believed; empty: none",
+		check: func(v string) error { _, err := ParseTrustedProxies(v); return err }},
+	{key: SettingDeviceQuota, doc: "devices one user may enrol for themselves; 0 for no limit; empty: 5",
+		check: func(v string) error {
+			if n, err := strconv.Atoi(v); err != nil || n < 0 || n > 10000 {
+				return fmt.Errorf("%s: %q is not a number from 0 to 10000", SettingDeviceQuota, v)
+			}
+			return nil
+		}},
+	{key: SettingClockSkew, doc: "how far a gateway's event time may be from the console's before it is stored flagged; a Go duration; empty: 5m",
+		check: func(v string) error {
+			if d, err := time.ParseDuration(v); err != nil || d <= 0 || d > 24*time.Hour {
+				return fmt.Errorf("%s: %q is not a duration from 1s to 24h, such as 5m", SettingClockSkew, v)
+			}
+			return nil
+		}},
+}
+
+// ListSettings is every setting SetSetting changes, with its stored
+// value.
+func (s *Service) ListSettings(ctx context.Context) []ConsoleSetting {
+	out := make([]ConsoleSetting, len(settingSpecs))
+	for i, c := range settingSpecs {
+		out[i] = ConsoleSetting{Key: c.key, Doc: c.doc, Value: s.Setting(ctx, c.key, "")}
+	}
+	return out
+}
+
+// SetSetting checks and stores one setting; "" restores the default. A
+// refused value changes nothing. A key ListSettings does not list is
+// ErrNotFound.
+func (s *Service) SetSetting(ctx context.Context, a Actor, key, value string) (ConsoleSetting, error) {
+	i := slices.IndexFunc(settingSpecs, func(c settingSpec) bool { return c.key == key })
+	if i < 0 {
+		return ConsoleSetting{}, ErrNotFound
+	}
+	c := settingSpecs[i]
+	if value != "" {
+		if err := c.check(value); err != nil {
+			return ConsoleSetting{}, &InvalidError{Message: err.Error()}
+		}
+	}
+	if err := s.st.SetSetting(ctx, c.key, value); err != nil {
+		return ConsoleSetting{}, fromStore(err)
+	}
+	s.record(ctx, a, "settings.change", c.key, "", map[string]string{"key": c.key, "value": value})
+	return ConsoleSetting{Key: c.key, Doc: c.doc, Value: value}, nil
+}
+
+// ParseTrustedProxies parses the trusted_proxies setting: CIDR prefixes
+// or single addresses separated by commas or spaces.
+func ParseTrustedProxies(v string) ([]netip.Prefix, error) {
+	var out []netip.Prefix
+	for _, f := range strings.FieldsFunc(v, func(r rune) bool { return r == ',' || r == ' ' || r == '\t' || r == '\n' || r == '\r' }) {
+		if strings.Contains(f, "/") {
+			p, err := netip.ParsePrefix(f)
+			if err != nil {
+				return nil, fmt.Errorf("console: %s: %q is not a CIDR prefix", SettingTrustedProxies, f)
+			}
+			if p.Addr().Is4In6() {
+				return nil, fmt.Errorf("console: %s: write %q as an IPv4 prefix", SettingTrustedProxies, f)
+			}
+			out = append(out, p.Masked())
+			continue
+		}
+		a, err := netip.ParseAddr(f)
+		if err != nil || a.Zone() != "" {
+			return nil, fmt.Errorf("console: %s: %q is not an IP address or CIDR prefix", SettingTrustedProxies, f)
+		}
+		a = a.Unmap()
+		out = append(out, netip.PrefixFrom(a, a.BitLen()))
+	}
+	return out, nil
+}
+
+// DefaultDeviceQuota bounds self-enrolment so that one user cannot drain
+// the tunnel address pool.
+const DefaultDeviceQuota = 5
+
+// deviceQuota is the configured self-enrolment quota.
+func (s *Service) deviceQuota(ctx context.Context) int {
+	n, err := strconv.Atoi(s.Setting(ctx, SettingDeviceQuota, ""))
+	if err != nil {
+		return DefaultDeviceQuota
+	}
+	return n
+}
+
+// defaultClockSkew is the clock-skew window when none is set.
+const defaultClockSkew = 5 * time.Minute
+
+// clockSkew is the configured clock-skew window; a setting that is not
+// a positive duration gives the default.
+func (s *Service) clockSkew(ctx context.Context) time.Duration {
+	d, err := time.ParseDuration(s.Setting(ctx, SettingClockSkew, ""))
+	if err != nil || d <= 0 {
+		return defaultClockSkew
+	}
+	return d
+}
+
+// AddressPool is the configured tunnel address pool.
+func (s *Service) AddressPool(ctx context.Context) (netip.Prefix, error) {
+	pfx, err := netip.ParsePrefix(s.Setting(ctx, SettingWGNetwork, "100.64.0.0/10"))
+	if err != nil || !pfx.Addr().Is4() {
+		return netip.Prefix{}, Invalid("", "setting "+SettingWGNetwork+" must be an IPv4 prefix")
+	}
+	return pfx.Masked(), nil
 }

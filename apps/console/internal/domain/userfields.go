@@ -10,36 +10,8 @@ import (
 // The checks of what a user is made of. A refused value is an
 // *InvalidError naming the field, and nothing is stored.
 
-// MaxNameLen bounds display names, in characters (README's "Field
-// limits").
-const MaxNameLen = 100
-
 // maxEmailLen is the longest address SMTP carries (RFC 5321).
 const maxEmailLen = 254
-
-// validName checks a display name: 1 to MaxNameLen characters of UTF-8
-// text without control characters, and no surrounding spaces (the caller
-// trims what a form sends).
-func validName(field, s string) error {
-	switch {
-	case strings.TrimSpace(s) == "":
-		return Invalid(field, "required")
-	case strings.TrimSpace(s) != s:
-		return Invalid(field, "must not start or end with spaces")
-	}
-	if !utf8.ValidString(s) {
-		return Invalid(field, "is not valid UTF-8")
-	}
-	if n := utf8.RuneCountInString(s); n > MaxNameLen {
-		return Invalid(field, fmt.Sprintf("has %d characters; at most %d are allowed", n, MaxNameLen))
-	}
-	for _, c := range s {
-		if unicode.IsControl(c) {
-			return Invalid(field, fmt.Sprintf("has the control character %U; remove it", c))
-		}
-	}
-	return nil
-}
 
 // validPersonName checks a user's name, which may be left empty (the
 // email then stands for the person).

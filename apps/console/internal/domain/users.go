@@ -37,10 +37,6 @@ func usersOf(us []store.User) []User {
 	return out
 }
 
-// isUser reports whether the actor is a signed-in user (not an API key
-// acting for one, nor a gateway).
-func (a Actor) isUser() bool { return a.UserID != "" && a.ID == a.UserID }
-
 // System is the actor of the console binary's own commands (bootstrap,
 // demo, MFA reset at the host).
 var System = Actor{ID: "system", Role: RoleAdmin}

@@ -5,7 +5,6 @@ import (
 	"time"
 
 	"github.com/gonaut/gonaut/apps/console/internal/domain"
-	"github.com/gonaut/gonaut/apps/console/internal/store"
 )
 
 // What the console binary does at its host, without a request: the
@@ -23,16 +22,14 @@ func (s *Server) AddUser(ctx context.Context, email, name string, role domain.Ro
 	return u, nil
 }
 
+// systemActor is the console binary acting at its host (bootstrap and
+// demo commands): an admin named "system" in the audit log.
+var systemActor = domain.Actor{ID: "system", Role: domain.RoleAdmin}
+
 // AddGateway creates a gateway awaiting registration and returns its
-// one-time token, valid for ttl.
-func (s *Server) AddGateway(ctx context.Context, name string, ttl time.Duration) (*store.Gateway, string, error) {
-	tok := "gwt_" + randomToken()
-	g := &store.Gateway{Name: name, TokenHash: tokenHash(tok), TokenExpires: s.now().Add(ttl)}
-	if err := s.st.CreateGateway(ctx, g); err != nil {
-		return nil, "", err
-	}
-	s.audit(ctx, "system", "gateway.create", name, "", nil)
-	return g, tok, nil
+// one-time token, valid for ttl, for the console binary's commands.
+func (s *Server) AddGateway(ctx context.Context, name string, ttl time.Duration) (domain.Gateway, string, error) {
+	return s.dom.CreateGateway(ctx, systemActor, domain.NewGateway{Name: name, TokenTTL: ttl})
 }
 
 // ResetMFA turns the second factor of the user with this email off and

@@ -68,7 +68,7 @@ func (s *Server) pageAlertState(state string) func(http.ResponseWriter, *http.Re
 		}
 		if err := s.dom.SetAlertState(r.Context(), s.domainActor(r, p), r.PathValue("id"), state); err != nil {
 			if _, ok := errors.AsType[*domain.ConflictError](err); ok {
-				s.redirect(w, r, back, flashError, "Not changed: "+s.storeMessage(err)+".")
+				s.redirect(w, r, back, flashError, "Not changed: "+s.problemMessage(err)+".")
 				return
 			}
 			s.pageError(w, r, err)

@@ -30,7 +30,7 @@ func (s *Server) apiListAlerts(w http.ResponseWriter, r *http.Request, p *princi
 	limit, _ := strconv.Atoi(q.Get("limit"))
 	ap, err := s.dom.ListAlerts(r.Context(), s.domainActor(r, p), domain.AlertQuery{State: q.Get("state"), Query: q.Get("q"), After: q.Get("cursor"), Limit: limit})
 	if err != nil {
-		s.storeError(w, err)
+		s.writeProblem(w, err)
 		return
 	}
 	out := page[Alert]{Items: make([]Alert, len(ap.Alerts)), NextCursor: ap.Next}
@@ -43,7 +43,7 @@ func (s *Server) apiListAlerts(w http.ResponseWriter, r *http.Request, p *princi
 func (s *Server) apiGetAlert(w http.ResponseWriter, r *http.Request, p *principal) {
 	a, err := s.dom.Alert(r.Context(), s.domainActor(r, p), r.PathValue("id"))
 	if err != nil {
-		s.storeError(w, err)
+		s.writeProblem(w, err)
 		return
 	}
 	writeJSON(w, http.StatusOK, alertOf(a))
@@ -59,7 +59,7 @@ func (s *Server) apiAlertState(w http.ResponseWriter, r *http.Request, p *princi
 		return
 	}
 	if err := s.dom.SetAlertState(r.Context(), s.domainActor(r, p), r.PathValue("id"), req.State); err != nil {
-		s.storeError(w, err)
+		s.writeProblem(w, err)
 		return
 	}
 	w.WriteHeader(http.StatusNoContent)

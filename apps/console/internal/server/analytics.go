@@ -62,7 +62,7 @@ func (s *Server) apiRisk(w http.ResponseWriter, r *http.Request, p *principal) {
 	limit, _ := strconv.Atoi(q.Get("limit"))
 	us, err := s.dom.Risks(r.Context(), s.domainActor(r, p), domain.RiskQuery{Query: q.Get("q"), Limit: clampLimit(limit)})
 	if err != nil {
-		s.storeError(w, err)
+		s.writeProblem(w, err)
 		return
 	}
 	out := page[UserRisk]{Items: make([]UserRisk, len(us))}
@@ -75,7 +75,7 @@ func (s *Server) apiRisk(w http.ResponseWriter, r *http.Request, p *principal) {
 func (s *Server) apiDetectorHits(w http.ResponseWriter, r *http.Request, p *principal) {
 	d, err := s.dom.DetectorHits(r.Context(), s.domainActor(r, p))
 	if err != nil {
-		s.storeError(w, err)
+		s.writeProblem(w, err)
 		return
 	}
 	writeJSON(w, http.StatusOK, detectorHitsOf(d))

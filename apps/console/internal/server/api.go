@@ -4,10 +4,8 @@ import (
 	"context"
 	"net/http"
 	"strconv"
-	"time"
 
 	"github.com/gonaut/gonaut/apps/console/internal/domain"
-	"github.com/gonaut/gonaut/apps/console/internal/store"
 )
 
 func (s *Server) apiRoutes() []route {
@@ -101,7 +99,7 @@ func serveList[T any](s *Server, w http.ResponseWriter, r *http.Request, list fu
 	o := listOpts(r)
 	items, err := list(r.Context(), o)
 	if err != nil {
-		s.storeError(w, err)
+		s.writeProblem(w, err)
 		return
 	}
 	writeJSON(w, http.StatusOK, pageOf(items, o, key))
@@ -111,7 +109,7 @@ func serveList[T any](s *Server, w http.ResponseWriter, r *http.Request, list fu
 func serveOne[T any](s *Server, w http.ResponseWriter, r *http.Request, get func(context.Context, string) (T, error), param string) {
 	x, err := get(r.Context(), r.PathValue(param))
 	if err != nil {
-		s.storeError(w, err)
+		s.writeProblem(w, err)
 		return
 	}
 	writeJSON(w, http.StatusOK, x)
@@ -130,66 +128,4 @@ func clampLimit(n int) int {
 		return 50
 	}
 	return min(n, 1000)
-}
-
-// errString is a request the console refuses as invalid (400), with the
-// reason for the caller; storeError answers it.
-type errString string
-
-func (e errString) Error() string { return string(e) }
-
-func (s *Server) apiListGateways(w http.ResponseWriter, r *http.Request, _ *principal) {
-	gs, err := s.st.ListGateways(r.Context())
-	if err != nil {
-		s.storeError(w, err)
-		return
-	}
-	writeJSON(w, http.StatusOK, page[store.Gateway]{Items: gs})
-}
-
-type gatewayRequest struct {
-	Name string `json:"name"`
-}
-
-type gatewayCreated struct {
-	Gateway *store.Gateway `json:"gateway"`
-	// Token is shown once; the gateway registers with it.
-	Token string `json:"token"`
-}
-
-func (s *Server) apiCreateGateway(w http.ResponseWriter, r *http.Request, p *principal) {
-	var req gatewayRequest
-	if !decode(w, r, &req) {
-		return
-	}
-	g, tok, err := s.CreateGateway(r, req.Name, p)
-	if err != nil {
-		s.storeError(w, err)
-		return
-	}
-	writeJSON(w, http.StatusCreated, gatewayCreated{Gateway: g, Token: tok})
-}
-
-// CreateGateway adds a gateway and returns its one-time registration
-// token, valid for 24 hours.
-func (s *Server) CreateGateway(r *http.Request, name string, p *principal) (*store.Gateway, string, error) {
-	if fe := validName("name", name); fe != nil {
-		return nil, "", fe
-	}
-	tok := "gwt_" + randomToken()
-	g := &store.Gateway{Name: name, TokenHash: tokenHash(tok), TokenExpires: s.now().Add(24 * time.Hour)}
-	if err := s.st.CreateGateway(r.Context(), g); err != nil {
-		return nil, "", err
-	}
-	s.audit(r.Context(), p.actor(), "gateway.create", name, "", nil)
-	return g, tok, nil
-}
-
-func (s *Server) apiRevokeGateway(w http.ResponseWriter, r *http.Request, p *principal) {
-	if err := s.st.RevokeGateway(r.Context(), r.PathValue("id")); err != nil {
-		s.storeError(w, err)
-		return
-	}
-	s.audit(r.Context(), p.actor(), "gateway.revoke", r.PathValue("id"), "", nil)
-	w.WriteHeader(http.StatusNoContent)
 }

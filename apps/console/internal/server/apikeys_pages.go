@@ -63,7 +63,7 @@ func (s *Server) pageAPIKeyPost(w http.ResponseWriter, r *http.Request, p *princ
 	in := domain.NewAPIKey{Name: strings.TrimSpace(r.PostFormValue("name")), Role: domain.Role(r.PostFormValue("role")), ExpiresInDays: days}
 	k, secret, err := s.dom.CreateAPIKey(r.Context(), s.domainActor(r, p), in)
 	if err != nil {
-		s.redirect(w, r, "/apikeys", flashError, "not created: "+s.storeMessage(err))
+		s.redirect(w, r, "/apikeys", flashError, "not created: "+s.problemMessage(err))
 		return
 	}
 	s.renderAPIKeys(w, r, p, &ui.Result{

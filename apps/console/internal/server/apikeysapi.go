@@ -29,7 +29,7 @@ func apiKeyOf(k domain.APIKey) APIKey {
 func (s *Server) apiListKeys(w http.ResponseWriter, r *http.Request, p *principal) {
 	ks, err := s.dom.ListAPIKeys(r.Context(), s.domainActor(r, p))
 	if err != nil {
-		s.storeError(w, err)
+		s.writeProblem(w, err)
 		return
 	}
 	out := make([]APIKey, len(ks))
@@ -67,7 +67,7 @@ func (s *Server) apiCreateKey(w http.ResponseWriter, r *http.Request, p *princip
 	}
 	k, secret, err := s.dom.CreateAPIKey(r.Context(), s.domainActor(r, p), domain.NewAPIKey(req))
 	if err != nil {
-		s.storeError(w, err)
+		s.writeProblem(w, err)
 		return
 	}
 	j := apiKeyOf(k)
@@ -76,7 +76,7 @@ func (s *Server) apiCreateKey(w http.ResponseWriter, r *http.Request, p *princip
 
 func (s *Server) apiRevokeKey(w http.ResponseWriter, r *http.Request, p *principal) {
 	if err := s.dom.RevokeAPIKey(r.Context(), s.domainActor(r, p), r.PathValue("id")); err != nil {
-		s.storeError(w, err)
+		s.writeProblem(w, err)
 		return
 	}
 	w.WriteHeader(http.StatusNoContent)

@@ -31,7 +31,7 @@ type DeviceResource struct {
 func (s *Server) apiAttachments(w http.ResponseWriter, r *http.Request, p *principal) {
 	ds, err := s.dom.DeviceResources(r.Context(), s.domainActor(r, p))
 	if err != nil {
-		s.storeError(w, err)
+		s.writeProblem(w, err)
 		return
 	}
 	out := make([]DeviceResource, len(ds))

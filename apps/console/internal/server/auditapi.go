@@ -49,12 +49,12 @@ type VerifyReport struct {
 func (s *Server) apiListAudit(w http.ResponseWriter, r *http.Request, p *principal) {
 	f, err := domain.ParseAuditFilter(r.URL.Query())
 	if err != nil {
-		s.storeError(w, err)
+		s.writeProblem(w, err)
 		return
 	}
 	ap, err := s.dom.ListAudit(r.Context(), s.domainActor(r, p), f)
 	if err != nil {
-		s.storeError(w, err)
+		s.writeProblem(w, err)
 		return
 	}
 	out := page[AuditEvent]{Items: make([]AuditEvent, len(ap.Entries))}
@@ -80,7 +80,7 @@ func (s *Server) apiExportAudit(w http.ResponseWriter, r *http.Request, p *princ
 	}
 	f, err := domain.ParseAuditFilter(r.URL.Query(), "format")
 	if err != nil {
-		s.storeError(w, err)
+		s.writeProblem(w, err)
 		return
 	}
 	// The answer starts with the first page, so that a filter the
@@ -125,7 +125,7 @@ func (s *Server) apiExportAudit(w http.ResponseWriter, r *http.Request, p *princ
 	})
 	if bw == nil {
 		if err != nil {
-			s.storeError(w, err)
+			s.writeProblem(w, err)
 		}
 		return
 	}
@@ -144,7 +144,7 @@ func csvSafe(v string) string {
 func (s *Server) apiVerifyAudit(w http.ResponseWriter, r *http.Request, p *principal) {
 	rep, err := s.dom.VerifyAudit(r.Context(), s.domainActor(r, p))
 	if err != nil {
-		s.storeError(w, err)
+		s.writeProblem(w, err)
 		return
 	}
 	writeJSON(w, http.StatusOK, VerifyReport{Entries: rep.Entries, OK: rep.OK, BrokenAt: rep.BrokenAt, Reason: rep.Reason, Head: rep.Head,
@@ -195,7 +195,7 @@ func summaryOf(sum domain.Summary) Summary {
 func (s *Server) apiSummary(w http.ResponseWriter, r *http.Request, p *principal) {
 	sum, err := s.dom.Summary(r.Context(), s.domainActor(r, p))
 	if err != nil {
-		s.storeError(w, err)
+		s.writeProblem(w, err)
 		return
 	}
 	writeJSON(w, http.StatusOK, summaryOf(sum))

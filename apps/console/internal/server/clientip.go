@@ -1,7 +1,6 @@
 package server
 
 import (
-	"fmt"
 	"net/http"
 	"net/netip"
 	"strings"
@@ -18,31 +17,6 @@ const SettingTrustedProxies = domain.SettingTrustedProxies
 
 // maxForwardedHops bounds how many X-Forwarded-For entries are read.
 const maxForwardedHops = 64
-
-// parseTrustedProxies parses the trusted_proxies setting.
-func parseTrustedProxies(v string) ([]netip.Prefix, error) {
-	var out []netip.Prefix
-	for _, f := range strings.FieldsFunc(v, func(r rune) bool { return r == ',' || r == ' ' || r == '\t' || r == '\n' || r == '\r' }) {
-		if strings.Contains(f, "/") {
-			p, err := netip.ParsePrefix(f)
-			if err != nil {
-				return nil, fmt.Errorf("console: %s: %q is not a CIDR prefix", SettingTrustedProxies, f)
-			}
-			if p.Addr().Is4In6() {
-				return nil, fmt.Errorf("console: %s: write %q as an IPv4 prefix", SettingTrustedProxies, f)
-			}
-			out = append(out, p.Masked())
-			continue
-		}
-		a, err := netip.ParseAddr(f)
-		if err != nil || a.Zone() != "" {
-			return nil, fmt.Errorf("console: %s: %q is not an IP address or CIDR prefix", SettingTrustedProxies, f)
-		}
-		a = a.Unmap()
-		out = append(out, netip.PrefixFrom(a, a.BitLen()))
-	}
-	return out, nil
-}
 
 func trusted(a netip.Addr, proxies []netip.Prefix) bool {
 	for _, p := range proxies {
@@ -128,11 +102,11 @@ func (s *Server) clientSource(r *http.Request) string {
 // trustedProxies reads the trusted_proxies setting; a malformed one is
 // logged (once per distinct value) and trusts nobody.
 func (s *Server) trustedProxies(r *http.Request) []netip.Prefix {
-	v := s.setting(r, SettingTrustedProxies, "")
+	v := s.dom.Setting(r.Context(), SettingTrustedProxies, "")
 	if v == "" {
 		return nil
 	}
-	ps, err := parseTrustedProxies(v)
+	ps, err := domain.ParseTrustedProxies(v)
 	if err != nil {
 		if _, logged := s.badProxies.LoadOrStore(v, true); !logged {
 			s.log.Error("console: ignoring the trusted_proxies setting; X-Forwarded-For is believed from nobody", "err", err)

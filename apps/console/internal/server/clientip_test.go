@@ -6,10 +6,12 @@ import (
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/gonaut/gonaut/apps/console/internal/domain"
 )
 
 func TestClientAddr(t *testing.T) {
-	proxies, err := parseTrustedProxies("10.0.0.0/8, 192.0.2.7 2001:db8::/32")
+	proxies, err := domain.ParseTrustedProxies("10.0.0.0/8, 192.0.2.7 2001:db8::/32")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -47,11 +49,11 @@ func TestClientAddr(t *testing.T) {
 
 func TestParseTrustedProxies(t *testing.T) {
 	for _, bad := range []string{"10.0.0.0/33", "proxy.example.com", "10.0.0.1/8/8", "fe80::1%eth0", "::ffff:10.0.0.0/104"} {
-		if _, err := parseTrustedProxies(bad); err == nil || !strings.Contains(err.Error(), SettingTrustedProxies) {
+		if _, err := domain.ParseTrustedProxies(bad); err == nil || !strings.Contains(err.Error(), SettingTrustedProxies) {
 			t.Errorf("%q: %v, want an error naming the setting", bad, err)
 		}
 	}
-	ps, err := parseTrustedProxies(" 10.0.0.1/8,,::ffff:192.0.2.1\n2001:db8::/32 ")
+	ps, err := domain.ParseTrustedProxies(" 10.0.0.1/8,,::ffff:192.0.2.1\n2001:db8::/32 ")
 	want := []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8"), netip.MustParsePrefix("192.0.2.1/32"), netip.MustParsePrefix("2001:db8::/32")}
 	if err != nil || !slices.Equal(ps, want) {
 		t.Errorf("parsed %v, %v; want %v", ps, err, want)
@@ -69,7 +71,7 @@ func FuzzClientAddr(f *testing.F) {
 	f.Add("10.1.2.3:4000", "10.4.4.4,192.0.2.7,,garbage", "10.0.0.0/8,192.0.2.7")
 	f.Add("pipe", "1.2.3.4", "0.0.0.0/0")
 	f.Fuzz(func(t *testing.T, remote, xff, setting string) {
-		proxies, err := parseTrustedProxies(setting)
+		proxies, err := domain.ParseTrustedProxies(setting)
 		if err != nil {
 			return
 		}
@@ -118,7 +120,7 @@ func FuzzParseTrustedProxies(f *testing.F) {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, s string) {
-		ps, err := parseTrustedProxies(s)
+		ps, err := domain.ParseTrustedProxies(s)
 		if err != nil {
 			return
 		}
@@ -129,7 +131,7 @@ func FuzzParseTrustedProxies(f *testing.F) {
 			}
 			parts = append(parts, p.String())
 		}
-		again, err := parseTrustedProxies(strings.Join(parts, ","))
+		again, err := domain.ParseTrustedProxies(strings.Join(parts, ","))
 		if err != nil || !slices.Equal(again, ps) {
 			t.Fatalf("%q: %v reparsed as %v, %v", s, ps, again, err)
 		}

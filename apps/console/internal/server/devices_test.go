@@ -92,7 +92,7 @@ func TestSelfEnrolmentQuota(t *testing.T) {
 	hs := httptest.NewServer(e.srv)
 	defer hs.Close()
 	enrol := selfEnroller(t, e, hs, "quota@example.com")
-	for i := range defaultDeviceQuota {
+	for i := range domain.DefaultDeviceQuota {
 		if status, body := enrol(); status != http.StatusCreated {
 			t.Fatalf("enrol %d: %d %s", i, status, body)
 		}

@@ -88,7 +88,8 @@
 // they commit (and within Options.ConfigPoll in any case). POST /cp/v1/events
 // stores a batch in the audit log, each event once (its id is namespaced
 // by the gateway), and answers only after the commit. A gateway is
-// trusted for what it enforced only (cpevents.go): each event must be of
+// trusted for what it enforced only (domain/gatewayevents.go; the
+// handlers are cp.go and cpevents.go): each event must be of
 // a kind gateways emit and about users and devices of its bundle, is
 // stamped with the sending gateway, and is stored at the console's time,
 // flagged, when its own is outside the gateways.clock_skew window; an

@@ -41,7 +41,7 @@ type GroupDetail struct {
 func (s *Server) apiListGroups(w http.ResponseWriter, r *http.Request, p *principal) {
 	gs, err := s.dom.ListGroups(r.Context(), s.domainActor(r, p))
 	if err != nil {
-		s.storeError(w, err)
+		s.writeProblem(w, err)
 		return
 	}
 	out := make([]Group, len(gs))
@@ -62,7 +62,7 @@ func (s *Server) apiPutGroup(w http.ResponseWriter, r *http.Request, p *principa
 	}
 	g, err := s.dom.PutGroup(r.Context(), s.domainActor(r, p), domain.Group{Name: r.PathValue("name"), Description: req.Description})
 	if err != nil {
-		s.storeError(w, err)
+		s.writeProblem(w, err)
 		return
 	}
 	s.changed()
@@ -71,7 +71,7 @@ func (s *Server) apiPutGroup(w http.ResponseWriter, r *http.Request, p *principa
 
 func (s *Server) apiDeleteGroup(w http.ResponseWriter, r *http.Request, p *principal) {
 	if err := s.dom.DeleteGroup(r.Context(), s.domainActor(r, p), r.PathValue("name")); err != nil {
-		s.storeError(w, err)
+		s.writeProblem(w, err)
 		return
 	}
 	s.changed()
@@ -85,7 +85,7 @@ func (s *Server) apiGetGroup(w http.ResponseWriter, r *http.Request, p *principa
 		return
 	}
 	if err != nil {
-		s.storeError(w, err)
+		s.writeProblem(w, err)
 		return
 	}
 	out := GroupDetail{Group: Group(d.Group), Defined: d.Defined, Members: make([]Member, len(d.Members))}
@@ -106,7 +106,7 @@ func (s *Server) apiDeleteMember(w http.ResponseWriter, r *http.Request, p *prin
 func (s *Server) apiSetMember(w http.ResponseWriter, r *http.Request, p *principal, member bool) {
 	u, err := s.dom.SetMember(r.Context(), s.domainActor(r, p), r.PathValue("name"), r.PathValue("user"), member)
 	if err != nil {
-		s.storeError(w, err)
+		s.writeProblem(w, err)
 		return
 	}
 	s.changed()

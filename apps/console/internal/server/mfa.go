@@ -20,7 +20,7 @@ func (s *Server) credentialError(w http.ResponseWriter, err error) {
 	case errors.Is(err, domain.ErrThrottled):
 		writeError(w, http.StatusTooManyRequests, "throttled", "too many attempts; wait a little")
 	default:
-		s.storeError(w, err)
+		s.writeProblem(w, err)
 	}
 }
 
@@ -76,7 +76,7 @@ func (s *Server) apiTOTPConfirm(w http.ResponseWriter, r *http.Request, p *princ
 	}
 	codes, err := s.dom.ConfirmTOTP(r.Context(), s.domainActor(r, p), req.Code)
 	if err != nil {
-		s.storeError(w, err)
+		s.writeProblem(w, err)
 		return
 	}
 	writeJSON(w, http.StatusOK, recoveryAnswer{RecoveryCodes: codes})

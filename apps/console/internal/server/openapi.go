@@ -9,7 +9,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/gonaut/gonaut/apps/console/internal/store"
 	"github.com/gonaut/gonaut/policy"
 )
 
@@ -35,7 +34,7 @@ var apiDocs = []apiDoc{
 	{"POST", "/api/v1/me/totp/disable", "Turn TOTP off; needs the password and a current TOTP or recovery code", nil, reauthRequest{}, nil, 204},
 	{"POST", "/api/v1/me/password", "Change your own password, giving the current one; your other sessions end", nil, passwordChange{}, nil, 204},
 	{"POST", "/api/v1/me/devices", "Enrol one of your own devices (any role)", nil, selfEnrol{}, Enrolment{}, 201},
-	{"POST", "/api/v1/me/devices/{id}/renew", "Renew your device's session; needs a session opened with MFA", nil, nil, store.Device{}, 0},
+	{"POST", "/api/v1/me/devices/{id}/renew", "Renew your device's session; needs a session opened with MFA", nil, nil, Device{}, 0},
 	{"GET", "/api/v1/users", "List users", listParams, nil, page[User]{}, 0},
 	{"POST", "/api/v1/users", "Create a user", nil, userRequest{}, User{}, 201},
 	{"GET", "/api/v1/users/{id}", "Get a user", nil, nil, User{}, 0},
@@ -46,10 +45,10 @@ var apiDocs = []apiDoc{
 	{"GET", "/api/v1/groups/{name}", "Get a group with its members (also a name only users carry)", nil, nil, GroupDetail{}, 0},
 	{"PUT", "/api/v1/groups/{name}/members/{user}", "Add a user (id or email) to a group", nil, nil, Member{}, 0},
 	{"DELETE", "/api/v1/groups/{name}/members/{user}", "Remove a user (id or email) from a group", nil, nil, Member{}, 0},
-	{"GET", "/api/v1/devices", "List devices, optionally of one owner", append([]string{"owner"}, listParams...), nil, page[store.Device]{}, 0},
+	{"GET", "/api/v1/devices", "List devices, optionally of one owner", append([]string{"owner"}, listParams...), nil, page[Device]{}, 0},
 	{"POST", "/api/v1/devices", "Enrol a device: generate a key pair or accept a public key; returns a wg-quick config and QR code", nil, enrolRequest{}, Enrolment{}, 201},
-	{"GET", "/api/v1/devices/{id}", "Get a device", nil, nil, store.Device{}, 0},
-	{"PATCH", "/api/v1/devices/{id}", "Change a device: disable, posture, renew session", nil, devicePatch{}, store.Device{}, 0},
+	{"GET", "/api/v1/devices/{id}", "Get a device", nil, nil, Device{}, 0},
+	{"PATCH", "/api/v1/devices/{id}", "Change a device: disable, posture, renew session", nil, devicePatch{}, Device{}, 0},
 	{"DELETE", "/api/v1/devices/{id}", "Delete a device; gateways drop its peer with the next bundle", nil, nil, nil, 204},
 	{"GET", "/api/v1/resources", "List resources", listParams, nil, page[Resource]{}, 0},
 	{"GET", "/api/v1/resources/{name}", "Get a resource", nil, nil, Resource{}, 0},
@@ -66,7 +65,7 @@ var apiDocs = []apiDoc{
 	{"POST", "/api/v1/policies/validate", "Parse, compile and test a draft: diagnostics at line:column and test results; once valid on its own, set is the check of the enabled policies with the draft in place (what a save checks)", nil, draft{}, Validation{}, 0},
 	{"POST", "/api/v1/policies/simulate", "What-if: decide recorded requests with the draft and report what changes", nil, draft{}, Simulation{}, 0},
 	{"GET", "/api/v1/templates", "The policy templates gallery", nil, nil, map[string]any{}, 0},
-	{"GET", "/api/v1/gateways", "List gateways with status", nil, nil, page[store.Gateway]{}, 0},
+	{"GET", "/api/v1/gateways", "List gateways with status", nil, nil, page[Gateway]{}, 0},
 	{"POST", "/api/v1/gateways", "Add a gateway; returns its one-time registration token", nil, gatewayRequest{}, gatewayCreated{}, 201},
 	{"DELETE", "/api/v1/gateways/{id}", "Revoke a gateway's credential", nil, nil, nil, 204},
 	{"GET", "/api/v1/alerts", "List alerts, newest first", append([]string{"state"}, listParams...), nil, page[Alert]{}, 0},

@@ -16,7 +16,6 @@ import (
 
 	"github.com/a-h/templ"
 	"github.com/gonaut/gonaut/apps/console/internal/domain"
-	"github.com/gonaut/gonaut/apps/console/internal/store"
 	"github.com/gonaut/gonaut/apps/console/internal/ui"
 	"github.com/gonaut/gonaut/policy"
 	"github.com/gonaut/gonaut/ztna/controlplane"
@@ -453,7 +452,7 @@ func (s *Server) pagePolicySave(w http.ResponseWriter, r *http.Request, p *princ
 		} else if _, ok := errors.AsType[*domain.InvalidError](err); ok {
 			e.Error = "Not saved: the name may use letters, digits and _ . : -"
 		} else {
-			e.Error = "Not saved: " + s.storeMessage(err)
+			e.Error = "Not saved: " + s.problemMessage(err)
 		}
 		s.render(w, r, http.StatusUnprocessableEntity, ui.EditorPage(e))
 		return
@@ -538,10 +537,10 @@ func (s *Server) pageTemplates(w http.ResponseWriter, r *http.Request, p *princi
 func (s *Server) pageError(w http.ResponseWriter, r *http.Request, err error) {
 	status, title, msg := http.StatusInternalServerError, "Something went wrong", "The console could not show this page. Try again; if it persists, the server log has the cause."
 	switch {
-	case errors.Is(err, store.ErrNotFound), errors.Is(err, domain.ErrNotFound):
+	case errors.Is(err, domain.ErrNotFound):
 		status, title, msg = http.StatusNotFound, "Not found", "There is nothing at "+r.URL.Path+"."
-	case errors.Is(err, store.ErrInvalid), errors.Is(err, store.ErrConflict), isDomainRefusal(err):
-		status, title, msg = http.StatusBadRequest, "Not accepted", s.storeMessage(err)
+	case isDomainRefusal(err):
+		status, title, msg = http.StatusBadRequest, "Not accepted", s.problemMessage(err)
 	default:
 		s.log.Error("console: page", "path", r.URL.Path, "err", err)
 	}

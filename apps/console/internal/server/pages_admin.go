@@ -10,7 +10,6 @@ import (
 	"time"
 
 	"github.com/gonaut/gonaut/apps/console/internal/domain"
-	"github.com/gonaut/gonaut/apps/console/internal/store"
 	"github.com/gonaut/gonaut/apps/console/internal/ui"
 )
 
@@ -79,7 +78,7 @@ func (s *Server) pageResourcePost(w http.ResponseWriter, r *http.Request, p *pri
 	}
 	x, err := s.dom.PutResource(r.Context(), s.domainActor(r, p), domain.Resource{Name: r.PostFormValue("name"), Kind: r.PostFormValue("kind"), Address: r.PostFormValue("address"), Port: port, Labels: labels})
 	if err != nil {
-		s.redirect(w, r, "/resources", flashError, "not saved: "+s.storeMessage(err))
+		s.redirect(w, r, "/resources", flashError, "not saved: "+s.problemMessage(err))
 		return
 	}
 	s.changed()
@@ -100,7 +99,7 @@ func (s *Server) pageGateways(w http.ResponseWriter, r *http.Request, p *princip
 }
 
 func (s *Server) renderGateways(w http.ResponseWriter, r *http.Request, p *principal, res *ui.Result) {
-	gs, err := s.st.ListGateways(r.Context())
+	gs, err := s.dom.ListGateways(r.Context())
 	if err != nil {
 		s.pageError(w, r, err)
 		return
@@ -135,14 +134,14 @@ func (s *Server) renderGateways(w http.ResponseWriter, r *http.Request, p *princ
 }
 
 func (s *Server) pageGatewayPost(w http.ResponseWriter, r *http.Request, p *principal) {
-	g, tok, err := s.CreateGateway(r, r.PostFormValue("name"), p)
+	g, tok, err := s.dom.CreateGateway(r.Context(), s.domainActor(r, p), domain.NewGateway{Name: r.PostFormValue("name")})
 	if err != nil {
-		s.redirect(w, r, "/gateways", flashError, "not added: "+s.storeMessage(err))
+		s.redirect(w, r, "/gateways", flashError, "not added: "+s.problemMessage(err))
 		return
 	}
-	pool, err := s.addressPool(r)
+	pool, err := s.dom.AddressPool(r.Context())
 	if err != nil {
-		s.redirect(w, r, "/gateways", flashError, "added, but "+err.Error())
+		s.redirect(w, r, "/gateways", flashError, "added, but "+s.problemMessage(err))
 		return
 	}
 	res := &ui.Result{Title: "Set up " + g.Name + ": the registration token below is shown once and valid 24 hours",
@@ -151,11 +150,10 @@ func (s *Server) pageGatewayPost(w http.ResponseWriter, r *http.Request, p *prin
 }
 
 func (s *Server) pageGatewayRevoke(w http.ResponseWriter, r *http.Request, p *principal) {
-	if err := s.st.RevokeGateway(r.Context(), r.PathValue("id")); err != nil {
+	if err := s.dom.RevokeGateway(r.Context(), s.domainActor(r, p), r.PathValue("id")); err != nil {
 		s.pageError(w, r, err)
 		return
 	}
-	s.audit(r.Context(), p.actor(), "gateway.revoke", r.PathValue("id"), "", nil)
 	s.redirect(w, r, "/gateways", flashInfo, "Gateway revoked.")
 }
 
@@ -166,17 +164,12 @@ func (s *Server) pageDevices(w http.ResponseWriter, r *http.Request, p *principa
 func (s *Server) renderDevices(w http.ResponseWriter, r *http.Request, p *principal, res *ui.Result) {
 	o := listOpts(r)
 	// Operators and admins see every device; everybody else their own.
-	owner, all := deviceScope(p)
-	if all {
-		owner = r.URL.Query().Get("owner")
-	}
-	var ds []store.Device
-	if all || owner != "" {
-		var err error
-		if ds, err = s.st.ListDevices(r.Context(), owner, o); err != nil {
-			s.pageError(w, r, err)
-			return
-		}
+	a := s.domainActor(r, p)
+	all := domain.SeesAllDevices(a)
+	ds, err := s.dom.ListDevices(r.Context(), a, r.URL.Query().Get("owner"), o)
+	if err != nil {
+		s.pageError(w, r, err)
+		return
 	}
 	heading := "Devices"
 	if !all {
@@ -211,18 +204,10 @@ func (s *Server) renderDevices(w http.ResponseWriter, r *http.Request, p *princi
 }
 
 func (s *Server) pageDevicePost(w http.ResponseWriter, r *http.Request, p *principal) {
-	owner, err := s.resolveOwner(r.Context(), r.PostFormValue("owner"), p)
+	e, err := s.dom.EnrolDevice(r.Context(), s.domainActor(r, p), domain.NewDevice{Owner: r.PostFormValue("owner"),
+		Name: strings.TrimSpace(r.PostFormValue("name")), PublicKey: strings.TrimSpace(r.PostFormValue("public_key"))})
 	if err != nil {
-		s.redirect(w, r, "/devices", flashError, "not enrolled: "+err.Error())
-		return
-	}
-	if !mayEnrolFor(p, owner) {
-		s.redirect(w, r, "/devices", flashError, "not enrolled: only an admin may enrol a device for another user")
-		return
-	}
-	e, err := s.EnrolDevice(r, owner, strings.TrimSpace(r.PostFormValue("name")), strings.TrimSpace(r.PostFormValue("public_key")), nil, p, 0)
-	if err != nil {
-		s.redirect(w, r, "/devices", flashError, "not enrolled: "+s.storeMessage(err))
+		s.redirect(w, r, "/devices", flashError, "not enrolled: "+s.problemMessage(err))
 		return
 	}
 	s.renderDevices(w, r, p, enrolmentResult(e))
@@ -230,28 +215,23 @@ func (s *Server) pageDevicePost(w http.ResponseWriter, r *http.Request, p *princ
 
 func (s *Server) pageDeviceToggle(disable bool) func(http.ResponseWriter, *http.Request, *principal) {
 	return func(w http.ResponseWriter, r *http.Request, p *principal) {
-		d, err := s.st.Device(r.Context(), r.PathValue("id"))
+		d, err := s.dom.UpdateDevice(r.Context(), s.domainActor(r, p), r.PathValue("id"), domain.DevicePatch{Disabled: &disable})
 		if err != nil {
 			s.pageError(w, r, err)
 			return
 		}
-		d.Disabled = disable
-		if err := s.st.UpdateDevice(r.Context(), d); err != nil {
-			s.pageError(w, r, err)
-			return
-		}
-		s.audit(r.Context(), p.actor(), "device.update", d.Name, "", map[string]any{"device": d.ID, "disabled": disable})
 		s.changed()
 		s.redirect(w, r, "/devices", flashInfo, fmt.Sprintf("Device %s %s.", d.Name, map[bool]string{true: "disabled", false: "enabled"}[disable]))
 	}
 }
 
 func (s *Server) pageDeviceDelete(w http.ResponseWriter, r *http.Request, p *principal) {
-	d, err := s.deleteDevice(r.Context(), r.PathValue("id"), p)
+	d, err := s.dom.DeleteDevice(r.Context(), s.domainActor(r, p), r.PathValue("id"))
 	if err != nil {
 		s.pageError(w, r, err)
 		return
 	}
+	s.changed()
 	s.redirect(w, r, "/devices", flashInfo, "Deleted device "+d.Name+"; gateways drop it with their next bundle.")
 }
 
@@ -309,7 +289,7 @@ func (s *Server) pageUserPost(w http.ResponseWriter, r *http.Request, p *princip
 		Email: strings.TrimSpace(r.PostFormValue("email")), Name: strings.TrimSpace(r.PostFormValue("name")),
 		Role: domain.Role(r.PostFormValue("role")), Groups: groups, Password: r.PostFormValue("password")})
 	if err != nil {
-		s.redirect(w, r, "/users", flashError, "not added: "+s.storeMessage(err))
+		s.redirect(w, r, "/users", flashError, "not added: "+s.problemMessage(err))
 		return
 	}
 	s.changed()

@@ -120,7 +120,7 @@ func (s *Server) pageGroupPost(w http.ResponseWriter, r *http.Request, p *princi
 		return
 	}
 	if err != nil {
-		s.redirect(w, r, "/groups", flashError, "not saved: "+s.storeMessage(err))
+		s.redirect(w, r, "/groups", flashError, "not saved: "+s.problemMessage(err))
 		return
 	}
 	s.changed()
@@ -131,7 +131,7 @@ func (s *Server) pageMemberAdd(w http.ResponseWriter, r *http.Request, p *princi
 	group := r.PathValue("name")
 	u, err := s.dom.SetMember(r.Context(), s.domainActor(r, p), group, strings.TrimSpace(r.PostFormValue("user")), true)
 	if err != nil {
-		s.redirect(w, r, "/groups", flashError, "not added: "+s.storeMessage(err))
+		s.redirect(w, r, "/groups", flashError, "not added: "+s.problemMessage(err))
 		return
 	}
 	s.changed()
@@ -142,7 +142,7 @@ func (s *Server) pageMemberRemove(w http.ResponseWriter, r *http.Request, p *pri
 	group := r.PathValue("name")
 	u, err := s.dom.SetMember(r.Context(), s.domainActor(r, p), group, r.PathValue("id"), false)
 	if err != nil {
-		s.redirect(w, r, "/groups", flashError, "not removed: "+s.storeMessage(err))
+		s.redirect(w, r, "/groups", flashError, "not removed: "+s.problemMessage(err))
 		return
 	}
 	s.changed()
@@ -170,7 +170,7 @@ func (s *Server) pageUserRole(w http.ResponseWriter, r *http.Request, p *princip
 		s.redirect(w, r, back, flashError, conflict.Message)
 		return
 	case err != nil:
-		s.redirect(w, r, back, flashError, "not changed: "+s.storeMessage(err))
+		s.redirect(w, r, back, flashError, "not changed: "+s.problemMessage(err))
 		return
 	}
 	s.changed()

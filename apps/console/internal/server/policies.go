@@ -159,7 +159,7 @@ func (s *Server) policyError(w http.ResponseWriter, err error) {
 		writeJSON(w, http.StatusUnprocessableEntity, invalidPolicy{Status: 422, Code: "invalid_policy", Message: ve.Error(), Validation: validationJSON(ve.Validation)})
 		return
 	}
-	s.storeError(w, err)
+	s.writeProblem(w, err)
 }
 
 func (s *Server) apiListPolicies(w http.ResponseWriter, r *http.Request, p *principal) {
@@ -176,7 +176,7 @@ func (s *Server) apiListPolicies(w http.ResponseWriter, r *http.Request, p *prin
 func (s *Server) apiGetPolicy(w http.ResponseWriter, r *http.Request, p *principal) {
 	x, err := s.dom.Policy(r.Context(), s.domainActor(r, p), r.PathValue("name"))
 	if err != nil {
-		s.storeError(w, err)
+		s.writeProblem(w, err)
 		return
 	}
 	writeJSON(w, http.StatusOK, policyJSON(x))
@@ -218,7 +218,7 @@ func (s *Server) apiDeletePolicy(w http.ResponseWriter, r *http.Request, p *prin
 func (s *Server) apiPolicyVersions(w http.ResponseWriter, r *http.Request, p *principal) {
 	vs, err := s.dom.PolicyVersions(r.Context(), s.domainActor(r, p), r.PathValue("name"))
 	if err != nil {
-		s.storeError(w, err)
+		s.writeProblem(w, err)
 		return
 	}
 	out := make([]PolicyVersion, len(vs))
@@ -233,7 +233,7 @@ func (s *Server) apiPolicyDiff(w http.ResponseWriter, r *http.Request, p *princi
 	to, _ := strconv.Atoi(r.URL.Query().Get("to"))
 	d, err := s.dom.PolicyDiff(r.Context(), s.domainActor(r, p), r.PathValue("name"), from, to)
 	if err != nil {
-		s.storeError(w, err)
+		s.writeProblem(w, err)
 		return
 	}
 	out := PolicyDiff{From: d.From, To: d.To, Lines: make([]DiffLine, len(d.Lines))}
@@ -267,7 +267,7 @@ func (s *Server) apiPolicySimulate(w http.ResponseWriter, r *http.Request, p *pr
 	}
 	sim, err := s.dom.SimulatePolicy(r.Context(), s.domainActor(r, p), domain.SimulateDraft{Name: d.Name, Source: d.Source, Days: d.Days, Limit: d.Limit})
 	if err != nil {
-		s.storeError(w, err)
+		s.writeProblem(w, err)
 		return
 	}
 	writeJSON(w, http.StatusOK, Simulation{Validation: validationJSON(sim.Validation), Report: sim.Report, Unreplayable: sim.Unreplayable})

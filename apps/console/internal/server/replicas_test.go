@@ -29,6 +29,7 @@ const replicaLatency = 2 * time.Second
 // that prompt.
 func TestReplicasShareLiveEvents(t *testing.T) {
 	dsn := storetest.PostgresDSN(t)
+	stores := map[*Server]store.Store{} // each replica's own connection
 	open := func() *Server {
 		st, err := store.Open(bg, dsn)
 		if err != nil {
@@ -40,6 +41,7 @@ func TestReplicasShareLiveEvents(t *testing.T) {
 			t.Fatal(err)
 		}
 		t.Cleanup(func() { srv.Close() })
+		stores[srv] = st
 		select {
 		case <-srv.listening:
 		case <-time.After(30 * time.Second):
@@ -95,7 +97,7 @@ func TestReplicasShareLiveEvents(t *testing.T) {
 	var users []string
 	for i := range 5 {
 		u := &store.User{Email: fmt.Sprintf("user%d@example.com", i), Role: domain.RoleViewer}
-		if err := a.st.CreateUser(bg, u); err != nil {
+		if err := stores[a].CreateUser(bg, u); err != nil {
 			t.Fatal(err)
 		}
 		users = append(users, u.ID)
@@ -128,7 +130,7 @@ func TestReplicasShareLiveEvents(t *testing.T) {
 	t.Logf("gateway status from A reached B in %v", d)
 
 	// A gateway long-polls B; a group added through A wakes it.
-	v, err := a.st.ConfigVersion(bg)
+	v, err := stores[a].ConfigVersion(bg)
 	if err != nil {
 		t.Fatal(err)
 	}

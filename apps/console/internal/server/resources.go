@@ -7,27 +7,6 @@ import (
 	"github.com/gonaut/gonaut/apps/console/internal/domain"
 )
 
-// fieldError is a refused input with the field it is about.
-type fieldError struct {
-	Field   string
-	Message string
-}
-
-func (e *fieldError) Error() string { return e.Field + ": " + e.Message }
-
-// invalidField is the API answer to a fieldError: the common error format
-// plus the field.
-type invalidField struct {
-	Status  int    `json:"status"`
-	Code    string `json:"code"`
-	Message string `json:"message"`
-	Field   string `json:"field"`
-}
-
-func writeFieldError(w http.ResponseWriter, fe *fieldError) {
-	writeJSON(w, http.StatusBadRequest, invalidField{Status: http.StatusBadRequest, Code: "invalid", Message: fe.Error(), Field: fe.Field})
-}
-
 // Resource is a resource as the REST API shows it.
 type Resource struct {
 	Name    string            `json:"name"`
@@ -66,7 +45,7 @@ func (s *Server) apiListResources(w http.ResponseWriter, r *http.Request, p *pri
 func (s *Server) apiGetResource(w http.ResponseWriter, r *http.Request, p *principal) {
 	x, err := s.dom.Resource(r.Context(), s.domainActor(r, p), r.PathValue("name"))
 	if err != nil {
-		s.storeError(w, err)
+		s.writeProblem(w, err)
 		return
 	}
 	writeJSON(w, http.StatusOK, resourceJSON(x))
@@ -79,7 +58,7 @@ func (s *Server) apiPutResource(w http.ResponseWriter, r *http.Request, p *princ
 	}
 	x, err := s.dom.PutResource(r.Context(), s.domainActor(r, p), domain.Resource{Name: r.PathValue("name"), Kind: req.Kind, Address: req.Address, Port: req.Port, Labels: req.Labels, Gateway: req.Gateway, Note: req.Note})
 	if err != nil {
-		s.storeError(w, err)
+		s.writeProblem(w, err)
 		return
 	}
 	s.changed()
@@ -88,7 +67,7 @@ func (s *Server) apiPutResource(w http.ResponseWriter, r *http.Request, p *princ
 
 func (s *Server) apiDeleteResource(w http.ResponseWriter, r *http.Request, p *principal) {
 	if err := s.dom.DeleteResource(r.Context(), s.domainActor(r, p), r.PathValue("name")); err != nil {
-		s.storeError(w, err)
+		s.writeProblem(w, err)
 		return
 	}
 	s.changed()

@@ -7,7 +7,6 @@ import (
 	"strings"
 
 	"github.com/gonaut/gonaut/apps/console/internal/domain"
-	"github.com/gonaut/gonaut/apps/console/internal/store"
 )
 
 // A perm names who may use a route. Every route has exactly one; the
@@ -73,7 +72,7 @@ type principal struct {
 	role    domain.Role
 	session *domain.Session // nil for API keys
 	apiKey  *domain.APIKey
-	gateway *store.Gateway
+	gateway *domain.Gateway
 
 	// csrf is the session's CSRF token, for pages to carry; the store
 	// has only its hash.
@@ -109,6 +108,7 @@ func (s *Server) domainActor(r *http.Request, p *principal) domain.Actor {
 		return a
 	}
 	a.Role = p.role
+	a.MFA = p.session != nil && p.session.MFA
 	switch {
 	case p.user != nil:
 		a.UserID = p.user.ID

@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"strings"
 
+	"github.com/gonaut/gonaut/apps/console/internal/domain"
 	"github.com/gonaut/gonaut/apps/console/internal/ui"
 )
 
@@ -17,30 +18,33 @@ func (s *Server) pageSelfEnrol(w http.ResponseWriter, r *http.Request, p *princi
 		s.redirect(w, r, "/devices", flashError, "not enrolled: devices belong to users; log in as the device's owner")
 		return
 	}
-	e, err := s.EnrolDevice(r, p.user.ID, r.PostFormValue("name"), strings.TrimSpace(r.PostFormValue("public_key")), nil, p, s.deviceQuota(r))
+	e, err := s.dom.EnrolOwnDevice(r.Context(), s.domainActor(r, p), domain.NewDevice{Name: r.PostFormValue("name"), PublicKey: strings.TrimSpace(r.PostFormValue("public_key"))})
 	if err != nil {
-		s.redirect(w, r, "/devices", flashError, "not enrolled: "+s.storeMessage(err))
+		s.redirect(w, r, "/devices", flashError, "not enrolled: "+s.problemMessage(err))
 		return
 	}
+	s.changed()
 	s.renderDevices(w, r, p, enrolmentResult(e))
 }
 
 func (s *Server) pageSelfRenew(w http.ResponseWriter, r *http.Request, p *principal) {
-	d, err := s.renewOwnDevice(r, p, r.PathValue("id"))
+	d, err := s.dom.RenewOwnDevice(r.Context(), s.domainActor(r, p), r.PathValue("id"))
 	if err != nil {
 		msg := err.Error()
-		if !errors.Is(err, errRenewNeedsMFA) && !errors.Is(err, errNotYourDevice) {
-			msg = s.storeMessage(err)
+		if !errors.Is(err, domain.ErrForbidden) && !errors.Is(err, domain.ErrNotFound) {
+			msg = s.problemMessage(err)
 		}
 		s.redirect(w, r, "/devices", flashError, "not renewed: "+msg)
 		return
 	}
+	s.changed()
 	s.redirect(w, r, "/devices", flashInfo, "Session of "+d.Name+" renewed until "+when(d.SessionExpires)+".")
 }
 
 // enrolmentResult is what the Devices page shows after an enrolment: the
 // wg-quick file, its QR code and where its values came from.
-func enrolmentResult(e *Enrolment) *ui.Result {
+func enrolmentResult(de domain.Enrolment) *ui.Result {
+	e := apiEnrolment(de)
 	res := &ui.Result{Title: "wg-quick configuration for " + e.Device.Name, Text: e.Config, QR: e.QR, Lines: []string{"Values used: " + e.Source}}
 	if strings.Contains(e.Config, "\nDNS = ") {
 		res.Lines = append(res.Lines, wgQuickUpNote)

@@ -14,7 +14,6 @@ import (
 	"time"
 
 	"github.com/gonaut/gonaut/apps/console/internal/domain"
-	"github.com/gonaut/gonaut/apps/console/internal/store"
 	"github.com/gonaut/gonaut/ztna/controlplane"
 )
 
@@ -93,7 +92,6 @@ type Options struct {
 // Server is the console: web pages, REST API, live updates and the
 // control plane, over one Store. It is an http.Handler.
 type Server struct {
-	st   store.Store
 	dom  *domain.Service // every operation; see package domain
 	opts Options
 	log  *slog.Logger
@@ -129,17 +127,16 @@ type Server struct {
 
 	cpPoke chan struct{} // wakes the checkpointer, see checkpoints.go
 
-	known knownMembers // see cpevents.go
 }
 
 var _ http.Handler = (*Server)(nil)
 
 // New returns a console over st.
-func New(st store.Store, opts *Options) (*Server, error) {
+func New(st domain.Store, opts *Options) (*Server, error) {
 	if st == nil {
 		return nil, errors.New("console: nil store")
 	}
-	s := &Server{st: st, mux: http.NewServeMux(), hub: newHub(), stop: make(chan struct{}), listening: make(chan struct{})}
+	s := &Server{mux: http.NewServeMux(), hub: newHub(), stop: make(chan struct{}), listening: make(chan struct{})}
 	if opts != nil {
 		s.opts = *opts
 	}
@@ -201,6 +198,7 @@ func New(st store.Store, opts *Options) (*Server, error) {
 		Covers:          covers,
 		PasswordChecked: s.passwordChecked,
 		AuditKey:        o.AuditKey, CheckpointEvery: o.CheckpointEvery,
+		DeviceSession: o.DeviceSession,
 	}); err != nil {
 		return nil, err
 	}

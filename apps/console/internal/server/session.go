@@ -8,7 +8,6 @@ import (
 	"time"
 
 	"github.com/gonaut/gonaut/apps/console/internal/domain"
-	"github.com/gonaut/gonaut/apps/console/internal/store"
 )
 
 // Sign-in over HTTP: the session cookie, the CSRF tokens and the login
@@ -50,19 +49,19 @@ func (s *Server) authAPIKey(r *http.Request, key string) (*principal, bool) {
 }
 
 // authGateway checks a gateway credential; it answers 401 itself.
-func (s *Server) authGateway(w http.ResponseWriter, r *http.Request) (*store.Gateway, bool) {
+func (s *Server) authGateway(w http.ResponseWriter, r *http.Request) (*domain.Gateway, bool) {
 	h := r.Header.Get("Authorization")
 	id, secret, ok := strings.Cut(strings.TrimPrefix(h, "Bearer "), ".")
 	if !ok || !strings.HasPrefix(h, "Bearer ") {
 		writeError(w, http.StatusUnauthorized, "unauthorized", "gateway credential required")
 		return nil, false
 	}
-	g, err := s.st.Gateway(r.Context(), id)
-	if err != nil || g.Revoked || g.SecretHash == "" || subtle.ConstantTimeCompare([]byte(g.SecretHash), []byte(tokenHash(secret))) != 1 {
+	g, err := s.dom.AuthenticateGateway(r.Context(), id, secret)
+	if err != nil {
 		writeError(w, http.StatusUnauthorized, "unauthorized", "gateway credential refused")
 		return nil, false
 	}
-	return g, true
+	return &g, true
 }
 
 // checkCSRF compares the request's CSRF token with the session's, by

@@ -57,7 +57,7 @@ func (s *Server) apiListUsers(w http.ResponseWriter, r *http.Request, p *princip
 	o := listOpts(r)
 	us, err := s.dom.ListUsers(r.Context(), s.domainActor(r, p), o)
 	if err != nil {
-		s.storeError(w, err)
+		s.writeProblem(w, err)
 		return
 	}
 	out := make([]User, len(us))
@@ -82,7 +82,7 @@ func (s *Server) apiCreateUser(w http.ResponseWriter, r *http.Request, p *princi
 	}
 	u, err := s.dom.CreateUser(r.Context(), s.domainActor(r, p), domain.NewUser(req))
 	if err != nil {
-		s.storeError(w, err)
+		s.writeProblem(w, err)
 		return
 	}
 	s.changed()
@@ -92,7 +92,7 @@ func (s *Server) apiCreateUser(w http.ResponseWriter, r *http.Request, p *princi
 func (s *Server) apiGetUser(w http.ResponseWriter, r *http.Request, p *principal) {
 	u, err := s.dom.User(r.Context(), s.domainActor(r, p), r.PathValue("id"))
 	if err != nil {
-		s.storeError(w, err)
+		s.writeProblem(w, err)
 		return
 	}
 	writeJSON(w, http.StatusOK, apiUserOf(u))
@@ -115,7 +115,7 @@ func (s *Server) apiPatchUser(w http.ResponseWriter, r *http.Request, p *princip
 	}
 	u, err := s.dom.UpdateUser(r.Context(), s.domainActor(r, p), r.PathValue("id"), domain.UserPatch(req))
 	if err != nil {
-		s.storeError(w, err)
+		s.writeProblem(w, err)
 		return
 	}
 	s.changed()

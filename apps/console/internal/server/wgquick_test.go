@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"io"
 	"net/http"
-	"net/netip"
 	"strings"
 	"testing"
 
@@ -114,26 +113,4 @@ func checkWGQuickKeys(t testing.TB, cfg string) {
 			t.Fatalf("%s appears %d times in:\n%s", k, n, cfg)
 		}
 	}
-}
-
-// FuzzWGQuick feeds arbitrary values through the parsers and the
-// renderer: whatever parses, the output holds only the expected keys,
-// one per line.
-func FuzzWGQuick(f *testing.F) {
-	f.Add("laptop", "100.64.0.1", "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=", "gw.example.com:51820", "100.64.0.0/10")
-	f.Add("x\nPostUp = id", "1.1.1.1\nPostUp = id", "k", "h:1\n[Peer]", "0.0.0.0/0\nAllowedIPs = ::/0")
-	f.Fuzz(func(t *testing.T, name, dns, key, endpoint, routes string) {
-		st := controlplane.Status{PublicKey: key, Endpoint: endpoint, DNS: dns, Routes: []string{routes}}
-		_ = validateStatus(&st)
-		c := wgQuickConfig{Comment: name, Address: netip.MustParsePrefix("100.64.0.2/32")}
-		c.DNS, _ = parseAddrList(dns)
-		if k, err := parseWGKey(key); err == nil {
-			c.PublicKey = &k
-		}
-		if ep, err := parseWGEndpoint(endpoint); err == nil {
-			c.Endpoint = &ep
-		}
-		c.AllowedIPs, _ = parsePrefixList(routes)
-		checkWGQuickKeys(t, c.String())
-	})
 }

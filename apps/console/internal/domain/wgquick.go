@@ -1,4 +1,4 @@
-package server
+package domain
 
 import (
 	"encoding/base64"
@@ -9,7 +9,6 @@ import (
 	"strings"
 	"unicode"
 
-	"github.com/gonaut/gonaut/apps/console/internal/domain"
 	"github.com/gonaut/gonaut/ztna/controlplane"
 )
 
@@ -181,8 +180,9 @@ func (c *wgQuickConfig) String() string {
 }
 
 // validateStatus checks every field of a gateway's status report that
-// the console writes into devices' wg-quick files, and refuses control
-// characters in the free-text ones.
+// the console writes into devices' wg-quick files or shows to people
+// (its local resources), and refuses control characters in the
+// free-text ones.
 func validateStatus(st *controlplane.Status) error {
 	if st.PublicKey != "" {
 		if _, err := parseWGKey(st.PublicKey); err != nil {
@@ -205,5 +205,5 @@ func validateStatus(st *controlplane.Status) error {
 	if noControl(st.Version) != st.Version || noControl(st.Message) != st.Message {
 		return errors.New("console: version and message must not hold control characters")
 	}
-	return domain.ValidateLocalResources(st.Resources)
+	return ValidateLocalResources(st.Resources)
 }

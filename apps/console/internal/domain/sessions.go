@@ -34,6 +34,10 @@ func CSRFToken(token string) string { return DerivedToken(token, "csrf") }
 // errSessionEnded is a session token that names no live session.
 var errSessionEnded = &UnauthorizedError{Message: "the session ended; log in again"}
 
+// SessionMax is how long a web session lasts at most since its sign-in
+// (Options.SessionMax, defaulted): what the transport's cookie says.
+func (s *Service) SessionMax() time.Duration { return s.opts.SessionMax }
+
 // Session returns the live session whose token is token and its user.
 // A session past Options.SessionIdle without use or Options.SessionMax
 // since its sign-in, or whose user is disabled or removed, is ended and

@@ -141,24 +141,8 @@ func New(st domain.Store, opts *Options) (*Server, error) {
 		s.opts = *opts
 	}
 	o := &s.opts
-	if o.SessionIdle <= 0 {
-		o.SessionIdle = 30 * time.Minute
-	}
-	if o.SessionMax <= 0 {
-		o.SessionMax = 12 * time.Hour
-	}
-	if o.BackoffAfter <= 0 {
-		o.BackoffAfter = 5
-	}
-	if o.BackoffBase <= 0 {
-		o.BackoffBase = time.Second
-	}
-	if o.BackoffMax <= 0 {
-		o.BackoffMax = 15 * time.Minute
-	}
-	if o.DeviceSession <= 0 {
-		o.DeviceSession = 12 * time.Hour
-	}
+	// The sign-in, backoff and device-session options are the domain's
+	// to default (see domain.Options).
 	if o.ConfigPoll <= 0 {
 		o.ConfigPoll = time.Second
 	}

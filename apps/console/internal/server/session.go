@@ -119,7 +119,7 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request, email, password, 
 	if err != nil {
 		return nil, err
 	}
-	s.setCookie(w, sessionCookie, si.Token, int(s.opts.SessionMax/time.Second))
+	s.setCookie(w, sessionCookie, si.Token, int(s.dom.SessionMax()/time.Second))
 	return &si.User, nil
 }
 

@@ -32,7 +32,8 @@
 // configuration. groups.go keeps groups and their members (users whose
 // groups list names them); attachments.go derives who is attached to a
 // USB device or serial port from the audit log, caching what it read.
-// fields.go holds the limits of descriptions and labels.
+// fields.go holds the limits of free text (names, descriptions, labels,
+// postures).
 //
 // # Users and credentials
 //
@@ -51,6 +52,8 @@
 // (Options.Covers). Sessions and keys are random tokens kept as hashes
 // (tokens.go); the transport carries them in cookies and headers.
 //
+// # The audit log, alerts and insight
+//
 // The reads of what the console has seen: the audit log (auditlog.go:
 // list, export, verify; auditfilter.go parses a filter from query
 // parameters, refusing with an InvalidError that names the parameter)
@@ -61,6 +64,7 @@
 // (names.go, cached for 30 seconds). Both caches are safe for
 // concurrent use. Replicas of the console over one database reach each
 // other only through replicas.go.
+//
 // # Devices, gateways and the control plane
 //
 //   - devices.go: reading, changing, renewing and deleting devices, and

@@ -49,7 +49,7 @@ func (g *Gateway) attachDevices(r *resource, prev *resource) error {
 	g.devMu.Lock()
 	defer g.devMu.Unlock()
 	switch r.cfg.Kind {
-	case "usb":
+	case KindUSB:
 		if g.usb == nil {
 			g.usb = map[string]*usbResource{}
 		}
@@ -85,7 +85,7 @@ func (g *Gateway) attachDevices(r *resource, prev *resource) error {
 			}
 			u.sims[busID] = usbSim{cfg: d, dev: dev.(interface{ Close() error })}
 		}
-	case "serial":
+	case KindSerial:
 		if r.cfg.Connector != "" {
 			return nil // the connector shares the port; the gateway relays
 		}

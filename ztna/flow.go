@@ -65,7 +65,7 @@ func (g *Gateway) request(a *access) policy.Request {
 		Device:  a.id.Device,
 		Source:  policy.Source{IP: a.srcIP, Country: a.geo.Country, ASN: int64(a.geo.ASN)},
 		Resource: policy.Resource{
-			Kind: a.res.cfg.Kind, Name: a.res.cfg.Name, Labels: a.res.cfg.Labels,
+			Kind: string(a.res.cfg.Kind), Name: a.res.cfg.Name, Labels: a.res.cfg.Labels,
 			Address: a.res.addr.String(), Port: int64(a.res.port),
 		},
 		Time: time.Now(),
@@ -101,7 +101,7 @@ func (g *Gateway) event(kind string, a *access) *Event {
 		peerKey: a.peer, outer: a.outer.Addr(), inner: a.inner.Addr()}
 	ev.Country, ev.ASN = a.geo.Country, a.geo.ASN
 	if a.res != nil {
-		ev.Resource, ev.RKind = a.res.cfg.Name, a.res.cfg.Kind
+		ev.Resource, ev.RKind = a.res.cfg.Name, string(a.res.cfg.Kind)
 	}
 	return ev
 }
@@ -130,7 +130,7 @@ func (g *Gateway) handleFlow(ctx context.Context, f *tunnel.Flow) {
 		return
 	}
 	res := st.byDest[f.Destination]
-	if res == nil || (f.Protocol == tunnel.UDP) != (res.cfg.Kind == "udp") {
+	if res == nil || (f.Protocol == tunnel.UDP) != (res.cfg.Kind == KindUDP) {
 		f.Refuse() // a UDP flow is decided only for a udp resource, and vice versa
 		return
 	}
@@ -150,11 +150,11 @@ func (g *Gateway) handleFlow(ctx context.Context, f *tunnel.Flow) {
 		span.SetAttributes(attribute.String("subject", a.id.Subject.ID), attribute.String("device", a.id.Device.ID))
 	}
 	switch res.cfg.Kind {
-	case "http":
+	case KindHTTP:
 		g.serveHTTPFlow(ctx, st, f, a)
 		return
-	case "usb", "serial":
-		if res.cfg.Kind == "usb" || res.cfg.Connector == "" {
+	case KindUSB, KindSerial:
+		if res.cfg.Kind == KindUSB || res.cfg.Connector == "" {
 			g.serveDeviceFlow(ctx, st, f, a)
 			return
 		}
@@ -213,7 +213,7 @@ func (g *Gateway) handleFlow(ctx context.Context, f *tunnel.Flow) {
 	conn = throttle(conn, bw)
 	lf := &liveFlow{a: a, req: req, hasReq: true, start: time.Now(), maxSession: d.Obligations.MaxSession, conns: []net.Conn{conn, up}}
 	g.flows.add(lf)
-	in, out := splice(conn, up, res.cfg.IdleTimeout, res.cfg.Kind == "udp")
+	in, out := splice(conn, up, res.cfg.IdleTimeout, res.cfg.Kind == KindUDP)
 	g.flows.remove(lf)
 	fev := g.event(EventFlow, a)
 	fev.Effect, fev.Rule, fev.Upstream = "allow", d.Rule, u.addr

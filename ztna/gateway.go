@@ -155,7 +155,7 @@ type resource struct {
 // ResourceInfo describes a resource as peers see it.
 type ResourceInfo struct {
 	Name    string
-	Kind    string
+	Kind    ResourceKind
 	Address netip.Addr
 	Port    int
 }
@@ -398,7 +398,7 @@ func (g *Gateway) assignResources(st *state, cfg *Config) error {
 			r.cfg.Upstreams = []string{netip.AddrPortFrom(netip.MustParseAddr(cn.Address), connectorPort(r.cfg)).String()}
 			dial = g.dialTunnel
 		}
-		if r.cfg.Kind == "udp" && r.cfg.IdleTimeout == 0 {
+		if r.cfg.Kind == KindUDP && r.cfg.IdleTimeout == 0 {
 			r.cfg.IdleTimeout = DefaultUDPIdleTimeout
 		}
 		r.pool = newPool(r.cfg, dial)
@@ -419,8 +419,6 @@ func (g *Gateway) assignResources(st *state, cfg *Config) error {
 	}
 	return nil
 }
-
-var defaultPorts = map[string]uint16{"http": 80, "usb": 3240, "serial": 2217}
 
 // DefaultUDPIdleTimeout ends a UDP flow after this long without a
 // datagram either way, unless the resource sets idle_timeout.

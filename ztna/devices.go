@@ -2,7 +2,6 @@ package ztna
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
 	"net"
@@ -11,7 +10,6 @@ import (
 
 	"github.com/gonaut/gonaut/policy"
 	"github.com/gonaut/gonaut/serialfwd"
-	"github.com/gonaut/gonaut/tunnel"
 	"github.com/gonaut/gonaut/usbip"
 )
 
@@ -32,86 +30,89 @@ func (df *deviceFlow) LogValue() slog.Value {
 	return slog.GroupValue(attrs...)
 }
 
-// serveDeviceFlow admits a connection to a usb or serial resource and
-// hands it to that resource's server, whose authorisation hook decides
-// each list, import or connection by policy.
-func (g *Gateway) serveDeviceFlow(ctx context.Context, st *state, f *tunnel.Flow, a *access) {
-	name := lowerName(a.res.cfg.Name)
-	g.devMu.Lock()
-	u, s := g.usb[name], g.serial[name]
-	g.devMu.Unlock()
-	if u == nil && s == nil {
-		// The resource's device is not exported (unplugged, or its
-		// server failed to start): nothing to connect the flow to.
-		g.refuse(f, a, ErrNoUpstream)
-		return
+// deviceAdmission is an admitted flow to a usb or serial resource, held
+// until it is accepted.
+type deviceAdmission struct {
+	g  *Gateway
+	st *state
+	a  *access
+	u  *usbResource
+	s  *serialResource
+}
+
+// admitDevice admits a connection to a usb or serial resource within its
+// limits. The resource's server then decides each list, import or
+// connection on it by policy, through its authorisation hook.
+func (g *Gateway) admitDevice(ctx context.Context, q *accessQuery) (decision, admission) {
+	da := &deviceAdmission{g: g, st: q.st}
+	q.undecided = true
+	q.prepare = func(a *access) error {
+		name := lowerName(a.res.cfg.Name)
+		g.devMu.Lock()
+		da.u, da.s = g.usb[name], g.serial[name]
+		g.devMu.Unlock()
+		if da.u == nil && da.s == nil {
+			// The resource's device is not exported (unplugged, or its
+			// server failed to start): nothing to connect the flow to.
+			return ErrNoUpstream
+		}
+		return nil
 	}
-	if !st.limits.acquire(a.id) {
-		g.refuse(f, a, ErrRateLimited)
-		return
+	q.limit = func(a *access) error {
+		if !q.st.limits.acquire(a.id) {
+			return ErrRateLimited
+		}
+		return nil
 	}
-	defer st.limits.release(a.id)
-	conn, err := f.Accept()
-	if err != nil {
-		return
+	d := g.decide(ctx, q)
+	if d.why != nil {
+		return d, nil
 	}
+	da.a = d.a
+	return d, da
+}
+
+func (da *deviceAdmission) abort() { da.st.limits.release(da.a.id) }
+
+// serve hands the connection to the resource's server until it ends, and
+// records the flow.
+func (da *deviceAdmission) serve(ctx context.Context, conn net.Conn) {
+	defer da.st.limits.release(da.a.id)
+	g, a := da.g, da.a
 	lf := &liveFlow{a: a, start: time.Now(), conns: []net.Conn{conn}}
 	g.flows.add(lf)
-	defer g.flows.remove(lf)
 	df := &deviceFlow{a: a, lf: lf}
 	cc := &countConn{Conn: conn}
-	if u != nil {
-		err = u.srv.ServeConn(ctx, cc, df)
+	var err error
+	if da.u != nil {
+		err = da.u.srv.ServeConn(ctx, cc, df)
 	} else {
-		err = s.srv.ServeConn(serialfwd.WithPrincipal(ctx, df), cc, a.res.cfg.Name, s.proto)
+		err = da.s.srv.ServeConn(serialfwd.WithPrincipal(ctx, df), cc, a.res.cfg.Name, da.s.proto)
 	}
-	lf.mu.Lock()
-	decided := lf.hasReq
-	lf.mu.Unlock()
-	if !decided {
-		return // a USB/IP device list: nothing was opened
-	}
-	fev := g.event(EventFlow, a)
-	fev.Effect = "allow"
-	fev.BytesIn, fev.BytesOut = cc.in.Load(), cc.out.Load()
-	fev.Duration = time.Since(lf.start).Seconds()
-	if r := lf.reason(); r != nil {
-		fev.Reason = r.Error()
-	} else if err != nil && !errors.Is(err, net.ErrClosed) {
-		fev.Reason = err.Error()
-	}
-	g.emit(fev)
+	g.endFlow(lf, cc.in.Load(), cc.out.Load(), err)
 }
 
 // decideDevice decides one USB import or list entry, or one serial
-// connection, for the flow in principal.
+// connection, for the flow in principal, with the facts fill adds. A
+// list entry (record false) is neither recorded nor the flow's request.
 func (g *Gateway) decideDevice(ctx context.Context, principal any, fill func(*policy.Resource), record bool) error {
 	df, ok := principal.(*deviceFlow)
 	if !ok {
 		return fmt.Errorf("%w: no identity", ErrDenied)
 	}
-	req := g.request(df.a)
-	fill(&req.Resource)
-	d := g.engine.Decide(ctx, &req)
-	why := verdict(&d, &req)
-	if why == nil && df.a.res.cfg.Connector != "" && req.Resource.BusID != "" {
-		why = g.usbAbsent(df.a.res, req.Resource.BusID)
-	}
+	q := &accessQuery{known: df.a, quiet: !record}
 	if record {
-		ev := g.event(EventDecision, df.a)
-		ev.Effect, ev.Rule, ev.Request = effectOf(why), d.Rule, req
-		if req.Resource.BusID != "" {
-			ev.Path = req.Resource.BusID
-		}
-		if why != nil {
-			ev.Reason = why.Error()
-		}
-		g.emit(ev)
-		if why == nil {
-			df.lf.setRequest(req, d.Obligations.MaxSession)
-		}
+		q.live = df.lf
 	}
-	return why
+	res := df.a.res
+	q.facts = func(r *policy.Resource) error {
+		fill(r)
+		if res.cfg.Connector != "" && r.BusID != "" {
+			return g.usbAbsent(res, r.BusID)
+		}
+		return nil
+	}
+	return g.decide(ctx, q).why
 }
 
 func (g *Gateway) authorizeUSB(ctx context.Context, ar usbip.AuthRequest) error {

@@ -18,6 +18,9 @@ type liveFlow struct {
 	start      time.Time
 	maxSession time.Duration
 	conns      []net.Conn
+	// rule and upstream are the flow's admission, for its closed-flow
+	// event; a device flow has neither.
+	rule, upstream string
 
 	mu sync.Mutex
 	// guarded by mu
@@ -34,6 +37,13 @@ func (lf *liveFlow) setRequest(req policy.Request, maxSession time.Duration) {
 		lf.maxSession = maxSession
 	}
 	lf.mu.Unlock()
+}
+
+// decided reports whether a request was decided on the flow.
+func (lf *liveFlow) decided() bool {
+	lf.mu.Lock()
+	defer lf.mu.Unlock()
+	return lf.hasReq
 }
 
 // cut closes the flow's connections with why; later calls do nothing.
@@ -95,6 +105,28 @@ func (t *flowTable) cutAll(why error) {
 	}
 }
 
+// endFlow removes a spliced or device flow from the live flows and
+// records its closed-flow event: its bytes each way, its duration and why
+// it ended (a cut, else err unless it is only the connection closing). A
+// flow on which nothing was decided (a USB/IP device list) opened nothing
+// and leaves no record.
+func (g *Gateway) endFlow(lf *liveFlow, in, out uint64, err error) {
+	g.flows.remove(lf)
+	if !lf.decided() {
+		return
+	}
+	ev := g.event(EventFlow, lf.a)
+	ev.Effect, ev.Rule, ev.Upstream = "allow", lf.rule, lf.upstream
+	ev.BytesIn, ev.BytesOut = in, out
+	ev.Duration = time.Since(lf.start).Seconds()
+	if r := lf.reason(); r != nil {
+		ev.Reason = r.Error()
+	} else if err != nil && !errors.Is(err, net.ErrClosed) {
+		ev.Reason = err.Error()
+	}
+	g.emit(ev)
+}
+
 // Reauthorize re-decides every live flow now, with the current policy,
 // the directory's current identity and the current risk score, and cuts
 // the flows that are now denied (or past their max_session). Call it after
@@ -117,6 +149,8 @@ func (g *Gateway) Reauthorize(ctx context.Context) int {
 	return cut
 }
 
+// redecide is why lf must be cut now, or nil: past its max_session, or
+// no longer allowed by the decision owner (access.go) with st.
 func (g *Gateway) redecide(ctx context.Context, st *state, lf *liveFlow) error {
 	lf.mu.Lock()
 	req, has, maxSession := lf.req, lf.hasReq, lf.maxSession
@@ -124,23 +158,11 @@ func (g *Gateway) redecide(ctx context.Context, st *state, lf *liveFlow) error {
 	if maxSession > 0 && time.Since(lf.start) > maxSession {
 		return errors.New("max_session reached")
 	}
-	id, err := st.dir.Lookup(ctx, lf.a.peer)
-	if err != nil {
-		return err
-	}
-	if cur := st.byName[lowerName(lf.a.res.cfg.Name)]; cur == nil {
-		return errors.New("resource removed")
-	}
-	if !has {
-		return nil
-	}
-	req.Subject, req.Device, req.Time = id.Subject, id.Device, time.Now()
-	if g.analytics != nil {
-		r := g.analytics.Risk(id.Subject.ID)
-		req.Risk = policy.Risk{Score: int64(r.Score), Signals: r.Signals}
-	}
-	d := g.engine.Decide(ctx, &req)
-	return verdict(&d, &req)
+	d := g.decide(ctx, &accessQuery{
+		st: st, within: lf.a, res: st.byName[lowerName(lf.a.res.cfg.Name)],
+		recheck: true, last: &req, undecided: !has,
+	})
+	return d.why
 }
 
 // kick asks the recheck loop to re-decide live flows soon.

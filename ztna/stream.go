@@ -1,13 +1,89 @@
 package ztna
 
 import (
+	"context"
 	"errors"
 	"io"
 	"net"
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"golang.org/x/time/rate"
+
+	"github.com/gonaut/gonaut/policy"
 )
+
+// streamFlow is an admitted flow of a tcp or udp resource (or of a serial
+// port on a connector, whose bytes pass through to the connector's serial
+// server): its upstream connection, dialed before the flow was accepted,
+// and the limits it holds.
+type streamFlow struct {
+	g   *Gateway
+	st  *state
+	d   decision
+	bw  []*rate.Limiter
+	up  net.Conn
+	u   *upstream
+	res *resource
+}
+
+// admitStream decides a flow to a stream resource and, when allowed,
+// takes its limits and dials its upstream.
+func (g *Gateway) admitStream(ctx context.Context, q *accessQuery) (decision, admission) {
+	sf := &streamFlow{g: g, st: q.st, res: q.res}
+	if q.res.cfg.Connector != "" {
+		q.facts = func(r *policy.Resource) error { return g.connectorFacts(q.res, r) }
+	}
+	limited := false
+	q.limit = func(a *access) error {
+		var ok bool
+		if sf.bw, ok = q.st.limits.admit(a.id); !ok {
+			return ErrRateLimited
+		}
+		limited = true
+		return nil
+	}
+	q.connect = func(ctx context.Context, a *access) (string, error) {
+		up, u, err := q.res.pool.connect(ctx)
+		if err != nil {
+			return "", err
+		}
+		sf.up, sf.u = up, u
+		return u.addr, nil
+	}
+	sf.d = g.decide(ctx, q)
+	if sf.d.why != nil {
+		if limited {
+			q.st.limits.release(sf.d.a.id)
+		}
+		return sf.d, nil
+	}
+	return sf.d, sf
+}
+
+func (sf *streamFlow) abort() {
+	sf.up.Close()
+	sf.release()
+}
+
+func (sf *streamFlow) release() {
+	sf.u.active.Add(-1)
+	sf.st.limits.release(sf.d.a.id)
+}
+
+// serve splices the peer's connection to the upstream until the flow
+// ends, and records it.
+func (sf *streamFlow) serve(ctx context.Context, conn net.Conn) {
+	defer sf.release()
+	g, a := sf.g, sf.d.a
+	conn = throttle(conn, sf.bw)
+	lf := &liveFlow{a: a, req: sf.d.req, hasReq: true, start: time.Now(), maxSession: sf.d.obligations.MaxSession,
+		conns: []net.Conn{conn, sf.up}, rule: sf.d.rule, upstream: sf.u.addr}
+	g.flows.add(lf)
+	in, out := splice(conn, sf.up, sf.res.cfg.IdleTimeout, sf.res.cfg.Kind == KindUDP)
+	g.endFlow(lf, in, out, nil)
+}
 
 // Splice buffers. A direction of a flow waits for data with a small
 // buffer and borrows a large one only while reads fill the small one, so

@@ -7,6 +7,8 @@ import (
 	"net/netip"
 	"time"
 
+	"golang.org/x/time/rate"
+
 	"github.com/gonaut/gonaut/analytics"
 	"github.com/gonaut/gonaut/policy"
 	"github.com/gonaut/gonaut/tunnel"
@@ -82,8 +84,13 @@ type accessQuery struct {
 	// HTTP method and path, the USB bus id, the serial port). Its error
 	// refuses an access that policy allows: the device is not there now.
 	facts func(r *policy.Resource) error
-	// limit takes the rate limits of an allowed access; its error
-	// refuses it.
+	// flow takes the limits of a new flow (concurrent flows and new
+	// flows per second of the user and the device) for the access; the
+	// decision then holds them, and its bandwidth limiters, until the
+	// handler releases them, unless a later step refused the access.
+	flow bool
+	// limit takes the other rate limits of an allowed access (an HTTP
+	// request's); its error refuses it.
 	limit func(a *access) error
 	// connect picks or dials the upstream of an access allowed and
 	// within its limits, and returns its address for the record; its
@@ -104,7 +111,7 @@ const (
 	stageIdentify              // the peer or its resource is unknown
 	stagePrepare               // prepare refused it
 	stagePolicy                // policy refused it, or its device is absent
-	stageLimit                 // limit refused it
+	stageLimit                 // a rate limit refused it
 	stageConnect               // connect refused it
 )
 
@@ -120,8 +127,11 @@ type decision struct {
 	// (obligations.MaxSession bounds the flow's live time).
 	obligations policy.Obligations
 	upstream    string
-	why         error // nil admits the access
-	stage       stage
+	// bw are the flow's bandwidth limiters, taken with its flow limits
+	// (accessQuery.flow).
+	bw    []*rate.Limiter
+	why   error // nil admits the access
+	stage stage
 }
 
 // decide decides one access: identify the peer, build the request with
@@ -139,6 +149,12 @@ func (g *Gateway) decide(ctx context.Context, q *accessQuery) decision {
 	if d.why == nil && !q.undecided {
 		d.ask(ctx, g, q)
 	}
+	held := false
+	if d.why == nil && q.flow {
+		if d.bw, held = q.st.limits.admit(d.a.id); !held {
+			d.why, d.stage = ErrRateLimited, stageLimit
+		}
+	}
 	if d.why == nil && q.limit != nil {
 		if err := q.limit(d.a); err != nil {
 			d.why, d.stage = err, stageLimit
@@ -151,6 +167,9 @@ func (g *Gateway) decide(ctx context.Context, q *accessQuery) decision {
 		if d.upstream, d.why = q.connect(ctx, d.a); d.why != nil {
 			d.stage = stageConnect
 		}
+	}
+	if d.why != nil && held {
+		q.st.limits.release(d.a.id)
 	}
 	if !q.start.IsZero() && d.stage != stageIdentify && d.stage != stagePrepare {
 		g.metrics.latency.Record(ctx, time.Since(q.start).Seconds())

@@ -45,7 +45,7 @@ type deviceAdmission struct {
 // connection on it by policy, through its authorisation hook.
 func (g *Gateway) admitDevice(ctx context.Context, q *accessQuery) (decision, admission) {
 	da := &deviceAdmission{g: g, st: q.st}
-	q.undecided = true
+	q.undecided, q.flow = true, true // not throttled: its bandwidth limiters go unused
 	q.prepare = func(a *access) error {
 		name := lowerName(a.res.cfg.Name)
 		g.devMu.Lock()
@@ -55,12 +55,6 @@ func (g *Gateway) admitDevice(ctx context.Context, q *accessQuery) (decision, ad
 			// The resource's device is not exported (unplugged, or its
 			// server failed to start): nothing to connect the flow to.
 			return ErrNoUpstream
-		}
-		return nil
-	}
-	q.limit = func(a *access) error {
-		if !q.st.limits.acquire(a.id) {
-			return ErrRateLimited
 		}
 		return nil
 	}

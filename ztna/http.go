@@ -137,21 +137,12 @@ type httpFlow struct {
 // admitHTTP admits a peer's connection to an HTTP resource within its
 // limits. Policy decides each request on it on its own (serveHTTP).
 func (g *Gateway) admitHTTP(ctx context.Context, q *accessQuery) (decision, admission) {
-	hf := &httpFlow{g: g, st: q.st}
-	q.undecided = true
-	q.limit = func(a *access) error {
-		var ok bool
-		if hf.bw, ok = q.st.limits.admit(a.id); !ok {
-			return ErrRateLimited
-		}
-		return nil
-	}
+	q.undecided, q.flow = true, true
 	d := g.decide(ctx, q)
 	if d.why != nil {
 		return d, nil
 	}
-	hf.a = d.a
-	return d, hf
+	return d, &httpFlow{g: g, st: q.st, a: d.a, bw: d.bw}
 }
 
 func (hf *httpFlow) abort() { hf.st.limits.release(hf.a.id) }

@@ -9,8 +9,6 @@ import (
 	"sync/atomic"
 	"time"
 
-	"golang.org/x/time/rate"
-
 	"github.com/gonaut/gonaut/policy"
 )
 
@@ -22,28 +20,19 @@ type streamFlow struct {
 	g   *Gateway
 	st  *state
 	d   decision
-	bw  []*rate.Limiter
 	up  net.Conn
 	u   *upstream
 	res *resource
 }
 
 // admitStream decides a flow to a stream resource and, when allowed,
-// takes its limits and dials its upstream.
+// takes its flow limits and dials its upstream.
 func (g *Gateway) admitStream(ctx context.Context, q *accessQuery) (decision, admission) {
 	sf := &streamFlow{g: g, st: q.st, res: q.res}
 	if q.res.cfg.Connector != "" {
 		q.facts = func(r *policy.Resource) error { return g.connectorFacts(q.res, r) }
 	}
-	limited := false
-	q.limit = func(a *access) error {
-		var ok bool
-		if sf.bw, ok = q.st.limits.admit(a.id); !ok {
-			return ErrRateLimited
-		}
-		limited = true
-		return nil
-	}
+	q.flow = true
 	q.connect = func(ctx context.Context, a *access) (string, error) {
 		up, u, err := q.res.pool.connect(ctx)
 		if err != nil {
@@ -54,9 +43,6 @@ func (g *Gateway) admitStream(ctx context.Context, q *accessQuery) (decision, ad
 	}
 	sf.d = g.decide(ctx, q)
 	if sf.d.why != nil {
-		if limited {
-			q.st.limits.release(sf.d.a.id)
-		}
 		return sf.d, nil
 	}
 	return sf.d, sf
@@ -77,7 +63,7 @@ func (sf *streamFlow) release() {
 func (sf *streamFlow) serve(ctx context.Context, conn net.Conn) {
 	defer sf.release()
 	g, a := sf.g, sf.d.a
-	conn = throttle(conn, sf.bw)
+	conn = throttle(conn, sf.d.bw)
 	lf := &liveFlow{a: a, req: sf.d.req, hasReq: true, start: time.Now(), maxSession: sf.d.obligations.MaxSession,
 		conns: []net.Conn{conn, sf.up}, rule: sf.d.rule, upstream: sf.u.addr}
 	g.flows.add(lf)

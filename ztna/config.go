@@ -139,7 +139,7 @@ type ResourceConfig struct {
 	// e.g. wiki.corp.
 	Name string `yaml:"name"`
 	// Kind is tcp, udp, http, usb or serial.
-	Kind   string            `yaml:"kind"`
+	Kind   ResourceKind      `yaml:"kind"`
 	Labels map[string]string `yaml:"labels"`
 	// Address is the resource's virtual address inside the tunnel.
 	// Default: the next free one in Config.ResourcePrefix.
@@ -491,14 +491,14 @@ func (c *Config) Validate() error {
 			}
 		}
 		switch r.Kind {
-		case "tcp", "http", "udp":
+		case KindTCP, KindHTTP, KindUDP:
 			if r.Connector == "" && len(r.Upstreams) == 0 {
 				return bad("resource %q: at least one upstream is required", r.Name)
 			}
-			if r.Kind == "udp" && r.HealthCheck.Interval > 0 {
+			if r.Kind == KindUDP && r.HealthCheck.Interval > 0 {
 				return bad("resource %q: udp upstreams have no active health check", r.Name)
 			}
-		case "usb":
+		case KindUSB:
 			if r.Connector != "" && len(r.USB) > 0 {
 				return bad("resource %q: the devices of a usb resource on a connector come from the connector; remove usb", r.Name)
 			}
@@ -509,7 +509,7 @@ func (c *Config) Validate() error {
 					return bad("resource %q: usb device %q: simulate %q: want keyboard, serial or storage", r.Name, d.BusID, d.Simulate)
 				}
 			}
-		case "serial":
+		case KindSerial:
 			if r.Connector != "" && r.Serial == nil {
 				break
 			}
@@ -530,7 +530,7 @@ func (c *Config) Validate() error {
 		default:
 			return bad("resource %q: kind %q: want tcp, udp, http, usb or serial", r.Name, r.Kind)
 		}
-		if r.Port < 0 || r.Port > 65535 || (r.Port == 0 && (r.Kind == "tcp" || r.Kind == "udp")) {
+		if r.Port < 0 || r.Port > 65535 || (r.Port == 0 && (r.Kind == KindTCP || r.Kind == KindUDP)) {
 			return bad("resource %q: port %d: want 1-65535", r.Name, r.Port)
 		}
 		if r.Address != "" {
@@ -551,7 +551,7 @@ func (c *Config) Validate() error {
 		if !validSlashMode(r.EncodedSlashes) {
 			return bad("resource %q: encoded_slashes %q: want refuse or keep", r.Name, r.EncodedSlashes)
 		}
-		if r.EncodedSlashes != "" && r.Kind != "http" {
+		if r.EncodedSlashes != "" && r.Kind != KindHTTP {
 			return bad("resource %q: encoded_slashes applies to http resources only", r.Name)
 		}
 		if r.HealthCheck.Interval < 0 || r.HealthCheck.Timeout < 0 || r.DialTimeout < 0 || r.IdleTimeout < 0 {

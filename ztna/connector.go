@@ -312,7 +312,7 @@ func (c *Connector) AddUSBDevice(ctx context.Context, busID string, dev usbip.De
 			return "", fmt.Errorf("ztna: connector: usb: %w", err)
 		}
 		// Every connection comes from the gateway, which has decided it.
-		c.usb = usbip.NewServer(&usbip.Options{Logger: c.Logger})
+		c.usb = usbip.NewServer(&usbip.ServerOptions{Logger: c.Logger})
 		srv := c.usb
 		c.wg.Add(1)
 		go func() {

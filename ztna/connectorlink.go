@@ -50,7 +50,7 @@ func connectorPort(rc ResourceConfig) uint16 {
 	if rc.ConnectorPort != 0 {
 		return uint16(rc.ConnectorPort)
 	}
-	if rc.Kind == "usb" {
+	if rc.Kind == KindUSB {
 		return ConnectorUSBPort // where Connector serves its devices
 	}
 	if rc.Port != 0 {

@@ -157,22 +157,22 @@ func newConsoleSnap(b *controlplane.Bundle) *consoleSnap {
 // that would not validate, are skipped rather than refusing the bundle,
 // so that a bad resource never holds back a revocation.
 func bundleResource(r controlplane.Resource) (ResourceConfig, error) {
-	rc := ResourceConfig{Name: r.Name, Kind: r.Kind, Labels: r.Labels}
-	switch r.Kind {
-	case "tcp", "http":
+	rc := ResourceConfig{Name: r.Name, Kind: ResourceKind(r.Kind), Labels: r.Labels}
+	switch rc.Kind {
+	case KindTCP, KindHTTP:
 	default:
 		return rc, fmt.Errorf("resource %q: kind %q is served from the gateway's configuration, not the console", r.Name, r.Kind)
 	}
 	up := r.Address
 	if _, _, err := net.SplitHostPort(up); err != nil || r.Port != 0 {
 		port := r.Port
-		if port == 0 && r.Kind == "http" {
+		if port == 0 && rc.Kind == KindHTTP {
 			port = 80
 		}
 		up = net.JoinHostPort(r.Address, strconv.Itoa(port))
 	}
 	rc.Upstreams = []string{up}
-	if r.Kind == "tcp" {
+	if rc.Kind == KindTCP {
 		_, p, err := splitHostPort(up)
 		if err != nil {
 			return rc, fmt.Errorf("resource %q: address %q port %d: %v", r.Name, r.Address, r.Port, err)

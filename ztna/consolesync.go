@@ -107,7 +107,7 @@ func (g *Gateway) localResources() []controlplane.LocalResource {
 		if len(out) == controlplane.MaxLocalResources {
 			break
 		}
-		lr := controlplane.LocalResource{Name: rc.Name, Kind: rc.Kind, Port: rc.Port}
+		lr := controlplane.LocalResource{Name: rc.Name, Kind: string(rc.Kind), Port: rc.Port}
 		if r := st.byName[strings.ToLower(rc.Name)]; r != nil {
 			lr.Port = int(r.port)
 		}

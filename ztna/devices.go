@@ -2,159 +2,16 @@ package ztna
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
 	"net"
-	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/gonaut/gonaut/policy"
 	"github.com/gonaut/gonaut/serialfwd"
-	"github.com/gonaut/gonaut/tunnel"
 	"github.com/gonaut/gonaut/usbip"
-	"github.com/gonaut/gonaut/usbip/sim"
 )
-
-// usbResource is the USB/IP server of a usb resource.
-type usbResource struct {
-	srv *usbip.Server
-	// sims are the simulated devices from the configuration, by bus id.
-	sims map[string]usbSim
-
-	mu sync.Mutex
-	// guarded by mu: the devices of a connector, by bus id: those
-	// imported from it and exported again, and those gone, with why.
-	remote map[string]*remoteUSB
-	absent map[string]string
-}
-
-type usbSim struct {
-	cfg USBDeviceConfig
-	dev interface{ Close() error }
-}
-
-// serialResource is the serial server of a serial resource.
-type serialResource struct {
-	srv   *serialfwd.Server
-	cfg   SerialConfig
-	proto serialfwd.Protocol
-}
-
-// attachDevices creates (or keeps, across a reload) the USB/IP or serial
-// server of a usb or serial resource.
-func (g *Gateway) attachDevices(r *resource, prev *resource) error {
-	name := lowerName(r.cfg.Name)
-	g.devMu.Lock()
-	defer g.devMu.Unlock()
-	switch r.cfg.Kind {
-	case "usb":
-		if g.usb == nil {
-			g.usb = map[string]*usbResource{}
-		}
-		u := g.usb[name]
-		if u == nil {
-			u = &usbResource{sims: map[string]usbSim{}}
-			u.srv = usbip.NewServer(&usbip.Options{
-				Logger:    g.log,
-				Authorize: g.authorizeUSB,
-			})
-			g.usb[name] = u
-		}
-		for _, d := range r.cfg.USB {
-			if s, ok := u.sims[d.BusID]; ok && s.cfg == d {
-				continue
-			}
-			var dev usbip.Device
-			switch d.Simulate {
-			case "keyboard":
-				dev = sim.NewKeyboard(d.SerialNumber)
-			case "serial":
-				dev = sim.NewSerial(d.SerialNumber)
-			case "storage":
-				dev = sim.NewStorage(d.SerialNumber, 1<<20)
-			}
-			if old, ok := u.sims[d.BusID]; ok {
-				u.srv.Remove(d.BusID)
-				old.dev.Close()
-			}
-			busID, err := u.srv.Add(d.BusID, dev)
-			if err != nil {
-				return fmt.Errorf("ztna: resource %q: usb device %q: %w", r.cfg.Name, d.BusID, err)
-			}
-			u.sims[busID] = usbSim{cfg: d, dev: dev.(interface{ Close() error })}
-		}
-	case "serial":
-		if r.cfg.Connector != "" {
-			return nil // the connector shares the port; the gateway relays
-		}
-		if g.serial == nil {
-			g.serial = map[string]*serialResource{}
-		}
-		want := *r.cfg.Serial
-		if s := g.serial[name]; s != nil && s.cfg == want {
-			return nil
-		} else if s != nil {
-			s.srv.Close()
-		}
-		proto := serialfwd.ProtocolRFC2217
-		if want.Protocol == "raw" {
-			proto = serialfwd.ProtocolRaw
-		}
-		srv := serialfwd.NewServer(&serialfwd.ServerOptions{Logger: g.log, Authorize: g.authorizeSerial})
-		lines, _ := serialfwd.ParseModemLines(want.ModemLines) // validated with the config
-		if err := srv.AddPort(serialfwd.PortConfig{
-			Name:       r.cfg.Name,
-			Open:       serialfwd.SerialOpener(want.Path, serialfwd.Mode{BaudRate: want.Baud}),
-			ModemLines: lines,
-		}); err != nil {
-			srv.Close()
-			return fmt.Errorf("ztna: resource %q: %w", r.cfg.Name, err)
-		}
-		g.serial[name] = &serialResource{srv: srv, cfg: want, proto: proto}
-	}
-	return nil
-}
-
-func (g *Gateway) closeDevices() {
-	g.devMu.Lock()
-	defer g.devMu.Unlock()
-	for _, u := range g.usb {
-		u.srv.Close()
-		for _, s := range u.sims {
-			s.dev.Close()
-		}
-	}
-	for _, s := range g.serial {
-		s.srv.Close()
-	}
-}
-
-// AddUSBDevice exports dev (a real device through usbip/hostusb, or a
-// simulated one) as busID on the usb resource named resource. Each
-// list and import of it is decided by policy with the device's vendor,
-// product, serial and bus id in resource.*. It returns the bus id used.
-func (g *Gateway) AddUSBDevice(resource, busID string, dev usbip.Device) (string, error) {
-	g.devMu.Lock()
-	u := g.usb[lowerName(resource)]
-	g.devMu.Unlock()
-	if u == nil {
-		return "", fmt.Errorf("%w: no usb resource %q", ErrInvalidConfig, resource)
-	}
-	return u.srv.Add(busID, dev)
-}
-
-// RemoveUSBDevice stops exporting a device added with AddUSBDevice.
-func (g *Gateway) RemoveUSBDevice(resource, busID string) error {
-	g.devMu.Lock()
-	u := g.usb[lowerName(resource)]
-	g.devMu.Unlock()
-	if u == nil {
-		return fmt.Errorf("%w: no usb resource %q", ErrInvalidConfig, resource)
-	}
-	return u.srv.Remove(busID)
-}
 
 // deviceFlow is the principal handed to the USB/IP and serial servers.
 type deviceFlow struct {
@@ -173,86 +30,83 @@ func (df *deviceFlow) LogValue() slog.Value {
 	return slog.GroupValue(attrs...)
 }
 
-// serveDeviceFlow admits a connection to a usb or serial resource and
-// hands it to that resource's server, whose authorisation hook decides
-// each list, import or connection by policy.
-func (g *Gateway) serveDeviceFlow(ctx context.Context, st *state, f *tunnel.Flow, a *access) {
-	name := lowerName(a.res.cfg.Name)
-	g.devMu.Lock()
-	u, s := g.usb[name], g.serial[name]
-	g.devMu.Unlock()
-	if u == nil && s == nil {
-		// The resource's device is not exported (unplugged, or its
-		// server failed to start): nothing to connect the flow to.
-		g.refuse(f, a, ErrNoUpstream)
-		return
+// deviceAdmission is an admitted flow to a usb or serial resource, held
+// until it is accepted.
+type deviceAdmission struct {
+	g  *Gateway
+	st *state
+	a  *access
+	u  *usbResource
+	s  *serialResource
+}
+
+// admitDevice admits a connection to a usb or serial resource within its
+// limits. The resource's server then decides each list, import or
+// connection on it by policy, through its authorisation hook.
+func (g *Gateway) admitDevice(ctx context.Context, q *accessQuery) (decision, admission) {
+	da := &deviceAdmission{g: g, st: q.st}
+	q.undecided, q.flow = true, true // not throttled: its bandwidth limiters go unused
+	q.prepare = func(a *access) error {
+		name := lowerName(a.res.cfg.Name)
+		g.devMu.Lock()
+		da.u, da.s = g.usb[name], g.serial[name]
+		g.devMu.Unlock()
+		if da.u == nil && da.s == nil {
+			// The resource's device is not exported (unplugged, or its
+			// server failed to start): nothing to connect the flow to.
+			return ErrNoUpstream
+		}
+		return nil
 	}
-	if !st.limits.acquire(a.id) {
-		g.refuse(f, a, ErrRateLimited)
-		return
+	d := g.decide(ctx, q)
+	if d.why != nil {
+		return d, nil
 	}
-	defer st.limits.release(a.id)
-	conn, err := f.Accept()
-	if err != nil {
-		return
-	}
+	da.a = d.a
+	return d, da
+}
+
+func (da *deviceAdmission) abort() { da.st.limits.release(da.a.id) }
+
+// serve hands the connection to the resource's server until it ends, and
+// records the flow.
+func (da *deviceAdmission) serve(ctx context.Context, conn net.Conn) {
+	defer da.st.limits.release(da.a.id)
+	g, a := da.g, da.a
 	lf := &liveFlow{a: a, start: time.Now(), conns: []net.Conn{conn}}
 	g.flows.add(lf)
-	defer g.flows.remove(lf)
 	df := &deviceFlow{a: a, lf: lf}
 	cc := &countConn{Conn: conn}
-	if u != nil {
-		err = u.srv.ServeConn(ctx, cc, df)
+	var err error
+	if da.u != nil {
+		err = da.u.srv.ServeConn(usbip.WithPrincipal(ctx, df), cc, nil)
 	} else {
-		err = s.srv.ServeConn(serialfwd.WithPrincipal(ctx, df), cc, a.res.cfg.Name, s.proto)
+		err = da.s.srv.ServeConn(serialfwd.WithPrincipal(ctx, df), cc, a.res.cfg.Name, da.s.proto)
 	}
-	lf.mu.Lock()
-	decided := lf.hasReq
-	lf.mu.Unlock()
-	if !decided {
-		return // a USB/IP device list: nothing was opened
-	}
-	fev := g.event(EventFlow, a)
-	fev.Effect = "allow"
-	fev.BytesIn, fev.BytesOut = cc.in.Load(), cc.out.Load()
-	fev.Duration = time.Since(lf.start).Seconds()
-	if r := lf.reason(); r != nil {
-		fev.Reason = r.Error()
-	} else if err != nil && !errors.Is(err, net.ErrClosed) {
-		fev.Reason = err.Error()
-	}
-	g.emit(fev)
+	g.endFlow(lf, cc.in.Load(), cc.out.Load(), err)
 }
 
 // decideDevice decides one USB import or list entry, or one serial
-// connection, for the flow in principal.
+// connection, for the flow in principal, with the facts fill adds. A
+// list entry (record false) is neither recorded nor the flow's request.
 func (g *Gateway) decideDevice(ctx context.Context, principal any, fill func(*policy.Resource), record bool) error {
 	df, ok := principal.(*deviceFlow)
 	if !ok {
 		return fmt.Errorf("%w: no identity", ErrDenied)
 	}
-	req := g.request(df.a)
-	fill(&req.Resource)
-	d := g.engine.Decide(ctx, &req)
-	why := verdict(&d, &req)
-	if why == nil && df.a.res.cfg.Connector != "" && req.Resource.BusID != "" {
-		why = g.usbAbsent(df.a.res, req.Resource.BusID)
-	}
+	q := &accessQuery{known: df.a, quiet: !record}
 	if record {
-		ev := g.event(EventDecision, df.a)
-		ev.Effect, ev.Rule, ev.Request = effectOf(why), d.Rule, req
-		if req.Resource.BusID != "" {
-			ev.Path = req.Resource.BusID
-		}
-		if why != nil {
-			ev.Reason = why.Error()
-		}
-		g.emit(ev)
-		if why == nil {
-			df.lf.setRequest(req, d.Obligations.MaxSession)
-		}
+		q.live = df.lf
 	}
-	return why
+	res := df.a.res
+	q.facts = func(r *policy.Resource) error {
+		fill(r)
+		if res.cfg.Connector != "" && r.BusID != "" {
+			return g.usbAbsent(res, r.BusID)
+		}
+		return nil
+	}
+	return g.decide(ctx, q).why
 }
 
 func (g *Gateway) authorizeUSB(ctx context.Context, ar usbip.AuthRequest) error {

@@ -39,7 +39,8 @@
 //
 // # Resources
 //
-// A resource has a name, a kind, labels, a port and upstreams
+// A resource has a name, a kind ([ResourceKind]: [KindTCP], [KindUDP],
+// [KindHTTP], [KindUSB] or [KindSerial]), labels, a port and upstreams
 // ([ResourceConfig]). Its virtual address comes from Config.ResourcePrefix
 // (10.78.0.0/16 by default) unless configured, and stays the same across
 // reloads. The gateway answers DNS queries for resource names on its own
@@ -99,6 +100,38 @@
 // request, and each of its later requests is decided afresh. A device removed on reload keeps its WireGuard session for a
 // quarter of a second so that the resets reach it, and can open nothing
 // meanwhile.
+//
+// # Inside the gateway
+//
+// One access takes the same path whatever its kind. flow.go's handleFlow
+// is the tunnel's FlowHandler and the one place a flow is accepted or
+// refused: it finds the resource, lets the handler of its kind admit the
+// flow, then accepts it and hands the connection to that handler, or
+// refuses it. The handlers are stream.go (tcp, udp, and serial ports on
+// a connector: upstream dial and splice), http.go (the layer-7 proxy,
+// whose every request is decided; httphost.go, httppath.go and
+// httpheaders.go check and clean requests) and devices.go (the USB/IP
+// and serial servers' flows and their authorisation hooks;
+// deviceattach.go creates and manages those servers).
+//
+// Every handler decides through access.go, the decision owner and the
+// package's only caller of the policy engine (a test guards it): a
+// handler describes its access in an accessQuery (peer, source, resource,
+// and hooks for what its kind adds: checks before policy, facts for
+// resource.*, limits, upstream, event fields), and decide identifies the
+// peer, builds and enriches the policy.Request, asks policy, applies the
+// obligations the gateway enforces itself, and records the decision.
+// liveflows.go holds the live flows, their closed-flow event, and their
+// re-decision (Reauthorize, the recheck loop), which goes through decide
+// too.
+//
+// A new resource kind is a [ResourceKind] constant (kind.go), its
+// validation in config.go, a case in handleFlow and a handler file that
+// builds its accessQuery. A new obligation is read from the decision in
+// access.go (decide, or verdict if it refuses an access), and applied
+// there or, if it shapes the flow, by the handler from the decision's
+// obligations; one that lasts the flow's life is re-checked in
+// liveflows.go.
 //
 // # Configuration and reload
 //

@@ -46,7 +46,7 @@ func Example() {
 		Dir:        dir,
 		Users:      []ztna.UserConfig{{ID: "ann", Groups: []string{"team"}}},
 		Devices:    []ztna.DeviceConfig{{ID: "ann-laptop", User: "ann", PublicKey: devKey.PublicKey().String(), Address: "10.77.0.2"}},
-		Resources:  []ztna.ResourceConfig{{Name: "wiki.corp", Kind: "http", Upstreams: []string{ln.Addr().String()}}},
+		Resources:  []ztna.ResourceConfig{{Name: "wiki.corp", Kind: ztna.KindHTTP, Upstreams: []string{ln.Addr().String()}}},
 	}
 	g, err := ztna.New(context.Background(), cfg, nil)
 	if err != nil {
@@ -96,7 +96,7 @@ func ExampleConnector() {
 		Users:      []ztna.UserConfig{{ID: "ann", Groups: []string{"team"}}},
 		Devices:    []ztna.DeviceConfig{{ID: "ann-laptop", User: "ann", PublicKey: devKey.PublicKey().String(), Address: "10.77.0.2"}},
 		Connectors: []ztna.ConnectorConfig{{ID: "bench-1", Site: "berlin", PublicKey: benchKey.PublicKey().String(), Address: "10.77.1.1"}},
-		Resources:  []ztna.ResourceConfig{{Name: "usb.bench", Kind: "usb", Connector: "bench-1"}},
+		Resources:  []ztna.ResourceConfig{{Name: "usb.bench", Kind: ztna.KindUSB, Connector: "bench-1"}},
 	}
 	g, err := ztna.New(context.Background(), cfg, nil)
 	if err != nil {

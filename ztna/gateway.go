@@ -138,7 +138,7 @@ type Gateway struct {
 // ResourceInfo describes a resource as peers see it.
 type ResourceInfo struct {
 	Name    string
-	Kind    string
+	Kind    ResourceKind
 	Address netip.Addr
 	Port    int
 }

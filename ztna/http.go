@@ -2,7 +2,6 @@ package ztna
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"net"
 	"net/http"
@@ -12,7 +11,9 @@ import (
 	"sync"
 	"time"
 
-	"github.com/gonaut/gonaut/tunnel"
+	"golang.org/x/time/rate"
+
+	"github.com/gonaut/gonaut/policy"
 )
 
 // IdentityHeader carries the signed identity assertion (a JWT) on every
@@ -41,7 +42,6 @@ type ctxKey struct{}
 type httpConn struct {
 	net.Conn
 	a       *access
-	st      *state
 	lf      *liveFlow
 	once    sync.Once
 	onClose func() // ends the flow: run once, by the first Close
@@ -125,22 +125,34 @@ func (p *httpProxy) close() {
 	p.wg.Wait()
 }
 
-// serveHTTPFlow admits a peer's connection to an HTTP resource and hands
-// it to the proxy's server, where each request on it is decided on its
-// own. The flow ends, and its limits are released, when the server closes
-// the connection; no goroutine waits for that.
-func (g *Gateway) serveHTTPFlow(ctx context.Context, st *state, f *tunnel.Flow, a *access) {
-	bw, ok := st.limits.admit(a.id)
-	if !ok {
-		g.refuse(f, a, ErrRateLimited)
-		return
+// httpFlow is an admitted connection to an HTTP resource, held until it
+// is accepted.
+type httpFlow struct {
+	g  *Gateway
+	st *state
+	a  *access
+	bw []*rate.Limiter
+}
+
+// admitHTTP admits a peer's connection to an HTTP resource within its
+// limits. Policy decides each request on it on its own (serveHTTP).
+func (g *Gateway) admitHTTP(ctx context.Context, q *accessQuery) (decision, admission) {
+	q.undecided, q.flow = true, true
+	d := g.decide(ctx, q)
+	if d.why != nil {
+		return d, nil
 	}
-	conn, err := f.Accept()
-	if err != nil {
-		st.limits.release(a.id)
-		return
-	}
-	hc := &httpConn{Conn: throttle(conn, bw), a: a, st: st}
+	return d, &httpFlow{g: g, st: q.st, a: d.a, bw: d.bw}
+}
+
+func (hf *httpFlow) abort() { hf.st.limits.release(hf.a.id) }
+
+// serve hands the connection to the proxy's server, where each request on
+// it is decided on its own. The flow ends, and its limits are released,
+// when the server closes the connection; no goroutine waits for that.
+func (hf *httpFlow) serve(ctx context.Context, conn net.Conn) {
+	g, st, a := hf.g, hf.st, hf.a
+	hc := &httpConn{Conn: throttle(conn, hf.bw), a: a}
 	hc.lf = &liveFlow{a: a, start: time.Now(), conns: []net.Conn{hc}}
 	hc.onClose = func() {
 		g.flows.remove(hc.lf)
@@ -163,98 +175,85 @@ func (p *httpProxy) serveHTTP(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "no flow", http.StatusInternalServerError)
 		return
 	}
-	start := time.Now()
 	// Each request is decided as if it opened the connection: with the
 	// directory's identity of the peer now, the running resource and
 	// policy set, and the risk now. What the flow was admitted with
 	// (hc.a) names only the peer and the resource it dialed.
 	st := g.state.Load()
-	a, err := g.identifyRequest(r.Context(), st, hc)
-	if err != nil {
+	var u *upstream
+	path := r.URL.EscapedPath() // the decided path, once normalised
+	status := http.StatusForbidden
+	d := g.decide(r.Context(), &accessQuery{
+		st: st, peer: hc.a.peer, src: hc.a.inner, res: st.byName[lowerName(hc.a.res.cfg.Name)],
+		within: hc.a, event: EventRequest, start: time.Now(), live: hc.lf,
+		prepare: func(a *access) error {
+			if other, bad := misdirected(st, a.res, r.Host); bad {
+				status = http.StatusMisdirectedRequest
+				return misdirectedError(r.Host, other)
+			}
+			raw, clean, err := normalizePath(r.URL.EscapedPath(), a.res.keepSlashes)
+			if err != nil {
+				status = http.StatusBadRequest
+				return err
+			}
+			// The decided path is the forwarded path: the proxy joins
+			// nothing to it, and RawPath makes the outgoing request
+			// line exactly raw.
+			path, r.URL.RawPath = clean, raw
+			if r.URL.Path = clean; a.res.keepSlashes {
+				r.URL.Path, _ = url.PathUnescape(raw) // normalizePath checked the escapes
+			}
+			return nil
+		},
+		facts: func(res *policy.Resource) error {
+			res.Method, res.Path = r.Method, path
+			res.Host = res.Name // the Host the upstream receives
+			return nil
+		},
+		limit: func(a *access) error {
+			if !st.limits.allowRequest(a.id) {
+				return ErrRateLimited
+			}
+			return nil
+		},
+		connect: func(_ context.Context, a *access) (string, error) {
+			if u = a.res.pool.pick(); u == nil {
+				return "", ErrNoUpstream
+			}
+			return u.addr, nil
+		},
+		describe: func(ev *Event) { ev.Method, ev.Path = r.Method, path },
+	})
+	switch d.stage {
+	case stageAdmitted:
+	case stageIdentify:
 		// The peer's device or user is gone or disabled, or the resource
 		// removed: nothing more is decided on this connection.
 		w.Header().Set("Connection", "close")
-		p.refuseRequest(w, g.requestEvent(a, r.Method, r.URL.EscapedPath()), http.StatusForbidden, err)
+		refuseRequest(w, http.StatusForbidden, d.why)
+		return
+	case stagePrepare:
+		refuseRequest(w, status, d.why)
+		return
+	case stageLimit:
+		refuseRequest(w, http.StatusTooManyRequests, d.why)
+		return
+	case stageConnect:
+		refuseRequest(w, http.StatusBadGateway, d.why)
+		return
+	default:
+		refuseRequest(w, http.StatusForbidden, d.why)
 		return
 	}
-	if other, bad := misdirected(st, a.res, r.Host); bad {
-		p.refuseRequest(w, g.requestEvent(a, r.Method, r.URL.EscapedPath()), http.StatusMisdirectedRequest, misdirectedError(r.Host, other))
-		return
-	}
-	raw, path, perr := normalizePath(r.URL.EscapedPath(), a.res.keepSlashes)
-	if perr != nil {
-		p.refuseRequest(w, g.requestEvent(a, r.Method, r.URL.EscapedPath()), http.StatusBadRequest, perr)
-		return
-	}
-	// The decided path is the forwarded path: the proxy joins nothing to
-	// it, and RawPath makes the outgoing request line exactly raw.
-	r.URL.RawPath = raw
-	if r.URL.Path = path; a.res.keepSlashes {
-		r.URL.Path, _ = url.PathUnescape(raw) // normalizePath checked the escapes
-	}
-	req := g.request(a)
-	req.Resource.Method = r.Method
-	req.Resource.Path = path
-	req.Resource.Host = a.res.cfg.Name // the Host the upstream receives
-	d := g.engine.Decide(r.Context(), &req)
-	why := verdict(&d, &req)
-	if why == nil && !st.limits.allowRequest(a.id) {
-		why = ErrRateLimited
-	}
-	g.metrics.latency.Record(r.Context(), time.Since(start).Seconds())
-	ev := g.requestEvent(a, r.Method, path)
-	ev.Rule = d.Rule
-	ev.Request = req
-	if why != nil {
-		status := http.StatusForbidden
-		if errors.Is(why, ErrRateLimited) {
-			status = http.StatusTooManyRequests
-		}
-		p.refuseRequest(w, ev, status, why)
-		return
-	}
-	hc.lf.setRequest(req, d.Obligations.MaxSession)
-	u := a.res.pool.pick()
-	if u == nil {
-		p.refuseRequest(w, ev, http.StatusBadGateway, ErrNoUpstream)
-		return
-	}
-	ev.Effect, ev.Upstream = "allow", u.addr
-	g.emit(ev)
 	u.active.Add(1)
 	defer u.active.Add(-1)
-	pc := &proxyCtx{a: a, u: u}
+	pc := &proxyCtx{a: d.a, u: u}
 	p.rp.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), proxyCtxKey{}, pc)))
 }
 
-// identifyRequest is the access of one request on hc: the peer that
-// opened the connection, identified again in st's directory, to st's
-// resource of the name the connection was opened to. On error the access
-// still names the peer and the resource, for the event.
-func (g *Gateway) identifyRequest(ctx context.Context, st *state, hc *httpConn) (*access, error) {
-	res := st.byName[lowerName(hc.a.res.cfg.Name)]
-	if res == nil {
-		return hc.a, fmt.Errorf("%w: resource %s removed", ErrDenied, hc.a.res.cfg.Name)
-	}
-	a, err := g.identify(ctx, st, hc.a.peer, hc.a.inner, res)
-	if err != nil && a.id.Subject.ID == "" {
-		a.id = hc.a.id // who the connection belonged to, for the record
-	}
-	return a, err
-}
-
-// requestEvent is the event of an HTTP request, denied until set
-// otherwise.
-func (g *Gateway) requestEvent(a *access, method, path string) *Event {
-	ev := g.event(EventRequest, a)
-	ev.Method, ev.Path, ev.Effect = method, path, "deny"
-	return ev
-}
-
-// refuseRequest records ev as denied for why and answers with status.
-func (p *httpProxy) refuseRequest(w http.ResponseWriter, ev *Event, status int, why error) {
-	ev.Effect, ev.Reason = "deny", why.Error()
-	p.g.emit(ev)
+// refuseRequest answers a refused request (recorded by the decision) with
+// status and why.
+func refuseRequest(w http.ResponseWriter, status int, why error) {
 	setSecurityHeaders(w.Header())
 	http.Error(w, "gonaut: "+why.Error(), status)
 }

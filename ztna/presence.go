@@ -133,7 +133,7 @@ func (t *presenceTable) serial(connector string, port int) (presentSerial, bool)
 // policy resource, and returns ErrDeviceAbsent if its device is not
 // there now.
 func (g *Gateway) connectorFacts(r *resource, pr *policy.Resource) error {
-	if r.cfg.Kind != "serial" {
+	if r.cfg.Kind != KindSerial {
 		return nil
 	}
 	port := int(connectorPort(r.cfg))
@@ -166,7 +166,7 @@ func (g *Gateway) presenceLoop() {
 		for id, cn := range st.connectors {
 			var hosted []*resource
 			for _, r := range st.byName {
-				if r.cfg.Connector == id && (r.cfg.Kind == "usb" || r.cfg.Kind == "serial") {
+				if r.cfg.Connector == id && r.cfg.Kind.device() {
 					hosted = append(hosted, r)
 				}
 			}
@@ -221,12 +221,12 @@ func (g *Gateway) pollConnector(hc *http.Client, cn ConnectorConfig, hosted []*r
 	}
 	for _, r := range hosted {
 		switch r.cfg.Kind {
-		case "serial":
+		case KindSerial:
 			port := int(connectorPort(r.cfg))
 			was := prev != nil && prev.ok && prev.serial[port].Present
 			now := cur.ok && cur.serial[port].Present
 			if was != now || prev == nil {
-				ev := &Event{Time: time.Now(), Kind: EventDeviceAbsent, Resource: r.cfg.Name, RKind: "serial",
+				ev := &Event{Time: time.Now(), Kind: EventDeviceAbsent, Resource: r.cfg.Name, RKind: string(KindSerial),
 					Path: cur.serial[port].Path, Upstream: netip.AddrPortFrom(addr, uint16(port)).String()}
 				if now {
 					ev.Kind = EventDevicePresent
@@ -235,7 +235,7 @@ func (g *Gateway) pollConnector(hc *http.Client, cn ConnectorConfig, hosted []*r
 				}
 				g.emit(ev)
 			}
-		case "usb":
+		case KindUSB:
 			g.syncUSB(r, cn, addr, rep, why)
 		}
 	}
@@ -357,7 +357,7 @@ func (g *Gateway) syncUSB(r *resource, cn ConnectorConfig, addr netip.Addr, rep 
 			continue
 		}
 		u.remote[busID] = rd
-		g.emit(&Event{Time: time.Now(), Kind: EventDevicePresent, Resource: r.cfg.Name, RKind: "usb", Path: busID, Upstream: at.String()})
+		g.emit(&Event{Time: time.Now(), Kind: EventDevicePresent, Resource: r.cfg.Name, RKind: string(KindUSB), Path: busID, Upstream: at.String()})
 	}
 }
 
@@ -370,7 +370,7 @@ func (g *Gateway) markAbsent(u *usbResource, r *resource, busID string, info usb
 		}
 	}
 	u.absent[busID] = why
-	g.emit(&Event{Time: time.Now(), Kind: EventDeviceAbsent, Resource: r.cfg.Name, RKind: "usb", Path: busID, Upstream: at.String(), Reason: why})
+	g.emit(&Event{Time: time.Now(), Kind: EventDeviceAbsent, Resource: r.cfg.Name, RKind: string(KindUSB), Path: busID, Upstream: at.String(), Reason: why})
 }
 
 // importRemote imports busID from the connector's USB/IP server at at.

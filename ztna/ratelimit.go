@@ -111,16 +111,10 @@ func newLimits(c RateLimitConfig) *limits {
 	return &limits{user: newLimiter(c.PerUser), device: newLimiter(c.PerDevice)}
 }
 
-// acquire admits a new flow of id, or reports false. A true result must
-// be paired with release.
-func (ls *limits) acquire(id Identity) bool {
-	_, ok := ls.admit(id)
-	return ok
-}
-
-// admit is acquire that also returns the flow's bandwidth limiters: the
-// user's and the device's, shared with their other flows; nil if neither
-// has one.
+// admit admits a new flow of id, or reports false, and returns the flow's
+// bandwidth limiters: the user's and the device's, shared with their
+// other flows; nil if neither has one. A true result must be paired with
+// release.
 func (ls *limits) admit(id Identity) (bw []*rate.Limiter, ok bool) {
 	ubw, ok := ls.user.acquire(id.Subject.ID)
 	if !ok {

@@ -150,7 +150,7 @@ func (g *Gateway) assignResources(st *state, cfg *Config) error {
 				return err
 			}
 		}
-		if r.cfg.Kind == "udp" && r.cfg.IdleTimeout == 0 {
+		if r.cfg.Kind == KindUDP && r.cfg.IdleTimeout == 0 {
 			r.cfg.IdleTimeout = DefaultUDPIdleTimeout
 		}
 		r.pool = newPool(r.cfg, dial)
@@ -171,8 +171,6 @@ func (g *Gateway) assignResources(st *state, cfg *Config) error {
 	}
 	return nil
 }
-
-var defaultPorts = map[string]uint16{"http": 80, "usb": 3240, "serial": 2217}
 
 // DefaultUDPIdleTimeout ends a UDP flow after this long without a
 // datagram either way, unless the resource sets idle_timeout.

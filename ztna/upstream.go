@@ -52,8 +52,8 @@ type pool struct {
 }
 
 func newPool(rc ResourceConfig, dial func(ctx context.Context, network, addr string) (net.Conn, error)) *pool {
-	p := &pool{leastConn: rc.Balance == "least_conn", dial: dial, timeout: rc.DialTimeout, hc: rc.HealthCheck, http: rc.Kind == "http", network: "tcp"}
-	if rc.Kind == "udp" {
+	p := &pool{leastConn: rc.Balance == "least_conn", dial: dial, timeout: rc.DialTimeout, hc: rc.HealthCheck, http: rc.Kind == KindHTTP, network: "tcp"}
+	if rc.Kind == KindUDP {
 		p.network = "udp"
 	}
 	if p.timeout == 0 {

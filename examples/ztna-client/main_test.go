@@ -37,7 +37,7 @@ func TestRun(t *testing.T) {
 		PrivateKey: gwKey.String(), Address: "10.77.0.1/16", Policies: []string{"policy.yaml"}, Dir: dir,
 		Users:     []ztna.UserConfig{{ID: "ann"}},
 		Devices:   []ztna.DeviceConfig{{ID: "ann-laptop", User: "ann", PublicKey: devKey.PublicKey().String(), Address: "10.77.0.2"}},
-		Resources: []ztna.ResourceConfig{{Name: "wiki.corp", Kind: "http", Upstreams: []string{ln.Addr().String()}}},
+		Resources: []ztna.ResourceConfig{{Name: "wiki.corp", Kind: ztna.KindHTTP, Upstreams: []string{ln.Addr().String()}}},
 	}
 	g, err := ztna.New(context.Background(), cfg, nil)
 	if err != nil {

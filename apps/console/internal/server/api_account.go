@@ -7,9 +7,12 @@ import (
 	"github.com/gonaut/gonaut/apps/console/internal/domain"
 )
 
-// The second factor over HTTP: enrolment, confirmation and turning it
-// off, each a call of the domain's operation (see package domain's
-// mfa.go for what they check and use up).
+// The caller's own account over HTTP (/api/v1/me): who they are, the
+// second factor (enrolment, confirmation and turning it off, each a call
+// of the domain's operation; see package domain's mfa.go for what they
+// check and use up) and the password change
+// (domain.Service.ChangePassword), which ends every other session of the
+// user.
 
 // credentialError answers a refused credential change.
 func (s *Server) credentialError(w http.ResponseWriter, err error) {
@@ -92,4 +95,54 @@ func (s *Server) apiTOTPDisable(w http.ResponseWriter, r *http.Request, p *princ
 		return
 	}
 	w.WriteHeader(http.StatusNoContent)
+}
+
+type meAnswer struct {
+	ID    string      `json:"id,omitempty"`
+	Email string      `json:"email,omitempty"`
+	Name  string      `json:"name,omitempty"`
+	Role  domain.Role `json:"role"`
+	MFA   bool        `json:"mfa"`
+	TOTP  bool        `json:"totp_enabled"`
+	CSRF  string      `json:"csrf,omitempty"`
+}
+
+func (s *Server) apiMe(w http.ResponseWriter, r *http.Request, p *principal) {
+	a := meAnswer{Role: p.role}
+	if p.user != nil {
+		a.ID, a.Email, a.Name, a.TOTP = p.user.ID, p.user.Email, p.user.Name, p.user.TOTPEnabled
+	}
+	if p.session != nil {
+		a.MFA, a.CSRF = p.session.MFA, p.csrf
+	}
+	if p.apiKey != nil {
+		a.Name = p.apiKey.Name
+	}
+	writeJSON(w, http.StatusOK, a)
+}
+
+type passwordChange struct {
+	CurrentPassword string `json:"current_password"`
+	NewPassword     string `json:"new_password"`
+}
+
+func (s *Server) apiChangePassword(w http.ResponseWriter, r *http.Request, p *principal) {
+	var req passwordChange
+	if !decode(w, r, &req) {
+		return
+	}
+	if err := s.changePassword(r, p, req.CurrentPassword, req.NewPassword); err != nil {
+		s.credentialError(w, err)
+		return
+	}
+	w.WriteHeader(http.StatusNoContent)
+}
+
+// changePassword changes p's password, keeping the session asking.
+func (s *Server) changePassword(r *http.Request, p *principal, current, next string) error {
+	keep := ""
+	if p.session != nil {
+		keep = p.session.ID
+	}
+	return s.dom.ChangePassword(r.Context(), s.domainActor(r, p), current, next, keep)
 }

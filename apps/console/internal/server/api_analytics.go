@@ -80,3 +80,53 @@ func (s *Server) apiDetectorHits(w http.ResponseWriter, r *http.Request, p *prin
 	}
 	writeJSON(w, http.StatusOK, detectorHitsOf(d))
 }
+
+// Summary is the dashboard's numbers over a recent window, as the API
+// answers them.
+type Summary struct {
+	Since        time.Time       `json:"since"`
+	Decisions    int             `json:"decisions"`
+	Allowed      int             `json:"allowed"`
+	Denied       int             `json:"denied"`
+	PerMinute    []MinuteCount   `json:"per_minute"`
+	TopResources []ResourceCount `json:"top_resources"`
+	Bytes        int64           `json:"bytes"`
+	Gateways     int             `json:"gateways"`
+	Healthy      int             `json:"gateways_healthy"`
+	OpenAlerts   int             `json:"open_alerts"`
+}
+
+// MinuteCount is one bar of the decisions chart.
+type MinuteCount struct {
+	Minute  time.Time `json:"minute"`
+	Allowed int       `json:"allowed"`
+	Denied  int       `json:"denied"`
+}
+
+// ResourceCount is one row of the top resources.
+type ResourceCount struct {
+	Resource string `json:"resource"`
+	Count    int    `json:"count"`
+}
+
+func summaryOf(sum domain.Summary) Summary {
+	out := Summary{Since: sum.Since, Decisions: sum.Decisions, Allowed: sum.Allowed, Denied: sum.Denied,
+		PerMinute: make([]MinuteCount, len(sum.PerMinute)), TopResources: make([]ResourceCount, len(sum.TopResources)),
+		Bytes: sum.Bytes, Gateways: sum.Gateways, Healthy: sum.Healthy, OpenAlerts: sum.OpenAlerts}
+	for i, m := range sum.PerMinute {
+		out.PerMinute[i] = MinuteCount{Minute: m.Minute, Allowed: m.Allowed, Denied: m.Denied}
+	}
+	for i, t := range sum.TopResources {
+		out.TopResources[i] = ResourceCount{Resource: t.Resource, Count: t.Count}
+	}
+	return out
+}
+
+func (s *Server) apiSummary(w http.ResponseWriter, r *http.Request, p *principal) {
+	sum, err := s.dom.Summary(r.Context(), s.domainActor(r, p))
+	if err != nil {
+		s.writeProblem(w, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, summaryOf(sum))
+}

@@ -1,24 +1,19 @@
 package server
 
 import (
-	"bytes"
 	"context"
-	"encoding/base64"
 	"encoding/json"
 	"errors"
-	"image/png"
 	"net/http"
 	"time"
 
-	"github.com/boombuler/barcode"
-	"github.com/boombuler/barcode/qr"
 	"github.com/gonaut/gonaut/apps/console/internal/domain"
 )
 
 // The devices over the REST API: list, read, enrol, change and delete
 // (the operations, with who may do what to which device, are
 // domain/devices.go and domain/enrolment.go; the pages are in
-// pages_admin.go and selfservice_pages.go).
+// page_devices.go and page_selfservice.go).
 
 // Settings the device enrolment reads: the gateway's WireGuard endpoint
 // and public key, and the tunnel's address pool.
@@ -126,23 +121,6 @@ func (s *Server) apiEnrolDevice(w http.ResponseWriter, r *http.Request, p *princ
 	}
 	s.changed()
 	writeJSON(w, http.StatusCreated, apiEnrolment(e))
-}
-
-// qrPNG renders text as a QR code PNG, base64-encoded.
-func qrPNG(text string, size int) (string, error) {
-	code, err := qr.Encode(text, qr.M, qr.Auto)
-	if err != nil {
-		return "", err
-	}
-	code, err = barcode.Scale(code, size, size)
-	if err != nil {
-		return "", err
-	}
-	var buf bytes.Buffer
-	if err := png.Encode(&buf, code); err != nil {
-		return "", err
-	}
-	return base64.StdEncoding.EncodeToString(buf.Bytes()), nil
 }
 
 type devicePatch struct {

@@ -9,8 +9,9 @@ import (
 
 // consoleSetting is the API shape of a console-wide setting an admin
 // changes at run time through GET and PUT /api/v1/settings/{key}; the
-// WireGuard ones have their own page and route (wgsettings.go). What
-// each means and how it is checked is the domain's (domain/settings.go).
+// WireGuard ones have their own route (wgSettings, below) and page
+// (page_settings.go). What each means and how it is checked is the
+// domain's (domain/settings.go).
 type consoleSetting struct {
 	Key   string `json:"key"`
 	Doc   string `json:"doc"`
@@ -51,4 +52,37 @@ func (s *Server) apiPutSetting(w http.ResponseWriter, r *http.Request, p *princi
 		return
 	}
 	writeJSON(w, http.StatusOK, apiSetting(c))
+}
+
+// wgSettings is the API shape of the WireGuard settings; "" means "use
+// what the gateway reports".
+type wgSettings struct {
+	Endpoint   string `json:"endpoint"`    // host:port
+	AllowedIPs string `json:"allowed_ips"` // comma-separated prefixes
+	DNS        string `json:"dns"`         // comma-separated addresses
+}
+
+func apiWGSettings(ws domain.WGSettings) wgSettings {
+	return wgSettings{Endpoint: ws.Endpoint, AllowedIPs: ws.AllowedIPs, DNS: ws.DNS}
+}
+
+func (ws wgSettings) toDomain() domain.WGSettings {
+	return domain.WGSettings{Endpoint: ws.Endpoint, AllowedIPs: ws.AllowedIPs, DNS: ws.DNS}
+}
+
+func (s *Server) apiGetWGSettings(w http.ResponseWriter, r *http.Request, _ *principal) {
+	writeJSON(w, http.StatusOK, apiWGSettings(s.dom.WGSettings(r.Context())))
+}
+
+func (s *Server) apiPutWGSettings(w http.ResponseWriter, r *http.Request, p *principal) {
+	var req wgSettings
+	if !decode(w, r, &req) {
+		return
+	}
+	ws, err := s.dom.SetWGSettings(r.Context(), s.domainActor(r, p), req.toDomain())
+	if err != nil {
+		s.writeProblem(w, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, apiWGSettings(ws))
 }

@@ -29,30 +29,6 @@ func apiUserOf(u domain.User) User {
 		Disabled: u.Disabled, Created: u.Created, Version: u.Version}
 }
 
-type meAnswer struct {
-	ID    string      `json:"id,omitempty"`
-	Email string      `json:"email,omitempty"`
-	Name  string      `json:"name,omitempty"`
-	Role  domain.Role `json:"role"`
-	MFA   bool        `json:"mfa"`
-	TOTP  bool        `json:"totp_enabled"`
-	CSRF  string      `json:"csrf,omitempty"`
-}
-
-func (s *Server) apiMe(w http.ResponseWriter, r *http.Request, p *principal) {
-	a := meAnswer{Role: p.role}
-	if p.user != nil {
-		a.ID, a.Email, a.Name, a.TOTP = p.user.ID, p.user.Email, p.user.Name, p.user.TOTPEnabled
-	}
-	if p.session != nil {
-		a.MFA, a.CSRF = p.session.MFA, p.csrf
-	}
-	if p.apiKey != nil {
-		a.Name = p.apiKey.Name
-	}
-	writeJSON(w, http.StatusOK, a)
-}
-
 func (s *Server) apiListUsers(w http.ResponseWriter, r *http.Request, p *principal) {
 	o := listOpts(r)
 	us, err := s.dom.ListUsers(r.Context(), s.domainActor(r, p), o)

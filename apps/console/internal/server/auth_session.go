@@ -134,3 +134,18 @@ func loginRefusal(err error) (int, string) {
 	}
 	return http.StatusUnauthorized, "login failed"
 }
+
+// The transports' names for the domain's tokens (see package domain's
+// tokens.go): gateway credentials, CSRF and flash keys are made here.
+
+func randomBytes(n int) []byte { return domain.RandomBytes(n) }
+
+func randomToken() string { return domain.RandomToken() }
+
+// tokenHash is how secrets that need no slow hash (session ids, API key
+// and gateway secrets, all 256-bit random) are kept at rest.
+func tokenHash(s string) string { return domain.TokenHash(s) }
+
+// derivedToken is a secret for one purpose derived from a credential the
+// client presents on every request (see domain.DerivedToken).
+func derivedToken(credential, purpose string) string { return domain.DerivedToken(credential, purpose) }

@@ -3,24 +3,7 @@ package server
 import (
 	"sync"
 	"time"
-
-	"github.com/gonaut/gonaut/apps/console/internal/domain"
 )
-
-// The transports' names for the domain's tokens (see package domain's
-// tokens.go): gateway credentials, CSRF and flash keys are made here.
-
-func randomBytes(n int) []byte { return domain.RandomBytes(n) }
-
-func randomToken() string { return domain.RandomToken() }
-
-// tokenHash is how secrets that need no slow hash (session ids, API key
-// and gateway secrets, all 256-bit random) are kept at rest.
-func tokenHash(s string) string { return domain.TokenHash(s) }
-
-// derivedToken is a secret for one purpose derived from a credential the
-// client presents on every request (see domain.DerivedToken).
-func derivedToken(credential, purpose string) string { return domain.DerivedToken(credential, purpose) }
 
 // throttle limits login attempts per key (client address and account)
 // with a leaky bucket: burst attempts at once, then one per interval.

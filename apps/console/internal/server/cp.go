@@ -10,7 +10,7 @@ import (
 )
 
 // The control plane: gateways register, pull their bundle and report
-// their status (events are cpevents.go). The operations and every check
+// their status (events are cp_events.go). The operations and every check
 // on what a gateway sends are the domain's (domain/gateways.go,
 // domain/bundle.go); this file decodes, calls and answers.
 

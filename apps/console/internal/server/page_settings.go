@@ -12,39 +12,6 @@ import (
 // where the gateway is (see domain/wgsettings.go for their meaning and
 // checks).
 
-// wgSettings is the API shape of the WireGuard settings; "" means "use
-// what the gateway reports".
-type wgSettings struct {
-	Endpoint   string `json:"endpoint"`    // host:port
-	AllowedIPs string `json:"allowed_ips"` // comma-separated prefixes
-	DNS        string `json:"dns"`         // comma-separated addresses
-}
-
-func apiWGSettings(ws domain.WGSettings) wgSettings {
-	return wgSettings{Endpoint: ws.Endpoint, AllowedIPs: ws.AllowedIPs, DNS: ws.DNS}
-}
-
-func (ws wgSettings) toDomain() domain.WGSettings {
-	return domain.WGSettings{Endpoint: ws.Endpoint, AllowedIPs: ws.AllowedIPs, DNS: ws.DNS}
-}
-
-func (s *Server) apiGetWGSettings(w http.ResponseWriter, r *http.Request, _ *principal) {
-	writeJSON(w, http.StatusOK, apiWGSettings(s.dom.WGSettings(r.Context())))
-}
-
-func (s *Server) apiPutWGSettings(w http.ResponseWriter, r *http.Request, p *principal) {
-	var req wgSettings
-	if !decode(w, r, &req) {
-		return
-	}
-	ws, err := s.dom.SetWGSettings(r.Context(), s.domainActor(r, p), req.toDomain())
-	if err != nil {
-		s.writeProblem(w, err)
-		return
-	}
-	writeJSON(w, http.StatusOK, apiWGSettings(ws))
-}
-
 func (s *Server) pageWGSettings(w http.ResponseWriter, r *http.Request, p *principal) {
 	ws := s.dom.WGSettings(r.Context())
 	gw, gwName := s.dom.GatewayReport(r.Context())

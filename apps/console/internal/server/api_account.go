@@ -40,6 +40,17 @@ type reauthRequest struct {
 	Code     string `json:"code"`
 }
 
+// apiAccountRoutes are the caller's own account.
+func (s *Server) apiAccountRoutes() []route {
+	return []route{
+		{method: "GET", path: "/api/v1/me", perm: permSelf, h: s.apiMe},
+		{method: "POST", path: "/api/v1/me/totp", perm: permSelf, h: s.apiTOTPStart},
+		{method: "POST", path: "/api/v1/me/totp/confirm", perm: permSelf, h: s.apiTOTPConfirm},
+		{method: "POST", path: "/api/v1/me/totp/disable", perm: permSelf, h: s.apiTOTPDisable},
+		{method: "POST", path: "/api/v1/me/password", perm: permSelf, h: s.apiChangePassword},
+	}
+}
+
 func (s *Server) apiTOTPStart(w http.ResponseWriter, r *http.Request, p *principal) {
 	var req reauthRequest
 	if r.ContentLength != 0 && !decode(w, r, &req) {

@@ -25,6 +25,14 @@ func alertOf(a domain.Alert) Alert {
 	return Alert{ID: a.ID, Time: a.Time, Severity: a.Severity, Kind: a.Kind, Subject: a.Subject, Message: a.Message, Evidence: a.Evidence, State: a.State}
 }
 
+func (s *Server) apiAlertRoutes() []route {
+	return []route{
+		{method: "GET", path: "/api/v1/alerts", perm: permRead, h: s.apiListAlerts},
+		{method: "POST", path: "/api/v1/alerts/{id}/state", perm: permOps, h: s.apiAlertState},
+		{method: "GET", path: "/api/v1/alerts/{id}", perm: permRead, h: s.apiGetAlert},
+	}
+}
+
 func (s *Server) apiListAlerts(w http.ResponseWriter, r *http.Request, p *principal) {
 	q := r.URL.Query()
 	limit, _ := strconv.Atoi(q.Get("limit"))

@@ -56,6 +56,14 @@ func detectorHitsOf(d domain.DetectorHits) DetectorHits {
 	return out
 }
 
+func (s *Server) apiAnalyticsRoutes() []route {
+	return []route{
+		{method: "GET", path: "/api/v1/analytics/summary", perm: permRead, h: s.apiSummary},
+		{method: "GET", path: "/api/v1/analytics/risk", perm: permRead, h: s.apiRisk},
+		{method: "GET", path: "/api/v1/analytics/detectors", perm: permRead, h: s.apiDetectorHits},
+	}
+}
+
 func (s *Server) apiRisk(w http.ResponseWriter, r *http.Request, p *principal) {
 	// q narrows to users whose name contains it; limit keeps the riskiest.
 	q := r.URL.Query()

@@ -26,6 +26,14 @@ func apiKeyOf(k domain.APIKey) APIKey {
 	return APIKey{ID: k.ID, Name: k.Name, Role: k.Role, Owner: k.Owner, Created: k.Created, Expires: k.Expires, LastUsed: k.LastUsed, Revoked: k.Revoked}
 }
 
+func (s *Server) apiKeyRoutes() []route {
+	return []route{
+		{method: "GET", path: "/api/v1/apikeys", perm: permAdmin, h: s.apiListKeys},
+		{method: "POST", path: "/api/v1/apikeys", perm: permAdmin, h: s.apiCreateKey},
+		{method: "DELETE", path: "/api/v1/apikeys/{id}", perm: permAdmin, h: s.apiRevokeKey},
+	}
+}
+
 func (s *Server) apiListKeys(w http.ResponseWriter, r *http.Request, p *principal) {
 	ks, err := s.dom.ListAPIKeys(r.Context(), s.domainActor(r, p))
 	if err != nil {

@@ -28,6 +28,12 @@ type DeviceResource struct {
 	LastUse time.Time `json:"last_use,omitzero"`
 }
 
+func (s *Server) apiAttachmentRoutes() []route {
+	return []route{
+		{method: "GET", path: "/api/v1/attachments", perm: permRead, h: s.apiAttachments},
+	}
+}
+
 func (s *Server) apiAttachments(w http.ResponseWriter, r *http.Request, p *principal) {
 	ds, err := s.dom.DeviceResources(r.Context(), s.domainActor(r, p))
 	if err != nil {

@@ -46,6 +46,14 @@ type VerifyReport struct {
 	SignaturesChecked bool   `json:"signatures_checked"`
 }
 
+func (s *Server) apiAuditRoutes() []route {
+	return []route{
+		{method: "GET", path: "/api/v1/audit", perm: permAudit, h: s.apiListAudit},
+		{method: "GET", path: "/api/v1/audit/export", perm: permAudit, h: s.apiExportAudit},
+		{method: "GET", path: "/api/v1/audit/verify", perm: permAudit, h: s.apiVerifyAudit},
+	}
+}
+
 func (s *Server) apiListAudit(w http.ResponseWriter, r *http.Request, p *principal) {
 	f, err := domain.ParseAuditFilter(r.URL.Query())
 	if err != nil {

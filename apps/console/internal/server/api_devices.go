@@ -49,6 +49,16 @@ func apiDeviceOf(d domain.Device) *Device {
 		Network: d.Network, PostureSource: d.PostureSource}
 }
 
+func (s *Server) apiDeviceRoutes() []route {
+	return []route{
+		{method: "GET", path: "/api/v1/devices", perm: permRead, h: s.apiListDevices},
+		{method: "POST", path: "/api/v1/devices", perm: permOps, h: s.apiEnrolDevice},
+		{method: "GET", path: "/api/v1/devices/{id}", perm: permRead, h: s.apiGetDevice},
+		{method: "PATCH", path: "/api/v1/devices/{id}", perm: permOps, h: s.apiPatchDevice},
+		{method: "DELETE", path: "/api/v1/devices/{id}", perm: permOps, h: s.apiDeleteDevice},
+	}
+}
+
 func (s *Server) apiListDevices(w http.ResponseWriter, r *http.Request, p *principal) {
 	a := s.domainActor(r, p)
 	serveList(s, w, r, func(ctx context.Context, o domain.ListOptions) ([]*Device, error) {

@@ -17,78 +17,10 @@ import (
 	"github.com/gonaut/gonaut/ztna/controlplane"
 )
 
-func (s *Server) apiRoutes() []route {
-	return []route{
-		{method: "GET", path: "/api/v1/openapi.json", perm: permPublic, h: s.apiOpenAPI},
-		{method: "GET", path: "/api/v1/me", perm: permSelf, h: s.apiMe},
-		{method: "POST", path: "/api/v1/me/totp", perm: permSelf, h: s.apiTOTPStart},
-		{method: "POST", path: "/api/v1/me/totp/confirm", perm: permSelf, h: s.apiTOTPConfirm},
-		{method: "POST", path: "/api/v1/me/totp/disable", perm: permSelf, h: s.apiTOTPDisable},
-		{method: "POST", path: "/api/v1/me/password", perm: permSelf, h: s.apiChangePassword},
-		{method: "POST", path: "/api/v1/me/devices", perm: permSelf, h: s.apiSelfEnrol},
-		{method: "POST", path: "/api/v1/me/devices/{id}/renew", perm: permSelf, h: s.apiSelfRenew},
-
-		{method: "GET", path: "/api/v1/users", perm: permRead, h: s.apiListUsers},
-		{method: "POST", path: "/api/v1/users", perm: permAdmin, h: s.apiCreateUser},
-		{method: "GET", path: "/api/v1/users/{id}", perm: permRead, h: s.apiGetUser},
-		{method: "PATCH", path: "/api/v1/users/{id}", perm: permAdmin, h: s.apiPatchUser},
-		{method: "GET", path: "/api/v1/groups", perm: permRead, h: s.apiListGroups},
-		{method: "PUT", path: "/api/v1/groups/{name}", perm: permAdmin, h: s.apiPutGroup},
-		{method: "DELETE", path: "/api/v1/groups/{name}", perm: permAdmin, h: s.apiDeleteGroup},
-		{method: "GET", path: "/api/v1/groups/{name}", perm: permRead, h: s.apiGetGroup},
-		{method: "PUT", path: "/api/v1/groups/{name}/members/{user}", perm: permAdmin, h: s.apiPutMember},
-		{method: "DELETE", path: "/api/v1/groups/{name}/members/{user}", perm: permAdmin, h: s.apiDeleteMember},
-
-		{method: "GET", path: "/api/v1/devices", perm: permRead, h: s.apiListDevices},
-		{method: "POST", path: "/api/v1/devices", perm: permOps, h: s.apiEnrolDevice},
-		{method: "GET", path: "/api/v1/devices/{id}", perm: permRead, h: s.apiGetDevice},
-		{method: "PATCH", path: "/api/v1/devices/{id}", perm: permOps, h: s.apiPatchDevice},
-		{method: "DELETE", path: "/api/v1/devices/{id}", perm: permOps, h: s.apiDeleteDevice},
-
-		{method: "GET", path: "/api/v1/resources", perm: permRead, h: s.apiListResources},
-		{method: "GET", path: "/api/v1/resources/{name}", perm: permRead, h: s.apiGetResource},
-		{method: "GET", path: "/api/v1/attachments", perm: permRead, h: s.apiAttachments},
-		{method: "PUT", path: "/api/v1/resources/{name}", perm: permOps, h: s.apiPutResource},
-		{method: "DELETE", path: "/api/v1/resources/{name}", perm: permOps, h: s.apiDeleteResource},
-
-		{method: "GET", path: "/api/v1/policies", perm: permRead, h: s.apiListPolicies},
-		{method: "GET", path: "/api/v1/policies/{name}", perm: permRead, h: s.apiGetPolicy},
-		{method: "PUT", path: "/api/v1/policies/{name}", perm: permPolicy, draft: true, h: s.apiSavePolicy},
-		{method: "DELETE", path: "/api/v1/policies/{name}", perm: permPolicy, h: s.apiDeletePolicy},
-		{method: "GET", path: "/api/v1/policies/{name}/versions", perm: permRead, h: s.apiPolicyVersions},
-		{method: "GET", path: "/api/v1/policies/{name}/diff", perm: permRead, h: s.apiPolicyDiff},
-		{method: "POST", path: "/api/v1/policies/{name}/rollback", perm: permPolicy, h: s.apiPolicyRollback},
-		{method: "POST", path: "/api/v1/policies/validate", perm: permRead, draft: true, compile: true, h: s.apiPolicyValidate},
-		{method: "POST", path: "/api/v1/policies/simulate", perm: permPolicy, draft: true, compile: true, h: s.apiPolicySimulate},
-		{method: "GET", path: "/api/v1/templates", perm: permRead, h: s.apiTemplates},
-
-		{method: "GET", path: "/api/v1/gateways", perm: permRead, h: s.apiListGateways},
-		{method: "GET", path: "/api/v1/settings", perm: permAdmin, h: s.apiListSettings},
-		{method: "PUT", path: "/api/v1/settings/{key}", perm: permAdmin, h: s.apiPutSetting},
-		{method: "GET", path: "/api/v1/settings/wireguard", perm: permRead, h: s.apiGetWGSettings},
-		{method: "PUT", path: "/api/v1/settings/wireguard", perm: permAdmin, h: s.apiPutWGSettings},
-		{method: "POST", path: "/api/v1/gateways", perm: permOps, h: s.apiCreateGateway},
-		{method: "DELETE", path: "/api/v1/gateways/{id}", perm: permOps, h: s.apiRevokeGateway},
-
-		{method: "GET", path: "/api/v1/alerts", perm: permRead, h: s.apiListAlerts},
-		{method: "POST", path: "/api/v1/alerts/{id}/state", perm: permOps, h: s.apiAlertState},
-		{method: "GET", path: "/api/v1/alerts/{id}", perm: permRead, h: s.apiGetAlert},
-		{method: "GET", path: "/api/v1/analytics/summary", perm: permRead, h: s.apiSummary},
-		{method: "GET", path: "/api/v1/analytics/risk", perm: permRead, h: s.apiRisk},
-		{method: "GET", path: "/api/v1/analytics/detectors", perm: permRead, h: s.apiDetectorHits},
-
-		{method: "GET", path: "/api/v1/audit", perm: permAudit, h: s.apiListAudit},
-		{method: "GET", path: "/api/v1/audit/export", perm: permAudit, h: s.apiExportAudit},
-		{method: "GET", path: "/api/v1/audit/verify", perm: permAudit, h: s.apiVerifyAudit},
-
-		{method: "GET", path: "/api/v1/apikeys", perm: permAdmin, h: s.apiListKeys},
-		{method: "POST", path: "/api/v1/apikeys", perm: permAdmin, h: s.apiCreateKey},
-		{method: "DELETE", path: "/api/v1/apikeys/{id}", perm: permAdmin, h: s.apiRevokeKey},
-
-		{method: "GET", path: "/api/v1/stream", perm: permRead, h: func(w http.ResponseWriter, r *http.Request, p *principal) { s.serveSSE(w, r, p, jsonEvent) }},
-		{method: "GET", path: "/ws", perm: permRead, h: s.serveWS},
-	}
-}
+// The REST API's encoding, shared by every api_*.go file: JSON bodies in
+// (decode, bounded) and out (writeJSON, writeError), lists and single
+// items (serveList, serveOne, page), and QR codes as PNG data URLs. How
+// a domain error becomes an answer is api_problems.go.
 
 // page is the list answer format.
 type page[T any] struct {

@@ -9,7 +9,7 @@ import (
 )
 
 // The gateways over the REST API: list, create and revoke (the
-// operations are domain/gateways.go; the pages are in pages_admin.go).
+// operations are domain/gateways.go; the page is page_gateways.go).
 
 // Gateway is the API shape of a gateway.
 type Gateway struct {
@@ -27,6 +27,14 @@ type Gateway struct {
 func apiGatewayOf(g domain.Gateway) Gateway {
 	return Gateway{ID: g.ID, Name: g.Name, TokenExpires: g.TokenExpires, Registered: g.Registered, Revoked: g.Revoked,
 		LastSeen: g.LastSeen, BundleVersion: g.BundleVersion, Status: g.Status, Created: g.Created}
+}
+
+func (s *Server) apiGatewayRoutes() []route {
+	return []route{
+		{method: "GET", path: "/api/v1/gateways", perm: permRead, h: s.apiListGateways},
+		{method: "POST", path: "/api/v1/gateways", perm: permOps, h: s.apiCreateGateway},
+		{method: "DELETE", path: "/api/v1/gateways/{id}", perm: permOps, h: s.apiRevokeGateway},
+	}
 }
 
 func (s *Server) apiListGateways(w http.ResponseWriter, r *http.Request, _ *principal) {

@@ -38,6 +38,17 @@ type GroupDetail struct {
 	Members []Member `json:"members"`
 }
 
+func (s *Server) apiGroupRoutes() []route {
+	return []route{
+		{method: "GET", path: "/api/v1/groups", perm: permRead, h: s.apiListGroups},
+		{method: "PUT", path: "/api/v1/groups/{name}", perm: permAdmin, h: s.apiPutGroup},
+		{method: "DELETE", path: "/api/v1/groups/{name}", perm: permAdmin, h: s.apiDeleteGroup},
+		{method: "GET", path: "/api/v1/groups/{name}", perm: permRead, h: s.apiGetGroup},
+		{method: "PUT", path: "/api/v1/groups/{name}/members/{user}", perm: permAdmin, h: s.apiPutMember},
+		{method: "DELETE", path: "/api/v1/groups/{name}/members/{user}", perm: permAdmin, h: s.apiDeleteMember},
+	}
+}
+
 func (s *Server) apiListGroups(w http.ResponseWriter, r *http.Request, p *principal) {
 	gs, err := s.dom.ListGroups(r.Context(), s.domainActor(r, p))
 	if err != nil {

@@ -227,6 +227,13 @@ func schemaOf(t reflect.Type, comps map[string]any) any {
 	return map[string]any{}
 }
 
+// apiOpenAPIRoutes serves the API's own description.
+func (s *Server) apiOpenAPIRoutes() []route {
+	return []route{
+		{method: "GET", path: "/api/v1/openapi.json", perm: permPublic, h: s.apiOpenAPI},
+	}
+}
+
 func (s *Server) apiOpenAPI(w http.ResponseWriter, r *http.Request, _ *principal) {
 	w.Header().Set("Content-Type", "application/json")
 	w.Write(openapiOnce())

@@ -162,6 +162,21 @@ func (s *Server) policyError(w http.ResponseWriter, err error) {
 	s.writeProblem(w, err)
 }
 
+func (s *Server) apiPolicyRoutes() []route {
+	return []route{
+		{method: "GET", path: "/api/v1/policies", perm: permRead, h: s.apiListPolicies},
+		{method: "GET", path: "/api/v1/policies/{name}", perm: permRead, h: s.apiGetPolicy},
+		{method: "PUT", path: "/api/v1/policies/{name}", perm: permPolicy, draft: true, h: s.apiSavePolicy},
+		{method: "DELETE", path: "/api/v1/policies/{name}", perm: permPolicy, h: s.apiDeletePolicy},
+		{method: "GET", path: "/api/v1/policies/{name}/versions", perm: permRead, h: s.apiPolicyVersions},
+		{method: "GET", path: "/api/v1/policies/{name}/diff", perm: permRead, h: s.apiPolicyDiff},
+		{method: "POST", path: "/api/v1/policies/{name}/rollback", perm: permPolicy, h: s.apiPolicyRollback},
+		{method: "POST", path: "/api/v1/policies/validate", perm: permRead, draft: true, compile: true, h: s.apiPolicyValidate},
+		{method: "POST", path: "/api/v1/policies/simulate", perm: permPolicy, draft: true, compile: true, h: s.apiPolicySimulate},
+		{method: "GET", path: "/api/v1/templates", perm: permRead, h: s.apiTemplates},
+	}
+}
+
 func (s *Server) apiListPolicies(w http.ResponseWriter, r *http.Request, p *principal) {
 	serveList(s, w, r, func(ctx context.Context, o domain.ListOptions) ([]Policy, error) {
 		ps, err := s.dom.ListPolicies(ctx, s.domainActor(r, p), o)

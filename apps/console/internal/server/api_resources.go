@@ -31,6 +31,15 @@ type resourceRequest struct {
 	Note    string            `json:"note"`
 }
 
+func (s *Server) apiResourceRoutes() []route {
+	return []route{
+		{method: "GET", path: "/api/v1/resources", perm: permRead, h: s.apiListResources},
+		{method: "GET", path: "/api/v1/resources/{name}", perm: permRead, h: s.apiGetResource},
+		{method: "PUT", path: "/api/v1/resources/{name}", perm: permOps, h: s.apiPutResource},
+		{method: "DELETE", path: "/api/v1/resources/{name}", perm: permOps, h: s.apiDeleteResource},
+	}
+}
+
 func (s *Server) apiListResources(w http.ResponseWriter, r *http.Request, p *principal) {
 	serveList(s, w, r, func(ctx context.Context, o domain.ListOptions) ([]Resource, error) {
 		rs, err := s.dom.ListResources(ctx, s.domainActor(r, p), o)

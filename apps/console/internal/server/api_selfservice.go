@@ -18,6 +18,14 @@ type selfEnrol struct {
 	PublicKey string `json:"public_key"`
 }
 
+// apiSelfServiceRoutes are the caller's own devices.
+func (s *Server) apiSelfServiceRoutes() []route {
+	return []route{
+		{method: "POST", path: "/api/v1/me/devices", perm: permSelf, h: s.apiSelfEnrol},
+		{method: "POST", path: "/api/v1/me/devices/{id}/renew", perm: permSelf, h: s.apiSelfRenew},
+	}
+}
+
 func (s *Server) apiSelfEnrol(w http.ResponseWriter, r *http.Request, p *principal) {
 	var req selfEnrol
 	if !decode(w, r, &req) {

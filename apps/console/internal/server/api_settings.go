@@ -22,6 +22,15 @@ func apiSetting(c domain.ConsoleSetting) consoleSetting {
 	return consoleSetting{Key: c.Key, Doc: c.Doc, Value: c.Value}
 }
 
+func (s *Server) apiSettingRoutes() []route {
+	return []route{
+		{method: "GET", path: "/api/v1/settings", perm: permAdmin, h: s.apiListSettings},
+		{method: "PUT", path: "/api/v1/settings/{key}", perm: permAdmin, h: s.apiPutSetting},
+		{method: "GET", path: "/api/v1/settings/wireguard", perm: permRead, h: s.apiGetWGSettings},
+		{method: "PUT", path: "/api/v1/settings/wireguard", perm: permAdmin, h: s.apiPutWGSettings},
+	}
+}
+
 func (s *Server) apiListSettings(w http.ResponseWriter, r *http.Request, _ *principal) {
 	cs := s.dom.ListSettings(r.Context())
 	out := make([]consoleSetting, len(cs))

@@ -7,7 +7,8 @@ import (
 	"github.com/gonaut/gonaut/apps/console/internal/domain"
 )
 
-// The users of the REST API: /api/v1/me and /api/v1/users.
+// The users of the REST API: /api/v1/users (the caller's own account,
+// /api/v1/me, is api_account.go).
 
 // User is a user as the API shows her. The API types are named like
 // the domain's values they show, which also names their OpenAPI
@@ -27,6 +28,15 @@ type User struct {
 func apiUserOf(u domain.User) User {
 	return User{ID: u.ID, Email: u.Email, Name: u.Name, Role: u.Role, Groups: u.Groups, TOTPEnabled: u.TOTPEnabled,
 		Disabled: u.Disabled, Created: u.Created, Version: u.Version}
+}
+
+func (s *Server) apiUserRoutes() []route {
+	return []route{
+		{method: "GET", path: "/api/v1/users", perm: permRead, h: s.apiListUsers},
+		{method: "POST", path: "/api/v1/users", perm: permAdmin, h: s.apiCreateUser},
+		{method: "GET", path: "/api/v1/users/{id}", perm: permRead, h: s.apiGetUser},
+		{method: "PATCH", path: "/api/v1/users/{id}", perm: permAdmin, h: s.apiPatchUser},
+	}
 }
 
 func (s *Server) apiListUsers(w http.ResponseWriter, r *http.Request, p *principal) {

@@ -18,7 +18,6 @@ func (s *Server) cpRoutes() []route {
 	return []route{
 		{method: "POST", path: "/cp/v1/register", perm: permPublic, h: s.cpRegister},
 		{method: "GET", path: "/cp/v1/bundle", perm: permGateway, h: s.cpBundle},
-		{method: "POST", path: "/cp/v1/events", perm: permGateway, h: s.cpEvents},
 		{method: "POST", path: "/cp/v1/status", perm: permGateway, h: s.cpStatus},
 	}
 }

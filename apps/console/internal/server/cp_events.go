@@ -34,6 +34,12 @@ type gatewayEvent struct {
 // eventDetail is the detail of a gateway's audit entry.
 type eventDetail = domain.EventDetail
 
+func (s *Server) cpEventRoutes() []route {
+	return []route{
+		{method: "POST", path: "/cp/v1/events", perm: permGateway, h: s.cpEvents},
+	}
+}
+
 // cpEvents stores a batch of gateway events in the audit log, each once,
 // refusing those that fail the checks one by one. The answer is sent
 // only after the batch committed: an acknowledged event is durable.

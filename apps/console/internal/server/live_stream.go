@@ -10,6 +10,15 @@ import (
 	"github.com/coder/websocket"
 )
 
+// liveRoutes are the live streams: Server-Sent Events of JSON for the
+// API (the pages' stream is /ui/live, page_dashboard.go) and a WebSocket.
+func (s *Server) liveRoutes() []route {
+	return []route{
+		{method: "GET", path: "/api/v1/stream", perm: permRead, h: func(w http.ResponseWriter, r *http.Request, p *principal) { s.serveSSE(w, r, p, jsonEvent) }},
+		{method: "GET", path: "/ws", perm: permRead, h: s.serveWS},
+	}
+}
+
 // serveSSE streams live events as Server-Sent Events until the client
 // goes or the server closes. Each event's name is its type, so htmx's SSE
 // clients can tell "decision", "alert", ... apart; render turns an event

@@ -8,6 +8,16 @@ import (
 	"github.com/gonaut/gonaut/apps/console/internal/ui"
 )
 
+func (s *Server) pageAccountRoutes() []route {
+	return []route{
+		pageRoute("GET", "/account", permSelf, s.pageAccount),
+		pageRoute("POST", "/account/totp", permSelf, s.pageTOTPStart),
+		pageRoute("POST", "/account/totp/confirm", permSelf, s.pageTOTPConfirm),
+		pageRoute("POST", "/account/totp/disable", permSelf, s.pageTOTPDisable),
+		pageRoute("POST", "/account/password", permSelf, s.pagePasswordChange),
+	}
+}
+
 func (s *Server) pageAccount(w http.ResponseWriter, r *http.Request, p *principal) {
 	a := ui.Account{Page: s.pageOf(r, p, "Account", "")}
 	if p.user != nil {

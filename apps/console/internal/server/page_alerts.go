@@ -10,6 +10,15 @@ import (
 	"github.com/gonaut/gonaut/apps/console/internal/ui"
 )
 
+func (s *Server) pageAlertRoutes() []route {
+	return []route{
+		pageRoute("GET", "/alerts", permRead, s.pageAlerts),
+		pageRoute("POST", "/alerts/{id}/acknowledge", permOps, s.pageAlertState("acknowledged")),
+		pageRoute("POST", "/alerts/{id}/resolve", permOps, s.pageAlertState("resolved")),
+		pageRoute("GET", "/alerts/{id}", permRead, s.pageAlert),
+	}
+}
+
 func (s *Server) pageAlerts(w http.ResponseWriter, r *http.Request, p *principal) {
 	q := r.URL.Query()
 	limit, _ := strconv.Atoi(q.Get("limit"))

@@ -9,6 +9,12 @@ import (
 	"github.com/gonaut/gonaut/apps/console/internal/ui"
 )
 
+func (s *Server) pageAnalyticsRoutes() []route {
+	return []route{
+		pageRoute("GET", "/analytics", permRead, s.pageAnalytics),
+	}
+}
+
 func (s *Server) pageAnalytics(w http.ResponseWriter, r *http.Request, p *principal) {
 	an, err := s.dom.Analytics(r.Context(), s.domainActor(r, p))
 	if err != nil {

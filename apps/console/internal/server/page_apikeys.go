@@ -15,6 +15,14 @@ import (
 // owner holds, its lifetime 1 to domain.MaxAPIKeyDays days). The secret
 // is shown once.
 
+func (s *Server) pageAPIKeyRoutes() []route {
+	return []route{
+		pageRoute("GET", "/apikeys", permAdmin, s.pageAPIKeys),
+		pageRoute("POST", "/apikeys", permAdmin, s.pageAPIKeyPost),
+		pageRoute("POST", "/apikeys/{id}/revoke", permAdmin, s.pageAPIKeyRevoke),
+	}
+}
+
 func (s *Server) pageAPIKeys(w http.ResponseWriter, r *http.Request, p *principal) {
 	s.renderAPIKeys(w, r, p, nil)
 }

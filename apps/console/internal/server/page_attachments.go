@@ -6,6 +6,12 @@ import (
 	"github.com/gonaut/gonaut/apps/console/internal/ui"
 )
 
+func (s *Server) pageAttachmentRoutes() []route {
+	return []route{
+		pageRoute("GET", "/attachments", permRead, s.pageAttachments),
+	}
+}
+
 func (s *Server) pageAttachments(w http.ResponseWriter, r *http.Request, p *principal) {
 	ds, err := s.dom.DeviceResources(r.Context(), s.domainActor(r, p))
 	if err != nil {

@@ -10,6 +10,13 @@ import (
 	"github.com/gonaut/gonaut/apps/console/internal/ui"
 )
 
+func (s *Server) pageAuditRoutes() []route {
+	return []route{
+		pageRoute("GET", "/audit", permAudit, s.pageAudit),
+		pageRoute("POST", "/audit/verify", permAudit, s.pageAudit),
+	}
+}
+
 func (s *Server) pageAudit(w http.ResponseWriter, r *http.Request, p *principal) {
 	q := r.URL.Query()
 	a := s.domainActor(r, p)

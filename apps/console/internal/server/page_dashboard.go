@@ -38,6 +38,13 @@ func feedRow(n domain.Names, t time.Time, subject, resource, effect, gateway str
 		Titles: []string{"", n.Title(subject), "", "", n.Title(gateway)}, Tone: effect}
 }
 
+func (s *Server) pageDashboardRoutes() []route {
+	return []route{
+		pageRoute("GET", "/{$}", permRead, s.pageDashboard),
+		pageRoute("GET", "/ui/live", permRead, s.pageLive),
+	}
+}
+
 func (s *Server) pageDashboard(w http.ResponseWriter, r *http.Request, p *principal) {
 	a := s.domainActor(r, p)
 	// The feed is audit entries: shown to whoever may read the audit

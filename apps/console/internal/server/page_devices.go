@@ -9,6 +9,16 @@ import (
 	"github.com/gonaut/gonaut/apps/console/internal/ui"
 )
 
+func (s *Server) pageDeviceRoutes() []route {
+	return []route{
+		pageRoute("GET", "/devices", permRead, s.pageDevices),
+		pageRoute("POST", "/devices", permOps, s.pageDevicePost),
+		pageRoute("POST", "/devices/{id}/disable", permOps, s.pageDeviceToggle(true)),
+		pageRoute("POST", "/devices/{id}/enable", permOps, s.pageDeviceToggle(false)),
+		pageRoute("POST", "/devices/{id}/delete", permOps, s.pageDeviceDelete),
+	}
+}
+
 func (s *Server) pageDevices(w http.ResponseWriter, r *http.Request, p *principal) {
 	s.renderDevices(w, r, p, nil)
 }

@@ -10,6 +10,14 @@ import (
 	"github.com/gonaut/gonaut/apps/console/internal/ui"
 )
 
+func (s *Server) pageGatewayRoutes() []route {
+	return []route{
+		pageRoute("GET", "/gateways", permRead, s.pageGateways),
+		pageRoute("POST", "/gateways", permOps, s.pageGatewayPost),
+		pageRoute("POST", "/gateways/{id}/revoke", permOps, s.pageGatewayRevoke),
+	}
+}
+
 func (s *Server) pageGateways(w http.ResponseWriter, r *http.Request, p *principal) {
 	s.renderGateways(w, r, p, nil)
 }

@@ -9,23 +9,6 @@ import (
 	"github.com/gonaut/gonaut/apps/console/internal/ui"
 )
 
-func (s *Server) insightPageRoutes() []route {
-	pg := func(method, path string, p perm, h func(http.ResponseWriter, *http.Request, *principal)) route {
-		return route{method: method, path: path, perm: p, page: true, h: h}
-	}
-	return []route{
-		pg("GET", "/analytics", permRead, s.pageAnalytics),
-		pg("GET", "/alerts/{id}", permRead, s.pageAlert),
-		pg("GET", "/groups", permRead, s.pageGroups),
-		pg("POST", "/groups", permAdmin, s.pageGroupPost),
-		pg("POST", "/groups/{name}/members", permAdmin, s.pageMemberAdd),
-		pg("POST", "/groups/{name}/members/{id}/remove", permAdmin, s.pageMemberRemove),
-		pg("POST", "/users/role", permAdmin, s.pageUserRole),
-		pg("POST", "/users/{id}/role", permAdmin, s.pageUserRole),
-		pg("GET", "/attachments", permRead, s.pageAttachments),
-	}
-}
-
 // roleCan says in words what each role may do; the route table is the
 // authority, this is its summary for people.
 var roleCan = map[domain.Role]string{
@@ -34,6 +17,15 @@ var roleCan = map[domain.Role]string{
 	domain.RolePolicyEditor: "write, test, simulate and roll back policies",
 	domain.RoleAuditor:      "read everything, including the audit log",
 	domain.RoleViewer:       "read pages other than the audit log",
+}
+
+func (s *Server) pageGroupRoutes() []route {
+	return []route{
+		pageRoute("GET", "/groups", permRead, s.pageGroups),
+		pageRoute("POST", "/groups", permAdmin, s.pageGroupPost),
+		pageRoute("POST", "/groups/{name}/members", permAdmin, s.pageMemberAdd),
+		pageRoute("POST", "/groups/{name}/members/{id}/remove", permAdmin, s.pageMemberRemove),
+	}
 }
 
 func (s *Server) pageGroups(w http.ResponseWriter, r *http.Request, p *principal) {

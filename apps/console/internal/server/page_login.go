@@ -31,6 +31,14 @@ func safeNext(next string) string {
 	return next
 }
 
+func (s *Server) pageLoginRoutes() []route {
+	return []route{
+		pageRoute("GET", "/login", permPublic, s.pageLogin),
+		pageRoute("POST", "/login", permPublic, s.pageLoginPost),
+		pageRoute("POST", "/logout", permSelf, s.pageLogout),
+	}
+}
+
 func (s *Server) pageLogin(w http.ResponseWriter, r *http.Request, p *principal) {
 	if p != nil && p.session != nil {
 		http.Redirect(w, r, "/", http.StatusSeeOther)

@@ -15,66 +15,19 @@ import (
 	"github.com/gonaut/gonaut/policy"
 )
 
-func (s *Server) pageRoutes() []route {
-	static := http.StripPrefix("/static/", http.FileServerFS(ui.Static))
-	pg := func(method, path string, p perm, h func(http.ResponseWriter, *http.Request, *principal)) route {
-		return route{method: method, path: path, perm: p, page: true, h: h}
-	}
+func (s *Server) pagePolicyRoutes() []route {
 	// Pages carrying a policy draft, and those that compile it.
 	draft := func(rt route, compile bool) route { rt.draft, rt.compile = true, compile; return rt }
 	return []route{
-		{method: "GET", path: "/healthz", perm: permPublic, h: func(w http.ResponseWriter, r *http.Request, _ *principal) { w.Write([]byte("ok\n")) }},
-		{method: "GET", path: "/static/", perm: permPublic, h: func(w http.ResponseWriter, r *http.Request, _ *principal) {
-			w.Header().Set("Cache-Control", "public, max-age=3600")
-			static.ServeHTTP(w, r)
-		}},
-		pg("GET", "/login", permPublic, s.pageLogin),
-		pg("POST", "/login", permPublic, s.pageLoginPost),
-		pg("POST", "/logout", permSelf, s.pageLogout),
-		pg("GET", "/{$}", permRead, s.pageDashboard),
-		pg("GET", "/ui/live", permRead, s.pageLive),
-		pg("GET", "/account", permSelf, s.pageAccount),
-		pg("POST", "/account/totp", permSelf, s.pageTOTPStart),
-		pg("POST", "/account/totp/confirm", permSelf, s.pageTOTPConfirm),
-		pg("POST", "/account/totp/disable", permSelf, s.pageTOTPDisable),
-		pg("POST", "/account/password", permSelf, s.pagePasswordChange),
-		pg("GET", "/apikeys", permAdmin, s.pageAPIKeys),
-		pg("POST", "/apikeys", permAdmin, s.pageAPIKeyPost),
-		pg("POST", "/apikeys/{id}/revoke", permAdmin, s.pageAPIKeyRevoke),
-		pg("GET", "/policies", permRead, s.pagePolicies),
-		pg("GET", "/policies/new", permPolicy, s.pagePolicyNew),
-		pg("GET", "/policies/{name}", permRead, s.pagePolicyEdit),
-		draft(pg("POST", "/policies/save", permPolicy, s.pagePolicySave), false),
-		pg("GET", "/policies/{name}/history", permRead, s.pagePolicyHistory),
-		pg("POST", "/policies/{name}/rollback", permPolicy, s.pagePolicyRollback),
-		draft(pg("POST", "/ui/policies/validate", permRead, s.fragValidate), true),
-		draft(pg("POST", "/ui/policies/simulate", permPolicy, s.fragSimulate), true),
-		pg("GET", "/templates", permRead, s.pageTemplates),
-		pg("GET", "/resources", permRead, s.pageResources),
-		pg("POST", "/resources", permOps, s.pageResourcePost),
-		pg("POST", "/resources/{id}/delete", permOps, s.pageResourceDelete),
-		pg("GET", "/gateways", permRead, s.pageGateways),
-		pg("POST", "/gateways", permOps, s.pageGatewayPost),
-		pg("POST", "/gateways/{id}/revoke", permOps, s.pageGatewayRevoke),
-		pg("GET", "/settings/wireguard", permRead, s.pageWGSettings),
-		pg("POST", "/settings/wireguard", permAdmin, s.pageWGSettingsPost),
-		pg("GET", "/devices", permRead, s.pageDevices),
-		pg("POST", "/devices", permOps, s.pageDevicePost),
-		pg("POST", "/devices/mine", permSelf, s.pageSelfEnrol),
-		pg("POST", "/devices/mine/{id}/renew", permSelf, s.pageSelfRenew),
-		pg("POST", "/devices/{id}/renew", permSelf, s.pageSelfRenew),
-		pg("POST", "/devices/{id}/disable", permOps, s.pageDeviceToggle(true)),
-		pg("POST", "/devices/{id}/enable", permOps, s.pageDeviceToggle(false)),
-		pg("POST", "/devices/{id}/delete", permOps, s.pageDeviceDelete),
-		pg("GET", "/users", permRead, s.pageUsers),
-		pg("POST", "/users", permAdmin, s.pageUserPost),
-		pg("POST", "/users/{id}/disable", permAdmin, s.pageUserToggle(true)),
-		pg("POST", "/users/{id}/enable", permAdmin, s.pageUserToggle(false)),
-		pg("GET", "/alerts", permRead, s.pageAlerts),
-		pg("POST", "/alerts/{id}/acknowledge", permOps, s.pageAlertState("acknowledged")),
-		pg("POST", "/alerts/{id}/resolve", permOps, s.pageAlertState("resolved")),
-		pg("GET", "/audit", permAudit, s.pageAudit),
-		pg("POST", "/audit/verify", permAudit, s.pageAudit),
+		pageRoute("GET", "/policies", permRead, s.pagePolicies),
+		pageRoute("GET", "/policies/new", permPolicy, s.pagePolicyNew),
+		pageRoute("GET", "/policies/{name}", permRead, s.pagePolicyEdit),
+		draft(pageRoute("POST", "/policies/save", permPolicy, s.pagePolicySave), false),
+		pageRoute("GET", "/policies/{name}/history", permRead, s.pagePolicyHistory),
+		pageRoute("POST", "/policies/{name}/rollback", permPolicy, s.pagePolicyRollback),
+		draft(pageRoute("POST", "/ui/policies/validate", permRead, s.fragValidate), true),
+		draft(pageRoute("POST", "/ui/policies/simulate", permPolicy, s.fragSimulate), true),
+		pageRoute("GET", "/templates", permRead, s.pageTemplates),
 	}
 }
 

@@ -2,7 +2,6 @@ package server
 
 import (
 	"errors"
-	"io/fs"
 	"net/http"
 	"net/url"
 	"time"
@@ -11,6 +10,10 @@ import (
 	"github.com/gonaut/gonaut/apps/console/internal/domain"
 	"github.com/gonaut/gonaut/apps/console/internal/ui"
 )
+
+// What every page_*.go file shares: rendering a templ component in the
+// console's layout (render, pageOf), the error and forbidden pages, and
+// the small formatters of list pages (when, nextURL).
 
 func (s *Server) render(w http.ResponseWriter, r *http.Request, status int, c templ.Component) {
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
@@ -65,8 +68,6 @@ func isDomainRefusal(err error) bool {
 	_, conflict := errors.AsType[*domain.ConflictError](err)
 	return invalid || conflict
 }
-
-var _ fs.FS = ui.Static
 
 func when(t time.Time) string {
 	if t.IsZero() {

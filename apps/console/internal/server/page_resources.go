@@ -10,6 +10,14 @@ import (
 	"github.com/gonaut/gonaut/apps/console/internal/ui"
 )
 
+func (s *Server) pageResourceRoutes() []route {
+	return []route{
+		pageRoute("GET", "/resources", permRead, s.pageResources),
+		pageRoute("POST", "/resources", permOps, s.pageResourcePost),
+		pageRoute("POST", "/resources/{id}/delete", permOps, s.pageResourceDelete),
+	}
+}
+
 func (s *Server) pageResources(w http.ResponseWriter, r *http.Request, p *principal) {
 	s.renderResources(w, r, p, nil)
 }

@@ -13,6 +13,14 @@ import (
 // devices (within the quota) and renews their sessions, as the
 // /api/v1/me/devices routes do.
 
+func (s *Server) pageSelfServiceRoutes() []route {
+	return []route{
+		pageRoute("POST", "/devices/mine", permSelf, s.pageSelfEnrol),
+		pageRoute("POST", "/devices/mine/{id}/renew", permSelf, s.pageSelfRenew),
+		pageRoute("POST", "/devices/{id}/renew", permSelf, s.pageSelfRenew),
+	}
+}
+
 func (s *Server) pageSelfEnrol(w http.ResponseWriter, r *http.Request, p *principal) {
 	if p.user == nil {
 		s.redirect(w, r, "/devices", flashError, "not enrolled: devices belong to users; log in as the device's owner")

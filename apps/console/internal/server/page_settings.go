@@ -8,9 +8,16 @@ import (
 	"github.com/gonaut/gonaut/apps/console/internal/ui"
 )
 
-// The WireGuard settings: what enrolled devices' wg-quick files say
+// The WireGuard settings page: what enrolled devices' wg-quick files say
 // where the gateway is (see domain/wgsettings.go for their meaning and
 // checks).
+
+func (s *Server) pageSettingRoutes() []route {
+	return []route{
+		pageRoute("GET", "/settings/wireguard", permRead, s.pageWGSettings),
+		pageRoute("POST", "/settings/wireguard", permAdmin, s.pageWGSettingsPost),
+	}
+}
 
 func (s *Server) pageWGSettings(w http.ResponseWriter, r *http.Request, p *principal) {
 	ws := s.dom.WGSettings(r.Context())

@@ -10,6 +10,17 @@ import (
 	"github.com/gonaut/gonaut/apps/console/internal/ui"
 )
 
+func (s *Server) pageUserRoutes() []route {
+	return []route{
+		pageRoute("GET", "/users", permRead, s.pageUsers),
+		pageRoute("POST", "/users", permAdmin, s.pageUserPost),
+		pageRoute("POST", "/users/{id}/disable", permAdmin, s.pageUserToggle(true)),
+		pageRoute("POST", "/users/{id}/enable", permAdmin, s.pageUserToggle(false)),
+		pageRoute("POST", "/users/role", permAdmin, s.pageUserRole),
+		pageRoute("POST", "/users/{id}/role", permAdmin, s.pageUserRole),
+	}
+}
+
 func (s *Server) pageUsers(w http.ResponseWriter, r *http.Request, p *principal) {
 	o := listOpts(r)
 	us, err := s.dom.ListUsers(r.Context(), s.domainActor(r, p), o)

@@ -139,12 +139,53 @@ func urlEscape(s string) string {
 	return strings.NewReplacer("%", "%25", "&", "%26", "?", "%3F", "#", "%23", " ", "%20", "+", "%2B").Replace(s)
 }
 
-// routes is every route of the console.
+// pageRoute is a route of a page: its refusals are HTML (a redirect to
+// the login page, the forbidden page) rather than JSON.
+func pageRoute(method, path string, p perm, h func(http.ResponseWriter, *http.Request, *principal)) route {
+	return route{method: method, path: path, perm: p, page: true, h: h}
+}
+
+// routes is every route of the console: each file of a transport
+// declares the routes of the handlers it holds, and this is their table.
 func (s *Server) routes() []route {
-	var rs []route
-	rs = append(rs, s.apiRoutes()...)
-	rs = append(rs, s.cpRoutes()...)
-	rs = append(rs, s.pageRoutes()...)
-	rs = append(rs, s.insightPageRoutes()...)
-	return rs
+	return slices.Concat(
+		// The REST API (api_*.go) and its live streams (live_stream.go).
+		s.apiOpenAPIRoutes(),
+		s.apiAccountRoutes(),
+		s.apiSelfServiceRoutes(),
+		s.apiUserRoutes(),
+		s.apiGroupRoutes(),
+		s.apiDeviceRoutes(),
+		s.apiResourceRoutes(),
+		s.apiAttachmentRoutes(),
+		s.apiPolicyRoutes(),
+		s.apiGatewayRoutes(),
+		s.apiSettingRoutes(),
+		s.apiAlertRoutes(),
+		s.apiAnalyticsRoutes(),
+		s.apiAuditRoutes(),
+		s.apiKeyRoutes(),
+		s.liveRoutes(),
+		// The gateways' control plane (cp*.go).
+		s.cpRoutes(),
+		s.cpEventRoutes(),
+		// The pages (page_*.go).
+		s.pageStaticRoutes(),
+		s.pageLoginRoutes(),
+		s.pageDashboardRoutes(),
+		s.pageAccountRoutes(),
+		s.pageAPIKeyRoutes(),
+		s.pagePolicyRoutes(),
+		s.pageResourceRoutes(),
+		s.pageGatewayRoutes(),
+		s.pageSettingRoutes(),
+		s.pageDeviceRoutes(),
+		s.pageSelfServiceRoutes(),
+		s.pageUserRoutes(),
+		s.pageAlertRoutes(),
+		s.pageAuditRoutes(),
+		s.pageAnalyticsRoutes(),
+		s.pageGroupRoutes(),
+		s.pageAttachmentRoutes(),
+	)
 }

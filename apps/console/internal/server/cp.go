@@ -10,7 +10,7 @@ import (
 )
 
 // The control plane: gateways register, pull their bundle and report
-// their status (events are cpevents.go). The operations and every check
+// their status (events are cp_events.go). The operations and every check
 // on what a gateway sends are the domain's (domain/gateways.go,
 // domain/bundle.go); this file decodes, calls and answers.
 
@@ -18,7 +18,6 @@ func (s *Server) cpRoutes() []route {
 	return []route{
 		{method: "POST", path: "/cp/v1/register", perm: permPublic, h: s.cpRegister},
 		{method: "GET", path: "/cp/v1/bundle", perm: permGateway, h: s.cpBundle},
-		{method: "POST", path: "/cp/v1/events", perm: permGateway, h: s.cpEvents},
 		{method: "POST", path: "/cp/v1/status", perm: permGateway, h: s.cpStatus},
 	}
 }

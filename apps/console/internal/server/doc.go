@@ -1,13 +1,45 @@
-// Package server is the Gonaut console over a store.Store: the web pages
+// Package server is the Gonaut console over a domain.Store: the web pages
 // (templ components from package ui, htmx 4), the REST API under
 // /api/v1/, live updates (Server-Sent Events at /api/v1/stream and /ui/live,
 // a WebSocket at /ws) and the gateways' control plane under /cp/v1/ (the
 // protocol of package ztna/controlplane). A *Server is an http.Handler.
+// Every operation is package domain's; this package decodes a request,
+// calls the domain and encodes its answer, and never reaches the store.
+//
+// # Files
+//
+// A file's name says its transport, then its thing:
+//
+//   - api_<thing>.go: the REST API's handlers for one thing (api_users.go,
+//     api_devices.go, api_policies.go, ...), its request and answer types
+//     and its routes; api_account.go is /api/v1/me, api_openapi.go the
+//     description, api_encoding.go the shared JSON, list and QR
+//     plumbing, api_problems.go how a domain error becomes an answer.
+//   - page_<thing>.go: the pages (templ components of package ui) for one
+//     thing, with their forms and routes; page_render.go is what they
+//     share, page_flash.go the one-time messages of their redirects,
+//     page_static.go the static files and the health check.
+//   - cp.go, cp_events.go: the gateways' control plane.
+//   - live_hub.go (publish and subscribe), live_stream.go (SSE and
+//     WebSocket), live_perm.go (who sees which event), live_relay.go
+//     (between replicas).
+//   - auth_session.go (cookies, CSRF, login), auth_principal.go (who a
+//     request is, as the domain sees her), auth_throttle.go,
+//     auth_clientip.go (the client source behind trusted proxies).
+//   - routes.go: the permissions, the route type, the middleware every
+//     route passes through and the table of all routes; routes_limits.go
+//     the bounds on policy drafts.
+//   - server.go (Options, New, Close), server_admin.go (what the binary
+//     does without a request), server_checkpoints.go.
+//
+// A new route goes in the file of its transport and thing, in that
+// file's <transport><Thing>Routes function (a new file's function is
+// added to routes.go's table), with its permission.
 //
 // # Access
 //
-// Every route is declared once in a table (routes.go, api.go, cp.go,
-// pages.go, pages_insight.go) with a permission: public, gateway (a gateway credential), or
+// Every route is declared once, beside its handler, with a permission:
+// public, gateway (a gateway credential), or
 // one of read, self, audit, policy, ops, admin, each allowing a fixed set
 // of roles (permRoles). A route without a permission does not register
 // (New panics), and a test calls every route as every role against the
@@ -38,7 +70,7 @@
 // keeps it in a file). What a credential proves, and what a sign-in or a
 // failed one does, are the domain's operations (domain.Service.Login,
 // Session, APIKeyOf); this package carries the cookies, the CSRF tokens
-// and the per-source login throttle (session.go).
+// and the per-source login throttle (auth_session.go, auth_throttle.go).
 // A login always starts a new session (the old cookie is dropped), kept
 // in an HttpOnly, SameSite=Strict cookie whose value is stored only as a
 // SHA-256; sessions end after Options.SessionIdle without a request and
@@ -54,7 +86,7 @@
 // its role, and expires (domain.DefaultAPIKeyDays unless asked otherwise).
 //
 // A form's redirect carries its one-line message in a one-time cookie
-// signed with a key derived from the client's credential (flash.go), never
+// signed with a key derived from the client's credential (page_flash.go), never
 // in the URL, so no link can put its own text on a console page.
 //
 // # REST API
@@ -69,7 +101,7 @@
 // # Derived views
 //
 // Some pages show what gateways do not report directly. A user's risk
-// (domain/analytics.go, answered by analytics.go) is computed from the
+// (domain/analytics.go, answered by api_analytics.go) is computed from the
 // stored alerts with the scoring of package analytics; the dashboard's
 // numbers (domain/summary.go) from the last half hour of the audit log;
 // who is attached to a USB device or serial port (domain/attachments.go)
@@ -89,7 +121,7 @@
 // stores a batch in the audit log, each event once (its id is namespaced
 // by the gateway), and answers only after the commit. A gateway is
 // trusted for what it enforced only (domain/gatewayevents.go; the
-// handlers are cp.go and cpevents.go): each event must be of
+// handlers are cp.go and cp_events.go): each event must be of
 // a kind gateways emit and about users and devices of its bundle, is
 // stamped with the sending gateway, and is stored at the console's time,
 // flagged, when its own is outside the gateways.clock_skew window; an
@@ -98,17 +130,16 @@
 //
 // # Audit log
 //
-// The audit log's list, page and export (auditapi.go, audit_pages.go)
+// The audit log's list, page and export (api_audit.go, page_audit.go)
 // parse their filters with domain.ParseAuditFilter and read through
 // domain.ListAudit and ExportAudit; the checkpointer's loop
-// (checkpoints.go) wakes on appends and on a timer and signs through
-// domain.CheckpointAudit. auditwrite.go is the transitional writer for
-// the handlers whose operations have not moved to the domain yet.
+// (server_checkpoints.go) wakes on appends and on a timer and signs through
+// domain.CheckpointAudit.
 //
 // # Live events
 //
 // Each live event carries the permission of the route that serves the
-// same data (liveperm.go): a subscriber sees only what their role may
+// same data (live_perm.go): a subscriber sees only what their role may
 // read through the API, so decisions and other audit entries reach only
 // the roles of GET /api/v1/audit.
 //
@@ -118,7 +149,7 @@
 // database. Live events published by one are relayed to the others
 // through the domain's replica operations (domain/replicas.go, NOTIFY
 // underneath) and reach their SSE and WebSocket subscribers (see
-// relay.go); like every live stream they are best effort, and the audit
+// live_relay.go); like every live stream they are best effort, and the audit
 // log keeps everything. A SQLite store serves one process.
 //
 // # Concurrency

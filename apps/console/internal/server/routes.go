@@ -61,79 +61,10 @@ type route struct {
 	// draft routes carry a policy draft: their body is bounded by
 	// Options.PolicyDraftLimit before anything reads it. compile routes
 	// compile whatever they are sent and are rate-limited per principal
-	// (see drafts.go).
+	// (see routes_limits.go).
 	draft, compile bool
 	h              func(w http.ResponseWriter, r *http.Request, p *principal)
 }
-
-// principal is who makes a request.
-type principal struct {
-	user    *domain.User
-	role    domain.Role
-	session *domain.Session // nil for API keys
-	apiKey  *domain.APIKey
-	gateway *domain.Gateway
-
-	// csrf is the session's CSRF token, for pages to carry; the store
-	// has only its hash.
-	csrf string
-	// flashKey signs and checks this client's flash cookie (see
-	// flash.go); nil for gateways and anonymous requests.
-	flashKey []byte
-}
-
-// actor is how audit entries name the principal: by a stable id (a
-// user's id, "apikey:<key id>"), as gateways name the users they report,
-// so that one person is one actor in the log however her email changes.
-// Pages turn the id back into a name (see domain/names.go).
-func (p *principal) actor() string {
-	switch {
-	case p == nil:
-		return "anonymous"
-	case p.user != nil:
-		return p.user.ID
-	case p.apiKey != nil:
-		return "apikey:" + p.apiKey.ID
-	case p.gateway != nil:
-		return "gateway:" + p.gateway.Name
-	}
-	return "anonymous"
-}
-
-// domainActor is the principal as the domain's operations see her,
-// with the client address she came from.
-func (s *Server) domainActor(r *http.Request, p *principal) domain.Actor {
-	a := domain.Actor{ID: p.actor(), Name: p.name(), Source: clientAddr(r, s.trustedProxies(r)).String()}
-	if p == nil {
-		return a
-	}
-	a.Role = p.role
-	a.MFA = p.session != nil && p.session.MFA
-	switch {
-	case p.user != nil:
-		a.UserID = p.user.ID
-	case p.apiKey != nil:
-		a.UserID = p.apiKey.Owner
-	}
-	return a
-}
-
-// name is how pages greet the principal: by email or key name.
-func (p *principal) name() string {
-	switch {
-	case p == nil:
-		return "anonymous"
-	case p.user != nil:
-		return p.user.Email
-	case p.apiKey != nil:
-		return "apikey:" + p.apiKey.Name
-	case p.gateway != nil:
-		return "gateway:" + p.gateway.Name
-	}
-	return "anonymous"
-}
-
-type ctxKey struct{}
 
 func (s *Server) handle(rt route) {
 	if rt.perm == "" {
@@ -208,12 +139,53 @@ func urlEscape(s string) string {
 	return strings.NewReplacer("%", "%25", "&", "%26", "?", "%3F", "#", "%23", " ", "%20", "+", "%2B").Replace(s)
 }
 
-// routes is every route of the console.
+// pageRoute is a route of a page: its refusals are HTML (a redirect to
+// the login page, the forbidden page) rather than JSON.
+func pageRoute(method, path string, p perm, h func(http.ResponseWriter, *http.Request, *principal)) route {
+	return route{method: method, path: path, perm: p, page: true, h: h}
+}
+
+// routes is every route of the console: each file of a transport
+// declares the routes of the handlers it holds, and this is their table.
 func (s *Server) routes() []route {
-	var rs []route
-	rs = append(rs, s.apiRoutes()...)
-	rs = append(rs, s.cpRoutes()...)
-	rs = append(rs, s.pageRoutes()...)
-	rs = append(rs, s.insightPageRoutes()...)
-	return rs
+	return slices.Concat(
+		// The REST API (api_*.go) and its live streams (live_stream.go).
+		s.apiOpenAPIRoutes(),
+		s.apiAccountRoutes(),
+		s.apiSelfServiceRoutes(),
+		s.apiUserRoutes(),
+		s.apiGroupRoutes(),
+		s.apiDeviceRoutes(),
+		s.apiResourceRoutes(),
+		s.apiAttachmentRoutes(),
+		s.apiPolicyRoutes(),
+		s.apiGatewayRoutes(),
+		s.apiSettingRoutes(),
+		s.apiAlertRoutes(),
+		s.apiAnalyticsRoutes(),
+		s.apiAuditRoutes(),
+		s.apiKeyRoutes(),
+		s.liveRoutes(),
+		// The gateways' control plane (cp*.go).
+		s.cpRoutes(),
+		s.cpEventRoutes(),
+		// The pages (page_*.go).
+		s.pageStaticRoutes(),
+		s.pageLoginRoutes(),
+		s.pageDashboardRoutes(),
+		s.pageAccountRoutes(),
+		s.pageAPIKeyRoutes(),
+		s.pagePolicyRoutes(),
+		s.pageResourceRoutes(),
+		s.pageGatewayRoutes(),
+		s.pageSettingRoutes(),
+		s.pageDeviceRoutes(),
+		s.pageSelfServiceRoutes(),
+		s.pageUserRoutes(),
+		s.pageAlertRoutes(),
+		s.pageAuditRoutes(),
+		s.pageAnalyticsRoutes(),
+		s.pageGroupRoutes(),
+		s.pageAttachmentRoutes(),
+	)
 }

@@ -4,9 +4,7 @@ import (
 	"context"
 	"crypto/ed25519"
 	"encoding/hex"
-	"encoding/json"
 	"errors"
-	"fmt"
 	"log/slog"
 	"net/http"
 	"sync"
@@ -14,7 +12,6 @@ import (
 	"time"
 
 	"github.com/gonaut/gonaut/apps/console/internal/domain"
-	"github.com/gonaut/gonaut/ztna/controlplane"
 )
 
 // Options configure a Server. A nil *Options means the defaults; New never
@@ -62,7 +59,7 @@ type Options struct {
 	// commands that do not touch secrets.
 	SecretKey []byte
 	// AuditKey signs checkpoints of the audit chain's head (see
-	// checkpoints.go). Keep it outside the database: whoever holds it can
+	// server_checkpoints.go). Keep it outside the database: whoever holds it can
 	// sign a rewritten log. Replicas sharing a database share the key.
 	// Default nil: no checkpoints, and the log is protected by its chain
 	// alone.
@@ -111,7 +108,7 @@ type Server struct {
 	testHookPasswordChecked atomic.Pointer[func()]
 	badProxies              sync.Map // malformed trusted_proxies values already logged
 
-	compile *throttle // per principal, see drafts.go
+	compile *throttle // per principal, see routes_limits.go
 
 	origin string // this process among the replicas, for relayed events
 	// listening is closed once the server listens to the other
@@ -125,7 +122,7 @@ type Server struct {
 	wg       sync.WaitGroup
 	stopOnce sync.Once
 
-	cpPoke chan struct{} // wakes the checkpointer, see checkpoints.go
+	cpPoke chan struct{} // wakes the checkpointer, see server_checkpoints.go
 
 }
 
@@ -282,41 +279,4 @@ func (s *Server) changed() {
 	case s.hub.poke <- struct{}{}:
 	default:
 	}
-}
-
-// apiError is the single error format of the REST API and control plane.
-type apiError = controlplane.Error
-
-func writeJSON(w http.ResponseWriter, status int, v any) {
-	w.Header().Set("Content-Type", "application/json")
-	w.Header().Set("Cache-Control", "no-store")
-	w.WriteHeader(status)
-	enc := json.NewEncoder(w)
-	enc.SetEscapeHTML(true)
-	enc.Encode(v)
-}
-
-func writeError(w http.ResponseWriter, status int, code, format string, args ...any) {
-	writeJSON(w, status, &apiError{Status: status, Code: code, Message: fmt.Sprintf(format, args...)})
-}
-
-// decode reads a JSON body of at most 2 MiB into v, refusing unknown
-// fields; it writes the error answer itself and reports false on failure.
-func decode(w http.ResponseWriter, r *http.Request, v any) bool {
-	return decodeLimit(w, r, v, 2<<20)
-}
-
-// decodeLimit is decode with a limit of n bytes.
-func decodeLimit(w http.ResponseWriter, r *http.Request, v any, n int64) bool {
-	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, n))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(v); err != nil {
-		if _, ok := errors.AsType[*http.MaxBytesError](err); ok {
-			writeError(w, http.StatusRequestEntityTooLarge, "too_large", "request body too large")
-			return false
-		}
-		writeError(w, http.StatusBadRequest, "invalid", "request body: %v", err)
-		return false
-	}
-	return true
 }

@@ -1,0 +1,76 @@
+package server
+
+import (
+	"net/http"
+
+	"github.com/gonaut/gonaut/apps/console/internal/domain"
+)
+
+// principal is who makes a request.
+type principal struct {
+	user    *domain.User
+	role    domain.Role
+	session *domain.Session // nil for API keys
+	apiKey  *domain.APIKey
+	gateway *domain.Gateway
+
+	// csrf is the session's CSRF token, for pages to carry; the store
+	// has only its hash.
+	csrf string
+	// flashKey signs and checks this client's flash cookie (see
+	// page_flash.go); nil for gateways and anonymous requests.
+	flashKey []byte
+}
+
+// actor is how audit entries name the principal: by a stable id (a
+// user's id, "apikey:<key id>"), as gateways name the users they report,
+// so that one person is one actor in the log however her email changes.
+// Pages turn the id back into a name (see domain/names.go).
+func (p *principal) actor() string {
+	switch {
+	case p == nil:
+		return "anonymous"
+	case p.user != nil:
+		return p.user.ID
+	case p.apiKey != nil:
+		return "apikey:" + p.apiKey.ID
+	case p.gateway != nil:
+		return "gateway:" + p.gateway.Name
+	}
+	return "anonymous"
+}
+
+// domainActor is the principal as the domain's operations see her,
+// with the client address she came from.
+func (s *Server) domainActor(r *http.Request, p *principal) domain.Actor {
+	a := domain.Actor{ID: p.actor(), Name: p.name(), Source: clientAddr(r, s.trustedProxies(r)).String()}
+	if p == nil {
+		return a
+	}
+	a.Role = p.role
+	a.MFA = p.session != nil && p.session.MFA
+	switch {
+	case p.user != nil:
+		a.UserID = p.user.ID
+	case p.apiKey != nil:
+		a.UserID = p.apiKey.Owner
+	}
+	return a
+}
+
+// name is how pages greet the principal: by email or key name.
+func (p *principal) name() string {
+	switch {
+	case p == nil:
+		return "anonymous"
+	case p.user != nil:
+		return p.user.Email
+	case p.apiKey != nil:
+		return "apikey:" + p.apiKey.Name
+	case p.gateway != nil:
+		return "gateway:" + p.gateway.Name
+	}
+	return "anonymous"
+}
+
+type ctxKey struct{}

@@ -1,0 +1,151 @@
+package server
+
+import (
+	"crypto/subtle"
+	"errors"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/gonaut/gonaut/apps/console/internal/domain"
+)
+
+// Sign-in over HTTP: the session cookie, the CSRF tokens and the login
+// form's. Which credentials are good, and what a sign-in or a failed one
+// does, is the domain's (domain.Service.Login, Session, APIKeyOf).
+
+const (
+	sessionCookie = "gonaut_session"
+	// loginCSRFCookie carries the double-submit token of the login form,
+	// which is shown before there is a session.
+	loginCSRFCookie = "gonaut_login_csrf"
+)
+
+// authenticate finds the principal of a request from its session cookie
+// or API key. ok is false when credentials were presented but are not
+// valid (the caller answers 401); (nil, true) means anonymous.
+func (s *Server) authenticate(w http.ResponseWriter, r *http.Request) (*principal, bool) {
+	if h := r.Header.Get("Authorization"); strings.HasPrefix(h, "Bearer gk_") {
+		return s.authAPIKey(r, strings.TrimPrefix(h, "Bearer gk_"))
+	}
+	c, err := r.Cookie(sessionCookie)
+	if err != nil || c.Value == "" {
+		return nil, true
+	}
+	se, u, err := s.dom.Session(r.Context(), c.Value)
+	if err != nil {
+		s.clearSession(w)
+		return nil, true
+	}
+	return &principal{user: &u, role: u.Role, session: &se, csrf: csrfToken(c.Value), flashKey: flashKeyOf(c.Value)}, true
+}
+
+func (s *Server) authAPIKey(r *http.Request, key string) (*principal, bool) {
+	k, err := s.dom.APIKeyOf(r.Context(), key)
+	if err != nil {
+		return nil, false
+	}
+	return &principal{apiKey: &k, role: k.Role, flashKey: flashKeyOf(key)}, true
+}
+
+// authGateway checks a gateway credential; it answers 401 itself.
+func (s *Server) authGateway(w http.ResponseWriter, r *http.Request) (*domain.Gateway, bool) {
+	h := r.Header.Get("Authorization")
+	id, secret, ok := strings.Cut(strings.TrimPrefix(h, "Bearer "), ".")
+	if !ok || !strings.HasPrefix(h, "Bearer ") {
+		writeError(w, http.StatusUnauthorized, "unauthorized", "gateway credential required")
+		return nil, false
+	}
+	g, err := s.dom.AuthenticateGateway(r.Context(), id, secret)
+	if err != nil {
+		writeError(w, http.StatusUnauthorized, "unauthorized", "gateway credential refused")
+		return nil, false
+	}
+	return &g, true
+}
+
+// checkCSRF compares the request's CSRF token with the session's, by
+// hash: the store keeps only the hash.
+func (s *Server) checkCSRF(r *http.Request, se *domain.Session) bool {
+	tok := r.Header.Get("X-CSRF-Token")
+	if tok == "" {
+		tok = r.PostFormValue("csrf")
+	}
+	return tok != "" && subtle.ConstantTimeCompare([]byte(tokenHash(tok)), []byte(se.CSRFHash)) == 1
+}
+
+// csrfToken is the CSRF token of the session whose cookie value is sid.
+// Pages carry it; the store keeps only its hash.
+func csrfToken(sid string) string { return domain.CSRFToken(sid) }
+
+func (s *Server) setCookie(w http.ResponseWriter, name, value string, maxAge int) {
+	http.SetCookie(w, &http.Cookie{
+		Name: name, Value: value, Path: "/", MaxAge: maxAge,
+		HttpOnly: true, Secure: s.opts.SecureCookies, SameSite: http.SameSiteStrictMode,
+	})
+}
+
+func (s *Server) clearSession(w http.ResponseWriter) { s.setCookie(w, sessionCookie, "", -1) }
+
+// loginCSRF returns the login form's token, setting its cookie if needed.
+func (s *Server) loginCSRF(w http.ResponseWriter, r *http.Request) string {
+	if c, err := r.Cookie(loginCSRFCookie); err == nil && len(c.Value) >= 32 {
+		return c.Value
+	}
+	tok := randomToken()
+	s.setCookie(w, loginCSRFCookie, tok, 3600)
+	return tok
+}
+
+func (s *Server) checkLoginCSRF(r *http.Request, tok string) bool {
+	c, err := r.Cookie(loginCSRFCookie)
+	return err == nil && tok != "" && subtle.ConstantTimeCompare([]byte(c.Value), []byte(tok)) == 1
+}
+
+// login signs in with the credentials of a login form and sets the new
+// session's cookie. Attempts are throttled per client source first,
+// before any account is looked at (domain.ErrThrottled); the session the
+// browser had, if any, ends (rotation).
+func (s *Server) login(w http.ResponseWriter, r *http.Request, email, password, code string) (*domain.User, error) {
+	src := s.clientSource(r)
+	if !s.loginIP.allow("ip:"+src, s.now()) {
+		return nil, domain.ErrThrottled
+	}
+	in := domain.Login{Email: email, Password: password, Code: code, Source: src}
+	if c, err := r.Cookie(sessionCookie); err == nil {
+		in.Replaces = c.Value
+	}
+	si, err := s.dom.Login(r.Context(), in)
+	if err != nil {
+		return nil, err
+	}
+	s.setCookie(w, sessionCookie, si.Token, int(s.dom.SessionMax()/time.Second))
+	return &si.User, nil
+}
+
+// loginRefusal is what the login page says about a failed login, and
+// with which status.
+func loginRefusal(err error) (int, string) {
+	switch {
+	case errors.Is(err, domain.ErrThrottled):
+		return http.StatusTooManyRequests, err.Error()
+	case errors.Is(err, domain.ErrLoginFailed):
+		return http.StatusUnauthorized, err.Error()
+	}
+	return http.StatusUnauthorized, "login failed"
+}
+
+// The transports' names for the domain's tokens (see package domain's
+// tokens.go): gateway credentials, CSRF and flash keys are made here.
+
+func randomBytes(n int) []byte { return domain.RandomBytes(n) }
+
+func randomToken() string { return domain.RandomToken() }
+
+// tokenHash is how secrets that need no slow hash (session ids, API key
+// and gateway secrets, all 256-bit random) are kept at rest.
+func tokenHash(s string) string { return domain.TokenHash(s) }
+
+// derivedToken is a secret for one purpose derived from a credential the
+// client presents on every request (see domain.DerivedToken).
+func derivedToken(credential, purpose string) string { return domain.DerivedToken(credential, purpose) }

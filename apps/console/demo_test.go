@@ -43,7 +43,7 @@ func TestDemoFitsFreshDevices(t *testing.T) {
 	}
 	hs := httptest.NewServer(srv)
 	defer hs.Close()
-	_, secret, err := srv.CreateAPIKey(httptest.NewRequest("GET", "/", nil), "demo-test", store.RoleAdmin)
+	_, secret, err := srv.CreateAPIKey(context.Background(), "demo-test", store.RoleAdmin)
 	if err != nil {
 		t.Fatal(err)
 	}

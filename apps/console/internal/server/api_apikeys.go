@@ -1,6 +1,7 @@
 package server
 
 import (
+	"context"
 	"net/http"
 	"time"
 
@@ -64,8 +65,8 @@ type keyCreated struct {
 // domain.DefaultAPIKeyDays, and returns the bearer secret. It is for the
 // console's own tools; keys made through the REST API always have the
 // user who made them as owner.
-func (s *Server) CreateAPIKey(r *http.Request, name string, role domain.Role) (domain.APIKey, string, error) {
-	return s.dom.CreateToolKey(r.Context(), name, role)
+func (s *Server) CreateAPIKey(ctx context.Context, name string, role domain.Role) (domain.APIKey, string, error) {
+	return s.dom.CreateToolKey(ctx, name, role)
 }
 
 func (s *Server) apiCreateKey(w http.ResponseWriter, r *http.Request, p *principal) {

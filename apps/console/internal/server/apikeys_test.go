@@ -63,7 +63,7 @@ func TestAPIKeysActForTheirOwnerAndExpire(t *testing.T) {
 	defer srv.Close()
 	hs := httptest.NewServer(srv)
 	defer hs.Close()
-	_, root, err := srv.CreateAPIKey(httptest.NewRequest("GET", "/", nil), "root", domain.RoleAdmin)
+	_, root, err := srv.CreateAPIKey(bg, "root", domain.RoleAdmin)
 	if err != nil {
 		t.Fatal(err)
 	}

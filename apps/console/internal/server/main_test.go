@@ -53,9 +53,8 @@ func newEnvWith(t testing.TB, st *store.DB, opts *Options) *env {
 	}
 	t.Cleanup(func() { srv.Close() })
 	e := &env{t: t, st: st, srv: srv, keys: map[domain.Role]string{}}
-	r := httptest.NewRequest("GET", "/", nil)
 	for _, role := range domain.Roles {
-		_, secret, err := srv.CreateAPIKey(r, "test-"+string(role), role)
+		_, secret, err := srv.CreateAPIKey(bg, "test-"+string(role), role)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -39,7 +39,7 @@ func TestPolicyHistoryOfNoVersions(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		_, key, err := srv.CreateAPIKey(httptest.NewRequest("GET", "/", nil), "viewer", domain.RoleViewer)
+		_, key, err := srv.CreateAPIKey(bg, "viewer", domain.RoleViewer)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -59,7 +59,7 @@ func TestReplicasShareLiveEvents(t *testing.T) {
 		srv.ServeHTTP(w, req)
 		return w
 	}
-	_, key, err := a.CreateAPIKey(httptest.NewRequest("GET", "/", nil), "admin", domain.RoleAdmin)
+	_, key, err := a.CreateAPIKey(bg, "admin", domain.RoleAdmin)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -22,14 +22,10 @@ func (s *Server) AddUser(ctx context.Context, email, name string, role domain.Ro
 	return u, nil
 }
 
-// systemActor is the console binary acting at its host (bootstrap and
-// demo commands): an admin named "system" in the audit log.
-var systemActor = domain.Actor{ID: "system", Role: domain.RoleAdmin}
-
 // AddGateway creates a gateway awaiting registration and returns its
 // one-time token, valid for ttl, for the console binary's commands.
 func (s *Server) AddGateway(ctx context.Context, name string, ttl time.Duration) (domain.Gateway, string, error) {
-	return s.dom.CreateGateway(ctx, systemActor, domain.NewGateway{Name: name, TokenTTL: ttl})
+	return s.dom.CreateGateway(ctx, domain.System, domain.NewGateway{Name: name, TokenTTL: ttl})
 }
 
 // ResetMFA turns the second factor of the user with this email off and

@@ -104,6 +104,22 @@ type exitCode int
 
 func (e exitCode) Error() string { return fmt.Sprintf("exit status %d", int(e)) }
 
+// openOperations opens the store at dsn and the console's operations
+// over it, for the commands that act at the console's host (as
+// domain.System) without serving; done closes the store.
+func openOperations(ctx context.Context, dsn string) (*domain.Service, func(), error) {
+	st, err := openStore(ctx, dsn)
+	if err != nil {
+		return nil, nil, err
+	}
+	ops, err := domain.New(st, domain.Options{})
+	if err != nil {
+		st.Close()
+		return nil, nil, err
+	}
+	return ops, func() { st.Close() }, nil
+}
+
 func openStore(ctx context.Context, dsn string) (*store.DB, error) {
 	return store.Open(ctx, storeDSN(dsn))
 }
@@ -264,18 +280,13 @@ func cmdUserAdd(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	if *email == "" {
 		return errors.New("-email is required")
 	}
-	st, err := openStore(ctx, *dsn)
+	ops, done, err := openOperations(ctx, *dsn)
 	if err != nil {
 		return err
 	}
-	defer st.Close()
-	srv, err := server.New(st, nil)
-	if err != nil {
-		return err
-	}
-	defer srv.Close()
+	defer done()
 	pw := domain.RandomPassword()
-	if _, err := srv.AddUser(ctx, *email, *name, store.Role(*role), nil, pw); err != nil {
+	if _, err := ops.CreateUser(ctx, domain.System, domain.NewUser{Email: *email, Name: *name, Role: domain.Role(*role), Password: pw}); err != nil {
 		return err
 	}
 	fmt.Fprintf(stdout, "added %s (%s); password: %s\n", *email, *role, pw)
@@ -298,26 +309,21 @@ func cmdUserResetMFA(ctx context.Context, args []string, stdout, stderr io.Write
 	if (*email == "") == !*all {
 		return errors.New("give exactly one of -email and -all")
 	}
-	st, err := openStore(ctx, *dsn)
-	if err != nil {
-		return err
-	}
-	defer st.Close()
 	// No secret key: nothing here reads a secret.
-	srv, err := server.New(st, nil)
+	ops, done, err := openOperations(ctx, *dsn)
 	if err != nil {
 		return err
 	}
-	defer srv.Close()
+	defer done()
 	if *all {
-		n, err := srv.ResetAllMFA(ctx)
+		n, err := ops.ResetAllMFA(ctx, domain.System)
 		if err != nil {
 			return err
 		}
 		fmt.Fprintf(stdout, "turned TOTP off for %d users; they log in with their password and enrol again\n", n)
 		return nil
 	}
-	if err := srv.ResetMFA(ctx, *email); err != nil {
+	if err := ops.ResetMFA(ctx, domain.System, *email); err != nil {
 		return err
 	}
 	fmt.Fprintf(stdout, "turned TOTP off for %s; they log in with their password and enrol again\n", *email)

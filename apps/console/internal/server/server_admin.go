@@ -7,9 +7,10 @@ import (
 	"github.com/gonaut/gonaut/apps/console/internal/domain"
 )
 
-// What the console binary does at its host, without a request: the
-// bootstrap and demo commands, and the MFA reset. The users' part are
-// the domain's operations, acted by domain.System.
+// What the running console does for the console binary's own demo and
+// bootstrap, without a request: the domain's operations acted by
+// domain.System, followed by the change notice live pages and gateways
+// wait on. Commands that do not serve call the domain directly.
 
 // AddUser creates a user with a password, for the console binary's
 // bootstrap and demo commands.
@@ -26,16 +27,4 @@ func (s *Server) AddUser(ctx context.Context, email, name string, role domain.Ro
 // one-time token, valid for ttl, for the console binary's commands.
 func (s *Server) AddGateway(ctx context.Context, name string, ttl time.Duration) (domain.Gateway, string, error) {
 	return s.dom.CreateGateway(ctx, domain.System, domain.NewGateway{Name: name, TokenTTL: ttl})
-}
-
-// ResetMFA turns the second factor of the user with this email off and
-// ends the user's sessions (domain.Service.ResetMFA).
-func (s *Server) ResetMFA(ctx context.Context, email string) error {
-	return s.dom.ResetMFA(ctx, domain.System, email)
-}
-
-// ResetAllMFA turns off the second factor of every user who has one and
-// returns how many there were.
-func (s *Server) ResetAllMFA(ctx context.Context) (int, error) {
-	return s.dom.ResetAllMFA(ctx, domain.System)
 }

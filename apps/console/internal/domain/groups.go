@@ -5,7 +5,6 @@ import (
 	"slices"
 	"sort"
 	"strings"
-	"time"
 
 	"github.com/gonaut/gonaut/apps/console/internal/store"
 )
@@ -26,26 +25,7 @@ type GroupDetail struct {
 	Group
 	// Defined is false for a name users carry that no group defines.
 	Defined bool
-	Members []Member
-}
-
-// Member is a user as a group shows her: everything but her
-// credentials.
-type Member struct {
-	ID          string
-	Email       string
-	Name        string
-	Role        Role
-	Groups      []string
-	TOTPEnabled bool
-	Disabled    bool
-	Created     time.Time
-	Version     int64
-}
-
-func memberOf(u *store.User) *Member {
-	return &Member{ID: u.ID, Email: u.Email, Name: u.Name, Role: u.Role, Groups: u.Groups,
-		TOTPEnabled: u.TOTPEnabled, Disabled: u.Disabled, Created: u.Created, Version: u.Version}
+	Members []User
 }
 
 // ListGroups returns the defined groups, by name.
@@ -109,7 +89,7 @@ func (s *Service) GroupDetails(ctx context.Context, _ Actor) ([]GroupDetail, err
 	}
 	byName := map[string]*GroupDetail{}
 	for _, g := range gs {
-		byName[g.Name] = &GroupDetail{Group: Group{Name: g.Name, Description: g.Description}, Defined: true, Members: []Member{}}
+		byName[g.Name] = &GroupDetail{Group: Group{Name: g.Name, Description: g.Description}, Defined: true, Members: []User{}}
 	}
 	if err := eachPage(func(after string) (string, int, error) {
 		us, err := s.st.ListUsers(ctx, ListOptions{After: after, Limit: listPage})
@@ -117,10 +97,10 @@ func (s *Service) GroupDetails(ctx context.Context, _ Actor) ([]GroupDetail, err
 			for _, g := range us[i].Groups {
 				d := byName[g]
 				if d == nil {
-					d = &GroupDetail{Group: Group{Name: g}, Members: []Member{}}
+					d = &GroupDetail{Group: Group{Name: g}, Members: []User{}}
 					byName[g] = d
 				}
-				d.Members = append(d.Members, *memberOf(&us[i]))
+				d.Members = append(d.Members, userOf(&us[i]))
 			}
 		}
 		return lastKey(len(us), func() string { return us[len(us)-1].ID }), len(us), err
@@ -154,7 +134,7 @@ func (s *Service) GroupDetail(ctx context.Context, a Actor, name string) (*Group
 // SetMember adds the user with id or email user to group, or removes
 // her, and returns her as she is now. A change that changes nothing is
 // not recorded.
-func (s *Service) SetMember(ctx context.Context, a Actor, group, user string, member bool) (*Member, error) {
+func (s *Service) SetMember(ctx context.Context, a Actor, group, user string, member bool) (*User, error) {
 	group = strings.TrimSpace(group)
 	if group == "" {
 		return nil, &InvalidError{Message: "a group needs a name"}
@@ -190,17 +170,18 @@ func (s *Service) SetMember(ctx context.Context, a Actor, group, user string, me
 		}
 		s.record(ctx, a, action, group, "", map[string]string{"user": u.Email})
 	}
-	return memberOf(u), nil
+	m := userOf(u)
+	return &m, nil
 }
 
 // RoleHolders returns, for each role, the users who hold it, in the
 // order of their ids.
-func (s *Service) RoleHolders(ctx context.Context, _ Actor) (map[Role][]Member, error) {
-	out := map[Role][]Member{}
+func (s *Service) RoleHolders(ctx context.Context, _ Actor) (map[Role][]User, error) {
+	out := map[Role][]User{}
 	err := eachPage(func(after string) (string, int, error) {
 		us, err := s.st.ListUsers(ctx, ListOptions{After: after, Limit: listPage})
 		for i := range us {
-			out[us[i].Role] = append(out[us[i].Role], *memberOf(&us[i]))
+			out[us[i].Role] = append(out[us[i].Role], userOf(&us[i]))
 		}
 		return lastKey(len(us), func() string { return us[len(us)-1].ID }), len(us), err
 	})

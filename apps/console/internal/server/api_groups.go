@@ -3,7 +3,6 @@ package server
 import (
 	"errors"
 	"net/http"
-	"time"
 
 	"github.com/gonaut/gonaut/apps/console/internal/domain"
 )
@@ -14,28 +13,12 @@ type Group struct {
 	Description string `json:"description"`
 }
 
-// Member is a user as a group shows her, with the fields of a user
-// everywhere in the API.
-type Member struct {
-	ID          string      `json:"id"`
-	Email       string      `json:"email"`
-	Name        string      `json:"name"`
-	Role        domain.Role `json:"role"`
-	Groups      []string    `json:"groups"`
-	TOTPEnabled bool        `json:"totp_enabled"`
-	Disabled    bool        `json:"disabled"`
-	Created     time.Time   `json:"created"`
-	Version     int64       `json:"version"`
-}
-
-func memberJSON(m *domain.Member) Member { return Member(*m) }
-
 // GroupDetail is a group with its members (see domain.GroupDetail).
 type GroupDetail struct {
 	Group
 	// Defined is false for a name users carry that no group defines.
-	Defined bool     `json:"defined"`
-	Members []Member `json:"members"`
+	Defined bool   `json:"defined"`
+	Members []User `json:"members"`
 }
 
 func (s *Server) apiGroupRoutes() []route {
@@ -99,9 +82,9 @@ func (s *Server) apiGetGroup(w http.ResponseWriter, r *http.Request, p *principa
 		s.writeProblem(w, err)
 		return
 	}
-	out := GroupDetail{Group: Group(d.Group), Defined: d.Defined, Members: make([]Member, len(d.Members))}
+	out := GroupDetail{Group: Group(d.Group), Defined: d.Defined, Members: make([]User, len(d.Members))}
 	for i := range d.Members {
-		out.Members[i] = memberJSON(&d.Members[i])
+		out.Members[i] = apiUserOf(d.Members[i])
 	}
 	writeJSON(w, http.StatusOK, out)
 }
@@ -121,5 +104,5 @@ func (s *Server) apiSetMember(w http.ResponseWriter, r *http.Request, p *princip
 		return
 	}
 	s.changed()
-	writeJSON(w, http.StatusOK, memberJSON(u))
+	writeJSON(w, http.StatusOK, apiUserOf(*u))
 }

@@ -115,11 +115,7 @@ func (s *Service) ListAPIKeys(ctx context.Context, _ Actor) ([]APIKey, error) {
 	if err != nil {
 		return nil, fromStore(err)
 	}
-	out := make([]APIKey, len(ks))
-	for i := range ks {
-		out[i] = apiKeyOf(&ks[i])
-	}
-	return out, nil
+	return valuesOf(ks, apiKeyOf), nil
 }
 
 // OwnAPIKeys returns the keys the actor owns, the revoked ones last;

@@ -82,11 +82,7 @@ func (s *Service) ListDevices(ctx context.Context, a Actor, owner string, o List
 	if err != nil || ds == nil {
 		return nil, fromStore(err)
 	}
-	out := make([]Device, len(ds))
-	for i := range ds {
-		out[i] = deviceOf(&ds[i])
-	}
-	return out, nil
+	return valuesOf(ds, deviceOf), nil
 }
 
 // Device reads device id; another's device is not there for an actor

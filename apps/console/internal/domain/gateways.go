@@ -72,11 +72,7 @@ func (s *Service) ListGateways(ctx context.Context) ([]Gateway, error) {
 	if err != nil || gs == nil {
 		return nil, fromStore(err)
 	}
-	out := make([]Gateway, len(gs))
-	for i := range gs {
-		out[i] = gatewayOf(&gs[i])
-	}
-	return out, nil
+	return valuesOf(gs, gatewayOf), nil
 }
 
 // RevokeGateway ends gateway id's credential; its requests are refused

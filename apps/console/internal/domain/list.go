@@ -31,3 +31,12 @@ func lastKey(n int, f func() string) string {
 	}
 	return f()
 }
+
+// valuesOf turns store rows into domain values, one by one.
+func valuesOf[R, V any](rows []R, of func(*R) V) []V {
+	out := make([]V, len(rows))
+	for i := range rows {
+		out[i] = of(&rows[i])
+	}
+	return out
+}

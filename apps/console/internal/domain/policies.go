@@ -44,11 +44,7 @@ func (s *Service) ListPolicies(ctx context.Context, _ Actor, o ListOptions) ([]P
 	if err != nil {
 		return nil, fromStore(err)
 	}
-	out := make([]Policy, len(ps))
-	for i := range ps {
-		out[i] = *policyOf(&ps[i])
-	}
-	return out, nil
+	return valuesOf(ps, func(r *store.Policy) Policy { return *policyOf(r) }), nil
 }
 
 // Policy returns the policy named name at its current version.
@@ -66,11 +62,7 @@ func (s *Service) PolicyVersions(ctx context.Context, _ Actor, name string) ([]P
 	if err != nil {
 		return nil, fromStore(err)
 	}
-	out := make([]PolicyVersion, len(vs))
-	for i := range vs {
-		out[i] = *policyVersionOf(&vs[i])
-	}
-	return out, nil
+	return valuesOf(vs, func(r *store.PolicyVersion) PolicyVersion { return *policyVersionOf(r) }), nil
 }
 
 // PolicyChange is a new version of a policy.

@@ -50,11 +50,7 @@ func (s *Service) ListResources(ctx context.Context, _ Actor, o ListOptions) ([]
 	if err != nil {
 		return nil, fromStore(err)
 	}
-	out := make([]Resource, len(rs))
-	for i := range rs {
-		out[i] = *resourceOf(&rs[i])
-	}
-	return out, nil
+	return valuesOf(rs, func(r *store.Resource) Resource { return *resourceOf(r) }), nil
 }
 
 // Resource returns the resource called name.

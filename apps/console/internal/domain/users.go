@@ -30,11 +30,7 @@ func userOf(u *store.User) User {
 }
 
 func usersOf(us []store.User) []User {
-	out := make([]User, len(us))
-	for i := range us {
-		out[i] = userOf(&us[i])
-	}
-	return out
+	return valuesOf(us, userOf)
 }
 
 // System is the actor of the console binary's own commands (bootstrap,

@@ -31,12 +31,8 @@ type Actor struct {
 	UserID string
 	// Role is what the actor may do.
 	Role Role
-	// Source is the client address the request came from, "" when
-	// unknown.
-	Source string
 	// Name is how the actor signs what she writes (a policy version's
 	// author): a user's email, "apikey:<key name>", "gateway:<name>".
-	// (Added for policies.)
 	Name string
 
 	// Devices: MFA is set when the actor's session was opened with a

@@ -174,7 +174,7 @@ func (s *Service) Login(ctx context.Context, in Login) (SignedIn, error) {
 				s.log.Error("console: recording a failed login", "err", err)
 			}
 		}
-		s.record(ctx, Actor{ID: actor, Source: src}, "login.failed", "", "", map[string]string{"source": src, "reason": reason})
+		s.record(ctx, Actor{ID: actor}, "login.failed", "", "", map[string]string{"source": src, "reason": reason})
 		return SignedIn{}, ErrLoginFailed
 	}
 	if err := s.st.ClearLoginFailures(ctx, u.ID, src); err != nil {
@@ -188,7 +188,7 @@ func (s *Service) Login(ctx context.Context, in Login) (SignedIn, error) {
 	if err := s.st.CreateSession(ctx, se); err != nil {
 		return SignedIn{}, err
 	}
-	s.record(ctx, Actor{ID: u.ID, UserID: u.ID, Role: u.Role, Source: src}, "login", "", "", map[string]any{"mfa": mfa, "source": src})
+	s.record(ctx, Actor{ID: u.ID, UserID: u.ID, Role: u.Role}, "login", "", "", map[string]any{"mfa": mfa, "source": src})
 	return SignedIn{User: userOf(u), Session: sessionOf(se), Token: token}, nil
 }
 

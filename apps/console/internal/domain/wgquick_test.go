@@ -6,6 +6,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/gonaut/gonaut/apps/console/internal/wgquicktest"
 	"github.com/gonaut/gonaut/ztna/controlplane"
 )
 
@@ -27,35 +28,8 @@ func FuzzWGQuick(f *testing.F) {
 			c.Endpoint = &ep
 		}
 		c.AllowedIPs, _ = parsePrefixList(routes)
-		checkWGQuickKeys(t, c.String())
+		wgquicktest.CheckKeys(t, c.String())
 	})
-}
-
-var wgQuickKeys = map[string]bool{"PrivateKey": true, "Address": true, "DNS": true, "PublicKey": true, "AllowedIPs": true, "Endpoint": true, "PersistentKeepalive": true}
-
-// checkWGQuickKeys fails unless cfg has one [Interface] and one [Peer]
-// section, each key of the expected set at most once, and comments.
-func checkWGQuickKeys(t testing.TB, cfg string) {
-	t.Helper()
-	seen := map[string]int{}
-	for line := range strings.SplitSeq(cfg, "\n") {
-		switch {
-		case line == "", strings.HasPrefix(line, "# "):
-		case line == "[Interface]" || line == "[Peer]":
-			seen[line]++
-		default:
-			k, _, ok := strings.Cut(line, " = ")
-			if !ok || !wgQuickKeys[k] {
-				t.Fatalf("unexpected line %q in:\n%s", line, cfg)
-			}
-			seen[k]++
-		}
-	}
-	for k, n := range seen {
-		if n != 1 {
-			t.Fatalf("%s appears %d times in:\n%s", k, n, cfg)
-		}
-	}
 }
 
 // FuzzValidateStatus feeds the status check arbitrary reports: it never

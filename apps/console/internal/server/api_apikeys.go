@@ -36,7 +36,7 @@ func (s *Server) apiKeyRoutes() []route {
 }
 
 func (s *Server) apiListKeys(w http.ResponseWriter, r *http.Request, p *principal) {
-	ks, err := s.dom.ListAPIKeys(r.Context(), s.domainActor(r, p))
+	ks, err := s.dom.ListAPIKeys(r.Context(), p.domainActor())
 	if err != nil {
 		s.writeProblem(w, err)
 		return
@@ -74,7 +74,7 @@ func (s *Server) apiCreateKey(w http.ResponseWriter, r *http.Request, p *princip
 	if !decode(w, r, &req) {
 		return
 	}
-	k, secret, err := s.dom.CreateAPIKey(r.Context(), s.domainActor(r, p), domain.NewAPIKey(req))
+	k, secret, err := s.dom.CreateAPIKey(r.Context(), p.domainActor(), domain.NewAPIKey(req))
 	if err != nil {
 		s.writeProblem(w, err)
 		return
@@ -84,7 +84,7 @@ func (s *Server) apiCreateKey(w http.ResponseWriter, r *http.Request, p *princip
 }
 
 func (s *Server) apiRevokeKey(w http.ResponseWriter, r *http.Request, p *principal) {
-	if err := s.dom.RevokeAPIKey(r.Context(), s.domainActor(r, p), r.PathValue("id")); err != nil {
+	if err := s.dom.RevokeAPIKey(r.Context(), p.domainActor(), r.PathValue("id")); err != nil {
 		s.writeProblem(w, err)
 		return
 	}

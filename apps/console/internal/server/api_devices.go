@@ -60,7 +60,7 @@ func (s *Server) apiDeviceRoutes() []route {
 }
 
 func (s *Server) apiListDevices(w http.ResponseWriter, r *http.Request, p *principal) {
-	a := s.domainActor(r, p)
+	a := p.domainActor()
 	serveList(s, w, r, func(ctx context.Context, o domain.ListOptions) ([]*Device, error) {
 		ds, err := s.dom.ListDevices(ctx, a, r.URL.Query().Get("owner"), o)
 		if err != nil || ds == nil {
@@ -75,7 +75,7 @@ func (s *Server) apiListDevices(w http.ResponseWriter, r *http.Request, p *princ
 }
 
 func (s *Server) apiGetDevice(w http.ResponseWriter, r *http.Request, p *principal) {
-	a := s.domainActor(r, p)
+	a := p.domainActor()
 	serveOne(s, w, r, func(ctx context.Context, id string) (*Device, error) {
 		d, err := s.dom.Device(ctx, a, id)
 		if err != nil {
@@ -121,7 +121,7 @@ func (s *Server) apiEnrolDevice(w http.ResponseWriter, r *http.Request, p *princ
 	if !decode(w, r, &req) {
 		return
 	}
-	e, err := s.dom.EnrolDevice(r.Context(), s.domainActor(r, p), domain.NewDevice{Owner: req.Owner, Name: req.Name, PublicKey: req.PublicKey, Posture: req.Posture})
+	e, err := s.dom.EnrolDevice(r.Context(), p.domainActor(), domain.NewDevice{Owner: req.Owner, Name: req.Name, PublicKey: req.PublicKey, Posture: req.Posture})
 	if errors.Is(err, domain.ErrForbidden) {
 		w.Header().Set("X-Gonaut-Refusal", "owner")
 	}
@@ -146,7 +146,7 @@ func (s *Server) apiPatchDevice(w http.ResponseWriter, r *http.Request, p *princ
 	if !decode(w, r, &req) {
 		return
 	}
-	d, err := s.dom.UpdateDevice(r.Context(), s.domainActor(r, p), r.PathValue("id"),
+	d, err := s.dom.UpdateDevice(r.Context(), p.domainActor(), r.PathValue("id"),
 		domain.DevicePatch{Name: req.Name, Disabled: req.Disabled, Posture: req.Posture, RenewSession: req.RenewSession})
 	if err != nil {
 		s.writeProblem(w, err)
@@ -157,7 +157,7 @@ func (s *Server) apiPatchDevice(w http.ResponseWriter, r *http.Request, p *princ
 }
 
 func (s *Server) apiDeleteDevice(w http.ResponseWriter, r *http.Request, p *principal) {
-	if _, err := s.dom.DeleteDevice(r.Context(), s.domainActor(r, p), r.PathValue("id")); err != nil {
+	if _, err := s.dom.DeleteDevice(r.Context(), p.domainActor(), r.PathValue("id")); err != nil {
 		s.writeProblem(w, err)
 		return
 	}

@@ -68,7 +68,7 @@ func (s *Server) apiCreateGateway(w http.ResponseWriter, r *http.Request, p *pri
 	if !decode(w, r, &req) {
 		return
 	}
-	g, tok, err := s.dom.CreateGateway(r.Context(), s.domainActor(r, p), domain.NewGateway{Name: req.Name})
+	g, tok, err := s.dom.CreateGateway(r.Context(), p.domainActor(), domain.NewGateway{Name: req.Name})
 	if err != nil {
 		s.writeProblem(w, err)
 		return
@@ -77,7 +77,7 @@ func (s *Server) apiCreateGateway(w http.ResponseWriter, r *http.Request, p *pri
 }
 
 func (s *Server) apiRevokeGateway(w http.ResponseWriter, r *http.Request, p *principal) {
-	if err := s.dom.RevokeGateway(r.Context(), s.domainActor(r, p), r.PathValue("id")); err != nil {
+	if err := s.dom.RevokeGateway(r.Context(), p.domainActor(), r.PathValue("id")); err != nil {
 		s.writeProblem(w, err)
 		return
 	}

@@ -33,7 +33,7 @@ func (s *Server) apiGroupRoutes() []route {
 }
 
 func (s *Server) apiListGroups(w http.ResponseWriter, r *http.Request, p *principal) {
-	gs, err := s.dom.ListGroups(r.Context(), s.domainActor(r, p))
+	gs, err := s.dom.ListGroups(r.Context(), p.domainActor())
 	if err != nil {
 		s.writeProblem(w, err)
 		return
@@ -54,7 +54,7 @@ func (s *Server) apiPutGroup(w http.ResponseWriter, r *http.Request, p *principa
 	if !decode(w, r, &req) {
 		return
 	}
-	g, err := s.dom.PutGroup(r.Context(), s.domainActor(r, p), domain.Group{Name: r.PathValue("name"), Description: req.Description})
+	g, err := s.dom.PutGroup(r.Context(), p.domainActor(), domain.Group{Name: r.PathValue("name"), Description: req.Description})
 	if err != nil {
 		s.writeProblem(w, err)
 		return
@@ -64,7 +64,7 @@ func (s *Server) apiPutGroup(w http.ResponseWriter, r *http.Request, p *principa
 }
 
 func (s *Server) apiDeleteGroup(w http.ResponseWriter, r *http.Request, p *principal) {
-	if err := s.dom.DeleteGroup(r.Context(), s.domainActor(r, p), r.PathValue("name")); err != nil {
+	if err := s.dom.DeleteGroup(r.Context(), p.domainActor(), r.PathValue("name")); err != nil {
 		s.writeProblem(w, err)
 		return
 	}
@@ -73,7 +73,7 @@ func (s *Server) apiDeleteGroup(w http.ResponseWriter, r *http.Request, p *princ
 }
 
 func (s *Server) apiGetGroup(w http.ResponseWriter, r *http.Request, p *principal) {
-	d, err := s.dom.GroupDetail(r.Context(), s.domainActor(r, p), r.PathValue("name"))
+	d, err := s.dom.GroupDetail(r.Context(), p.domainActor(), r.PathValue("name"))
 	if errors.Is(err, domain.ErrNotFound) {
 		writeError(w, http.StatusNotFound, "not_found", "no group %q", r.PathValue("name"))
 		return
@@ -98,7 +98,7 @@ func (s *Server) apiDeleteMember(w http.ResponseWriter, r *http.Request, p *prin
 }
 
 func (s *Server) apiSetMember(w http.ResponseWriter, r *http.Request, p *principal, member bool) {
-	u, err := s.dom.SetMember(r.Context(), s.domainActor(r, p), r.PathValue("name"), r.PathValue("user"), member)
+	u, err := s.dom.SetMember(r.Context(), p.domainActor(), r.PathValue("name"), r.PathValue("user"), member)
 	if err != nil {
 		s.writeProblem(w, err)
 		return

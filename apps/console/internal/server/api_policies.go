@@ -179,7 +179,7 @@ func (s *Server) apiPolicyRoutes() []route {
 
 func (s *Server) apiListPolicies(w http.ResponseWriter, r *http.Request, p *principal) {
 	serveList(s, w, r, func(ctx context.Context, o domain.ListOptions) ([]Policy, error) {
-		ps, err := s.dom.ListPolicies(ctx, s.domainActor(r, p), o)
+		ps, err := s.dom.ListPolicies(ctx, p.domainActor(), o)
 		out := make([]Policy, len(ps))
 		for i := range ps {
 			out[i] = policyJSON(&ps[i])
@@ -189,7 +189,7 @@ func (s *Server) apiListPolicies(w http.ResponseWriter, r *http.Request, p *prin
 }
 
 func (s *Server) apiGetPolicy(w http.ResponseWriter, r *http.Request, p *principal) {
-	x, err := s.dom.Policy(r.Context(), s.domainActor(r, p), r.PathValue("name"))
+	x, err := s.dom.Policy(r.Context(), p.domainActor(), r.PathValue("name"))
 	if err != nil {
 		s.writeProblem(w, err)
 		return
@@ -202,7 +202,7 @@ func (s *Server) apiPolicyValidate(w http.ResponseWriter, r *http.Request, p *pr
 	if !decodeLimit(w, r, &d, maxDraftLimit) { // the route bounds the body
 		return
 	}
-	writeJSON(w, http.StatusOK, validationJSON(s.dom.ValidatePolicy(r.Context(), s.domainActor(r, p), d.Name, d.Source)))
+	writeJSON(w, http.StatusOK, validationJSON(s.dom.ValidatePolicy(r.Context(), p.domainActor(), d.Name, d.Source)))
 }
 
 func (s *Server) apiSavePolicy(w http.ResponseWriter, r *http.Request, p *principal) {
@@ -210,7 +210,7 @@ func (s *Server) apiSavePolicy(w http.ResponseWriter, r *http.Request, p *princi
 	if !decodeLimit(w, r, &d, maxDraftLimit) {
 		return
 	}
-	pv, err := s.dom.SavePolicy(r.Context(), s.domainActor(r, p), domain.PolicyChange{Name: r.PathValue("name"), Source: d.Source, Message: d.Message})
+	pv, err := s.dom.SavePolicy(r.Context(), p.domainActor(), domain.PolicyChange{Name: r.PathValue("name"), Source: d.Source, Message: d.Message})
 	if err != nil {
 		s.policyError(w, err)
 		return
@@ -222,7 +222,7 @@ func (s *Server) apiSavePolicy(w http.ResponseWriter, r *http.Request, p *princi
 // apiDeletePolicy deletes a policy unless the remaining enabled policies
 // would fail as a set (another document's tests relying on it).
 func (s *Server) apiDeletePolicy(w http.ResponseWriter, r *http.Request, p *principal) {
-	if err := s.dom.DeletePolicy(r.Context(), s.domainActor(r, p), r.PathValue("name")); err != nil {
+	if err := s.dom.DeletePolicy(r.Context(), p.domainActor(), r.PathValue("name")); err != nil {
 		s.policyError(w, err)
 		return
 	}
@@ -231,7 +231,7 @@ func (s *Server) apiDeletePolicy(w http.ResponseWriter, r *http.Request, p *prin
 }
 
 func (s *Server) apiPolicyVersions(w http.ResponseWriter, r *http.Request, p *principal) {
-	vs, err := s.dom.PolicyVersions(r.Context(), s.domainActor(r, p), r.PathValue("name"))
+	vs, err := s.dom.PolicyVersions(r.Context(), p.domainActor(), r.PathValue("name"))
 	if err != nil {
 		s.writeProblem(w, err)
 		return
@@ -246,7 +246,7 @@ func (s *Server) apiPolicyVersions(w http.ResponseWriter, r *http.Request, p *pr
 func (s *Server) apiPolicyDiff(w http.ResponseWriter, r *http.Request, p *principal) {
 	from, _ := strconv.Atoi(r.URL.Query().Get("from"))
 	to, _ := strconv.Atoi(r.URL.Query().Get("to"))
-	d, err := s.dom.PolicyDiff(r.Context(), s.domainActor(r, p), r.PathValue("name"), from, to)
+	d, err := s.dom.PolicyDiff(r.Context(), p.domainActor(), r.PathValue("name"), from, to)
 	if err != nil {
 		s.writeProblem(w, err)
 		return
@@ -266,7 +266,7 @@ func (s *Server) apiPolicyRollback(w http.ResponseWriter, r *http.Request, p *pr
 	if !decode(w, r, &req) {
 		return
 	}
-	pv, err := s.dom.RollbackPolicy(r.Context(), s.domainActor(r, p), r.PathValue("name"), req.Version)
+	pv, err := s.dom.RollbackPolicy(r.Context(), p.domainActor(), r.PathValue("name"), req.Version)
 	if err != nil {
 		s.policyError(w, err)
 		return
@@ -280,7 +280,7 @@ func (s *Server) apiPolicySimulate(w http.ResponseWriter, r *http.Request, p *pr
 	if !decodeLimit(w, r, &d, maxDraftLimit) {
 		return
 	}
-	sim, err := s.dom.SimulatePolicy(r.Context(), s.domainActor(r, p), domain.SimulateDraft{Name: d.Name, Source: d.Source, Days: d.Days, Limit: d.Limit})
+	sim, err := s.dom.SimulatePolicy(r.Context(), p.domainActor(), domain.SimulateDraft{Name: d.Name, Source: d.Source, Days: d.Days, Limit: d.Limit})
 	if err != nil {
 		s.writeProblem(w, err)
 		return

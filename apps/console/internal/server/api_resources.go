@@ -42,7 +42,7 @@ func (s *Server) apiResourceRoutes() []route {
 
 func (s *Server) apiListResources(w http.ResponseWriter, r *http.Request, p *principal) {
 	serveList(s, w, r, func(ctx context.Context, o domain.ListOptions) ([]Resource, error) {
-		rs, err := s.dom.ListResources(ctx, s.domainActor(r, p), o)
+		rs, err := s.dom.ListResources(ctx, p.domainActor(), o)
 		out := make([]Resource, len(rs))
 		for i := range rs {
 			out[i] = resourceJSON(&rs[i])
@@ -52,7 +52,7 @@ func (s *Server) apiListResources(w http.ResponseWriter, r *http.Request, p *pri
 }
 
 func (s *Server) apiGetResource(w http.ResponseWriter, r *http.Request, p *principal) {
-	x, err := s.dom.Resource(r.Context(), s.domainActor(r, p), r.PathValue("name"))
+	x, err := s.dom.Resource(r.Context(), p.domainActor(), r.PathValue("name"))
 	if err != nil {
 		s.writeProblem(w, err)
 		return
@@ -65,7 +65,7 @@ func (s *Server) apiPutResource(w http.ResponseWriter, r *http.Request, p *princ
 	if !decode(w, r, &req) {
 		return
 	}
-	x, err := s.dom.PutResource(r.Context(), s.domainActor(r, p), domain.Resource{Name: r.PathValue("name"), Kind: req.Kind, Address: req.Address, Port: req.Port, Labels: req.Labels, Gateway: req.Gateway, Note: req.Note})
+	x, err := s.dom.PutResource(r.Context(), p.domainActor(), domain.Resource{Name: r.PathValue("name"), Kind: req.Kind, Address: req.Address, Port: req.Port, Labels: req.Labels, Gateway: req.Gateway, Note: req.Note})
 	if err != nil {
 		s.writeProblem(w, err)
 		return
@@ -75,7 +75,7 @@ func (s *Server) apiPutResource(w http.ResponseWriter, r *http.Request, p *princ
 }
 
 func (s *Server) apiDeleteResource(w http.ResponseWriter, r *http.Request, p *principal) {
-	if err := s.dom.DeleteResource(r.Context(), s.domainActor(r, p), r.PathValue("name")); err != nil {
+	if err := s.dom.DeleteResource(r.Context(), p.domainActor(), r.PathValue("name")); err != nil {
 		s.writeProblem(w, err)
 		return
 	}

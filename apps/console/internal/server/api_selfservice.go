@@ -35,7 +35,7 @@ func (s *Server) apiSelfEnrol(w http.ResponseWriter, r *http.Request, p *princip
 		writeError(w, http.StatusBadRequest, "invalid", "devices belong to users; API keys enrol through POST /api/v1/devices")
 		return
 	}
-	e, err := s.dom.EnrolOwnDevice(r.Context(), s.domainActor(r, p), domain.NewDevice{Name: req.Name, PublicKey: req.PublicKey})
+	e, err := s.dom.EnrolOwnDevice(r.Context(), p.domainActor(), domain.NewDevice{Name: req.Name, PublicKey: req.PublicKey})
 	if err != nil {
 		s.writeProblem(w, err)
 		return
@@ -45,7 +45,7 @@ func (s *Server) apiSelfEnrol(w http.ResponseWriter, r *http.Request, p *princip
 }
 
 func (s *Server) apiSelfRenew(w http.ResponseWriter, r *http.Request, p *principal) {
-	d, err := s.dom.RenewOwnDevice(r.Context(), s.domainActor(r, p), r.PathValue("id"))
+	d, err := s.dom.RenewOwnDevice(r.Context(), p.domainActor(), r.PathValue("id"))
 	switch {
 	case errors.Is(err, domain.ErrRenewNeedsMFA):
 		w.Header().Set("X-Gonaut-Refusal", "mfa")

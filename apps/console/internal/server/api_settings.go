@@ -51,7 +51,7 @@ func (s *Server) apiPutSetting(w http.ResponseWriter, r *http.Request, p *princi
 	if !decode(w, r, &req) {
 		return
 	}
-	c, err := s.dom.SetSetting(r.Context(), s.domainActor(r, p), r.PathValue("key"), req.Value)
+	c, err := s.dom.SetSetting(r.Context(), p.domainActor(), r.PathValue("key"), req.Value)
 	if errors.Is(err, domain.ErrNotFound) {
 		writeError(w, http.StatusNotFound, "not_found", "no setting %q; GET /api/v1/settings lists them", r.PathValue("key"))
 		return
@@ -88,7 +88,7 @@ func (s *Server) apiPutWGSettings(w http.ResponseWriter, r *http.Request, p *pri
 	if !decode(w, r, &req) {
 		return
 	}
-	ws, err := s.dom.SetWGSettings(r.Context(), s.domainActor(r, p), req.toDomain())
+	ws, err := s.dom.SetWGSettings(r.Context(), p.domainActor(), req.toDomain())
 	if err != nil {
 		s.writeProblem(w, err)
 		return

@@ -41,7 +41,7 @@ func (s *Server) apiUserRoutes() []route {
 
 func (s *Server) apiListUsers(w http.ResponseWriter, r *http.Request, p *principal) {
 	o := listOpts(r)
-	us, err := s.dom.ListUsers(r.Context(), s.domainActor(r, p), o)
+	us, err := s.dom.ListUsers(r.Context(), p.domainActor(), o)
 	if err != nil {
 		s.writeProblem(w, err)
 		return
@@ -66,7 +66,7 @@ func (s *Server) apiCreateUser(w http.ResponseWriter, r *http.Request, p *princi
 	if !decode(w, r, &req) {
 		return
 	}
-	u, err := s.dom.CreateUser(r.Context(), s.domainActor(r, p), domain.NewUser(req))
+	u, err := s.dom.CreateUser(r.Context(), p.domainActor(), domain.NewUser(req))
 	if err != nil {
 		s.writeProblem(w, err)
 		return
@@ -76,7 +76,7 @@ func (s *Server) apiCreateUser(w http.ResponseWriter, r *http.Request, p *princi
 }
 
 func (s *Server) apiGetUser(w http.ResponseWriter, r *http.Request, p *principal) {
-	u, err := s.dom.User(r.Context(), s.domainActor(r, p), r.PathValue("id"))
+	u, err := s.dom.User(r.Context(), p.domainActor(), r.PathValue("id"))
 	if err != nil {
 		s.writeProblem(w, err)
 		return
@@ -99,7 +99,7 @@ func (s *Server) apiPatchUser(w http.ResponseWriter, r *http.Request, p *princip
 	if !decode(w, r, &req) {
 		return
 	}
-	u, err := s.dom.UpdateUser(r.Context(), s.domainActor(r, p), r.PathValue("id"), domain.UserPatch(req))
+	u, err := s.dom.UpdateUser(r.Context(), p.domainActor(), r.PathValue("id"), domain.UserPatch(req))
 	if err != nil {
 		s.writeProblem(w, err)
 		return

@@ -1,8 +1,6 @@
 package server
 
 import (
-	"net/http"
-
 	"github.com/gonaut/gonaut/apps/console/internal/domain"
 )
 
@@ -40,10 +38,9 @@ func (p *principal) actor() string {
 	return "anonymous"
 }
 
-// domainActor is the principal as the domain's operations see her,
-// with the client address she came from.
-func (s *Server) domainActor(r *http.Request, p *principal) domain.Actor {
-	a := domain.Actor{ID: p.actor(), Name: p.name(), Source: clientAddr(r, s.trustedProxies(r)).String()}
+// domainActor is the principal as the domain's operations see her.
+func (p *principal) domainActor() domain.Actor {
+	a := domain.Actor{ID: p.actor(), Name: p.name()}
 	if p == nil {
 		return a
 	}

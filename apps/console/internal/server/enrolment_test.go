@@ -10,6 +10,7 @@ import (
 
 	"github.com/gonaut/gonaut/apps/console/internal/domain"
 	"github.com/gonaut/gonaut/apps/console/internal/store"
+	"github.com/gonaut/gonaut/apps/console/internal/wgquicktest"
 	"github.com/gonaut/gonaut/tunnel"
 )
 
@@ -84,7 +85,7 @@ func TestPrintedConfigSaysWhatDNSNeeds(t *testing.T) {
 	if !strings.Contains(html.UnescapeString(body), `apt install openresolv (else it fails with "resolvconf: command not found")`) {
 		t.Error("the page does not say what to install next to the config")
 	}
-	checkWGQuickKeys(t, cfg)
+	wgquicktest.CheckKeys(t, cfg)
 	if _, err := tunnel.ReadConfig(strings.NewReader(cfg)); err != nil {
 		t.Errorf("the printed config does not parse: %v\n%s", err, cfg)
 	}

@@ -23,7 +23,7 @@ func (s *Server) pageAlerts(w http.ResponseWriter, r *http.Request, p *principal
 	q := r.URL.Query()
 	limit, _ := strconv.Atoi(q.Get("limit"))
 	state, shown := q.Get("state"), q.Get("q")
-	a := s.domainActor(r, p)
+	a := p.domainActor()
 	ap, err := s.dom.ListAlerts(r.Context(), a, domain.AlertQuery{State: state, Query: shown, QueryByName: true, After: q.Get("cursor"), Limit: limit})
 	if err != nil {
 		s.pageError(w, r, err)
@@ -75,7 +75,7 @@ func (s *Server) pageAlertState(state string) func(http.ResponseWriter, *http.Re
 		if r.PostFormValue("back") == "detail" {
 			back += "/" + url.PathEscape(r.PathValue("id"))
 		}
-		if err := s.dom.SetAlertState(r.Context(), s.domainActor(r, p), r.PathValue("id"), state); err != nil {
+		if err := s.dom.SetAlertState(r.Context(), p.domainActor(), r.PathValue("id"), state); err != nil {
 			if _, ok := errors.AsType[*domain.ConflictError](err); ok {
 				s.redirect(w, r, back, flashError, "Not changed: "+s.problemMessage(err)+".")
 				return
@@ -88,7 +88,7 @@ func (s *Server) pageAlertState(state string) func(http.ResponseWriter, *http.Re
 }
 
 func (s *Server) pageAlert(w http.ResponseWriter, r *http.Request, p *principal) {
-	a := s.domainActor(r, p)
+	a := p.domainActor()
 	al, err := s.dom.Alert(r.Context(), a, r.PathValue("id"))
 	if err != nil {
 		s.pageError(w, r, err)

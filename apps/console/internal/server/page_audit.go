@@ -19,7 +19,7 @@ func (s *Server) pageAuditRoutes() []route {
 
 func (s *Server) pageAudit(w http.ResponseWriter, r *http.Request, p *principal) {
 	q := r.URL.Query()
-	a := s.domainActor(r, p)
+	a := p.domainActor()
 	shown, ferr := domain.ParseAuditFilter(q) // the filters as typed, for the form
 	var fe *domain.InvalidError
 	if ferr != nil && !errors.As(ferr, &fe) {

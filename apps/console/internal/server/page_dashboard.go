@@ -46,7 +46,7 @@ func (s *Server) pageDashboardRoutes() []route {
 }
 
 func (s *Server) pageDashboard(w http.ResponseWriter, r *http.Request, p *principal) {
-	a := s.domainActor(r, p)
+	a := p.domainActor()
 	// The feed is audit entries: shown to whoever may read the audit
 	// log, as the live feed's decisions are.
 	var feed []ui.Row
@@ -78,7 +78,7 @@ func (s *Server) pageDashboard(w http.ResponseWriter, r *http.Request, p *princi
 func (s *Server) pageLive(w http.ResponseWriter, r *http.Request, p *principal) {
 	var mu sync.Mutex
 	var last time.Time
-	a := s.domainActor(r, p)
+	a := p.domainActor()
 	s.serveSSE(w, r, p, func(e liveEvent) (string, string, bool) {
 		var b strings.Builder
 		switch e.Type {

@@ -26,7 +26,7 @@ func (s *Server) pageDevices(w http.ResponseWriter, r *http.Request, p *principa
 func (s *Server) renderDevices(w http.ResponseWriter, r *http.Request, p *principal, res *ui.Result) {
 	o := listOpts(r)
 	// Operators and admins see every device; everybody else their own.
-	a := s.domainActor(r, p)
+	a := p.domainActor()
 	all := domain.SeesAllDevices(a)
 	ds, err := s.dom.ListDevices(r.Context(), a, r.URL.Query().Get("owner"), o)
 	if err != nil {
@@ -66,7 +66,7 @@ func (s *Server) renderDevices(w http.ResponseWriter, r *http.Request, p *princi
 }
 
 func (s *Server) pageDevicePost(w http.ResponseWriter, r *http.Request, p *principal) {
-	e, err := s.dom.EnrolDevice(r.Context(), s.domainActor(r, p), domain.NewDevice{Owner: r.PostFormValue("owner"),
+	e, err := s.dom.EnrolDevice(r.Context(), p.domainActor(), domain.NewDevice{Owner: r.PostFormValue("owner"),
 		Name: strings.TrimSpace(r.PostFormValue("name")), PublicKey: strings.TrimSpace(r.PostFormValue("public_key"))})
 	if err != nil {
 		s.redirect(w, r, "/devices", flashError, "not enrolled: "+s.problemMessage(err))
@@ -77,7 +77,7 @@ func (s *Server) pageDevicePost(w http.ResponseWriter, r *http.Request, p *princ
 
 func (s *Server) pageDeviceToggle(disable bool) func(http.ResponseWriter, *http.Request, *principal) {
 	return func(w http.ResponseWriter, r *http.Request, p *principal) {
-		d, err := s.dom.UpdateDevice(r.Context(), s.domainActor(r, p), r.PathValue("id"), domain.DevicePatch{Disabled: &disable})
+		d, err := s.dom.UpdateDevice(r.Context(), p.domainActor(), r.PathValue("id"), domain.DevicePatch{Disabled: &disable})
 		if err != nil {
 			s.pageError(w, r, err)
 			return
@@ -88,7 +88,7 @@ func (s *Server) pageDeviceToggle(disable bool) func(http.ResponseWriter, *http.
 }
 
 func (s *Server) pageDeviceDelete(w http.ResponseWriter, r *http.Request, p *principal) {
-	d, err := s.dom.DeleteDevice(r.Context(), s.domainActor(r, p), r.PathValue("id"))
+	d, err := s.dom.DeleteDevice(r.Context(), p.domainActor(), r.PathValue("id"))
 	if err != nil {
 		s.pageError(w, r, err)
 		return

@@ -58,7 +58,7 @@ func (s *Server) renderGateways(w http.ResponseWriter, r *http.Request, p *princ
 }
 
 func (s *Server) pageGatewayPost(w http.ResponseWriter, r *http.Request, p *principal) {
-	g, tok, err := s.dom.CreateGateway(r.Context(), s.domainActor(r, p), domain.NewGateway{Name: r.PostFormValue("name")})
+	g, tok, err := s.dom.CreateGateway(r.Context(), p.domainActor(), domain.NewGateway{Name: r.PostFormValue("name")})
 	if err != nil {
 		s.redirect(w, r, "/gateways", flashError, "not added: "+s.problemMessage(err))
 		return
@@ -74,7 +74,7 @@ func (s *Server) pageGatewayPost(w http.ResponseWriter, r *http.Request, p *prin
 }
 
 func (s *Server) pageGatewayRevoke(w http.ResponseWriter, r *http.Request, p *principal) {
-	if err := s.dom.RevokeGateway(r.Context(), s.domainActor(r, p), r.PathValue("id")); err != nil {
+	if err := s.dom.RevokeGateway(r.Context(), p.domainActor(), r.PathValue("id")); err != nil {
 		s.pageError(w, r, err)
 		return
 	}

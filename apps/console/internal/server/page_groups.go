@@ -29,7 +29,7 @@ func (s *Server) pageGroupRoutes() []route {
 }
 
 func (s *Server) pageGroups(w http.ResponseWriter, r *http.Request, p *principal) {
-	ds, err := s.dom.GroupDetails(r.Context(), s.domainActor(r, p))
+	ds, err := s.dom.GroupDetails(r.Context(), p.domainActor())
 	if err != nil {
 		s.pageError(w, r, err)
 		return
@@ -42,7 +42,7 @@ func (s *Server) pageGroups(w http.ResponseWriter, r *http.Request, p *principal
 		}
 		g.Groups = append(g.Groups, v)
 	}
-	holders, err := s.dom.RoleHolders(r.Context(), s.domainActor(r, p))
+	holders, err := s.dom.RoleHolders(r.Context(), p.domainActor())
 	if err != nil {
 		s.pageError(w, r, err)
 		return
@@ -63,7 +63,7 @@ func (s *Server) pageGroups(w http.ResponseWriter, r *http.Request, p *principal
 }
 
 func (s *Server) pageGroupPost(w http.ResponseWriter, r *http.Request, p *principal) {
-	g, err := s.dom.PutGroup(r.Context(), s.domainActor(r, p), domain.Group{Name: strings.TrimSpace(r.PostFormValue("name")), Description: strings.TrimSpace(r.PostFormValue("description"))})
+	g, err := s.dom.PutGroup(r.Context(), p.domainActor(), domain.Group{Name: strings.TrimSpace(r.PostFormValue("name")), Description: strings.TrimSpace(r.PostFormValue("description"))})
 	if inv, ok := errors.AsType[*domain.InvalidError](err); ok && inv.Field == "name" {
 		s.redirect(w, r, "/groups", flashError, inv.Message)
 		return
@@ -78,7 +78,7 @@ func (s *Server) pageGroupPost(w http.ResponseWriter, r *http.Request, p *princi
 
 func (s *Server) pageMemberAdd(w http.ResponseWriter, r *http.Request, p *principal) {
 	group := r.PathValue("name")
-	u, err := s.dom.SetMember(r.Context(), s.domainActor(r, p), group, strings.TrimSpace(r.PostFormValue("user")), true)
+	u, err := s.dom.SetMember(r.Context(), p.domainActor(), group, strings.TrimSpace(r.PostFormValue("user")), true)
 	if err != nil {
 		s.redirect(w, r, "/groups", flashError, "not added: "+s.problemMessage(err))
 		return
@@ -89,7 +89,7 @@ func (s *Server) pageMemberAdd(w http.ResponseWriter, r *http.Request, p *princi
 
 func (s *Server) pageMemberRemove(w http.ResponseWriter, r *http.Request, p *principal) {
 	group := r.PathValue("name")
-	u, err := s.dom.SetMember(r.Context(), s.domainActor(r, p), group, r.PathValue("id"), false)
+	u, err := s.dom.SetMember(r.Context(), p.domainActor(), group, r.PathValue("id"), false)
 	if err != nil {
 		s.redirect(w, r, "/groups", flashError, "not removed: "+s.problemMessage(err))
 		return

@@ -33,7 +33,7 @@ func (s *Server) pagePolicyRoutes() []route {
 
 func (s *Server) pagePolicies(w http.ResponseWriter, r *http.Request, p *principal) {
 	o := listOpts(r)
-	ps, err := s.dom.ListPolicies(r.Context(), s.domainActor(r, p), o)
+	ps, err := s.dom.ListPolicies(r.Context(), p.domainActor(), o)
 	if err != nil {
 		s.pageError(w, r, err)
 		return
@@ -57,13 +57,13 @@ func (s *Server) pagePolicyNew(w http.ResponseWriter, r *http.Request, p *princi
 	if t, ok := domain.TemplateByName(r.URL.Query().Get("template")); ok {
 		e.Source, e.Name = t.Source, t.Name
 	} else {
-		e.Name, e.Source = s.dom.PolicyStart(r.Context(), s.domainActor(r, p))
+		e.Name, e.Source = s.dom.PolicyStart(r.Context(), p.domainActor())
 	}
 	s.render(w, r, http.StatusOK, ui.EditorPage(e))
 }
 
 func (s *Server) pagePolicyEdit(w http.ResponseWriter, r *http.Request, p *principal) {
-	pol, err := s.dom.Policy(r.Context(), s.domainActor(r, p), r.PathValue("name"))
+	pol, err := s.dom.Policy(r.Context(), p.domainActor(), r.PathValue("name"))
 	if err != nil {
 		s.pageError(w, r, err)
 		return
@@ -99,13 +99,13 @@ func toUIValidation(v *domain.Validation) ui.Validation {
 
 func (s *Server) fragValidate(w http.ResponseWriter, r *http.Request, p *principal) {
 	r.Body = http.MaxBytesReader(w, r.Body, maxDraftLimit)
-	v := s.dom.ValidatePolicy(r.Context(), s.domainActor(r, p), r.PostFormValue("name"), r.PostFormValue("source"))
+	v := s.dom.ValidatePolicy(r.Context(), p.domainActor(), r.PostFormValue("name"), r.PostFormValue("source"))
 	s.render(w, r, http.StatusOK, ui.ValidationPanel(toUIValidation(v)))
 }
 
 func (s *Server) fragSimulate(w http.ResponseWriter, r *http.Request, p *principal) {
 	r.Body = http.MaxBytesReader(w, r.Body, maxDraftLimit)
-	sim, err := s.dom.SimulatePolicy(r.Context(), s.domainActor(r, p), domain.SimulateDraft{Name: r.PostFormValue("name"), Source: r.PostFormValue("source")})
+	sim, err := s.dom.SimulatePolicy(r.Context(), p.domainActor(), domain.SimulateDraft{Name: r.PostFormValue("name"), Source: r.PostFormValue("source")})
 	if err != nil {
 		s.render(w, r, http.StatusOK, ui.SimulationPanel(ui.Simulation{Invalid: true}))
 		return
@@ -132,7 +132,7 @@ func (s *Server) fragSimulate(w http.ResponseWriter, r *http.Request, p *princip
 
 func (s *Server) pagePolicySave(w http.ResponseWriter, r *http.Request, p *principal) {
 	name, source := r.PostFormValue("name"), r.PostFormValue("source")
-	a := s.domainActor(r, p)
+	a := p.domainActor()
 	pv, err := s.dom.SavePolicy(r.Context(), a, domain.PolicyChange{Name: name, Source: source, Message: r.PostFormValue("message")})
 	if err != nil {
 		e := ui.Editor{Page: s.pageOf(r, p, "Policy "+name, "policies"), Name: name, Source: source, IsNew: true}
@@ -155,7 +155,7 @@ func (s *Server) pagePolicySave(w http.ResponseWriter, r *http.Request, p *princ
 
 func (s *Server) pagePolicyHistory(w http.ResponseWriter, r *http.Request, p *principal) {
 	name := r.PathValue("name")
-	a := s.domainActor(r, p)
+	a := p.domainActor()
 	vs, err := s.dom.PolicyVersions(r.Context(), a, name)
 	if err == nil && len(vs) == 0 {
 		// The store does not promise a non-empty list, and there is
@@ -199,7 +199,7 @@ func (s *Server) pagePolicyRollback(w http.ResponseWriter, r *http.Request, p *p
 		http.Redirect(w, r, history+"?rollback="+strconv.Itoa(v), http.StatusSeeOther)
 		return
 	}
-	pv, err := s.dom.RollbackPolicy(r.Context(), s.domainActor(r, p), r.PathValue("name"), v)
+	pv, err := s.dom.RollbackPolicy(r.Context(), p.domainActor(), r.PathValue("name"), v)
 	if ve, ok := errors.AsType[*domain.InvalidPolicyError](err); ok {
 		s.redirect(w, r, history, flashError, fmt.Sprintf("Not rolled back to version %d: %s.", v, ve.Error()))
 		return

@@ -24,7 +24,7 @@ func (s *Server) pageResources(w http.ResponseWriter, r *http.Request, p *princi
 
 func (s *Server) renderResources(w http.ResponseWriter, r *http.Request, p *principal, res *ui.Result) {
 	o := listOpts(r)
-	rs, err := s.dom.ListResources(r.Context(), s.domainActor(r, p), o)
+	rs, err := s.dom.ListResources(r.Context(), p.domainActor(), o)
 	if err != nil {
 		s.pageError(w, r, err)
 		return
@@ -70,7 +70,7 @@ func (s *Server) pageResourcePost(w http.ResponseWriter, r *http.Request, p *pri
 		s.redirect(w, r, "/resources", flashError, fmt.Sprintf("not saved: port: %q is not a number", p))
 		return
 	}
-	x, err := s.dom.PutResource(r.Context(), s.domainActor(r, p), domain.Resource{Name: r.PostFormValue("name"), Kind: r.PostFormValue("kind"), Address: r.PostFormValue("address"), Port: port, Labels: labels})
+	x, err := s.dom.PutResource(r.Context(), p.domainActor(), domain.Resource{Name: r.PostFormValue("name"), Kind: r.PostFormValue("kind"), Address: r.PostFormValue("address"), Port: port, Labels: labels})
 	if err != nil {
 		s.redirect(w, r, "/resources", flashError, "not saved: "+s.problemMessage(err))
 		return
@@ -80,7 +80,7 @@ func (s *Server) pageResourcePost(w http.ResponseWriter, r *http.Request, p *pri
 }
 
 func (s *Server) pageResourceDelete(w http.ResponseWriter, r *http.Request, p *principal) {
-	if err := s.dom.DeleteResource(r.Context(), s.domainActor(r, p), r.PathValue("id")); err != nil {
+	if err := s.dom.DeleteResource(r.Context(), p.domainActor(), r.PathValue("id")); err != nil {
 		s.pageError(w, r, err)
 		return
 	}
@@ -92,7 +92,7 @@ func (s *Server) pageResourceDelete(w http.ResponseWriter, r *http.Request, p *p
 // gateway (not revoked) last reported serving from its own configuration,
 // filtered by query as the console's rows are.
 func (s *Server) localResourceRows(r *http.Request, p *principal, query string) ([]ui.Row, error) {
-	ls, err := s.dom.LocalResources(r.Context(), s.domainActor(r, p), query)
+	ls, err := s.dom.LocalResources(r.Context(), p.domainActor(), query)
 	if err != nil {
 		return nil, err
 	}

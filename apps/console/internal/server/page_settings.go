@@ -42,7 +42,7 @@ func (s *Server) pageWGSettings(w http.ResponseWriter, r *http.Request, p *princ
 
 func (s *Server) pageWGSettingsPost(w http.ResponseWriter, r *http.Request, p *principal) {
 	ws := domain.WGSettings{Endpoint: r.PostFormValue("endpoint"), AllowedIPs: r.PostFormValue("allowed_ips"), DNS: r.PostFormValue("dns")}
-	if _, err := s.dom.SetWGSettings(r.Context(), s.domainActor(r, p), ws); err != nil {
+	if _, err := s.dom.SetWGSettings(r.Context(), p.domainActor(), ws); err != nil {
 		s.redirect(w, r, "/settings/wireguard", flashError, "not saved: "+s.problemMessage(err))
 		return
 	}

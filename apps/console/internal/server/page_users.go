@@ -23,7 +23,7 @@ func (s *Server) pageUserRoutes() []route {
 
 func (s *Server) pageUsers(w http.ResponseWriter, r *http.Request, p *principal) {
 	o := listOpts(r)
-	us, err := s.dom.ListUsers(r.Context(), s.domainActor(r, p), o)
+	us, err := s.dom.ListUsers(r.Context(), p.domainActor(), o)
 	if err != nil {
 		s.pageError(w, r, err)
 		return
@@ -71,7 +71,7 @@ func (s *Server) pageUserPost(w http.ResponseWriter, r *http.Request, p *princip
 			groups = append(groups, g)
 		}
 	}
-	u, err := s.dom.CreateUser(r.Context(), s.domainActor(r, p), domain.NewUser{
+	u, err := s.dom.CreateUser(r.Context(), p.domainActor(), domain.NewUser{
 		Email: strings.TrimSpace(r.PostFormValue("email")), Name: strings.TrimSpace(r.PostFormValue("name")),
 		Role: domain.Role(r.PostFormValue("role")), Groups: groups, Password: r.PostFormValue("password")})
 	if err != nil {
@@ -84,7 +84,7 @@ func (s *Server) pageUserPost(w http.ResponseWriter, r *http.Request, p *princip
 
 func (s *Server) pageUserToggle(disable bool) func(http.ResponseWriter, *http.Request, *principal) {
 	return func(w http.ResponseWriter, r *http.Request, p *principal) {
-		u, err := s.dom.UpdateUser(r.Context(), s.domainActor(r, p), r.PathValue("id"), domain.UserPatch{Disabled: &disable})
+		u, err := s.dom.UpdateUser(r.Context(), p.domainActor(), r.PathValue("id"), domain.UserPatch{Disabled: &disable})
 		if err != nil {
 			s.pageError(w, r, err)
 			return
@@ -101,7 +101,7 @@ func (s *Server) pageUserRole(w http.ResponseWriter, r *http.Request, p *princip
 	if id := r.PathValue("id"); id != "" {
 		who, back = id, "/users"
 	}
-	u, err := s.dom.ChangeRole(r.Context(), s.domainActor(r, p), who, domain.Role(r.PostFormValue("role")))
+	u, err := s.dom.ChangeRole(r.Context(), p.domainActor(), who, domain.Role(r.PostFormValue("role")))
 	var invalid *domain.InvalidError
 	var conflict *domain.ConflictError
 	switch {

@@ -153,9 +153,6 @@ func New(st domain.Store, opts *Options) (*Server, error) {
 	if o.CompileEvery <= 0 {
 		o.CompileEvery = 500 * time.Millisecond
 	}
-	if o.CheckpointEvery <= 0 {
-		o.CheckpointEvery = 1000
-	}
 	if o.CheckpointInterval <= 0 {
 		o.CheckpointInterval = time.Minute
 	}

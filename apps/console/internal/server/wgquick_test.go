@@ -11,6 +11,7 @@ import (
 
 	"github.com/gonaut/gonaut/apps/console/internal/domain"
 	"github.com/gonaut/gonaut/apps/console/internal/store"
+	"github.com/gonaut/gonaut/apps/console/internal/wgquicktest"
 	"github.com/gonaut/gonaut/ztna/controlplane"
 )
 
@@ -82,35 +83,8 @@ func TestGatewayStatusCannotInjectWGQuick(t *testing.T) {
 	if strings.Contains(en.Config, "PostUp") {
 		t.Fatalf("config carries PostUp:\n%s", en.Config)
 	}
-	checkWGQuickKeys(t, en.Config)
+	wgquicktest.CheckKeys(t, en.Config)
 	if !strings.Contains(en.Config, "DNS = 100.64.0.1\n") || !strings.Contains(en.Config, "Endpoint = gw.example.com:51820\n") {
 		t.Fatalf("config lost the good report:\n%s", en.Config)
-	}
-}
-
-var wgQuickKeys = map[string]bool{"PrivateKey": true, "Address": true, "DNS": true, "PublicKey": true, "AllowedIPs": true, "Endpoint": true, "PersistentKeepalive": true}
-
-// checkWGQuickKeys fails unless cfg has one [Interface] and one [Peer]
-// section, each key of the expected set at most once, and comments.
-func checkWGQuickKeys(t testing.TB, cfg string) {
-	t.Helper()
-	seen := map[string]int{}
-	for line := range strings.SplitSeq(cfg, "\n") {
-		switch {
-		case line == "", strings.HasPrefix(line, "# "):
-		case line == "[Interface]" || line == "[Peer]":
-			seen[line]++
-		default:
-			k, _, ok := strings.Cut(line, " = ")
-			if !ok || !wgQuickKeys[k] {
-				t.Fatalf("unexpected line %q in:\n%s", line, cfg)
-			}
-			seen[k]++
-		}
-	}
-	for k, n := range seen {
-		if n != 1 {
-			t.Fatalf("%s appears %d times in:\n%s", k, n, cfg)
-		}
 	}
 }

@@ -222,7 +222,26 @@ func TestBrowser(t *testing.T) {
 	if _, err := cl.Register(ctx, gw.Token, "edge-1"); err != nil {
 		t.Fatal(err)
 	}
-	do("dashboard", chromedp.Navigate(hs.URL+"/"), chromedp.WaitVisible(css("#feed")), chromedp.Sleep(700*time.Millisecond))
+	// The dashboard's live stream must be subscribed before the event is
+	// pushed, or the event passes before the page listens: wait for the
+	// earlier pages' streams to end, then for the dashboard's to begin,
+	// rather than guess a delay (under load, a fixed one was too short).
+	liveSubscribers := func() int {
+		e.srv.hub.mu.Lock()
+		defer e.srv.hub.mu.Unlock()
+		return len(e.srv.hub.subs)
+	}
+	waitSubscribers := func(ok func(int) bool, what string) {
+		t.Helper()
+		for deadline := time.Now().Add(15 * time.Second); !ok(liveSubscribers()); time.Sleep(20 * time.Millisecond) {
+			if time.Now().After(deadline) {
+				t.Fatalf("%s: %d live subscribers", what, liveSubscribers())
+			}
+		}
+	}
+	waitSubscribers(func(n int) bool { return n == 0 }, "earlier pages' live streams still open")
+	do("dashboard", chromedp.Navigate(hs.URL+"/"), chromedp.WaitVisible(css("#feed")))
+	waitSubscribers(func(n int) bool { return n >= 1 }, "the dashboard did not subscribe to live events")
 	// The subject is a user of the gateway's bundle: the console refuses
 	// events about anyone else.
 	if err := cl.Emit(controlplane.Event{Kind: "decision", Subject: bob.ID, Resource: "live-check", Effect: "deny"}); err != nil {

@@ -218,8 +218,14 @@ func TestAccessibility(t *testing.T) {
 	// a request on loopback is too quick to catch), and a request that
 	// fails becomes an announced error toast, which meets contrast in
 	// both themes.
-	do("editor", chromedp.Navigate(hs.URL+"/policies/new"), chromedp.WaitVisible(chromedp.CSS("#policy-source")), theme("light"),
-		script(`window.sawBusy = false; new MutationObserver(ms => { for (const m of ms) if (m.target.getAttribute("aria-busy") === "true") window.sawBusy = true; })
+	// The button is clicked once htmx has started on the page (its
+	// script is deferred): a click before that sends nothing, which on a
+	// loaded machine is what the visible editor alone did not rule out.
+	do("editor", chromedp.Navigate(hs.URL+"/policies/new"), chromedp.WaitVisible(chromedp.CSS("#policy-source")), theme("light"))
+	if _, err := chromedp.Run(ctx, chromedp.Poll[bool](`document.readyState === "complete" && typeof htmx !== "undefined"`, chromedp.WithPollingTimeout(10*time.Second))); err != nil {
+		t.Fatalf("htmx did not start on the editor: %v", err)
+	}
+	do("run tests", script(`window.sawBusy = false; new MutationObserver(ms => { for (const m of ms) if (m.target.getAttribute("aria-busy") === "true") window.sawBusy = true; })
 			.observe(document.body, {attributes: true, subtree: true, attributeFilter: ["aria-busy"]})`),
 		chromedp.Click(chromedp.CSS("#run-tests")))
 	if _, err := chromedp.Run(ctx, chromedp.Poll[bool](`window.sawBusy && !document.querySelector("[aria-busy=true]") && document.getElementById("loading").hidden`, chromedp.WithPollingTimeout(10*time.Second))); err != nil {

@@ -1,4 +1,5 @@
 # The commands the README names. Everything runs from a clean checkout.
+SHELL := /bin/bash
 GO ?= go
 PKGS := ./...
 
@@ -40,8 +41,17 @@ fmt-check:
 vet:
 	$(GO) vet $(PKGS)
 
+## race keeps the suite's output and, when it fails, repeats every data
+## race report and failed test at the end, where a CI log that shows only
+## its tail still shows what failed and both sides of a race.
 race:
-	$(GO) test -race -count=1 -timeout 30m $(PKGS)
+	@log=$$(mktemp); status=0; \
+	$(GO) test -race -count=1 -timeout 30m $(PKGS) 2>&1 | tee $$log; status=$${PIPESTATUS[0]}; \
+	if [ $$status -ne 0 ]; then \
+	  echo "=== summary of the failure ==="; \
+	  grep -n -A60 "WARNING: DATA RACE" $$log | head -400; \
+	  grep -n -e "^--- FAIL" -e "^FAIL" -e "^panic:" $$log; \
+	fi; rm -f $$log; exit $$status
 
 ## bench: in-package benchmarks and the cross-system comparisons in bench/.
 bench:

@@ -36,9 +36,9 @@ func (s *DB) appendAuditCopy(ctx context.Context, events []AuditEvent) (added, d
 	defer conn.Close()
 	err = conn.Raw(func(dc any) error {
 		pc := dc.(*stdlib.Conn).Conn()
-		added, dups, err = appendCopy(ctx, pc, events, false)
+		added, dups, err = appendCopy(ctx, pc, s.schema, events, false)
 		if errors.Is(err, errDuplicateEvent) {
-			added, dups, err = appendCopy(ctx, pc, events, true)
+			added, dups, err = appendCopy(ctx, pc, s.schema, events, true)
 		}
 		return err
 	})
@@ -53,9 +53,13 @@ func (s *DB) appendAuditCopy(ctx context.Context, events []AuditEvent) (added, d
 
 // appendCopy is one attempt of appendAuditCopy; lookup says whether to
 // look the batch's event ids up in the log first.
-func appendCopy(ctx context.Context, pc *pgx.Conn, events []AuditEvent, lookup bool) (added, dups int, err error) {
+func appendCopy(ctx context.Context, pc *pgx.Conn, schema string, events []AuditEvent, lookup bool) (added, dups int, err error) {
 	var b pgx.Batch
 	b.Queue(`BEGIN`)
+	if schema != "" {
+		// A tenant's audit log is in its schema (see tenants.go).
+		b.Queue(`SET LOCAL search_path TO ` + quoteIdent(schema))
+	}
 	b.Queue(`SELECT seq, hash FROM audit_head WHERE id = 1 FOR UPDATE`)
 	var ids []string
 	if lookup {
@@ -84,6 +88,11 @@ func appendCopy(ctx context.Context, pc *pgx.Conn, events []AuditEvent, lookup b
 			return err
 		}
 		open = true
+		if schema != "" {
+			if _, err := br.Exec(); err != nil {
+				return err
+			}
+		}
 		if err := br.QueryRow().Scan(&seq, &head); err != nil {
 			return err
 		}

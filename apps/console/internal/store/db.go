@@ -7,8 +7,10 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"net/url"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgconn"
@@ -24,6 +26,17 @@ type DB struct {
 	db       *sql.DB
 	postgres bool
 	dsn      string // for the dedicated LISTEN connection (PostgreSQL)
+	path     string // the SQLite file
+
+	// A tenant's store (see tenants.go) has its tenant's id and, on
+	// PostgreSQL, the schema every query is qualified with (the pool is
+	// the root's); root is the store Open returned. The root has no
+	// tenant and no schema, and keeps the tenants it opened.
+	tenant  string
+	schema  string
+	root    *DB
+	tenants tenantHandles
+	raw     rawPool // a PostgreSQL tenant's SQL
 }
 
 // Open connects to a store and migrates it. A DSN starting with
@@ -48,10 +61,8 @@ func Open(ctx context.Context, dsn string) (*DB, error) {
 		if i := strings.IndexByte(path, '?'); i >= 0 {
 			path = path[:i]
 		}
-		s.db, err = sql.Open("sqlite", "file:"+path+"?_txlock=immediate&_pragma=busy_timeout(10000)&_pragma=journal_mode(WAL)&_pragma=synchronous(NORMAL)&_pragma=foreign_keys(ON)")
-		if err == nil {
-			s.db.SetMaxOpenConns(8)
-		}
+		s.path = path
+		s.db, err = openSQLite(path)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("store: open: %w", err)
@@ -64,7 +75,20 @@ func Open(ctx context.Context, dsn string) (*DB, error) {
 		s.db.Close()
 		return nil, err
 	}
+	if err := s.createTenantsTable(ctx); err != nil {
+		s.db.Close()
+		return nil, fmt.Errorf("store: tenants table: %w", err)
+	}
 	return s, nil
+}
+
+// openSQLite opens the SQLite file at path.
+func openSQLite(path string) (*sql.DB, error) {
+	db, err := sql.Open("sqlite", "file:"+path+"?_txlock=immediate&_pragma=busy_timeout(10000)&_pragma=journal_mode(WAL)&_pragma=synchronous(NORMAL)&_pragma=foreign_keys(ON)")
+	if err == nil {
+		db.SetMaxOpenConns(8)
+	}
+	return db, err
 }
 
 // withCustomPlans asks PostgreSQL to plan every execution of a prepared
@@ -84,8 +108,15 @@ func withCustomPlans(dsn string) string {
 	return dsn + "?plan_cache_mode=force_custom_plan"
 }
 
-// Close closes the database.
-func (s *DB) Close() error { return s.db.Close() }
+// Close closes the database and the tenants' stores opened through it.
+// A tenant's store closes with the root: closing it does nothing.
+func (s *DB) Close() error {
+	if s.root != nil {
+		return nil
+	}
+	s.closeTenants()
+	return s.db.Close()
+}
 
 // Backend is "sqlite" or "postgres".
 func (s *DB) Backend() string {
@@ -95,13 +126,44 @@ func (s *DB) Backend() string {
 	return "sqlite"
 }
 
-// SQL exposes the database for tools such as benchmarks' bulk loaders.
-func (s *DB) SQL() *sql.DB { return s.db }
+// SQL exposes the database for tools such as benchmarks' bulk loaders,
+// and for tests that change rows behind the store's back. A tenant's
+// PostgreSQL store shares the root's pool and qualifies its queries; its
+// SQL is a small pool of its own whose search_path is the tenant's
+// schema, so that unqualified SQL reaches the tenant's tables.
+func (s *DB) SQL() *sql.DB {
+	if s.schema == "" {
+		return s.db
+	}
+	s.raw.once.Do(func() {
+		u, err := url.Parse(withCustomPlans(s.dsn))
+		if err != nil {
+			s.raw.db, _ = sql.Open("pgx", "invalid")
+			return
+		}
+		q := u.Query()
+		q.Set("search_path", s.schema)
+		u.RawQuery = q.Encode()
+		s.raw.db, _ = sql.Open("pgx", u.String())
+		s.raw.db.SetMaxOpenConns(2)
+	})
+	return s.raw.db
+}
 
-// q rewrites "?" placeholders for the backend.
+// rawPool is a tenant's SQL pool, opened on first use.
+type rawPool struct {
+	once sync.Once
+	db   *sql.DB
+}
+
+// q rewrites "?" placeholders for the backend and, in a tenant's
+// PostgreSQL store, qualifies its tables with the tenant's schema.
 func (s *DB) q(query string) string {
 	if !s.postgres {
 		return query
+	}
+	if s.schema != "" {
+		query = qualify(query, s.schema)
 	}
 	var b strings.Builder
 	n := 0
@@ -195,7 +257,9 @@ func (s *DB) tx(ctx context.Context, fn func(tx *sql.Tx) error) error {
 func (s *DB) bump(ctx context.Context, tx *sql.Tx) error {
 	_, err := s.exec(ctx, tx, `UPDATE config_version SET version = version + 1 WHERE id = 1`)
 	if err == nil && s.postgres {
-		_, err = s.exec(ctx, tx, `SELECT pg_notify(?, '')`, ChannelConfig)
+		// The payload names the tenant whose configuration moved ("" for
+		// the default tenant).
+		_, err = s.exec(ctx, tx, `SELECT pg_notify(?, ?)`, ChannelConfig, s.tenant)
 	}
 	return err
 }

@@ -30,7 +30,7 @@ func RedoAddressMigration(s *DB) error {
 // changing or deleting entries.
 func Rechain(s *DB) error {
 	ctx := context.Background()
-	rows, err := s.db.QueryContext(ctx, `SELECT `+auditCols+` FROM audit ORDER BY seq`)
+	rows, err := s.query(ctx, s.db, `SELECT `+auditCols+` FROM audit ORDER BY seq`)
 	if err != nil {
 		return err
 	}
@@ -60,3 +60,15 @@ func Rechain(s *DB) error {
 // APIKeyMigration is the version of the migration that gave API keys an
 // owner and an expiry and ended sessions with plaintext CSRF tokens.
 const APIKeyMigration = 10
+
+// TenantTables lists the tables qualify qualifies.
+func TenantTables() []string {
+	var out []string
+	for n := range tenantTables {
+		out = append(out, n)
+	}
+	return out
+}
+
+// Qualify is qualify, for its test.
+var Qualify = qualify

@@ -162,7 +162,7 @@ func expireLegacyAPIKeys(ctx context.Context, s *DB, tx *sql.Tx) error {
 }
 
 func (s *DB) migrate(ctx context.Context) error {
-	if _, err := s.db.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, applied BIGINT NOT NULL)`); err != nil {
+	if _, err := s.exec(ctx, s.db, `CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, applied BIGINT NOT NULL)`); err != nil {
 		return fmt.Errorf("store: migrations table: %w", err)
 	}
 	for i, m := range migrations {
@@ -172,6 +172,12 @@ func (s *DB) migrate(ctx context.Context) error {
 				// Two replicas starting together migrate one after the other.
 				if _, err := tx.ExecContext(ctx, `SELECT pg_advisory_xact_lock(7207)`); err != nil {
 					return err
+				}
+				// A tenant's migrations create its tables in its schema.
+				if s.schema != "" {
+					if _, err := tx.ExecContext(ctx, `SET LOCAL search_path TO `+quoteIdent(s.schema)); err != nil {
+						return err
+					}
 				}
 			}
 			var n int

@@ -76,6 +76,23 @@ func PostgresDSN(tb testing.TB) string {
 		if _, err := admin.ExecContext(ctx, `DROP SCHEMA `+schema+` CASCADE`); err != nil {
 			tb.Errorf("dropping schema %s: %v", schema, err)
 		}
+		// and the schemas of the tenants created in it (store.Tenant).
+		rows, err := admin.QueryContext(ctx, `SELECT nspname FROM pg_namespace WHERE nspname LIKE $1`, schema+`\_t\_%`)
+		if err == nil {
+			var names []string
+			for rows.Next() {
+				var n string
+				if rows.Scan(&n) == nil {
+					names = append(names, n)
+				}
+			}
+			rows.Close()
+			for _, n := range names {
+				if _, err := admin.ExecContext(ctx, `DROP SCHEMA "`+n+`" CASCADE`); err != nil {
+					tb.Errorf("dropping schema %s: %v", n, err)
+				}
+			}
+		}
 		admin.Close()
 	})
 	return PostgresBase() + "&search_path=" + schema
@@ -93,8 +110,27 @@ func open(tb testing.TB, dsn string) *store.DB {
 	return s
 }
 
-// Each runs f as a subtest on each backend.
+// Each runs f as a subtest on each backend, in the default tenant's
+// store and in another tenant's: a tenant's store must behave exactly as
+// the default one, and on PostgreSQL it reaches its tables through
+// schema-qualified names that only running everything there checks.
 func Each(t *testing.T, f func(t *testing.T, s *store.DB)) {
 	t.Run("sqlite", func(t *testing.T) { f(t, SQLite(t)) })
 	t.Run("postgres", func(t *testing.T) { f(t, Postgres(t)) })
+	t.Run("sqlite-tenant", func(t *testing.T) { f(t, Tenant(t, SQLite(t), "acme")) })
+	t.Run("postgres-tenant", func(t *testing.T) { f(t, Tenant(t, Postgres(t), "acme")) })
+}
+
+// Tenant creates tenant id in root and returns its store.
+func Tenant(tb testing.TB, root *store.DB, id string) *store.DB {
+	tb.Helper()
+	ctx := context.Background()
+	if err := root.CreateTenant(ctx, &store.Tenant{ID: id, Name: "Tenant " + id}); err != nil {
+		tb.Fatal(err)
+	}
+	s, err := root.Tenant(ctx, id)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return s
 }

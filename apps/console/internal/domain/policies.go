@@ -2,6 +2,7 @@ package domain
 
 import (
 	"context"
+	"errors"
 	"strconv"
 	"time"
 
@@ -81,9 +82,20 @@ func (s *Service) SavePolicy(ctx context.Context, a Actor, in PolicyChange) (*Po
 	if err := s.validateChange(ctx, in.Name, in.Source, false); err != nil {
 		return nil, err
 	}
-	pv, err := s.st.SavePolicy(ctx, in.Name, in.Source, a.Name, in.Message)
+	var pv *store.PolicyVersion
+	save := func() error {
+		var err error
+		pv, err = s.st.SavePolicy(ctx, in.Name, in.Source, a.Name, in.Message)
+		return fromStore(err)
+	}
+	var err error
+	if _, e := s.st.Policy(ctx, in.Name); errors.Is(e, store.ErrNotFound) {
+		err = s.withinQuota(ctx, quotaPolicies, save) // a new policy
+	} else {
+		err = save()
+	}
 	if err != nil {
-		return nil, fromStore(err)
+		return nil, err
 	}
 	s.record(ctx, a, "policy.save", in.Name, "", map[string]any{"version": pv.Version, "message": in.Message})
 	return policyVersionOf(pv), nil

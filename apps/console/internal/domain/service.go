@@ -83,6 +83,8 @@ type Service struct {
 	// against, for the configuration version they were read at (see
 	// bundlemembers.go).
 	known knownMembers
+	// quota serialises quota checks with creations (quotas.go).
+	quota quotaLock
 }
 
 // New returns the operations over st.

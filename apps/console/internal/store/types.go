@@ -333,6 +333,12 @@ type Store interface {
 	RevokeAPIKey(ctx context.Context, id string) error
 	TouchAPIKey(ctx context.Context, id string, t time.Time) error
 
+	// Tenants (see tenants.go): the tenant this store is, the list the
+	// platform keeps, and what this store holds.
+	TenantID() string
+	TenantInfo(ctx context.Context, id string) (*Tenant, error)
+	Usage(ctx context.Context) (Usage, error)
+
 	Setting(ctx context.Context, key string) (string, error)
 	SetSetting(ctx context.Context, key, value string) error
 

@@ -31,6 +31,9 @@ type Actor struct {
 	UserID string
 	// Role is what the actor may do.
 	Role Role
+	// Tenant is the tenant whose credential the actor presented; "" is
+	// the default tenant (see Platform).
+	Tenant string
 	// Name is how the actor signs what she writes (a policy version's
 	// author): a user's email, "apikey:<key name>", "gateway:<name>".
 	Name string

@@ -85,4 +85,15 @@
 //     at fault, never a whole batch.
 //   - settings.go: every setting's key, check and reader;
 //     wgsettings.go: the WireGuard settings enrolment reads.
+//
+// # Tenants
+//
+//   - platform.go: the Platform, one Service per tenant over the tenant's
+//     own store (a Service never reaches another tenant's rows), and the
+//     platform administrators' operations: create, change, suspend and
+//     delete tenants, with their usage. The platform administrators are
+//     the default tenant's admins; what they do is recorded in the
+//     default tenant's audit log and in the tenant's own.
+//   - quotas.go: a tenant's quotas of devices, gateways and policies,
+//     checked and created under one lock.
 package domain

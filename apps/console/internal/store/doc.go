@@ -40,6 +40,19 @@
 // checkpoints were deleted. Entries after the last checkpoint are held by
 // the chain alone.
 //
+// # Tenants
+//
+// Every tenant has a store of its own with the same tables (tenants.go):
+// a SQLite file beside the default one (<file>.tenants/<id>.db), or a
+// PostgreSQL schema beside the DSN's (<schema>_t_<id>, gonaut_t_<id>
+// next to public) in the same database, whose queries share the default
+// store's connection pool and name the schema's tables (qualify.go). Open
+// returns the default tenant's store, which is exactly a single-tenant
+// console's store and also lists the tenants; DB.Tenant opens another.
+// Isolation is where the rows live: a tenant's store has no query that
+// can reach another's, and its audit chain, checkpoints, settings and
+// configuration version are its own.
+//
 // # Concurrency
 //
 // A *DB is safe for concurrent use. Appends to the audit log are

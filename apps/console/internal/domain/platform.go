@@ -1,0 +1,249 @@
+package domain
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"sync"
+
+	"github.com/gonaut/gonaut/apps/console/internal/store"
+)
+
+// The platform: the tenants one console serves. Each tenant has a
+// Service of its own over its own store (store.DB.Tenant), so that an
+// operation reaches only its tenant's rows, audit log and settings, and
+// keeps caches of its own. The default tenant's Service is the one a
+// single-tenant console has always had.
+//
+// The platform administrators are the admins of the default tenant,
+// the organisation that runs the installation: they create, change,
+// suspend and delete tenants and see their usage, and they see no other
+// tenant's data, since their credentials are the default tenant's.
+
+// Root is the store the console opened: the default tenant's, through
+// which the tenants are listed and opened.
+type Root interface {
+	Store
+	Tenant(ctx context.Context, id string) (*store.DB, error)
+	CreateTenant(ctx context.Context, t *store.Tenant) error
+	ListTenants(ctx context.Context) ([]store.Tenant, error)
+	UpdateTenant(ctx context.Context, t *store.Tenant) error
+	DeleteTenant(ctx context.Context, id string) error
+}
+
+// DefaultTenant is the tenant of a single-tenant console.
+const DefaultTenant = store.DefaultTenant
+
+// ErrTenantSuspended is an operation in a suspended tenant.
+var ErrTenantSuspended = errors.New("this organisation is suspended; ask the platform administrator")
+
+// Platform holds one Service per tenant.
+type Platform struct {
+	root Root
+	opts Options
+	def  *Service
+
+	mu   sync.Mutex // guards svcs
+	svcs map[string]*Service
+}
+
+// NewPlatform serves root's tenants, each with opts.
+func NewPlatform(root Root, opts Options) (*Platform, error) {
+	def, err := New(root, opts)
+	if err != nil {
+		return nil, err
+	}
+	return &Platform{root: root, opts: opts, def: def, svcs: map[string]*Service{}}, nil
+}
+
+// Default is the default tenant's Service.
+func (p *Platform) Default() *Service { return p.def }
+
+// Service is tenant id's Service: ErrNotFound for a tenant that does not
+// exist, ErrTenantSuspended for one that is suspended.
+func (p *Platform) Service(ctx context.Context, id string) (*Service, error) {
+	if id == "" || id == DefaultTenant {
+		return p.def, nil
+	}
+	t, err := p.root.TenantInfo(ctx, id)
+	if err != nil {
+		return nil, fromStore(err)
+	}
+	if t.Suspended {
+		return nil, ErrTenantSuspended
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if s, ok := p.svcs[id]; ok {
+		return s, nil
+	}
+	st, err := p.root.Tenant(ctx, id)
+	if err != nil {
+		return nil, fromStore(err)
+	}
+	s, err := New(st, p.opts)
+	if err != nil {
+		return nil, err
+	}
+	p.svcs[id] = s
+	return s, nil
+}
+
+// Tenant is a tenant with what it holds.
+type Tenant struct {
+	store.Tenant
+	Usage store.Usage `json:"usage"`
+}
+
+// NewTenant is what CreateTenant needs.
+type NewTenant struct {
+	ID, Name string
+	Quotas   store.Quotas
+}
+
+// TenantChange changes a tenant; nil fields stay.
+type TenantChange struct {
+	Name      *string
+	Suspended *bool
+	Quotas    *store.Quotas
+}
+
+// platformAdmin refuses every actor but an admin of the default tenant.
+func platformAdmin(a Actor) error {
+	if a.Role != RoleAdmin || (a.Tenant != "" && a.Tenant != DefaultTenant) {
+		return ErrForbidden
+	}
+	return nil
+}
+
+// ListTenants is every tenant with its usage.
+func (p *Platform) ListTenants(ctx context.Context, a Actor) ([]Tenant, error) {
+	if err := platformAdmin(a); err != nil {
+		return nil, err
+	}
+	ts, err := p.root.ListTenants(ctx)
+	if err != nil {
+		return nil, fromStore(err)
+	}
+	out := make([]Tenant, 0, len(ts))
+	for _, t := range ts {
+		st, err := p.root.Tenant(ctx, t.ID)
+		if err != nil {
+			return nil, fromStore(err)
+		}
+		u, err := st.Usage(ctx)
+		if err != nil {
+			return nil, fromStore(err)
+		}
+		out = append(out, Tenant{Tenant: t, Usage: u})
+	}
+	return out, nil
+}
+
+// CreateTenant adds a tenant, recorded in the platform's audit log and in
+// the new tenant's own.
+func (p *Platform) CreateTenant(ctx context.Context, a Actor, in NewTenant) (Tenant, error) {
+	if err := platformAdmin(a); err != nil {
+		return Tenant{}, err
+	}
+	in.ID = strings.TrimSpace(in.ID)
+	if !store.ValidTenantID(in.ID) || in.ID == DefaultTenant {
+		return Tenant{}, &InvalidError{Field: "id", Message: "2 to 30 lower-case letters and digits, starting with a letter"}
+	}
+	t := &store.Tenant{ID: in.ID, Name: strings.TrimSpace(in.Name), Quotas: in.Quotas}
+	if err := p.root.CreateTenant(ctx, t); err != nil {
+		var ce *store.ConflictError
+		if errors.As(err, &ce) {
+			return Tenant{}, &ConflictError{Code: "conflict", Field: "id", Message: "a tenant with this id exists"}
+		}
+		return Tenant{}, fromStore(err)
+	}
+	detail := map[string]any{"name": t.Name, "quotas": t.Quotas}
+	p.def.record(ctx, a, "tenant.create", t.ID, "", detail)
+	if s, err := p.Service(ctx, t.ID); err == nil {
+		s.record(ctx, a.fromPlatform(), "tenant.create", t.ID, "", detail)
+	}
+	return Tenant{Tenant: *t}, nil
+}
+
+// UpdateTenant renames, suspends or resumes a tenant or sets its quotas.
+// A suspended tenant's Service is refused (ErrTenantSuspended).
+func (p *Platform) UpdateTenant(ctx context.Context, a Actor, id string, in TenantChange) (Tenant, error) {
+	if err := platformAdmin(a); err != nil {
+		return Tenant{}, err
+	}
+	t, err := p.root.TenantInfo(ctx, id)
+	if err != nil {
+		return Tenant{}, fromStore(err)
+	}
+	if in.Name != nil {
+		t.Name = strings.TrimSpace(*in.Name)
+	}
+	if in.Suspended != nil {
+		t.Suspended = *in.Suspended
+	}
+	if in.Quotas != nil {
+		t.Quotas = *in.Quotas
+	}
+	if err := p.root.UpdateTenant(ctx, t); err != nil {
+		return Tenant{}, fromStore(err)
+	}
+	detail := map[string]any{"name": t.Name, "suspended": t.Suspended, "quotas": t.Quotas}
+	p.def.record(ctx, a, "tenant.update", id, "", detail)
+	if st, err := p.root.Tenant(ctx, id); err == nil && id != DefaultTenant {
+		// Recorded even in a suspended tenant: its admins see why.
+		p.serviceOf(st).record(ctx, a.fromPlatform(), "tenant.update", id, "", detail)
+	}
+	return Tenant{Tenant: *t}, nil
+}
+
+// serviceOf is the cached Service of a tenant's store, or a new one,
+// whatever the tenant's suspension.
+func (p *Platform) serviceOf(st *store.DB) *Service {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if s, ok := p.svcs[st.TenantID()]; ok {
+		return s
+	}
+	s, err := New(st, p.opts)
+	if err != nil {
+		return p.def
+	}
+	p.svcs[st.TenantID()] = s
+	return s
+}
+
+// DeleteTenant deletes a tenant and everything it holds. Only a
+// suspended tenant may be deleted, so that deleting is two deliberate
+// steps; the platform's audit log keeps the record.
+func (p *Platform) DeleteTenant(ctx context.Context, a Actor, id string) error {
+	if err := platformAdmin(a); err != nil {
+		return err
+	}
+	if id == DefaultTenant {
+		return &InvalidError{Field: "id", Message: "the default tenant cannot be deleted"}
+	}
+	t, err := p.root.TenantInfo(ctx, id)
+	if err != nil {
+		return fromStore(err)
+	}
+	if !t.Suspended {
+		return &ConflictError{Code: "not_suspended", Field: "suspended", Message: "suspend the tenant before deleting it"}
+	}
+	p.mu.Lock()
+	delete(p.svcs, id)
+	p.mu.Unlock()
+	if err := p.root.DeleteTenant(ctx, id); err != nil {
+		return fromStore(err)
+	}
+	p.def.record(ctx, a, "tenant.delete", id, "", map[string]any{"name": t.Name})
+	return nil
+}
+
+// fromPlatform is a platform administrator as another tenant's audit log
+// names her.
+func (a Actor) fromPlatform() Actor {
+	a.ID = "platform:" + a.ID
+	a.Name = "platform:" + a.Name
+	return a
+}

@@ -106,7 +106,7 @@ func (s *Service) storeAPIKey(ctx context.Context, k *store.APIKey) (string, err
 	if err := s.st.CreateAPIKey(ctx, k); err != nil {
 		return "", fromStore(err)
 	}
-	return "gk_" + k.ID + "." + secret, nil
+	return s.Credential("gk_" + k.ID + "." + secret), nil
 }
 
 // ListAPIKeys returns every key.

@@ -159,7 +159,7 @@ func (s *Service) GatewayEvents(ctx context.Context, g Gateway, events []control
 			return controlplane.EventAck{}, nil, fromStore(err)
 		}
 		if s.opts.AuditAppended != nil {
-			s.opts.AuditAppended()
+			s.opts.AuditAppended(s.TenantID())
 		}
 		ack.Accepted, ack.Duplicates = added, dups
 	}

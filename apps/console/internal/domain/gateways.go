@@ -63,7 +63,7 @@ func (s *Service) CreateGateway(ctx context.Context, a Actor, in NewGateway) (Ga
 		return Gateway{}, "", err
 	}
 	s.record(ctx, a, "gateway.create", in.Name, "", nil)
-	return gatewayOf(g), tok, nil
+	return gatewayOf(g), s.Credential(tok), nil
 }
 
 // ListGateways is every gateway, revoked ones included.

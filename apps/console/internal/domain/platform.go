@@ -59,6 +59,29 @@ func NewPlatform(root Root, opts Options) (*Platform, error) {
 // Default is the default tenant's Service.
 func (p *Platform) Default() *Service { return p.def }
 
+// Opened is the Service of every tenant opened so far, the default
+// tenant's first: the ones with work in this process, such as audit
+// checkpoints to sign.
+func (p *Platform) Opened() []*Service {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	out := []*Service{p.def}
+	for _, s := range p.svcs {
+		out = append(out, s)
+	}
+	return out
+}
+
+// HasTenants reports whether any tenant besides the default exists (the
+// login form asks for an organisation only then).
+func (p *Platform) HasTenants(ctx context.Context) bool {
+	ts, err := p.root.ListTenants(ctx)
+	return err == nil && len(ts) > 0
+}
+
+// TenantID is the id of the Service's tenant.
+func (s *Service) TenantID() string { return s.st.TenantID() }
+
 // Service is tenant id's Service: ErrNotFound for a tenant that does not
 // exist, ErrTenantSuspended for one that is suspended.
 func (p *Platform) Service(ctx context.Context, id string) (*Service, error) {

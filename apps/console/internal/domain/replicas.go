@@ -42,9 +42,9 @@ type ReplicaHandlers struct {
 	// Ready is called once listening, and again after each reconnect:
 	// what was sent in between is lost.
 	Ready func()
-	// Config is called when another console moved the configuration
-	// version.
-	Config func()
+	// Config is called with a tenant's id when another console moved
+	// that tenant's configuration version.
+	Config func(tenant string)
 	// Live is called with each payload a console (this one included)
 	// relayed.
 	Live func(payload string)
@@ -57,7 +57,10 @@ func (s *Service) ListenReplicas(ctx context.Context, h ReplicaHandlers) error {
 	err := s.st.Listen(ctx, []string{store.ChannelLive, store.ChannelConfig}, h.Ready, func(channel, payload string) {
 		switch channel {
 		case store.ChannelConfig:
-			h.Config()
+			if payload == "" {
+				payload = DefaultTenant
+			}
+			h.Config(payload)
 		case store.ChannelLive:
 			h.Live(payload)
 		}

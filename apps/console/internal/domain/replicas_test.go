@@ -14,7 +14,7 @@ func TestReplicasOnSQLite(t *testing.T) {
 	if s.Replicated() {
 		t.Error("SQLite store reported as shared")
 	}
-	err := s.ListenReplicas(context.Background(), ReplicaHandlers{Ready: func() {}, Config: func() {}, Live: func(string) {}})
+	err := s.ListenReplicas(context.Background(), ReplicaHandlers{Ready: func() {}, Config: func(string) {}, Live: func(string) {}})
 	if !errors.Is(err, ErrNotReplicated) {
 		t.Errorf("ListenReplicas: %v, want ErrNotReplicated", err)
 	}

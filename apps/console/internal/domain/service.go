@@ -20,9 +20,10 @@ type Options struct {
 	// Logger receives what operations log (audit append failures).
 	// Default: discard.
 	Logger *slog.Logger
-	// AuditAppended, when set, is called after audit entries are
-	// appended (the checkpointer's wake-up).
-	AuditAppended func()
+	// AuditAppended, when set, is called with the tenant's id after
+	// audit entries are appended to its log (the checkpointer's
+	// wake-up).
+	AuditAppended func(tenant string)
 
 	// Users, sign-in and API keys (users.go, sessions.go, mfa.go,
 	// apikeys.go):
@@ -124,7 +125,7 @@ func (s *Service) record(ctx context.Context, a Actor, action, resource, effect 
 		return
 	}
 	if s.opts.AuditAppended != nil {
-		s.opts.AuditAppended()
+		s.opts.AuditAppended(s.TenantID())
 	}
 }
 

@@ -189,7 +189,7 @@ func (s *Service) Login(ctx context.Context, in Login) (SignedIn, error) {
 		return SignedIn{}, err
 	}
 	s.record(ctx, Actor{ID: u.ID, UserID: u.ID, Role: u.Role}, "login", "", "", map[string]any{"mfa": mfa, "source": src})
-	return SignedIn{User: userOf(u), Session: sessionOf(se), Token: token}, nil
+	return SignedIn{User: userOf(u), Session: sessionOf(se), Token: s.Credential(token)}, nil
 }
 
 // backoff is how long a source must wait after its last failure before

@@ -67,7 +67,7 @@ func (s *Server) apiTOTPStart(w http.ResponseWriter, r *http.Request, p *princip
 // startTOTP starts an enrolment (domain.Service.StartTOTP) and draws
 // its QR code.
 func (s *Server) startTOTP(r *http.Request, p *principal, password, code string) (*totpStart, error) {
-	e, err := s.dom.StartTOTP(r.Context(), p.domainActor(), password, code)
+	e, err := p.dom.StartTOTP(r.Context(), p.domainActor(), password, code)
 	if err != nil {
 		return nil, err
 	}
@@ -88,7 +88,7 @@ func (s *Server) apiTOTPConfirm(w http.ResponseWriter, r *http.Request, p *princ
 	if !decode(w, r, &req) {
 		return
 	}
-	codes, err := s.dom.ConfirmTOTP(r.Context(), p.domainActor(), req.Code)
+	codes, err := p.dom.ConfirmTOTP(r.Context(), p.domainActor(), req.Code)
 	if err != nil {
 		s.writeProblem(w, err)
 		return
@@ -101,7 +101,7 @@ func (s *Server) apiTOTPDisable(w http.ResponseWriter, r *http.Request, p *princ
 	if !decode(w, r, &req) {
 		return
 	}
-	if err := s.dom.DisableTOTP(r.Context(), p.domainActor(), req.Password, req.Code); err != nil {
+	if err := p.dom.DisableTOTP(r.Context(), p.domainActor(), req.Password, req.Code); err != nil {
 		s.credentialError(w, err)
 		return
 	}
@@ -155,5 +155,5 @@ func (s *Server) changePassword(r *http.Request, p *principal, current, next str
 	if p.session != nil {
 		keep = p.session.ID
 	}
-	return s.dom.ChangePassword(r.Context(), p.domainActor(), current, next, keep)
+	return p.dom.ChangePassword(r.Context(), p.domainActor(), current, next, keep)
 }

@@ -36,7 +36,7 @@ func (s *Server) apiAlertRoutes() []route {
 func (s *Server) apiListAlerts(w http.ResponseWriter, r *http.Request, p *principal) {
 	q := r.URL.Query()
 	limit, _ := strconv.Atoi(q.Get("limit"))
-	ap, err := s.dom.ListAlerts(r.Context(), p.domainActor(), domain.AlertQuery{State: q.Get("state"), Query: q.Get("q"), After: q.Get("cursor"), Limit: limit})
+	ap, err := p.dom.ListAlerts(r.Context(), p.domainActor(), domain.AlertQuery{State: q.Get("state"), Query: q.Get("q"), After: q.Get("cursor"), Limit: limit})
 	if err != nil {
 		s.writeProblem(w, err)
 		return
@@ -49,7 +49,7 @@ func (s *Server) apiListAlerts(w http.ResponseWriter, r *http.Request, p *princi
 }
 
 func (s *Server) apiGetAlert(w http.ResponseWriter, r *http.Request, p *principal) {
-	a, err := s.dom.Alert(r.Context(), p.domainActor(), r.PathValue("id"))
+	a, err := p.dom.Alert(r.Context(), p.domainActor(), r.PathValue("id"))
 	if err != nil {
 		s.writeProblem(w, err)
 		return
@@ -66,7 +66,7 @@ func (s *Server) apiAlertState(w http.ResponseWriter, r *http.Request, p *princi
 	if !decode(w, r, &req) {
 		return
 	}
-	if err := s.dom.SetAlertState(r.Context(), p.domainActor(), r.PathValue("id"), req.State); err != nil {
+	if err := p.dom.SetAlertState(r.Context(), p.domainActor(), r.PathValue("id"), req.State); err != nil {
 		s.writeProblem(w, err)
 		return
 	}

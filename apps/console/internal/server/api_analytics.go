@@ -68,7 +68,7 @@ func (s *Server) apiRisk(w http.ResponseWriter, r *http.Request, p *principal) {
 	// q narrows to users whose name contains it; limit keeps the riskiest.
 	q := r.URL.Query()
 	limit, _ := strconv.Atoi(q.Get("limit"))
-	us, err := s.dom.Risks(r.Context(), p.domainActor(), domain.RiskQuery{Query: q.Get("q"), Limit: clampLimit(limit)})
+	us, err := p.dom.Risks(r.Context(), p.domainActor(), domain.RiskQuery{Query: q.Get("q"), Limit: clampLimit(limit)})
 	if err != nil {
 		s.writeProblem(w, err)
 		return
@@ -81,7 +81,7 @@ func (s *Server) apiRisk(w http.ResponseWriter, r *http.Request, p *principal) {
 }
 
 func (s *Server) apiDetectorHits(w http.ResponseWriter, r *http.Request, p *principal) {
-	d, err := s.dom.DetectorHits(r.Context(), p.domainActor())
+	d, err := p.dom.DetectorHits(r.Context(), p.domainActor())
 	if err != nil {
 		s.writeProblem(w, err)
 		return
@@ -131,7 +131,7 @@ func summaryOf(sum domain.Summary) Summary {
 }
 
 func (s *Server) apiSummary(w http.ResponseWriter, r *http.Request, p *principal) {
-	sum, err := s.dom.Summary(r.Context(), p.domainActor())
+	sum, err := p.dom.Summary(r.Context(), p.domainActor())
 	if err != nil {
 		s.writeProblem(w, err)
 		return

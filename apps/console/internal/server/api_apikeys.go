@@ -36,7 +36,7 @@ func (s *Server) apiKeyRoutes() []route {
 }
 
 func (s *Server) apiListKeys(w http.ResponseWriter, r *http.Request, p *principal) {
-	ks, err := s.dom.ListAPIKeys(r.Context(), p.domainActor())
+	ks, err := p.dom.ListAPIKeys(r.Context(), p.domainActor())
 	if err != nil {
 		s.writeProblem(w, err)
 		return
@@ -66,7 +66,7 @@ type keyCreated struct {
 // console's own tools; keys made through the REST API always have the
 // user who made them as owner.
 func (s *Server) CreateAPIKey(ctx context.Context, name string, role domain.Role) (domain.APIKey, string, error) {
-	return s.dom.CreateToolKey(ctx, name, role)
+	return s.plat.Default().CreateToolKey(ctx, name, role)
 }
 
 func (s *Server) apiCreateKey(w http.ResponseWriter, r *http.Request, p *principal) {
@@ -74,7 +74,7 @@ func (s *Server) apiCreateKey(w http.ResponseWriter, r *http.Request, p *princip
 	if !decode(w, r, &req) {
 		return
 	}
-	k, secret, err := s.dom.CreateAPIKey(r.Context(), p.domainActor(), domain.NewAPIKey(req))
+	k, secret, err := p.dom.CreateAPIKey(r.Context(), p.domainActor(), domain.NewAPIKey(req))
 	if err != nil {
 		s.writeProblem(w, err)
 		return
@@ -84,7 +84,7 @@ func (s *Server) apiCreateKey(w http.ResponseWriter, r *http.Request, p *princip
 }
 
 func (s *Server) apiRevokeKey(w http.ResponseWriter, r *http.Request, p *principal) {
-	if err := s.dom.RevokeAPIKey(r.Context(), p.domainActor(), r.PathValue("id")); err != nil {
+	if err := p.dom.RevokeAPIKey(r.Context(), p.domainActor(), r.PathValue("id")); err != nil {
 		s.writeProblem(w, err)
 		return
 	}

@@ -35,7 +35,7 @@ func (s *Server) apiAttachmentRoutes() []route {
 }
 
 func (s *Server) apiAttachments(w http.ResponseWriter, r *http.Request, p *principal) {
-	ds, err := s.dom.DeviceResources(r.Context(), p.domainActor())
+	ds, err := p.dom.DeviceResources(r.Context(), p.domainActor())
 	if err != nil {
 		s.writeProblem(w, err)
 		return

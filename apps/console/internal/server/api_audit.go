@@ -60,7 +60,7 @@ func (s *Server) apiListAudit(w http.ResponseWriter, r *http.Request, p *princip
 		s.writeProblem(w, err)
 		return
 	}
-	ap, err := s.dom.ListAudit(r.Context(), p.domainActor(), f)
+	ap, err := p.dom.ListAudit(r.Context(), p.domainActor(), f)
 	if err != nil {
 		s.writeProblem(w, err)
 		return
@@ -111,7 +111,7 @@ func (s *Server) apiExportAudit(w http.ResponseWriter, r *http.Request, p *princ
 		}
 		enc = json.NewEncoder(bw)
 	}
-	err = s.dom.ExportAudit(r.Context(), p.domainActor(), f, format, func(es []domain.AuditEntry) error {
+	err = p.dom.ExportAudit(r.Context(), p.domainActor(), f, format, func(es []domain.AuditEntry) error {
 		if bw == nil {
 			start()
 		}
@@ -150,7 +150,7 @@ func csvSafe(v string) string {
 }
 
 func (s *Server) apiVerifyAudit(w http.ResponseWriter, r *http.Request, p *principal) {
-	rep, err := s.dom.VerifyAudit(r.Context(), p.domainActor())
+	rep, err := p.dom.VerifyAudit(r.Context(), p.domainActor())
 	if err != nil {
 		s.writeProblem(w, err)
 		return

@@ -62,7 +62,7 @@ func (s *Server) apiDeviceRoutes() []route {
 func (s *Server) apiListDevices(w http.ResponseWriter, r *http.Request, p *principal) {
 	a := p.domainActor()
 	serveList(s, w, r, func(ctx context.Context, o domain.ListOptions) ([]*Device, error) {
-		ds, err := s.dom.ListDevices(ctx, a, r.URL.Query().Get("owner"), o)
+		ds, err := p.dom.ListDevices(ctx, a, r.URL.Query().Get("owner"), o)
 		if err != nil || ds == nil {
 			return nil, err
 		}
@@ -77,7 +77,7 @@ func (s *Server) apiListDevices(w http.ResponseWriter, r *http.Request, p *princ
 func (s *Server) apiGetDevice(w http.ResponseWriter, r *http.Request, p *principal) {
 	a := p.domainActor()
 	serveOne(s, w, r, func(ctx context.Context, id string) (*Device, error) {
-		d, err := s.dom.Device(ctx, a, id)
+		d, err := p.dom.Device(ctx, a, id)
 		if err != nil {
 			return nil, err
 		}
@@ -121,7 +121,7 @@ func (s *Server) apiEnrolDevice(w http.ResponseWriter, r *http.Request, p *princ
 	if !decode(w, r, &req) {
 		return
 	}
-	e, err := s.dom.EnrolDevice(r.Context(), p.domainActor(), domain.NewDevice{Owner: req.Owner, Name: req.Name, PublicKey: req.PublicKey, Posture: req.Posture})
+	e, err := p.dom.EnrolDevice(r.Context(), p.domainActor(), domain.NewDevice{Owner: req.Owner, Name: req.Name, PublicKey: req.PublicKey, Posture: req.Posture})
 	if errors.Is(err, domain.ErrForbidden) {
 		w.Header().Set("X-Gonaut-Refusal", "owner")
 	}
@@ -129,7 +129,7 @@ func (s *Server) apiEnrolDevice(w http.ResponseWriter, r *http.Request, p *princ
 		s.writeProblem(w, err)
 		return
 	}
-	s.changed()
+	s.changed(p.tenant)
 	writeJSON(w, http.StatusCreated, apiEnrolment(e))
 }
 
@@ -146,22 +146,22 @@ func (s *Server) apiPatchDevice(w http.ResponseWriter, r *http.Request, p *princ
 	if !decode(w, r, &req) {
 		return
 	}
-	d, err := s.dom.UpdateDevice(r.Context(), p.domainActor(), r.PathValue("id"),
+	d, err := p.dom.UpdateDevice(r.Context(), p.domainActor(), r.PathValue("id"),
 		domain.DevicePatch{Name: req.Name, Disabled: req.Disabled, Posture: req.Posture, RenewSession: req.RenewSession})
 	if err != nil {
 		s.writeProblem(w, err)
 		return
 	}
-	s.changed()
+	s.changed(p.tenant)
 	writeJSON(w, http.StatusOK, apiDeviceOf(d))
 }
 
 func (s *Server) apiDeleteDevice(w http.ResponseWriter, r *http.Request, p *principal) {
-	if _, err := s.dom.DeleteDevice(r.Context(), p.domainActor(), r.PathValue("id")); err != nil {
+	if _, err := p.dom.DeleteDevice(r.Context(), p.domainActor(), r.PathValue("id")); err != nil {
 		s.writeProblem(w, err)
 		return
 	}
 	// The gateways' next bundle no longer has the device's peer.
-	s.changed()
+	s.changed(p.tenant)
 	w.WriteHeader(http.StatusNoContent)
 }

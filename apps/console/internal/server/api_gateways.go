@@ -37,8 +37,8 @@ func (s *Server) apiGatewayRoutes() []route {
 	}
 }
 
-func (s *Server) apiListGateways(w http.ResponseWriter, r *http.Request, _ *principal) {
-	gs, err := s.dom.ListGateways(r.Context())
+func (s *Server) apiListGateways(w http.ResponseWriter, r *http.Request, p *principal) {
+	gs, err := p.dom.ListGateways(r.Context())
 	if err != nil {
 		s.writeProblem(w, err)
 		return
@@ -68,7 +68,7 @@ func (s *Server) apiCreateGateway(w http.ResponseWriter, r *http.Request, p *pri
 	if !decode(w, r, &req) {
 		return
 	}
-	g, tok, err := s.dom.CreateGateway(r.Context(), p.domainActor(), domain.NewGateway{Name: req.Name})
+	g, tok, err := p.dom.CreateGateway(r.Context(), p.domainActor(), domain.NewGateway{Name: req.Name})
 	if err != nil {
 		s.writeProblem(w, err)
 		return
@@ -77,7 +77,7 @@ func (s *Server) apiCreateGateway(w http.ResponseWriter, r *http.Request, p *pri
 }
 
 func (s *Server) apiRevokeGateway(w http.ResponseWriter, r *http.Request, p *principal) {
-	if err := s.dom.RevokeGateway(r.Context(), p.domainActor(), r.PathValue("id")); err != nil {
+	if err := p.dom.RevokeGateway(r.Context(), p.domainActor(), r.PathValue("id")); err != nil {
 		s.writeProblem(w, err)
 		return
 	}

@@ -33,7 +33,7 @@ func (s *Server) apiGroupRoutes() []route {
 }
 
 func (s *Server) apiListGroups(w http.ResponseWriter, r *http.Request, p *principal) {
-	gs, err := s.dom.ListGroups(r.Context(), p.domainActor())
+	gs, err := p.dom.ListGroups(r.Context(), p.domainActor())
 	if err != nil {
 		s.writeProblem(w, err)
 		return
@@ -54,26 +54,26 @@ func (s *Server) apiPutGroup(w http.ResponseWriter, r *http.Request, p *principa
 	if !decode(w, r, &req) {
 		return
 	}
-	g, err := s.dom.PutGroup(r.Context(), p.domainActor(), domain.Group{Name: r.PathValue("name"), Description: req.Description})
+	g, err := p.dom.PutGroup(r.Context(), p.domainActor(), domain.Group{Name: r.PathValue("name"), Description: req.Description})
 	if err != nil {
 		s.writeProblem(w, err)
 		return
 	}
-	s.changed()
+	s.changed(p.tenant)
 	writeJSON(w, http.StatusOK, Group(*g))
 }
 
 func (s *Server) apiDeleteGroup(w http.ResponseWriter, r *http.Request, p *principal) {
-	if err := s.dom.DeleteGroup(r.Context(), p.domainActor(), r.PathValue("name")); err != nil {
+	if err := p.dom.DeleteGroup(r.Context(), p.domainActor(), r.PathValue("name")); err != nil {
 		s.writeProblem(w, err)
 		return
 	}
-	s.changed()
+	s.changed(p.tenant)
 	w.WriteHeader(http.StatusNoContent)
 }
 
 func (s *Server) apiGetGroup(w http.ResponseWriter, r *http.Request, p *principal) {
-	d, err := s.dom.GroupDetail(r.Context(), p.domainActor(), r.PathValue("name"))
+	d, err := p.dom.GroupDetail(r.Context(), p.domainActor(), r.PathValue("name"))
 	if errors.Is(err, domain.ErrNotFound) {
 		writeError(w, http.StatusNotFound, "not_found", "no group %q", r.PathValue("name"))
 		return
@@ -98,11 +98,11 @@ func (s *Server) apiDeleteMember(w http.ResponseWriter, r *http.Request, p *prin
 }
 
 func (s *Server) apiSetMember(w http.ResponseWriter, r *http.Request, p *principal, member bool) {
-	u, err := s.dom.SetMember(r.Context(), p.domainActor(), r.PathValue("name"), r.PathValue("user"), member)
+	u, err := p.dom.SetMember(r.Context(), p.domainActor(), r.PathValue("name"), r.PathValue("user"), member)
 	if err != nil {
 		s.writeProblem(w, err)
 		return
 	}
-	s.changed()
+	s.changed(p.tenant)
 	writeJSON(w, http.StatusOK, apiUserOf(*u))
 }

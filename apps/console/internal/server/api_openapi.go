@@ -234,7 +234,7 @@ func (s *Server) apiOpenAPIRoutes() []route {
 	}
 }
 
-func (s *Server) apiOpenAPI(w http.ResponseWriter, r *http.Request, _ *principal) {
+func (s *Server) apiOpenAPI(w http.ResponseWriter, r *http.Request, p *principal) {
 	w.Header().Set("Content-Type", "application/json")
 	w.Write(openapiOnce())
 }

@@ -179,7 +179,7 @@ func (s *Server) apiPolicyRoutes() []route {
 
 func (s *Server) apiListPolicies(w http.ResponseWriter, r *http.Request, p *principal) {
 	serveList(s, w, r, func(ctx context.Context, o domain.ListOptions) ([]Policy, error) {
-		ps, err := s.dom.ListPolicies(ctx, p.domainActor(), o)
+		ps, err := p.dom.ListPolicies(ctx, p.domainActor(), o)
 		out := make([]Policy, len(ps))
 		for i := range ps {
 			out[i] = policyJSON(&ps[i])
@@ -189,7 +189,7 @@ func (s *Server) apiListPolicies(w http.ResponseWriter, r *http.Request, p *prin
 }
 
 func (s *Server) apiGetPolicy(w http.ResponseWriter, r *http.Request, p *principal) {
-	x, err := s.dom.Policy(r.Context(), p.domainActor(), r.PathValue("name"))
+	x, err := p.dom.Policy(r.Context(), p.domainActor(), r.PathValue("name"))
 	if err != nil {
 		s.writeProblem(w, err)
 		return
@@ -202,7 +202,7 @@ func (s *Server) apiPolicyValidate(w http.ResponseWriter, r *http.Request, p *pr
 	if !decodeLimit(w, r, &d, maxDraftLimit) { // the route bounds the body
 		return
 	}
-	writeJSON(w, http.StatusOK, validationJSON(s.dom.ValidatePolicy(r.Context(), p.domainActor(), d.Name, d.Source)))
+	writeJSON(w, http.StatusOK, validationJSON(p.dom.ValidatePolicy(r.Context(), p.domainActor(), d.Name, d.Source)))
 }
 
 func (s *Server) apiSavePolicy(w http.ResponseWriter, r *http.Request, p *principal) {
@@ -210,28 +210,28 @@ func (s *Server) apiSavePolicy(w http.ResponseWriter, r *http.Request, p *princi
 	if !decodeLimit(w, r, &d, maxDraftLimit) {
 		return
 	}
-	pv, err := s.dom.SavePolicy(r.Context(), p.domainActor(), domain.PolicyChange{Name: r.PathValue("name"), Source: d.Source, Message: d.Message})
+	pv, err := p.dom.SavePolicy(r.Context(), p.domainActor(), domain.PolicyChange{Name: r.PathValue("name"), Source: d.Source, Message: d.Message})
 	if err != nil {
 		s.policyError(w, err)
 		return
 	}
-	s.changed()
+	s.changed(p.tenant)
 	writeJSON(w, http.StatusOK, policyVersionJSON(pv))
 }
 
 // apiDeletePolicy deletes a policy unless the remaining enabled policies
 // would fail as a set (another document's tests relying on it).
 func (s *Server) apiDeletePolicy(w http.ResponseWriter, r *http.Request, p *principal) {
-	if err := s.dom.DeletePolicy(r.Context(), p.domainActor(), r.PathValue("name")); err != nil {
+	if err := p.dom.DeletePolicy(r.Context(), p.domainActor(), r.PathValue("name")); err != nil {
 		s.policyError(w, err)
 		return
 	}
-	s.changed()
+	s.changed(p.tenant)
 	w.WriteHeader(http.StatusNoContent)
 }
 
 func (s *Server) apiPolicyVersions(w http.ResponseWriter, r *http.Request, p *principal) {
-	vs, err := s.dom.PolicyVersions(r.Context(), p.domainActor(), r.PathValue("name"))
+	vs, err := p.dom.PolicyVersions(r.Context(), p.domainActor(), r.PathValue("name"))
 	if err != nil {
 		s.writeProblem(w, err)
 		return
@@ -246,7 +246,7 @@ func (s *Server) apiPolicyVersions(w http.ResponseWriter, r *http.Request, p *pr
 func (s *Server) apiPolicyDiff(w http.ResponseWriter, r *http.Request, p *principal) {
 	from, _ := strconv.Atoi(r.URL.Query().Get("from"))
 	to, _ := strconv.Atoi(r.URL.Query().Get("to"))
-	d, err := s.dom.PolicyDiff(r.Context(), p.domainActor(), r.PathValue("name"), from, to)
+	d, err := p.dom.PolicyDiff(r.Context(), p.domainActor(), r.PathValue("name"), from, to)
 	if err != nil {
 		s.writeProblem(w, err)
 		return
@@ -266,12 +266,12 @@ func (s *Server) apiPolicyRollback(w http.ResponseWriter, r *http.Request, p *pr
 	if !decode(w, r, &req) {
 		return
 	}
-	pv, err := s.dom.RollbackPolicy(r.Context(), p.domainActor(), r.PathValue("name"), req.Version)
+	pv, err := p.dom.RollbackPolicy(r.Context(), p.domainActor(), r.PathValue("name"), req.Version)
 	if err != nil {
 		s.policyError(w, err)
 		return
 	}
-	s.changed()
+	s.changed(p.tenant)
 	writeJSON(w, http.StatusOK, policyVersionJSON(pv))
 }
 
@@ -280,7 +280,7 @@ func (s *Server) apiPolicySimulate(w http.ResponseWriter, r *http.Request, p *pr
 	if !decodeLimit(w, r, &d, maxDraftLimit) {
 		return
 	}
-	sim, err := s.dom.SimulatePolicy(r.Context(), p.domainActor(), domain.SimulateDraft{Name: d.Name, Source: d.Source, Days: d.Days, Limit: d.Limit})
+	sim, err := p.dom.SimulatePolicy(r.Context(), p.domainActor(), domain.SimulateDraft{Name: d.Name, Source: d.Source, Days: d.Days, Limit: d.Limit})
 	if err != nil {
 		s.writeProblem(w, err)
 		return
@@ -288,7 +288,7 @@ func (s *Server) apiPolicySimulate(w http.ResponseWriter, r *http.Request, p *pr
 	writeJSON(w, http.StatusOK, Simulation{Validation: validationJSON(sim.Validation), Report: sim.Report, Unreplayable: sim.Unreplayable})
 }
 
-func (s *Server) apiTemplates(w http.ResponseWriter, r *http.Request, _ *principal) {
+func (s *Server) apiTemplates(w http.ResponseWriter, r *http.Request, p *principal) {
 	type tmpl struct {
 		Name        string `json:"name"`
 		Description string `json:"description"`

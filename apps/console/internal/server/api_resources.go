@@ -42,7 +42,7 @@ func (s *Server) apiResourceRoutes() []route {
 
 func (s *Server) apiListResources(w http.ResponseWriter, r *http.Request, p *principal) {
 	serveList(s, w, r, func(ctx context.Context, o domain.ListOptions) ([]Resource, error) {
-		rs, err := s.dom.ListResources(ctx, p.domainActor(), o)
+		rs, err := p.dom.ListResources(ctx, p.domainActor(), o)
 		out := make([]Resource, len(rs))
 		for i := range rs {
 			out[i] = resourceJSON(&rs[i])
@@ -52,7 +52,7 @@ func (s *Server) apiListResources(w http.ResponseWriter, r *http.Request, p *pri
 }
 
 func (s *Server) apiGetResource(w http.ResponseWriter, r *http.Request, p *principal) {
-	x, err := s.dom.Resource(r.Context(), p.domainActor(), r.PathValue("name"))
+	x, err := p.dom.Resource(r.Context(), p.domainActor(), r.PathValue("name"))
 	if err != nil {
 		s.writeProblem(w, err)
 		return
@@ -65,20 +65,20 @@ func (s *Server) apiPutResource(w http.ResponseWriter, r *http.Request, p *princ
 	if !decode(w, r, &req) {
 		return
 	}
-	x, err := s.dom.PutResource(r.Context(), p.domainActor(), domain.Resource{Name: r.PathValue("name"), Kind: req.Kind, Address: req.Address, Port: req.Port, Labels: req.Labels, Gateway: req.Gateway, Note: req.Note})
+	x, err := p.dom.PutResource(r.Context(), p.domainActor(), domain.Resource{Name: r.PathValue("name"), Kind: req.Kind, Address: req.Address, Port: req.Port, Labels: req.Labels, Gateway: req.Gateway, Note: req.Note})
 	if err != nil {
 		s.writeProblem(w, err)
 		return
 	}
-	s.changed()
+	s.changed(p.tenant)
 	writeJSON(w, http.StatusOK, resourceJSON(x))
 }
 
 func (s *Server) apiDeleteResource(w http.ResponseWriter, r *http.Request, p *principal) {
-	if err := s.dom.DeleteResource(r.Context(), p.domainActor(), r.PathValue("name")); err != nil {
+	if err := p.dom.DeleteResource(r.Context(), p.domainActor(), r.PathValue("name")); err != nil {
 		s.writeProblem(w, err)
 		return
 	}
-	s.changed()
+	s.changed(p.tenant)
 	w.WriteHeader(http.StatusNoContent)
 }

@@ -35,17 +35,17 @@ func (s *Server) apiSelfEnrol(w http.ResponseWriter, r *http.Request, p *princip
 		writeError(w, http.StatusBadRequest, "invalid", "devices belong to users; API keys enrol through POST /api/v1/devices")
 		return
 	}
-	e, err := s.dom.EnrolOwnDevice(r.Context(), p.domainActor(), domain.NewDevice{Name: req.Name, PublicKey: req.PublicKey})
+	e, err := p.dom.EnrolOwnDevice(r.Context(), p.domainActor(), domain.NewDevice{Name: req.Name, PublicKey: req.PublicKey})
 	if err != nil {
 		s.writeProblem(w, err)
 		return
 	}
-	s.changed()
+	s.changed(p.tenant)
 	writeJSON(w, http.StatusCreated, apiEnrolment(e))
 }
 
 func (s *Server) apiSelfRenew(w http.ResponseWriter, r *http.Request, p *principal) {
-	d, err := s.dom.RenewOwnDevice(r.Context(), p.domainActor(), r.PathValue("id"))
+	d, err := p.dom.RenewOwnDevice(r.Context(), p.domainActor(), r.PathValue("id"))
 	switch {
 	case errors.Is(err, domain.ErrRenewNeedsMFA):
 		w.Header().Set("X-Gonaut-Refusal", "mfa")
@@ -55,7 +55,7 @@ func (s *Server) apiSelfRenew(w http.ResponseWriter, r *http.Request, p *princip
 	case err != nil:
 		s.writeProblem(w, err)
 	default:
-		s.changed()
+		s.changed(p.tenant)
 		writeJSON(w, http.StatusOK, apiDeviceOf(d))
 	}
 }

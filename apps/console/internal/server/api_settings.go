@@ -31,8 +31,8 @@ func (s *Server) apiSettingRoutes() []route {
 	}
 }
 
-func (s *Server) apiListSettings(w http.ResponseWriter, r *http.Request, _ *principal) {
-	cs := s.dom.ListSettings(r.Context())
+func (s *Server) apiListSettings(w http.ResponseWriter, r *http.Request, p *principal) {
+	cs := p.dom.ListSettings(r.Context())
 	out := make([]consoleSetting, len(cs))
 	for i, c := range cs {
 		out[i] = apiSetting(c)
@@ -51,7 +51,7 @@ func (s *Server) apiPutSetting(w http.ResponseWriter, r *http.Request, p *princi
 	if !decode(w, r, &req) {
 		return
 	}
-	c, err := s.dom.SetSetting(r.Context(), p.domainActor(), r.PathValue("key"), req.Value)
+	c, err := p.dom.SetSetting(r.Context(), p.domainActor(), r.PathValue("key"), req.Value)
 	if errors.Is(err, domain.ErrNotFound) {
 		writeError(w, http.StatusNotFound, "not_found", "no setting %q; GET /api/v1/settings lists them", r.PathValue("key"))
 		return
@@ -79,8 +79,8 @@ func (ws wgSettings) toDomain() domain.WGSettings {
 	return domain.WGSettings{Endpoint: ws.Endpoint, AllowedIPs: ws.AllowedIPs, DNS: ws.DNS}
 }
 
-func (s *Server) apiGetWGSettings(w http.ResponseWriter, r *http.Request, _ *principal) {
-	writeJSON(w, http.StatusOK, apiWGSettings(s.dom.WGSettings(r.Context())))
+func (s *Server) apiGetWGSettings(w http.ResponseWriter, r *http.Request, p *principal) {
+	writeJSON(w, http.StatusOK, apiWGSettings(p.dom.WGSettings(r.Context())))
 }
 
 func (s *Server) apiPutWGSettings(w http.ResponseWriter, r *http.Request, p *principal) {
@@ -88,7 +88,7 @@ func (s *Server) apiPutWGSettings(w http.ResponseWriter, r *http.Request, p *pri
 	if !decode(w, r, &req) {
 		return
 	}
-	ws, err := s.dom.SetWGSettings(r.Context(), p.domainActor(), req.toDomain())
+	ws, err := p.dom.SetWGSettings(r.Context(), p.domainActor(), req.toDomain())
 	if err != nil {
 		s.writeProblem(w, err)
 		return

@@ -20,7 +20,7 @@ func TestSettingsAPI(t *testing.T) {
 		Items []consoleSetting `json:"items"`
 	}
 	e.mustCall(domain.RoleAdmin, "GET", "/api/v1/settings", nil, 200, &list)
-	if len(list.Items) != len(e.srv.dom.ListSettings(bg)) || list.Items[0].Doc == "" {
+	if len(list.Items) != len(e.srv.plat.Default().ListSettings(bg)) || list.Items[0].Doc == "" {
 		t.Fatalf("settings list: %+v", list.Items)
 	}
 	for key, bad := range map[string]string{

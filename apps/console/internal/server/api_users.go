@@ -41,7 +41,7 @@ func (s *Server) apiUserRoutes() []route {
 
 func (s *Server) apiListUsers(w http.ResponseWriter, r *http.Request, p *principal) {
 	o := listOpts(r)
-	us, err := s.dom.ListUsers(r.Context(), p.domainActor(), o)
+	us, err := p.dom.ListUsers(r.Context(), p.domainActor(), o)
 	if err != nil {
 		s.writeProblem(w, err)
 		return
@@ -66,17 +66,17 @@ func (s *Server) apiCreateUser(w http.ResponseWriter, r *http.Request, p *princi
 	if !decode(w, r, &req) {
 		return
 	}
-	u, err := s.dom.CreateUser(r.Context(), p.domainActor(), domain.NewUser(req))
+	u, err := p.dom.CreateUser(r.Context(), p.domainActor(), domain.NewUser(req))
 	if err != nil {
 		s.writeProblem(w, err)
 		return
 	}
-	s.changed()
+	s.changed(p.tenant)
 	writeJSON(w, http.StatusCreated, apiUserOf(u))
 }
 
 func (s *Server) apiGetUser(w http.ResponseWriter, r *http.Request, p *principal) {
-	u, err := s.dom.User(r.Context(), p.domainActor(), r.PathValue("id"))
+	u, err := p.dom.User(r.Context(), p.domainActor(), r.PathValue("id"))
 	if err != nil {
 		s.writeProblem(w, err)
 		return
@@ -99,11 +99,11 @@ func (s *Server) apiPatchUser(w http.ResponseWriter, r *http.Request, p *princip
 	if !decode(w, r, &req) {
 		return
 	}
-	u, err := s.dom.UpdateUser(r.Context(), p.domainActor(), r.PathValue("id"), domain.UserPatch(req))
+	u, err := p.dom.UpdateUser(r.Context(), p.domainActor(), r.PathValue("id"), domain.UserPatch(req))
 	if err != nil {
 		s.writeProblem(w, err)
 		return
 	}
-	s.changed()
+	s.changed(p.tenant)
 	writeJSON(w, http.StatusOK, apiUserOf(u))
 }

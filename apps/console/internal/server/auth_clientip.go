@@ -102,7 +102,7 @@ func (s *Server) clientSource(r *http.Request) string {
 // trustedProxies reads the trusted_proxies setting; a malformed one is
 // logged (once per distinct value) and trusts nobody.
 func (s *Server) trustedProxies(r *http.Request) []netip.Prefix {
-	v := s.dom.Setting(r.Context(), SettingTrustedProxies, "")
+	v := s.plat.Default().Setting(r.Context(), SettingTrustedProxies, "")
 	if v == "" {
 		return nil
 	}

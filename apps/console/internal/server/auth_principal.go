@@ -6,6 +6,12 @@ import (
 
 // principal is who makes a request.
 type principal struct {
+	// dom is the principal's tenant's Service: every operation of the
+	// request goes through it, so that it reaches only that tenant's
+	// data (see domain.Platform). tenant is its id.
+	dom    *domain.Service
+	tenant string
+
 	user    *domain.User
 	role    domain.Role
 	session *domain.Session // nil for API keys
@@ -18,6 +24,14 @@ type principal struct {
 	// flashKey signs and checks this client's flash cookie (see
 	// page_flash.go); nil for gateways and anonymous requests.
 	flashKey []byte
+}
+
+// stateKey is the key of what the server keeps in memory about one of
+// the principal's tenant's things (kind and id): a rate limit's bucket,
+// say. Every such key is made here, so that no state is shared across
+// tenants, whose ids are theirs to choose.
+func (p *principal) stateKey(kind, id string) string {
+	return p.tenant + "/" + kind + ":" + id
 }
 
 // actor is how audit entries name the principal: by a stable id (a
@@ -44,6 +58,7 @@ func (p *principal) domainActor() domain.Actor {
 	if p == nil {
 		return a
 	}
+	a.Tenant = p.tenant
 	a.Role = p.role
 	a.MFA = p.session != nil && p.session.MFA
 	switch {

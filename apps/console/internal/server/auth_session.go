@@ -22,46 +22,67 @@ const (
 )
 
 // authenticate finds the principal of a request from its session cookie
-// or API key. ok is false when credentials were presented but are not
-// valid (the caller answers 401); (nil, true) means anonymous.
+// or API key, in the tenant the credential names (see
+// domain.SplitCredential). ok is false when credentials were presented
+// but are not valid (the caller answers 401); (nil, true) means
+// anonymous.
 func (s *Server) authenticate(w http.ResponseWriter, r *http.Request) (*principal, bool) {
-	if h := r.Header.Get("Authorization"); strings.HasPrefix(h, "Bearer gk_") {
-		return s.authAPIKey(r, strings.TrimPrefix(h, "Bearer gk_"))
+	if h, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer "); ok {
+		if tenant, key := domain.SplitCredential(h); strings.HasPrefix(key, "gk_") {
+			return s.authAPIKey(r, tenant, strings.TrimPrefix(key, "gk_"))
+		}
 	}
 	c, err := r.Cookie(sessionCookie)
 	if err != nil || c.Value == "" {
 		return nil, true
 	}
-	se, u, err := s.dom.Session(r.Context(), c.Value)
+	tenant, token := domain.SplitCredential(c.Value)
+	dom, err := s.plat.Service(r.Context(), tenant)
 	if err != nil {
 		s.clearSession(w)
 		return nil, true
 	}
-	return &principal{user: &u, role: u.Role, session: &se, csrf: csrfToken(c.Value), flashKey: flashKeyOf(c.Value)}, true
+	se, u, err := dom.Session(r.Context(), token)
+	if err != nil {
+		s.clearSession(w)
+		return nil, true
+	}
+	return &principal{dom: dom, tenant: tenant, user: &u, role: u.Role, session: &se, csrf: csrfToken(token), flashKey: flashKeyOf(token)}, true
 }
 
-func (s *Server) authAPIKey(r *http.Request, key string) (*principal, bool) {
-	k, err := s.dom.APIKeyOf(r.Context(), key)
+func (s *Server) authAPIKey(r *http.Request, tenant, key string) (*principal, bool) {
+	dom, err := s.plat.Service(r.Context(), tenant)
 	if err != nil {
 		return nil, false
 	}
-	return &principal{apiKey: &k, role: k.Role, flashKey: flashKeyOf(key)}, true
+	k, err := dom.APIKeyOf(r.Context(), key)
+	if err != nil {
+		return nil, false
+	}
+	return &principal{dom: dom, tenant: tenant, apiKey: &k, role: k.Role, flashKey: flashKeyOf(key)}, true
 }
 
-// authGateway checks a gateway credential; it answers 401 itself.
-func (s *Server) authGateway(w http.ResponseWriter, r *http.Request) (*domain.Gateway, bool) {
-	h := r.Header.Get("Authorization")
-	id, secret, ok := strings.Cut(strings.TrimPrefix(h, "Bearer "), ".")
-	if !ok || !strings.HasPrefix(h, "Bearer ") {
+// authGateway checks a gateway credential, "<id>.<secret>" behind its
+// tenant's prefix; it answers 401 itself.
+func (s *Server) authGateway(w http.ResponseWriter, r *http.Request) (*principal, bool) {
+	h, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+	tenant, cred := domain.SplitCredential(h)
+	id, secret, ok2 := strings.Cut(cred, ".")
+	if !ok || !ok2 {
 		writeError(w, http.StatusUnauthorized, "unauthorized", "gateway credential required")
 		return nil, false
 	}
-	g, err := s.dom.AuthenticateGateway(r.Context(), id, secret)
+	dom, err := s.plat.Service(r.Context(), tenant)
 	if err != nil {
 		writeError(w, http.StatusUnauthorized, "unauthorized", "gateway credential refused")
 		return nil, false
 	}
-	return &g, true
+	g, err := dom.AuthenticateGateway(r.Context(), id, secret)
+	if err != nil {
+		writeError(w, http.StatusUnauthorized, "unauthorized", "gateway credential refused")
+		return nil, false
+	}
+	return &principal{dom: dom, tenant: tenant, gateway: &g}, true
 }
 
 // checkCSRF compares the request's CSRF token with the session's, by
@@ -102,24 +123,38 @@ func (s *Server) checkLoginCSRF(r *http.Request, tok string) bool {
 	return err == nil && tok != "" && subtle.ConstantTimeCompare([]byte(c.Value), []byte(tok)) == 1
 }
 
-// login signs in with the credentials of a login form and sets the new
+// login signs in to organisation (a tenant's id; "" is the default
+// tenant) with the credentials of a login form and sets the new
 // session's cookie. Attempts are throttled per client source first,
-// before any account is looked at (domain.ErrThrottled); the session the
-// browser had, if any, ends (rotation).
-func (s *Server) login(w http.ResponseWriter, r *http.Request, email, password, code string) (*domain.User, error) {
+// before any account is looked at (domain.ErrThrottled); an unknown or
+// suspended organisation fails as a wrong password does. The session
+// the browser had, if any, ends (rotation), whichever tenant it was of.
+func (s *Server) login(w http.ResponseWriter, r *http.Request, organisation, email, password, code string) (*domain.User, error) {
 	src := s.clientSource(r)
 	if !s.loginIP.allow("ip:"+src, s.now()) {
 		return nil, domain.ErrThrottled
 	}
+	tenant := strings.ToLower(strings.TrimSpace(organisation))
+	if tenant == "" {
+		tenant = domain.DefaultTenant
+	}
+	dom, err := s.plat.Service(r.Context(), tenant)
+	if err != nil {
+		return nil, domain.ErrLoginFailed
+	}
 	in := domain.Login{Email: email, Password: password, Code: code, Source: src}
 	if c, err := r.Cookie(sessionCookie); err == nil {
-		in.Replaces = c.Value
+		if old, token := domain.SplitCredential(c.Value); old == tenant {
+			in.Replaces = token
+		} else if od, err := s.plat.Service(r.Context(), old); err == nil {
+			od.Logout(r.Context(), tokenHash(token))
+		}
 	}
-	si, err := s.dom.Login(r.Context(), in)
+	si, err := dom.Login(r.Context(), in)
 	if err != nil {
 		return nil, err
 	}
-	s.setCookie(w, sessionCookie, si.Token, int(s.dom.SessionMax()/time.Second))
+	s.setCookie(w, sessionCookie, si.Token, int(dom.SessionMax()/time.Second))
 	return &si.User, nil
 }
 

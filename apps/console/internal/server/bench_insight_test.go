@@ -82,7 +82,7 @@ func BenchmarkInsightPages(b *testing.B) {
 					}
 					for i := 0; b.Loop(); i++ {
 						if ep.cold {
-							e.srv.dom.ForgetSummary()
+							e.srv.plat.Default().ForgetSummary()
 						}
 						path := paths[i%len(paths)]
 						req := httptest.NewRequest("GET", path, nil)

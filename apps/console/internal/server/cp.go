@@ -22,7 +22,7 @@ func (s *Server) cpRoutes() []route {
 	}
 }
 
-func (s *Server) cpRegister(w http.ResponseWriter, r *http.Request, _ *principal) {
+func (s *Server) cpRegister(w http.ResponseWriter, r *http.Request, p *principal) {
 	var req controlplane.RegisterRequest
 	if !decode(w, r, &req) {
 		return
@@ -34,13 +34,21 @@ func (s *Server) cpRegister(w http.ResponseWriter, r *http.Request, _ *principal
 		writeError(w, http.StatusTooManyRequests, "throttled", "too many attempts")
 		return
 	}
-	g, secret, err := s.dom.RegisterGateway(r.Context(), domain.Registration{Token: req.Token, Name: req.Name, Version: req.Version})
+	// The token names the tenant the gateway registers into (see
+	// domain.SplitCredential); its credential names the same one.
+	tenant, token := domain.SplitCredential(req.Token)
+	dom, err := s.plat.Service(r.Context(), tenant)
+	if err != nil {
+		writeError(w, http.StatusUnauthorized, "unauthorized", "registration token refused")
+		return
+	}
+	g, secret, err := dom.RegisterGateway(r.Context(), domain.Registration{Token: token, Name: req.Name, Version: req.Version})
 	if err != nil {
 		s.writeProblem(w, err)
 		return
 	}
-	s.hub.publish(s.hub.event("gateway", map[string]any{"id": g.ID, "name": g.Name, "registered": true}))
-	writeJSON(w, http.StatusOK, controlplane.Credential{GatewayID: g.ID, Secret: secret})
+	s.hub.publish(s.hub.event(tenant, "gateway", map[string]any{"id": g.ID, "name": g.Name, "registered": true}))
+	writeJSON(w, http.StatusOK, controlplane.Credential{GatewayID: dom.Credential(g.ID), Secret: secret})
 }
 
 // cpBundle answers with the bundle when the configuration version is
@@ -52,16 +60,16 @@ func (s *Server) cpBundle(w http.ResponseWriter, r *http.Request, p *principal) 
 	timer := time.NewTimer(wait)
 	defer timer.Stop()
 	for {
-		v, changed := s.hub.current()
+		v, changed := s.hub.current(p.tenant)
 		if v == 0 {
 			var err error
-			if v, err = s.dom.ConfigVersion(r.Context()); err != nil {
+			if v, err = p.dom.ConfigVersion(r.Context()); err != nil {
 				s.writeProblem(w, err)
 				return
 			}
 		}
 		if v > after {
-			b, err := s.dom.Bundle(r.Context(), *p.gateway)
+			b, err := p.dom.Bundle(r.Context(), *p.gateway)
 			if err != nil {
 				s.writeProblem(w, err)
 				return
@@ -92,11 +100,11 @@ func (s *Server) cpStatus(w http.ResponseWriter, r *http.Request, p *principal) 
 	if !decode(w, r, &st) {
 		return
 	}
-	known, _ := s.hub.current()
-	if err := s.dom.ReportStatus(r.Context(), *p.gateway, st, known); err != nil {
+	known, _ := s.hub.current(p.tenant)
+	if err := p.dom.ReportStatus(r.Context(), *p.gateway, st, known); err != nil {
 		s.writeProblem(w, err)
 		return
 	}
-	s.hub.publish(s.hub.event("gateway", map[string]any{"id": p.gateway.ID, "name": p.gateway.Name, "status": st}))
+	s.hub.publish(s.hub.event(p.tenant, "gateway", map[string]any{"id": p.gateway.ID, "name": p.gateway.Name, "status": st}))
 	w.WriteHeader(http.StatusNoContent)
 }

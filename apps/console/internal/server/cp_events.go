@@ -52,21 +52,21 @@ func (s *Server) cpEvents(w http.ResponseWriter, r *http.Request, p *principal) 
 		writeError(w, http.StatusRequestEntityTooLarge, "too_large", "at most %d events per batch", controlplane.MaxBatch)
 		return
 	}
-	known, _ := s.hub.current()
-	ack, lives, err := s.dom.GatewayEvents(r.Context(), *p.gateway, b.Events, known)
+	known, _ := s.hub.current(p.tenant)
+	ack, lives, err := p.dom.GatewayEvents(r.Context(), *p.gateway, b.Events, known)
 	if err != nil {
 		s.writeProblem(w, err)
 		return
 	}
 	decisions := 0
 	for _, l := range lives {
-		s.hub.publish(s.hub.event(l.Kind, gatewayEvent{Event: l.Event, Gateway: l.Gateway, ClockSkew: l.ClockSkew, ReportedTime: l.ReportedTime}))
+		s.hub.publish(s.hub.event(p.tenant, l.Kind, gatewayEvent{Event: l.Event, Gateway: l.Gateway, ClockSkew: l.ClockSkew, ReportedTime: l.ReportedTime}))
 		if l.Kind == controlplane.KindDecision {
 			decisions++
 		}
 	}
 	if decisions > 0 {
-		s.hub.publish(s.hub.event("summary", map[string]int{"decisions": decisions}))
+		s.hub.publish(s.hub.event(p.tenant, "summary", map[string]int{"decisions": decisions}))
 	}
 	writeJSON(w, http.StatusOK, ack)
 }

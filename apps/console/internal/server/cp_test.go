@@ -25,7 +25,7 @@ type console struct {
 	done chan struct{}
 }
 
-func startConsole(t testing.TB, st store.Store, addr string) *console {
+func startConsole(t testing.TB, st *store.DB, addr string) *console {
 	t.Helper()
 	srv, err := New(st, nil)
 	if err != nil {

@@ -13,16 +13,24 @@ import (
 type liveEvent struct {
 	Type string `json:"type"`
 	Data any    `json:"data"`
-	// perm is who may see the event: the permission of the route that
-	// serves the same data (see live_perm.go). Events are made by
-	// hub.event, which sets it.
-	perm perm
+	// tenant is the tenant whose data the event carries: only that
+	// tenant's subscribers receive it. perm is who among them may see
+	// it: the permission of the route that serves the same data (see
+	// live_perm.go). Events are made by hub.event, which sets both.
+	tenant string
+	perm   perm
 }
 
 // hub fans live events out to subscribers (SSE and WebSocket streams) and
-// tracks the configuration version for bundle long-polls. A slow
-// subscriber loses events rather than slowing the publisher.
+// tracks each tenant's configuration version for bundle long-polls. A
+// slow subscriber loses events rather than slowing the publisher.
+//
+// Every piece of per-tenant state is keyed by the tenant id, one of
+// principal.tenant, and an event reaches a subscriber only when both
+// tenants are the same string: events never cross tenants.
 type hub struct {
+	// poke wakes watchConfig; dirty (under mu) says which tenants'
+	// versions to re-read.
 	poke chan struct{}
 	// relay, when not nil, takes a copy of every event published here
 	// for the other console replicas (see live_relay.go); full, it drops.
@@ -32,27 +40,40 @@ type hub struct {
 	// table; set before the first publish and read-only after.
 	perms map[string]perm
 
-	mu      sync.Mutex // guards the fields below
-	subs    map[chan liveEvent]domain.Role
-	version int64
-	changed chan struct{} // closed and replaced when version moves
-	closed  bool
-	done    chan struct{}
+	mu       sync.Mutex // guards the fields below
+	subs     map[chan liveEvent]subscriber
+	versions map[string]*version
+	dirty    map[string]bool
+	closed   bool
+	done     chan struct{}
+}
+
+// A subscriber is who a subscription's events are for.
+type subscriber struct {
+	tenant string
+	role   domain.Role
+}
+
+// A version is one tenant's configuration version.
+type version struct {
+	v       int64
+	changed chan struct{} // closed and replaced when v moves
 }
 
 func newHub() *hub {
-	return &hub{poke: make(chan struct{}, 1), subs: map[chan liveEvent]domain.Role{}, changed: make(chan struct{}), done: make(chan struct{})}
+	return &hub{poke: make(chan struct{}, 1), subs: map[chan liveEvent]subscriber{},
+		versions: map[string]*version{}, dirty: map[string]bool{}, done: make(chan struct{})}
 }
 
-// event is a live event of type typ carrying data, visible to those
-// whose role has the permission of typ's source route. A type without
-// one is visible to no role.
-func (h *hub) event(typ string, data any) liveEvent {
+// event is a live event of tenant's, of type typ carrying data, visible
+// to those of its users whose role has the permission of typ's source
+// route. A type without one is visible to no role.
+func (h *hub) event(tenant, typ string, data any) liveEvent {
 	p, ok := h.perms[typ]
 	if !ok {
 		p = permNobody
 	}
-	return liveEvent{Type: typ, Data: data, perm: p}
+	return liveEvent{Type: typ, Data: data, tenant: tenant, perm: p}
 }
 
 // publish sends e to this console's subscribers and, through relay, to
@@ -67,13 +88,13 @@ func (h *hub) publish(e liveEvent) {
 	}
 }
 
-// publishLocal sends e to this console's subscribers whose role may
-// see it.
+// publishLocal sends e to this console's subscribers of its tenant whose
+// role may see it.
 func (h *hub) publishLocal(e liveEvent) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	for c, role := range h.subs {
-		if !allowed(e.perm, role) {
+	for c, sub := range h.subs {
+		if sub.tenant != e.tenant || !allowed(e.perm, sub.role) {
 			continue
 		}
 		select {
@@ -83,12 +104,12 @@ func (h *hub) publishLocal(e liveEvent) {
 	}
 }
 
-// subscribe returns a channel of the live events role may see and a
-// function that ends the subscription.
-func (h *hub) subscribe(role domain.Role) (chan liveEvent, func()) {
+// subscribe returns a channel of the live events of tenant that role may
+// see and a function that ends the subscription.
+func (h *hub) subscribe(tenant string, role domain.Role) (chan liveEvent, func()) {
 	c := make(chan liveEvent, 256)
 	h.mu.Lock()
-	h.subs[c] = role
+	h.subs[c] = subscriber{tenant: tenant, role: role}
 	h.mu.Unlock()
 	return c, func() {
 		h.mu.Lock()
@@ -97,28 +118,89 @@ func (h *hub) subscribe(role domain.Role) (chan liveEvent, func()) {
 	}
 }
 
-func (h *hub) setVersion(v int64) {
+// versionLocked is tenant's version, made on first use; h.mu must be
+// held.
+func (h *hub) versionLocked(tenant string) *version {
+	v, ok := h.versions[tenant]
+	if !ok {
+		v = &version{changed: make(chan struct{})}
+		h.versions[tenant] = v
+	}
+	return v
+}
+
+func (h *hub) setVersion(tenant string, v int64) {
 	h.mu.Lock()
-	if v == h.version {
+	ver := h.versionLocked(tenant)
+	if v == ver.v {
 		h.mu.Unlock()
 		return
 	}
-	first := h.version == 0
-	h.version = v
-	close(h.changed)
-	h.changed = make(chan struct{})
+	first := ver.v == 0
+	ver.v = v
+	close(ver.changed)
+	ver.changed = make(chan struct{})
 	h.mu.Unlock()
 	if !first {
 		// Each replica sees the version move itself: not relayed.
-		h.publishLocal(h.event("config", map[string]int64{"version": v}))
+		h.publishLocal(h.event(tenant, "config", map[string]int64{"version": v}))
 	}
 }
 
-// current returns the version and a channel closed when it next moves.
-func (h *hub) current() (int64, <-chan struct{}) {
+// current returns tenant's version (0 until it was first read) and a
+// channel closed when it next moves.
+func (h *hub) current(tenant string) (int64, <-chan struct{}) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	return h.version, h.changed
+	v := h.versionLocked(tenant)
+	return v.v, v.changed
+}
+
+// markChanged asks watchConfig to re-read tenant's version at once.
+func (h *hub) markChanged(tenant string) {
+	h.mu.Lock()
+	h.dirty[tenant] = true
+	h.mu.Unlock()
+	select {
+	case h.poke <- struct{}{}:
+	default:
+	}
+}
+
+// markAllChanged asks watchConfig to re-read every version it tracks.
+func (h *hub) markAllChanged() {
+	h.mu.Lock()
+	for t := range h.versions {
+		h.dirty[t] = true
+	}
+	h.mu.Unlock()
+	select {
+	case h.poke <- struct{}{}:
+	default:
+	}
+}
+
+// toRead returns the tenants whose versions watchConfig should re-read:
+// the dirty ones, or with all every tenant tracked; it clears dirty.
+func (h *hub) toRead(all bool) []string {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	var out []string
+	if all {
+		for t := range h.versions {
+			out = append(out, t)
+		}
+		// The default tenant is always watched, as it always was.
+		if _, ok := h.versions[domain.DefaultTenant]; !ok {
+			out = append(out, domain.DefaultTenant)
+		}
+	} else {
+		for t := range h.dirty {
+			out = append(out, t)
+		}
+	}
+	clear(h.dirty)
+	return out
 }
 
 func (h *hub) close() {

@@ -192,17 +192,17 @@ func TestViewersSeeNoDecisionsLive(t *testing.T) {
 func TestEveryLiveTypeHasARoute(t *testing.T) {
 	e := newEnv(t, nil)
 	for _, typ := range liveTypes() {
-		if p := e.srv.hub.event(typ, nil).perm; p == "" || p == permNobody {
+		if p := e.srv.hub.event(domain.DefaultTenant, typ, nil).perm; p == "" || p == permNobody {
 			t.Errorf("live type %s has no permission", typ)
 		}
 	}
-	ev := e.srv.hub.event("forged", nil)
+	ev := e.srv.hub.event(domain.DefaultTenant, "forged", nil)
 	for _, role := range domain.Roles {
 		if allowed(ev.perm, role) {
 			t.Errorf("an unknown live type is shown to %s", role)
 		}
 	}
-	if !allowed(e.srv.hub.event("decision", nil).perm, domain.RoleAuditor) || allowed(e.srv.hub.event("decision", nil).perm, domain.RoleViewer) {
+	if !allowed(e.srv.hub.event(domain.DefaultTenant, "decision", nil).perm, domain.RoleAuditor) || allowed(e.srv.hub.event(domain.DefaultTenant, "decision", nil).perm, domain.RoleViewer) {
 		t.Errorf("decisions follow %s's permission: auditors yes, viewers no", auditRoute)
 	}
 }

@@ -41,9 +41,10 @@ type relayMsg struct {
 // as the generic JSON value. Who may see it is not relayed: the receiving
 // replica derives it from the type, from its own route table.
 type relayItem struct {
-	Type  string          `json:"t"`
-	Event bool            `json:"c,omitempty"`
-	Data  json.RawMessage `json:"d"`
+	Tenant string          `json:"n,omitempty"` // "": the default tenant
+	Type   string          `json:"t"`
+	Event  bool            `json:"c,omitempty"`
+	Data   json.RawMessage `json:"d"`
 }
 
 // relayLive sends the events published here to the other replicas.
@@ -68,7 +69,7 @@ func (s *Server) relayLive() {
 		}
 		payloads := packRelay(s.origin, batch)
 		ctx, cancel := context.WithTimeout(s.bg, 5*time.Second)
-		if err := s.dom.RelayLive(ctx, payloads); err != nil && s.bg.Err() == nil {
+		if err := s.plat.Default().RelayLive(ctx, payloads); err != nil && s.bg.Err() == nil {
 			s.log.Warn("console: relaying live events", "events", len(batch), "err", err)
 		}
 		cancel()
@@ -89,7 +90,12 @@ func packRelay(origin string, events []liveEvent) []string {
 		}
 		// relayItem, marshalled by hand: data is already JSON and
 		// need not be compacted again.
-		item := append([]byte(`{"t":`), mustJSON(e.Type)...)
+		item := []byte(`{`)
+		if e.tenant != domain.DefaultTenant {
+			item = append(append(item, `"n":`...), mustJSON(e.tenant)...)
+			item = append(item, ',')
+		}
+		item = append(append(item, `"t":`...), mustJSON(e.Type)...)
 		if _, isEvent := e.Data.(gatewayEvent); isEvent {
 			item = append(item, `,"c":true`...)
 		}
@@ -131,14 +137,14 @@ func (s *Server) listen() {
 		// Once listening, re-read the configuration version: it may
 		// have moved while no one was listening.
 		Ready: func() {
-			s.changed()
+			s.hub.markAllChanged()
 			s.listeningOnce.Do(func() { close(s.listening) })
 		},
 		Config: s.changed,
 		Live:   s.onRelayed,
 	}
 	for {
-		err := s.dom.ListenReplicas(s.bg, h)
+		err := s.plat.Default().ListenReplicas(s.bg, h)
 		if s.bg.Err() != nil || errors.Is(err, domain.ErrNotReplicated) {
 			return
 		}
@@ -172,6 +178,10 @@ func (s *Server) onRelayed(payload string) {
 		} else if json.Unmarshal(it.Data, &data) != nil {
 			continue
 		}
-		s.hub.publishLocal(s.hub.event(it.Type, data))
+		tenant := it.Tenant
+		if tenant == "" {
+			tenant = domain.DefaultTenant
+		}
+		s.hub.publishLocal(s.hub.event(tenant, it.Type, data))
 	}
 }

@@ -32,7 +32,7 @@ func (s *Server) serveSSE(w http.ResponseWriter, r *http.Request, p *principal, 
 		writeError(w, http.StatusInternalServerError, "internal", "streaming unsupported")
 		return
 	}
-	c, unsub := s.hub.subscribe(p.role)
+	c, unsub := s.hub.subscribe(p.tenant, p.role)
 	defer unsub()
 	w.Header().Set("Content-Type", "text/event-stream")
 	w.Header().Set("Cache-Control", "no-store")
@@ -92,7 +92,7 @@ func (s *Server) serveWS(w http.ResponseWriter, r *http.Request, p *principal) {
 		return
 	}
 	defer conn.CloseNow()
-	c, unsub := s.hub.subscribe(p.role)
+	c, unsub := s.hub.subscribe(p.tenant, p.role)
 	defer unsub()
 	ctx := conn.CloseRead(r.Context())
 	for {

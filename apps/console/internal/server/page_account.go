@@ -37,7 +37,7 @@ func (s *Server) pageTOTPStart(w http.ResponseWriter, r *http.Request, p *princi
 }
 
 func (s *Server) pageTOTPConfirm(w http.ResponseWriter, r *http.Request, p *principal) {
-	codes, err := s.dom.ConfirmTOTP(r.Context(), p.domainActor(), r.PostFormValue("code"))
+	codes, err := p.dom.ConfirmTOTP(r.Context(), p.domainActor(), r.PostFormValue("code"))
 	if err != nil {
 		s.redirect(w, r, "/account", flashError, credentialMessage(err, "could not confirm the authenticator"))
 		return
@@ -47,7 +47,7 @@ func (s *Server) pageTOTPConfirm(w http.ResponseWriter, r *http.Request, p *prin
 }
 
 func (s *Server) pageTOTPDisable(w http.ResponseWriter, r *http.Request, p *principal) {
-	if err := s.dom.DisableTOTP(r.Context(), p.domainActor(), r.PostFormValue("password"), r.PostFormValue("code")); err != nil {
+	if err := p.dom.DisableTOTP(r.Context(), p.domainActor(), r.PostFormValue("password"), r.PostFormValue("code")); err != nil {
 		s.redirect(w, r, "/account", flashError, credentialMessage(err, "could not turn two-factor authentication off"))
 		return
 	}

@@ -24,7 +24,7 @@ func (s *Server) pageAlerts(w http.ResponseWriter, r *http.Request, p *principal
 	limit, _ := strconv.Atoi(q.Get("limit"))
 	state, shown := q.Get("state"), q.Get("q")
 	a := p.domainActor()
-	ap, err := s.dom.ListAlerts(r.Context(), a, domain.AlertQuery{State: state, Query: shown, QueryByName: true, After: q.Get("cursor"), Limit: limit})
+	ap, err := p.dom.ListAlerts(r.Context(), a, domain.AlertQuery{State: state, Query: shown, QueryByName: true, After: q.Get("cursor"), Limit: limit})
 	if err != nil {
 		s.pageError(w, r, err)
 		return
@@ -33,7 +33,7 @@ func (s *Server) pageAlerts(w http.ResponseWriter, r *http.Request, p *principal
 	for i, al := range ap.Alerts {
 		ids[i] = al.Subject
 	}
-	n := s.dom.DisplayNames(r.Context(), a, ids)
+	n := p.dom.DisplayNames(r.Context(), a, ids)
 	l := ui.List{Page: s.pageOf(r, p, "Alerts", "alerts"), Heading: "Alerts", Query: shown, Action: "/alerts",
 		Table:   ui.Table{Head: []string{"Time", "Severity", "Kind", "Subject", "Message", "State", "Evidence"}},
 		Filters: []ui.Field{{Name: "state", Label: "State", Options: []string{"", "open", "acknowledged", "resolved"}, Value: state}}}
@@ -75,7 +75,7 @@ func (s *Server) pageAlertState(state string) func(http.ResponseWriter, *http.Re
 		if r.PostFormValue("back") == "detail" {
 			back += "/" + url.PathEscape(r.PathValue("id"))
 		}
-		if err := s.dom.SetAlertState(r.Context(), p.domainActor(), r.PathValue("id"), state); err != nil {
+		if err := p.dom.SetAlertState(r.Context(), p.domainActor(), r.PathValue("id"), state); err != nil {
 			if _, ok := errors.AsType[*domain.ConflictError](err); ok {
 				s.redirect(w, r, back, flashError, "Not changed: "+s.problemMessage(err)+".")
 				return
@@ -89,7 +89,7 @@ func (s *Server) pageAlertState(state string) func(http.ResponseWriter, *http.Re
 
 func (s *Server) pageAlert(w http.ResponseWriter, r *http.Request, p *principal) {
 	a := p.domainActor()
-	al, err := s.dom.Alert(r.Context(), a, r.PathValue("id"))
+	al, err := p.dom.Alert(r.Context(), a, r.PathValue("id"))
 	if err != nil {
 		s.pageError(w, r, err)
 		return
@@ -98,10 +98,10 @@ func (s *Server) pageAlert(w http.ResponseWriter, r *http.Request, p *principal)
 		Kind: al.Kind, Subject: al.Subject, Message: al.Message, State: al.State, Risk: -1, CanChange: allowed(permOps, p.role)}
 	d.Evidence, d.Raw = ui.Evidence(al.Evidence)
 	if al.Subject != "" {
-		if n := s.dom.DisplayNames(r.Context(), a, []string{al.Subject}); n.Title(al.Subject) != "" {
+		if n := p.dom.DisplayNames(r.Context(), a, []string{al.Subject}); n.Title(al.Subject) != "" {
 			d.SubjectName = n.Of(al.Subject)
 		}
-		if risk, err := s.dom.SubjectRisk(r.Context(), a, al.Subject); err == nil {
+		if risk, err := p.dom.SubjectRisk(r.Context(), a, al.Subject); err == nil {
 			d.Risk = risk
 		}
 	}

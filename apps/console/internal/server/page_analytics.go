@@ -16,7 +16,7 @@ func (s *Server) pageAnalyticsRoutes() []route {
 }
 
 func (s *Server) pageAnalytics(w http.ResponseWriter, r *http.Request, p *principal) {
-	an, err := s.dom.Analytics(r.Context(), p.domainActor())
+	an, err := p.dom.Analytics(r.Context(), p.domainActor())
 	if err != nil {
 		s.pageError(w, r, err)
 		return

@@ -28,7 +28,7 @@ func (s *Server) pageAPIKeys(w http.ResponseWriter, r *http.Request, p *principa
 }
 
 func (s *Server) renderAPIKeys(w http.ResponseWriter, r *http.Request, p *principal, res *ui.Result) {
-	ks, err := s.dom.OwnAPIKeys(r.Context(), p.domainActor())
+	ks, err := p.dom.OwnAPIKeys(r.Context(), p.domainActor())
 	if err != nil {
 		s.pageError(w, r, err)
 		return
@@ -69,7 +69,7 @@ func (s *Server) pageAPIKeyPost(w http.ResponseWriter, r *http.Request, p *princ
 		days = -1 // the form asks for a lifetime; 0 is not "the default" here
 	}
 	in := domain.NewAPIKey{Name: strings.TrimSpace(r.PostFormValue("name")), Role: domain.Role(r.PostFormValue("role")), ExpiresInDays: days}
-	k, secret, err := s.dom.CreateAPIKey(r.Context(), p.domainActor(), in)
+	k, secret, err := p.dom.CreateAPIKey(r.Context(), p.domainActor(), in)
 	if err != nil {
 		s.redirect(w, r, "/apikeys", flashError, "not created: "+s.problemMessage(err))
 		return
@@ -82,7 +82,7 @@ func (s *Server) pageAPIKeyPost(w http.ResponseWriter, r *http.Request, p *princ
 }
 
 func (s *Server) pageAPIKeyRevoke(w http.ResponseWriter, r *http.Request, p *principal) {
-	k, err := s.dom.RevokeOwnAPIKey(r.Context(), p.domainActor(), r.PathValue("id"))
+	k, err := p.dom.RevokeOwnAPIKey(r.Context(), p.domainActor(), r.PathValue("id"))
 	switch {
 	case errors.Is(err, domain.ErrNotFound):
 		s.redirect(w, r, "/apikeys", flashError, "not revoked: no such key of yours")

@@ -13,7 +13,7 @@ func (s *Server) pageAttachmentRoutes() []route {
 }
 
 func (s *Server) pageAttachments(w http.ResponseWriter, r *http.Request, p *principal) {
-	ds, err := s.dom.DeviceResources(r.Context(), p.domainActor())
+	ds, err := p.dom.DeviceResources(r.Context(), p.domainActor())
 	if err != nil {
 		s.pageError(w, r, err)
 		return
@@ -25,7 +25,7 @@ func (s *Server) pageAttachments(w http.ResponseWriter, r *http.Request, p *prin
 			ids = append(ids, x.Subject, x.Device)
 		}
 	}
-	n := s.dom.DisplayNames(r.Context(), p.domainActor(), ids)
+	n := p.dom.DisplayNames(r.Context(), p.domainActor(), ids)
 	for _, d := range ds {
 		v := ui.DeviceView{Name: d.Resource.Name, Kind: d.Resource.Kind, Address: d.Resource.Address, Gateway: d.Resource.Gateway, LastUse: when(d.LastUse)}
 		if v.Address == "" {

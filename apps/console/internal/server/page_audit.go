@@ -29,7 +29,7 @@ func (s *Server) pageAudit(w http.ResponseWriter, r *http.Request, p *principal)
 	var ap domain.AuditPage
 	if fe == nil {
 		var err error
-		if ap, err = s.dom.ListAudit(r.Context(), a, shown); err != nil {
+		if ap, err = p.dom.ListAudit(r.Context(), a, shown); err != nil {
 			s.pageError(w, r, err)
 			return
 		}
@@ -50,7 +50,7 @@ func (s *Server) pageAudit(w http.ResponseWriter, r *http.Request, p *principal)
 	csvURL := "/api/v1/audit/export?" + export.Encode()
 	export.Set("format", "jsonl")
 	l.Links = []ui.Link{{Label: "Export CSV", URL: csvURL}, {Label: "Export JSON lines", URL: "/api/v1/audit/export?" + export.Encode()}}
-	n := s.dom.AuditNames(r.Context(), a, ap.Entries)
+	n := p.dom.AuditNames(r.Context(), a, ap.Entries)
 	for _, e := range ap.Entries {
 		tone := ""
 		if e.Effect == "allow" || e.Effect == "deny" {
@@ -66,7 +66,7 @@ func (s *Server) pageAudit(w http.ResponseWriter, r *http.Request, p *principal)
 		l.Next = "/audit?" + q.Encode()
 	}
 	if r.Method == http.MethodPost {
-		rep, err := s.dom.VerifyAudit(r.Context(), a)
+		rep, err := p.dom.VerifyAudit(r.Context(), a)
 		if err != nil {
 			s.pageError(w, r, err)
 			return

@@ -13,8 +13,9 @@ import (
 )
 
 // stats is the dashboard's stats panel.
-func (s *Server) stats(r *http.Request, a domain.Actor) ui.Stats {
-	sum, err := s.dom.Summary(r.Context(), a)
+func (s *Server) stats(r *http.Request, p *principal) ui.Stats {
+	a := p.domainActor()
+	sum, err := p.dom.Summary(r.Context(), a)
 	if err != nil {
 		return ui.Stats{Chart: ui.DecisionsChart(nil), Donut: ui.AllowDenyDonut(0, 0)}
 	}
@@ -50,25 +51,25 @@ func (s *Server) pageDashboard(w http.ResponseWriter, r *http.Request, p *princi
 	// The feed is audit entries: shown to whoever may read the audit
 	// log, as the live feed's decisions are.
 	var feed []ui.Row
-	if allowed(s.hub.event(controlplane.KindDecision, nil).perm, p.role) {
-		ap, _ := s.dom.ListAudit(r.Context(), a, domain.AuditFilter{Action: controlplane.KindDecision, Limit: 20})
-		n := s.dom.AuditNames(r.Context(), a, ap.Entries)
+	if allowed(s.hub.event(p.tenant, controlplane.KindDecision, nil).perm, p.role) {
+		ap, _ := p.dom.ListAudit(r.Context(), a, domain.AuditFilter{Action: controlplane.KindDecision, Limit: 20})
+		n := p.dom.AuditNames(r.Context(), a, ap.Entries)
 		for _, e := range ap.Entries {
 			feed = append(feed, feedRow(n, e.Time, e.Actor, e.Resource, e.Effect, e.Gateway))
 		}
 	}
 	var alerts []ui.Row
-	if ap, err := s.dom.ListAlerts(r.Context(), a, domain.AlertQuery{State: "open", Limit: 5}); err == nil {
+	if ap, err := p.dom.ListAlerts(r.Context(), a, domain.AlertQuery{State: "open", Limit: 5}); err == nil {
 		ids := make([]string, len(ap.Alerts))
 		for i, al := range ap.Alerts {
 			ids[i] = al.Subject
 		}
-		n := s.dom.DisplayNames(r.Context(), a, ids)
+		n := p.dom.DisplayNames(r.Context(), a, ids)
 		for _, al := range ap.Alerts {
 			alerts = append(alerts, ui.Row{ID: al.ID, Href: "/alerts/" + url.PathEscape(al.ID), Tone: al.Severity, Cells: []string{al.Kind, n.Of(al.Subject) + ": " + al.Message}})
 		}
 	}
-	s.render(w, r, http.StatusOK, ui.Dashboard(s.pageOf(r, p, "Dashboard", "dashboard"), s.stats(r, a), feed, alerts))
+	s.render(w, r, http.StatusOK, ui.Dashboard(s.pageOf(r, p, "Dashboard", "dashboard"), s.stats(r, p), feed, alerts))
 }
 
 // pageLive streams the dashboard's live updates: each decision is a row
@@ -91,7 +92,7 @@ func (s *Server) pageLive(w http.ResponseWriter, r *http.Request, p *principal) 
 			if subject == "" {
 				subject = ev.Gateway // as stored: the gateway is the actor
 			}
-			n := s.dom.DisplayNames(r.Context(), a, []string{subject, ev.Gateway})
+			n := p.dom.DisplayNames(r.Context(), a, []string{subject, ev.Gateway})
 			ui.FeedRow(feedRow(n, ev.Time, subject, ev.Resource, ev.Effect, ev.Gateway)).Render(r.Context(), &b)
 		case "summary":
 		default:
@@ -101,7 +102,7 @@ func (s *Server) pageLive(w http.ResponseWriter, r *http.Request, p *principal) 
 		if time.Since(last) > time.Second {
 			last = time.Now()
 			mu.Unlock()
-			ui.StatsOOB(s.stats(r, a)).Render(r.Context(), &b)
+			ui.StatsOOB(s.stats(r, p)).Render(r.Context(), &b)
 		} else {
 			mu.Unlock()
 		}

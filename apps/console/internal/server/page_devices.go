@@ -28,7 +28,7 @@ func (s *Server) renderDevices(w http.ResponseWriter, r *http.Request, p *princi
 	// Operators and admins see every device; everybody else their own.
 	a := p.domainActor()
 	all := domain.SeesAllDevices(a)
-	ds, err := s.dom.ListDevices(r.Context(), a, r.URL.Query().Get("owner"), o)
+	ds, err := p.dom.ListDevices(r.Context(), a, r.URL.Query().Get("owner"), o)
 	if err != nil {
 		s.pageError(w, r, err)
 		return
@@ -66,7 +66,7 @@ func (s *Server) renderDevices(w http.ResponseWriter, r *http.Request, p *princi
 }
 
 func (s *Server) pageDevicePost(w http.ResponseWriter, r *http.Request, p *principal) {
-	e, err := s.dom.EnrolDevice(r.Context(), p.domainActor(), domain.NewDevice{Owner: r.PostFormValue("owner"),
+	e, err := p.dom.EnrolDevice(r.Context(), p.domainActor(), domain.NewDevice{Owner: r.PostFormValue("owner"),
 		Name: strings.TrimSpace(r.PostFormValue("name")), PublicKey: strings.TrimSpace(r.PostFormValue("public_key"))})
 	if err != nil {
 		s.redirect(w, r, "/devices", flashError, "not enrolled: "+s.problemMessage(err))
@@ -77,22 +77,22 @@ func (s *Server) pageDevicePost(w http.ResponseWriter, r *http.Request, p *princ
 
 func (s *Server) pageDeviceToggle(disable bool) func(http.ResponseWriter, *http.Request, *principal) {
 	return func(w http.ResponseWriter, r *http.Request, p *principal) {
-		d, err := s.dom.UpdateDevice(r.Context(), p.domainActor(), r.PathValue("id"), domain.DevicePatch{Disabled: &disable})
+		d, err := p.dom.UpdateDevice(r.Context(), p.domainActor(), r.PathValue("id"), domain.DevicePatch{Disabled: &disable})
 		if err != nil {
 			s.pageError(w, r, err)
 			return
 		}
-		s.changed()
+		s.changed(p.tenant)
 		s.redirect(w, r, "/devices", flashInfo, fmt.Sprintf("Device %s %s.", d.Name, map[bool]string{true: "disabled", false: "enabled"}[disable]))
 	}
 }
 
 func (s *Server) pageDeviceDelete(w http.ResponseWriter, r *http.Request, p *principal) {
-	d, err := s.dom.DeleteDevice(r.Context(), p.domainActor(), r.PathValue("id"))
+	d, err := p.dom.DeleteDevice(r.Context(), p.domainActor(), r.PathValue("id"))
 	if err != nil {
 		s.pageError(w, r, err)
 		return
 	}
-	s.changed()
+	s.changed(p.tenant)
 	s.redirect(w, r, "/devices", flashInfo, "Deleted device "+d.Name+"; gateways drop it with their next bundle.")
 }

@@ -23,7 +23,7 @@ func (s *Server) pageGateways(w http.ResponseWriter, r *http.Request, p *princip
 }
 
 func (s *Server) renderGateways(w http.ResponseWriter, r *http.Request, p *principal, res *ui.Result) {
-	gs, err := s.dom.ListGateways(r.Context())
+	gs, err := p.dom.ListGateways(r.Context())
 	if err != nil {
 		s.pageError(w, r, err)
 		return
@@ -58,12 +58,12 @@ func (s *Server) renderGateways(w http.ResponseWriter, r *http.Request, p *princ
 }
 
 func (s *Server) pageGatewayPost(w http.ResponseWriter, r *http.Request, p *principal) {
-	g, tok, err := s.dom.CreateGateway(r.Context(), p.domainActor(), domain.NewGateway{Name: r.PostFormValue("name")})
+	g, tok, err := p.dom.CreateGateway(r.Context(), p.domainActor(), domain.NewGateway{Name: r.PostFormValue("name")})
 	if err != nil {
 		s.redirect(w, r, "/gateways", flashError, "not added: "+s.problemMessage(err))
 		return
 	}
-	pool, err := s.dom.AddressPool(r.Context())
+	pool, err := p.dom.AddressPool(r.Context())
 	if err != nil {
 		s.redirect(w, r, "/gateways", flashError, "added, but "+s.problemMessage(err))
 		return
@@ -74,7 +74,7 @@ func (s *Server) pageGatewayPost(w http.ResponseWriter, r *http.Request, p *prin
 }
 
 func (s *Server) pageGatewayRevoke(w http.ResponseWriter, r *http.Request, p *principal) {
-	if err := s.dom.RevokeGateway(r.Context(), p.domainActor(), r.PathValue("id")); err != nil {
+	if err := p.dom.RevokeGateway(r.Context(), p.domainActor(), r.PathValue("id")); err != nil {
 		s.pageError(w, r, err)
 		return
 	}

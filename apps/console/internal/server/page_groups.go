@@ -29,7 +29,7 @@ func (s *Server) pageGroupRoutes() []route {
 }
 
 func (s *Server) pageGroups(w http.ResponseWriter, r *http.Request, p *principal) {
-	ds, err := s.dom.GroupDetails(r.Context(), p.domainActor())
+	ds, err := p.dom.GroupDetails(r.Context(), p.domainActor())
 	if err != nil {
 		s.pageError(w, r, err)
 		return
@@ -42,7 +42,7 @@ func (s *Server) pageGroups(w http.ResponseWriter, r *http.Request, p *principal
 		}
 		g.Groups = append(g.Groups, v)
 	}
-	holders, err := s.dom.RoleHolders(r.Context(), p.domainActor())
+	holders, err := p.dom.RoleHolders(r.Context(), p.domainActor())
 	if err != nil {
 		s.pageError(w, r, err)
 		return
@@ -63,7 +63,7 @@ func (s *Server) pageGroups(w http.ResponseWriter, r *http.Request, p *principal
 }
 
 func (s *Server) pageGroupPost(w http.ResponseWriter, r *http.Request, p *principal) {
-	g, err := s.dom.PutGroup(r.Context(), p.domainActor(), domain.Group{Name: strings.TrimSpace(r.PostFormValue("name")), Description: strings.TrimSpace(r.PostFormValue("description"))})
+	g, err := p.dom.PutGroup(r.Context(), p.domainActor(), domain.Group{Name: strings.TrimSpace(r.PostFormValue("name")), Description: strings.TrimSpace(r.PostFormValue("description"))})
 	if inv, ok := errors.AsType[*domain.InvalidError](err); ok && inv.Field == "name" {
 		s.redirect(w, r, "/groups", flashError, inv.Message)
 		return
@@ -72,28 +72,28 @@ func (s *Server) pageGroupPost(w http.ResponseWriter, r *http.Request, p *princi
 		s.redirect(w, r, "/groups", flashError, "not saved: "+s.problemMessage(err))
 		return
 	}
-	s.changed()
+	s.changed(p.tenant)
 	s.redirect(w, r, "/groups", flashInfo, "Created group "+g.Name+".")
 }
 
 func (s *Server) pageMemberAdd(w http.ResponseWriter, r *http.Request, p *principal) {
 	group := r.PathValue("name")
-	u, err := s.dom.SetMember(r.Context(), p.domainActor(), group, strings.TrimSpace(r.PostFormValue("user")), true)
+	u, err := p.dom.SetMember(r.Context(), p.domainActor(), group, strings.TrimSpace(r.PostFormValue("user")), true)
 	if err != nil {
 		s.redirect(w, r, "/groups", flashError, "not added: "+s.problemMessage(err))
 		return
 	}
-	s.changed()
+	s.changed(p.tenant)
 	s.redirect(w, r, "/groups", flashInfo, "Added "+u.Email+" to "+group+".")
 }
 
 func (s *Server) pageMemberRemove(w http.ResponseWriter, r *http.Request, p *principal) {
 	group := r.PathValue("name")
-	u, err := s.dom.SetMember(r.Context(), p.domainActor(), group, r.PathValue("id"), false)
+	u, err := p.dom.SetMember(r.Context(), p.domainActor(), group, r.PathValue("id"), false)
 	if err != nil {
 		s.redirect(w, r, "/groups", flashError, "not removed: "+s.problemMessage(err))
 		return
 	}
-	s.changed()
+	s.changed(p.tenant)
 	s.redirect(w, r, "/groups", flashInfo, "Removed "+u.Email+" from "+group+".")
 }

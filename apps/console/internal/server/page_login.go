@@ -44,21 +44,23 @@ func (s *Server) pageLogin(w http.ResponseWriter, r *http.Request, p *principal)
 		http.Redirect(w, r, "/", http.StatusSeeOther)
 		return
 	}
-	l := ui.Login{Page: s.pageOf(r, nil, "Log in", ""), Next: r.URL.Query().Get("next")}
+	l := ui.Login{Page: s.pageOf(r, nil, "Log in", ""), Next: r.URL.Query().Get("next"), Organisation: r.URL.Query().Get("organisation")}
+	l.AskOrganisation = s.plat.HasTenants(r.Context())
 	l.CSRF = s.loginCSRF(w, r)
 	s.render(w, r, http.StatusOK, ui.LoginPage(l))
 }
 
-func (s *Server) pageLoginPost(w http.ResponseWriter, r *http.Request, _ *principal) {
+func (s *Server) pageLoginPost(w http.ResponseWriter, r *http.Request, p *principal) {
 	r.Body = http.MaxBytesReader(w, r.Body, 64<<10)
 	if !s.checkLoginCSRF(r, r.PostFormValue("csrf")) {
 		w.Header().Set("X-Gonaut-Refusal", "csrf")
 		http.Error(w, "missing or wrong CSRF token; reload the login page", http.StatusForbidden)
 		return
 	}
-	email := r.PostFormValue("email")
-	if _, err := s.login(w, r, email, r.PostFormValue("password"), r.PostFormValue("code")); err != nil {
-		l := ui.Login{Page: s.pageOf(r, nil, "Log in", ""), Email: email, Next: r.PostFormValue("next")}
+	email, org := r.PostFormValue("email"), r.PostFormValue("organisation")
+	if _, err := s.login(w, r, org, email, r.PostFormValue("password"), r.PostFormValue("code")); err != nil {
+		l := ui.Login{Page: s.pageOf(r, nil, "Log in", ""), Email: email, Organisation: org, Next: r.PostFormValue("next")}
+		l.AskOrganisation = s.plat.HasTenants(r.Context())
 		l.CSRF = s.loginCSRF(w, r)
 		var status int
 		status, l.Error = loginRefusal(err)
@@ -70,7 +72,7 @@ func (s *Server) pageLoginPost(w http.ResponseWriter, r *http.Request, _ *princi
 
 func (s *Server) pageLogout(w http.ResponseWriter, r *http.Request, p *principal) {
 	if p.session != nil {
-		s.dom.Logout(r.Context(), p.session.ID)
+		p.dom.Logout(r.Context(), p.session.ID)
 	}
 	s.clearSession(w)
 	http.Redirect(w, r, "/login", http.StatusSeeOther)

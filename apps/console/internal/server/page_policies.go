@@ -33,7 +33,7 @@ func (s *Server) pagePolicyRoutes() []route {
 
 func (s *Server) pagePolicies(w http.ResponseWriter, r *http.Request, p *principal) {
 	o := listOpts(r)
-	ps, err := s.dom.ListPolicies(r.Context(), p.domainActor(), o)
+	ps, err := p.dom.ListPolicies(r.Context(), p.domainActor(), o)
 	if err != nil {
 		s.pageError(w, r, err)
 		return
@@ -57,13 +57,13 @@ func (s *Server) pagePolicyNew(w http.ResponseWriter, r *http.Request, p *princi
 	if t, ok := domain.TemplateByName(r.URL.Query().Get("template")); ok {
 		e.Source, e.Name = t.Source, t.Name
 	} else {
-		e.Name, e.Source = s.dom.PolicyStart(r.Context(), p.domainActor())
+		e.Name, e.Source = p.dom.PolicyStart(r.Context(), p.domainActor())
 	}
 	s.render(w, r, http.StatusOK, ui.EditorPage(e))
 }
 
 func (s *Server) pagePolicyEdit(w http.ResponseWriter, r *http.Request, p *principal) {
-	pol, err := s.dom.Policy(r.Context(), p.domainActor(), r.PathValue("name"))
+	pol, err := p.dom.Policy(r.Context(), p.domainActor(), r.PathValue("name"))
 	if err != nil {
 		s.pageError(w, r, err)
 		return
@@ -99,13 +99,13 @@ func toUIValidation(v *domain.Validation) ui.Validation {
 
 func (s *Server) fragValidate(w http.ResponseWriter, r *http.Request, p *principal) {
 	r.Body = http.MaxBytesReader(w, r.Body, maxDraftLimit)
-	v := s.dom.ValidatePolicy(r.Context(), p.domainActor(), r.PostFormValue("name"), r.PostFormValue("source"))
+	v := p.dom.ValidatePolicy(r.Context(), p.domainActor(), r.PostFormValue("name"), r.PostFormValue("source"))
 	s.render(w, r, http.StatusOK, ui.ValidationPanel(toUIValidation(v)))
 }
 
 func (s *Server) fragSimulate(w http.ResponseWriter, r *http.Request, p *principal) {
 	r.Body = http.MaxBytesReader(w, r.Body, maxDraftLimit)
-	sim, err := s.dom.SimulatePolicy(r.Context(), p.domainActor(), domain.SimulateDraft{Name: r.PostFormValue("name"), Source: r.PostFormValue("source")})
+	sim, err := p.dom.SimulatePolicy(r.Context(), p.domainActor(), domain.SimulateDraft{Name: r.PostFormValue("name"), Source: r.PostFormValue("source")})
 	if err != nil {
 		s.render(w, r, http.StatusOK, ui.SimulationPanel(ui.Simulation{Invalid: true}))
 		return
@@ -133,10 +133,10 @@ func (s *Server) fragSimulate(w http.ResponseWriter, r *http.Request, p *princip
 func (s *Server) pagePolicySave(w http.ResponseWriter, r *http.Request, p *principal) {
 	name, source := r.PostFormValue("name"), r.PostFormValue("source")
 	a := p.domainActor()
-	pv, err := s.dom.SavePolicy(r.Context(), a, domain.PolicyChange{Name: name, Source: source, Message: r.PostFormValue("message")})
+	pv, err := p.dom.SavePolicy(r.Context(), a, domain.PolicyChange{Name: name, Source: source, Message: r.PostFormValue("message")})
 	if err != nil {
 		e := ui.Editor{Page: s.pageOf(r, p, "Policy "+name, "policies"), Name: name, Source: source, IsNew: true}
-		if old, err := s.dom.Policy(r.Context(), a, name); err == nil {
+		if old, err := p.dom.Policy(r.Context(), a, name); err == nil {
 			e.IsNew, e.Version = false, old.Version
 		}
 		if ve, ok := errors.AsType[*domain.InvalidPolicyError](err); ok {
@@ -149,14 +149,14 @@ func (s *Server) pagePolicySave(w http.ResponseWriter, r *http.Request, p *princ
 		s.render(w, r, http.StatusUnprocessableEntity, ui.EditorPage(e))
 		return
 	}
-	s.changed()
+	s.changed(p.tenant)
 	s.redirect(w, r, "/policies/"+url.PathEscape(pv.Name), flashInfo, fmt.Sprintf("Saved version %d of %s.", pv.Version, pv.Name))
 }
 
 func (s *Server) pagePolicyHistory(w http.ResponseWriter, r *http.Request, p *principal) {
 	name := r.PathValue("name")
 	a := p.domainActor()
-	vs, err := s.dom.PolicyVersions(r.Context(), a, name)
+	vs, err := p.dom.PolicyVersions(r.Context(), a, name)
 	if err == nil && len(vs) == 0 {
 		// The store does not promise a non-empty list, and there is
 		// nothing to show or diff without a version.
@@ -181,7 +181,7 @@ func (s *Server) pagePolicyHistory(w http.ResponseWriter, r *http.Request, p *pr
 		h.Confirm, from, to = c, h.Current, c
 	}
 	if from >= 1 {
-		if d, err := s.dom.PolicyDiff(r.Context(), a, name, from, to); err == nil {
+		if d, err := p.dom.PolicyDiff(r.Context(), a, name, from, to); err == nil {
 			h.From, h.To = d.From, d.To
 			for _, l := range d.Lines {
 				h.Diff = append(h.Diff, ui.DiffLine{Op: l.Op, Text: l.Text})
@@ -199,7 +199,7 @@ func (s *Server) pagePolicyRollback(w http.ResponseWriter, r *http.Request, p *p
 		http.Redirect(w, r, history+"?rollback="+strconv.Itoa(v), http.StatusSeeOther)
 		return
 	}
-	pv, err := s.dom.RollbackPolicy(r.Context(), p.domainActor(), r.PathValue("name"), v)
+	pv, err := p.dom.RollbackPolicy(r.Context(), p.domainActor(), r.PathValue("name"), v)
 	if ve, ok := errors.AsType[*domain.InvalidPolicyError](err); ok {
 		s.redirect(w, r, history, flashError, fmt.Sprintf("Not rolled back to version %d: %s.", v, ve.Error()))
 		return
@@ -212,7 +212,7 @@ func (s *Server) pagePolicyRollback(w http.ResponseWriter, r *http.Request, p *p
 		s.pageError(w, r, err)
 		return
 	}
-	s.changed()
+	s.changed(p.tenant)
 	s.redirect(w, r, "/policies/"+url.PathEscape(pv.Name)+"/history", flashInfo, fmt.Sprintf("Rolled back: version %d is version %d again.", pv.Version, v))
 }
 

@@ -24,7 +24,7 @@ func (s *Server) pageResources(w http.ResponseWriter, r *http.Request, p *princi
 
 func (s *Server) renderResources(w http.ResponseWriter, r *http.Request, p *principal, res *ui.Result) {
 	o := listOpts(r)
-	rs, err := s.dom.ListResources(r.Context(), p.domainActor(), o)
+	rs, err := p.dom.ListResources(r.Context(), p.domainActor(), o)
 	if err != nil {
 		s.pageError(w, r, err)
 		return
@@ -70,21 +70,21 @@ func (s *Server) pageResourcePost(w http.ResponseWriter, r *http.Request, p *pri
 		s.redirect(w, r, "/resources", flashError, fmt.Sprintf("not saved: port: %q is not a number", p))
 		return
 	}
-	x, err := s.dom.PutResource(r.Context(), p.domainActor(), domain.Resource{Name: r.PostFormValue("name"), Kind: r.PostFormValue("kind"), Address: r.PostFormValue("address"), Port: port, Labels: labels})
+	x, err := p.dom.PutResource(r.Context(), p.domainActor(), domain.Resource{Name: r.PostFormValue("name"), Kind: r.PostFormValue("kind"), Address: r.PostFormValue("address"), Port: port, Labels: labels})
 	if err != nil {
 		s.redirect(w, r, "/resources", flashError, "not saved: "+s.problemMessage(err))
 		return
 	}
-	s.changed()
+	s.changed(p.tenant)
 	s.redirect(w, r, "/resources", flashInfo, "Saved resource "+x.Name+".")
 }
 
 func (s *Server) pageResourceDelete(w http.ResponseWriter, r *http.Request, p *principal) {
-	if err := s.dom.DeleteResource(r.Context(), p.domainActor(), r.PathValue("id")); err != nil {
+	if err := p.dom.DeleteResource(r.Context(), p.domainActor(), r.PathValue("id")); err != nil {
 		s.pageError(w, r, err)
 		return
 	}
-	s.changed()
+	s.changed(p.tenant)
 	s.redirect(w, r, "/resources", flashInfo, "Deleted "+r.PathValue("id")+".")
 }
 
@@ -92,7 +92,7 @@ func (s *Server) pageResourceDelete(w http.ResponseWriter, r *http.Request, p *p
 // gateway (not revoked) last reported serving from its own configuration,
 // filtered by query as the console's rows are.
 func (s *Server) localResourceRows(r *http.Request, p *principal, query string) ([]ui.Row, error) {
-	ls, err := s.dom.LocalResources(r.Context(), p.domainActor(), query)
+	ls, err := p.dom.LocalResources(r.Context(), p.domainActor(), query)
 	if err != nil {
 		return nil, err
 	}

@@ -26,17 +26,17 @@ func (s *Server) pageSelfEnrol(w http.ResponseWriter, r *http.Request, p *princi
 		s.redirect(w, r, "/devices", flashError, "not enrolled: devices belong to users; log in as the device's owner")
 		return
 	}
-	e, err := s.dom.EnrolOwnDevice(r.Context(), p.domainActor(), domain.NewDevice{Name: r.PostFormValue("name"), PublicKey: strings.TrimSpace(r.PostFormValue("public_key"))})
+	e, err := p.dom.EnrolOwnDevice(r.Context(), p.domainActor(), domain.NewDevice{Name: r.PostFormValue("name"), PublicKey: strings.TrimSpace(r.PostFormValue("public_key"))})
 	if err != nil {
 		s.redirect(w, r, "/devices", flashError, "not enrolled: "+s.problemMessage(err))
 		return
 	}
-	s.changed()
+	s.changed(p.tenant)
 	s.renderDevices(w, r, p, enrolmentResult(e))
 }
 
 func (s *Server) pageSelfRenew(w http.ResponseWriter, r *http.Request, p *principal) {
-	d, err := s.dom.RenewOwnDevice(r.Context(), p.domainActor(), r.PathValue("id"))
+	d, err := p.dom.RenewOwnDevice(r.Context(), p.domainActor(), r.PathValue("id"))
 	if err != nil {
 		msg := err.Error()
 		if !errors.Is(err, domain.ErrForbidden) && !errors.Is(err, domain.ErrNotFound) {
@@ -45,7 +45,7 @@ func (s *Server) pageSelfRenew(w http.ResponseWriter, r *http.Request, p *princi
 		s.redirect(w, r, "/devices", flashError, "not renewed: "+msg)
 		return
 	}
-	s.changed()
+	s.changed(p.tenant)
 	s.redirect(w, r, "/devices", flashInfo, "Session of "+d.Name+" renewed until "+when(d.SessionExpires)+".")
 }
 

@@ -20,8 +20,8 @@ func (s *Server) pageSettingRoutes() []route {
 }
 
 func (s *Server) pageWGSettings(w http.ResponseWriter, r *http.Request, p *principal) {
-	ws := s.dom.WGSettings(r.Context())
-	gw, gwName := s.dom.GatewayReport(r.Context())
+	ws := p.dom.WGSettings(r.Context())
+	gw, gwName := p.dom.GatewayReport(r.Context())
 	l := ui.List{Page: s.pageOf(r, p, "WireGuard settings", "gateways"), Heading: "WireGuard settings for enrolled devices",
 		Table: ui.Table{Head: []string{"Setting", "Stored (empty: use the gateway's)", "Gateway " + orDash(gwName) + " reports"}}}
 	l.Table.Rows = []ui.Row{
@@ -42,7 +42,7 @@ func (s *Server) pageWGSettings(w http.ResponseWriter, r *http.Request, p *princ
 
 func (s *Server) pageWGSettingsPost(w http.ResponseWriter, r *http.Request, p *principal) {
 	ws := domain.WGSettings{Endpoint: r.PostFormValue("endpoint"), AllowedIPs: r.PostFormValue("allowed_ips"), DNS: r.PostFormValue("dns")}
-	if _, err := s.dom.SetWGSettings(r.Context(), p.domainActor(), ws); err != nil {
+	if _, err := p.dom.SetWGSettings(r.Context(), p.domainActor(), ws); err != nil {
 		s.redirect(w, r, "/settings/wireguard", flashError, "not saved: "+s.problemMessage(err))
 		return
 	}

@@ -23,7 +23,7 @@ func (s *Server) pageUserRoutes() []route {
 
 func (s *Server) pageUsers(w http.ResponseWriter, r *http.Request, p *principal) {
 	o := listOpts(r)
-	us, err := s.dom.ListUsers(r.Context(), p.domainActor(), o)
+	us, err := p.dom.ListUsers(r.Context(), p.domainActor(), o)
 	if err != nil {
 		s.pageError(w, r, err)
 		return
@@ -71,25 +71,25 @@ func (s *Server) pageUserPost(w http.ResponseWriter, r *http.Request, p *princip
 			groups = append(groups, g)
 		}
 	}
-	u, err := s.dom.CreateUser(r.Context(), p.domainActor(), domain.NewUser{
+	u, err := p.dom.CreateUser(r.Context(), p.domainActor(), domain.NewUser{
 		Email: strings.TrimSpace(r.PostFormValue("email")), Name: strings.TrimSpace(r.PostFormValue("name")),
 		Role: domain.Role(r.PostFormValue("role")), Groups: groups, Password: r.PostFormValue("password")})
 	if err != nil {
 		s.redirect(w, r, "/users", flashError, "not added: "+s.problemMessage(err))
 		return
 	}
-	s.changed()
+	s.changed(p.tenant)
 	s.redirect(w, r, "/users", flashInfo, "Added "+u.Email+".")
 }
 
 func (s *Server) pageUserToggle(disable bool) func(http.ResponseWriter, *http.Request, *principal) {
 	return func(w http.ResponseWriter, r *http.Request, p *principal) {
-		u, err := s.dom.UpdateUser(r.Context(), p.domainActor(), r.PathValue("id"), domain.UserPatch{Disabled: &disable})
+		u, err := p.dom.UpdateUser(r.Context(), p.domainActor(), r.PathValue("id"), domain.UserPatch{Disabled: &disable})
 		if err != nil {
 			s.pageError(w, r, err)
 			return
 		}
-		s.changed()
+		s.changed(p.tenant)
 		s.redirect(w, r, "/users", flashInfo, "Updated "+u.Email+".")
 	}
 }
@@ -101,7 +101,7 @@ func (s *Server) pageUserRole(w http.ResponseWriter, r *http.Request, p *princip
 	if id := r.PathValue("id"); id != "" {
 		who, back = id, "/users"
 	}
-	u, err := s.dom.ChangeRole(r.Context(), p.domainActor(), who, domain.Role(r.PostFormValue("role")))
+	u, err := p.dom.ChangeRole(r.Context(), p.domainActor(), who, domain.Role(r.PostFormValue("role")))
 	var invalid *domain.InvalidError
 	var conflict *domain.ConflictError
 	switch {
@@ -118,6 +118,6 @@ func (s *Server) pageUserRole(w http.ResponseWriter, r *http.Request, p *princip
 		s.redirect(w, r, back, flashError, "not changed: "+s.problemMessage(err))
 		return
 	}
-	s.changed()
+	s.changed(p.tenant)
 	s.redirect(w, r, back, flashInfo, "Changed "+u.Email+" to "+string(u.Role)+".")
 }

@@ -28,7 +28,7 @@ func TestPolicyHistoryOfNoVersions(t *testing.T) {
 	st := storetest.SQLite(t)
 	for _, tc := range []struct {
 		name string
-		st   store.Store
+		st   domain.Root
 		path string
 	}{
 		{"empty history", noVersions{st}, "/policies/base/history"},

@@ -73,7 +73,7 @@ func TestReplicasShareLiveEvents(t *testing.T) {
 		t.Fatalf("register: %d %s", w.Code, w.Body)
 	}
 
-	live, unsub := b.hub.subscribe(domain.RoleAdmin)
+	live, unsub := b.hub.subscribe(domain.DefaultTenant, domain.RoleAdmin)
 	defer unsub()
 	// next returns B's next live event of type typ.
 	next := func(typ string) (liveEvent, time.Duration) {

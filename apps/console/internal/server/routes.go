@@ -86,11 +86,10 @@ func (s *Server) handle(rt route) {
 		case permPublic:
 			p, _ = s.authenticate(w, r)
 		case permGateway:
-			g, ok := s.authGateway(w, r)
-			if !ok {
+			var ok bool
+			if p, ok = s.authGateway(w, r); !ok {
 				return
 			}
-			p = &principal{gateway: g}
 		default:
 			var ok bool
 			p, ok = s.authenticate(w, r)

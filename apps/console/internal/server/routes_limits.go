@@ -56,17 +56,17 @@ func (s *Server) allowCompile(w http.ResponseWriter, r *http.Request, p *princip
 }
 
 // compileKey names whose bucket a request spends: the user's (however
-// they authenticate), else the API key's.
+// they authenticate), else the API key's, within the tenant.
 func compileKey(p *principal) string {
 	switch {
 	case p == nil:
 		return "anonymous"
 	case p.user != nil:
-		return "user:" + p.user.ID
+		return p.stateKey("user", p.user.ID)
 	case p.apiKey != nil:
-		return "apikey:" + p.apiKey.ID
+		return p.stateKey("apikey", p.apiKey.ID)
 	case p.gateway != nil:
-		return "gateway:" + p.gateway.ID
+		return p.stateKey("gateway", p.gateway.ID)
 	}
 	return "anonymous"
 }

@@ -89,7 +89,9 @@ type Options struct {
 // Server is the console: web pages, REST API, live updates and the
 // control plane, over one Store. It is an http.Handler.
 type Server struct {
-	dom  *domain.Service // every operation; see package domain
+	// plat holds every tenant's Service; a request reaches its own
+	// through its principal (principal.dom), never through the server.
+	plat *domain.Platform
 	opts Options
 	log  *slog.Logger
 	mux  *http.ServeMux
@@ -122,14 +124,17 @@ type Server struct {
 	wg       sync.WaitGroup
 	stopOnce sync.Once
 
-	cpPoke chan struct{} // wakes the checkpointer, see server_checkpoints.go
+	cpPoke  chan struct{}   // wakes the checkpointer, see server_checkpoints.go
+	cpMu    sync.Mutex      // guards cpDirty
+	cpDirty map[string]bool // tenants with entries since the last wake-up
 
 }
 
 var _ http.Handler = (*Server)(nil)
 
-// New returns a console over st.
-func New(st domain.Store, opts *Options) (*Server, error) {
+// New returns a console over st, the default tenant's store, through
+// which it serves every tenant (see domain.Platform).
+func New(st domain.Root, opts *Options) (*Server, error) {
 	if st == nil {
 		return nil, errors.New("console: nil store")
 	}
@@ -169,7 +174,7 @@ func New(st domain.Store, opts *Options) (*Server, error) {
 	s.loginIP = newThrottle(20, 3*time.Second)
 	s.reauth = newThrottle(10, 6*time.Second)
 	var err error
-	if s.dom, err = domain.New(st, domain.Options{Now: o.Now, Logger: s.log, AuditAppended: s.auditAppended,
+	if s.plat, err = domain.NewPlatform(st, domain.Options{Now: o.Now, Logger: s.log, AuditAppended: s.auditAppended,
 		SecretKey: o.SecretKey, SessionIdle: o.SessionIdle, SessionMax: o.SessionMax,
 		BackoffAfter: o.BackoffAfter, BackoffBase: o.BackoffBase, BackoffMax: o.BackoffMax,
 		Reauth:          func(id string) bool { return s.reauth.allow(id, s.now()) },
@@ -181,7 +186,7 @@ func New(st domain.Store, opts *Options) (*Server, error) {
 		return nil, err
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	err = s.dom.SealStoredSecrets(ctx)
+	err = s.plat.Default().SealStoredSecrets(ctx)
 	cancel()
 	if err != nil {
 		return nil, err
@@ -196,11 +201,11 @@ func New(st domain.Store, opts *Options) (*Server, error) {
 	s.wg.Add(1)
 	go s.watchConfig()
 	if o.AuditKey != nil {
-		s.cpPoke = make(chan struct{}, 1)
+		s.cpPoke, s.cpDirty = make(chan struct{}, 1), map[string]bool{}
 		s.wg.Add(1)
 		go s.checkpointLoop()
 	}
-	if s.dom.Replicated() {
+	if s.plat.Default().Replicated() {
 		s.origin = hex.EncodeToString(randomBytes(8))
 		s.hub.relay = make(chan liveEvent, 4096)
 		s.wg.Add(2)
@@ -237,26 +242,33 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 
 func (s *Server) now() time.Time { return s.opts.Now().UTC() }
 
-// watchConfig publishes a "config" event whenever the store's
-// configuration version moves, whoever moved it.
+// watchConfig publishes a "config" event whenever a tenant's
+// configuration version moves, whoever moved it: at once for the
+// tenants marked changed (hub.markChanged), and every ConfigPoll for
+// every tenant the hub tracks (those a gateway long-polls or a change
+// was made in, and the default tenant).
 func (s *Server) watchConfig() {
 	defer s.wg.Done()
 	t := time.NewTicker(s.opts.ConfigPoll)
 	defer t.Stop()
-	var last int64
+	all := true
 	for {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		v, err := s.dom.ConfigVersion(ctx)
-		cancel()
-		if err == nil && v != last {
-			last = v
-			s.hub.setVersion(v)
+		for _, tenant := range s.hub.toRead(all) {
+			ctx, cancel := context.WithTimeout(s.bg, 5*time.Second)
+			if dom, err := s.plat.Service(ctx, tenant); err == nil {
+				if v, err := dom.ConfigVersion(ctx); err == nil {
+					s.hub.setVersion(tenant, v)
+				}
+			}
+			cancel()
 		}
 		select {
 		case <-s.stop:
 			return
 		case <-t.C:
+			all = true
 		case <-s.hub.poke:
+			all = false
 		}
 	}
 }
@@ -268,12 +280,7 @@ func (s *Server) passwordChecked() {
 	}
 }
 
-// changed is called after every mutation: it re-reads the configuration
-// version at once, so gateways long-polling learn of it without waiting
-// for the next tick.
-func (s *Server) changed() {
-	select {
-	case s.hub.poke <- struct{}{}:
-	default:
-	}
-}
+// changed is called after every mutation in tenant: it re-reads the
+// tenant's configuration version at once, so gateways long-polling
+// learn of it without waiting for the next tick.
+func (s *Server) changed(tenant string) { s.hub.markChanged(tenant) }

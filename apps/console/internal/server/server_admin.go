@@ -15,16 +15,16 @@ import (
 // AddUser creates a user with a password, for the console binary's
 // bootstrap and demo commands.
 func (s *Server) AddUser(ctx context.Context, email, name string, role domain.Role, groups []string, password string) (domain.User, error) {
-	u, err := s.dom.CreateUser(ctx, domain.System, domain.NewUser{Email: email, Name: name, Role: role, Groups: groups, Password: password})
+	u, err := s.plat.Default().CreateUser(ctx, domain.System, domain.NewUser{Email: email, Name: name, Role: role, Groups: groups, Password: password})
 	if err != nil {
 		return domain.User{}, err
 	}
-	s.changed()
+	s.changed(domain.DefaultTenant)
 	return u, nil
 }
 
 // AddGateway creates a gateway awaiting registration and returns its
 // one-time token, valid for ttl, for the console binary's commands.
 func (s *Server) AddGateway(ctx context.Context, name string, ttl time.Duration) (domain.Gateway, string, error) {
-	return s.dom.CreateGateway(ctx, domain.System, domain.NewGateway{Name: name, TokenTTL: ttl})
+	return s.plat.Default().CreateGateway(ctx, domain.System, domain.NewGateway{Name: name, TokenTTL: ttl})
 }

@@ -3,6 +3,8 @@ package server
 import (
 	"context"
 	"time"
+
+	"github.com/gonaut/gonaut/apps/console/internal/domain"
 )
 
 // The checkpointer signs the audit chain's head (domain.CheckpointAudit)
@@ -10,11 +12,18 @@ import (
 // new entries arrive, and once more when the server closes. Its key,
 // Options.AuditKey, never enters the database.
 
-// auditAppended tells the checkpointer that entries were added.
-func (s *Server) auditAppended() {
+// Each tenant's log has its own chain and its own checkpoints, signed
+// with the one key.
+
+// auditAppended tells the checkpointer that entries were added to
+// tenant's log.
+func (s *Server) auditAppended(tenant string) {
 	if s.opts.AuditKey == nil {
 		return
 	}
+	s.cpMu.Lock()
+	s.cpDirty[tenant] = true
+	s.cpMu.Unlock()
 	select {
 	case s.cpPoke <- struct{}{}:
 	default:
@@ -25,27 +34,46 @@ func (s *Server) checkpointLoop() {
 	defer s.wg.Done()
 	t := time.NewTicker(s.opts.CheckpointInterval)
 	defer t.Stop()
-	var signed int64 = -1 // unknown until read
+	signed := map[string]int64{} // each tenant's last checkpoint; absent: unknown
 	for {
-		force := false
 		select {
 		case <-s.stop:
-			s.checkpoint(&signed, true)
+			s.checkpointAll(signed)
 			return
 		case <-t.C:
-			force = true
+			s.checkpointAll(signed)
 		case <-s.cpPoke:
+			s.cpMu.Lock()
+			dirty := s.cpDirty
+			s.cpDirty = map[string]bool{}
+			s.cpMu.Unlock()
+			for tenant := range dirty {
+				if dom, err := s.plat.Service(s.bg, tenant); err == nil {
+					s.checkpoint(dom, signed, false)
+				}
+			}
 		}
-		s.checkpoint(&signed, force)
 	}
 }
 
-// checkpoint signs the head when it is due (or, with force, past the
-// last checkpoint at all); *signed caches the last checkpoint's entry
+// checkpointAll signs every opened tenant's head past its last
+// checkpoint.
+func (s *Server) checkpointAll(signed map[string]int64) {
+	for _, dom := range s.plat.Opened() {
+		s.checkpoint(dom, signed, true)
+	}
+}
+
+// checkpoint signs dom's head when it is due (or, with force, past the
+// last checkpoint at all); signed caches each tenant's last checkpoint
 // between calls. Failures are logged by the domain and retried on the
 // next wake-up.
-func (s *Server) checkpoint(signed *int64, force bool) {
+func (s *Server) checkpoint(dom *domain.Service, signed map[string]int64, force bool) {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	*signed, _ = s.dom.CheckpointAudit(ctx, *signed, force)
+	last, ok := signed[dom.TenantID()]
+	if !ok {
+		last = -1
+	}
+	signed[dom.TenantID()], _ = dom.CheckpointAudit(ctx, last, force)
 }

@@ -25,6 +25,11 @@ type Login struct {
 	Page
 	Email string
 	Next  string
+	// Organisation is the tenant signed in to ("" the default); the
+	// field is shown when AskOrganisation, that is once the console
+	// serves tenants besides the default.
+	Organisation    string
+	AskOrganisation bool
 }
 
 // Stats are the dashboard's numbers and charts.

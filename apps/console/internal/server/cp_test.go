@@ -87,7 +87,7 @@ func TestControlPlaneLoopback(t *testing.T) {
 		t.Fatalf("register with a wrong token: %v", err)
 	}
 	cred, err := cl.Register(ctx, created.Token, "edge-1")
-	if err != nil || cred.GatewayID != created.Gateway.ID {
+	if err != nil || gatewayID(cred) != created.Gateway.ID {
 		t.Fatalf("register = %+v, %v", cred, err)
 	}
 	other, _ := controlplane.New("http://"+addr, nil)
@@ -146,7 +146,7 @@ func TestControlPlaneLoopback(t *testing.T) {
 	if err := cl.PushStatus(ctx, controlplane.Status{BundleVersion: b.Version, Peers: 3, Healthy: true}); err != nil {
 		t.Fatal(err)
 	}
-	g, _ := e.st.Gateway(ctx, cred.GatewayID)
+	g, _ := e.st.Gateway(ctx, gatewayID(cred))
 	if g.BundleVersion != b.Version || g.LastSeen.IsZero() {
 		t.Errorf("gateway after heartbeat = %+v", g)
 	}
@@ -206,7 +206,7 @@ func TestControlPlaneLoopback(t *testing.T) {
 	}
 
 	// A revoked gateway is refused.
-	e.mustCall(domain.RoleOperator, "DELETE", "/api/v1/gateways/"+cred.GatewayID, nil, 204, nil)
+	e.mustCall(domain.RoleOperator, "DELETE", "/api/v1/gateways/"+gatewayID(cred), nil, 204, nil)
 	if _, err := cl.Bundle(ctx, 0, 0); !errors.Is(err, controlplane.ErrUnauthorized) {
 		t.Errorf("revoked gateway pulled a bundle: %v", err)
 	}
@@ -322,4 +322,11 @@ func TestGatewayCannotPlantCSVFormulas(t *testing.T) {
 	if !found {
 		t.Fatalf("the gateway's event is not in the export: %q", rows)
 	}
+}
+
+// gatewayID is the console's id of the gateway a credential is of: the
+// credential's GatewayID without its tenant's prefix.
+func gatewayID(c controlplane.Credential) string {
+	_, id := domain.SplitCredential(c.GatewayID)
+	return id
 }

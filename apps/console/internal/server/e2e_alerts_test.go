@@ -48,7 +48,7 @@ func gatewayAlertsE2E(t *testing.T, st *store.DB) {
 		t.Fatal(err)
 	}
 	waitFor(t, 10*time.Second, "the gateway's status with its public key", func() bool {
-		g, err := st.Gateway(context.Background(), m.cred.GatewayID)
+		g, err := st.Gateway(context.Background(), gatewayID(m.cred))
 		var s controlplane.Status
 		return err == nil && json.Unmarshal(g.Status, &s) == nil && s.PublicKey == m.g.PublicKey().String()
 	})
@@ -68,7 +68,7 @@ func gatewayAlertsE2E(t *testing.T, st *store.DB) {
 	echo(t, conn, "hello")
 	conn.Close()
 	waitFor(t, 10*time.Second, "the allowed decision in the console's audit log", func() bool {
-		return auditCounts(t, st, m.cred.GatewayID)["decision/echo.corp/allow"] > 0
+		return auditCounts(t, st, gatewayID(m.cred))["decision/echo.corp/allow"] > 0
 	})
 	for i := range 12 {
 		if c, err := cl.Dial(ctx, "tcp", vaultTarget); err == nil {

@@ -303,7 +303,7 @@ func waitAudit(t testing.TB, st store.Store, m *managedGateway) map[string]int {
 	t.Helper()
 	deadline := time.Now().Add(30 * time.Second)
 	for {
-		want, got := m.counts(), auditCounts(t, st, m.cred.GatewayID)
+		want, got := m.counts(), auditCounts(t, st, gatewayID(m.cred))
 		if fmt.Sprint(want) == fmt.Sprint(got) {
 			return got
 		}
@@ -349,8 +349,8 @@ func consoleGatewayE2E(t *testing.T, st *store.DB) {
 
 	// Registration: the one-time token works once.
 	m := startManagedGateway(t, base, gw.Token, []ztna.ResourceConfig{{Name: "echo.corp", Kind: "tcp", Port: 7, Upstreams: []string{echoAddr}}})
-	if m.cred.GatewayID != gw.Gateway.ID {
-		t.Fatalf("registered as %q, want %q", m.cred.GatewayID, gw.Gateway.ID)
+	if gatewayID(m.cred) != gw.Gateway.ID {
+		t.Fatalf("registered as %q, want %q", gatewayID(m.cred), gw.Gateway.ID)
 	}
 	other, err := controlplane.New(base, nil)
 	if err != nil {
@@ -373,7 +373,7 @@ func consoleGatewayE2E(t *testing.T, st *store.DB) {
 		t.Fatal(err)
 	}
 	waitFor(t, 10*time.Second, "the gateway's status with its public key", func() bool {
-		g, err := st.Gateway(context.Background(), m.cred.GatewayID)
+		g, err := st.Gateway(context.Background(), gatewayID(m.cred))
 		var s controlplane.Status
 		return err == nil && json.Unmarshal(g.Status, &s) == nil && s.PublicKey == m.g.PublicKey().String()
 	})
@@ -490,7 +490,7 @@ func consoleGatewayE2E(t *testing.T, st *store.DB) {
 	// The heartbeat reports the bundle the gateway enforces.
 	ver, _ = st.ConfigVersion(ctx)
 	waitFor(t, 5*time.Second, "heartbeat with the current bundle version", func() bool {
-		g, err := st.Gateway(ctx, m.cred.GatewayID)
+		g, err := st.Gateway(ctx, gatewayID(m.cred))
 		return err == nil && g.BundleVersion == ver
 	})
 }
@@ -558,7 +558,7 @@ func enrolThroughGateway(t testing.TB, e *env, st *store.DB, base string, m *man
 		t.Fatal(err)
 	}
 	waitFor(t, 10*time.Second, "the gateway's status with its public key", func() bool {
-		g, err := st.Gateway(context.Background(), m.cred.GatewayID)
+		g, err := st.Gateway(context.Background(), gatewayID(m.cred))
 		var s controlplane.Status
 		return err == nil && json.Unmarshal(g.Status, &s) == nil && s.PublicKey == m.g.PublicKey().String()
 	})

@@ -52,7 +52,7 @@ func TestFreshDeviceThroughGateway(t *testing.T) {
 	m := startManagedGateway(t, base, gw.Token, []ztna.ResourceConfig{{Name: "wiki.office", Kind: "http", Port: 80, Upstreams: []string{wiki}}})
 	e.httpAPI(base, domain.RoleAdmin, "PUT", "/api/v1/settings/wireguard", wgSettings{Endpoint: fmt.Sprintf("127.0.0.1:%d", m.g.ListenPort())}, 200, nil)
 	waitFor(t, 10*time.Second, "the gateway's status with its public key", func() bool {
-		g, err := st.Gateway(context.Background(), m.cred.GatewayID)
+		g, err := st.Gateway(context.Background(), gatewayID(m.cred))
 		var s controlplane.Status
 		return err == nil && json.Unmarshal(g.Status, &s) == nil && s.PublicKey == m.g.PublicKey().String()
 	})

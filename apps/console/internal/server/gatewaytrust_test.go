@@ -37,7 +37,7 @@ func registerGatewayHTTP(t testing.TB, e *env, base, name string) *gatewayHTTP {
 	if code, body := g.post("/cp/v1/register", controlplane.RegisterRequest{Token: created.Token, Name: name}); code != 200 || json.Unmarshal(body, &cred) != nil {
 		t.Fatalf("register: %d %s", code, body)
 	}
-	g.bearer, g.id = cred.Bearer(), cred.GatewayID
+	g.bearer, g.id = cred.Bearer(), gatewayID(cred)
 	return g
 }
 

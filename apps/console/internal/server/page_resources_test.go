@@ -29,7 +29,7 @@ func TestResourcesPageListsGatewayResources(t *testing.T) {
 	m := startManagedGateway(t, base, gw.Token, []ztna.ResourceConfig{{Name: "plc.factory", Kind: "tcp", Port: 502, Upstreams: []string{echoAddr}}})
 
 	stored := func() controlplane.Status {
-		g, err := e.st.Gateway(bg, m.cred.GatewayID)
+		g, err := e.st.Gateway(bg, gatewayID(m.cred))
 		var s controlplane.Status
 		if err != nil || json.Unmarshal(g.Status, &s) != nil {
 			return controlplane.Status{}

@@ -113,7 +113,7 @@ func TestReplicasShareLiveEvents(t *testing.T) {
 	for i := range evs {
 		e, _ := next("decision")
 		ev, ok := e.Data.(gatewayEvent)
-		if !ok || ev.ID != evs[i].ID || ev.Subject != evs[i].Subject || !ev.Time.Equal(evs[i].Time) || ev.Gateway != cred.GatewayID {
+		if !ok || ev.ID != evs[i].ID || ev.Subject != evs[i].Subject || !ev.Time.Equal(evs[i].Time) || ev.Gateway != gatewayID(cred) {
 			t.Fatalf("decision %d on B = %#v, want %+v", i, e.Data, evs[i])
 		}
 	}
@@ -124,7 +124,7 @@ func TestReplicasShareLiveEvents(t *testing.T) {
 		t.Fatalf("status: %d %s", w.Code, w.Body)
 	}
 	e, d := next("gateway")
-	if m, ok := e.Data.(map[string]any); !ok || m["id"] != cred.GatewayID {
+	if m, ok := e.Data.(map[string]any); !ok || m["id"] != gatewayID(cred) {
 		t.Errorf("gateway event on B = %#v", e.Data)
 	}
 	t.Logf("gateway status from A reached B in %v", d)

@@ -134,14 +134,12 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request, organisation, ema
 	if !s.loginIP.allow("ip:"+src, s.now()) {
 		return nil, domain.ErrThrottled
 	}
-	tenant := strings.ToLower(strings.TrimSpace(organisation))
-	if tenant == "" {
-		tenant = domain.DefaultTenant
-	}
-	dom, err := s.plat.Service(r.Context(), tenant)
+	// No organisation is the root's own tenant: the default one.
+	dom, err := s.plat.Service(r.Context(), strings.ToLower(strings.TrimSpace(organisation)))
 	if err != nil {
 		return nil, domain.ErrLoginFailed
 	}
+	tenant := dom.TenantID()
 	in := domain.Login{Email: email, Password: password, Code: code, Source: src}
 	if c, err := r.Cookie(sessionCookie); err == nil {
 		if old, token := domain.SplitCredential(c.Value); old == tenant {

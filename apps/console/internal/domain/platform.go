@@ -3,6 +3,7 @@ package domain
 import (
 	"context"
 	"errors"
+	"slices"
 	"strings"
 	"sync"
 
@@ -29,7 +30,19 @@ type Root interface {
 	ListTenants(ctx context.Context) ([]store.Tenant, error)
 	UpdateTenant(ctx context.Context, t *store.Tenant) error
 	DeleteTenant(ctx context.Context, id string) error
+	SetTenantSupport(ctx context.Context, id string, g store.Support) error
 }
+
+// A tenant's quotas, usage and support grant, as the platform shows them.
+type (
+	Quotas  = store.Quotas
+	Usage   = store.Usage
+	Support = store.Support
+)
+
+// ValidTenantID reports whether id is a tenant id: 2 to 30 lower-case
+// letters and digits, starting with a letter.
+func ValidTenantID(id string) bool { return store.ValidTenantID(id) }
 
 // DefaultTenant is the tenant of a single-tenant console.
 const DefaultTenant = store.DefaultTenant
@@ -43,8 +56,11 @@ type Platform struct {
 	opts Options
 	def  *Service
 
-	mu   sync.Mutex // guards svcs
+	mu   sync.Mutex // guards svcs and supportSeen
 	svcs map[string]*Service
+	// supportSeen holds the support visits already recorded, by
+	// platform administrator, tenant and grant (see SupportAccess).
+	supportSeen map[string]bool
 }
 
 // NewPlatform serves root's tenants, each with opts.
@@ -53,7 +69,7 @@ func NewPlatform(root Root, opts Options) (*Platform, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Platform{root: root, opts: opts, def: def, svcs: map[string]*Service{}}, nil
+	return &Platform{root: root, opts: opts, def: def, svcs: map[string]*Service{}, supportSeen: map[string]bool{}}, nil
 }
 
 // Default is the default tenant's Service.
@@ -76,7 +92,7 @@ func (p *Platform) Opened() []*Service {
 // login form asks for an organisation only then).
 func (p *Platform) HasTenants(ctx context.Context) bool {
 	ts, err := p.root.ListTenants(ctx)
-	return err == nil && len(ts) > 0
+	return err == nil && slices.ContainsFunc(ts, func(t store.Tenant) bool { return t.ID != p.def.TenantID() })
 }
 
 // TenantID is the id of the Service's tenant.
@@ -152,17 +168,38 @@ func (p *Platform) ListTenants(ctx context.Context, a Actor) ([]Tenant, error) {
 	}
 	out := make([]Tenant, 0, len(ts))
 	for _, t := range ts {
-		st, err := p.root.Tenant(ctx, t.ID)
+		tu, err := p.withUsage(ctx, t)
 		if err != nil {
-			return nil, fromStore(err)
+			return nil, err
 		}
-		u, err := st.Usage(ctx)
-		if err != nil {
-			return nil, fromStore(err)
-		}
-		out = append(out, Tenant{Tenant: t, Usage: u})
+		out = append(out, tu)
 	}
 	return out, nil
+}
+
+// withUsage is t with what it holds.
+func (p *Platform) withUsage(ctx context.Context, t store.Tenant) (Tenant, error) {
+	st, err := p.root.Tenant(ctx, t.ID)
+	if err != nil {
+		return Tenant{}, fromStore(err)
+	}
+	u, err := st.Usage(ctx)
+	if err != nil {
+		return Tenant{}, fromStore(err)
+	}
+	return Tenant{Tenant: t, Usage: u}, nil
+}
+
+// TenantUsage is tenant id with its usage.
+func (p *Platform) TenantUsage(ctx context.Context, a Actor, id string) (Tenant, error) {
+	if err := platformAdmin(a); err != nil {
+		return Tenant{}, err
+	}
+	t, err := p.root.TenantInfo(ctx, id)
+	if err != nil {
+		return Tenant{}, fromStore(err)
+	}
+	return p.withUsage(ctx, *t)
 }
 
 // CreateTenant adds a tenant, recorded in the platform's audit log and in

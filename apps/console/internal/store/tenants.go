@@ -38,7 +38,21 @@ type Tenant struct {
 	Created   time.Time `json:"created"`
 	// Quotas bound what the tenant may hold; zero means no limit.
 	Quotas Quotas `json:"quotas"`
+	// Support is the support access the tenant's admins granted the
+	// platform's administrators; none when Until has passed.
+	Support Support `json:"support"`
 }
+
+// Support is a time-boxed grant of a tenant's data to the platform's
+// administrators, with a role no wider than Role.
+type Support struct {
+	Role      string    `json:"role,omitempty"`
+	Until     time.Time `json:"until,omitzero"`
+	GrantedBy string    `json:"granted_by,omitempty"`
+}
+
+// Active reports whether the grant is in force at now.
+func (g Support) Active(now time.Time) bool { return g.Role != "" && now.Before(g.Until) }
 
 // Quotas are a tenant's limits; zero means no limit.
 type Quotas struct {
@@ -205,13 +219,17 @@ func (q Quotas) valid() error {
 	return nil
 }
 
-const tenantColumns = `id, name, suspended, created, devices_quota, gateways_quota, policies_quota, events_quota`
+const tenantColumns = `id, name, suspended, created, devices_quota, gateways_quota, policies_quota, events_quota, support_role, support_until, support_by`
 
 func scanTenant(sc interface{ Scan(...any) error }) (Tenant, error) {
 	var t Tenant
-	var created int64
-	err := sc.Scan(&t.ID, &t.Name, &t.Suspended, &created, &t.Quotas.Devices, &t.Quotas.Gateways, &t.Quotas.Policies, &t.Quotas.EventsPerDay)
+	var created, until int64
+	err := sc.Scan(&t.ID, &t.Name, &t.Suspended, &created, &t.Quotas.Devices, &t.Quotas.Gateways, &t.Quotas.Policies, &t.Quotas.EventsPerDay,
+		&t.Support.Role, &until, &t.Support.GrantedBy)
 	t.Created = fromNanos(created)
+	if until != 0 {
+		t.Support.Until = fromNanos(until)
+	}
 	return t, err
 }
 
@@ -325,6 +343,26 @@ func (s *DB) closeTenants() {
 	}
 }
 
+// SetTenantSupport sets tenant id's support grant; a zero Support
+// revokes it.
+func (s *DB) SetTenantSupport(ctx context.Context, id string, g Support) error {
+	if s.root != nil {
+		return s.root.SetTenantSupport(ctx, id, g)
+	}
+	var until int64
+	if !g.Until.IsZero() {
+		until = nanos(g.Until)
+	}
+	res, err := s.exec(ctx, s.db, `UPDATE tenants SET support_role = ?, support_until = ?, support_by = ? WHERE id = ?`, g.Role, until, g.GrantedBy, id)
+	if err != nil {
+		return s.wrap(err)
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		return ErrNotFound
+	}
+	return nil
+}
+
 // createTenantsTable is the platform's migration: the list of tenants,
 // kept in the default tenant's store, which it always lists.
 func (s *DB) createTenantsTable(ctx context.Context) error {
@@ -338,7 +376,8 @@ func (s *DB) createTenantsTable(ctx context.Context) error {
 		if _, err := s.exec(ctx, tx, `CREATE TABLE IF NOT EXISTS tenants (
 	id TEXT PRIMARY KEY, name TEXT NOT NULL, suspended BOOLEAN NOT NULL, created BIGINT NOT NULL,
 	devices_quota INTEGER NOT NULL, gateways_quota INTEGER NOT NULL, policies_quota INTEGER NOT NULL,
-	events_quota INTEGER NOT NULL)`); err != nil {
+	events_quota INTEGER NOT NULL,
+	support_role TEXT NOT NULL DEFAULT '', support_until BIGINT NOT NULL DEFAULT 0, support_by TEXT NOT NULL DEFAULT '')`); err != nil {
 			return err
 		}
 		var n int

@@ -154,14 +154,20 @@ func (s *Service) GatewayEvents(ctx context.Context, g Gateway, events []control
 			map[string]any{"refused": len(ack.Rejected), "first": ack.Rejected[0]})
 	}
 	if len(evs) > 0 {
-		added, dups, err := s.st.AppendAudit(ctx, evs)
+		err := s.withinEventQuota(ctx, len(evs), func() error {
+			added, dups, err := s.st.AppendAudit(ctx, evs)
+			if err != nil {
+				return fromStore(err)
+			}
+			ack.Accepted, ack.Duplicates = added, dups
+			return nil
+		})
 		if err != nil {
-			return controlplane.EventAck{}, nil, fromStore(err)
+			return controlplane.EventAck{}, nil, err
 		}
 		if s.opts.AuditAppended != nil {
 			s.opts.AuditAppended(s.TenantID())
 		}
-		ack.Accepted, ack.Duplicates = added, dups
 	}
 	// Alerts are stored after the audit entries and before the answer:
 	// a batch that failed in between is sent again, and the alert's ID,

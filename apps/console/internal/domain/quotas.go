@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"sync"
+	"time"
 )
 
 // Quotas. A tenant's quotas (store.Quotas, set by the platform) bound
@@ -16,6 +17,48 @@ import (
 // (quotaMu), so that concurrent requests to one console cannot overshoot;
 // consoles sharing a database each check on their own, so they may
 // overshoot by at most one creation per other replica.
+
+// The quota of events per day bounds a tenant's audit log from midnight
+// to midnight UTC: it counts every entry of the day, and it refuses
+// gateways' events only; the console's own entries (what its users do)
+// are never refused. A batch that would pass it is
+// refused whole with an *EventQuotaError and nothing of it is stored:
+// the gateway keeps it spooled and sends it again after midnight, or
+// once the quota is raised, so that no event is lost to the quota.
+
+// EventQuotaError refuses a gateway's batch of events past its tenant's
+// quota of events per day until Retry.
+type EventQuotaError struct {
+	Limit int
+	Retry time.Time
+}
+
+func (e *EventQuotaError) Error() string {
+	return fmt.Sprintf("this organisation's quota of %d events per day is reached; the gateway keeps its events and sends them after %s, or ask the platform administrator for a larger quota",
+		e.Limit, e.Retry.Format(time.RFC3339))
+}
+
+// withinEventQuota runs store if the tenant's log can take n more
+// gateway events today, holding the quota lock across the count and
+// the store.
+func (s *Service) withinEventQuota(ctx context.Context, n int, store func() error) error {
+	s.quota.mu.Lock()
+	defer s.quota.mu.Unlock()
+	t, err := s.st.TenantInfo(ctx, s.st.TenantID())
+	if err != nil {
+		return fromStore(err)
+	}
+	if limit := t.Quotas.EventsPerDay; limit > 0 {
+		u, err := s.st.Usage(ctx)
+		if err != nil {
+			return fromStore(err)
+		}
+		if u.EventsToday+int64(n) > int64(limit) {
+			return &EventQuotaError{Limit: limit, Retry: s.now().Truncate(24 * time.Hour).Add(24 * time.Hour)}
+		}
+	}
+	return store()
+}
 
 // quotaKind is what a quota counts.
 type quotaKind string

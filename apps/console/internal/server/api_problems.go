@@ -3,6 +3,7 @@ package server
 import (
 	"errors"
 	"net/http"
+	"strconv"
 	"strings"
 
 	"github.com/gonaut/gonaut/apps/console/internal/domain"
@@ -17,6 +18,9 @@ import (
 // writeProblem answers an API request whose operation failed with err.
 func (s *Server) writeProblem(w http.ResponseWriter, err error) {
 	status, code, fe, msg := s.problem(err)
+	if qe, ok := errors.AsType[*domain.EventQuotaError](err); ok {
+		w.Header().Set("Retry-After", strconv.Itoa(max(1, int(qe.Retry.Sub(s.now()).Seconds()))))
+	}
 	if fe != nil {
 		writeJSON(w, status, invalidField{Status: status, Code: code, Message: fe.Error(), Field: fe.Field})
 		return
@@ -62,6 +66,12 @@ func (s *Server) problem(err error) (int, string, *fieldError, string) {
 	case errors.Is(err, domain.ErrForbidden):
 		// An operation may say why: "forbidden: <reason>".
 		return http.StatusForbidden, "forbidden", nil, strings.TrimPrefix(err.Error(), domain.ErrForbidden.Error()+": ")
+	case errors.As(err, new(*domain.EventQuotaError)):
+		return http.StatusTooManyRequests, "tenant_quota", nil, err.Error()
+	case errors.Is(err, domain.ErrTenantSuspended):
+		return http.StatusForbidden, "tenant_suspended", nil, err.Error()
+	case errors.Is(err, domain.ErrNoSupportGrant):
+		return http.StatusForbidden, "no_support_grant", nil, err.Error()
 	case errors.Is(err, domain.ErrStale):
 		return http.StatusConflict, "stale", nil, domain.ErrStale.Error()
 	}

@@ -17,6 +17,10 @@ type principal struct {
 	session *domain.Session // nil for API keys
 	apiKey  *domain.APIKey
 	gateway *domain.Gateway
+	// support is set when a platform administrator reads the tenant
+	// under its support grant (see auth_support.go): user and session
+	// are hers, in the root's tenant; role is the grant's.
+	support bool
 
 	// csrf is the session's CSRF token, for pages to carry; the store
 	// has only its hash.
@@ -42,6 +46,10 @@ func (p *principal) actor() string {
 	switch {
 	case p == nil:
 		return "anonymous"
+	case p.support && p.user != nil:
+		return "platform:" + p.user.ID
+	case p.support && p.apiKey != nil:
+		return "platform:apikey:" + p.apiKey.ID
 	case p.user != nil:
 		return p.user.ID
 	case p.apiKey != nil:
@@ -62,6 +70,8 @@ func (p *principal) domainActor() domain.Actor {
 	a.Role = p.role
 	a.MFA = p.session != nil && p.session.MFA
 	switch {
+	case p.support:
+		// Nobody of the tenant: no operation is hers there.
 	case p.user != nil:
 		a.UserID = p.user.ID
 	case p.apiKey != nil:
@@ -75,6 +85,8 @@ func (p *principal) name() string {
 	switch {
 	case p == nil:
 		return "anonymous"
+	case p.support && p.user != nil:
+		return "platform:" + p.user.Email
 	case p.user != nil:
 		return p.user.Email
 	case p.apiKey != nil:

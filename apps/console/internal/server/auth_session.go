@@ -47,7 +47,7 @@ func (s *Server) authenticate(w http.ResponseWriter, r *http.Request) (*principa
 		s.clearSession(w)
 		return nil, true
 	}
-	return &principal{dom: dom, tenant: tenant, user: &u, role: u.Role, session: &se, csrf: csrfToken(token), flashKey: flashKeyOf(token)}, true
+	return &principal{dom: dom, tenant: dom.TenantID(), user: &u, role: u.Role, session: &se, csrf: csrfToken(token), flashKey: flashKeyOf(token)}, true
 }
 
 func (s *Server) authAPIKey(r *http.Request, tenant, key string) (*principal, bool) {
@@ -59,7 +59,7 @@ func (s *Server) authAPIKey(r *http.Request, tenant, key string) (*principal, bo
 	if err != nil {
 		return nil, false
 	}
-	return &principal{dom: dom, tenant: tenant, apiKey: &k, role: k.Role, flashKey: flashKeyOf(key)}, true
+	return &principal{dom: dom, tenant: dom.TenantID(), apiKey: &k, role: k.Role, flashKey: flashKeyOf(key)}, true
 }
 
 // authGateway checks a gateway credential, "<id>.<secret>" behind its
@@ -82,7 +82,7 @@ func (s *Server) authGateway(w http.ResponseWriter, r *http.Request) (*principal
 		writeError(w, http.StatusUnauthorized, "unauthorized", "gateway credential refused")
 		return nil, false
 	}
-	return &principal{dom: dom, tenant: tenant, gateway: &g}, true
+	return &principal{dom: dom, tenant: dom.TenantID(), gateway: &g}, true
 }
 
 // checkCSRF compares the request's CSRF token with the session's, by

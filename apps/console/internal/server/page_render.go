@@ -37,6 +37,10 @@ func (s *Server) pageOf(r *http.Request, p *principal, title, nav string) ui.Pag
 	if p != nil {
 		pg.User, pg.Role = p.name(), string(p.role)
 		pg.CSRF = p.csrf
+		pg.Platform = !p.support && allowed(permPlatform, p.role) && p.tenant == s.plat.Default().TenantID()
+		if p.support {
+			pg.Support = p.tenant
+		}
 	}
 	return pg
 }

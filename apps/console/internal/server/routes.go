@@ -22,6 +22,9 @@ const (
 	permOps     perm = "ops"     // admin, operator
 	permAdmin   perm = "admin"   // admin only
 	permSelf    perm = "self"    // any logged-in user, on their own account
+	// permPlatform is the platform's administration (tenants): the
+	// admins of the root's own tenant only (see domain.Platform).
+	permPlatform perm = "platform"
 	// permNobody is held by no role: what a live event without a source
 	// route gets, so that a forgotten type is shown to no one.
 	permNobody perm = "nobody"
@@ -35,6 +38,8 @@ var permRoles = map[perm][]domain.Role{
 	permPolicy: {domain.RoleAdmin, domain.RolePolicyEditor},
 	permOps:    {domain.RoleAdmin, domain.RoleOperator},
 	permAdmin:  {domain.RoleAdmin},
+	// permPlatform also needs the root's own tenant (see handle).
+	permPlatform: {domain.RoleAdmin},
 }
 
 // allowed reports whether role may use a route with perm p.
@@ -101,7 +106,12 @@ func (s *Server) handle(rt route) {
 				writeError(w, http.StatusUnauthorized, "unauthorized", "log in or send an API key")
 				return
 			}
-			if !allowed(rt.perm, p.role) {
+			if t := supportTenant(r); t != "" && rt.perm != permPlatform && rt.perm != permSelf {
+				if p, ok = s.supportPrincipal(w, r, rt, p, t); !ok {
+					return
+				}
+			}
+			if !allowed(rt.perm, p.role) || (rt.perm == permPlatform && p.tenant != s.plat.Default().TenantID()) {
 				if rt.page {
 					s.pageForbidden(w, r, p)
 					return
@@ -164,6 +174,7 @@ func (s *Server) routes() []route {
 		s.apiAnalyticsRoutes(),
 		s.apiAuditRoutes(),
 		s.apiKeyRoutes(),
+		s.apiTenantRoutes(),
 		s.liveRoutes(),
 		// The gateways' control plane (cp*.go).
 		s.cpRoutes(),
@@ -186,5 +197,6 @@ func (s *Server) routes() []route {
 		s.pageAnalyticsRoutes(),
 		s.pageGroupRoutes(),
 		s.pageAttachmentRoutes(),
+		s.pagePlatformRoutes(),
 	)
 }

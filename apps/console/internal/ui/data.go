@@ -18,6 +18,12 @@ type Page struct {
 	// Flash is a toast shown once.
 	Flash string
 	Error string
+	// Platform shows the platform page in the navigation: the reader is
+	// one of the platform's administrators.
+	Platform bool
+	// Support is the organisation the reader is reading with its
+	// support access, "" when she is not.
+	Support string
 }
 
 // Login is the login page.

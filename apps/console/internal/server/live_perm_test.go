@@ -26,11 +26,17 @@ type liveReader struct {
 // message's data (with its event name, when it has one, on a first line).
 func openSSE(t *testing.T, ctx context.Context, e *env, base, path string, role domain.Role) *liveReader {
 	t.Helper()
+	return openSSEWith(t, ctx, base, path, e.keys[role])
+}
+
+// openSSEWith is openSSE with a bearer secret.
+func openSSEWith(t *testing.T, ctx context.Context, base, path, bearer string) *liveReader {
+	t.Helper()
 	req, _ := http.NewRequestWithContext(ctx, "GET", base+path, nil)
-	req.Header.Set("Authorization", "Bearer "+e.keys[role])
+	req.Header.Set("Authorization", "Bearer "+bearer)
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil || resp.StatusCode != 200 {
-		t.Fatalf("GET %s as %s: %v %v", path, role, resp, err)
+		t.Fatalf("GET %s: %v %v", path, resp, err)
 	}
 	lr := &liveReader{msgs: make(chan string, 1024)}
 	go func() {
@@ -58,11 +64,17 @@ func openSSE(t *testing.T, ctx context.Context, e *env, base, path string, role 
 // openWS opens /ws as role and collects its messages.
 func openWS(t *testing.T, ctx context.Context, e *env, base string, role domain.Role) *liveReader {
 	t.Helper()
+	return openWSWith(t, ctx, base, e.keys[role])
+}
+
+// openWSWith is openWS with a bearer secret.
+func openWSWith(t *testing.T, ctx context.Context, base, bearer string) *liveReader {
+	t.Helper()
 	conn, _, err := websocket.Dial(ctx, "ws"+strings.TrimPrefix(base, "http")+"/ws", &websocket.DialOptions{
-		HTTPHeader: http.Header{"Authorization": {"Bearer " + e.keys[role]}},
+		HTTPHeader: http.Header{"Authorization": {"Bearer " + bearer}},
 	})
 	if err != nil {
-		t.Fatalf("/ws as %s: %v", role, err)
+		t.Fatalf("/ws: %v", err)
 	}
 	t.Cleanup(func() { conn.CloseNow() })
 	lr := &liveReader{msgs: make(chan string, 1024)}

@@ -397,3 +397,61 @@ func TestEventQuotaKeepsEvents(t *testing.T) {
 		t.Fatalf("the kept batch after the quota is lifted: %d %s", code, body)
 	}
 }
+
+// TestLiveEventsStayInTheirTenant opens every live stream (SSE, /ws,
+// the dashboard's feed) as each tenant's admin and as the platform's,
+// then has globex's gateway report a decision and acme's one: acme's
+// streams carry acme's decision and never globex's, the platform's
+// carry neither.
+func TestLiveEventsStayInTheirTenant(t *testing.T) {
+	e := newEnv(t, nil)
+	for _, id := range []string{"acme", "globex"} {
+		if _, err := e.srv.plat.CreateTenant(bg, domain.Actor{ID: "p", Role: domain.RoleAdmin}, domain.NewTenant{ID: id, Name: id}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	acme, globex := seedTenant(t, e, "acme"), seedTenant(t, e, "globex")
+	hs := httptest.NewServer(e.srv)
+	ctx, cancel := context.WithCancel(bg)
+	t.Cleanup(func() { cancel(); hs.CloseClientConnections(); hs.Close() })
+	type stream struct {
+		name string
+		lr   *liveReader
+	}
+	open := func(who, bearer string) []stream {
+		return []stream{
+			{who + " SSE", openSSEWith(t, ctx, hs.URL, "/api/v1/stream", bearer)},
+			{who + " ws", openWSWith(t, ctx, hs.URL, bearer)},
+			{who + " feed", openSSEWith(t, ctx, hs.URL, "/ui/live", bearer)},
+		}
+	}
+	acmeStreams, platStreams := open("acme", acme.admin), open("platform", e.keys[domain.RoleAdmin])
+	time.Sleep(200 * time.Millisecond) // let the subscriptions start
+	report := func(sd tenantSeed, id string) {
+		raw, _ := json.Marshal(controlplane.EventBatch{Events: []controlplane.Event{{ID: id, Time: time.Now().UTC(), Kind: "decision",
+			Subject: sd.user.ID, Resource: sd.resource(), Effect: "deny", Message: sd.secret}}})
+		g := &gatewayHTTP{t: t, base: hs.URL, bearer: sd.gatewayBearer}
+		if ack := g.events(raw); ack.Accepted != 1 {
+			t.Fatalf("%s's event: %+v", sd.id, ack)
+		}
+	}
+	report(globex, "live-globex")
+	report(acme, "live-acme")
+	for _, s := range acmeStreams {
+		got := strings.Join(s.lr.until(t, s.name, acme.user.ID), "\n")
+		if strings.Contains(got, globex.user.ID) || strings.Contains(got, globex.mark) {
+			t.Errorf("%s carries globex's decision:\n%s", s.name, got)
+		}
+	}
+	// The platform's streams: a status of its own gateway marks the end.
+	g := registerGatewayHTTP(t, e, hs.URL, "edge-platform")
+	if code, body := g.post("/cp/v1/status", controlplane.Status{BundleVersion: 1, Message: "platform-sentinel"}); code != 204 {
+		t.Fatalf("status: %d %s", code, body)
+	}
+	for _, s := range platStreams[:2] {
+		got := strings.Join(s.lr.until(t, s.name, "platform-sentinel"), "\n")
+		if strings.Contains(got, globex.mark) || strings.Contains(got, acme.mark) {
+			t.Errorf("%s carries a tenant's decision:\n%s", s.name, got)
+		}
+	}
+}

@@ -1,6 +1,10 @@
 package domain
 
-import "github.com/gonaut/gonaut/apps/console/internal/store"
+import (
+	"net/netip"
+
+	"github.com/gonaut/gonaut/apps/console/internal/store"
+)
 
 // Role is a console role (see store.Role for what each may do).
 type Role = store.Role
@@ -37,6 +41,10 @@ type Actor struct {
 	// Name is how the actor signs what she writes (a policy version's
 	// author): a user's email, "apikey:<key name>", "gateway:<name>".
 	Name string
+
+	// Addr is the client address the request came from, as the
+	// transport decided it; invalid when unknown.
+	Addr netip.Addr
 
 	// Devices: MFA is set when the actor's session was opened with a
 	// second factor; enrolling and renewing one's own device then sets

@@ -13,6 +13,9 @@ var (
 	ErrLoginFailed = errors.New("wrong email, password or code")
 	// ErrReauth: a credential change gave a wrong password or code.
 	ErrReauth = errors.New("wrong password or code")
+	// ErrAddressRefused: the organisation's allowlist keeps the
+	// console from the client's address (see allowlist.go).
+	ErrAddressRefused = errors.New("this organisation's console may not be used from your address")
 	// ErrThrottled: too many attempts; the caller waits a little.
 	ErrThrottled = errors.New("too many login attempts; wait a little")
 )

@@ -56,13 +56,23 @@ type ConsoleSetting struct {
 type settingSpec struct {
 	key, doc string
 	check    func(string) error
+	// guard, when set, refuses a value that checks but must not be set
+	// by a: one that would lock her out.
+	guard func(a Actor, v string) error
+	// platform settings are the installation's, read from the default
+	// tenant only: other tenants neither list nor set them.
+	platform bool
 }
 
 // settingSpecs are the settings SetSetting changes; the WireGuard ones
 // are changed together by SetWGSettings.
 var settingSpecs = []settingSpec{
+	{key: SettingConsoleAllowlist, doc: "where the console's pages and sign-in may be used from: CIDR prefixes or addresses, each for every role or as role:prefix for one; empty: anywhere",
+		check: func(v string) error { _, err := ParseAllowList(SettingConsoleAllowlist, v); return err }, guard: allowListGuard(SettingConsoleAllowlist)},
+	{key: SettingAPIAllowlist, doc: "where the REST API may be used from, written as console.allowlist; empty: anywhere",
+		check: func(v string) error { _, err := ParseAllowList(SettingAPIAllowlist, v); return err }, guard: allowListGuard(SettingAPIAllowlist)},
 	{key: SettingTrustedProxies, doc: "CIDR prefixes or addresses of reverse proxies whose X-Forwarded-For is believed; empty: none",
-		check: func(v string) error { _, err := ParseTrustedProxies(v); return err }},
+		check: func(v string) error { _, err := ParseTrustedProxies(v); return err }, platform: true},
 	{key: SettingDeviceQuota, doc: "devices one user may enrol for themselves; 0 for no limit; empty: 5",
 		check: func(v string) error {
 			if n, err := strconv.Atoi(v); err != nil || n < 0 || n > 10000 {
@@ -82,9 +92,12 @@ var settingSpecs = []settingSpec{
 // ListSettings is every setting SetSetting changes, with its stored
 // value.
 func (s *Service) ListSettings(ctx context.Context) []ConsoleSetting {
-	out := make([]ConsoleSetting, len(settingSpecs))
-	for i, c := range settingSpecs {
-		out[i] = ConsoleSetting{Key: c.key, Doc: c.doc, Value: s.Setting(ctx, c.key, "")}
+	out := make([]ConsoleSetting, 0, len(settingSpecs))
+	for _, c := range settingSpecs {
+		if c.platform && s.TenantID() != DefaultTenant {
+			continue
+		}
+		out = append(out, ConsoleSetting{Key: c.key, Doc: c.doc, Value: s.Setting(ctx, c.key, "")})
 	}
 	return out
 }
@@ -94,13 +107,18 @@ func (s *Service) ListSettings(ctx context.Context) []ConsoleSetting {
 // ErrNotFound.
 func (s *Service) SetSetting(ctx context.Context, a Actor, key, value string) (ConsoleSetting, error) {
 	i := slices.IndexFunc(settingSpecs, func(c settingSpec) bool { return c.key == key })
-	if i < 0 {
+	if i < 0 || (settingSpecs[i].platform && s.TenantID() != DefaultTenant) {
 		return ConsoleSetting{}, ErrNotFound
 	}
 	c := settingSpecs[i]
 	if value != "" {
 		if err := c.check(value); err != nil {
 			return ConsoleSetting{}, &InvalidError{Message: err.Error()}
+		}
+		if c.guard != nil {
+			if err := c.guard(a, value); err != nil {
+				return ConsoleSetting{}, err
+			}
 		}
 	}
 	if err := s.st.SetSetting(ctx, c.key, value); err != nil {
@@ -114,26 +132,40 @@ func (s *Service) SetSetting(ctx context.Context, a Actor, key, value string) (C
 // or single addresses separated by commas or spaces.
 func ParseTrustedProxies(v string) ([]netip.Prefix, error) {
 	var out []netip.Prefix
-	for _, f := range strings.FieldsFunc(v, func(r rune) bool { return r == ',' || r == ' ' || r == '\t' || r == '\n' || r == '\r' }) {
-		if strings.Contains(f, "/") {
-			p, err := netip.ParsePrefix(f)
-			if err != nil {
-				return nil, fmt.Errorf("console: %s: %q is not a CIDR prefix", SettingTrustedProxies, f)
-			}
-			if p.Addr().Is4In6() {
-				return nil, fmt.Errorf("console: %s: write %q as an IPv4 prefix", SettingTrustedProxies, f)
-			}
-			out = append(out, p.Masked())
-			continue
+	for _, f := range listFields(v) {
+		p, err := parsePrefix(SettingTrustedProxies, f)
+		if err != nil {
+			return nil, err
 		}
-		a, err := netip.ParseAddr(f)
-		if err != nil || a.Zone() != "" {
-			return nil, fmt.Errorf("console: %s: %q is not an IP address or CIDR prefix", SettingTrustedProxies, f)
-		}
-		a = a.Unmap()
-		out = append(out, netip.PrefixFrom(a, a.BitLen()))
+		out = append(out, p)
 	}
 	return out, nil
+}
+
+// listFields splits a setting's list at commas and white space.
+func listFields(v string) []string {
+	return strings.FieldsFunc(v, func(r rune) bool { return r == ',' || r == ' ' || r == '\t' || r == '\n' || r == '\r' })
+}
+
+// parsePrefix parses one entry of setting key's list: a CIDR prefix or
+// a single address, IPv4 written as IPv4.
+func parsePrefix(key, f string) (netip.Prefix, error) {
+	if strings.Contains(f, "/") {
+		p, err := netip.ParsePrefix(f)
+		if err != nil {
+			return netip.Prefix{}, fmt.Errorf("console: %s: %q is not a CIDR prefix", key, f)
+		}
+		if p.Addr().Is4In6() {
+			return netip.Prefix{}, fmt.Errorf("console: %s: write %q as an IPv4 prefix", key, f)
+		}
+		return p.Masked(), nil
+	}
+	a, err := netip.ParseAddr(f)
+	if err != nil || a.Zone() != "" {
+		return netip.Prefix{}, fmt.Errorf("console: %s: %q is not an IP address or CIDR prefix", key, f)
+	}
+	a = a.Unmap()
+	return netip.PrefixFrom(a, a.BitLen()), nil
 }
 
 // DefaultDeviceQuota bounds self-enrolment so that one user cannot drain

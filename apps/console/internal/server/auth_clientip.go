@@ -96,7 +96,7 @@ func sourceKey(a netip.Addr) string {
 // clientSource is sourceKey of the client of r, with the
 // trusted_proxies setting read from the store.
 func (s *Server) clientSource(r *http.Request) string {
-	return sourceKey(clientAddr(r, s.trustedProxies(r)))
+	return sourceKey(s.clientAddrOf(r))
 }
 
 // trustedProxies reads the trusted_proxies setting; a malformed one is

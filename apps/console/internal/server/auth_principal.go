@@ -1,6 +1,8 @@
 package server
 
 import (
+	"net/netip"
+
 	"github.com/gonaut/gonaut/apps/console/internal/domain"
 )
 
@@ -21,6 +23,9 @@ type principal struct {
 	// under its support grant (see auth_support.go): user and session
 	// are hers, in the root's tenant; role is the grant's.
 	support bool
+
+	// addr is the client's address, as trusted_proxies decides it.
+	addr netip.Addr
 
 	// csrf is the session's CSRF token, for pages to carry; the store
 	// has only its hash.
@@ -68,6 +73,7 @@ func (p *principal) domainActor() domain.Actor {
 	}
 	a.Tenant = p.tenant
 	a.Role = p.role
+	a.Addr = p.addr
 	a.MFA = p.session != nil && p.session.MFA
 	switch {
 	case p.support:

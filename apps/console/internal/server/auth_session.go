@@ -47,7 +47,7 @@ func (s *Server) authenticate(w http.ResponseWriter, r *http.Request) (*principa
 		s.clearSession(w)
 		return nil, true
 	}
-	return &principal{dom: dom, tenant: dom.TenantID(), user: &u, role: u.Role, session: &se, csrf: csrfToken(token), flashKey: flashKeyOf(token)}, true
+	return &principal{dom: dom, tenant: dom.TenantID(), user: &u, role: u.Role, session: &se, addr: s.clientAddrOf(r), csrf: csrfToken(token), flashKey: flashKeyOf(token)}, true
 }
 
 func (s *Server) authAPIKey(r *http.Request, tenant, key string) (*principal, bool) {
@@ -59,7 +59,7 @@ func (s *Server) authAPIKey(r *http.Request, tenant, key string) (*principal, bo
 	if err != nil {
 		return nil, false
 	}
-	return &principal{dom: dom, tenant: dom.TenantID(), apiKey: &k, role: k.Role, flashKey: flashKeyOf(key)}, true
+	return &principal{dom: dom, tenant: dom.TenantID(), apiKey: &k, role: k.Role, addr: s.clientAddrOf(r), flashKey: flashKeyOf(key)}, true
 }
 
 // authGateway checks a gateway credential, "<id>.<secret>" behind its
@@ -82,7 +82,7 @@ func (s *Server) authGateway(w http.ResponseWriter, r *http.Request) (*principal
 		writeError(w, http.StatusUnauthorized, "unauthorized", "gateway credential refused")
 		return nil, false
 	}
-	return &principal{dom: dom, tenant: dom.TenantID(), gateway: &g}, true
+	return &principal{dom: dom, tenant: dom.TenantID(), gateway: &g, addr: s.clientAddrOf(r)}, true
 }
 
 // checkCSRF compares the request's CSRF token with the session's, by
@@ -148,9 +148,23 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request, organisation, ema
 			od.Logout(r.Context(), tokenHash(token))
 		}
 	}
+	addr := s.clientAddrOf(r)
+	list := dom.AllowList(r.Context(), domain.SettingConsoleAllowlist)
+	refuse := func(role domain.Role) (*domain.User, error) {
+		dom.RefuseAddress(r.Context(), domain.Actor{ID: "anonymous", Name: email, Role: role, Tenant: tenant, Addr: addr}, domain.SettingConsoleAllowlist, "/login")
+		return nil, domain.ErrAddressRefused
+	}
+	if !list.AllowsAnyRole(addr) {
+		return refuse("")
+	}
 	si, err := dom.Login(r.Context(), in)
 	if err != nil {
 		return nil, err
+	}
+	if !list.Allows(si.User.Role, addr) {
+		_, token := domain.SplitCredential(si.Token)
+		dom.Logout(r.Context(), tokenHash(token))
+		return refuse(si.User.Role)
 	}
 	s.setCookie(w, sessionCookie, si.Token, int(dom.SessionMax()/time.Second))
 	return &si.User, nil
@@ -164,6 +178,8 @@ func loginRefusal(err error) (int, string) {
 		return http.StatusTooManyRequests, err.Error()
 	case errors.Is(err, domain.ErrLoginFailed):
 		return http.StatusUnauthorized, err.Error()
+	case errors.Is(err, domain.ErrAddressRefused):
+		return http.StatusForbidden, err.Error()
 	}
 	return http.StatusUnauthorized, "login failed"
 }

@@ -111,6 +111,9 @@ func (s *Server) handle(rt route) {
 					return
 				}
 			}
+			if !s.allowedFrom(w, r, rt, p) {
+				return
+			}
 			if !allowed(rt.perm, p.role) || (rt.perm == permPlatform && p.tenant != s.plat.Default().TenantID()) {
 				if rt.page {
 					s.pageForbidden(w, r, p)

@@ -86,6 +86,9 @@ type Service struct {
 	known knownMembers
 	// quota serialises quota checks with creations (quotas.go).
 	quota quotaLock
+	// sessionMu serialises a sign-in's count of its user's sessions with
+	// the session it makes (see SessionPolicy).
+	sessionMu sync.Mutex
 }
 
 // New returns the operations over st.

@@ -2,6 +2,7 @@ package domain
 
 import (
 	"context"
+	"errors"
 	"strings"
 	"time"
 
@@ -21,10 +22,14 @@ type Session struct {
 	Created  time.Time
 	LastSeen time.Time
 	MFA      bool // the sign-in gave a second factor
+	// Reauth is when the password was last entered again (see Fresh).
+	Reauth time.Time
+	// Policy is the session policy of the user's role.
+	Policy SessionPolicy
 }
 
-func sessionOf(se *store.Session) Session {
-	return Session{ID: se.ID, UserID: se.UserID, CSRFHash: se.CSRFHash, Created: se.Created, LastSeen: se.LastSeen, MFA: se.MFA}
+func sessionOf(se *store.Session, p SessionPolicy) Session {
+	return Session{ID: se.ID, UserID: se.UserID, CSRFHash: se.CSRFHash, Created: se.Created, LastSeen: se.LastSeen, MFA: se.MFA, Reauth: se.Reauth, Policy: p}
 }
 
 // CSRFToken is the CSRF token of the session whose token is token.
@@ -49,12 +54,13 @@ func (s *Service) Session(ctx context.Context, token string) (Session, User, err
 		return Session{}, User{}, errSessionEnded
 	}
 	now := s.now()
-	if now.Sub(se.LastSeen) > s.opts.SessionIdle || now.Sub(se.Created) > s.opts.SessionMax {
+	u, err := s.st.User(ctx, se.UserID)
+	if err != nil || u.Disabled {
 		s.st.DeleteSession(ctx, se.ID)
 		return Session{}, User{}, errSessionEnded
 	}
-	u, err := s.st.User(ctx, se.UserID)
-	if err != nil || u.Disabled {
+	p := s.SessionPolicy(ctx, u.Role)
+	if now.Sub(se.LastSeen) > p.Idle || now.Sub(se.Created) > p.Max {
 		s.st.DeleteSession(ctx, se.ID)
 		return Session{}, User{}, errSessionEnded
 	}
@@ -62,7 +68,7 @@ func (s *Service) Session(ctx context.Context, token string) (Session, User, err
 	if now.Sub(se.LastSeen) > time.Minute {
 		s.st.TouchSession(ctx, se.ID, now)
 	}
-	return sessionOf(se), userOf(u), nil
+	return sessionOf(se, p), userOf(u), nil
 }
 
 // Logout ends the session with id (a Session's ID).
@@ -183,13 +189,24 @@ func (s *Service) Login(ctx context.Context, in Login) (SignedIn, error) {
 	if in.Replaces != "" {
 		s.st.DeleteSession(ctx, TokenHash(in.Replaces))
 	}
+	policy := s.SessionPolicy(ctx, u.Role)
 	token := RandomToken()
 	se := &store.Session{ID: TokenHash(token), UserID: u.ID, CSRFHash: TokenHash(CSRFToken(token)), Created: now, LastSeen: now, MFA: mfa}
-	if err := s.st.CreateSession(ctx, se); err != nil {
+	s.sessionMu.Lock()
+	err = s.enforceConcurrent(ctx, u.ID, policy, now)
+	if err == nil {
+		err = s.st.CreateSession(ctx, se)
+	}
+	s.sessionMu.Unlock()
+	if errors.Is(err, ErrTooManySessions) {
+		s.record(ctx, Actor{ID: u.ID, UserID: u.ID, Role: u.Role}, "login.refused", "", "deny", map[string]any{"reason": "sessions", "limit": policy.Concurrent, "source": src})
+		return SignedIn{}, err
+	}
+	if err != nil {
 		return SignedIn{}, err
 	}
 	s.record(ctx, Actor{ID: u.ID, UserID: u.ID, Role: u.Role}, "login", "", "", map[string]any{"mfa": mfa, "source": src})
-	return SignedIn{User: userOf(u), Session: sessionOf(se), Token: s.Credential(token)}, nil
+	return SignedIn{User: userOf(u), Session: sessionOf(se, policy), Token: s.Credential(token)}, nil
 }
 
 // backoff is how long a source must wait after its last failure before

@@ -66,7 +66,7 @@ type settingSpec struct {
 
 // settingSpecs are the settings SetSetting changes; the WireGuard ones
 // are changed together by SetWGSettings.
-var settingSpecs = []settingSpec{
+var settingSpecs = append([]settingSpec{
 	{key: SettingConsoleAllowlist, doc: "where the console's pages and sign-in may be used from: CIDR prefixes or addresses, each for every role or as role:prefix for one; empty: anywhere",
 		check: func(v string) error { _, err := ParseAllowList(SettingConsoleAllowlist, v); return err }, guard: allowListGuard(SettingConsoleAllowlist)},
 	{key: SettingAPIAllowlist, doc: "where the REST API may be used from, written as console.allowlist; empty: anywhere",
@@ -87,7 +87,7 @@ var settingSpecs = []settingSpec{
 			}
 			return nil
 		}},
-}
+}, sessionPolicySpecs()...)
 
 // ListSettings is every setting SetSetting changes, with its stored
 // value.

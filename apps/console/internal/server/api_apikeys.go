@@ -30,8 +30,8 @@ func apiKeyOf(k domain.APIKey) APIKey {
 func (s *Server) apiKeyRoutes() []route {
 	return []route{
 		{method: "GET", path: "/api/v1/apikeys", perm: permAdmin, h: s.apiListKeys},
-		{method: "POST", path: "/api/v1/apikeys", perm: permAdmin, h: s.apiCreateKey},
-		{method: "DELETE", path: "/api/v1/apikeys/{id}", perm: permAdmin, h: s.apiRevokeKey},
+		{method: "POST", path: "/api/v1/apikeys", perm: permAdmin, h: s.apiCreateKey, sensitive: true},
+		{method: "DELETE", path: "/api/v1/apikeys/{id}", perm: permAdmin, h: s.apiRevokeKey, sensitive: true},
 	}
 }
 

@@ -32,6 +32,7 @@ var apiDocs = []apiDoc{
 	{"POST", "/api/v1/me/totp", "Start TOTP enrolment: a new secret, otpauth URL and QR code; the authenticator in use stays until the new one is confirmed, and replacing one needs the password and a current code", nil, reauthRequest{}, totpStart{}, 0},
 	{"POST", "/api/v1/me/totp/confirm", "Confirm TOTP with a code; returns ten one-time recovery codes", nil, codeRequest{}, recoveryAnswer{}, 0},
 	{"POST", "/api/v1/me/totp/disable", "Turn TOTP off; needs the password and a current TOTP or recovery code", nil, reauthRequest{}, nil, 204},
+	{"POST", "/api/v1/me/reauth", "Enter your password (and code) again: a session may then make sensitive changes (roles, API keys, settings, support access, tenants) for five minutes", nil, reauthRequest{}, nil, 204},
 	{"POST", "/api/v1/me/password", "Change your own password, giving the current one; your other sessions end", nil, passwordChange{}, nil, 204},
 	{"POST", "/api/v1/me/devices", "Enrol one of your own devices (any role)", nil, selfEnrol{}, Enrolment{}, 201},
 	{"POST", "/api/v1/me/devices/{id}/renew", "Renew your device's session; needs a session opened with MFA", nil, nil, Device{}, 0},

@@ -25,7 +25,7 @@ func apiSetting(c domain.ConsoleSetting) consoleSetting {
 func (s *Server) apiSettingRoutes() []route {
 	return []route{
 		{method: "GET", path: "/api/v1/settings", perm: permAdmin, h: s.apiListSettings},
-		{method: "PUT", path: "/api/v1/settings/{key}", perm: permAdmin, h: s.apiPutSetting},
+		{method: "PUT", path: "/api/v1/settings/{key}", perm: permAdmin, h: s.apiPutSetting, sensitive: true},
 		{method: "GET", path: "/api/v1/settings/wireguard", perm: permRead, h: s.apiGetWGSettings},
 		{method: "PUT", path: "/api/v1/settings/wireguard", perm: permAdmin, h: s.apiPutWGSettings},
 	}

@@ -63,15 +63,15 @@ type TenantExport struct {
 func (s *Server) apiTenantRoutes() []route {
 	return []route{
 		{method: "GET", path: "/api/v1/tenants", perm: permPlatform, h: s.apiListTenants},
-		{method: "POST", path: "/api/v1/tenants", perm: permPlatform, h: s.apiCreateTenant},
+		{method: "POST", path: "/api/v1/tenants", perm: permPlatform, h: s.apiCreateTenant, sensitive: true},
 		{method: "GET", path: "/api/v1/tenants/{id}", perm: permPlatform, h: s.apiGetTenant},
-		{method: "PATCH", path: "/api/v1/tenants/{id}", perm: permPlatform, h: s.apiPatchTenant},
-		{method: "DELETE", path: "/api/v1/tenants/{id}", perm: permPlatform, h: s.apiDeleteTenant},
+		{method: "PATCH", path: "/api/v1/tenants/{id}", perm: permPlatform, h: s.apiPatchTenant, sensitive: true},
+		{method: "DELETE", path: "/api/v1/tenants/{id}", perm: permPlatform, h: s.apiDeleteTenant, sensitive: true},
 		{method: "GET", path: "/api/v1/tenants/{id}/export", perm: permPlatform, h: s.apiExportTenant},
 		{method: "POST", path: "/api/v1/tenants/{id}/support", perm: permPlatform, h: s.apiBeginSupport},
 		{method: "GET", path: "/api/v1/support", perm: permAdmin, h: s.apiGetSupport},
-		{method: "PUT", path: "/api/v1/support", perm: permAdmin, h: s.apiGrantSupport},
-		{method: "DELETE", path: "/api/v1/support", perm: permAdmin, h: s.apiRevokeSupport},
+		{method: "PUT", path: "/api/v1/support", perm: permAdmin, h: s.apiGrantSupport, sensitive: true},
+		{method: "DELETE", path: "/api/v1/support", perm: permAdmin, h: s.apiRevokeSupport, sensitive: true},
 	}
 }
 

@@ -33,9 +33,9 @@ func apiUserOf(u domain.User) User {
 func (s *Server) apiUserRoutes() []route {
 	return []route{
 		{method: "GET", path: "/api/v1/users", perm: permRead, h: s.apiListUsers},
-		{method: "POST", path: "/api/v1/users", perm: permAdmin, h: s.apiCreateUser},
+		{method: "POST", path: "/api/v1/users", perm: permAdmin, h: s.apiCreateUser, sensitive: true},
 		{method: "GET", path: "/api/v1/users/{id}", perm: permRead, h: s.apiGetUser},
-		{method: "PATCH", path: "/api/v1/users/{id}", perm: permAdmin, h: s.apiPatchUser},
+		{method: "PATCH", path: "/api/v1/users/{id}", perm: permAdmin, h: s.apiPatchUser, sensitive: true},
 	}
 }
 

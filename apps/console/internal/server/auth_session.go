@@ -166,7 +166,7 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request, organisation, ema
 		dom.Logout(r.Context(), tokenHash(token))
 		return refuse(si.User.Role)
 	}
-	s.setCookie(w, sessionCookie, si.Token, int(dom.SessionMax()/time.Second))
+	s.setCookie(w, sessionCookie, si.Token, int(si.Session.Policy.Max/time.Second))
 	return &si.User, nil
 }
 
@@ -180,6 +180,8 @@ func loginRefusal(err error) (int, string) {
 		return http.StatusUnauthorized, err.Error()
 	case errors.Is(err, domain.ErrAddressRefused):
 		return http.StatusForbidden, err.Error()
+	case errors.Is(err, domain.ErrTooManySessions):
+		return http.StatusConflict, err.Error()
 	}
 	return http.StatusUnauthorized, "login failed"
 }

@@ -1,7 +1,6 @@
 package server
 
 import (
-	"context"
 	"errors"
 	"net/http"
 
@@ -47,7 +46,7 @@ func (s *Server) supportPrincipal(w http.ResponseWriter, r *http.Request, rt rou
 	if err != nil {
 		w.Header().Set("X-Gonaut-Refusal", "support")
 		if rt.page {
-			r = r.WithContext(context.WithValue(r.Context(), ctxKey{}, p))
+			r = withPrincipal(r, p)
 			if errors.Is(err, errSupportReadOnly) {
 				s.redirect(w, r, "/", flashError, "support access to "+tenant+" only reads: nothing was changed")
 				return nil, false

@@ -18,8 +18,8 @@ import (
 func (s *Server) pageAPIKeyRoutes() []route {
 	return []route{
 		pageRoute("GET", "/apikeys", permAdmin, s.pageAPIKeys),
-		pageRoute("POST", "/apikeys", permAdmin, s.pageAPIKeyPost),
-		pageRoute("POST", "/apikeys/{id}/revoke", permAdmin, s.pageAPIKeyRevoke),
+		sensitive(pageRoute("POST", "/apikeys", permAdmin, s.pageAPIKeyPost)),
+		sensitive(pageRoute("POST", "/apikeys/{id}/revoke", permAdmin, s.pageAPIKeyRevoke)),
 	}
 }
 

@@ -20,15 +20,15 @@ import (
 func (s *Server) pagePlatformRoutes() []route {
 	return []route{
 		pageRoute("GET", "/platform", permPlatform, s.pagePlatform),
-		pageRoute("POST", "/platform", permPlatform, s.pagePlatformCreate),
-		pageRoute("POST", "/platform/{id}/suspend", permPlatform, s.pagePlatformSuspend(true)),
-		pageRoute("POST", "/platform/{id}/resume", permPlatform, s.pagePlatformSuspend(false)),
-		pageRoute("POST", "/platform/{id}/delete", permPlatform, s.pagePlatformDelete),
+		sensitive(pageRoute("POST", "/platform", permPlatform, s.pagePlatformCreate)),
+		sensitive(pageRoute("POST", "/platform/{id}/suspend", permPlatform, s.pagePlatformSuspend(true))),
+		sensitive(pageRoute("POST", "/platform/{id}/resume", permPlatform, s.pagePlatformSuspend(false))),
+		sensitive(pageRoute("POST", "/platform/{id}/delete", permPlatform, s.pagePlatformDelete)),
 		pageRoute("POST", "/platform/{id}/support", permPlatform, s.pagePlatformSupport),
 		pageRoute("POST", "/platform/support/end", permPlatform, s.pagePlatformSupportEnd),
 		pageRoute("GET", "/settings/support", permAdmin, s.pageSupport),
-		pageRoute("POST", "/settings/support", permAdmin, s.pageSupportGrant),
-		pageRoute("POST", "/settings/support/grant/revoke", permAdmin, s.pageSupportRevoke),
+		sensitive(pageRoute("POST", "/settings/support", permAdmin, s.pageSupportGrant)),
+		sensitive(pageRoute("POST", "/settings/support/grant/revoke", permAdmin, s.pageSupportRevoke)),
 	}
 }
 

@@ -13,11 +13,11 @@ import (
 func (s *Server) pageUserRoutes() []route {
 	return []route{
 		pageRoute("GET", "/users", permRead, s.pageUsers),
-		pageRoute("POST", "/users", permAdmin, s.pageUserPost),
+		sensitive(pageRoute("POST", "/users", permAdmin, s.pageUserPost)),
 		pageRoute("POST", "/users/{id}/disable", permAdmin, s.pageUserToggle(true)),
 		pageRoute("POST", "/users/{id}/enable", permAdmin, s.pageUserToggle(false)),
-		pageRoute("POST", "/users/role", permAdmin, s.pageUserRole),
-		pageRoute("POST", "/users/{id}/role", permAdmin, s.pageUserRole),
+		sensitive(pageRoute("POST", "/users/role", permAdmin, s.pageUserRole)),
+		sensitive(pageRoute("POST", "/users/{id}/role", permAdmin, s.pageUserRole)),
 	}
 }
 

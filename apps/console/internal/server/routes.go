@@ -1,7 +1,6 @@
 package server
 
 import (
-	"context"
 	"net/http"
 	"slices"
 	"strings"
@@ -68,7 +67,11 @@ type route struct {
 	// compile whatever they are sent and are rate-limited per principal
 	// (see routes_limits.go).
 	draft, compile bool
-	h              func(w http.ResponseWriter, r *http.Request, p *principal)
+	// sensitive routes make the changes that want a fresh password:
+	// a session signed in or re-authenticated within
+	// domain.ReauthWindow (see auth_reauth.go). API keys are not asked.
+	sensitive bool
+	h         func(w http.ResponseWriter, r *http.Request, p *principal)
 }
 
 func (s *Server) handle(rt route) {
@@ -114,6 +117,9 @@ func (s *Server) handle(rt route) {
 			if !s.allowedFrom(w, r, rt, p) {
 				return
 			}
+			if !s.sessionPolicyAllows(w, r, rt, p) {
+				return
+			}
 			if !allowed(rt.perm, p.role) || (rt.perm == permPlatform && p.tenant != s.plat.Default().TenantID()) {
 				if rt.page {
 					s.pageForbidden(w, r, p)
@@ -131,11 +137,14 @@ func (s *Server) handle(rt route) {
 				writeError(w, http.StatusForbidden, "csrf", "missing or wrong CSRF token (send X-CSRF-Token)")
 				return
 			}
+			if rt.sensitive && !s.freshEnough(w, r, rt, p) {
+				return
+			}
 		}
 		if rt.compile && !s.allowCompile(w, r, p) {
 			return
 		}
-		r = r.WithContext(context.WithValue(r.Context(), ctxKey{}, p))
+		r = withPrincipal(r, p)
 		if rt.page && r.Method == http.MethodGet {
 			r = s.takeFlash(w, r, p)
 		}
@@ -179,6 +188,7 @@ func (s *Server) routes() []route {
 		s.apiKeyRoutes(),
 		s.apiTenantRoutes(),
 		s.liveRoutes(),
+		s.reauthRoutes(),
 		// The gateways' control plane (cp*.go).
 		s.cpRoutes(),
 		s.cpEventRoutes(),

@@ -150,6 +150,10 @@ CREATE TABLE audit_checkpoints (
 ALTER TABLE api_keys ADD COLUMN owner TEXT NOT NULL DEFAULT '';
 ALTER TABLE api_keys ADD COLUMN expires BIGINT NOT NULL DEFAULT 0;
 DELETE FROM sessions;`, fill: expireLegacyAPIKeys},
+	// 11: a session records when its user last re-entered her password
+	// (see Session.Reauth), for the actions that want it fresh.
+	{sql: `
+ALTER TABLE sessions ADD COLUMN reauth BIGINT NOT NULL DEFAULT 0;`},
 }
 
 // legacyAPIKeyLife is how long the API keys that predate migration 7

@@ -234,6 +234,9 @@ type Session struct {
 	Created  time.Time
 	LastSeen time.Time
 	MFA      bool
+	// Reauth is when the user last re-entered her password in this
+	// session; zero if never since the sign-in.
+	Reauth time.Time
 }
 
 // ListOptions page through a list ordered by key.
@@ -354,6 +357,8 @@ type Store interface {
 	TouchSession(ctx context.Context, id string, t time.Time) error
 	DeleteSession(ctx context.Context, id string) error
 	DeleteUserSessions(ctx context.Context, userID string) error
+	UserSessions(ctx context.Context, userID string) ([]Session, error)
+	SetSessionReauth(ctx context.Context, id string, t time.Time) error
 	DeleteOtherSessions(ctx context.Context, userID, keep string) error
 
 	// Credentials: targeted updates (see mfa.go and password.go).

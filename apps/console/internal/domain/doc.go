@@ -84,7 +84,9 @@
 //     untrusted input: every check there refuses the one event or report
 //     at fault, never a whole batch.
 //   - settings.go: every setting's key, check and reader;
-//     wgsettings.go: the WireGuard settings enrolment reads.
+//     wgsettings.go: the WireGuard settings enrolment reads;
+//     ratelimit.go: the REST API's rate limits a tenant sets, which the
+//     transport counts against.
 //
 // # Tenants
 //

@@ -24,6 +24,22 @@ var ErrNotReplicated = errors.New("the store is not shared with other consoles")
 // whether RelayLive and ListenReplicas carry anything.
 func (s *Service) Replicated() bool { return s.st.Shared() }
 
+// Replicas is how many consoles serve this installation's store now,
+// counted by their ListenReplicas connections, this one included (so at
+// least 1, and 1 when the store is not shared or cannot be asked): what
+// a limit each replica enforces alone is divided by. One query, on a
+// view PostgreSQL keeps in memory.
+func (s *Service) Replicas(ctx context.Context) int {
+	if !s.Replicated() {
+		return 1
+	}
+	n, err := s.st.Replicas(ctx)
+	if err != nil {
+		return 1
+	}
+	return max(n, 1)
+}
+
 // ConfigVersion is the configuration version: it moves with every
 // change a gateway's bundle depends on, whichever console made it.
 func (s *Service) ConfigVersion(ctx context.Context) (int64, error) {

@@ -21,4 +21,7 @@ func TestReplicasOnSQLite(t *testing.T) {
 	if v, err := s.ConfigVersion(context.Background()); err != nil || v < 0 {
 		t.Errorf("ConfigVersion %d, %v", v, err)
 	}
+	if n := s.Replicas(context.Background()); n != 1 {
+		t.Errorf("Replicas = %d, want 1", n)
+	}
 }

@@ -87,6 +87,12 @@ var settingSpecs = append([]settingSpec{
 			}
 			return nil
 		}},
+	{key: SettingAPIRateKey, doc: "REST API requests one API key may make, as requests/period such as 600/1m; 0 or off for no limit; empty: 600/1m",
+		check: checkRateLimit(SettingAPIRateKey)},
+	{key: SettingAPIRateUser, doc: "REST API requests one user may make with her sessions and keys together, as requests/period; 0 or off for no limit; empty: 600/1m",
+		check: checkRateLimit(SettingAPIRateUser)},
+	{key: SettingAPIRateAddress, doc: "REST API requests one client address (an IPv6 /64) may make, as requests/period; 0 or off for no limit; empty: 1200/1m",
+		check: checkRateLimit(SettingAPIRateAddress)},
 }, sessionPolicySpecs()...)
 
 // ListSettings is every setting SetSetting changes, with its stored

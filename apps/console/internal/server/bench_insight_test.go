@@ -49,6 +49,7 @@ func BenchmarkInsightPages(b *testing.B) {
 			}
 			e := newEnv(b, st)
 			key := e.keys[domain.RoleAdmin]
+			unlimitedAPI(b, st)
 			for _, ep := range []struct {
 				name, path string
 				// cold empties the dashboard summary's cache before

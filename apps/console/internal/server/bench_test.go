@@ -86,6 +86,7 @@ func BenchmarkAPIList(b *testing.B) {
 			}
 			loadBench(b, st, n, d)
 			e := newEnv(b, st)
+			unlimitedAPI(b, st)
 			key := e.keys[domain.RoleAdmin]
 			mid := n / 2
 			for _, ep := range []struct{ name, path string }{

@@ -28,7 +28,8 @@
 //     auth_clientip.go (the client source behind trusted proxies).
 //   - routes.go: the permissions, the route type, the middleware every
 //     route passes through and the table of all routes; routes_limits.go
-//     the bounds on policy drafts.
+//     the bounds on policy drafts, routes_ratelimit.go the REST API's
+//     rate limits.
 //   - server.go (Options, New, Close), server_admin.go (what the binary
 //     does without a request), server_checkpoints.go.
 //
@@ -97,6 +98,43 @@
 // {"status", "code", "message"}. The OpenAPI 3 document at
 // /api/v1/openapi.json is built from a description table that a test
 // compares with the route table in both directions.
+//
+// # Rate limits
+//
+// Every REST API route (not the pages, not the public routes, not the
+// gateways' control plane) is rate-limited, after authentication, per
+// API key, per user (a signed-in user, or the owner of the key: her
+// sessions and keys share one budget) and per client address (the
+// client source, as for logins), each within the tenant. The limits are
+// the tenant's settings [SettingAPIRateKey], [SettingAPIRateUser] and
+// [SettingAPIRateAddress], "requests/period" such as "600/1m" or "off"
+// (domain.ParseRateLimit); unset they are 600, 600 and 1200 a minute. A
+// tenant's limits and the trusted_proxies setting are cached for
+// limitsTTL (5 seconds), so a change applies within that on every
+// replica and the store is not read per request.
+//
+// Each limit is a token bucket of its requests, refilled over its
+// period. A request spends from every bucket that applies or, when one
+// is empty, from none, and is answered 429 with error code
+// "rate_limited", a message naming the limit ("per API key", "per
+// user", "per address") and Retry-After, the seconds until it fits.
+// Every limited answer, refused or not, carries the most restrictive
+// bucket in the fields of draft-ietf-httpapi-ratelimit-headers:
+// RateLimit-Policy `"key";q=600;w=60` (q requests per w seconds) and
+// RateLimit `"key";r=599;t=1` (r left, t seconds until the bucket is
+// full again). The policies are "key", "user" and "address". A bucket
+// that is full again is forgotten within seconds, and the limiter keeps
+// at most 100,000 at once, so an attacker rotating addresses costs
+// memory only for the addresses whose buckets have not refilled.
+//
+// Counters are per replica: nothing is written to the store per
+// request. Over PostgreSQL each replica counts the live ones (their
+// listening connections, domain.Service.Replicas) every 15 seconds and
+// enforces the configured limit divided by that number, at least one
+// request: a client spread evenly over the replicas gets the configured
+// rate in all, one pinned to a replica that replica's share. The fields
+// describe the bucket of the replica that answered, so q is the divided
+// quota. A replica that starts or stops is counted within 15 seconds.
 //
 // # Derived views
 //

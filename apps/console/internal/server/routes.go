@@ -144,6 +144,9 @@ func (s *Server) handle(rt route) {
 		if rt.compile && !s.allowCompile(w, r, p) {
 			return
 		}
+		if !rt.page && rt.perm != permGateway && rt.perm != permPublic && !s.limitAPI(w, r, p) {
+			return
+		}
 		r = withPrincipal(r, p)
 		if rt.page && r.Method == http.MethodGet {
 			r = s.takeFlash(w, r, p)

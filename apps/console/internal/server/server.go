@@ -110,7 +110,8 @@ type Server struct {
 	testHookPasswordChecked atomic.Pointer[func()]
 	badProxies              sync.Map // malformed trusted_proxies values already logged
 
-	compile *throttle // per principal, see routes_limits.go
+	compile *throttle   // per principal, see routes_limits.go
+	api     *apiLimiter // the REST API's rate limits, see routes_ratelimit.go
 
 	origin string // this process among the replicas, for relayed events
 	// listening is closed once the server listens to the other
@@ -192,6 +193,7 @@ func New(st domain.Root, opts *Options) (*Server, error) {
 		return nil, err
 	}
 	s.compile = newThrottle(o.CompileBurst, o.CompileEvery)
+	s.api = newAPILimiter()
 	rs := s.routes()
 	for _, rt := range rs {
 		s.handle(rt)
@@ -208,9 +210,10 @@ func New(st domain.Root, opts *Options) (*Server, error) {
 	if s.plat.Default().Replicated() {
 		s.origin = hex.EncodeToString(randomBytes(8))
 		s.hub.relay = make(chan liveEvent, 4096)
-		s.wg.Add(2)
+		s.wg.Add(3)
 		go s.relayLive()
 		go s.listen()
+		go s.countReplicas()
 	}
 	return s, nil
 }

@@ -263,6 +263,37 @@ func TestLoginThrottle(t *testing.T) {
 	}
 }
 
+// TestThrottleTakeAllOrNothing: take spends from every bucket or, when
+// one is empty, from none, each at its own rate, and says what is left.
+func TestThrottleTakeAllOrNothing(t *testing.T) {
+	th := newThrottle(1, time.Hour)
+	now := time.Now()
+	small := func() *bucket { return &bucket{key: "small", burst: 2, interval: time.Second} }
+	big := func() *bucket { return &bucket{key: "big", burst: 10, interval: time.Second} }
+	for i := range 2 {
+		s, b := small(), big()
+		if !th.take(now, []*bucket{s, b}) {
+			t.Fatalf("request %d refused", i)
+		}
+		if s.remaining != 1-i || b.remaining != 9-i || s.full != time.Duration(i+1)*time.Second {
+			t.Fatalf("request %d: small %+v, big %+v", i, s, b)
+		}
+	}
+	s, b := small(), big()
+	if th.take(now, []*bucket{s, b}) || !s.refused || b.refused || s.wait != time.Second {
+		t.Fatalf("third request: small %+v, big %+v", s, b)
+	}
+	if b.remaining != 8 || b.full != 2*time.Second {
+		t.Errorf("the big bucket after a refusal: %+v, want 8 left as before", b)
+	}
+	if b := big(); !th.take(now, []*bucket{b}) || b.remaining != 7 {
+		t.Errorf("the big bucket alone: %+v", b)
+	}
+	if s := small(); !th.take(now.Add(time.Second), []*bucket{s}) || s.remaining != 0 {
+		t.Errorf("the small bucket a second later: %+v", s)
+	}
+}
+
 func TestSelfServiceDevices(t *testing.T) {
 	e := newEnv(t, nil)
 	hs := httptest.NewServer(e.srv)

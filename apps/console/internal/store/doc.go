@@ -64,8 +64,11 @@
 // Any number of console processes may share one PostgreSQL database:
 // every change to the configuration notifies ChannelConfig when it
 // commits, and Notify and Listen carry the consoles' live events between
-// them (LISTEN/NOTIFY on a connection of its own). A SQLite store belongs
-// to one process: Shared reports false and Listen is unsupported.
+// them (LISTEN/NOTIFY on a connection of its own). Replicas counts the
+// processes listening for one installation, by that connection's
+// application_name, which names the installation's schema. A SQLite
+// store belongs to one process: Shared reports false, Listen is
+// unsupported and Replicas is 1.
 //
 // # Search
 //

@@ -2,6 +2,8 @@ package store
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
 	"time"
 
@@ -57,7 +59,13 @@ func (s *DB) Listen(ctx context.Context, channels []string, ready func(), fn fun
 	if !s.postgres {
 		return ErrUnsupported
 	}
-	conn, err := pgx.Connect(ctx, s.dsn)
+	cfg, err := pgx.ParseConfig(s.dsn)
+	if err != nil {
+		return s.wrap(err)
+	}
+	// The name Replicas counts this connection by.
+	cfg.RuntimeParams["application_name"] = s.listenerName()
+	conn, err := pgx.ConnectConfig(ctx, cfg)
 	if err != nil {
 		return s.wrap(err)
 	}
@@ -84,4 +92,37 @@ func (s *DB) Listen(ctx context.Context, channels []string, ready func(), fn fun
 		}
 		fn(n.Channel, n.Payload)
 	}
+}
+
+// Replicas is how many console processes listen on this database for
+// the installation this store belongs to (its default tenant's schema):
+// the live replicas, each counted by the connection Listen holds open,
+// which PostgreSQL drops with the process. It is one query on a view in
+// memory. On SQLite it is 1: a SQLite store has one console.
+func (s *DB) Replicas(ctx context.Context) (int, error) {
+	if !s.postgres {
+		return 1, nil
+	}
+	var n int
+	err := s.db.QueryRowContext(ctx, `SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND application_name = $1`, s.listenerName()).Scan(&n)
+	return n, s.wrap(err)
+}
+
+// listenerName is the application_name of Listen's connections: the
+// same for every store of one installation, and another for an
+// installation in another schema of the same database. PostgreSQL keeps
+// 63 bytes of printable ASCII, so a schema name that does not fit is
+// named by its hash.
+func (s *DB) listenerName() string {
+	const prefix = "gonaut-console "
+	schema := pgSearchPath(s.dsn)
+	fits := len(prefix)+len(schema) <= 63
+	for i := 0; fits && i < len(schema); i++ {
+		fits = schema[i] >= ' ' && schema[i] <= '~'
+	}
+	if !fits {
+		sum := sha256.Sum256([]byte(schema))
+		schema = "#" + hex.EncodeToString(sum[:16])
+	}
+	return prefix + schema
 }

@@ -346,11 +346,13 @@ type Store interface {
 	SetSetting(ctx context.Context, key, value string) error
 
 	// Shared, Notify and Listen let console processes sharing one
-	// database tell each other about changes and live events (see
-	// notify.go): PostgreSQL LISTEN/NOTIFY; SQLite serves one process.
+	// database tell each other about changes and live events, and
+	// Replicas counts those listening (see notify.go): PostgreSQL
+	// LISTEN/NOTIFY; SQLite serves one process.
 	Shared() bool
 	Notify(ctx context.Context, channel string, payloads []string) error
 	Listen(ctx context.Context, channels []string, ready func(), fn func(channel, payload string)) error
+	Replicas(ctx context.Context) (int, error)
 
 	CreateSession(ctx context.Context, s *Session) error
 	Session(ctx context.Context, id string) (*Session, error)

@@ -32,10 +32,18 @@ type APIKey struct {
 	Expires  time.Time
 	LastUsed time.Time
 	Revoked  bool
+	// Scope narrows Role (see apiscope.go).
+	Scope Scope
 }
 
 func apiKeyOf(k *store.APIKey) APIKey {
-	return APIKey{ID: k.ID, Name: k.Name, Role: k.Role, Owner: k.Owner, Created: k.Created, Expires: k.Expires, LastUsed: k.LastUsed, Revoked: k.Revoked}
+	sc, _ := ParseScope(k.Scope)
+	if k.Scope != "" && sc == (Scope{}) {
+		// A stored scope that no longer parses narrows to nothing
+		// rather than widening to the role.
+		sc = Scope{ReadOnly: true, Collection: "\x00"}
+	}
+	return APIKey{ID: k.ID, Name: k.Name, Role: k.Role, Owner: k.Owner, Created: k.Created, Expires: k.Expires, LastUsed: k.LastUsed, Revoked: k.Revoked, Scope: sc}
 }
 
 // NewAPIKey is what a key is made of.
@@ -45,6 +53,8 @@ type NewAPIKey struct {
 	// ExpiresInDays is the key's lifetime: 1 to MaxAPIKeyDays days,
 	// DefaultAPIKeyDays when zero.
 	ExpiresInDays int
+	// Scope narrows Role: "", "read", "<collection>", "read:<collection>".
+	Scope string
 }
 
 // CreateAPIKey makes a key that acts for the actor: its owner is the
@@ -68,7 +78,11 @@ func (s *Service) CreateAPIKey(ctx context.Context, a Actor, in NewAPIKey) (APIK
 	if !s.opts.Covers(a.Role, in.Role) {
 		return APIKey{}, "", fmt.Errorf("%w: a key cannot have more than its owner's role (%s)", ErrForbidden, a.Role)
 	}
-	k := &store.APIKey{Name: in.Name, Role: in.Role, Owner: a.UserID, Expires: s.now().AddDate(0, 0, days)}
+	scope, err := ParseScope(in.Scope)
+	if err != nil {
+		return APIKey{}, "", err
+	}
+	k := &store.APIKey{Name: in.Name, Role: in.Role, Owner: a.UserID, Expires: s.now().AddDate(0, 0, days), Scope: scope.String()}
 	if id, ok := strings.CutPrefix(a.ID, "apikey:"); ok {
 		parent, err := s.st.APIKey(ctx, id)
 		if err != nil {
@@ -77,12 +91,15 @@ func (s *Service) CreateAPIKey(ctx context.Context, a Actor, in NewAPIKey) (APIK
 		if k.Expires.After(parent.Expires) {
 			k.Expires = parent.Expires
 		}
+		if ps := apiKeyOf(parent).Scope; !ps.Covers(scope) {
+			return APIKey{}, "", fmt.Errorf("%w: a key cannot have a wider scope than the key making it (%q)", ErrForbidden, ps.String())
+		}
 	}
 	secret, err := s.storeAPIKey(ctx, k)
 	if err != nil {
 		return APIKey{}, "", err
 	}
-	s.record(ctx, a, "apikey.create", k.Name, "", map[string]any{"role": k.Role, "owner": k.Owner, "expires": k.Expires})
+	s.record(ctx, a, "apikey.create", k.Name, "", map[string]any{"role": k.Role, "owner": k.Owner, "expires": k.Expires, "scope": k.Scope})
 	return apiKeyOf(k), secret, nil
 }
 
@@ -195,4 +212,14 @@ func (s *Service) APIKeyOf(ctx context.Context, key string) (APIKey, error) {
 		s.st.TouchAPIKey(ctx, k.ID, now)
 	}
 	return apiKeyOf(k), nil
+}
+
+// ExpiringKeyWarning is how long before its expiry a key is flagged as
+// expiring (on the dashboard and in the key lists).
+const ExpiringKeyWarning = 7 * 24 * time.Hour
+
+// ExpiresSoon reports whether k is live at now and expires within
+// ExpiringKeyWarning.
+func (k APIKey) ExpiresSoon(now time.Time) bool {
+	return !k.Revoked && now.Before(k.Expires) && k.Expires.Sub(now) <= ExpiringKeyWarning
 }

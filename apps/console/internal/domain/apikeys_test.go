@@ -62,3 +62,24 @@ func TestRevokeOwnAPIKey(t *testing.T) {
 		t.Errorf("revoke unknown: %v", err)
 	}
 }
+
+// FuzzParseScope: a scope parses to one that prints back to itself and
+// is covered by the unscoped key, or is refused.
+func FuzzParseScope(f *testing.F) {
+	for _, s := range []string{"", "read", "devices", "read:devices", "read:", "write:devices", "readdevices"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, v string) {
+		sc, err := ParseScope(v)
+		if err != nil {
+			return
+		}
+		again, err := ParseScope(sc.String())
+		if err != nil || again != sc {
+			t.Fatalf("%q: %+v prints %q, which reads %+v, %v", v, sc, sc.String(), again, err)
+		}
+		if !(Scope{}).Covers(sc) || !sc.Covers(sc) {
+			t.Fatalf("%q: coverage of %+v", v, sc)
+		}
+	})
+}

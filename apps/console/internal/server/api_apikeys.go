@@ -21,10 +21,16 @@ type APIKey struct {
 	Expires  time.Time   `json:"expires"`
 	LastUsed time.Time   `json:"last_used,omitzero"`
 	Revoked  bool        `json:"revoked"`
+	// Scope narrows the role: "read", a collection, "read:<collection>";
+	// empty for none.
+	Scope string `json:"scope,omitempty"`
+	// ExpiresSoon is set within domain.ExpiringKeyWarning of the expiry.
+	ExpiresSoon bool `json:"expires_soon,omitempty"`
 }
 
-func apiKeyOf(k domain.APIKey) APIKey {
-	return APIKey{ID: k.ID, Name: k.Name, Role: k.Role, Owner: k.Owner, Created: k.Created, Expires: k.Expires, LastUsed: k.LastUsed, Revoked: k.Revoked}
+func apiKeyOf(k domain.APIKey, now time.Time) APIKey {
+	return APIKey{ID: k.ID, Name: k.Name, Role: k.Role, Owner: k.Owner, Created: k.Created, Expires: k.Expires, LastUsed: k.LastUsed, Revoked: k.Revoked,
+		Scope: k.Scope.String(), ExpiresSoon: k.ExpiresSoon(now)}
 }
 
 func (s *Server) apiKeyRoutes() []route {
@@ -43,7 +49,7 @@ func (s *Server) apiListKeys(w http.ResponseWriter, r *http.Request, p *principa
 	}
 	out := make([]APIKey, len(ks))
 	for i, k := range ks {
-		out[i] = apiKeyOf(k)
+		out[i] = apiKeyOf(k, s.now())
 	}
 	writeJSON(w, http.StatusOK, page[APIKey]{Items: out})
 }
@@ -54,6 +60,9 @@ type keyRequest struct {
 	// ExpiresInDays is the key's lifetime: 1 to domain.MaxAPIKeyDays
 	// days, domain.DefaultAPIKeyDays when zero.
 	ExpiresInDays int `json:"expires_in_days"`
+	// Scope narrows Role: "read", a collection such as "devices", or
+	// "read:devices"; empty for none.
+	Scope string `json:"scope,omitempty"`
 }
 
 type keyCreated struct {
@@ -79,7 +88,7 @@ func (s *Server) apiCreateKey(w http.ResponseWriter, r *http.Request, p *princip
 		s.writeProblem(w, err)
 		return
 	}
-	j := apiKeyOf(k)
+	j := apiKeyOf(k, s.now())
 	writeJSON(w, http.StatusCreated, keyCreated{Key: &j, Secret: secret})
 }
 

@@ -38,10 +38,11 @@ func (s *Server) renderAPIKeys(w http.ResponseWriter, r *http.Request, p *princi
 		roles[i] = string(role)
 	}
 	l := ui.List{Page: s.pageOf(r, p, "API keys", ""), Heading: "Your API keys", Result: res,
-		Table: ui.Table{Head: []string{"ID", "Name", "Role", "Created", "Expires", "Last used", "State"}},
+		Table: ui.Table{Head: []string{"ID", "Name", "Role", "Scope", "Created", "Expires", "Last used", "State"}},
 		Form: []ui.Field{
 			{Name: "name", Label: "Key name (what uses it)", Required: true},
 			{Name: "role", Label: "Role (at most your own)", Options: roles, Value: string(domain.RoleViewer)},
+			{Name: "scope", Label: "Scope (empty: the whole role; read, a collection such as devices, or read:devices)"},
 			{Name: "expires_in_days", Label: "Expires after (days, 1 to " + strconv.Itoa(domain.MaxAPIKeyDays) + ")", Value: strconv.Itoa(domain.DefaultAPIKeyDays), Required: true},
 		},
 		Action: "/apikeys", Submit: "Create API key", RowActions: []string{"revoke"}}
@@ -53,8 +54,10 @@ func (s *Server) renderAPIKeys(w http.ResponseWriter, r *http.Request, p *princi
 			state, tone = "revoked", "muted"
 		case !k.Expires.IsZero() && now.After(k.Expires):
 			state, tone = "expired", "muted"
+		case k.ExpiresSoon(now):
+			state, tone = "expires this week", "deny"
 		}
-		l.Table.Rows = append(l.Table.Rows, ui.Row{ID: k.ID, Tone: tone, Cells: []string{k.ID, k.Name, string(k.Role), when(k.Created), when(k.Expires), when(k.LastUsed), state}})
+		l.Table.Rows = append(l.Table.Rows, ui.Row{ID: k.ID, Tone: tone, Cells: []string{k.ID, k.Name, string(k.Role), orDash(k.Scope.String()), when(k.Created), when(k.Expires), when(k.LastUsed), state}})
 	}
 	s.render(w, r, http.StatusOK, ui.ListPage(l))
 }
@@ -68,7 +71,7 @@ func (s *Server) pageAPIKeyPost(w http.ResponseWriter, r *http.Request, p *princ
 	if days == 0 {
 		days = -1 // the form asks for a lifetime; 0 is not "the default" here
 	}
-	in := domain.NewAPIKey{Name: strings.TrimSpace(r.PostFormValue("name")), Role: domain.Role(r.PostFormValue("role")), ExpiresInDays: days}
+	in := domain.NewAPIKey{Name: strings.TrimSpace(r.PostFormValue("name")), Role: domain.Role(r.PostFormValue("role")), ExpiresInDays: days, Scope: r.PostFormValue("scope")}
 	k, secret, err := p.dom.CreateAPIKey(r.Context(), p.domainActor(), in)
 	if err != nil {
 		s.redirect(w, r, "/apikeys", flashError, "not created: "+s.problemMessage(err))

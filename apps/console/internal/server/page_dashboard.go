@@ -24,6 +24,13 @@ func (s *Server) stats(r *http.Request, p *principal) ui.Stats {
 	for i, m := range sum.PerMinute {
 		bars[i] = ui.Bar{Time: m.Minute, Allowed: m.Allowed, Denied: m.Denied}
 	}
+	if ks, err := p.dom.OwnAPIKeys(r.Context(), a); err == nil {
+		for _, k := range ks {
+			if k.ExpiresSoon(s.now()) {
+				st.ExpiringKeys = append(st.ExpiringKeys, k.Name+" ("+when(k.Expires)+")")
+			}
+		}
+	}
 	st.Chart = ui.DecisionsChart(bars)
 	st.Donut = ui.AllowDenyDonut(sum.Allowed, sum.Denied)
 	for _, t := range sum.TopResources {

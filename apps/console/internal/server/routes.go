@@ -117,7 +117,7 @@ func (s *Server) handle(rt route) {
 			if !s.allowedFrom(w, r, rt, p) {
 				return
 			}
-			if !s.sessionPolicyAllows(w, r, rt, p) {
+			if !s.scopeAllows(w, r, rt, p) || !s.sessionPolicyAllows(w, r, rt, p) {
 				return
 			}
 			if !allowed(rt.perm, p.role) || (rt.perm == permPlatform && p.tenant != s.plat.Default().TenantID()) {

@@ -17,15 +17,17 @@ func (s *DB) CreateAPIKey(ctx context.Context, k *APIKey) error {
 	if k.Created.IsZero() {
 		k.Created = nowUTC()
 	}
-	_, err := s.exec(ctx, s.db, `INSERT INTO api_keys (id, name, role, hash, created, last_used, revoked, owner, expires) VALUES (?,?,?,?,?,?,?,?,?)`,
-		k.ID, k.Name, string(k.Role), k.Hash, nanos(k.Created), int64(0), false, k.Owner, nanos(k.Expires))
+	_, err := s.exec(ctx, s.db, `INSERT INTO api_keys (`+keyColumns+`) VALUES (?,?,?,?,?,?,?,?,?,?)`,
+		k.ID, k.Name, string(k.Role), k.Hash, nanos(k.Created), int64(0), false, k.Owner, nanos(k.Expires), k.Scope)
 	return err
 }
+
+const keyColumns = `id, name, role, hash, created, last_used, revoked, owner, expires, scope`
 
 func scanKey(sc interface{ Scan(...any) error }) (*APIKey, error) {
 	var k APIKey
 	var c, u, e int64
-	if err := sc.Scan(&k.ID, &k.Name, &k.Role, &k.Hash, &c, &u, &k.Revoked, &k.Owner, &e); err != nil {
+	if err := sc.Scan(&k.ID, &k.Name, &k.Role, &k.Hash, &c, &u, &k.Revoked, &k.Owner, &e, &k.Scope); err != nil {
 		return nil, err
 	}
 	k.Created, k.LastUsed, k.Expires = fromNanos(c), fromNanos(u), fromNanos(e)
@@ -34,13 +36,13 @@ func scanKey(sc interface{ Scan(...any) error }) (*APIKey, error) {
 
 // APIKey returns one key by id.
 func (s *DB) APIKey(ctx context.Context, id string) (*APIKey, error) {
-	k, err := scanKey(s.row(ctx, s.db, `SELECT id, name, role, hash, created, last_used, revoked, owner, expires FROM api_keys WHERE id = ?`, id))
+	k, err := scanKey(s.row(ctx, s.db, `SELECT `+keyColumns+` FROM api_keys WHERE id = ?`, id))
 	return k, s.wrap(err)
 }
 
 // ListAPIKeys returns every key, newest first.
 func (s *DB) ListAPIKeys(ctx context.Context) ([]APIKey, error) {
-	rows, err := s.query(ctx, s.db, `SELECT id, name, role, hash, created, last_used, revoked, owner, expires FROM api_keys ORDER BY created DESC`)
+	rows, err := s.query(ctx, s.db, `SELECT `+keyColumns+` FROM api_keys ORDER BY created DESC`)
 	if err != nil {
 		return nil, err
 	}

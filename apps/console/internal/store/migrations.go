@@ -151,9 +151,11 @@ ALTER TABLE api_keys ADD COLUMN owner TEXT NOT NULL DEFAULT '';
 ALTER TABLE api_keys ADD COLUMN expires BIGINT NOT NULL DEFAULT 0;
 DELETE FROM sessions;`, fill: expireLegacyAPIKeys},
 	// 11: a session records when its user last re-entered her password
-	// (see Session.Reauth), for the actions that want it fresh.
+	// (see Session.Reauth), for the actions that want it fresh; an API
+	// key may have a scope narrower than its role.
 	{sql: `
-ALTER TABLE sessions ADD COLUMN reauth BIGINT NOT NULL DEFAULT 0;`},
+ALTER TABLE sessions ADD COLUMN reauth BIGINT NOT NULL DEFAULT 0;
+ALTER TABLE api_keys ADD COLUMN scope TEXT NOT NULL DEFAULT '';`},
 }
 
 // legacyAPIKeyLife is how long the API keys that predate migration 7

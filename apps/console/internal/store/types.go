@@ -222,6 +222,8 @@ type APIKey struct {
 	Expires  time.Time `json:"expires"`
 	LastUsed time.Time `json:"last_used,omitzero"`
 	Revoked  bool      `json:"revoked"`
+	// Scope narrows the role: "" none, else what domain.ParseScope reads.
+	Scope string `json:"scope,omitempty"`
 }
 
 // Session is a web session; ID is the SHA-256 of the cookie value and

@@ -43,10 +43,12 @@ type Stats struct {
 	Decisions, Allowed, Denied int
 	Gateways, Healthy          int
 	OpenAlerts                 int
-	Bytes                      int64
-	Chart                      string // SVG, drawn by DecisionsChart
-	Donut                      string // SVG, drawn by AllowDenyDonut
-	Top                        []Count
+	// ExpiringKeys are the reader's API keys that expire within a week.
+	ExpiringKeys []string
+	Bytes        int64
+	Chart        string // SVG, drawn by DecisionsChart
+	Donut        string // SVG, drawn by AllowDenyDonut
+	Top          []Count
 }
 
 // Count is a labelled number.

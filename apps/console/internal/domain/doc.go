@@ -97,5 +97,23 @@
 //     the default tenant's admins; what they do is recorded in the
 //     default tenant's audit log and in the tenant's own.
 //   - quotas.go: a tenant's quotas of devices, gateways and policies,
-//     checked and created under one lock.
+//     checked and created under one lock, and of events per day, which
+//     refuses a gateway's batch whole so that the gateway keeps it.
+//   - platform_support.go: support access, which a tenant's admins grant
+//     the platform's administrators for 15 minutes to a week with the
+//     auditor or viewer role; it only reads, and its grant, revocation
+//     and each administrator's first visit are in both audit logs.
+//     platform_export.go: a tenant's configuration, without secrets.
+//   - tenantcredential.go: the tenant a credential names before its
+//     secret ("acme:gk_…"), which routes it and proves nothing.
+//
+// # The console's own security policies
+//
+// Per tenant, as settings with a check each: IP allowlists for the
+// console and the API, per role where an entry names one, guarded
+// against a change that would lock its admin out (allowlist.go);
+// session policies per role: timeouts, concurrent sessions, a second
+// factor, and ReauthWindow for the sensitive changes (sessionpolicy.go);
+// API key scopes narrower than a role (apiscope.go) and the flag on
+// keys about to expire (apikeys.go).
 package domain

@@ -25,7 +25,13 @@
 //     (between replicas).
 //   - auth_session.go (cookies, CSRF, login), auth_principal.go (who a
 //     request is, as the domain sees her), auth_throttle.go,
-//     auth_clientip.go (the client source behind trusted proxies).
+//     auth_clientip.go (the client source behind trusted proxies),
+//     auth_support.go (reading a tenant under its support grant),
+//     auth_allowlist.go (IP allowlists), auth_reauth.go (session
+//     policies and re-authentication), auth_apiscope.go (API key
+//     scopes).
+//   - api_tenants.go and page_platform.go: the platform's tenants and a
+//     tenant's support grant.
 //   - routes.go: the permissions, the route type, the middleware every
 //     route passes through and the table of all routes; routes_limits.go
 //     the bounds on policy drafts, routes_ratelimit.go the REST API's
@@ -41,8 +47,9 @@
 //
 // Every route is declared once, beside its handler, with a permission:
 // public, gateway (a gateway credential), or
-// one of read, self, audit, policy, ops, admin, each allowing a fixed set
-// of roles (permRoles). A route without a permission does not register
+// one of read, self, audit, policy, ops, admin, platform, each allowing a
+// fixed set of roles (permRoles; platform also needs the default
+// tenant). A route without a permission does not register
 // (New panics), and a test calls every route as every role against the
 // table.
 //
@@ -89,6 +96,44 @@
 // A form's redirect carries its one-line message in a one-time cookie
 // signed with a key derived from the client's credential (page_flash.go), never
 // in the URL, so no link can put its own text on a console page.
+//
+// # Tenants
+//
+// One console serves many tenants (organisations), each with a store of
+// its own (see domain.Platform). A request reaches its tenant through
+// its principal: a credential of a tenant other than the default names
+// it before a colon ("acme:gk_…", the session cookie alike, a gateway's
+// credential too), and the principal carries that tenant's
+// domain.Service, through which every handler works; there is no other
+// way to a store from here. Sign-in names the organisation on the
+// login form once a second tenant exists. Live events, configuration
+// versions, audit checkpoints and every rate limit's bucket are kept
+// per tenant (principal.stateKey). The platform's administrators, the
+// admins of the default tenant, use the permission "platform"
+// (/api/v1/tenants, /platform); they read a tenant's data only under
+// its support grant, with the X-Gonaut-Support header or the support
+// cookie the platform page sets, and then only with GET and HEAD, as
+// "platform:<id>" in the tenant's log. TestTenantIsolationTable calls
+// every route with the caller's tenant, another tenant's identifiers
+// and as the platform, on both stores; a route whose parameters it
+// cannot name fails it. TestGatewayStaysInItsTenant and
+// TestLiveEventsStayInTheirTenant cover the control plane and the
+// streams.
+//
+// # Security policies
+//
+// Each tenant bounds its own console (settings, checked in package
+// domain): console.allowlist holds requests with a session and sign-in
+// to client addresses, api.allowlist those with an API key, each per
+// role where an entry names one, refused with 403 and an
+// access.address_refused entry; sessions.<role> sets a role's timeouts,
+// concurrent sessions and a required second factor (without it a
+// session reaches only its own account); routes marked sensitive (roles,
+// API keys, settings, support access, tenants) want a session's
+// password again five minutes after its sign-in (403 reauth_required,
+// POST /api/v1/me/reauth); an API key's scope ("read", "devices",
+// "read:devices") narrows its role and keeps it off the pages. Every
+// refusal names itself in X-Gonaut-Refusal.
 //
 // # REST API
 //

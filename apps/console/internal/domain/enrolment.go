@@ -107,7 +107,7 @@ func (s *Service) enrol(ctx context.Context, a Actor, owner, name, publicKey str
 	if a.isUser() && a.MFA && a.UserID == owner {
 		d.MFATime = now
 	}
-	if err := s.withinQuota(ctx, quotaDevices, func() error { return fromStore(s.st.AllocateDevice(ctx, d, pool, quota)) }); err != nil {
+	if err := s.withinQuota(ctx, quotaDevices, 1, func() error { return fromStore(s.st.AllocateDevice(ctx, d, pool, quota)) }); err != nil {
 		return Enrolment{}, err
 	}
 	s.record(ctx, a, "device.enrol", d.Name, "", map[string]string{"device": d.ID, "owner": owner, "public_key": publicKey})

@@ -154,7 +154,7 @@ func (s *Service) GatewayEvents(ctx context.Context, g Gateway, events []control
 			map[string]any{"refused": len(ack.Rejected), "first": ack.Rejected[0]})
 	}
 	if len(evs) > 0 {
-		err := s.withinEventQuota(ctx, len(evs), func() error {
+		err := s.withinQuota(ctx, quotaEvents, len(evs), func() error {
 			added, dups, err := s.st.AppendAudit(ctx, evs)
 			if err != nil {
 				return fromStore(err)

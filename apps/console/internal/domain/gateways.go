@@ -59,7 +59,7 @@ func (s *Service) CreateGateway(ctx context.Context, a Actor, in NewGateway) (Ga
 	}
 	tok := "gwt_" + RandomToken()
 	g := &store.Gateway{Name: in.Name, TokenHash: TokenHash(tok), TokenExpires: s.now().Add(ttl)}
-	if err := s.withinQuota(ctx, quotaGateways, func() error { return fromStore(s.st.CreateGateway(ctx, g)) }); err != nil {
+	if err := s.withinQuota(ctx, quotaGateways, 1, func() error { return fromStore(s.st.CreateGateway(ctx, g)) }); err != nil {
 		return Gateway{}, "", err
 	}
 	s.record(ctx, a, "gateway.create", in.Name, "", nil)

@@ -90,7 +90,7 @@ func (s *Service) SavePolicy(ctx context.Context, a Actor, in PolicyChange) (*Po
 	}
 	var err error
 	if _, e := s.st.Policy(ctx, in.Name); errors.Is(e, store.ErrNotFound) {
-		err = s.withinQuota(ctx, quotaPolicies, save) // a new policy
+		err = s.withinQuota(ctx, quotaPolicies, 1, save) // a new policy
 	} else {
 		err = save()
 	}

@@ -38,28 +38,6 @@ func (e *EventQuotaError) Error() string {
 		e.Limit, e.Retry.Format(time.RFC3339))
 }
 
-// withinEventQuota runs store if the tenant's log can take n more
-// gateway events today, holding the quota lock across the count and
-// the store.
-func (s *Service) withinEventQuota(ctx context.Context, n int, store func() error) error {
-	s.quota.mu.Lock()
-	defer s.quota.mu.Unlock()
-	t, err := s.st.TenantInfo(ctx, s.st.TenantID())
-	if err != nil {
-		return fromStore(err)
-	}
-	if limit := t.Quotas.EventsPerDay; limit > 0 {
-		u, err := s.st.Usage(ctx)
-		if err != nil {
-			return fromStore(err)
-		}
-		if u.EventsToday+int64(n) > int64(limit) {
-			return &EventQuotaError{Limit: limit, Retry: s.now().Truncate(24 * time.Hour).Add(24 * time.Hour)}
-		}
-	}
-	return store()
-}
-
 // quotaKind is what a quota counts.
 type quotaKind string
 
@@ -67,35 +45,37 @@ const (
 	quotaDevices  quotaKind = "devices"
 	quotaGateways quotaKind = "gateways"
 	quotaPolicies quotaKind = "policies"
+	quotaEvents   quotaKind = "events"
 )
 
 // quotaLock serialises quota checks with the creations they allow.
 type quotaLock struct{ mu sync.Mutex }
 
-// withinQuota runs create if the tenant holds fewer than its quota of
-// kind, holding the quota lock across the count and create.
-func (s *Service) withinQuota(ctx context.Context, kind quotaKind, create func() error) error {
+// withinQuota runs create if the tenant holds at most its quota of
+// kind with n more, holding the quota lock across the count and the
+// creation.
+func (s *Service) withinQuota(ctx context.Context, kind quotaKind, n int, create func() error) error {
 	s.quota.mu.Lock()
 	defer s.quota.mu.Unlock()
 	t, err := s.st.TenantInfo(ctx, s.st.TenantID())
 	if err != nil {
 		return fromStore(err)
 	}
-	limit := map[quotaKind]int{quotaDevices: t.Quotas.Devices, quotaGateways: t.Quotas.Gateways, quotaPolicies: t.Quotas.Policies}[kind]
+	q := t.Quotas
+	limit := map[quotaKind]int{quotaDevices: q.Devices, quotaGateways: q.Gateways, quotaPolicies: q.Policies, quotaEvents: q.EventsPerDay}[kind]
 	if limit > 0 {
-		n, err := s.countOf(ctx, kind)
+		u, err := s.st.Usage(ctx)
 		if err != nil {
 			return fromStore(err)
 		}
-		if n >= int64(limit) {
+		held := map[quotaKind]int64{quotaDevices: u.Devices, quotaGateways: u.Gateways, quotaPolicies: u.Policies, quotaEvents: u.EventsToday}[kind]
+		if held+int64(n) > int64(limit) {
+			if kind == quotaEvents {
+				return &EventQuotaError{Limit: limit, Retry: s.now().Truncate(24 * time.Hour).Add(24 * time.Hour)}
+			}
 			return &ConflictError{Code: "tenant_quota", Field: string(kind),
 				Message: fmt.Sprintf("this organisation's quota of %d %s is reached; remove one first or ask the platform administrator for a larger quota", limit, kind)}
 		}
 	}
 	return create()
-}
-
-func (s *Service) countOf(ctx context.Context, kind quotaKind) (int64, error) {
-	u, err := s.st.Usage(ctx)
-	return map[quotaKind]int64{quotaDevices: u.Devices, quotaGateways: u.Gateways, quotaPolicies: u.Policies}[kind], err
 }

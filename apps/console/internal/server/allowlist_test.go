@@ -147,3 +147,29 @@ func svcStore(t *testing.T, e *env, id string) domain.Store {
 	}
 	return st
 }
+
+// TestSettingsPage sets the allowlist from the settings page, which the
+// guard holds as it holds the API.
+func TestSettingsPage(t *testing.T) {
+	e := newEnv(t, nil)
+	addUser(t, e.st, "ann@example.com", "correct horse battery", domain.RoleAdmin)
+	hs := httptest.NewServer(e.srv)
+	defer hs.Close()
+	b := newBrowser(t, hs)
+	if resp := b.login("ann@example.com", "correct horse battery", ""); resp.StatusCode != http.StatusSeeOther {
+		t.Fatalf("login: %d", resp.StatusCode)
+	}
+	code, body := b.get("/settings")
+	if code != 200 || !strings.Contains(body, domain.SettingConsoleAllowlist) || !strings.Contains(body, "sessions.admin") {
+		t.Fatalf("settings page: %d", code)
+	}
+	tok := b.csrf("/settings")
+	b.post("/settings", url.Values{"csrf": {tok}, "key": {domain.SettingConsoleAllowlist}, "value": {"203.0.113.0/24"}})
+	if _, body := b.get("/settings"); !strings.Contains(body, "lockout") && !strings.Contains(body, "would refuse your own address") {
+		t.Errorf("a lockout from the page was not refused with its reason")
+	}
+	b.post("/settings", url.Values{"csrf": {tok}, "key": {domain.SettingConsoleAllowlist}, "value": {"127.0.0.1 203.0.113.0/24"}})
+	if code, body := b.get("/settings"); code != 200 || !strings.Contains(body, "127.0.0.1 203.0.113.0/24") {
+		t.Errorf("the allowlist set from the page: %d", code)
+	}
+}

@@ -42,6 +42,9 @@ func (s *Server) pageUsers(w http.ResponseWriter, r *http.Request, p *principal)
 	}
 	l.Links = []ui.Link{{Label: "Groups and roles", URL: "/groups"}}
 	if allowed(permAdmin, p.role) {
+		l.Links = append(l.Links, ui.Link{Label: "Settings and security policies", URL: "/settings"})
+	}
+	if allowed(permAdmin, p.role) {
 		l.Choice = &ui.Choice{Name: "role", Label: "Change role", Options: roles, Values: map[string]string{}}
 		for _, u := range us {
 			l.Choice.Values[u.ID] = string(u.Role)

@@ -205,6 +205,7 @@ func (s *Server) routes() []route {
 		s.pageResourceRoutes(),
 		s.pageGatewayRoutes(),
 		s.pageSettingRoutes(),
+		s.pageConsoleSettingRoutes(),
 		s.pageDeviceRoutes(),
 		s.pageSelfServiceRoutes(),
 		s.pageUserRoutes(),

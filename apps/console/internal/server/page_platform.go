@@ -1,6 +1,7 @@
 package server
 
 import (
+	"errors"
 	"fmt"
 	"net/http"
 	"strconv"
@@ -154,6 +155,10 @@ func (s *Server) pagePlatformSupportEnd(w http.ResponseWriter, r *http.Request, 
 
 func (s *Server) pageSupport(w http.ResponseWriter, r *http.Request, p *principal) {
 	g, err := s.plat.SupportGrant(r.Context(), p.domainActor())
+	if ce, ok := errors.AsType[*domain.ConflictError](err); ok && ce.Code == "platform_tenant" {
+		s.redirect(w, r, "/platform", flashInfo, ce.Message)
+		return
+	}
 	if err != nil {
 		s.pageError(w, r, err)
 		return

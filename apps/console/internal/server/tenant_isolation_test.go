@@ -237,6 +237,22 @@ func TestTenantIsolationTable(t *testing.T) {
 					}
 				}
 			}
+			// Another tenant's identifiers in bodies: a device for
+			// globex's user is refused; a resource pinned to globex's
+			// gateway (by id or name) is acme's own, and a gateway
+			// reference resolves in acme only, so globex's gateway is
+			// never told to serve it.
+			if code, body := tenantCall(e, acme.admin, "", "POST", "/api/v1/devices", enrolRequest{Name: "stolen", Owner: globex.user.ID}); code != 400 && code != 404 {
+				t.Errorf("a device for globex's user: %d %s", code, body)
+			}
+			for name, gw := range map[string]string{"x.acme.internal": globex.gateway.Gateway.ID, "y.acme.internal": globex.gateway.Gateway.Name} {
+				if code, body := tenantCall(e, acme.admin, "", "PUT", "/api/v1/resources/"+name, resourceRequest{Kind: "tcp", Address: "10.9.9.9", Port: 22, Gateway: gw}); code != 200 {
+					t.Errorf("a resource pinned to %s: %d %s", gw, code, body)
+				}
+			}
+			if code, bundle := tenantCall(e, strings.TrimPrefix(globex.gatewayBearer, "Bearer "), "", "GET", "/cp/v1/bundle", nil); code != 200 || strings.Contains(string(bundle), "acme.internal") || !strings.Contains(string(bundle), globex.resource()) {
+				t.Errorf("globex's gateway's bundle after acme pinned resources to it: %d %s", code, bundle)
+			}
 			// The support header without a grant reads nothing either.
 			if code, body := tenantCall(e, plat.bearer, globex.id, "GET", "/api/v1/users", nil); code != http.StatusForbidden || strings.Contains(string(body), globex.secret) {
 				t.Errorf("support without a grant: %d %s", code, body)

@@ -205,13 +205,22 @@ func mfaAMR(amr []string) bool {
 	return slices.ContainsFunc(amr, func(m string) bool { return m == "mfa" || m == "otp" || m == "hwk" || m == "swk" })
 }
 
+// oidcLeeway is how far in the future an ID token's issue time may be:
+// the clocks of the console and the provider differ a little.
+const oidcLeeway = 5 * time.Minute
+
 // verifyIDToken checks a raw ID token against the provider and the
-// client id, and the nonce, and returns its claims.
-func verifyIDToken(ctx context.Context, p *oidc.Provider, clientID, raw, nonce string) (*oidc.IDToken, oidcClaims, error) {
+// client id (go-oidc: signature by a key of the provider's set, with an
+// algorithm it announces, never "none"; issuer; audience; expiry), its
+// issue time against now, and the nonce, and returns its claims.
+func verifyIDToken(ctx context.Context, p *oidc.Provider, clientID, raw, nonce string, now time.Time) (*oidc.IDToken, oidcClaims, error) {
 	var c oidcClaims
-	tok, err := p.Verifier(&oidc.Config{ClientID: clientID}).Verify(ctx, raw)
+	tok, err := p.Verifier(&oidc.Config{ClientID: clientID, Now: func() time.Time { return now }}).Verify(ctx, raw)
 	if err != nil {
 		return nil, c, err
+	}
+	if tok.IssuedAt.After(now.Add(oidcLeeway)) {
+		return nil, c, errors.New("the ID token is issued in the future")
 	}
 	if tok.Nonce == "" || tok.Nonce != nonce {
 		return nil, c, errors.New("the ID token's nonce is not this sign-in's")
@@ -265,7 +274,7 @@ func (s *Service) OIDCFinish(ctx context.Context, in OIDCCallback) (SignedIn, er
 	if raw == "" {
 		return fail("", "no id token", nil)
 	}
-	_, claims, err := verifyIDToken(octx, p, sp.ClientID, raw, st.Nonce)
+	_, claims, err := verifyIDToken(octx, p, sp.ClientID, raw, st.Nonce, s.now())
 	if err != nil {
 		s.oidc.forget(sp.ID)
 		return fail("", "id token: "+bounded(err.Error(), 200), nil)

@@ -86,11 +86,8 @@ func (s *Server) oidcFailed(w http.ResponseWriter, r *http.Request, err error) {
 }
 
 func (s *Server) pageOIDCBegin(w http.ResponseWriter, r *http.Request, _ *principal) {
-	src := s.clientSource(r)
-	if !s.loginIP.allow("ip:"+src, s.now()) {
-		s.oidcFailed(w, r, domain.ErrThrottled)
-		return
-	}
+	// Starting proves nothing and is not throttled: the callback, where
+	// a sign-in is decided, counts against the source's login budget.
 	dom, err := s.plat.Service(r.Context(), strings.ToLower(strings.TrimSpace(r.URL.Query().Get("organisation"))))
 	if err != nil {
 		s.oidcFailed(w, r, domain.ErrNotFound)

@@ -382,3 +382,54 @@ func TestOIDCProviderStaysInItsTenant(t *testing.T) {
 }
 
 func ptr[T any](v T) *T { return &v }
+
+// TestIdentityProvidersPage: an admin adds and removes providers on the
+// page, a bad issuer is refused and adds nothing, the secret never
+// appears, and other roles are refused the page.
+func TestIdentityProvidersPage(t *testing.T) {
+	e := newEnv(t, nil)
+	hs := httptest.NewServer(e.srv)
+	defer hs.Close()
+	addUser(t, e.st, "ada@example.com", "correct horse battery", domain.RoleAdmin)
+	addUser(t, e.st, "opal@example.com", "correct horse battery", domain.RoleOperator)
+	ada, opal := newBrowser(t, hs), newBrowser(t, hs)
+	for b, email := range map[*browser]string{ada: "ada@example.com", opal: "opal@example.com"} {
+		if resp := b.login(email, "correct horse battery", ""); resp.StatusCode != http.StatusSeeOther {
+			t.Fatalf("login %s: %d", email, resp.StatusCode)
+		}
+	}
+	if code, _ := opal.get("/identity-providers"); code != http.StatusForbidden {
+		t.Errorf("operator GET /identity-providers: %d, want 403", code)
+	}
+	add := func(issuer string) {
+		t.Helper()
+		resp, _ := ada.post("/identity-providers", url.Values{"csrf": {ada.csrf("/identity-providers")}, "name": {"Keycloak"}, "issuer": {issuer},
+			"client_id": {"gonaut"}, "client_secret": {"very-secret-value"}, "scopes": {"openid email"}, "provisioning": {"jit"}, "default_role": {"auditor"}})
+		if resp.StatusCode != http.StatusSeeOther {
+			t.Fatalf("add %s: %d", issuer, resp.StatusCode)
+		}
+	}
+	add("ftp://sso.example.com")
+	add("http://sso.example.com/realms/acme") // http only on 127.0.0.1
+	if ps, _ := e.st.ListIdentityProviders(bg); len(ps) != 0 {
+		t.Fatalf("a bad issuer was stored: %+v", ps)
+	}
+	add("https://sso.example.com/realms/acme")
+	ps, _ := e.st.ListIdentityProviders(bg)
+	if len(ps) != 1 || ps[0].DefaultRole != domain.RoleAuditor || ps[0].Provisioning != "jit" || ps[0].Scopes != "openid email" {
+		t.Fatalf("stored %+v", ps)
+	}
+	_, page := ada.get("/identity-providers")
+	if !strings.Contains(page, "https://sso.example.com/realms/acme") || strings.Contains(page, "very-secret-value") {
+		t.Fatal("the page does not list the provider, or shows its secret")
+	}
+	if es, _ := e.st.ListAudit(bg, store.AuditFilter{Action: "identity_provider.create"}); len(es) != 1 || strings.Contains(string(es[0].Detail), "very-secret-value") {
+		t.Fatalf("audit %+v", es)
+	}
+	if resp, _ := ada.post("/identity-providers/"+ps[0].ID+"/remove", url.Values{"csrf": {ada.csrf("/identity-providers")}}); resp.StatusCode != http.StatusSeeOther {
+		t.Fatalf("remove: %d", resp.StatusCode)
+	}
+	if ps, _ := e.st.ListIdentityProviders(bg); len(ps) != 0 {
+		t.Fatalf("not removed: %+v", ps)
+	}
+}

@@ -23,6 +23,8 @@ const (
 	oidcStateCookie = "gonaut_oidc"
 	oidcCallback    = "/login/oidc/callback"
 	oidcBegin       = "/login/oidc/{id}"
+	// maxOIDCNext bounds the page a sign-in returns to.
+	maxOIDCNext = 512
 )
 
 func (s *Server) oidcRoutes() []route {
@@ -97,7 +99,12 @@ func (s *Server) pageOIDCBegin(w http.ResponseWriter, r *http.Request, _ *princi
 		s.oidcFailed(w, r, domain.ErrAddressRefused)
 		return
 	}
+	// The state cookie holds the page to return to; a sealed value is
+	// bounded (domain's maxSealedLen), so a long one returns to "/".
 	next := safeNext(r.URL.Query().Get("next"))
+	if len(next) > maxOIDCNext {
+		next = "/"
+	}
 	u, st, err := dom.OIDCBegin(r.Context(), r.PathValue("id"), s.oidcRedirect(r), next)
 	if err != nil {
 		s.oidcFailed(w, r, err)

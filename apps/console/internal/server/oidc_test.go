@@ -188,9 +188,17 @@ func TestOIDCSignIn(t *testing.T) {
 		if len(es) != 1 || json.Unmarshal(es[0].Detail, &d) != nil || d.Method != "oidc" || d.Provider != jit.ID || d.MFA {
 			t.Fatalf("login entry %+v", es)
 		}
-		// Again: the same user, not a second one.
-		if code, _, _ := o.signIn(t, "/login/oidc/"+jit.ID, "ann"); code != 200 {
+		// Again: the same user, not a second one, back on the page she
+		// asked for.
+		if code, body, _ := o.signIn(t, "/login/oidc/"+jit.ID+"?next=/devices", "ann"); code != 200 || !strings.Contains(body, "<title>Devices") {
 			t.Fatalf("second sign-in: %d", code)
+		}
+		if us, _ := e.st.ListUsers(bg, store.ListOptions{Query: "ann@"}); len(us) != 1 {
+			t.Fatalf("users %+v", us)
+		}
+		// A next too long for the state returns to the dashboard.
+		if code, body, _ := o.signIn(t, "/login/oidc/"+jit.ID+"?next=/devices?q="+strings.Repeat("a", 2000), "ann"); code != 200 || strings.Contains(body, "<title>Devices") {
+			t.Fatalf("long next: %d", code)
 		}
 	})
 
@@ -313,6 +321,30 @@ func TestOIDCSignIn(t *testing.T) {
 		}
 		if code, _, _ := o.signIn(t, "/login/oidc/"+invite.ID, "bob"); code != 200 {
 			t.Fatalf("single sign-on under sso.required: %d", code)
+		}
+	})
+
+	t.Run("the console allowlist holds single sign-on too", func(t *testing.T) {
+		set := func(v string) {
+			e.mustCall(domain.RoleAdmin, "PUT", "/api/v1/settings/"+domain.SettingConsoleAllowlist, map[string]string{"value": v}, 200, nil)
+		}
+		set("10.0.0.0/8 admin:192.0.2.1")
+		defer set("")
+		if code, _, _ := o.signIn(t, "/login/oidc/"+jit.ID, "ann"); code != http.StatusForbidden {
+			t.Fatalf("from outside the allowlist: %d", code)
+		}
+		// Operators may sign in from here, viewers may not: bob is
+		// signed in by the provider and refused for his role.
+		set("10.0.0.0/8 operator:127.0.0.1 admin:192.0.2.1")
+		if code, _, _ := o.signIn(t, "/login/oidc/"+jit.ID, "ann"); code != 200 {
+			t.Fatalf("an operator from an allowed address: %d", code)
+		}
+		code, _, c := o.signIn(t, "/login/oidc/"+invite.ID, "bob")
+		if code != http.StatusForbidden {
+			t.Fatalf("a viewer from an operators' address: %d", code)
+		}
+		if code, _ := getBody(t, c, o.hs.URL+"/api/v1/me"); code != 401 {
+			t.Fatalf("the refused viewer has a session: %d", code)
 		}
 	})
 

@@ -9,11 +9,13 @@ import (
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/json"
+	"errors"
 	"math/big"
 	"net/http"
 	"net/http/cookiejar"
 	"net/http/httptest"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -30,8 +32,10 @@ import (
 // tests need: unsigned, "none", signed by a key it does not publish,
 // issued in the future or by someone else.
 type fakeIssuer struct {
-	url string
-	key *rsa.PrivateKey
+	url  string
+	key  *rsa.PrivateKey
+	down atomic.Bool // discovery answers 503
+	hits atomic.Int32
 }
 
 func b64(b []byte) string { return base64.RawURLEncoding.EncodeToString(b) }
@@ -44,6 +48,11 @@ func newFakeIssuer(t testing.TB) *fakeIssuer {
 	f := &fakeIssuer{key: key}
 	mux := http.NewServeMux()
 	mux.HandleFunc("/.well-known/openid-configuration", func(w http.ResponseWriter, r *http.Request) {
+		f.hits.Add(1)
+		if f.down.Load() {
+			http.Error(w, "down", http.StatusServiceUnavailable)
+			return
+		}
 		json.NewEncoder(w).Encode(map[string]any{"issuer": f.url, "authorization_endpoint": f.url + "/auth", "token_endpoint": f.url + "/token",
 			"jwks_uri": f.url + "/jwks", "id_token_signing_alg_values_supported": []string{"RS256"}})
 	})
@@ -224,4 +233,38 @@ func FuzzOIDCClaims(f *testing.F) {
 		}
 		mfaAMR(c.AMR)
 	})
+}
+
+// TestDiscoveryCache: a provider's discovery is fetched once and reused;
+// a failure is not cached, so the next sign-in asks again; a change of
+// the provider drops what was cached.
+func TestDiscoveryCache(t *testing.T) {
+	f := newFakeIssuer(t)
+	s, _ := newService(t, Options{})
+	str := func(v string) *string { return &v }
+	ip, err := s.CreateIdentityProvider(bg, System, IdentityProviderPatch{Name: str("Fake"), Issuer: str(f.url), ClientID: str("console")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	begin := func() error {
+		_, _, err := s.OIDCBegin(bg, ip.ID, "http://127.0.0.1/cb", "/")
+		return err
+	}
+	f.down.Store(true)
+	if err := begin(); !errors.Is(err, ErrProviderUnavailable) {
+		t.Fatalf("provider down: %v", err)
+	}
+	f.down.Store(false)
+	if err := begin(); err != nil {
+		t.Fatalf("provider back: %v", err)
+	}
+	if err := begin(); err != nil || f.hits.Load() != 2 {
+		t.Fatalf("cached: %v, %d discoveries, want 2", err, f.hits.Load())
+	}
+	if _, err := s.UpdateIdentityProvider(bg, System, ip.ID, IdentityProviderPatch{Name: str("Fake 2")}); err != nil {
+		t.Fatal(err)
+	}
+	if err := begin(); err != nil || f.hits.Load() != 3 {
+		t.Fatalf("after a change: %v, %d discoveries, want 3", err, f.hits.Load())
+	}
 }

@@ -52,6 +52,23 @@
 // (Options.Covers). Sessions and keys are random tokens kept as hashes
 // (tokens.go); the transport carries them in cookies and headers.
 //
+// # Single sign-on
+//
+// identityproviders.go keeps a tenant's OpenID Connect providers (its
+// admins' to change, each change audited without the secret; the client
+// secret is sealed like a TOTP secret and never returned). oidc.go is
+// the sign-in: OIDCBegin makes the provider's URL and the state the
+// browser keeps (SealOIDCState), OIDCFinish exchanges the code with its
+// PKCE verifier, verifies the ID token with go-oidc (issuer, audience,
+// expiry, signature, and here the nonce and an issue time not in the
+// future), requires email_verified unless the provider trusts emails,
+// finds the user by email or makes one (ProvisionJIT), refuses a
+// disabled one and opens the session through the same openSession as
+// Login, recording "login" with the method and provider, or
+// "login.failed" with the reason. Discovery is cached per provider for
+// an hour and dropped on a failure or a change. SettingSSORequired
+// refuses password sign-in (ErrSSORequired) to all but admins.
+//
 // # The audit log, alerts and insight
 //
 // The reads of what the console has seen: the audit log (auditlog.go:

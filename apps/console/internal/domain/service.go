@@ -89,6 +89,8 @@ type Service struct {
 	// sessionMu serialises a sign-in's count of its user's sessions with
 	// the session it makes (see SessionPolicy).
 	sessionMu sync.Mutex
+	// oidc caches the identity providers' discovery (oidc.go).
+	oidc oidcCache
 }
 
 // New returns the operations over st.

@@ -125,7 +125,13 @@ func (s *Service) Login(ctx context.Context, in Login) (SignedIn, error) {
 		u = nil
 	}
 	hash, reason := dummyHash, "unknown account"
-	if u != nil {
+	// Under sso.required only admins keep their password (break-glass);
+	// everyone else, known or not, gets the same answer after the same
+	// work.
+	ssoOnly := s.SSORequired(ctx) && (u == nil || u.Role != RoleAdmin)
+	if ssoOnly {
+		reason = "sso_required"
+	} else if u != nil {
 		f, err := s.st.LoginFailures(ctx, u.ID, src)
 		if err != nil {
 			CheckPassword(dummyHash, in.Password)
@@ -181,19 +187,31 @@ func (s *Service) Login(ctx context.Context, in Login) (SignedIn, error) {
 			}
 		}
 		s.record(ctx, Actor{ID: actor}, "login.failed", "", "", map[string]string{"source": src, "reason": reason})
+		if ssoOnly {
+			return SignedIn{}, ErrSSORequired
+		}
 		return SignedIn{}, ErrLoginFailed
 	}
 	if err := s.st.ClearLoginFailures(ctx, u.ID, src); err != nil {
 		return SignedIn{}, err
 	}
-	if in.Replaces != "" {
-		s.st.DeleteSession(ctx, TokenHash(in.Replaces))
+	return s.openSession(ctx, u, mfa, src, in.Replaces, map[string]any{"mfa": mfa, "source": src})
+}
+
+// openSession starts a session of u after a sign-in that proved who she
+// is (a password, a single sign-on), ending the session replaces had:
+// the concurrent-session policy of her role, the session row and the
+// "login" entry with detail. Every way of signing in ends here.
+func (s *Service) openSession(ctx context.Context, u *store.User, mfa bool, src, replaces string, detail map[string]any) (SignedIn, error) {
+	now := s.now()
+	if replaces != "" {
+		s.st.DeleteSession(ctx, TokenHash(replaces))
 	}
 	policy := s.SessionPolicy(ctx, u.Role)
 	token := RandomToken()
 	se := &store.Session{ID: TokenHash(token), UserID: u.ID, CSRFHash: TokenHash(CSRFToken(token)), Created: now, LastSeen: now, MFA: mfa}
 	s.sessionMu.Lock()
-	err = s.enforceConcurrent(ctx, u.ID, policy, now)
+	err := s.enforceConcurrent(ctx, u.ID, policy, now)
 	if err == nil {
 		err = s.st.CreateSession(ctx, se)
 	}
@@ -205,7 +223,7 @@ func (s *Service) Login(ctx context.Context, in Login) (SignedIn, error) {
 	if err != nil {
 		return SignedIn{}, err
 	}
-	s.record(ctx, Actor{ID: u.ID, UserID: u.ID, Role: u.Role}, "login", "", "", map[string]any{"mfa": mfa, "source": src})
+	s.record(ctx, Actor{ID: u.ID, UserID: u.ID, Role: u.Role}, "login", "", "", detail)
 	return SignedIn{User: userOf(u), Session: sessionOf(se, policy), Token: s.Credential(token)}, nil
 }
 

@@ -30,7 +30,16 @@ const (
 	// SettingClockSkew is how far a gateway's event times may differ
 	// from the console's clock.
 	SettingClockSkew = "gateways.clock_skew"
+	// SettingSSORequired, "true", refuses password sign-in to everyone
+	// but admins: the organisation signs in with its identity providers.
+	SettingSSORequired = "sso.required"
 )
+
+// SSORequired reports whether the tenant's people must sign in with
+// single sign-on (SettingSSORequired); admins keep their password.
+func (s *Service) SSORequired(ctx context.Context) bool {
+	return s.Setting(ctx, SettingSSORequired, "false") == "true"
+}
 
 // Setting reads a setting, def when it is unset or cannot be read (a
 // store error is not the caller's to handle: the default is the safe
@@ -84,6 +93,13 @@ var settingSpecs = append([]settingSpec{
 		check: func(v string) error {
 			if d, err := time.ParseDuration(v); err != nil || d <= 0 || d > 24*time.Hour {
 				return fmt.Errorf("%s: %q is not a duration from 1s to 24h, such as 5m", SettingClockSkew, v)
+			}
+			return nil
+		}},
+	{key: SettingSSORequired, doc: "true: only admins may sign in with a password, everyone else with an identity provider; empty: false",
+		check: func(v string) error {
+			if v != "true" && v != "false" {
+				return fmt.Errorf("%s: %q is neither true nor false", SettingSSORequired, v)
 			}
 			return nil
 		}},

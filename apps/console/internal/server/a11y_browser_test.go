@@ -196,7 +196,7 @@ func TestAccessibility(t *testing.T) {
 	pages := []string{"/", "/policies", "/policies/new", "/policies/wiki", "/policies/wiki/history", "/templates",
 		"/resources", "/gateways", "/devices", "/attachments", "/users", "/groups", "/analytics",
 		"/alerts", "/alerts/" + alertID, "/audit", "/account", "/alerts/a_missing", "/apikeys", "/settings/wireguard",
-		"/settings", "/platform", "/account/reauth"}
+		"/settings", "/platform", "/account/reauth", "/identity-providers"}
 	for _, p := range pages {
 		for _, th := range []string{"light", "dark"} {
 			do("page "+p, chromedp.Navigate(hs.URL+p), chromedp.WaitVisible(chromedp.CSS("main h1")), theme(th))

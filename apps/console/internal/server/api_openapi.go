@@ -95,6 +95,11 @@ var apiDocs = []apiDoc{
 	{"GET", "/api/v1/apikeys", "List API keys", nil, nil, page[APIKey]{}, 0},
 	{"POST", "/api/v1/apikeys", "Create an API key owned by the caller, for a role the caller holds, expiring after expires_in_days (default 90, at most 365); the secret is shown once", nil, keyRequest{}, keyCreated{}, 201},
 	{"DELETE", "/api/v1/apikeys/{id}", "Revoke an API key", nil, nil, nil, 204},
+	{"GET", "/api/v1/identity-providers", "List the organisation's OpenID Connect providers (the client secret is never shown)", nil, nil, page[IdentityProvider]{}, 0},
+	{"POST", "/api/v1/identity-providers", "Add an OpenID Connect provider: name, issuer (https), client_id, client_secret (write-only), scopes (default openid email profile), trust_email, provisioning jit (with default_role) or invite", nil, identityProviderRequest{}, IdentityProvider{}, 201},
+	{"GET", "/api/v1/identity-providers/{id}", "Get an OpenID Connect provider", nil, nil, IdentityProvider{}, 0},
+	{"PATCH", "/api/v1/identity-providers/{id}", "Change an OpenID Connect provider's fields that are sent", nil, identityProviderRequest{}, IdentityProvider{}, 0},
+	{"DELETE", "/api/v1/identity-providers/{id}", "Remove an OpenID Connect provider; its users stay", nil, nil, nil, 204},
 	{"GET", "/api/v1/stream", "Live events as Server-Sent Events (decision, alert, gateway, config)", nil, nil, "", 0},
 	{"GET", "/ws", "Live events as JSON messages over a WebSocket", nil, nil, "", 101},
 }

@@ -139,32 +139,46 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request, organisation, ema
 	if err != nil {
 		return nil, domain.ErrLoginFailed
 	}
-	tenant := dom.TenantID()
 	in := domain.Login{Email: email, Password: password, Code: code, Source: src}
+	return s.signIn(w, r, dom, email, func(replaces string) (domain.SignedIn, error) {
+		in.Replaces = replaces
+		return dom.Login(r.Context(), in)
+	})
+}
+
+// signIn runs one sign-in into dom's tenant, a password's or a single
+// sign-on's, with what every sign-in passes: the tenant's console
+// allowlist before and, for the signed-in user's role, after; the end of
+// the session the browser had (rotation, in whichever tenant it was);
+// and the new session's cookie. name is who the attempt says it is, for
+// an allowlist refusal before anyone is known.
+func (s *Server) signIn(w http.ResponseWriter, r *http.Request, dom *domain.Service, name string, do func(replaces string) (domain.SignedIn, error)) (*domain.User, error) {
+	tenant := dom.TenantID()
+	replaces := ""
 	if c, err := r.Cookie(sessionCookie); err == nil {
 		if old, token := domain.SplitCredential(c.Value); old == tenant {
-			in.Replaces = token
+			replaces = token
 		} else if od, err := s.plat.Service(r.Context(), old); err == nil {
 			od.Logout(r.Context(), tokenHash(token))
 		}
 	}
 	addr := s.clientAddrOf(r)
 	list := dom.AllowList(r.Context(), domain.SettingConsoleAllowlist)
-	refuse := func(role domain.Role) (*domain.User, error) {
-		dom.RefuseAddress(r.Context(), domain.Actor{ID: "anonymous", Name: email, Role: role, Tenant: tenant, Addr: addr}, domain.SettingConsoleAllowlist, "/login")
+	refuse := func(role domain.Role, who string) (*domain.User, error) {
+		dom.RefuseAddress(r.Context(), domain.Actor{ID: "anonymous", Name: who, Role: role, Tenant: tenant, Addr: addr}, domain.SettingConsoleAllowlist, r.URL.Path)
 		return nil, domain.ErrAddressRefused
 	}
 	if !list.AllowsAnyRole(addr) {
-		return refuse("")
+		return refuse("", name)
 	}
-	si, err := dom.Login(r.Context(), in)
+	si, err := do(replaces)
 	if err != nil {
 		return nil, err
 	}
 	if !list.Allows(si.User.Role, addr) {
 		_, token := domain.SplitCredential(si.Token)
 		dom.Logout(r.Context(), tokenHash(token))
-		return refuse(si.User.Role)
+		return refuse(si.User.Role, si.User.Email)
 	}
 	s.setCookie(w, sessionCookie, si.Token, int(si.Session.Policy.Max/time.Second))
 	return &si.User, nil
@@ -182,6 +196,8 @@ func loginRefusal(err error) (int, string) {
 		return http.StatusForbidden, err.Error()
 	case errors.Is(err, domain.ErrTooManySessions):
 		return http.StatusConflict, err.Error()
+	case errors.Is(err, domain.ErrSSORequired):
+		return http.StatusForbidden, err.Error()
 	}
 	return http.StatusUnauthorized, "login failed"
 }

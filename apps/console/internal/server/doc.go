@@ -93,6 +93,19 @@
 // maker, acts only while they are enabled and hold every permission of
 // its role, and expires (domain.DefaultAPIKeyDays unless asked otherwise).
 //
+// Single sign-on (auth_oidc.go) is OpenID Connect, the domain's
+// (domain/oidc.go): GET /login/oidc/{id} (the organisation parameter
+// names the tenant) redirects to the provider with PKCE, a state and a
+// nonce, which the browser keeps until GET /login/oidc/callback in a
+// cookie sealed with Options.SecretKey, HttpOnly and SameSite=Lax: the
+// provider's redirect back is a cross-site navigation, which carries no
+// Strict cookie. The cookie is cleared by the callback whatever its
+// outcome. Both kinds of sign-in pass signIn: the console allowlist,
+// the rotation of the browser's old session and the new cookie. The
+// login page shows the buttons of the organisation it is for; the
+// identity providers page and /api/v1/identity-providers are its
+// admins'. The callback counts against the per-source login throttle.
+//
 // A form's redirect carries its one-line message in a one-time cookie
 // signed with a key derived from the client's credential (page_flash.go), never
 // in the URL, so no link can put its own text on a console page.

@@ -46,6 +46,7 @@ func (s *Server) pageLogin(w http.ResponseWriter, r *http.Request, p *principal)
 	}
 	l := ui.Login{Page: s.pageOf(r, nil, "Log in", ""), Next: r.URL.Query().Get("next"), Organisation: r.URL.Query().Get("organisation")}
 	l.AskOrganisation = s.plat.HasTenants(r.Context())
+	l.Providers = s.signInButtons(r, l.Organisation)
 	l.CSRF = s.loginCSRF(w, r)
 	s.render(w, r, http.StatusOK, ui.LoginPage(l))
 }
@@ -61,6 +62,7 @@ func (s *Server) pageLoginPost(w http.ResponseWriter, r *http.Request, p *princi
 	if _, err := s.login(w, r, org, email, r.PostFormValue("password"), r.PostFormValue("code")); err != nil {
 		l := ui.Login{Page: s.pageOf(r, nil, "Log in", ""), Email: email, Organisation: org, Next: r.PostFormValue("next")}
 		l.AskOrganisation = s.plat.HasTenants(r.Context())
+		l.Providers = s.signInButtons(r, org)
 		l.CSRF = s.loginCSRF(w, r)
 		var status int
 		status, l.Error = loginRefusal(err)

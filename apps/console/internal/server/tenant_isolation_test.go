@@ -32,6 +32,7 @@ type tenantSeed struct {
 	gateway          gatewayCreated
 	gatewayBearer    string // its credential once registered
 	apiKey           string // the id of a second key
+	idp              string // an identity provider's id
 	alert            string
 }
 
@@ -67,6 +68,9 @@ func seedTenant(t *testing.T, e *env, id string) tenantSeed {
 	var kc keyCreated
 	as("POST", "/api/v1/apikeys", keyRequest{Name: sd.secret + "-key", Role: domain.RoleAuditor}, 201, &kc)
 	sd.apiKey = kc.Key.ID
+	var idp IdentityProvider
+	as("POST", "/api/v1/identity-providers", map[string]any{"name": sd.secret + " SSO", "issuer": "https://idp." + sd.mark + ".example", "client_id": sd.secret}, 201, &idp)
+	sd.idp = idp.ID
 
 	// The gateway registers and reports a decision and an alert.
 	var cred controlplane.Credential
@@ -131,6 +135,7 @@ func tenantPath(t *testing.T, rt route, sd tenantSeed) string {
 		"/api/v1/settings/": domain.SettingDeviceQuota,
 		"/api/v1/alerts/":   sd.alert, "/alerts/": sd.alert,
 		"/api/v1/apikeys/": sd.apiKey, "/apikeys/": sd.apiKey,
+		"/api/v1/identity-providers/": sd.idp, "/identity-providers/": sd.idp,
 		"/api/v1/tenants/": sd.id, "/platform/": sd.id,
 	}
 	if !hasParams(rt) {
@@ -194,7 +199,7 @@ func TestTenantIsolationTable(t *testing.T) {
 			// replace by name last (in the caller's own tenant, where
 			// the name is hers to take).
 			for _, rt := range e.srv.routes() {
-				if rt.method != "GET" || !hasParams(rt) || rt.perm == permPlatform {
+				if rt.method != "GET" || !hasParams(rt) || rt.perm == permPlatform || rt.path == oidcBegin {
 					continue
 				}
 				path := tenantPath(t, rt, same.seed)
@@ -208,6 +213,12 @@ func TestTenantIsolationTable(t *testing.T) {
 				for _, rt := range routes {
 					if rt.perm == permGateway || rt.path == "/logout" {
 						continue // the control plane: TestGatewayStaysInItsTenant
+					}
+					if rt.path == oidcBegin {
+						// Public, and its tenant is the organisation
+						// parameter, never a credential's:
+						// TestOIDCProviderStaysInItsTenant.
+						continue
 					}
 					path := tenantPath(t, rt, c.seed)
 					if rt.method == "GET" && !strings.HasPrefix(rt.path, "/static/") {
@@ -270,7 +281,7 @@ func tenantSnapshot(t *testing.T, e *env, sd tenantSeed) string {
 	t.Helper()
 	var b strings.Builder
 	for _, path := range []string{"/api/v1/users", "/api/v1/groups", "/api/v1/devices", "/api/v1/resources", "/api/v1/policies",
-		"/api/v1/gateways", "/api/v1/apikeys", "/api/v1/settings", "/api/v1/settings/wireguard", "/api/v1/groups/" + sd.mark} {
+		"/api/v1/gateways", "/api/v1/apikeys", "/api/v1/identity-providers", "/api/v1/settings", "/api/v1/settings/wireguard", "/api/v1/groups/" + sd.mark} {
 		code, body := tenantCall(e, sd.admin, "", "GET", path, nil)
 		if code != 200 {
 			t.Fatalf("snapshot %s: %d %s", path, code, body)

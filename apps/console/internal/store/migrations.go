@@ -156,6 +156,22 @@ DELETE FROM sessions;`, fill: expireLegacyAPIKeys},
 	{sql: `
 ALTER TABLE sessions ADD COLUMN reauth BIGINT NOT NULL DEFAULT 0;
 ALTER TABLE api_keys ADD COLUMN scope TEXT NOT NULL DEFAULT '';`},
+	// 12: the OpenID Connect providers a tenant's people sign in with
+	// (see identityproviders.go); the client secret is sealed by the
+	// domain before it gets here.
+	{sql: `
+CREATE TABLE identity_providers (
+	id TEXT PRIMARY KEY,
+	name TEXT NOT NULL,
+	issuer TEXT NOT NULL,
+	client_id TEXT NOT NULL,
+	client_secret TEXT NOT NULL,
+	scopes TEXT NOT NULL,
+	trust_email BOOLEAN NOT NULL,
+	provisioning TEXT NOT NULL,
+	default_role TEXT NOT NULL,
+	created BIGINT NOT NULL
+);`},
 }
 
 // legacyAPIKeyLife is how long the API keys that predate migration 7

@@ -11,7 +11,7 @@ import "strings"
 var tenantTables = map[string]bool{
 	"schema_migrations": true, "config_version": true, "users": true, "groups": true,
 	"devices": true, "resources": true, "policies": true, "policy_versions": true,
-	"gateways": true, "audit_head": true, "audit": true, "alerts": true, "api_keys": true,
+	"gateways": true, "audit_head": true, "audit": true, "alerts": true, "api_keys": true, "identity_providers": true,
 	"settings": true, "sessions": true, "audit_blocks": true, "login_failures": true,
 	"audit_checkpoints": true,
 }

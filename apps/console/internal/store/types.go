@@ -338,6 +338,13 @@ type Store interface {
 	RevokeAPIKey(ctx context.Context, id string) error
 	TouchAPIKey(ctx context.Context, id string, t time.Time) error
 
+	// Identity providers (see identityproviders.go).
+	CreateIdentityProvider(ctx context.Context, p *IdentityProvider) error
+	IdentityProvider(ctx context.Context, id string) (*IdentityProvider, error)
+	ListIdentityProviders(ctx context.Context) ([]IdentityProvider, error)
+	UpdateIdentityProvider(ctx context.Context, p *IdentityProvider) error
+	DeleteIdentityProvider(ctx context.Context, id string) error
+
 	// Tenants (see tenants.go): the tenant this store is, the list the
 	// platform keeps, and what this store holds.
 	TenantID() string

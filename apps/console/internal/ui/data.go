@@ -36,7 +36,12 @@ type Login struct {
 	// serves tenants besides the default.
 	Organisation    string
 	AskOrganisation bool
+	// Providers are the organisation's single sign-on buttons.
+	Providers []SignInButton
 }
+
+// SignInButton starts a single sign-on with one identity provider.
+type SignInButton struct{ Name, URL string }
 
 // Stats are the dashboard's numbers and charts.
 type Stats struct {

@@ -6,6 +6,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/gonaut/gonaut/apps/console/internal/store"
 )
@@ -56,8 +57,11 @@ type Platform struct {
 	opts Options
 	def  *Service
 
-	mu   sync.Mutex // guards svcs and supportSeen
+	mu   sync.Mutex // guards svcs, infos and supportSeen
 	svcs map[string]*Service
+	// infos are the tenants as last read, for tenantInfoTTL: every
+	// request of a tenant asks whether it is suspended.
+	infos map[string]tenantInfo
 	// supportSeen holds the support visits already recorded, by
 	// platform administrator, tenant and grant (see SupportAccess).
 	supportSeen map[string]bool
@@ -69,7 +73,7 @@ func NewPlatform(root Root, opts Options) (*Platform, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Platform{root: root, opts: opts, def: def, svcs: map[string]*Service{}, supportSeen: map[string]bool{}}, nil
+	return &Platform{root: root, opts: opts, def: def, svcs: map[string]*Service{}, infos: map[string]tenantInfo{}, supportSeen: map[string]bool{}}, nil
 }
 
 // Default is the default tenant's Service.
@@ -106,9 +110,9 @@ func (p *Platform) Service(ctx context.Context, id string) (*Service, error) {
 		// console is run over a tenant's store alone (as tests do).
 		return p.def, nil
 	}
-	t, err := p.root.TenantInfo(ctx, id)
+	t, err := p.tenantInfo(ctx, id)
 	if err != nil {
-		return nil, fromStore(err)
+		return nil, err
 	}
 	if t.Suspended {
 		return nil, ErrTenantSuspended
@@ -128,6 +132,42 @@ func (p *Platform) Service(ctx context.Context, id string) (*Service, error) {
 	}
 	p.svcs[id] = s
 	return s, nil
+}
+
+// tenantInfoTTL is how long Service believes what it read of a tenant:
+// a suspension by this process holds at once, one by another replica
+// within this long.
+const tenantInfoTTL = 2 * time.Second
+
+type tenantInfo struct {
+	t    store.Tenant
+	read time.Time
+}
+
+// tenantInfo is tenant id, read at most tenantInfoTTL ago.
+func (p *Platform) tenantInfo(ctx context.Context, id string) (store.Tenant, error) {
+	now := p.def.now()
+	p.mu.Lock()
+	ti, ok := p.infos[id]
+	p.mu.Unlock()
+	if ok && now.Sub(ti.read) < tenantInfoTTL && !now.Before(ti.read) {
+		return ti.t, nil
+	}
+	t, err := p.root.TenantInfo(ctx, id)
+	if err != nil {
+		return store.Tenant{}, fromStore(err)
+	}
+	p.mu.Lock()
+	p.infos[id] = tenantInfo{t: *t, read: now}
+	p.mu.Unlock()
+	return *t, nil
+}
+
+// forgetTenant drops what is remembered of tenant id, after a change.
+func (p *Platform) forgetTenant(id string) {
+	p.mu.Lock()
+	delete(p.infos, id)
+	p.mu.Unlock()
 }
 
 // Tenant is a tenant with what it holds.
@@ -250,6 +290,7 @@ func (p *Platform) UpdateTenant(ctx context.Context, a Actor, id string, in Tena
 	if err := p.root.UpdateTenant(ctx, t); err != nil {
 		return Tenant{}, fromStore(err)
 	}
+	p.forgetTenant(id)
 	detail := map[string]any{"name": t.Name, "suspended": t.Suspended, "quotas": t.Quotas}
 	p.def.record(ctx, a, "tenant.update", id, "", detail)
 	if st, err := p.root.Tenant(ctx, id); err == nil && id != DefaultTenant {
@@ -294,6 +335,7 @@ func (p *Platform) DeleteTenant(ctx context.Context, a Actor, id string) error {
 	}
 	p.mu.Lock()
 	delete(p.svcs, id)
+	delete(p.infos, id)
 	p.mu.Unlock()
 	if err := p.root.DeleteTenant(ctx, id); err != nil {
 		return fromStore(err)

@@ -3,6 +3,7 @@ package domain
 import (
 	"errors"
 	"testing"
+	"time"
 
 	"github.com/gonaut/gonaut/apps/console/internal/store"
 	"github.com/gonaut/gonaut/apps/console/internal/storetest"
@@ -94,5 +95,36 @@ func TestPlatformTenants(t *testing.T) {
 		if evs := audited(t, root, action); len(evs) == 0 || evs[0].Actor != "u1" || evs[0].Resource != "acme" {
 			t.Errorf("platform log of %s: %+v", action, evs)
 		}
+	}
+}
+
+// A suspension holds at once in the console that made it, and within
+// tenantInfoTTL in another replica over the same store.
+func TestSuspensionReachesReplicas(t *testing.T) {
+	root := storetest.SQLite(t)
+	now := time.Date(2026, 12, 3, 12, 0, 0, 0, time.UTC)
+	clock := func() time.Time { return now }
+	p1, _ := NewPlatform(root, Options{Now: clock})
+	p2, _ := NewPlatform(root, Options{Now: clock})
+	admin := Actor{ID: "u1", Role: RoleAdmin}
+	if _, err := p1.CreateTenant(bg, admin, NewTenant{ID: "acme", Name: "Acme"}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := p2.Service(bg, "acme"); err != nil {
+		t.Fatal(err)
+	}
+	yes := true
+	if _, err := p1.UpdateTenant(bg, admin, "acme", TenantChange{Suspended: &yes}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := p1.Service(bg, "acme"); !errors.Is(err, ErrTenantSuspended) {
+		t.Errorf("the suspending console serves acme: %v", err)
+	}
+	if _, err := p2.Service(bg, "acme"); err != nil {
+		t.Errorf("within its TTL the replica read acme afresh: %v", err)
+	}
+	now = now.Add(tenantInfoTTL)
+	if _, err := p2.Service(bg, "acme"); !errors.Is(err, ErrTenantSuspended) {
+		t.Errorf("the replica serves acme past the TTL: %v", err)
 	}
 }

@@ -62,6 +62,8 @@ type Platform struct {
 	// infos are the tenants as last read, for tenantInfoTTL: every
 	// request of a tenant asks whether it is suspended.
 	infos map[string]tenantInfo
+	// infoGen counts the changes of tenants (forgetTenant).
+	infoGen uint64
 	// supportSeen holds the support visits already recorded, by
 	// platform administrator, tenant and grant (see SupportAccess).
 	supportSeen map[string]bool
@@ -149,6 +151,7 @@ func (p *Platform) tenantInfo(ctx context.Context, id string) (store.Tenant, err
 	now := p.def.now()
 	p.mu.Lock()
 	ti, ok := p.infos[id]
+	gen := p.infoGen
 	p.mu.Unlock()
 	if ok && now.Sub(ti.read) < tenantInfoTTL && !now.Before(ti.read) {
 		return ti.t, nil
@@ -158,15 +161,21 @@ func (p *Platform) tenantInfo(ctx context.Context, id string) (store.Tenant, err
 		return store.Tenant{}, fromStore(err)
 	}
 	p.mu.Lock()
-	p.infos[id] = tenantInfo{t: *t, read: now}
+	// A change since the read (forgetTenant) makes what was read too
+	// old to remember.
+	if p.infoGen == gen {
+		p.infos[id] = tenantInfo{t: *t, read: now}
+	}
 	p.mu.Unlock()
 	return *t, nil
 }
 
-// forgetTenant drops what is remembered of tenant id, after a change.
+// forgetTenant drops what is remembered of tenant id, after a change,
+// and keeps reads begun before it from remembering what they read.
 func (p *Platform) forgetTenant(id string) {
 	p.mu.Lock()
 	delete(p.infos, id)
+	p.infoGen++
 	p.mu.Unlock()
 }
 
@@ -335,8 +344,8 @@ func (p *Platform) DeleteTenant(ctx context.Context, a Actor, id string) error {
 	}
 	p.mu.Lock()
 	delete(p.svcs, id)
-	delete(p.infos, id)
 	p.mu.Unlock()
+	p.forgetTenant(id)
 	if err := p.root.DeleteTenant(ctx, id); err != nil {
 		return fromStore(err)
 	}

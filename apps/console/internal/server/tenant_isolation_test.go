@@ -105,7 +105,14 @@ func tenantCall(e *env, bearer, support, method, path string, body any) (int, []
 		b, _ := json.Marshal(body)
 		rd = strings.NewReader(string(b))
 	}
-	ctx, cancel := context.WithTimeout(bg, 300*time.Millisecond)
+	// Live streams never end on their own: they are cut short. Anything
+	// else has long enough for a loaded machine (creating a tenant
+	// migrates a store).
+	wait := 30 * time.Second
+	if strings.HasPrefix(path, "/api/v1/stream") || strings.HasPrefix(path, "/ws") || strings.HasPrefix(path, "/ui/live") {
+		wait = 300 * time.Millisecond
+	}
+	ctx, cancel := context.WithTimeout(bg, wait)
 	defer cancel()
 	req := httptest.NewRequest(method, path, rd).WithContext(ctx)
 	req.Header.Set("Authorization", "Bearer "+bearer)

@@ -155,10 +155,7 @@ func TestSettingsPage(t *testing.T) {
 	addUser(t, e.st, "ann@example.com", "correct horse battery", domain.RoleAdmin)
 	hs := httptest.NewServer(e.srv)
 	defer hs.Close()
-	b := newBrowser(t, hs)
-	if resp := b.login("ann@example.com", "correct horse battery", ""); resp.StatusCode != http.StatusSeeOther {
-		t.Fatalf("login: %d", resp.StatusCode)
-	}
+	b := signedIn(t, hs, "ann@example.com")
 	code, body := b.get("/settings")
 	if code != 200 || !strings.Contains(body, domain.SettingConsoleAllowlist) || !strings.Contains(body, "sessions.admin") {
 		t.Fatalf("settings page: %d", code)

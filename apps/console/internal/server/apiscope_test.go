@@ -2,7 +2,6 @@ package server
 
 import (
 	"encoding/json"
-	"net/http"
 	"net/http/httptest"
 	"net/url"
 	"strings"
@@ -67,10 +66,7 @@ func TestAPIKeyScopes(t *testing.T) {
 	// owner, signed in as a person.
 	hs := httptest.NewServer(e.srv)
 	defer hs.Close()
-	b := newBrowser(t, hs)
-	if resp := b.login("ann@example.com", "correct horse battery", ""); resp.StatusCode != http.StatusSeeOther {
-		t.Fatalf("login: %d", resp.StatusCode)
-	}
+	b := signedIn(t, hs, "ann@example.com")
 	if _, body := b.get("/"); strings.Contains(body, "expiring-keys") {
 		t.Fatal("the dashboard flags keys before there are any")
 	}

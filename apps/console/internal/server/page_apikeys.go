@@ -33,10 +33,7 @@ func (s *Server) renderAPIKeys(w http.ResponseWriter, r *http.Request, p *princi
 		s.pageError(w, r, err)
 		return
 	}
-	roles := make([]string, len(domain.Roles))
-	for i, role := range domain.Roles {
-		roles[i] = string(role)
-	}
+	roles := roleNames(domain.Roles)
 	l := ui.List{Page: s.pageOf(r, p, "API keys", ""), Heading: "Your API keys", Result: res,
 		Table: ui.Table{Head: []string{"ID", "Name", "Role", "Scope", "Created", "Expires", "Last used", "State"}},
 		Form: []ui.Field{

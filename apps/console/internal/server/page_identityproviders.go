@@ -27,10 +27,7 @@ func (s *Server) pageIdentityProviders(w http.ResponseWriter, r *http.Request, p
 		s.pageError(w, r, err)
 		return
 	}
-	roles := make([]string, len(domain.Roles))
-	for i, role := range domain.Roles {
-		roles[i] = string(role)
-	}
+	roles := roleNames(domain.Roles)
 	l := ui.List{Page: s.pageOf(r, p, "Identity providers", ""), Heading: "Single sign-on (OpenID Connect)",
 		Table: ui.Table{Head: []string{"ID", "Name", "Issuer", "Client ID", "Scopes", "Emails", "Provisioning"}},
 		Form: []ui.Field{

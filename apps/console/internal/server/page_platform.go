@@ -169,10 +169,7 @@ func (s *Server) pageSupport(w http.ResponseWriter, r *http.Request, p *principa
 		l.Table.Rows = []ui.Row{{ID: "grant", Cells: []string{string(sg.Role), sg.Until.Format(time.DateTime) + " UTC", sg.GrantedBy}}}
 		l.Links = []ui.Link{{Label: "Audit log of support access", URL: "/audit?action=support.access"}}
 	}
-	roles := make([]string, len(domain.SupportRoles))
-	for i, x := range domain.SupportRoles {
-		roles[i] = string(x)
-	}
+	roles := roleNames(domain.SupportRoles)
 	l.Form = []ui.Field{
 		{Name: "role", Label: "Role (what they may read; support access never changes anything)", Options: roles, Value: string(domain.RoleAuditor)},
 		{Name: "duration", Label: "For how long (15m to 168h)", Value: "4h", Required: true},

@@ -83,3 +83,12 @@ func when(t time.Time) string {
 func nextURL(path, cursor string, o domain.ListOptions) string {
 	return path + "?cursor=" + url.QueryEscape(cursor) + "&q=" + url.QueryEscape(o.Query)
 }
+
+// roleNames are rs as a form's options.
+func roleNames(rs []domain.Role) []string {
+	out := make([]string, len(rs))
+	for i, r := range rs {
+		out[i] = string(r)
+	}
+	return out
+}

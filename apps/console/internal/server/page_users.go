@@ -30,10 +30,7 @@ func (s *Server) pageUsers(w http.ResponseWriter, r *http.Request, p *principal)
 	}
 	l := ui.List{Page: s.pageOf(r, p, "Users", "users"), Heading: "Users", Query: o.Query,
 		Table: ui.Table{Head: []string{"ID", "Email", "Name", "Role", "Groups", "MFA", "State"}}}
-	roles := make([]string, len(domain.Roles))
-	for i, x := range domain.Roles {
-		roles[i] = string(x)
-	}
+	roles := roleNames(domain.Roles)
 	if allowed(permAdmin, p.role) {
 		l.Form = []ui.Field{{Name: "email", Label: "Email", Type: "email", Required: true}, {Name: "name", Label: "Name"},
 			{Name: "role", Label: "Role", Options: roles, Value: "viewer"}, {Name: "groups", Label: "Groups (comma separated)"},

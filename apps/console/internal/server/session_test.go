@@ -68,6 +68,17 @@ func (b *browser) login(email, pw, code string) *http.Response {
 	return resp
 }
 
+// signedIn is a browser signed in as email, whose password is
+// "correct horse battery".
+func signedIn(t *testing.T, hs *httptest.Server, email string) *browser {
+	t.Helper()
+	b := newBrowser(t, hs)
+	if resp := b.login(email, "correct horse battery", ""); resp.StatusCode != http.StatusSeeOther {
+		t.Fatalf("login as %s: %d", email, resp.StatusCode)
+	}
+	return b
+}
+
 func (b *browser) sessionCookie() string {
 	u, _ := url.Parse(b.base)
 	for _, c := range b.c.Jar.Cookies(u) {

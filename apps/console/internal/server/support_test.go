@@ -73,10 +73,7 @@ func TestSupportAccessOverHTTP(t *testing.T) {
 	addUser(t, e.st, "root@example.com", "correct horse battery", domain.RoleAdmin)
 	hs := httptest.NewServer(e.srv)
 	defer hs.Close()
-	b := newBrowser(t, hs)
-	if resp := b.login("root@example.com", "correct horse battery", ""); resp.StatusCode != http.StatusSeeOther {
-		t.Fatalf("login: %d", resp.StatusCode)
-	}
+	b := signedIn(t, hs, "root@example.com")
 	code, body := b.get("/platform")
 	if code != 200 || !strings.Contains(body, "acme") || !strings.Contains(body, "auditor until") {
 		t.Fatalf("platform page: %d %s", code, body)
